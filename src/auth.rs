@@ -1,0 +1,135 @@
+//! [`TokenAuth`]: the immutable, cheaply cloneable handle everything hangs off.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::routing::MethodRouter;
+use http::header::CACHE_CONTROL;
+use jsonwebtoken::jwk::JwkSet;
+
+use crate::claims::NoCustomClaims;
+use crate::config::{Clock, ConfigError, TokenAuthBuilder};
+use crate::error::Rendering;
+use crate::keys::KeyRing;
+use crate::layer::TokenAuthLayer;
+use crate::store::RevocationStore;
+
+/// The configured token authority: validates, issues and revokes tokens, and makes the
+/// [`TokenAuthLayer`]. Built once with [`TokenAuth::builder`]; cloning is an `Arc` bump.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use axum_token_auth::{Claims, TokenAuth, TokenRequest};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let auth = TokenAuth::builder()
+///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+///     .build()?;
+/// let app: Router = Router::new()
+///     .route("/me", get(|claims: Claims| async move { claims.sub.clone() }))
+///     .layer(auth.layer());
+///
+/// let token = auth.issue_access(&TokenRequest::new("alice").scopes(["users:read"]))?;
+/// let claims = auth.validate::<axum_token_auth::NoCustomClaims>(token.as_str()).await?;
+/// assert_eq!(claims.sub, "alice");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TokenAuth {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) keys: KeyRing,
+    pub(crate) settings: Settings,
+    pub(crate) rendering: Rendering,
+    pub(crate) revocation: Arc<dyn RevocationStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Settings {
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: Option<String>,
+    pub(crate) leeway: u64,
+    pub(crate) access_ttl: Duration,
+    pub(crate) refresh_ttl: Duration,
+    pub(crate) service_ttl: Duration,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) access_cookie: Option<Arc<str>>,
+}
+
+impl fmt::Debug for TokenAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenAuth")
+            .field("keys", &self.inner.keys)
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenAuth {
+    /// A builder with secure defaults; see [`TokenAuthBuilder`].
+    pub fn builder() -> TokenAuthBuilder {
+        TokenAuthBuilder::new()
+    }
+
+    /// Builds from the `JWT_*` environment variables (see [`TokenAuthBuilder::from_env_with`]).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        TokenAuthBuilder::from_env()?.build()
+    }
+
+    /// The layer that requires a valid access token on every request it wraps and puts
+    /// the verified claims in front of handlers. For custom claims use
+    /// [`TokenAuthLayer::new`] with your type.
+    pub fn layer(&self) -> TokenAuthLayer<NoCustomClaims> {
+        TokenAuthLayer::new(self.clone())
+    }
+
+    /// The layer in optional mode: requests without a (valid) token pass through without
+    /// claims. Equivalent to `self.layer().optional()`.
+    pub fn optional_layer(&self) -> TokenAuthLayer<NoCustomClaims> {
+        self.layer().optional()
+    }
+
+    /// The public keys as a JWKS document (empty for HMAC-only keyrings).
+    pub fn jwks(&self) -> JwkSet {
+        self.inner.keys.jwks()
+    }
+
+    /// A `GET` route serving [`jwks`](Self::jwks), for `/.well-known/jwks.json`.
+    pub fn jwks_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
+        let jwks = Arc::new(self.jwks());
+        axum::routing::get(move || {
+            let jwks = Arc::clone(&jwks);
+            async move { ([(CACHE_CONTROL, "public, max-age=300")], Json(jwks)) }
+        })
+    }
+
+    /// The configured revocation store.
+    pub fn revocation_store(&self) -> &Arc<dyn RevocationStore> {
+        &self.inner.revocation
+    }
+
+    /// Now, by the configured clock (seconds since the epoch).
+    pub fn now(&self) -> u64 {
+        self.inner.clock.now()
+    }
+
+    /// The configured access-token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        self.inner.settings.access_ttl
+    }
+
+    /// The configured refresh-token lifetime.
+    pub fn refresh_ttl(&self) -> Duration {
+        self.inner.settings.refresh_ttl
+    }
+
+    /// The name of the cookie access tokens are read from, if any.
+    pub fn access_cookie_name(&self) -> Option<&str> {
+        self.inner.settings.access_cookie.as_deref()
+    }
+}

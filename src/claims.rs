@@ -1,0 +1,264 @@
+//! The token format: registered claims, [`TokenKind`], [`Audience`] and [`TokenClaims`].
+//!
+//! The wire format is documented in the crate README ("Wire format").
+
+use std::any::Any;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::scope::ScopeSet;
+
+/// What a token is for. Carried in the JOSE `typ` header, so one kind can never be
+/// accepted where another is expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// A short-lived token presented to APIs (`typ: at+jwt`, RFC 9068).
+    #[default]
+    Access,
+    /// A token that only the refresh route accepts (`typ: refresh+jwt`).
+    Refresh,
+    /// A long-lived machine-to-machine token (`typ: service+jwt`).
+    Service,
+}
+
+impl TokenKind {
+    /// The `typ` header value this kind is written with.
+    pub const fn typ(self) -> &'static str {
+        match self {
+            TokenKind::Access => "at+jwt",
+            TokenKind::Refresh => "refresh+jwt",
+            TokenKind::Service => "service+jwt",
+        }
+    }
+
+    /// Reads a `typ` header value (case-insensitive, an `application/` prefix allowed).
+    /// Anything else, including a missing `typ` or plain `JWT`, is no kind at all.
+    pub fn from_typ(typ: &str) -> Option<Self> {
+        let t = match typ.get(..12) {
+            Some(p) if p.eq_ignore_ascii_case("application/") => &typ[12..],
+            _ => typ,
+        };
+        [TokenKind::Access, TokenKind::Refresh, TokenKind::Service]
+            .into_iter()
+            .find(|k| k.typ().eq_ignore_ascii_case(t))
+    }
+
+    /// The kind's name for logs and errors (`access`, `refresh`, `service`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+            TokenKind::Service => "service",
+        }
+    }
+}
+
+impl fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `aud` claim: one string or an array of strings (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// A single audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// Whether `aud` is one of the audiences (exact match).
+    pub fn contains(&self, aud: &str) -> bool {
+        match self {
+            Audience::One(a) => a == aud,
+            Audience::Many(v) => v.iter().any(|a| a == aud),
+        }
+    }
+}
+
+/// The custom-claims type used when an application has none of its own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoCustomClaims {}
+
+/// The verified claims of a token: the registered claims, scopes, tenant and metadata,
+/// plus the application's own claims `T` (flattened into the same JSON object).
+///
+/// `T`'s field names must not collide with the names used here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TokenClaims<T = NoCustomClaims> {
+    /// Subject: the user or principal the token speaks for.
+    pub sub: String,
+    /// Issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// Audience.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<Audience>,
+    /// Expiry, seconds since the Unix epoch.
+    pub exp: u64,
+    /// Not before, seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// Issued at, seconds since the Unix epoch.
+    pub iat: u64,
+    /// Unique token id (128 random bits, base64url).
+    pub jti: String,
+    /// Granted scopes (written as a space-separated `scope` string; read from `scope`,
+    /// `scopes` or `scp`, as a string or an array).
+    #[serde(
+        default,
+        alias = "scopes",
+        alias = "scp",
+        skip_serializing_if = "ScopeSet::is_empty"
+    )]
+    pub scope: ScopeSet,
+    /// Tenant (the seeds' "community").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Free-form metadata.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
+    /// Refresh family id: every refresh token of one login shares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<String>,
+    /// The kind of the token, from its `typ` header (not a claim).
+    #[serde(skip)]
+    pub kind: TokenKind,
+    /// The application's own claims.
+    #[serde(flatten)]
+    pub custom: T,
+}
+
+impl<T> TokenClaims<T> {
+    /// Whether the token has expired at `now` (seconds since the epoch), without leeway.
+    pub fn is_expired_at(&self, now: u64) -> bool {
+        self.exp <= now
+    }
+
+    /// Whether the token has expired now (without leeway).
+    pub fn is_expired(&self) -> bool {
+        self.is_expired_at(crate::config::unix_now())
+    }
+
+    /// Whether the scopes grant `scope` (see [`ScopeSet::has`]).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.has(scope)
+    }
+
+    /// Seconds until expiry at `now` (0 when expired).
+    pub fn remaining_secs_at(&self, now: u64) -> u64 {
+        self.exp.saturating_sub(now)
+    }
+}
+
+/// The claims that every token carries, readable without knowing `T`. Implemented by
+/// [`TokenClaims<T>`]; the layer stores verified claims behind it so scope guards work
+/// whatever the application's claims type.
+pub trait ClaimsView: Any + Send + Sync {
+    /// Subject.
+    fn subject(&self) -> &str;
+    /// Granted scopes.
+    fn scopes(&self) -> &ScopeSet;
+    /// Token id.
+    fn jti(&self) -> &str;
+    /// Kind of token.
+    fn kind(&self) -> TokenKind;
+    /// Expiry (seconds since the epoch).
+    fn expires_at(&self) -> u64;
+    /// Tenant, when present.
+    fn tenant(&self) -> Option<&str>;
+}
+
+impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
+    fn subject(&self) -> &str {
+        &self.sub
+    }
+    fn scopes(&self) -> &ScopeSet {
+        &self.scope
+    }
+    fn jti(&self) -> &str {
+        &self.jti
+    }
+    fn kind(&self) -> TokenKind {
+        self.kind
+    }
+    fn expires_at(&self) -> u64 {
+        self.exp
+    }
+    fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
+    }
+}
+
+/// Claim names this crate owns; custom claims and metadata may not use them.
+pub(crate) const RESERVED_CLAIMS: &[&str] = &[
+    "sub", "iss", "aud", "exp", "nbf", "iat", "jti", "scope", "scopes", "scp", "tenant",
+    "metadata", "fam", "csrf",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typ_round_trips_and_is_case_insensitive() {
+        for k in [TokenKind::Access, TokenKind::Refresh, TokenKind::Service] {
+            assert_eq!(TokenKind::from_typ(k.typ()), Some(k));
+        }
+        assert_eq!(TokenKind::from_typ("AT+JWT"), Some(TokenKind::Access));
+        assert_eq!(
+            TokenKind::from_typ("application/at+jwt"),
+            Some(TokenKind::Access)
+        );
+        assert_eq!(TokenKind::from_typ("JWT"), None);
+        assert_eq!(TokenKind::from_typ(""), None);
+    }
+
+    #[test]
+    fn claims_read_scope_from_string_or_arrays() {
+        let base = r#""sub":"a","exp":10,"iat":1,"jti":"j""#;
+        for scopes in [
+            r#""scope":"x y""#,
+            r#""scopes":["x","y"]"#,
+            r#""scp":["x","y"]"#,
+        ] {
+            let c: TokenClaims = serde_json::from_str(&format!("{{{base},{scopes}}}")).unwrap();
+            assert!(c.has_scope("x") && c.has_scope("y"), "{scopes}");
+        }
+    }
+
+    #[test]
+    fn custom_claims_are_flattened() {
+        #[derive(Debug, Deserialize, Serialize, PartialEq)]
+        struct Mine {
+            org: String,
+        }
+        let c: TokenClaims<Mine> = serde_json::from_str(
+            r#"{"sub":"a","exp":10,"iat":1,"jti":"j","org":"acme","aud":["x","y"]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.custom.org, "acme");
+        assert!(c.aud.as_ref().unwrap().contains("y"));
+        assert!(!c.aud.as_ref().unwrap().contains("z"));
+        let back = serde_json::to_value(&c).unwrap();
+        assert_eq!(back["org"], "acme");
+        assert!(back.get("scope").is_none());
+    }
+
+    #[test]
+    fn expiry_helpers() {
+        let c: TokenClaims =
+            serde_json::from_str(r#"{"sub":"a","exp":10,"iat":1,"jti":"j"}"#).unwrap();
+        assert!(c.is_expired_at(10));
+        assert!(!c.is_expired_at(9));
+        assert_eq!(c.remaining_secs_at(4), 6);
+        assert!(c.is_expired());
+    }
+}

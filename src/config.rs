@@ -1,0 +1,609 @@
+//! Configuration: [`TokenAuthBuilder`] (and [`TokenAuthBuilder::from_env`]), validated once
+//! into an immutable [`TokenAuth`].
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::Algorithm;
+
+use crate::auth::{Inner, Settings, TokenAuth};
+use crate::error::{ErrorRenderer, JsonErrorRenderer, Rendering};
+use crate::keys::{Key, KeyRing, WeakSecret};
+use crate::store::RevocationStore;
+use crate::store::memory::MemoryRevocationStore;
+
+/// The default `realm` of `WWW-Authenticate` challenges.
+pub const DEFAULT_REALM: &str = "api";
+/// Default access-token lifetime: 15 minutes.
+pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
+/// Default refresh-token lifetime: 7 days.
+pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Default service-token lifetime: 30 days.
+pub const DEFAULT_SERVICE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Default clock-skew leeway for `exp`, `nbf` and `iat`: 30 seconds.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// Default largest token accepted: 8 KiB.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Default name of the access-token cookie.
+pub const DEFAULT_ACCESS_COOKIE: &str = "access_token";
+
+/// Allowed lifetimes per token kind (inclusive).
+pub(crate) const ACCESS_TTL_RANGE: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(24 * 3600));
+pub(crate) const REFRESH_TTL_RANGE: (Duration, Duration) = (
+    Duration::from_secs(3600),
+    Duration::from_secs(365 * 24 * 3600),
+);
+pub(crate) const SERVICE_TTL_RANGE: (Duration, Duration) =
+    (Duration::from_secs(3600), Duration::from_secs(8760 * 3600));
+
+/// A configuration mistake, reported by [`TokenAuthBuilder::build`] (never at request time).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No signing key was configured.
+    #[error("no signing key configured (set JWT_SECRET_KEY, or call signing_key())")]
+    MissingSigningKey,
+    /// The signing key is a public key.
+    #[error("the signing key is a public key and cannot sign")]
+    SigningKeyCannotSign,
+    /// An HMAC secret was refused.
+    #[error("refused HMAC secret: {0}")]
+    WeakSecret(WeakSecret),
+    /// An RSA key is too small.
+    #[error("refused RSA key of {bits} bits (at least 2048 required)")]
+    WeakRsaKey {
+        /// The key's modulus size.
+        bits: usize,
+    },
+    /// A key cannot be used with the algorithm it was given.
+    #[error("the key cannot be used with {0:?}")]
+    KeyAlgorithmMismatch(Algorithm),
+    /// Key material could not be read.
+    #[error("invalid key: {0}")]
+    InvalidKey(&'static str),
+    /// Several keys are configured and one has no `kid`.
+    #[error("with several keys, every HMAC key needs a kid")]
+    MissingKid,
+    /// Two keys share a `kid`.
+    #[error("two keys share the kid {0:?}")]
+    DuplicateKid(String),
+    /// A lifetime is outside its allowed range.
+    #[error("the {kind} token lifetime must be between {min:?} and {max:?}")]
+    LifetimeOutOfRange {
+        /// Which lifetime.
+        kind: &'static str,
+        /// Smallest allowed.
+        min: Duration,
+        /// Largest allowed.
+        max: Duration,
+    },
+    /// The leeway is over 5 minutes.
+    #[error("the leeway must be at most 5 minutes")]
+    LeewayTooLarge,
+    /// The token size limit is outside 256 B ..= 64 KiB.
+    #[error("the token size limit must be between 256 bytes and 64 KiB")]
+    MaxTokenSize,
+    /// The realm, a cookie name, issuer or audience contains characters that cannot be used.
+    #[error("invalid {0}: use 1 to 255 printable ASCII characters without quotes or backslashes")]
+    InvalidText(&'static str),
+    /// An environment variable could not be parsed.
+    #[error("environment variable {name} is invalid: {reason}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it (never its value).
+        reason: &'static str,
+    },
+    /// The operating system's random source failed.
+    #[error("the random source failed")]
+    Random,
+}
+
+/// Where "now" comes from. The default is the system clock; tests can pin it with
+/// [`FixedClock`].
+pub trait Clock: Send + Sync + 'static {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        unix_now()
+    }
+}
+
+/// A clock stuck at one instant (seconds since the epoch), for tests.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub u64);
+
+impl Clock for FixedClock {
+    fn now(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Seconds since the Unix epoch from the system clock.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Builds a [`TokenAuth`]. Every method consumes and returns the builder; mistakes are
+/// collected and reported once by [`build`](Self::build).
+///
+/// ```
+/// use std::time::Duration;
+/// use axum_token_auth::TokenAuth;
+///
+/// let auth = TokenAuth::builder()
+///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+///     .issuer("https://auth.example.com")
+///     .audience("orders-api")
+///     .access_ttl(Duration::from_secs(30 * 60))
+///     .build()?;
+/// # Ok::<(), axum_token_auth::ConfigError>(())
+/// ```
+#[must_use]
+pub struct TokenAuthBuilder {
+    signing: Option<Key>,
+    verification: Vec<Key>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    leeway: Duration,
+    access_ttl: Duration,
+    refresh_ttl: Duration,
+    service_ttl: Duration,
+    max_token_bytes: usize,
+    access_cookie: Option<String>,
+    realm: String,
+    renderer: Arc<dyn ErrorRenderer>,
+    revocation: Option<Arc<dyn RevocationStore>>,
+    clock: Arc<dyn Clock>,
+    error: Option<ConfigError>,
+}
+
+impl Default for TokenAuthBuilder {
+    fn default() -> Self {
+        TokenAuthBuilder {
+            signing: None,
+            verification: Vec::new(),
+            issuer: None,
+            audience: None,
+            leeway: DEFAULT_LEEWAY,
+            access_ttl: DEFAULT_ACCESS_TTL,
+            refresh_ttl: DEFAULT_REFRESH_TTL,
+            service_ttl: DEFAULT_SERVICE_TTL,
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            access_cookie: Some(DEFAULT_ACCESS_COOKIE.to_owned()),
+            realm: DEFAULT_REALM.to_owned(),
+            renderer: Arc::new(JsonErrorRenderer),
+            revocation: None,
+            clock: Arc::new(SystemClock),
+            error: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for TokenAuthBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenAuthBuilder")
+            .field("signing", &self.signing)
+            .field("verification", &self.verification)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenAuthBuilder {
+    /// A builder with the defaults: 15 min access, 7 day refresh, 30 day service tokens,
+    /// 30 s leeway, 8 KiB token limit, access cookie `access_token`, realm `api`, the
+    /// in-memory revocation store, the system clock. A signing key must be set.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A builder configured from the process environment (see [`from_env_with`](Self::from_env_with)).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_env_with(|name| std::env::var(name).ok())
+    }
+
+    /// A builder configured from variables looked up with `var`:
+    ///
+    /// | variable | meaning | default |
+    /// | --- | --- | --- |
+    /// | `JWT_ALGORITHM` | `HS256` … `EdDSA` | `HS256` |
+    /// | `JWT_SECRET_KEY` | HMAC secret (HS*) | — |
+    /// | `JWT_PRIVATE_KEY` / `JWT_PRIVATE_KEY_FILE` | PEM private key (RS*, PS*, ES*, EdDSA) | — |
+    /// | `JWT_KEY_ID` | `kid` of the signing key | none (thumbprint for asymmetric keys) |
+    /// | `JWT_ACCESS_TOKEN_EXPIRE_MINUTES` | access-token lifetime | 15 |
+    /// | `JWT_REFRESH_TOKEN_EXPIRE_DAYS` | refresh-token lifetime | 7 |
+    /// | `JWT_AUDIENCE` | required audience | none |
+    /// | `JWT_ISSUER` | required issuer | none |
+    /// | `JWT_LEEWAY_SECONDS` | clock-skew leeway | 30 |
+    ///
+    /// A missing key is not an error here (set one on the builder); [`build`](Self::build)
+    /// reports it. Errors never include a variable's value.
+    pub fn from_env_with(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let mut b = Self::new();
+        let alg = match get("JWT_ALGORITHM") {
+            Some(a) => a
+                .trim()
+                .parse::<Algorithm>()
+                .map_err(|_| ConfigError::Env {
+                    name: "JWT_ALGORITHM",
+                    reason: "not a supported algorithm",
+                })?,
+            None => Algorithm::HS256,
+        };
+        let key = if matches!(alg.family(), jsonwebtoken::AlgorithmFamily::Hmac) {
+            get("JWT_SECRET_KEY").map(|s| Key::hmac(alg, s.as_bytes()))
+        } else {
+            let pem = match (get("JWT_PRIVATE_KEY"), get("JWT_PRIVATE_KEY_FILE")) {
+                (Some(pem), _) => Some(pem.replace("\\n", "\n")),
+                (None, Some(path)) => {
+                    Some(
+                        std::fs::read_to_string(path.trim()).map_err(|_| ConfigError::Env {
+                            name: "JWT_PRIVATE_KEY_FILE",
+                            reason: "the file cannot be read",
+                        })?,
+                    )
+                }
+                (None, None) => None,
+            };
+            pem.map(|pem| Key::from_pem(alg, pem))
+        };
+        if let Some(key) = key {
+            let mut key = key?;
+            if let Some(kid) = get("JWT_KEY_ID") {
+                key = key.with_kid(kid.trim());
+            }
+            b = b.signing_key(key);
+        }
+        if let Some(m) = get("JWT_ACCESS_TOKEN_EXPIRE_MINUTES") {
+            b = b.access_ttl(Duration::from_secs(
+                60 * parse_u64("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", &m)?,
+            ));
+        }
+        if let Some(d) = get("JWT_REFRESH_TOKEN_EXPIRE_DAYS") {
+            b = b.refresh_ttl(Duration::from_secs(
+                86_400 * parse_u64("JWT_REFRESH_TOKEN_EXPIRE_DAYS", &d)?,
+            ));
+        }
+        if let Some(a) = get("JWT_AUDIENCE") {
+            b = b.audience(a.trim());
+        }
+        if let Some(i) = get("JWT_ISSUER") {
+            b = b.issuer(i.trim());
+        }
+        if let Some(l) = get("JWT_LEEWAY_SECONDS") {
+            b = b.leeway(Duration::from_secs(parse_u64("JWT_LEEWAY_SECONDS", &l)?));
+        }
+        Ok(b)
+    }
+
+    fn fail(mut self, e: ConfigError) -> Self {
+        self.error.get_or_insert(e);
+        self
+    }
+
+    /// The key that signs new tokens (and verifies them).
+    pub fn signing_key(mut self, key: Key) -> Self {
+        self.signing = Some(key);
+        self
+    }
+
+    /// Shorthand for an `HS256` signing key from a secret (see [`Key::hmac`]).
+    pub fn hs256_secret(self, secret: impl AsRef<[u8]>) -> Self {
+        match Key::hs256(secret) {
+            Ok(k) => self.signing_key(k),
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// A further key that verifies tokens but signs none: a previous key during rotation,
+    /// or another issuer's public key. With several keys, each needs a `kid`.
+    pub fn verification_key(mut self, key: Key) -> Self {
+        self.verification.push(key);
+        self
+    }
+
+    /// The issuer: written into `iss` and required (exact match) on every token.
+    pub fn issuer(mut self, iss: impl Into<String>) -> Self {
+        self.issuer = Some(iss.into());
+        self
+    }
+
+    /// The audience: written into `aud` and required on every token. Without one, tokens
+    /// that carry an `aud` are refused (they were meant for someone else).
+    pub fn audience(mut self, aud: impl Into<String>) -> Self {
+        self.audience = Some(aud.into());
+        self
+    }
+
+    /// Clock-skew leeway for `exp`, `nbf`, `iat` (at most 5 minutes).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Access-token lifetime (1 minute ..= 24 hours).
+    pub fn access_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// Refresh-token lifetime (1 hour ..= 365 days).
+    pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
+        self.refresh_ttl = ttl;
+        self
+    }
+
+    /// Default service-token lifetime (1 hour ..= 8760 hours).
+    pub fn service_ttl(mut self, ttl: Duration) -> Self {
+        self.service_ttl = ttl;
+        self
+    }
+
+    /// The largest token accepted, checked before any decoding (256 B ..= 64 KiB).
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// The cookie the layer reads access tokens from (default `access_token`).
+    pub fn access_cookie(mut self, name: impl Into<String>) -> Self {
+        self.access_cookie = Some(name.into());
+        self
+    }
+
+    /// Read access tokens only from the `Authorization` header, never from a cookie.
+    pub fn without_access_cookie(mut self) -> Self {
+        self.access_cookie = None;
+        self
+    }
+
+    /// The `realm` of `WWW-Authenticate` challenges (default `api`).
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Replaces how refusals are rendered (default: [`JsonErrorRenderer`]).
+    pub fn error_renderer(mut self, renderer: impl ErrorRenderer) -> Self {
+        self.renderer = Arc::new(renderer);
+        self
+    }
+
+    /// Where revoked token ids are kept (default: a [`MemoryRevocationStore`]).
+    pub fn revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocation = Some(store);
+        self
+    }
+
+    /// The clock used for `iat`/`exp` when issuing and for checks when validating.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Checks everything and builds the immutable, cheaply cloneable [`TokenAuth`].
+    pub fn build(self) -> Result<TokenAuth, ConfigError> {
+        crate::keys::install_crypto_provider();
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let signing = self.signing.ok_or(ConfigError::MissingSigningKey)?;
+        let mut keys = vec![signing];
+        keys.extend(self.verification);
+        let keys = KeyRing::new(keys)?;
+        check_range("access", self.access_ttl, ACCESS_TTL_RANGE)?;
+        check_range("refresh", self.refresh_ttl, REFRESH_TTL_RANGE)?;
+        check_range("service", self.service_ttl, SERVICE_TTL_RANGE)?;
+        if self.leeway > Duration::from_secs(300) {
+            return Err(ConfigError::LeewayTooLarge);
+        }
+        if !(256..=65536).contains(&self.max_token_bytes) {
+            return Err(ConfigError::MaxTokenSize);
+        }
+        check_text("realm", &self.realm)?;
+        if let Some(i) = &self.issuer {
+            check_text("issuer", i)?;
+        }
+        if let Some(a) = &self.audience {
+            check_text("audience", a)?;
+        }
+        if let Some(c) = &self.access_cookie {
+            check_cookie_name(c)?;
+        }
+        let settings = Settings {
+            issuer: self.issuer,
+            audience: self.audience,
+            leeway: self.leeway.as_secs(),
+            access_ttl: self.access_ttl,
+            refresh_ttl: self.refresh_ttl,
+            service_ttl: self.service_ttl,
+            max_token_bytes: self.max_token_bytes,
+            access_cookie: self.access_cookie.map(Arc::from),
+        };
+        Ok(TokenAuth {
+            inner: Arc::new(Inner {
+                keys,
+                settings,
+                rendering: Rendering {
+                    renderer: self.renderer,
+                    realm: Arc::from(self.realm),
+                },
+                revocation: self
+                    .revocation
+                    .unwrap_or_else(|| Arc::new(MemoryRevocationStore::default())),
+                clock: self.clock,
+            }),
+        })
+    }
+}
+
+fn parse_u64(name: &'static str, v: &str) -> Result<u64, ConfigError> {
+    v.trim().parse().map_err(|_| ConfigError::Env {
+        name,
+        reason: "not a whole number",
+    })
+}
+
+fn check_range(
+    kind: &'static str,
+    ttl: Duration,
+    (min, max): (Duration, Duration),
+) -> Result<(), ConfigError> {
+    if ttl < min || ttl > max {
+        return Err(ConfigError::LifetimeOutOfRange { kind, min, max });
+    }
+    Ok(())
+}
+
+/// Printable ASCII without `"` and `\`: safe inside a quoted header parameter.
+fn check_text(what: &'static str, v: &str) -> Result<(), ConfigError> {
+    let ok = !v.is_empty()
+        && v.len() <= 255
+        && v.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidText(what))
+    }
+}
+
+/// RFC 6265 cookie-name characters (an HTTP token).
+pub(crate) fn check_cookie_name(v: &str) -> Result<(), ConfigError> {
+    let ok = !v.is_empty()
+        && v.len() <= 255
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidText("cookie name"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const SECRET: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn from_env_reads_every_variable() {
+        let b = TokenAuthBuilder::from_env_with(env(&[
+            ("JWT_SECRET_KEY", SECRET),
+            ("JWT_ALGORITHM", "HS256"),
+            ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "30"),
+            ("JWT_REFRESH_TOKEN_EXPIRE_DAYS", "14"),
+            ("JWT_AUDIENCE", "my-api"),
+            ("JWT_ISSUER", "my-issuer"),
+            ("JWT_LEEWAY_SECONDS", "5"),
+        ]))
+        .unwrap();
+        let auth = b.build().unwrap();
+        let s = &auth.inner.settings;
+        assert_eq!(s.access_ttl, Duration::from_secs(1800));
+        assert_eq!(s.refresh_ttl, Duration::from_secs(14 * 86400));
+        assert_eq!(s.audience.as_deref(), Some("my-api"));
+        assert_eq!(s.issuer.as_deref(), Some("my-issuer"));
+        assert_eq!(s.leeway, 5);
+    }
+
+    #[test]
+    fn from_env_refuses_the_seed_default_secret() {
+        let r = TokenAuthBuilder::from_env_with(env(&[("JWT_SECRET_KEY", "supersecret")]));
+        assert!(matches!(r, Err(ConfigError::WeakSecret(_))));
+    }
+
+    #[test]
+    fn from_env_reports_bad_numbers_without_their_value() {
+        let r = TokenAuthBuilder::from_env_with(env(&[
+            ("JWT_SECRET_KEY", SECRET),
+            ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "soon"),
+        ]));
+        let e = r.err().unwrap();
+        assert!(!e.to_string().contains("soon"));
+        let r = TokenAuthBuilder::from_env_with(env(&[("JWT_ALGORITHM", "none")]));
+        assert!(matches!(
+            r,
+            Err(ConfigError::Env {
+                name: "JWT_ALGORITHM",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn missing_key_is_reported_at_build() {
+        let b = TokenAuthBuilder::from_env_with(env(&[])).unwrap();
+        assert_eq!(b.build().err(), Some(ConfigError::MissingSigningKey));
+    }
+
+    #[test]
+    fn out_of_range_settings_are_refused() {
+        let base = || TokenAuthBuilder::new().hs256_secret(SECRET);
+        assert!(matches!(
+            base().access_ttl(Duration::from_secs(10)).build(),
+            Err(ConfigError::LifetimeOutOfRange { kind: "access", .. })
+        ));
+        assert!(matches!(
+            base().refresh_ttl(Duration::from_secs(400 * 86400)).build(),
+            Err(ConfigError::LifetimeOutOfRange {
+                kind: "refresh",
+                ..
+            })
+        ));
+        assert!(matches!(
+            base().leeway(Duration::from_secs(600)).build(),
+            Err(ConfigError::LeewayTooLarge)
+        ));
+        assert!(matches!(
+            base().max_token_bytes(10).build(),
+            Err(ConfigError::MaxTokenSize)
+        ));
+        assert!(matches!(
+            base().realm("a\"b").build(),
+            Err(ConfigError::InvalidText("realm"))
+        ));
+        assert!(matches!(
+            base().access_cookie("a b").build(),
+            Err(ConfigError::InvalidText("cookie name"))
+        ));
+        assert!(base().build().is_ok());
+    }
+
+    #[test]
+    fn first_builder_error_wins() {
+        let e = TokenAuthBuilder::new()
+            .hs256_secret("short")
+            .build()
+            .err()
+            .unwrap();
+        assert!(matches!(
+            e,
+            ConfigError::WeakSecret(WeakSecret::TooShort { .. })
+        ));
+    }
+}

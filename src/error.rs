@@ -1,0 +1,372 @@
+//! [`AuthError`]: every way a request can be refused, rendered as an RFC 6750 response,
+//! and the [`ErrorRenderer`] hook that lets an application render it its own way.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, StatusCode};
+
+use crate::claims::TokenKind;
+
+/// Why a request was refused.
+///
+/// Every variant maps to one RFC 6750 answer (see [`AuthError::status`] and
+/// [`AuthError::error_code`]). Descriptions are fixed strings: nothing a client sent is
+/// ever echoed back. The error is attached to the response's extensions, so outer
+/// layers can tell why a request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// No credentials at all: 401 with a bare `WWW-Authenticate: Bearer realm="…"`.
+    #[error("no credentials were presented")]
+    MissingCredentials,
+    /// The request is malformed: 400 `invalid_request`.
+    #[error("invalid request: {0}")]
+    InvalidRequest(InvalidRequest),
+    /// The token is bad, expired, revoked or of the wrong kind: 401 `invalid_token`.
+    #[error("invalid token: {0}")]
+    InvalidToken(InvalidToken),
+    /// The token lacks a required scope: 403 `insufficient_scope`.
+    #[error("insufficient scope (requires `{required}`)")]
+    InsufficientScope {
+        /// The scopes required, space-separated (as in the `scope` attribute).
+        required: Cow<'static, str>,
+    },
+    /// A store (revocation list, refresh families) could not be reached: 503.
+    #[error("the token store is unavailable")]
+    StoreUnavailable,
+    /// A programming error: an extractor ran on a route without the layer in front of it.
+    /// 500, with a message naming the mistake.
+    #[error("{0}")]
+    Misconfigured(&'static str),
+}
+
+/// Why a request is malformed (400 `invalid_request`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidRequest {
+    /// A bearer token in the header and a different one in the cookie.
+    #[error("the request carries two different tokens (header and cookie)")]
+    ConflictingCredentials,
+    /// The `Authorization: Bearer` header is not `Bearer <token68>`.
+    #[error("the Authorization header is malformed")]
+    MalformedAuthorization,
+    /// More than one `Authorization` header.
+    #[error("the request has more than one Authorization header")]
+    MultipleAuthorization,
+    /// A body or form field could not be read.
+    #[error("the request body is malformed")]
+    MalformedBody,
+    /// A cookie-authenticated unsafe request without a matching CSRF token.
+    #[error("the CSRF token is missing or does not match")]
+    CsrfMismatch,
+    /// A cookie-authenticated unsafe request from another site.
+    #[error("cross-site request refused")]
+    CrossSite,
+}
+
+/// Why a token is not accepted (401 `invalid_token`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidToken {
+    /// Not three base64url parts with a JSON header and payload.
+    #[error("the token is malformed")]
+    Malformed,
+    /// Longer than the configured size limit.
+    #[error("the token is too large")]
+    TooLarge,
+    /// The signature does not verify.
+    #[error("the token signature is invalid")]
+    BadSignature,
+    /// The `kid` names no key of the keyring.
+    #[error("the token was signed with an unknown key")]
+    UnknownKey,
+    /// The header's `alg` is not the key's algorithm (this includes `none`).
+    #[error("the token algorithm is not accepted")]
+    AlgorithmMismatch,
+    /// The header carries `crit` extensions this crate does not understand.
+    #[error("the token has unsupported critical header parameters")]
+    UnsupportedCritical,
+    /// `exp` is in the past (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    #[error("the token was issued in the future")]
+    IssuedInFuture,
+    /// `iss` is missing or not the configured issuer.
+    #[error("the token issuer is not accepted")]
+    WrongIssuer,
+    /// `aud` is missing or does not contain the configured audience (or carries an audience
+    /// when none is configured).
+    #[error("the token audience is not accepted")]
+    WrongAudience,
+    /// The token is of another kind than expected (e.g. a refresh token used as access token).
+    #[error("the token is not {} token", article(*.expected))]
+    WrongKind {
+        /// The kind this endpoint accepts.
+        expected: TokenKind,
+    },
+    /// A claim the token format requires is missing or of the wrong type.
+    #[error("the token claims are invalid")]
+    InvalidClaims,
+    /// The token was revoked.
+    #[error("the token has been revoked")]
+    Revoked,
+}
+
+fn article(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Access => "an access",
+        TokenKind::Refresh => "a refresh",
+        TokenKind::Service => "a service",
+    }
+}
+
+impl AuthError {
+    /// The HTTP status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::MissingCredentials | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::InvalidRequest(InvalidRequest::CsrfMismatch | InvalidRequest::CrossSite) => {
+                StatusCode::FORBIDDEN
+            }
+            AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            AuthError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The RFC 6750 error code (`invalid_request`, `invalid_token`, `insufficient_scope`),
+    /// `temporarily_unavailable` for a store outage, `server_error` for a
+    /// misconfiguration, and `None` when no credentials were presented.
+    pub fn error_code(&self) -> Option<&'static str> {
+        match self {
+            AuthError::MissingCredentials => None,
+            AuthError::InvalidRequest(_) => Some("invalid_request"),
+            AuthError::InvalidToken(_) => Some("invalid_token"),
+            AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
+            AuthError::StoreUnavailable => Some("temporarily_unavailable"),
+            AuthError::Misconfigured(_) => Some("server_error"),
+        }
+    }
+
+    /// A human-readable description; a fixed string that never contains client input.
+    pub fn description(&self) -> Cow<'static, str> {
+        match self {
+            AuthError::MissingCredentials => "authentication is required".into(),
+            AuthError::InsufficientScope { .. } => {
+                "the token does not grant the required scope".into()
+            }
+            AuthError::StoreUnavailable => {
+                "the token store is unavailable, try again shortly".into()
+            }
+            AuthError::Misconfigured(m) => Cow::Borrowed(m),
+            AuthError::InvalidRequest(r) => r.to_string().into(),
+            AuthError::InvalidToken(r) => r.to_string().into(),
+        }
+    }
+
+    /// The value of the `WWW-Authenticate` header for `realm`, or `None` for answers that
+    /// carry none (store outage, misconfiguration).
+    pub fn www_authenticate(&self, realm: &str) -> Option<HeaderValue> {
+        let mut v = format!("Bearer realm=\"{realm}\"");
+        match self {
+            AuthError::StoreUnavailable | AuthError::Misconfigured(_) => return None,
+            AuthError::MissingCredentials => {}
+            AuthError::InsufficientScope { required } => {
+                v.push_str(&format!(
+                    ", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
+                    self.description(),
+                    required
+                ));
+            }
+            _ => {
+                v.push_str(&format!(
+                    ", error=\"{}\", error_description=\"{}\"",
+                    self.error_code().unwrap_or_default(),
+                    self.description()
+                ));
+            }
+        }
+        // Every piece is a fixed string or was checked when configured (realm, scopes).
+        HeaderValue::from_str(&v).ok()
+    }
+}
+
+impl From<InvalidToken> for AuthError {
+    fn from(e: InvalidToken) -> Self {
+        AuthError::InvalidToken(e)
+    }
+}
+
+impl From<InvalidRequest> for AuthError {
+    fn from(e: InvalidRequest) -> Self {
+        AuthError::InvalidRequest(e)
+    }
+}
+
+/// Renders an [`AuthError`] as a response: the hook for an application's own error
+/// pages (Token-Auth's error callbacks). Set it with
+/// [`TokenAuthBuilder::error_renderer`](crate::TokenAuthBuilder::error_renderer).
+///
+/// Whatever the renderer returns, the `AuthError` is attached to the response's
+/// extensions afterwards.
+///
+/// ```
+/// use axum::response::{IntoResponse, Response};
+/// use axum_token_auth::{AuthError, ErrorRenderer};
+///
+/// struct PlainText;
+/// impl ErrorRenderer for PlainText {
+///     fn render(&self, error: &AuthError, realm: &str) -> Response {
+///         let mut res = (error.status(), error.description().into_owned()).into_response();
+///         if let Some(v) = error.www_authenticate(realm) {
+///             res.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+///         }
+///         res
+///     }
+/// }
+/// ```
+pub trait ErrorRenderer: Send + Sync + 'static {
+    /// Builds the response for `error`. `realm` is the configured realm.
+    fn render(&self, error: &AuthError, realm: &str) -> Response;
+}
+
+/// The default renderer: RFC 6750 status and `WWW-Authenticate`, a JSON body
+/// `{"error": …, "error_description": …}`, `Cache-Control: no-store`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonErrorRenderer;
+
+impl ErrorRenderer for JsonErrorRenderer {
+    fn render(&self, error: &AuthError, realm: &str) -> Response {
+        let body = serde_json::json!({
+            "error": error.error_code().unwrap_or("unauthorized"),
+            "error_description": error.description(),
+        });
+        let mut res = (error.status(), body.to_string()).into_response();
+        let headers = res.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(v) = error.www_authenticate(realm) {
+            headers.insert(WWW_AUTHENTICATE, v);
+        }
+        if matches!(error, AuthError::StoreUnavailable) {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        res
+    }
+}
+
+/// The renderer and realm an error is rendered with; shared by the layer and extractors.
+#[derive(Clone)]
+pub(crate) struct Rendering {
+    pub(crate) renderer: Arc<dyn ErrorRenderer>,
+    pub(crate) realm: Arc<str>,
+}
+
+impl Rendering {
+    pub(crate) fn render(&self, error: AuthError) -> Response {
+        let mut res = self.renderer.render(&error, &self.realm);
+        res.extensions_mut().insert(error);
+        res
+    }
+}
+
+impl Default for Rendering {
+    fn default() -> Self {
+        Rendering {
+            renderer: Arc::new(JsonErrorRenderer),
+            realm: Arc::from(crate::config::DEFAULT_REALM),
+        }
+    }
+}
+
+impl fmt::Debug for Rendering {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rendering")
+            .field("realm", &self.realm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Renders with the default JSON renderer and realm; the error is attached to the
+/// response's extensions.
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        Rendering::default().render(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_codes_follow_rfc_6750() {
+        let cases = [
+            (AuthError::MissingCredentials, 401, None),
+            (
+                AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization),
+                400,
+                Some("invalid_request"),
+            ),
+            (
+                AuthError::InvalidToken(InvalidToken::Expired),
+                401,
+                Some("invalid_token"),
+            ),
+            (
+                AuthError::InsufficientScope {
+                    required: "a".into(),
+                },
+                403,
+                Some("insufficient_scope"),
+            ),
+            (
+                AuthError::StoreUnavailable,
+                503,
+                Some("temporarily_unavailable"),
+            ),
+            (AuthError::Misconfigured("x"), 500, Some("server_error")),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!(e.status().as_u16(), status, "{e:?}");
+            assert_eq!(e.error_code(), code, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn missing_credentials_challenge_has_no_error_attribute() {
+        let v = AuthError::MissingCredentials
+            .www_authenticate("api")
+            .unwrap();
+        assert_eq!(v, "Bearer realm=\"api\"");
+    }
+
+    #[test]
+    fn insufficient_scope_challenge_names_the_scope() {
+        let v = AuthError::InsufficientScope {
+            required: "users:write".into(),
+        }
+        .www_authenticate("api")
+        .unwrap();
+        let v = v.to_str().unwrap();
+        assert!(v.contains("error=\"insufficient_scope\""), "{v}");
+        assert!(v.contains("scope=\"users:write\""), "{v}");
+    }
+
+    #[test]
+    fn wrong_kind_description_reads_well() {
+        let e = AuthError::InvalidToken(InvalidToken::WrongKind {
+            expected: TokenKind::Access,
+        });
+        assert_eq!(e.description(), "the token is not an access token");
+    }
+}

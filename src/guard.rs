@@ -1,0 +1,204 @@
+//! [`ScopeGuardLayer`]: guards a whole (sub-)router by scope, behind [`TokenAuthLayer`](crate::TokenAuthLayer).
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use axum_token_auth::{ScopeGuardLayer, TokenAuth};
+//!
+//! let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+//! let admin: Router = Router::new()
+//!     .route("/stats", get(|| async { "42" }))
+//!     .route_layer(ScopeGuardLayer::all(["admin"]).unwrap());
+//! let app: Router = Router::new().nest("/admin", admin).layer(auth.layer());
+//! # Ok::<(), axum_token_auth::ConfigError>(())
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::response::{IntoResponse, Response};
+use http::Request;
+use pin_project_lite::pin_project;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::error::AuthError;
+use crate::layer::AuthContext;
+use crate::scope::{Scope, ScopeError, ScopeList};
+
+/// Refuses requests whose token lacks the required scopes: 403 `insufficient_scope`
+/// (401 without a token, 500 without a [`TokenAuthLayer`](crate::TokenAuthLayer) in front).
+#[derive(Clone)]
+#[must_use]
+pub struct ScopeGuardLayer {
+    required: Arc<[Scope]>,
+    any: bool,
+    challenge: Arc<str>,
+}
+
+impl fmt::Debug for ScopeGuardLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeGuardLayer")
+            .field("required", &self.required)
+            .field("any", &self.any)
+            .finish()
+    }
+}
+
+impl ScopeGuardLayer {
+    fn new<I, S>(scopes: I, any: bool) -> Result<Self, ScopeError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let required: Vec<Scope> = scopes
+            .into_iter()
+            .map(|s| Scope::new(s.as_ref()))
+            .collect::<Result<_, _>>()?;
+        if required.is_empty() {
+            return Err(ScopeError::Empty);
+        }
+        let challenge = required
+            .iter()
+            .map(Scope::as_str)
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(ScopeGuardLayer {
+            required: required.into(),
+            any,
+            challenge: challenge.into(),
+        })
+    }
+
+    /// Requires every one of `scopes` (checked against the grammar; at least one).
+    pub fn all<I, S>(scopes: I) -> Result<Self, ScopeError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self::new(scopes, false)
+    }
+
+    /// Requires at least one of `scopes` (checked against the grammar; at least one).
+    pub fn any<I, S>(scopes: I) -> Result<Self, ScopeError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Self::new(scopes, true)
+    }
+
+    /// Requires every scope of the marker list `L` (checked at compile time).
+    pub fn all_of<L: ScopeList>() -> Self {
+        Self::new(L::SCOPES, false).expect("scope markers are checked at compile time")
+    }
+
+    /// Requires at least one scope of the marker list `L`.
+    pub fn any_of<L: ScopeList>() -> Self {
+        Self::new(L::SCOPES, true).expect("scope markers are checked at compile time")
+    }
+
+    fn check<B>(&self, req: &Request<B>) -> Result<(), Response> {
+        let Some(ctx) = req.extensions().get::<AuthContext>() else {
+            return Err(AuthError::Misconfigured(
+                "ScopeGuardLayer needs a TokenAuthLayer in front of it",
+            )
+            .into_response());
+        };
+        let Some(claims) = &ctx.claims else {
+            return Err(ctx.rendering.render(AuthError::MissingCredentials));
+        };
+        let granted = claims.scopes();
+        let mut required = self.required.iter().map(Scope::as_str);
+        let ok = if self.any {
+            required.any(|r| granted.has(r))
+        } else {
+            required.all(|r| granted.has(r))
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ctx.rendering.render(AuthError::InsufficientScope {
+                required: self.challenge.to_string().into(),
+            }))
+        }
+    }
+}
+
+impl<S> Layer<S> for ScopeGuardLayer {
+    type Service = ScopeGuard<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        ScopeGuard {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`ScopeGuardLayer`].
+#[derive(Clone, Debug)]
+pub struct ScopeGuard<S> {
+    inner: S,
+    layer: ScopeGuardLayer,
+}
+
+impl<S, B> Service<Request<B>> for ScopeGuard<S>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = GuardFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        match self.layer.check(&req) {
+            Ok(()) => GuardFuture {
+                state: GuardState::Inner {
+                    future: self.inner.call(req),
+                },
+            },
+            Err(response) => GuardFuture {
+                state: GuardState::Refused {
+                    response: Some(response),
+                },
+            },
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`ScopeGuard`].
+    pub struct GuardFuture<F> {
+        #[pin]
+        state: GuardState<F>,
+    }
+}
+
+pin_project! {
+    #[project = GuardProj]
+    enum GuardState<F> {
+        Inner { #[pin] future: F },
+        Refused { response: Option<Response> },
+    }
+}
+
+impl<F, E> Future for GuardFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            GuardProj::Inner { future } => future.poll(cx),
+            GuardProj::Refused { response } => Poll::Ready(Ok(response
+                .take()
+                .expect("GuardFuture polled after completion"))),
+        }
+    }
+}

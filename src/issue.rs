@@ -1,0 +1,489 @@
+//! Minting tokens: [`TokenRequest`], [`IssuedToken`], [`TokenPair`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum_token_auth::{TokenAuth, TokenRequest};
+//!
+//! let auth = TokenAuth::builder()
+//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+//!     .build()?;
+//! let request = TokenRequest::new("music_module")
+//!     .tenant("community_123")
+//!     .scopes(["playlist:manage", "api.v1:read"])
+//!     .metadata("installed_by", "user_456");
+//! let pair = auth.issue_pair(&request)?;
+//! let service = auth.issue_service(&request.clone().ttl(Duration::from_secs(24 * 3600)))?;
+//! assert_ne!(pair.access.as_str(), service.as_str());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::auth::TokenAuth;
+use crate::claims::{Audience, RESERVED_CLAIMS, TokenKind};
+use crate::config::{ACCESS_TTL_RANGE, REFRESH_TTL_RANGE, SERVICE_TTL_RANGE};
+use crate::scope::{ScopeError, ScopeSet};
+
+/// Longest subject or tenant accepted, in bytes.
+pub const MAX_ID_LEN: usize = 255;
+
+/// Why a token was not issued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The subject or tenant is empty.
+    #[error("the {0} is empty")]
+    Empty(&'static str),
+    /// The subject or tenant is longer than [`MAX_ID_LEN`].
+    #[error("the {0} is longer than 255 bytes")]
+    TooLong(&'static str),
+    /// The subject or tenant contains a NUL byte or another control character.
+    #[error("the {0} contains control characters")]
+    ControlCharacters(&'static str),
+    /// A scope is outside the grammar.
+    #[error("invalid scope: {0}")]
+    InvalidScope(#[from] ScopeError),
+    /// A lifetime is outside the range allowed for the kind.
+    #[error("the {kind} token lifetime must be between {min:?} and {max:?}")]
+    LifetimeOutOfRange {
+        /// The token kind.
+        kind: TokenKind,
+        /// Smallest allowed.
+        min: Duration,
+        /// Largest allowed.
+        max: Duration,
+    },
+    /// Custom claims or metadata use a name this crate owns.
+    #[error("the claim name {0:?} is reserved")]
+    ReservedClaim(String),
+    /// Custom claims did not serialize to a JSON object.
+    #[error("custom claims must serialize to a JSON object")]
+    CustomClaimsNotObject,
+    /// A scope is not granted to this tenant and principal.
+    #[error("the scope {0:?} is not granted")]
+    ScopeNotGranted(String),
+    /// Signing failed (a bug or a broken key).
+    #[error("signing failed")]
+    Signing,
+    /// The random source failed.
+    #[error("the random source failed")]
+    Random,
+}
+
+/// What to put in a token: subject, scopes, tenant, metadata, custom claims, lifetime.
+/// Checked when issued.
+#[derive(Clone, Default)]
+#[must_use]
+pub struct TokenRequest {
+    pub(crate) subject: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) tenant: Option<String>,
+    pub(crate) metadata: Map<String, Value>,
+    pub(crate) custom: Option<Result<Value, String>>,
+    pub(crate) ttl: Option<Duration>,
+    pub(crate) family: Option<String>,
+}
+
+impl fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("scopes", &self.scopes)
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenRequest {
+    /// A request for a token speaking for `subject` (a user id, a module name …).
+    pub fn new(subject: impl Into<String>) -> Self {
+        TokenRequest {
+            subject: subject.into(),
+            ..Default::default()
+        }
+    }
+
+    /// Adds scopes.
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds one scope.
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    /// Sets the tenant (the seeds' "community").
+    pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// Adds a metadata entry (carried in the `metadata` claim).
+    pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Sets the application's own claims, flattened into the payload (read back with
+    /// `Claims<T>`). Must serialize to an object whose names are not reserved.
+    pub fn claims<T: Serialize>(mut self, claims: &T) -> Self {
+        self.custom = Some(serde_json::to_value(claims).map_err(|e| e.to_string()));
+        self
+    }
+
+    /// Overrides the lifetime configured for the kind (within the kind's range).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = Some(ttl);
+        self
+    }
+
+    /// The subject.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+}
+
+/// A signed token with what the issuer needs to know about it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedToken {
+    token: String,
+    /// Its kind.
+    pub kind: TokenKind,
+    /// Its `jti`.
+    pub jti: String,
+    /// Issued at (seconds since the epoch).
+    pub issued_at: u64,
+    /// Expires at (seconds since the epoch).
+    pub expires_at: u64,
+}
+
+impl IssuedToken {
+    /// The compact JWT.
+    pub fn as_str(&self) -> &str {
+        &self.token
+    }
+
+    /// The compact JWT, owned.
+    pub fn into_string(self) -> String {
+        self.token
+    }
+
+    /// Lifetime in seconds (the OAuth `expires_in`).
+    pub fn expires_in(&self) -> u64 {
+        self.expires_at.saturating_sub(self.issued_at)
+    }
+}
+
+/// Never prints the token itself.
+impl fmt::Debug for IssuedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedToken")
+            .field("kind", &self.kind)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An access token and the refresh token issued with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// The access token.
+    pub access: IssuedToken,
+    /// The refresh token (its `fam` claim names the refresh family).
+    pub refresh: IssuedToken,
+}
+
+impl TokenPair {
+    /// The OAuth 2.0 token response body (RFC 6749 §5.1).
+    pub fn to_response(&self) -> TokenResponse {
+        TokenResponse {
+            access_token: self.access.token.clone(),
+            refresh_token: Some(self.refresh.token.clone()),
+            token_type: "Bearer",
+            expires_in: self.access.expires_in(),
+        }
+    }
+}
+
+/// The JSON answer of a login or refresh route:
+/// `{"access_token", "refresh_token", "token_type": "Bearer", "expires_in"}`.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// The refresh token, when one was issued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Access-token lifetime in seconds.
+    pub expires_in: u64,
+}
+
+impl fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The payload as written (field order is the wire order).
+#[derive(Serialize)]
+struct Payload<'a> {
+    sub: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<Audience>,
+    iat: u64,
+    exp: u64,
+    jti: &'a str,
+    #[serde(skip_serializing_if = "ScopeSet::is_empty")]
+    scope: &'a ScopeSet,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<&'a str>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    metadata: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fam: Option<&'a str>,
+    #[serde(flatten)]
+    custom: Map<String, Value>,
+}
+
+/// 128 random bits, base64url (22 characters).
+pub(crate) fn random_id() -> Result<String, IssueError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|_| IssueError::Random)?;
+    Ok(URL_SAFE_NO_PAD.encode(b))
+}
+
+fn check_id(what: &'static str, v: &str) -> Result<(), IssueError> {
+    if v.is_empty() {
+        return Err(IssueError::Empty(what));
+    }
+    if v.len() > MAX_ID_LEN {
+        return Err(IssueError::TooLong(what));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(IssueError::ControlCharacters(what));
+    }
+    Ok(())
+}
+
+impl TokenAuth {
+    /// Issues an access token (`typ: at+jwt`).
+    pub fn issue_access(&self, request: &TokenRequest) -> Result<IssuedToken, IssueError> {
+        self.issue(TokenKind::Access, request)
+    }
+
+    /// Issues a refresh token (`typ: refresh+jwt`), in a new family unless the request
+    /// names one.
+    pub fn issue_refresh(&self, request: &TokenRequest) -> Result<IssuedToken, IssueError> {
+        self.issue(TokenKind::Refresh, request)
+    }
+
+    /// Issues a long-lived service token (`typ: service+jwt`).
+    pub fn issue_service(&self, request: &TokenRequest) -> Result<IssuedToken, IssueError> {
+        self.issue(TokenKind::Service, request)
+    }
+
+    /// Issues an access token and a refresh token with the same subject, scopes and tenant.
+    /// The request's `ttl` applies to the access token only.
+    pub fn issue_pair(&self, request: &TokenRequest) -> Result<TokenPair, IssueError> {
+        let access = self.issue(TokenKind::Access, request)?;
+        let mut refresh_req = request.clone();
+        refresh_req.ttl = None;
+        let refresh = self.issue(TokenKind::Refresh, &refresh_req)?;
+        Ok(TokenPair { access, refresh })
+    }
+
+    /// Issues a token of `kind`. Every input is checked; bad input is an error, never a
+    /// token.
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        request: &TokenRequest,
+    ) -> Result<IssuedToken, IssueError> {
+        let settings = &self.inner.settings;
+        check_id("subject", &request.subject)?;
+        if let Some(t) = &request.tenant {
+            check_id("tenant", t)?;
+        }
+        let scope = ScopeSet::try_from_iter(&request.scopes)?;
+        let (default_ttl, (min, max)) = match kind {
+            TokenKind::Access => (settings.access_ttl, ACCESS_TTL_RANGE),
+            TokenKind::Refresh => (settings.refresh_ttl, REFRESH_TTL_RANGE),
+            TokenKind::Service => (settings.service_ttl, SERVICE_TTL_RANGE),
+        };
+        let ttl = request.ttl.unwrap_or(default_ttl);
+        if ttl < min || ttl > max {
+            return Err(IssueError::LifetimeOutOfRange { kind, min, max });
+        }
+        for k in request.metadata.keys() {
+            if k.is_empty() || k.len() > MAX_ID_LEN {
+                return Err(IssueError::ReservedClaim(k.clone()));
+            }
+        }
+        let custom = match &request.custom {
+            None => Map::new(),
+            Some(Ok(Value::Object(m))) => m.clone(),
+            Some(_) => return Err(IssueError::CustomClaimsNotObject),
+        };
+        if let Some(k) = custom
+            .keys()
+            .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
+        {
+            return Err(IssueError::ReservedClaim(k.clone()));
+        }
+        let jti = random_id()?;
+        let family = match (kind, &request.family) {
+            (TokenKind::Refresh, Some(f)) => Some(f.clone()),
+            (TokenKind::Refresh, None) => Some(random_id()?),
+            _ => None,
+        };
+        let iat = self.inner.clock.now();
+        let exp = iat + ttl.as_secs();
+        let payload = Payload {
+            sub: &request.subject,
+            iss: settings.issuer.as_deref(),
+            aud: settings.audience.clone().map(Audience::One),
+            iat,
+            exp,
+            jti: &jti,
+            scope: &scope,
+            tenant: request.tenant.as_deref(),
+            metadata: &request.metadata,
+            fam: family.as_deref(),
+            custom,
+        };
+        let token = self.sign(kind, &payload)?;
+        tracing::debug!(
+            kind = kind.as_str(),
+            jti_digest = %crate::store::TokenDigest::of_jti(&jti).short(),
+            "token issued"
+        );
+        Ok(IssuedToken {
+            token,
+            kind,
+            jti,
+            issued_at: iat,
+            expires_at: exp,
+        })
+    }
+
+    /// Signs `payload` as a token of `kind` with the active signing key.
+    pub(crate) fn sign<P: Serialize>(
+        &self,
+        kind: TokenKind,
+        payload: &P,
+    ) -> Result<String, IssueError> {
+        let key = self.inner.keys.signing();
+        let mut header = jsonwebtoken::Header::new(key.alg);
+        header.typ = Some(kind.typ().to_owned());
+        header.kid = key.kid.clone();
+        let encoding = key.encoding.as_ref().ok_or(IssueError::Signing)?;
+        jsonwebtoken::encode(&header, payload, encoding).map_err(|_| IssueError::Signing)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth() -> TokenAuth {
+        TokenAuth::builder()
+            .hs256_secret("0123456789abcdefghijklmnopqrstuvwxyzABCDEF")
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn bad_subjects_are_refused() {
+        let a = auth();
+        assert_eq!(
+            a.issue_access(&TokenRequest::new("")).unwrap_err(),
+            IssueError::Empty("subject")
+        );
+        assert_eq!(
+            a.issue_access(&TokenRequest::new("a".repeat(256)))
+                .unwrap_err(),
+            IssueError::TooLong("subject")
+        );
+        assert_eq!(
+            a.issue_access(&TokenRequest::new("a\0b")).unwrap_err(),
+            IssueError::ControlCharacters("subject")
+        );
+        assert_eq!(
+            a.issue_access(&TokenRequest::new("a").tenant(""))
+                .unwrap_err(),
+            IssueError::Empty("tenant")
+        );
+    }
+
+    #[test]
+    fn bad_scopes_and_lifetimes_are_refused() {
+        let a = auth();
+        assert!(matches!(
+            a.issue_access(&TokenRequest::new("a").scope("admin*")),
+            Err(IssueError::InvalidScope(_))
+        ));
+        assert!(matches!(
+            a.issue_service(&TokenRequest::new("a").ttl(Duration::from_secs(60))),
+            Err(IssueError::LifetimeOutOfRange { .. })
+        ));
+        assert!(matches!(
+            a.issue_service(&TokenRequest::new("a").ttl(Duration::from_secs(8761 * 3600))),
+            Err(IssueError::LifetimeOutOfRange { .. })
+        ));
+        assert!(
+            a.issue_service(&TokenRequest::new("a").ttl(Duration::from_secs(8760 * 3600)))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn reserved_custom_claims_are_refused() {
+        #[derive(Serialize)]
+        struct Sneaky {
+            exp: u64,
+        }
+        let a = auth();
+        assert_eq!(
+            a.issue_access(&TokenRequest::new("a").claims(&Sneaky { exp: u64::MAX }))
+                .unwrap_err(),
+            IssueError::ReservedClaim("exp".into())
+        );
+        assert_eq!(
+            a.issue_access(&TokenRequest::new("a").claims(&42))
+                .unwrap_err(),
+            IssueError::CustomClaimsNotObject
+        );
+    }
+
+    #[test]
+    fn jti_is_128_random_bits_and_pairs_share_nothing_secret() {
+        let a = auth();
+        let p = a.issue_pair(&TokenRequest::new("alice")).unwrap();
+        assert_eq!(p.access.jti.len(), 22);
+        assert_ne!(p.access.jti, p.refresh.jti);
+        assert_eq!(p.access.expires_in(), 15 * 60);
+        assert_eq!(p.refresh.expires_in(), 7 * 86400);
+        let body = serde_json::to_value(p.to_response()).unwrap();
+        assert_eq!(body["token_type"], "Bearer");
+        assert_eq!(body["expires_in"], 900);
+        assert!(!format!("{:?}", p.access).contains(p.access.as_str()));
+    }
+}

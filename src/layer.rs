@@ -1,0 +1,527 @@
+//! [`TokenAuthLayer`]: the Tower layer that takes the token from `Authorization: Bearer`
+//! or the access cookie, validates it, and puts the verified claims in the request's
+//! extensions for the extractors.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use axum_token_auth::{Claims, TokenAuth, TokenAuthLayer};
+//! use serde::Deserialize;
+//!
+//! #[derive(Deserialize)]
+//! struct Org { org: String }
+//!
+//! let auth = TokenAuth::builder()
+//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+//!     .build()?;
+//! let app: Router = Router::new()
+//!     .route("/org", get(|c: Claims<Org>| async move { c.custom.org.clone() }))
+//!     .layer(TokenAuthLayer::<Org>::new(auth.clone()))
+//!     // routes added after `.layer` are not behind it
+//!     .route("/health", get(|| async { "ok" }));
+//! # Ok::<(), axum_token_auth::ConfigError>(())
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+
+use axum::response::Response;
+use http::header::{AUTHORIZATION, COOKIE};
+use http::{HeaderMap, Request};
+use pin_project_lite::pin_project;
+use serde::de::DeserializeOwned;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::auth::TokenAuth;
+use crate::claims::{ClaimsView, NoCustomClaims, TokenKind};
+use crate::error::{AuthError, InvalidRequest, InvalidToken, Rendering};
+use crate::store::{StoreError, TokenDigest};
+use crate::validate::KindSet;
+
+/// Where the request's token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// The `Authorization: Bearer` header.
+    Header,
+    /// The access-token cookie.
+    Cookie,
+}
+
+/// What the layer leaves in the request's extensions: always the renderer (so extractors
+/// know the layer ran), and the verified claims when there are any.
+#[derive(Clone)]
+pub(crate) struct AuthContext {
+    pub(crate) rendering: Rendering,
+    pub(crate) claims: Option<Arc<dyn ClaimsView>>,
+    pub(crate) source: Option<TokenSource>,
+}
+
+/// Validates tokens on every request it wraps. Build it with [`TokenAuth::layer`] or,
+/// for an application claims type `T`, [`TokenAuthLayer::<T>::new`](TokenAuthLayer::new).
+///
+/// * Required mode (default): a request without a valid access token is refused with an
+///   RFC 6750 response and never reaches the handler.
+/// * Optional mode ([`optional`](Self::optional)): such a request passes through without
+///   claims. The claims of an invalid token are never exposed.
+#[must_use]
+pub struct TokenAuthLayer<T = NoCustomClaims> {
+    auth: TokenAuth,
+    optional: bool,
+    accept: KindSet,
+    _claims: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for TokenAuthLayer<T> {
+    fn clone(&self) -> Self {
+        TokenAuthLayer {
+            auth: self.auth.clone(),
+            optional: self.optional,
+            accept: self.accept,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<T> fmt::Debug for TokenAuthLayer<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenAuthLayer")
+            .field("optional", &self.optional)
+            .field("accept", &self.accept)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> TokenAuthLayer<T> {
+    /// A layer in required mode accepting access tokens, decoding claims as `T`.
+    pub fn new(auth: TokenAuth) -> Self {
+        TokenAuthLayer {
+            auth,
+            optional: false,
+            accept: KindSet::of(TokenKind::Access),
+            _claims: PhantomData,
+        }
+    }
+
+    /// Optional mode: requests without a valid token pass through without claims.
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// Also accepts tokens of `kind` (e.g. [`TokenKind::Service`] on machine-to-machine
+    /// routes). Access tokens are always accepted.
+    pub fn also_accept(mut self, kind: TokenKind) -> Self {
+        self.accept = self.accept.with(kind);
+        self
+    }
+}
+
+impl<S, T> Layer<S> for TokenAuthLayer<T> {
+    type Service = TokenAuthService<S, T>;
+    fn layer(&self, inner: S) -> Self::Service {
+        TokenAuthService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service made by [`TokenAuthLayer`].
+pub struct TokenAuthService<S, T = NoCustomClaims> {
+    inner: S,
+    layer: TokenAuthLayer<T>,
+}
+
+impl<S: Clone, T> Clone for TokenAuthService<S, T> {
+    fn clone(&self) -> Self {
+        TokenAuthService {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, T> fmt::Debug for TokenAuthService<S, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenAuthService")
+            .field("inner", &self.inner)
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+/// Finds the request's token: `Ok(None)` when there is none, an error when the request
+/// is malformed (two `Authorization` headers, a bad `Bearer` value, or a header token
+/// and a different cookie token).
+pub(crate) fn find_token<'h>(
+    headers: &'h HeaderMap,
+    cookie_name: Option<&str>,
+    max_bytes: usize,
+) -> Result<Option<(&'h str, TokenSource)>, AuthError> {
+    let mut auth_headers = headers.get_all(AUTHORIZATION).iter();
+    let header_token = match (auth_headers.next(), auth_headers.next()) {
+        (Some(_), Some(_)) => return Err(InvalidRequest::MultipleAuthorization.into()),
+        (Some(v), None) => parse_bearer(v.as_bytes(), max_bytes)?,
+        (None, _) => None,
+    };
+    let cookie_token = match cookie_name {
+        Some(name) => find_cookie(headers, name),
+        None => None,
+    };
+    if let Some(c) = cookie_token {
+        if c.len() > max_bytes {
+            return Err(InvalidToken::TooLarge.into());
+        }
+    }
+    match (header_token, cookie_token) {
+        (Some(h), Some(c)) if h != c => Err(InvalidRequest::ConflictingCredentials.into()),
+        (Some(h), _) => Ok(Some((h, TokenSource::Header))),
+        (None, Some(c)) if !c.is_empty() => Ok(Some((c, TokenSource::Cookie))),
+        _ => Ok(None),
+    }
+}
+
+/// `Bearer <b64token>` (RFC 6750 §2.1), scheme case-insensitive. Another scheme is not
+/// a bearer credential (`Ok(None)`).
+fn parse_bearer(value: &[u8], max_bytes: usize) -> Result<Option<&str>, AuthError> {
+    let malformed = || AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization);
+    let value = std::str::from_utf8(value).map_err(|_| malformed())?;
+    let (scheme, rest) = match value.split_once(' ') {
+        Some((s, r)) => (s, r),
+        None => (value, ""),
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = rest.trim_start_matches(' ');
+    if token.len() > max_bytes {
+        return Err(InvalidToken::TooLarge.into());
+    }
+    if token.is_empty() || !is_b64token(token) {
+        return Err(malformed());
+    }
+    Ok(Some(token))
+}
+
+/// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(t: &str) -> bool {
+    let body = t.trim_end_matches('=');
+    !body.is_empty()
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
+}
+
+/// The first cookie called `name` across all `Cookie` headers.
+pub(crate) fn find_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k.trim() == name).then(|| v.trim().trim_matches('"'))
+        })
+}
+
+type RevocationFuture = Pin<Box<dyn Future<Output = Result<bool, StoreError>> + Send>>;
+
+impl<S, T, B> Service<Request<B>> for TokenAuthService<S, T>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S, B>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        // The service that was polled ready goes into the future; a clone stays here.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let layer = &self.layer;
+        let auth = &layer.auth.inner;
+        let settings = &auth.settings;
+        let mut ctx = AuthContext {
+            rendering: auth.rendering.clone(),
+            claims: None,
+            source: None,
+        };
+
+        let verified = match find_token(
+            req.headers(),
+            settings.access_cookie.as_deref(),
+            settings.max_token_bytes,
+        ) {
+            Ok(Some((token, source))) => layer
+                .auth
+                .verify_kinds::<T>(token, layer.accept)
+                .map(|claims| (Arc::new(claims), source))
+                .map_err(|e| layer.auth.rejected(e)),
+            Ok(None) => Err(AuthError::MissingCredentials),
+            Err(e) => Err(e),
+        };
+
+        let (claims, source) = match verified {
+            Ok(v) => v,
+            Err(e) => return ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),
+        };
+        let digest = TokenDigest::of_jti(&claims.jti);
+        let store = &auth.revocation;
+        match store.is_revoked_now(&digest) {
+            Some(revoked) => match layer.auth.revocation_verdict(revoked, &digest) {
+                Ok(()) => {
+                    ctx.claims = Some(claims as Arc<dyn ClaimsView>);
+                    ctx.source = Some(source);
+                    ResponseFuture::call(inner, ctx, req)
+                }
+                Err(e) => ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),
+            },
+            None => {
+                let store = Arc::clone(store);
+                let check: RevocationFuture =
+                    Box::pin(async move { store.is_revoked(&digest).await });
+                req.extensions_mut().remove::<AuthContext>();
+                ResponseFuture {
+                    state: State::Checking {
+                        check,
+                        pending: Some(Pending {
+                            inner,
+                            req,
+                            ctx,
+                            claims: claims as Arc<dyn ClaimsView>,
+                            source,
+                            digest,
+                            auth: layer.auth.clone(),
+                            optional: layer.optional,
+                        }),
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// A request waiting for the revocation store's answer.
+struct Pending<S, B> {
+    inner: S,
+    req: Request<B>,
+    ctx: AuthContext,
+    claims: Arc<dyn ClaimsView>,
+    source: TokenSource,
+    digest: TokenDigest,
+    auth: TokenAuth,
+    optional: bool,
+}
+
+pin_project! {
+    /// The response future of [`TokenAuthService`].
+    pub struct ResponseFuture<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        #[pin]
+        state: State<S, B>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, B>
+    where
+        S: Service<Request<B>>,
+    {
+        Refused { response: Option<Response> },
+        Checking { check: RevocationFuture, pending: Option<Pending<S, B>> },
+        Inner { #[pin] future: S::Future },
+    }
+}
+
+impl<S, B> ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    /// Calls the inner service with `ctx` in the request's extensions.
+    fn call(mut inner: S, ctx: AuthContext, mut req: Request<B>) -> Self {
+        req.extensions_mut().insert(ctx);
+        ResponseFuture {
+            state: State::Inner {
+                future: inner.call(req),
+            },
+        }
+    }
+
+    /// Refuses with `error` (required mode), or passes the request on without claims
+    /// (optional mode; a store outage included).
+    fn refuse_or_pass(
+        optional: bool,
+        error: AuthError,
+        ctx: AuthContext,
+        inner: S,
+        req: Request<B>,
+    ) -> Self {
+        if optional {
+            return Self::call(inner, ctx, req);
+        }
+        ResponseFuture {
+            state: State::Refused {
+                response: Some(ctx.rendering.render(error)),
+            },
+        }
+    }
+}
+
+impl<S, B> Future for ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response>,
+{
+    type Output = Result<Response, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let next = match self.as_mut().project().state.project() {
+                StateProj::Refused { response } => {
+                    let response = response
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    return Poll::Ready(Ok(response));
+                }
+                StateProj::Inner { future } => return future.poll(cx),
+                StateProj::Checking { check, pending } => {
+                    let revoked = ready!(check.as_mut().poll(cx));
+                    let Pending {
+                        inner,
+                        req,
+                        mut ctx,
+                        claims,
+                        source,
+                        digest,
+                        auth,
+                        optional,
+                    } = pending
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match auth.revocation_verdict(revoked, &digest) {
+                        Ok(()) => {
+                            ctx.claims = Some(claims);
+                            ctx.source = Some(source);
+                            Self::call(inner, ctx, req)
+                        }
+                        Err(e) => Self::refuse_or_pass(optional, e, ctx, inner, req),
+                    }
+                }
+            };
+            self.set(next);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for v in [
+            "Bearer abc.def.ghi",
+            "bearer abc.def.ghi",
+            "BEARER  abc.def.ghi",
+        ] {
+            let h = headers(&[("authorization", v)]);
+            assert_eq!(
+                find_token(&h, None, 8192).unwrap(),
+                Some(("abc.def.ghi", TokenSource::Header)),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_bearer_values_are_invalid_request() {
+        for v in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a\"b",
+            "Bearer =abc",
+            "Bearer a,b",
+        ] {
+            let h = headers(&[("authorization", v)]);
+            assert_eq!(
+                find_token(&h, None, 8192).unwrap_err(),
+                AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_schemes_are_not_bearer_credentials() {
+        let h = headers(&[("authorization", "Basic dXNlcjpwYXNz")]);
+        assert_eq!(find_token(&h, None, 8192).unwrap(), None);
+    }
+
+    #[test]
+    fn two_authorization_headers_are_invalid_request() {
+        let h = headers(&[("authorization", "Bearer a"), ("authorization", "Bearer a")]);
+        assert_eq!(
+            find_token(&h, None, 8192).unwrap_err(),
+            AuthError::InvalidRequest(InvalidRequest::MultipleAuthorization)
+        );
+    }
+
+    #[test]
+    fn cookie_is_found_and_conflicts_are_refused() {
+        let h = headers(&[("cookie", "a=1; access_token=tok.en.x; b=2")]);
+        assert_eq!(
+            find_token(&h, Some("access_token"), 8192).unwrap(),
+            Some(("tok.en.x", TokenSource::Cookie))
+        );
+        assert_eq!(find_token(&h, None, 8192).unwrap(), None);
+        let h = headers(&[
+            ("cookie", "access_token=one"),
+            ("authorization", "Bearer two"),
+        ]);
+        assert_eq!(
+            find_token(&h, Some("access_token"), 8192).unwrap_err(),
+            AuthError::InvalidRequest(InvalidRequest::ConflictingCredentials)
+        );
+        let h = headers(&[
+            ("cookie", "access_token=same"),
+            ("authorization", "Bearer same"),
+        ]);
+        assert_eq!(
+            find_token(&h, Some("access_token"), 8192).unwrap(),
+            Some(("same", TokenSource::Header))
+        );
+    }
+
+    #[test]
+    fn oversize_is_refused_before_decoding() {
+        let big = format!("Bearer {}", "a".repeat(300));
+        let h = headers(&[("authorization", &big)]);
+        assert_eq!(
+            find_token(&h, None, 256).unwrap_err(),
+            AuthError::InvalidToken(InvalidToken::TooLarge)
+        );
+    }
+}

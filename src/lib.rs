@@ -1,0 +1,44 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+
+mod auth;
+mod claims;
+mod config;
+mod error;
+mod extract;
+mod guard;
+mod issue;
+mod keys;
+mod layer;
+mod scope;
+mod validate;
+
+#[cfg(feature = "password")]
+pub mod password;
+pub mod store;
+
+pub use auth::TokenAuth;
+pub use claims::{Audience, ClaimsView, NoCustomClaims, TokenClaims, TokenKind};
+pub use config::{
+    Clock, ConfigError, DEFAULT_ACCESS_COOKIE, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY,
+    DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM, DEFAULT_REFRESH_TTL, DEFAULT_SERVICE_TTL, FixedClock,
+    SystemClock, TokenAuthBuilder,
+};
+pub use error::{AuthError, ErrorRenderer, InvalidRequest, InvalidToken, JsonErrorRenderer};
+pub use extract::{AuthRejection, Claims, RequireAllScopes, RequireAnyScope, RequireScope};
+pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
+pub use issue::{IssueError, IssuedToken, MAX_ID_LEN, TokenPair, TokenRequest, TokenResponse};
+pub use keys::{Key, MIN_RSA_BITS, WeakSecret};
+pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
+pub use scope::{MAX_SCOPE_LEN, Scope, ScopeError, ScopeList, ScopeMarker, ScopeSet, check_scope};
+pub use validate::RevokeError;
+
+/// Re-exports of `jsonwebtoken` types that appear in this crate's API.
+pub use jsonwebtoken::Algorithm;
+pub use jsonwebtoken::jwk::{Jwk, JwkSet};
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::scope::check_scope;
+}

@@ -1,0 +1,138 @@
+//! Password hashing (feature `password`): argon2id for new hashes; verification also
+//! accepts bcrypt (`$2a$`, `$2b$`, `$2y$`) so users migrating from passlib keep their
+//! passwords, and [`needs_rehash`] tells when to upgrade a hash at the next login.
+//!
+//! Hashing is deliberately slow (tens of milliseconds): call it from
+//! `tokio::task::spawn_blocking` in async handlers.
+//!
+//! ```
+//! use axum_token_auth::password::{hash_password, needs_rehash, verify_password};
+//!
+//! let hash = hash_password("correct horse battery staple")?;
+//! assert!(hash.starts_with("$argon2id$"));
+//! assert!(verify_password("correct horse battery staple", &hash)?);
+//! assert!(!verify_password("wrong", &hash)?);
+//! assert!(!needs_rehash(&hash));
+//! # Ok::<(), axum_token_auth::password::PasswordError>(())
+//! ```
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+/// Longest password accepted, in bytes (bcrypt reads only the first 72; longer inputs
+/// are refused rather than silently truncated).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Why hashing or verification failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PasswordError {
+    /// The stored hash is neither argon2 (PHC string) nor bcrypt.
+    #[error("unrecognised password hash format")]
+    UnknownFormat,
+    /// The stored hash is malformed.
+    #[error("malformed password hash")]
+    MalformedHash,
+    /// The password is empty or longer than [`MAX_PASSWORD_BYTES`].
+    #[error("the password must be 1 to 1024 bytes")]
+    BadLength,
+    /// The random source or the hasher failed.
+    #[error("password hashing failed")]
+    Hashing,
+}
+
+fn argon2id() -> Argon2<'static> {
+    // OWASP's first recommended configuration: m=19 MiB, t=2, p=1.
+    let params = Params::new(19 * 1024, 2, 1, None).expect("static argon2 parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes `password` with argon2id and a random salt, as a PHC string.
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
+        return Err(PasswordError::BadLength);
+    }
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|_| PasswordError::Hashing)?;
+    let salt = SaltString::encode_b64(&salt).map_err(|_| PasswordError::Hashing)?;
+    argon2id()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| PasswordError::Hashing)
+}
+
+/// Checks `password` against an argon2 PHC string or a bcrypt hash (constant-time
+/// comparison in both). `Ok(false)` for a wrong password, an error for a bad hash.
+pub fn verify_password(password: &str, hash: &str) -> Result<bool, PasswordError> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Ok(false);
+    }
+    if hash.starts_with("$argon2") {
+        let parsed = PasswordHash::new(hash).map_err(|_| PasswordError::MalformedHash)?;
+        if parsed.hash.is_none() || parsed.salt.is_none() {
+            return Err(PasswordError::MalformedHash);
+        }
+        return match Argon2::default().verify_password(password.as_bytes(), &parsed) {
+            Ok(()) => Ok(true),
+            Err(argon2::password_hash::Error::Password) => Ok(false),
+            Err(_) => Err(PasswordError::MalformedHash),
+        };
+    }
+    if is_bcrypt(hash) {
+        return bcrypt::verify(password, hash).map_err(|_| PasswordError::MalformedHash);
+    }
+    Err(PasswordError::UnknownFormat)
+}
+
+/// Whether a stored hash should be replaced by [`hash_password`] at the next successful
+/// login (bcrypt, or argon2 other than argon2id with at least today's parameters).
+pub fn needs_rehash(hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return true;
+    };
+    if parsed.algorithm != Algorithm::Argon2id.ident() {
+        return true;
+    }
+    match Params::try_from(&parsed) {
+        Ok(p) => p.m_cost() < 19 * 1024 || p.t_cost() < 2,
+        Err(_) => true,
+    }
+}
+
+fn is_bcrypt(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$", "$2x$"]
+        .iter()
+        .any(|p| hash.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bcrypt_hashes_from_passlib_verify() {
+        // passlib.hash.bcrypt.hash("password", rounds=4) style hash.
+        let h = bcrypt::hash_with_result("hunter2", 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoB);
+        assert!(verify_password("hunter2", &h).unwrap());
+        assert!(!verify_password("hunter3", &h).unwrap());
+        assert!(needs_rehash(&h));
+    }
+
+    #[test]
+    fn salts_differ_and_garbage_is_an_error() {
+        let a = hash_password("x").unwrap();
+        let b = hash_password("x").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(
+            verify_password("x", "plaintext"),
+            Err(PasswordError::UnknownFormat)
+        );
+        assert_eq!(
+            verify_password("x", "$argon2id$garbage"),
+            Err(PasswordError::MalformedHash)
+        );
+        assert_eq!(hash_password(""), Err(PasswordError::BadLength));
+    }
+}
