@@ -86,7 +86,15 @@ as_pg_user() {
   fi
 }
 
-pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+# PID exists and is not a zombie (daemonized servers are re-parented to
+# PID 1, which in some containers reaps exited children only lazily).
+pid_alive() {
+  [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null || return 1
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0 # no procfs: trust kill -0
+  stat=${stat##*) }                                     # field 3 follows "(comm) "
+  [[ ${stat:0:1} != Z ]]
+}
 
 # wait_gone PID SECONDS -> 0 once PID is gone
 wait_gone() {
@@ -155,6 +163,33 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
+
+# ---------------------------------------------------------------------------
+# rust toolchain (checked up front so a missing component fails fast)
+# ---------------------------------------------------------------------------
+RUN_CARGO=1
+if (($#)) || [[ ${TEST_SH_SKIP_CARGO:-0} == 1 ]]; then
+  RUN_CARGO=0
+fi
+
+if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
+  export PATH="$HOME/.cargo/bin:$PATH" # rustup install, non-login shell
+fi
+
+ensure_component() { # ensure_component <cargo subcommand> <rustup component>
+  cargo "$1" --version >/dev/null 2>&1 && return 0
+  command -v rustup >/dev/null 2>&1 ||
+    die "cargo $1 is missing and rustup is not available to install component $2"
+  log "installing rustup component $2"
+  rustup component add "$2" </dev/null ||
+    die "cargo $1 is missing and 'rustup component add $2' failed (offline?); install it and re-run"
+  cargo "$1" --version >/dev/null 2>&1 || die "cargo $1 still unavailable after installing $2"
+}
+if [[ $RUN_CARGO -eq 1 ]]; then
+  command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH (install Rust via rustup)"
+  ensure_component fmt rustfmt
+  ensure_component clippy clippy
+fi
 
 # ---------------------------------------------------------------------------
 # install missing packages
@@ -418,8 +453,8 @@ EOF
     chown "$PG_USER": "$PG_DATA/pg_hba.conf" "$PG_DATA/postgresql.auto.conf"
   fi
   as_pg_user "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t "$SERVICE_TIMEOUT_S" start >/dev/null 2>&1 || return 1
-  local i
-  for ((i = 0; i < SERVICE_TIMEOUT_S * 10; i++)); do
+  local t0=$SECONDS
+  while ((SECONDS - t0 < SERVICE_TIMEOUT_S)); do
     "$PG_BIN/pg_isready" -q -t 2 -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres && return 0
     sleep 0.1
   done
@@ -494,25 +529,10 @@ if (($#)); then
   exit $?
 fi
 
-if [[ ${TEST_SH_SKIP_CARGO:-0} == 1 ]]; then
+if [[ $RUN_CARGO -eq 0 ]]; then
   log "TEST_SH_SKIP_CARGO=1: skipping cargo section"
   exit 0
 fi
-
-# ---------------------------------------------------------------------------
-# rust components
-# ---------------------------------------------------------------------------
-ensure_component() { # ensure_component <cargo subcommand> <rustup component>
-  cargo "$1" --version >/dev/null 2>&1 && return 0
-  command -v rustup >/dev/null 2>&1 ||
-    die "cargo $1 is missing and rustup is not available to install component $2"
-  log "installing rustup component $2"
-  rustup component add "$2" </dev/null ||
-    die "cargo $1 is missing and 'rustup component add $2' failed (offline?); install it and re-run"
-  cargo "$1" --version >/dev/null 2>&1 || die "cargo $1 still unavailable after installing $2"
-}
-ensure_component fmt rustfmt
-ensure_component clippy clippy
 
 # ===========================================================================
 # CARGO SECTION - the actual checks; adjust here. Fails fast (set -e).

@@ -11,6 +11,7 @@ use jsonwebtoken::jwk::JwkSet;
 
 use crate::claims::NoCustomClaims;
 use crate::config::{Clock, ConfigError, TokenAuthBuilder};
+use crate::cookies::CookieSettings;
 use crate::error::Rendering;
 use crate::keys::KeyRing;
 use crate::layer::TokenAuthLayer;
@@ -47,6 +48,7 @@ pub(crate) struct Inner {
     pub(crate) rendering: Rendering,
     pub(crate) revocation: Arc<dyn RevocationStore>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) cookies: CookieSettings,
 }
 
 #[derive(Debug)]
@@ -106,6 +108,13 @@ impl TokenAuth {
             let jwks = Arc::clone(&jwks);
             async move { ([(CACHE_CONTROL, "public, max-age=300")], Json(jwks)) }
         })
+    }
+
+    /// Renders `error` with the configured [`ErrorRenderer`](crate::ErrorRenderer) and
+    /// realm, attaching it to the response's extensions: for the application's own
+    /// routes (a login that fails, a body that cannot be read) to answer like the layer.
+    pub fn render_error(&self, error: crate::AuthError) -> axum::response::Response {
+        self.inner.rendering.render(error)
     }
 
     /// The configured revocation store.

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use jsonwebtoken::Algorithm;
 
 use crate::auth::{Inner, Settings, TokenAuth};
+use crate::cookies::CookieSettings;
 use crate::error::{ErrorRenderer, JsonErrorRenderer, Rendering};
 use crate::keys::{Key, KeyRing, WeakSecret};
 use crate::store::RevocationStore;
@@ -24,8 +25,6 @@ pub const DEFAULT_SERVICE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 /// Default largest token accepted: 8 KiB.
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 8 * 1024;
-/// Default name of the access-token cookie.
-pub const DEFAULT_ACCESS_COOKIE: &str = "access_token";
 
 /// Allowed lifetimes per token kind (inclusive).
 pub(crate) const ACCESS_TTL_RANGE: (Duration, Duration) =
@@ -161,7 +160,8 @@ pub struct TokenAuthBuilder {
     refresh_ttl: Duration,
     service_ttl: Duration,
     max_token_bytes: usize,
-    access_cookie: Option<String>,
+    access_cookie: bool,
+    cookies: CookieSettings,
     realm: String,
     renderer: Arc<dyn ErrorRenderer>,
     revocation: Option<Arc<dyn RevocationStore>>,
@@ -181,7 +181,8 @@ impl Default for TokenAuthBuilder {
             refresh_ttl: DEFAULT_REFRESH_TTL,
             service_ttl: DEFAULT_SERVICE_TTL,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
-            access_cookie: Some(DEFAULT_ACCESS_COOKIE.to_owned()),
+            access_cookie: true,
+            cookies: CookieSettings::default(),
             realm: DEFAULT_REALM.to_owned(),
             renderer: Arc::new(JsonErrorRenderer),
             revocation: None,
@@ -359,15 +360,22 @@ impl TokenAuthBuilder {
         self
     }
 
-    /// The cookie the layer reads access tokens from (default `access_token`).
+    /// The cookie the layer reads access tokens from (default `access_token`); shorthand
+    /// for [`cookies`](Self::cookies) with [`CookieSettings::access_name`].
     pub fn access_cookie(mut self, name: impl Into<String>) -> Self {
-        self.access_cookie = Some(name.into());
+        self.cookies = self.cookies.access_name(name);
+        self
+    }
+
+    /// Names and flags of the token cookies (see [`CookieSettings`]).
+    pub fn cookies(mut self, cookies: CookieSettings) -> Self {
+        self.cookies = cookies;
         self
     }
 
     /// Read access tokens only from the `Authorization` header, never from a cookie.
     pub fn without_access_cookie(mut self) -> Self {
-        self.access_cookie = None;
+        self.access_cookie = false;
         self
     }
 
@@ -421,9 +429,7 @@ impl TokenAuthBuilder {
         if let Some(a) = &self.audience {
             check_text("audience", a)?;
         }
-        if let Some(c) = &self.access_cookie {
-            check_cookie_name(c)?;
-        }
+        self.cookies.check()?;
         let settings = Settings {
             issuer: self.issuer,
             audience: self.audience,
@@ -432,7 +438,9 @@ impl TokenAuthBuilder {
             refresh_ttl: self.refresh_ttl,
             service_ttl: self.service_ttl,
             max_token_bytes: self.max_token_bytes,
-            access_cookie: self.access_cookie.map(Arc::from),
+            access_cookie: self
+                .access_cookie
+                .then(|| Arc::from(self.cookies.access_cookie_name())),
         };
         Ok(TokenAuth {
             inner: Arc::new(Inner {
@@ -446,6 +454,7 @@ impl TokenAuthBuilder {
                     .revocation
                     .unwrap_or_else(|| Arc::new(MemoryRevocationStore::default())),
                 clock: self.clock,
+                cookies: self.cookies,
             }),
         })
     }
@@ -469,7 +478,7 @@ fn check_range(
     Ok(())
 }
 
-/// Printable ASCII without `"` and `\`: safe inside a quoted header parameter.
+/// Printable ASCII without `"` and `\\`: safe inside a quoted header parameter.
 fn check_text(what: &'static str, v: &str) -> Result<(), ConfigError> {
     let ok = !v.is_empty()
         && v.len() <= 255

@@ -35,6 +35,10 @@ pub enum AuthError {
         /// The scopes required, space-separated (as in the `scope` attribute).
         required: Cow<'static, str>,
     },
+    /// A login was refused (wrong user name or password): 401 with a bare challenge and
+    /// the OAuth 2.0 code `invalid_grant` in the body.
+    #[error("invalid credentials")]
+    InvalidCredentials,
     /// A store (revocation list, refresh families) could not be reached: 503.
     #[error("the token store is unavailable")]
     StoreUnavailable,
@@ -132,7 +136,9 @@ impl AuthError {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            AuthError::MissingCredentials | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::MissingCredentials
+            | AuthError::InvalidCredentials
+            | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(InvalidRequest::CsrfMismatch | InvalidRequest::CrossSite) => {
                 StatusCode::FORBIDDEN
             }
@@ -144,11 +150,13 @@ impl AuthError {
     }
 
     /// The RFC 6750 error code (`invalid_request`, `invalid_token`, `insufficient_scope`),
+    /// `invalid_grant` for a refused login,
     /// `temporarily_unavailable` for a store outage, `server_error` for a
     /// misconfiguration, and `None` when no credentials were presented.
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
             AuthError::MissingCredentials => None,
+            AuthError::InvalidCredentials => Some("invalid_grant"),
             AuthError::InvalidRequest(_) => Some("invalid_request"),
             AuthError::InvalidToken(_) => Some("invalid_token"),
             AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
@@ -161,6 +169,7 @@ impl AuthError {
     pub fn description(&self) -> Cow<'static, str> {
         match self {
             AuthError::MissingCredentials => "authentication is required".into(),
+            AuthError::InvalidCredentials => "wrong user name or password".into(),
             AuthError::InsufficientScope { .. } => {
                 "the token does not grant the required scope".into()
             }
@@ -179,7 +188,7 @@ impl AuthError {
         let mut v = format!("Bearer realm=\"{realm}\"");
         match self {
             AuthError::StoreUnavailable | AuthError::Misconfigured(_) => return None,
-            AuthError::MissingCredentials => {}
+            AuthError::MissingCredentials | AuthError::InvalidCredentials => {}
             AuthError::InsufficientScope { required } => {
                 v.push_str(&format!(
                     ", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",

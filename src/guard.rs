@@ -100,15 +100,17 @@ impl ScopeGuardLayer {
         Self::new(L::SCOPES, true).expect("scope markers are checked at compile time")
     }
 
-    fn check<B>(&self, req: &Request<B>) -> Result<(), Response> {
+    fn check<B>(&self, req: &Request<B>) -> Result<(), Box<Response>> {
         let Some(ctx) = req.extensions().get::<AuthContext>() else {
-            return Err(AuthError::Misconfigured(
-                "ScopeGuardLayer needs a TokenAuthLayer in front of it",
-            )
-            .into_response());
+            return Err(Box::new(
+                AuthError::Misconfigured("ScopeGuardLayer needs a TokenAuthLayer in front of it")
+                    .into_response(),
+            ));
         };
         let Some(claims) = &ctx.claims else {
-            return Err(ctx.rendering.render(AuthError::MissingCredentials));
+            return Err(Box::new(
+                ctx.rendering.render(AuthError::MissingCredentials),
+            ));
         };
         let granted = claims.scopes();
         let mut required = self.required.iter().map(Scope::as_str);
@@ -120,9 +122,11 @@ impl ScopeGuardLayer {
         if ok {
             Ok(())
         } else {
-            Err(ctx.rendering.render(AuthError::InsufficientScope {
-                required: self.challenge.to_string().into(),
-            }))
+            Err(Box::new(ctx.rendering.render(
+                AuthError::InsufficientScope {
+                    required: self.challenge.to_string().into(),
+                },
+            )))
         }
     }
 }
@@ -165,7 +169,7 @@ where
             },
             Err(response) => GuardFuture {
                 state: GuardState::Refused {
-                    response: Some(response),
+                    response: Some(*response),
                 },
             },
         }

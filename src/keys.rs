@@ -341,12 +341,12 @@ impl KeyRing {
         let mut keys = keys;
         for k in keys.iter_mut() {
             // Asymmetric keys without a kid get their RFC 7638 thumbprint as kid.
-            if k.kid.is_none() {
-                if let Some(jwk) = &k.public_jwk {
-                    k.kid = jwk
-                        .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
-                        .ok();
-                }
+            if k.kid.is_none()
+                && let Some(jwk) = &k.public_jwk
+            {
+                k.kid = jwk
+                    .thumbprint(jsonwebtoken::jwk::ThumbprintHash::SHA256)
+                    .ok();
             }
         }
         if keys.len() > 1 {

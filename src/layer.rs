@@ -173,10 +173,8 @@ pub(crate) fn find_token<'h>(
         Some(name) => find_cookie(headers, name),
         None => None,
     };
-    if let Some(c) = cookie_token {
-        if c.len() > max_bytes {
-            return Err(InvalidToken::TooLarge.into());
-        }
+    if cookie_token.is_some_and(|c| c.len() > max_bytes) {
+        return Err(InvalidToken::TooLarge.into());
     }
     match (header_token, cookie_token) {
         (Some(h), Some(c)) if h != c => Err(InvalidRequest::ConflictingCredentials.into()),

@@ -5,6 +5,7 @@
 mod auth;
 mod claims;
 mod config;
+mod cookies;
 mod error;
 mod extract;
 mod guard;
@@ -21,10 +22,10 @@ pub mod store;
 pub use auth::TokenAuth;
 pub use claims::{Audience, ClaimsView, NoCustomClaims, TokenClaims, TokenKind};
 pub use config::{
-    Clock, ConfigError, DEFAULT_ACCESS_COOKIE, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY,
-    DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM, DEFAULT_REFRESH_TTL, DEFAULT_SERVICE_TTL, FixedClock,
-    SystemClock, TokenAuthBuilder,
+    Clock, ConfigError, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM,
+    DEFAULT_REFRESH_TTL, DEFAULT_SERVICE_TTL, FixedClock, SystemClock, TokenAuthBuilder,
 };
+pub use cookies::CookieSettings;
 pub use error::{AuthError, ErrorRenderer, InvalidRequest, InvalidToken, JsonErrorRenderer};
 pub use extract::{AuthRejection, Claims, RequireAllScopes, RequireAnyScope, RequireScope};
 pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
@@ -34,6 +35,8 @@ pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
 pub use scope::{MAX_SCOPE_LEN, Scope, ScopeError, ScopeList, ScopeMarker, ScopeSet, check_scope};
 pub use validate::RevokeError;
 
+/// The `cookie` crate, whose `SameSite` and `Cookie` appear in this crate's API.
+pub use cookie;
 /// Re-exports of `jsonwebtoken` types that appear in this crate's API.
 pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};

@@ -149,10 +149,10 @@ impl TokenAuth {
         if iat.is_some_and(|iat| iat > now.saturating_add(s.leeway)) {
             return Err(InvalidToken::IssuedInFuture);
         }
-        if let Some(expected) = &s.issuer {
-            if iss != Some(expected.as_str()) {
-                return Err(InvalidToken::WrongIssuer);
-            }
+        if let Some(expected) = &s.issuer
+            && iss != Some(expected.as_str())
+        {
+            return Err(InvalidToken::WrongIssuer);
         }
         match (&s.audience, aud) {
             (Some(expected), Some(aud)) if aud.contains(expected) => {}

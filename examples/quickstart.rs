@@ -1,0 +1,208 @@
+//! The demo API on the in-memory store.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! Environment: `ADDR` (default `127.0.0.1:3000`), `JWT_SECRET_KEY` (when unset, a random
+//! secret: tokens do not survive a restart) and the other `JWT_*` variables of
+//! `TokenAuthBuilder::from_env`. `COOKIE_SECURE=false` drops the `Secure` cookie flag
+//! for clients that will not send Secure cookies over plain http (development only).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use axum_token_auth::password::{hash_password, verify_password};
+use axum_token_auth::{
+    Algorithm, AuthError, Claims, CookieSettings, InvalidRequest, Key, RequireScope,
+    ScopeGuardLayer, TokenAuth, TokenAuthBuilder, TokenRequest, scope,
+};
+use serde::Deserialize;
+use serde_json::json;
+
+scope! {
+    /// May list users.
+    pub UsersRead = "users:read";
+    /// May create users.
+    pub UsersWrite = "users:write";
+}
+
+struct User {
+    password_hash: String,
+    scopes: &'static [&'static str],
+}
+
+#[derive(Clone)]
+struct AppState {
+    auth: TokenAuth,
+    users: Arc<HashMap<&'static str, User>>,
+}
+
+#[derive(Deserialize)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,axum_token_auth=debug".into()),
+        )
+        .init();
+
+    let auth = build_auth()?;
+    let users = demo_users()?;
+    let state = AppState {
+        auth: auth.clone(),
+        users: Arc::new(users),
+    };
+
+    let mut protected = Router::new()
+        .route("/me", get(me))
+        .route("/users", get(list_users).post(create_user))
+        .merge(
+            Router::new()
+                .route("/admin", get(admin))
+                .route_layer(ScopeGuardLayer::all(["admin"])?),
+        )
+        .layer(auth.layer());
+    if !auth.jwks().keys.is_empty() {
+        protected = protected.route("/.well-known/jwks.json", auth.jwks_route());
+    }
+    let app = Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/auth/login", axum::routing::post(login))
+        .merge(protected)
+        .with_state(state);
+
+    let addr: SocketAddr = std::env::var("ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".into())
+        .parse()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    println!("axum-token-auth quickstart listening on {base}\n");
+    println!("  curl {base}/health");
+    println!(
+        "  TOKEN=$(curl -s {base}/auth/login -H 'content-type: application/json' \\\n      -d '{{\"username\":\"alice\",\"password\":\"alice-password\"}}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
+    );
+    println!("  curl -i {base}/me -H \"Authorization: Bearer $TOKEN\"");
+    println!("  curl -i {base}/users -H \"Authorization: Bearer $TOKEN\"");
+    println!("  curl -i -X POST {base}/users -H \"Authorization: Bearer $TOKEN\"");
+    println!(
+        "  curl -i {base}/admin -H \"Authorization: Bearer $TOKEN\"     # 403: alice is no admin"
+    );
+    println!("  curl -i {base}/me                                          # 401\n");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+fn build_auth() -> Result<TokenAuth, Box<dyn std::error::Error>> {
+    let mut builder = TokenAuthBuilder::from_env()?;
+    let has_key = ["JWT_SECRET_KEY", "JWT_PRIVATE_KEY", "JWT_PRIVATE_KEY_FILE"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()));
+    if !has_key {
+        let alg = match std::env::var("JWT_ALGORITHM") {
+            Ok(a) => a.trim().parse()?,
+            Err(_) => Algorithm::HS256,
+        };
+        tracing::warn!(
+            "JWT_SECRET_KEY is not set: using a random secret; tokens will not survive a restart"
+        );
+        builder = builder.signing_key(Key::generate_hmac(alg)?);
+    }
+    if std::env::var("COOKIE_SECURE").is_ok_and(|v| v == "false") {
+        tracing::warn!("COOKIE_SECURE=false: cookies lose the Secure flag (development only)");
+        builder = builder.cookies(CookieSettings::default().insecure_dev_cookies());
+    }
+    Ok(builder.build()?)
+}
+
+fn demo_users() -> Result<HashMap<&'static str, User>, Box<dyn std::error::Error>> {
+    let mut users = HashMap::new();
+    users.insert(
+        "alice",
+        User {
+            password_hash: hash_password("alice-password")?,
+            scopes: &["users:read", "users:write"],
+        },
+    );
+    users.insert(
+        "admin",
+        User {
+            password_hash: hash_password("admin-password")?,
+            scopes: &["*"],
+        },
+    );
+    Ok(users)
+}
+
+async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+    let Ok(login) = serde_json::from_slice::<Login>(&body) else {
+        return state
+            .auth
+            .render_error(AuthError::InvalidRequest(InvalidRequest::MalformedBody));
+    };
+    let user = state.users.get(login.username.as_str());
+    // Verify against a real hash even for unknown users, so timing does not reveal
+    // which usernames exist.
+    let hash = user
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| state.users["alice"].password_hash.clone());
+    let password = login.password;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(false);
+    let Some(user) = user.filter(|_| ok) else {
+        return state.auth.render_error(AuthError::InvalidCredentials);
+    };
+    let request = TokenRequest::new(login.username).scopes(user.scopes.iter().copied());
+    let pair = match state.auth.issue_pair(&request) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::error!(error = %e, "issuing failed");
+            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        }
+    };
+    let mut headers = HeaderMap::new();
+    state.auth.set_token_cookies(&mut headers, &pair, None);
+    (headers, Json(pair.to_response())).into_response()
+}
+
+async fn me(claims: Claims) -> Json<serde_json::Value> {
+    Json(serde_json::to_value(&*claims.0).unwrap_or_default())
+}
+
+async fn list_users(
+    _: RequireScope<UsersRead>,
+    State(state): State<AppState>,
+) -> Json<Vec<String>> {
+    let mut names: Vec<String> = state.users.keys().map(|s| s.to_string()).collect();
+    names.sort();
+    Json(names)
+}
+
+async fn create_user(
+    _: RequireScope<UsersWrite>,
+    claims: Claims,
+) -> (StatusCode, Json<serde_json::Value>) {
+    (
+        StatusCode::CREATED,
+        Json(json!({ "created_by": claims.sub })),
+    )
+}
+
+async fn admin(claims: Claims) -> Json<serde_json::Value> {
+    Json(json!({ "admin": claims.sub }))
+}

@@ -1,0 +1,349 @@
+//! Cookie settings and the `Set-Cookie` headers that carry tokens to browsers.
+//!
+//! Defaults are the secure ones: `HttpOnly` always, `Secure` on, `SameSite=Lax` for the
+//! access cookie (sent on top-level navigations), `SameSite=Strict` for the refresh
+//! cookie, which is also scoped to the refresh path so it is sent nowhere else.
+//!
+//! ⚠️ `Secure` cookies are sent over plain `http://` only to `localhost` by browsers, and
+//! many HTTP clients never send them to `http://127.0.0.1`. For local demos use
+//! `http://localhost`, or [`CookieSettings::insecure_dev_cookies`] — never in production.
+//!
+//! ```
+//! use axum_token_auth::{CookieSettings, TokenAuth};
+//! use axum_token_auth::cookie::SameSite;
+//!
+//! let auth = TokenAuth::builder()
+//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+//!     .cookies(
+//!         CookieSettings::default()
+//!             .host_prefix()                     // __Host-access_token, …
+//!             .access_same_site(SameSite::Strict),
+//!     )
+//!     .build()?;
+//! assert_eq!(auth.access_cookie_name(), Some("__Host-access_token"));
+//! # Ok::<(), axum_token_auth::ConfigError>(())
+//! ```
+
+use cookie::{Cookie, SameSite};
+use http::header::SET_COOKIE;
+use http::{HeaderMap, HeaderValue};
+
+use crate::auth::TokenAuth;
+use crate::config::{ConfigError, check_cookie_name};
+use crate::issue::TokenPair;
+
+/// How token cookies are named and flagged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct CookieSettings {
+    pub(crate) access_name: String,
+    pub(crate) refresh_name: String,
+    pub(crate) csrf_name: String,
+    pub(crate) secure: bool,
+    pub(crate) access_same_site: SameSite,
+    pub(crate) refresh_same_site: SameSite,
+    pub(crate) access_path: String,
+    pub(crate) refresh_path: String,
+    pub(crate) domain: Option<String>,
+    pub(crate) prefix: Prefix,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Prefix {
+    None,
+    Host,
+    Secure,
+}
+
+impl Default for CookieSettings {
+    fn default() -> Self {
+        CookieSettings {
+            access_name: "access_token".into(),
+            refresh_name: "refresh_token".into(),
+            csrf_name: "csrf_token".into(),
+            secure: true,
+            access_same_site: SameSite::Lax,
+            refresh_same_site: SameSite::Strict,
+            access_path: "/".into(),
+            refresh_path: "/auth".into(),
+            domain: None,
+            prefix: Prefix::None,
+        }
+    }
+}
+
+impl CookieSettings {
+    /// Name of the access-token cookie (default `access_token`).
+    pub fn access_name(mut self, name: impl Into<String>) -> Self {
+        self.access_name = name.into();
+        self
+    }
+
+    /// Name of the refresh-token cookie (default `refresh_token`).
+    pub fn refresh_name(mut self, name: impl Into<String>) -> Self {
+        self.refresh_name = name.into();
+        self
+    }
+
+    /// Name of the readable CSRF cookie (default `csrf_token`).
+    pub fn csrf_name(mut self, name: impl Into<String>) -> Self {
+        self.csrf_name = name.into();
+        self
+    }
+
+    /// `SameSite` of the access cookie (default `Lax`).
+    pub fn access_same_site(mut self, same_site: SameSite) -> Self {
+        self.access_same_site = same_site;
+        self
+    }
+
+    /// `SameSite` of the refresh cookie (default `Strict`).
+    pub fn refresh_same_site(mut self, same_site: SameSite) -> Self {
+        self.refresh_same_site = same_site;
+        self
+    }
+
+    /// Path of the refresh cookie: the prefix of the refresh and logout routes (default
+    /// `/auth`), so the refresh token is sent nowhere else.
+    pub fn refresh_path(mut self, path: impl Into<String>) -> Self {
+        self.refresh_path = path.into();
+        self
+    }
+
+    /// `Domain` attribute for all cookies (default none: host-only cookies).
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// Prefixes every name with `__Host-` (Secure, `Path=/`, no Domain: the browser
+    /// guarantees the cookie came from this very host). The refresh cookie, which needs
+    /// its own path, gets `__Secure-` instead.
+    pub fn host_prefix(mut self) -> Self {
+        self.prefix = Prefix::Host;
+        self
+    }
+
+    /// Prefixes every name with `__Secure-`.
+    pub fn secure_prefix(mut self) -> Self {
+        self.prefix = Prefix::Secure;
+        self
+    }
+
+    /// ⚠️ Development only: drops the `Secure` flag so cookies travel over plain HTTP to
+    /// any host. Never use it in production.
+    pub fn insecure_dev_cookies(mut self) -> Self {
+        self.secure = false;
+        self
+    }
+
+    fn prefixed(&self, name: &str, own_path: bool) -> String {
+        match (self.prefix, own_path) {
+            (Prefix::None, _) => name.to_owned(),
+            (Prefix::Host, false) => format!("__Host-{name}"),
+            (Prefix::Host, true) | (Prefix::Secure, _) => format!("__Secure-{name}"),
+        }
+    }
+
+    /// The access cookie's full name (with prefix).
+    pub fn access_cookie_name(&self) -> String {
+        self.prefixed(&self.access_name, false)
+    }
+
+    /// The refresh cookie's full name (with prefix).
+    pub fn refresh_cookie_name(&self) -> String {
+        self.prefixed(&self.refresh_name, true)
+    }
+
+    /// The CSRF cookie's full name (with prefix).
+    pub fn csrf_cookie_name(&self) -> String {
+        self.prefixed(&self.csrf_name, false)
+    }
+
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        for n in [&self.access_name, &self.refresh_name, &self.csrf_name] {
+            check_cookie_name(n)?;
+        }
+        if self.prefix != Prefix::None && !self.secure {
+            return Err(ConfigError::InvalidText(
+                "cookie settings: __Host-/__Secure- prefixes need Secure cookies",
+            ));
+        }
+        if self.prefix == Prefix::Host && self.domain.is_some() {
+            return Err(ConfigError::InvalidText(
+                "cookie settings: __Host- cookies cannot carry a Domain",
+            ));
+        }
+        if !self.refresh_path.starts_with('/') || self.refresh_path.contains(';') {
+            return Err(ConfigError::InvalidText("refresh cookie path"));
+        }
+        Ok(())
+    }
+
+    fn base<'c>(
+        &self,
+        name: String,
+        value: String,
+        path: &str,
+        same_site: SameSite,
+        http_only: bool,
+    ) -> Cookie<'c> {
+        let mut c = Cookie::new(name, value);
+        c.set_http_only(http_only);
+        c.set_secure(self.secure);
+        c.set_same_site(same_site);
+        c.set_path(path.to_owned());
+        if let Some(d) = &self.domain {
+            c.set_domain(d.clone());
+        }
+        c
+    }
+
+    /// The access cookie carrying `token` for `max_age` seconds.
+    pub fn access_cookie(&self, token: &str, max_age: u64) -> Cookie<'static> {
+        let mut c = self.base(
+            self.access_cookie_name(),
+            token.to_owned(),
+            &self.access_path,
+            self.access_same_site,
+            true,
+        );
+        c.set_max_age(cookie::time::Duration::seconds(clamp(max_age)));
+        c
+    }
+
+    /// The refresh cookie carrying `token` for `max_age` seconds, on the refresh path.
+    pub fn refresh_cookie(&self, token: &str, max_age: u64) -> Cookie<'static> {
+        let mut c = self.base(
+            self.refresh_cookie_name(),
+            token.to_owned(),
+            &self.refresh_path,
+            self.refresh_same_site,
+            true,
+        );
+        c.set_max_age(cookie::time::Duration::seconds(clamp(max_age)));
+        c
+    }
+
+    /// The readable (not HttpOnly) CSRF cookie, for the double-submit check.
+    pub fn csrf_cookie(&self, value: &str, max_age: u64) -> Cookie<'static> {
+        let mut c = self.base(
+            self.csrf_cookie_name(),
+            value.to_owned(),
+            &self.access_path,
+            SameSite::Strict,
+            false,
+        );
+        c.set_max_age(cookie::time::Duration::seconds(clamp(max_age)));
+        c
+    }
+
+    /// Cookies that delete the three token cookies. They repeat Path, Domain, Secure and
+    /// SameSite, or browsers would not match (and so not delete) the originals.
+    pub fn clearing_cookies(&self) -> [Cookie<'static>; 3] {
+        let mut access = self.access_cookie("", 0);
+        access.make_removal();
+        let mut refresh = self.refresh_cookie("", 0);
+        refresh.make_removal();
+        let mut csrf = self.csrf_cookie("", 0);
+        csrf.make_removal();
+        [access, refresh, csrf]
+    }
+}
+
+fn clamp(secs: u64) -> i64 {
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+/// Appends `cookie` as a `Set-Cookie` header.
+pub(crate) fn append(headers: &mut HeaderMap, cookie: &Cookie<'_>) {
+    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
+        headers.append(SET_COOKIE, v);
+    }
+}
+
+impl TokenAuth {
+    /// The configured cookie settings.
+    pub fn cookie_settings(&self) -> &CookieSettings {
+        &self.inner.cookies
+    }
+
+    /// Appends `Set-Cookie` headers carrying `pair` (access and refresh cookies, each with
+    /// `Max-Age` from its token's lifetime), plus the CSRF cookie when `csrf` is given.
+    pub fn set_token_cookies(&self, headers: &mut HeaderMap, pair: &TokenPair, csrf: Option<&str>) {
+        let c = &self.inner.cookies;
+        let now = self.now();
+        append(
+            headers,
+            &c.access_cookie(
+                pair.access.as_str(),
+                pair.access.expires_at.saturating_sub(now),
+            ),
+        );
+        append(
+            headers,
+            &c.refresh_cookie(
+                pair.refresh.as_str(),
+                pair.refresh.expires_at.saturating_sub(now),
+            ),
+        );
+        if let Some(csrf) = csrf {
+            append(
+                headers,
+                &c.csrf_cookie(csrf, pair.refresh.expires_at.saturating_sub(now)),
+            );
+        }
+    }
+
+    /// Appends `Set-Cookie` headers that delete the token cookies.
+    pub fn clear_token_cookies(&self, headers: &mut HeaderMap) {
+        for c in self.inner.cookies.clearing_cookies() {
+            append(headers, &c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_secure() {
+        let s = CookieSettings::default();
+        let a = s.access_cookie("tok", 900).to_string();
+        assert!(a.contains("HttpOnly") && a.contains("Secure"), "{a}");
+        assert!(
+            a.contains("SameSite=Lax") && a.contains("Path=/") && a.contains("Max-Age=900"),
+            "{a}"
+        );
+        let r = s.refresh_cookie("tok", 60).to_string();
+        assert!(
+            r.contains("SameSite=Strict") && r.contains("Path=/auth") && r.contains("HttpOnly"),
+            "{r}"
+        );
+        let c = s.csrf_cookie("x", 60).to_string();
+        assert!(!c.contains("HttpOnly"), "{c}");
+    }
+
+    #[test]
+    fn clearing_repeats_attributes() {
+        let s = CookieSettings::default().domain("example.com");
+        for c in s.clearing_cookies() {
+            let v = c.to_string();
+            assert!(
+                v.contains("Max-Age=0") && v.contains("Domain=example.com") && v.contains("Secure"),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn prefixes() {
+        let s = CookieSettings::default().host_prefix();
+        assert_eq!(s.access_cookie_name(), "__Host-access_token");
+        assert_eq!(s.refresh_cookie_name(), "__Secure-refresh_token");
+        assert!(s.check().is_ok());
+        assert!(s.clone().insecure_dev_cookies().check().is_err());
+        assert!(s.domain("x.com").check().is_err());
+    }
+}
