@@ -15,13 +15,14 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_token_auth::password::{hash_password, verify_password};
 use axum_token_auth::{
     Algorithm, AuthError, Claims, CookieSettings, InvalidRequest, Key, RequireScope,
-    ScopeGuardLayer, TokenAuth, TokenAuthBuilder, TokenRequest, scope,
+    ScopeGuardLayer, Sessions, TokenAuth, TokenAuthBuilder, TokenRequest, scope,
+    store::memory::MemoryRefreshStore, user_agent,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -41,6 +42,7 @@ struct User {
 #[derive(Clone)]
 struct AppState {
     auth: TokenAuth,
+    sessions: Sessions,
     users: Arc<HashMap<&'static str, User>>,
 }
 
@@ -61,13 +63,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let auth = build_auth()?;
     let users = demo_users()?;
+    let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new()).build()?;
     let state = AppState {
         auth: auth.clone(),
+        sessions: sessions.clone(),
         users: Arc::new(users),
     };
 
     let mut protected = Router::new()
         .route("/me", get(me))
+        .route("/auth/sessions", sessions.sessions_route())
+        .route("/auth/sessions/{id}", sessions.revoke_session_route())
         .route("/users", get(list_users).post(create_user))
         .merge(
             Router::new()
@@ -81,6 +87,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/auth/login", axum::routing::post(login))
+        .route("/auth/refresh", sessions.refresh_route())
+        .route("/auth/logout", sessions.logout_route())
         .merge(protected)
         .with_state(state);
 
@@ -146,7 +154,11 @@ fn demo_users() -> Result<HashMap<&'static str, User>, Box<dyn std::error::Error
     Ok(users)
 }
 
-async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let Ok(login) = serde_json::from_slice::<Login>(&body) else {
         return state
             .auth
@@ -168,16 +180,13 @@ async fn login(State(state): State<AppState>, body: axum::body::Bytes) -> Respon
         return state.auth.render_error(AuthError::InvalidCredentials);
     };
     let request = TokenRequest::new(login.username).scopes(user.scopes.iter().copied());
-    let pair = match state.auth.issue_pair(&request) {
-        Ok(pair) => pair,
+    match state.sessions.login(&request, user_agent(&headers)).await {
+        Ok(login) => state.sessions.login_response(&login),
         Err(e) => {
-            tracing::error!(error = %e, "issuing failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            tracing::error!(error = %e, "login failed");
+            state.auth.render_error(AuthError::StoreUnavailable)
         }
-    };
-    let mut headers = HeaderMap::new();
-    state.auth.set_token_cookies(&mut headers, &pair, None);
-    (headers, Json(pair.to_response())).into_response()
+    }
 }
 
 async fn me(claims: Claims) -> Json<serde_json::Value> {

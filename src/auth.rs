@@ -12,6 +12,7 @@ use jsonwebtoken::jwk::JwkSet;
 use crate::claims::NoCustomClaims;
 use crate::config::{Clock, ConfigError, TokenAuthBuilder};
 use crate::cookies::CookieSettings;
+use crate::csrf::CsrfSettings;
 use crate::error::Rendering;
 use crate::keys::KeyRing;
 use crate::layer::TokenAuthLayer;
@@ -49,6 +50,7 @@ pub(crate) struct Inner {
     pub(crate) revocation: Arc<dyn RevocationStore>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cookies: CookieSettings,
+    pub(crate) csrf: CsrfSettings,
 }
 
 #[derive(Debug)]

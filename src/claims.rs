@@ -128,6 +128,10 @@ pub struct TokenClaims<T = NoCustomClaims> {
     /// Refresh family id: every refresh token of one login shares it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fam: Option<String>,
+    /// Digest (SHA-256, base64url) of the CSRF value bound to this token at login; cookie
+    /// requests with unsafe methods must send the value itself in `X-CSRF-Token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csrf: Option<String>,
     /// The kind of the token, from its `typ` header (not a claim).
     #[serde(skip)]
     pub kind: TokenKind,
@@ -174,6 +178,10 @@ pub trait ClaimsView: Any + Send + Sync {
     fn expires_at(&self) -> u64;
     /// Tenant, when present.
     fn tenant(&self) -> Option<&str>;
+    /// Refresh family (session) id, when the token belongs to one.
+    fn family(&self) -> Option<&str>;
+    /// The CSRF digest bound to the token, when any.
+    fn csrf_digest(&self) -> Option<&str>;
 }
 
 impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
@@ -194,6 +202,12 @@ impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
     }
     fn tenant(&self) -> Option<&str> {
         self.tenant.as_deref()
+    }
+    fn family(&self) -> Option<&str> {
+        self.fam.as_deref()
+    }
+    fn csrf_digest(&self) -> Option<&str> {
+        self.csrf.as_deref()
     }
 }
 

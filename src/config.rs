@@ -8,6 +8,7 @@ use jsonwebtoken::Algorithm;
 
 use crate::auth::{Inner, Settings, TokenAuth};
 use crate::cookies::CookieSettings;
+use crate::csrf::CsrfSettings;
 use crate::error::{ErrorRenderer, JsonErrorRenderer, Rendering};
 use crate::keys::{Key, KeyRing, WeakSecret};
 use crate::store::RevocationStore;
@@ -162,6 +163,7 @@ pub struct TokenAuthBuilder {
     max_token_bytes: usize,
     access_cookie: bool,
     cookies: CookieSettings,
+    csrf: CsrfSettings,
     realm: String,
     renderer: Arc<dyn ErrorRenderer>,
     revocation: Option<Arc<dyn RevocationStore>>,
@@ -183,6 +185,7 @@ impl Default for TokenAuthBuilder {
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             access_cookie: true,
             cookies: CookieSettings::default(),
+            csrf: CsrfSettings::default(),
             realm: DEFAULT_REALM.to_owned(),
             renderer: Arc::new(JsonErrorRenderer),
             revocation: None,
@@ -373,6 +376,12 @@ impl TokenAuthBuilder {
         self
     }
 
+    /// CSRF protection of cookie-authenticated requests (on by default; see [`CsrfSettings`]).
+    pub fn csrf(mut self, csrf: CsrfSettings) -> Self {
+        self.csrf = csrf;
+        self
+    }
+
     /// Read access tokens only from the `Authorization` header, never from a cookie.
     pub fn without_access_cookie(mut self) -> Self {
         self.access_cookie = false;
@@ -455,6 +464,7 @@ impl TokenAuthBuilder {
                     .unwrap_or_else(|| Arc::new(MemoryRevocationStore::default())),
                 clock: self.clock,
                 cookies: self.cookies,
+                csrf: self.csrf,
             }),
         })
     }

@@ -70,6 +70,10 @@ pub enum InvalidRequest {
     /// A cookie-authenticated unsafe request from another site.
     #[error("cross-site request refused")]
     CrossSite,
+    /// A refresh while a still-valid access token was presented, with the
+    /// `require_expired_access` policy on (Token-Auth's "access token not expired").
+    #[error("the access token has not expired yet")]
+    AccessTokenNotExpired,
 }
 
 /// Why a token is not accepted (401 `invalid_token`).
@@ -122,6 +126,13 @@ pub enum InvalidToken {
     /// The token was revoked.
     #[error("the token has been revoked")]
     Revoked,
+    /// A consumed refresh token was presented again (or with a foreign access token):
+    /// the whole session was revoked (Token-Auth's "compromised").
+    #[error("the refresh token was already used; the session has been revoked")]
+    RefreshReused,
+    /// The refresh token's session has ended (logged out, revoked, or past its lifetime).
+    #[error("the session has ended")]
+    SessionEnded,
 }
 
 fn article(kind: TokenKind) -> &'static str {

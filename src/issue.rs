@@ -88,6 +88,7 @@ pub struct TokenRequest {
     pub(crate) custom: Option<Result<Value, String>>,
     pub(crate) ttl: Option<Duration>,
     pub(crate) family: Option<String>,
+    pub(crate) csrf: Option<String>,
 }
 
 impl fmt::Debug for TokenRequest {
@@ -170,6 +171,22 @@ pub struct IssuedToken {
 }
 
 impl IssuedToken {
+    pub(crate) fn new(
+        token: String,
+        kind: TokenKind,
+        jti: String,
+        issued_at: u64,
+        expires_at: u64,
+    ) -> Self {
+        IssuedToken {
+            token,
+            kind,
+            jti,
+            issued_at,
+            expires_at,
+        }
+    }
+
     /// The compact JWT.
     pub fn as_str(&self) -> &str {
         &self.token
@@ -259,6 +276,8 @@ struct Payload<'a> {
     metadata: &'a Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     fam: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csrf: Option<&'a str>,
     #[serde(flatten)]
     custom: Map<String, Value>,
 }
@@ -300,11 +319,17 @@ impl TokenAuth {
         self.issue(TokenKind::Service, request)
     }
 
-    /// Issues an access token and a refresh token with the same subject, scopes and tenant.
-    /// The request's `ttl` applies to the access token only.
+    /// Issues an access token and a refresh token with the same subject, scopes and tenant,
+    /// sharing a family id. The request's `ttl` applies to the access token only. This
+    /// mints tokens and records nothing: for browser sessions with rotation, reuse
+    /// detection and CSRF binding, use [`Sessions::login`](crate::Sessions::login).
     pub fn issue_pair(&self, request: &TokenRequest) -> Result<TokenPair, IssueError> {
-        let access = self.issue(TokenKind::Access, request)?;
-        let mut refresh_req = request.clone();
+        let mut request = request.clone();
+        if request.family.is_none() {
+            request.family = Some(random_id()?);
+        }
+        let access = self.issue(TokenKind::Access, &request)?;
+        let mut refresh_req = request;
         refresh_req.ttl = None;
         let refresh = self.issue(TokenKind::Refresh, &refresh_req)?;
         Ok(TokenPair { access, refresh })
@@ -350,7 +375,7 @@ impl TokenAuth {
         }
         let jti = random_id()?;
         let family = match (kind, &request.family) {
-            (TokenKind::Refresh, Some(f)) => Some(f.clone()),
+            (_, Some(f)) => Some(f.clone()),
             (TokenKind::Refresh, None) => Some(random_id()?),
             _ => None,
         };
@@ -367,6 +392,7 @@ impl TokenAuth {
             tenant: request.tenant.as_deref(),
             metadata: &request.metadata,
             fam: family.as_deref(),
+            csrf: request.csrf.as_deref(),
             custom,
         };
         let token = self.sign(kind, &payload)?;

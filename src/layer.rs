@@ -270,6 +270,18 @@ where
             Err(e) => Err(e),
         };
 
+        // CSRF: a cookie-authenticated unsafe request must prove it comes from our pages.
+        let verified = verified.and_then(|(claims, source)| {
+            if source == TokenSource::Cookie {
+                auth.csrf.check(
+                    req.method(),
+                    req.uri(),
+                    req.headers(),
+                    claims.csrf.as_deref(),
+                )?;
+            }
+            Ok((claims, source))
+        });
         let (claims, source) = match verified {
             Ok(v) => v,
             Err(e) => return ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),

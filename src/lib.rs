@@ -6,13 +6,16 @@ mod auth;
 mod claims;
 mod config;
 mod cookies;
+mod csrf;
 mod error;
 mod extract;
 mod guard;
 mod issue;
 mod keys;
 mod layer;
+mod refresh;
 mod scope;
+mod session;
 mod validate;
 
 #[cfg(feature = "password")]
@@ -26,13 +29,19 @@ pub use config::{
     DEFAULT_REFRESH_TTL, DEFAULT_SERVICE_TTL, FixedClock, SystemClock, TokenAuthBuilder,
 };
 pub use cookies::CookieSettings;
+pub use csrf::CsrfSettings;
 pub use error::{AuthError, ErrorRenderer, InvalidRequest, InvalidToken, JsonErrorRenderer};
 pub use extract::{AuthRejection, Claims, RequireAllScopes, RequireAnyScope, RequireScope};
 pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
 pub use issue::{IssueError, IssuedToken, MAX_ID_LEN, TokenPair, TokenRequest, TokenResponse};
 pub use keys::{Key, MIN_RSA_BITS, WeakSecret};
 pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
+pub use refresh::user_agent;
 pub use scope::{MAX_SCOPE_LEN, Scope, ScopeError, ScopeList, ScopeMarker, ScopeSet, check_scope};
+pub use session::{
+    DEFAULT_FAMILY_LIFETIME, DEFAULT_GRACE, LoginError, LoginSession, NoHooks, SessionEvent,
+    SessionHooks, Sessions, SessionsBuilder,
+};
 pub use validate::RevokeError;
 
 /// The `cookie` crate, whose `SameSite` and `Cookie` appear in this crate's API.

@@ -168,6 +168,24 @@ impl TokenAuth {
         token: &str,
         accepted: KindSet,
     ) -> Result<TokenClaims<T>, InvalidToken> {
+        let claims = self.verify_untimed::<T>(token, accepted)?;
+        self.check_time_and_party(
+            claims.exp,
+            claims.nbf,
+            Some(claims.iat),
+            claims.iss.as_deref(),
+            claims.aud.as_ref(),
+        )?;
+        Ok(claims)
+    }
+
+    /// Steps 1–8 and 12, but neither time nor party: who a token speaks for, even when it
+    /// has expired (logout, the compromise check). Never grants access by itself.
+    pub(crate) fn verify_untimed<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        accepted: KindSet,
+    ) -> Result<TokenClaims<T>, InvalidToken> {
         let verified = self.verify_signature(token)?;
         let kind = verified
             .typ
@@ -180,13 +198,6 @@ impl TokenAuth {
         let mut claims: TokenClaims<T> =
             serde_json::from_slice(&verified.payload).map_err(|_| InvalidToken::InvalidClaims)?;
         claims.kind = kind;
-        self.check_time_and_party(
-            claims.exp,
-            claims.nbf,
-            Some(claims.iat),
-            claims.iss.as_deref(),
-            claims.aud.as_ref(),
-        )?;
         if claims.sub.is_empty() || claims.jti.is_empty() {
             return Err(InvalidToken::InvalidClaims);
         }
@@ -219,14 +230,19 @@ impl TokenAuth {
         kind: TokenKind,
     ) -> Result<TokenClaims<T>, AuthError> {
         let claims = self.verify_offline::<T>(token, kind)?;
-        let digest = TokenDigest::of_jti(&claims.jti);
-        let store = &self.inner.revocation;
-        let revoked = match store.is_revoked_now(&digest) {
-            Some(r) => r,
-            None => store.is_revoked(&digest).await,
-        };
-        self.revocation_verdict(revoked, &digest)?;
+        self.check_revoked(&TokenDigest::of_jti(&claims.jti))
+            .await?;
         Ok(claims)
+    }
+
+    /// Step 13: refuses a revoked token id (and fails closed when the store is down).
+    pub(crate) async fn check_revoked(&self, digest: &TokenDigest) -> Result<(), AuthError> {
+        let store = &self.inner.revocation;
+        let revoked = match store.is_revoked_now(digest) {
+            Some(r) => r,
+            None => store.is_revoked(digest).await,
+        };
+        self.revocation_verdict(revoked, digest)
     }
 
     /// Turns a revocation lookup into the layer's verdict (fail closed on store errors).

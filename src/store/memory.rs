@@ -1,11 +1,14 @@
 //! The in-memory stores: the embedded default for one process.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 
 use crate::config::{Clock, SystemClock};
+use crate::store::family::{
+    AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, Successor,
+};
 use crate::store::{RevocationStore, StoreError, TokenDigest};
 
 /// Default capacity of [`MemoryRevocationStore`]: one million revoked, unexpired tokens
@@ -125,6 +128,238 @@ impl RevocationStore for MemoryRevocationStore {
 
     fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
         Some(Ok(self.lookup(digest)))
+    }
+}
+
+/// Refresh families in process memory: the embedded default [`RefreshStore`].
+///
+/// One mutex guards the map, so rotation is atomic; it is held only for map operations.
+/// State is lost on restart (use the Redis or PostgreSQL store to keep it).
+#[derive(Default)]
+pub struct MemoryRefreshStore {
+    state: Mutex<Families>,
+}
+
+#[derive(Default)]
+struct Families {
+    by_id: HashMap<String, Family>,
+    by_user: HashMap<String, Vec<String>>,
+}
+
+struct Family {
+    session: Session,
+    current: TokenDigest,
+    current_access: AccessRef,
+    previous: Option<Previous>,
+    /// Access tokens issued in this family that may still be alive.
+    access: Vec<AccessRef>,
+}
+
+struct Previous {
+    digest: TokenDigest,
+    access_jti: String,
+    rotated_at: u64,
+    successor: Successor,
+}
+
+impl std::fmt::Debug for MemoryRefreshStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryRefreshStore")
+            .field("families", &self.lock().by_id.len())
+            .finish()
+    }
+}
+
+impl MemoryRefreshStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Families> {
+        // Each critical section leaves the maps consistent before anything can panic.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Families {
+    fn remove(&mut self, family_id: &str) -> Option<Family> {
+        let f = self.by_id.remove(family_id)?;
+        if let Some(ids) = self.by_user.get_mut(&f.session.user_id) {
+            ids.retain(|id| id != family_id);
+            if ids.is_empty() {
+                self.by_user.remove(&f.session.user_id);
+            }
+        }
+        Some(f)
+    }
+
+    fn active(&self, family_id: &str, now: u64) -> Option<&Family> {
+        self.by_id
+            .get(family_id)
+            .filter(|f| f.session.expires_at > now)
+    }
+}
+
+#[async_trait]
+impl RefreshStore for MemoryRefreshStore {
+    async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
+        let mut s = self.lock();
+        let session = Session {
+            id: family.family_id.clone(),
+            user_id: family.user_id.clone(),
+            created_at: family.created_at,
+            last_used_at: family.created_at,
+            expires_at: family.expires_at,
+            user_agent: family.user_agent,
+        };
+        s.by_user
+            .entry(family.user_id)
+            .or_default()
+            .push(family.family_id.clone());
+        s.by_id.insert(
+            family.family_id,
+            Family {
+                session,
+                current: family.refresh,
+                current_access: family.access.clone(),
+                previous: None,
+                access: vec![family.access],
+            },
+        );
+        Ok(())
+    }
+
+    async fn verify(
+        &self,
+        family_id: &str,
+        presented: &TokenDigest,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .active(family_id, now)
+            .is_some_and(|f| f.current == *presented))
+    }
+
+    async fn rotate(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
+        let Rotation {
+            family_id,
+            presented,
+            mut successor,
+            now,
+            grace_secs,
+            presented_access,
+        } = rotation;
+        let mut s = self.lock();
+        let Some(f) = s.by_id.get_mut(&family_id) else {
+            return Ok(RotateOutcome::Unknown);
+        };
+        if f.session.expires_at <= now {
+            s.remove(&family_id);
+            return Ok(RotateOutcome::Unknown);
+        }
+        let mapped_access = if presented == f.current {
+            Some(f.current_access.jti.as_str())
+        } else {
+            f.previous
+                .as_ref()
+                .filter(|p| p.digest == presented)
+                .map(|p| p.access_jti.as_str())
+        };
+        if let (Some(mapped), Some(access)) = (mapped_access, presented_access.as_deref())
+            && mapped != access
+        {
+            let f = s.remove(&family_id).expect("family was just found");
+            return Ok(RotateOutcome::Compromised {
+                user_id: f.session.user_id,
+                access: f.access,
+            });
+        }
+        if presented == f.current {
+            successor.refresh_expires_at = successor.refresh_expires_at.min(f.session.expires_at);
+            let new_access = AccessRef {
+                jti: successor.access_jti.clone(),
+                expires_at: successor.access_expires_at,
+            };
+            f.previous = Some(Previous {
+                digest: f.current,
+                access_jti: std::mem::replace(&mut f.current_access, new_access.clone()).jti,
+                rotated_at: now,
+                successor: successor.clone(),
+            });
+            f.current = TokenDigest::of_jti(&successor.refresh_jti);
+            f.access.retain(|a| a.expires_at > now);
+            f.access.push(new_access);
+            f.session.last_used_at = now;
+            return Ok(RotateOutcome::Rotated(successor));
+        }
+        if let Some(p) = &f.previous
+            && p.digest == presented
+            && grace_secs > 0
+            && now <= p.rotated_at.saturating_add(grace_secs)
+            && f.current == TokenDigest::of_jti(&p.successor.refresh_jti)
+        {
+            return Ok(RotateOutcome::Retry(p.successor.clone()));
+        }
+        let f = s.remove(&family_id).expect("family was just found");
+        Ok(RotateOutcome::Reused {
+            user_id: f.session.user_id,
+            access: f.access,
+        })
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+        Ok(self
+            .lock()
+            .remove(family_id)
+            .map(|f| f.access)
+            .unwrap_or_default())
+    }
+
+    async fn revoke_user(&self, user_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+        let mut s = self.lock();
+        let ids = s.by_user.remove(user_id).unwrap_or_default();
+        Ok(ids
+            .iter()
+            .filter_map(|id| s.by_id.remove(id))
+            .flat_map(|f| f.access)
+            .collect())
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: u64) -> Result<Vec<Session>, StoreError> {
+        let s = self.lock();
+        let mut out: Vec<Session> = s
+            .by_user
+            .get(user_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| s.active(id, now))
+            .map(|f| f.session.clone())
+            .collect();
+        out.sort_by_key(|x| x.created_at);
+        Ok(out)
+    }
+
+    async fn session(&self, family_id: &str, now: u64) -> Result<Option<Session>, StoreError> {
+        Ok(self
+            .lock()
+            .active(family_id, now)
+            .map(|f| f.session.clone()))
+    }
+
+    async fn purge_expired(&self, now: u64) -> Result<u64, StoreError> {
+        let mut s = self.lock();
+        let ended: Vec<String> = s
+            .by_id
+            .iter()
+            .filter(|(_, f)| f.session.expires_at <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ended {
+            s.remove(id);
+        }
+        Ok(ended.len() as u64)
     }
 }
 

@@ -1,9 +1,13 @@
-//! State that outlives a request: revoked token ids.
+//! State that outlives a request: revoked token ids ([`RevocationStore`]) and refresh
+//! families ([`RefreshStore`]).
 //!
 //! Stores implement [`RevocationStore`]; [`memory::MemoryRevocationStore`] is the default.
 //! Tokens are never stored: only the SHA-256 digest of their `jti` ([`TokenDigest`]).
 
+pub mod family;
 pub mod memory;
+
+pub use family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, Successor};
 
 use std::fmt;
 

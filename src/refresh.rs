@@ -1,0 +1,281 @@
+//! The ready HTTP routes of [`Sessions`]: refresh, logout, session list, and the login
+//! answer. They read the refresh token from its HttpOnly cookie or from a JSON body
+//! `{"refresh_token": …}` (non-browser clients), answer with JSON and cookies, and
+//! refuse with the same RFC 6750 responses as the layer.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Request};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, USER_AGENT};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AuthError, InvalidRequest};
+use crate::extract::Claims;
+use crate::layer::find_cookie;
+use crate::session::{LoginSession, Sessions};
+use crate::store::Session;
+
+/// Largest body the refresh and logout routes read.
+const MAX_BODY: usize = 16 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    refresh_token: String,
+}
+
+/// One entry of the session list.
+#[derive(Debug, Clone, Serialize)]
+struct SessionView {
+    #[serde(flatten)]
+    session: Session,
+    /// Whether this is the session of the request's own token.
+    current: bool,
+}
+
+/// The refresh token and where it came from.
+struct Presented {
+    token: String,
+    from_cookie: bool,
+}
+
+impl Sessions {
+    /// The response to a successful login: the token pair as JSON
+    /// (`{"access_token", "refresh_token", "token_type", "expires_in"}`) and as cookies,
+    /// with the readable CSRF cookie and `Cache-Control: no-store`.
+    pub fn login_response(&self, login: &LoginSession) -> Response {
+        self.pair_response(login, Some(&login.csrf))
+    }
+
+    fn pair_response(&self, login: &LoginSession, csrf: Option<&str>) -> Response {
+        let mut headers = HeaderMap::new();
+        self.inner.auth.set_token_cookies(
+            &mut headers,
+            &login.pair,
+            csrf.filter(|c| !c.is_empty()),
+        );
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        (headers, Json(login.pair.to_response())).into_response()
+    }
+
+    fn refuse(&self, error: AuthError, clear_cookies: bool) -> Response {
+        let mut res = self.inner.auth.render_error(error);
+        if clear_cookies {
+            self.inner.auth.clear_token_cookies(res.headers_mut());
+        }
+        res
+    }
+
+    /// `POST` route for `/auth/refresh`: rotates the refresh token from the cookie or the
+    /// JSON body and answers with the new pair (JSON and cookies). Cookie requests must
+    /// pass the CSRF check. Refused refreshes of a revoked session clear the cookies.
+    pub fn refresh_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
+        let sessions = self.clone();
+        axum::routing::post(move |req: Request| {
+            let sessions = sessions.clone();
+            async move { sessions.handle_refresh(req).await }
+        })
+    }
+
+    /// `POST` route for `/auth/logout`: revokes the session (refresh token from cookie or
+    /// JSON body, and/or the access token from header or cookie), clears the cookies, and
+    /// answers 204.
+    pub fn logout_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
+        let sessions = self.clone();
+        axum::routing::post(move |req: Request| {
+            let sessions = sessions.clone();
+            async move { sessions.handle_logout(req).await }
+        })
+    }
+
+    /// `GET` route listing the caller's active sessions as JSON (needs the
+    /// [`TokenAuthLayer`](crate::TokenAuthLayer) in front of it).
+    pub fn sessions_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
+        let sessions = self.clone();
+        axum::routing::get(move |claims: Claims| {
+            let sessions = sessions.clone();
+            async move {
+                match sessions.list(&claims.sub).await {
+                    Ok(list) => {
+                        let views: Vec<SessionView> = list
+                            .into_iter()
+                            .map(|s| SessionView {
+                                current: claims.fam.as_deref() == Some(s.id.as_str()),
+                                session: s,
+                            })
+                            .collect();
+                        Json(views).into_response()
+                    }
+                    Err(e) => sessions.refuse(e, false),
+                }
+            }
+        })
+    }
+
+    /// `DELETE` route for `/auth/sessions/{id}`: revokes one of the caller's sessions
+    /// ("log out that device"); 204, or 404 when the caller has no such session.
+    pub fn revoke_session_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
+        let sessions = self.clone();
+        axum::routing::delete(move |claims: Claims, Path(id): Path<String>| {
+            let sessions = sessions.clone();
+            async move {
+                match sessions.revoke_session(&claims.sub, &id).await {
+                    Ok(true) => StatusCode::NO_CONTENT.into_response(),
+                    Ok(false) => StatusCode::NOT_FOUND.into_response(),
+                    Err(e) => sessions.refuse(e, false),
+                }
+            }
+        })
+    }
+
+    async fn handle_refresh(&self, req: Request) -> Response {
+        let (parts, body) = req.into_parts();
+        let presented = match self.read_refresh_token(&parts, body).await {
+            Ok(Some(p)) => p,
+            Ok(None) => return self.refuse(AuthError::MissingCredentials, false),
+            Err(e) => return self.refuse(e, false),
+        };
+        let access = match self.access_token(&parts) {
+            Ok(a) => a,
+            Err(e) => return self.refuse(e, false),
+        };
+        if presented.from_cookie
+            && let Err(e) = self.check_csrf(&parts, &presented.token)
+        {
+            return self.refuse(e, false);
+        }
+        match self.refresh(&presented.token, access.as_deref()).await {
+            Ok(login) => self.pair_response(&login, None),
+            Err(e) => {
+                let ended = matches!(
+                    e,
+                    AuthError::InvalidToken(
+                        crate::InvalidToken::RefreshReused | crate::InvalidToken::SessionEnded
+                    )
+                );
+                self.refuse(e, ended)
+            }
+        }
+    }
+
+    async fn handle_logout(&self, req: Request) -> Response {
+        let (parts, body) = req.into_parts();
+        let presented = match self.read_refresh_token(&parts, body).await {
+            Ok(p) => p,
+            Err(e) => return self.refuse(e, false),
+        };
+        let access = match self.access_token(&parts) {
+            Ok(a) => a,
+            Err(e) => return self.refuse(e, false),
+        };
+        // Cookie-borne credentials must come from our own pages.
+        let cookie_access = access.is_some() && !has_bearer(&parts.headers);
+        if let Some(p) = presented.as_ref().filter(|p| p.from_cookie) {
+            if let Err(e) = self.check_csrf(&parts, &p.token) {
+                return self.refuse(e, false);
+            }
+        } else if cookie_access
+            && let Some(a) = &access
+            && let Err(e) = self.check_csrf(&parts, a)
+        {
+            return self.refuse(e, false);
+        }
+        let refresh = presented.as_ref().map(|p| p.token.as_str());
+        match self.logout(refresh, access.as_deref()).await {
+            Ok(()) => {
+                let mut res = StatusCode::NO_CONTENT.into_response();
+                self.inner.auth.clear_token_cookies(res.headers_mut());
+                res
+            }
+            Err(e @ AuthError::StoreUnavailable) => self.refuse(e, false),
+            Err(e) => self.refuse(e, true),
+        }
+    }
+
+    /// The refresh token from a JSON body, else from the refresh cookie; both present and
+    /// different is a malformed request.
+    async fn read_refresh_token(
+        &self,
+        parts: &Parts,
+        body: axum::body::Body,
+    ) -> Result<Option<Presented>, AuthError> {
+        let malformed = || AuthError::InvalidRequest(InvalidRequest::MalformedBody);
+        let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .map_err(|_| malformed())?;
+        let from_body = if bytes.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            let json = parts
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|ct| ct.trim_start().starts_with("application/json"));
+            if !json {
+                return Err(malformed());
+            }
+            let body: RefreshBody = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+            if body.refresh_token.is_empty() || body.refresh_token.len() > 16 * 1024 {
+                return Err(malformed());
+            }
+            Some(body.refresh_token)
+        };
+        let cookie_name = self.inner.auth.cookie_settings().refresh_cookie_name();
+        let from_cookie = find_cookie(&parts.headers, &cookie_name).filter(|c| !c.is_empty());
+        match (from_body, from_cookie) {
+            (Some(b), Some(c)) if b != c => Err(InvalidRequest::ConflictingCredentials.into()),
+            (Some(b), _) => Ok(Some(Presented {
+                token: b,
+                from_cookie: false,
+            })),
+            (None, Some(c)) => Ok(Some(Presented {
+                token: c.to_owned(),
+                from_cookie: true,
+            })),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The access token from the header or the access cookie, if any.
+    fn access_token(&self, parts: &Parts) -> Result<Option<String>, AuthError> {
+        let settings = &self.inner.auth.inner.settings;
+        Ok(crate::layer::find_token(
+            &parts.headers,
+            settings.access_cookie.as_deref(),
+            settings.max_token_bytes,
+        )?
+        .map(|(t, _)| t.to_owned()))
+    }
+
+    /// CSRF check for a cookie-borne token: its `csrf` claim must match `X-CSRF-Token`.
+    fn check_csrf(&self, parts: &Parts, token: &str) -> Result<(), AuthError> {
+        let auth = &self.inner.auth;
+        // Only the bound digest is needed; the token is verified again by the flow.
+        let claims: crate::TokenClaims = auth
+            .verify_untimed(
+                token,
+                crate::validate::KindSet::of(crate::TokenKind::Refresh)
+                    .with(crate::TokenKind::Access),
+            )
+            .map_err(|e| auth.rejected(e))?;
+        auth.inner.csrf.check(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            claims.csrf.as_deref(),
+        )
+    }
+}
+
+fn has_bearer(headers: &HeaderMap) -> bool {
+    headers.contains_key(http::header::AUTHORIZATION)
+}
+
+/// The request's `User-Agent`, for [`Sessions::login`].
+pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers.get(USER_AGENT).and_then(|v| v.to_str().ok())
+}
