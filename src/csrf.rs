@@ -114,7 +114,7 @@ impl CsrfSettings {
             return Ok(());
         };
         let origin = origin.to_str().map_err(|_| cross())?.to_ascii_lowercase();
-        if self.trusted_origins.iter().any(|t| *t == origin) {
+        if self.trusted_origins.contains(&origin) {
             return Ok(());
         }
         // "null" and anything without a host is refused.
