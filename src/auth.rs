@@ -62,6 +62,7 @@ pub(crate) struct Settings {
     pub(crate) refresh_ttl: Duration,
     pub(crate) service_ttl: Duration,
     pub(crate) max_token_bytes: usize,
+    pub(crate) failure_policy: crate::config::StoreFailurePolicy,
     pub(crate) access_cookie: Option<Arc<str>>,
 }
 

@@ -100,6 +100,18 @@ pub enum ConfigError {
     Random,
 }
 
+/// What the layer does when the revocation store cannot answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreFailurePolicy {
+    /// Refuse the request with 503 (the default): a revoked token is never accepted.
+    #[default]
+    FailClosed,
+    /// ⚠️ Accept the (otherwise valid) token and log a warning: availability over
+    /// revocation. A revoked token is accepted while the store is down.
+    FailOpen,
+}
+
 /// Where "now" comes from. The default is the system clock; tests can pin it with
 /// [`FixedClock`].
 pub trait Clock: Send + Sync + 'static {
@@ -167,6 +179,7 @@ pub struct TokenAuthBuilder {
     realm: String,
     renderer: Arc<dyn ErrorRenderer>,
     revocation: Option<Arc<dyn RevocationStore>>,
+    failure_policy: StoreFailurePolicy,
     clock: Arc<dyn Clock>,
     error: Option<ConfigError>,
 }
@@ -189,6 +202,7 @@ impl Default for TokenAuthBuilder {
             realm: DEFAULT_REALM.to_owned(),
             renderer: Arc::new(JsonErrorRenderer),
             revocation: None,
+            failure_policy: StoreFailurePolicy::FailClosed,
             clock: Arc::new(SystemClock),
             error: None,
         }
@@ -406,6 +420,13 @@ impl TokenAuthBuilder {
         self
     }
 
+    /// What to do when the revocation store cannot answer (default
+    /// [`StoreFailurePolicy::FailClosed`]: 503).
+    pub fn on_store_failure(mut self, policy: StoreFailurePolicy) -> Self {
+        self.failure_policy = policy;
+        self
+    }
+
     /// The clock used for `iat`/`exp` when issuing and for checks when validating.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -447,6 +468,7 @@ impl TokenAuthBuilder {
             refresh_ttl: self.refresh_ttl,
             service_ttl: self.service_ttl,
             max_token_bytes: self.max_token_bytes,
+            failure_policy: self.failure_policy,
             access_cookie: self
                 .access_cookie
                 .then(|| Arc::from(self.cookies.access_cookie_name())),

@@ -68,6 +68,9 @@ pub enum IssueError {
     /// A scope is not granted to this tenant and principal.
     #[error("the scope {0:?} is not granted")]
     ScopeNotGranted(String),
+    /// The grant store could not be reached.
+    #[error("the grant store is unavailable")]
+    StoreUnavailable,
     /// Signing failed (a bug or a broken key).
     #[error("signing failed")]
     Signing,

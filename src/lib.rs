@@ -26,7 +26,8 @@ pub use auth::TokenAuth;
 pub use claims::{Audience, ClaimsView, NoCustomClaims, TokenClaims, TokenKind};
 pub use config::{
     Clock, ConfigError, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM,
-    DEFAULT_REFRESH_TTL, DEFAULT_SERVICE_TTL, FixedClock, SystemClock, TokenAuthBuilder,
+    DEFAULT_REFRESH_TTL, DEFAULT_SERVICE_TTL, FixedClock, StoreFailurePolicy, SystemClock,
+    TokenAuthBuilder,
 };
 pub use cookies::CookieSettings;
 pub use csrf::CsrfSettings;

@@ -271,8 +271,14 @@ impl Sessions {
     }
 }
 
+/// Whether the request carries an `Authorization: Bearer` header. Only that scheme exempts
+/// cookie credentials from CSRF: browsers add cached `Basic` credentials by themselves.
 fn has_bearer(headers: &HeaderMap) -> bool {
-    headers.contains_key(http::header::AUTHORIZATION)
+    headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(' ').next())
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"))
 }
 
 /// The request's `User-Agent`, for [`Sessions::login`].

@@ -27,6 +27,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::auth::TokenAuth;
 use crate::claims::{Audience, TokenClaims, TokenKind};
+use crate::config::StoreFailurePolicy;
 use crate::error::{AuthError, InvalidToken};
 use crate::keys::Key;
 use crate::store::TokenDigest;
@@ -257,10 +258,16 @@ impl TokenAuth {
                 tracing::debug!(jti_digest = %digest.short(), "revoked token refused");
                 Err(AuthError::InvalidToken(InvalidToken::Revoked))
             }
-            Err(e) => {
-                tracing::warn!(jti_digest = %digest.short(), error = %e, "revocation check failed; refusing (fail closed)");
-                Err(AuthError::StoreUnavailable)
-            }
+            Err(e) => match self.inner.settings.failure_policy {
+                StoreFailurePolicy::FailOpen => {
+                    tracing::warn!(jti_digest = %digest.short(), error = %e, "revocation check failed; accepting (fail open)");
+                    Ok(())
+                }
+                _ => {
+                    tracing::warn!(jti_digest = %digest.short(), error = %e, "revocation check failed; refusing (fail closed)");
+                    Err(AuthError::StoreUnavailable)
+                }
+            },
         }
     }
 

@@ -5,7 +5,12 @@
 //! Tokens are never stored: only the SHA-256 digest of their `jti` ([`TokenDigest`]).
 
 pub mod family;
+pub mod grants;
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub use family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, Successor};
 
