@@ -63,6 +63,7 @@ pub(crate) struct Settings {
     pub(crate) service_ttl: Duration,
     pub(crate) max_token_bytes: usize,
     pub(crate) failure_policy: crate::config::StoreFailurePolicy,
+    pub(crate) cache_capacity: usize,
     pub(crate) access_cookie: Option<Arc<str>>,
 }
 

@@ -180,6 +180,7 @@ pub struct TokenAuthBuilder {
     renderer: Arc<dyn ErrorRenderer>,
     revocation: Option<Arc<dyn RevocationStore>>,
     failure_policy: StoreFailurePolicy,
+    cache_capacity: usize,
     clock: Arc<dyn Clock>,
     error: Option<ConfigError>,
 }
@@ -203,6 +204,7 @@ impl Default for TokenAuthBuilder {
             renderer: Arc::new(JsonErrorRenderer),
             revocation: None,
             failure_policy: StoreFailurePolicy::FailClosed,
+            cache_capacity: crate::cache::DEFAULT_CACHE_CAPACITY,
             clock: Arc::new(SystemClock),
             error: None,
         }
@@ -427,6 +429,14 @@ impl TokenAuthBuilder {
         self
     }
 
+    /// How many verified tokens each layer remembers, so a repeated token skips its
+    /// signature check (default 1024; 0 turns the cache off). Expiry, revocation and CSRF
+    /// are still checked on every request; see the `cache` notes in the README.
+    pub fn verified_cache_capacity(mut self, entries: usize) -> Self {
+        self.cache_capacity = entries;
+        self
+    }
+
     /// The clock used for `iat`/`exp` when issuing and for checks when validating.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -469,6 +479,7 @@ impl TokenAuthBuilder {
             service_ttl: self.service_ttl,
             max_token_bytes: self.max_token_bytes,
             failure_policy: self.failure_policy,
+            cache_capacity: self.cache_capacity,
             access_cookie: self
                 .access_cookie
                 .then(|| Arc::from(self.cookies.access_cookie_name())),

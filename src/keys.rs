@@ -148,6 +148,15 @@ impl Key {
         let private = text.contains("PRIVATE KEY-----");
         let bad = |_| ConfigError::InvalidKey("the PEM does not hold a key of this algorithm");
         let family = alg.family();
+        if private
+            && family == AlgorithmFamily::Rsa
+            && let Some(bits) = rsa_private_modulus_bits(text)
+            && bits < MIN_RSA_BITS
+        {
+            // Measured before the backend sees the key: some backends refuse small keys
+            // with an unspecific error.
+            return Err(ConfigError::WeakRsaKey { bits });
+        }
         let (encoding, decoding, jwk) = if private {
             let enc = match family {
                 AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(pem).map_err(bad)?,
@@ -155,7 +164,22 @@ impl Key {
                 AlgorithmFamily::Ed => EncodingKey::from_ed_pem(pem).map_err(bad)?,
                 AlgorithmFamily::Hmac => return Err(ConfigError::KeyAlgorithmMismatch(alg)),
             };
-            let jwk = Jwk::from_encoding_key(&enc, alg).map_err(bad)?;
+            let jwk = match Jwk::from_encoding_key(&enc, alg) {
+                Ok(jwk) => jwk,
+                // An EC key on the other curve: say so rather than "not a key".
+                Err(_) if family == AlgorithmFamily::Ec => {
+                    let other = if alg == Algorithm::ES256 {
+                        Algorithm::ES384
+                    } else {
+                        Algorithm::ES256
+                    };
+                    return Err(match Jwk::from_encoding_key(&enc, other) {
+                        Ok(_) => ConfigError::KeyAlgorithmMismatch(alg),
+                        Err(e) => bad(e),
+                    });
+                }
+                Err(e) => return Err(bad(e)),
+            };
             let dec = DecodingKey::from_jwk(&jwk).map_err(bad)?;
             (Some(enc), dec, jwk)
         } else {
@@ -286,6 +310,66 @@ fn check_public_jwk(alg: Algorithm, jwk: &Jwk) -> Result<(), ConfigError> {
         }
         _ => Err(ConfigError::KeyAlgorithmMismatch(alg)),
     }
+}
+
+/// The modulus size of an RSA private key in PEM (PKCS#1 or PKCS#8), read from its DER
+/// without any crypto backend; `None` when it cannot be read (the backend then decides).
+fn rsa_private_modulus_bits(pem: &str) -> Option<usize> {
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && !l.contains(':'))
+        .map(str::trim)
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()?;
+    let (tag, seq, _) = der_tlv(&der)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, _version, rest) = der_tlv(seq)?;
+    if tag != 0x02 {
+        return None;
+    }
+    let (tag, next, rest) = der_tlv(rest)?;
+    match tag {
+        // PKCS#1: the modulus follows the version.
+        0x02 => Some(modulus_bits(next)),
+        // PKCS#8: AlgorithmIdentifier, then an OCTET STRING holding the PKCS#1 key.
+        0x30 => {
+            let (tag, inner, _) = der_tlv(rest)?;
+            if tag != 0x04 {
+                return None;
+            }
+            let (_, seq, _) = der_tlv(inner)?;
+            let (_, _version, rest) = der_tlv(seq)?;
+            let (tag, n, _) = der_tlv(rest)?;
+            (tag == 0x02).then(|| modulus_bits(n))
+        }
+        _ => None,
+    }
+}
+
+/// One DER tag-length-value: (tag, contents, what follows).
+fn der_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (first as usize, rest)
+    } else {
+        let n = (first & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some((tag, &rest[..len], &rest[len..]))
 }
 
 /// Bit length of a big-endian unsigned integer.

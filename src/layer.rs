@@ -37,6 +37,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::auth::TokenAuth;
+use crate::cache::VerifiedCache;
 use crate::claims::{ClaimsView, NoCustomClaims, TokenKind};
 use crate::error::{AuthError, InvalidRequest, InvalidToken, Rendering};
 use crate::store::{StoreError, TokenDigest};
@@ -73,6 +74,7 @@ pub struct TokenAuthLayer<T = NoCustomClaims> {
     auth: TokenAuth,
     optional: bool,
     accept: KindSet,
+    cache: Option<Arc<VerifiedCache>>,
     _claims: PhantomData<fn() -> T>,
 }
 
@@ -82,6 +84,7 @@ impl<T> Clone for TokenAuthLayer<T> {
             auth: self.auth.clone(),
             optional: self.optional,
             accept: self.accept,
+            cache: self.cache.clone(),
             _claims: PhantomData,
         }
     }
@@ -100,6 +103,7 @@ impl<T> TokenAuthLayer<T> {
     /// A layer in required mode accepting access tokens, decoding claims as `T`.
     pub fn new(auth: TokenAuth) -> Self {
         TokenAuthLayer {
+            cache: VerifiedCache::new(auth.inner.settings.cache_capacity).map(Arc::new),
             auth,
             optional: false,
             accept: KindSet::of(TokenKind::Access),
@@ -117,6 +121,8 @@ impl<T> TokenAuthLayer<T> {
     /// routes). Access tokens are always accepted.
     pub fn also_accept(mut self, kind: TokenKind) -> Self {
         self.accept = self.accept.with(kind);
+        // A cache shared with a layer accepting fewer kinds must not serve this one.
+        self.cache = VerifiedCache::new(self.auth.inner.settings.cache_capacity).map(Arc::new);
         self
     }
 }
@@ -177,7 +183,9 @@ pub(crate) fn find_token<'h>(
         return Err(InvalidToken::TooLarge.into());
     }
     match (header_token, cookie_token) {
-        (Some(h), Some(c)) if h != c => Err(InvalidRequest::ConflictingCredentials.into()),
+        (Some(h), Some(c)) if !c.is_empty() && h != c => {
+            Err(InvalidRequest::ConflictingCredentials.into())
+        }
         (Some(h), _) => Ok(Some((h, TokenSource::Header))),
         (None, Some(c)) if !c.is_empty() => Ok(Some((c, TokenSource::Cookie))),
         _ => Ok(None),
@@ -256,42 +264,54 @@ where
             source: None,
         };
 
+        let now = auth.clock.now();
+        let cache = layer.cache.as_deref();
+        // The token's claims: from the cache of verified tokens, or verified in full.
+        // `fresh` holds the token when it was verified now (to be cached once accepted).
         let verified = match find_token(
             req.headers(),
             settings.access_cookie.as_deref(),
             settings.max_token_bytes,
         ) {
-            Ok(Some((token, source))) => layer
-                .auth
-                .verify_kinds::<T>(token, layer.accept)
-                .map(|claims| (Arc::new(claims), source))
-                .map_err(|e| layer.auth.rejected(e)),
+            Ok(Some((token, source))) => {
+                match cache.and_then(|c| c.get(token, now, settings.leeway)) {
+                    Some(hit) => Ok((hit.claims, hit.digest, source, None)),
+                    None => layer
+                        .auth
+                        .verify_kinds::<T>(token, layer.accept)
+                        .map(|claims| {
+                            let digest = TokenDigest::of_jti(&claims.jti);
+                            let claims: Arc<dyn ClaimsView> = Arc::new(claims);
+                            let fresh = cache.map(|_| Box::<str>::from(token));
+                            (claims, digest, source, fresh)
+                        })
+                        .map_err(|e| layer.auth.rejected(e)),
+                }
+            }
             Ok(None) => Err(AuthError::MissingCredentials),
             Err(e) => Err(e),
         };
 
         // CSRF: a cookie-authenticated unsafe request must prove it comes from our pages.
-        let verified = verified.and_then(|(claims, source)| {
-            if source == TokenSource::Cookie {
-                auth.csrf.check(
-                    req.method(),
-                    req.uri(),
-                    req.headers(),
-                    claims.csrf.as_deref(),
-                )?;
+        let verified = verified.and_then(|v| {
+            if v.2 == TokenSource::Cookie {
+                auth.csrf
+                    .check(req.method(), req.uri(), req.headers(), v.0.csrf_digest())?;
             }
-            Ok((claims, source))
+            Ok(v)
         });
-        let (claims, source) = match verified {
+        let (claims, digest, source, fresh) = match verified {
             Ok(v) => v,
             Err(e) => return ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),
         };
-        let digest = TokenDigest::of_jti(&claims.jti);
         let store = &auth.revocation;
         match store.is_revoked_now(&digest) {
             Some(revoked) => match layer.auth.revocation_verdict(revoked, &digest) {
                 Ok(()) => {
-                    ctx.claims = Some(claims as Arc<dyn ClaimsView>);
+                    if let (Some(c), Some(token)) = (cache, fresh) {
+                        c.insert(&token, Arc::clone(&claims), digest, now);
+                    }
+                    ctx.claims = Some(claims);
                     ctx.source = Some(source);
                     ResponseFuture::call(inner, ctx, req)
                 }
@@ -309,11 +329,13 @@ where
                             inner,
                             req,
                             ctx,
-                            claims: claims as Arc<dyn ClaimsView>,
+                            claims,
                             source,
                             digest,
                             auth: layer.auth.clone(),
                             optional: layer.optional,
+                            cache: layer.cache.clone().zip(fresh),
+                            now,
                         }),
                     },
                 }
@@ -332,6 +354,9 @@ struct Pending<S, B> {
     digest: TokenDigest,
     auth: TokenAuth,
     optional: bool,
+    /// The layer's cache and the freshly verified token, to remember once accepted.
+    cache: Option<(Arc<VerifiedCache>, Box<str>)>,
+    now: u64,
 }
 
 pin_project! {
@@ -418,11 +443,16 @@ where
                         digest,
                         auth,
                         optional,
+                        cache,
+                        now,
                     } = pending
                         .take()
                         .expect("ResponseFuture polled after completion");
                     match auth.revocation_verdict(revoked, &digest) {
                         Ok(()) => {
+                            if let Some((c, token)) = cache {
+                                c.insert(&token, Arc::clone(&claims), digest, now);
+                            }
                             ctx.claims = Some(claims);
                             ctx.source = Some(source);
                             Self::call(inner, ctx, req)

@@ -3,6 +3,7 @@
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 
 mod auth;
+mod cache;
 mod claims;
 mod config;
 mod cookies;
@@ -23,6 +24,7 @@ pub mod password;
 pub mod store;
 
 pub use auth::TokenAuth;
+pub use cache::{DEFAULT_CACHE_CAPACITY, MAX_CACHED_TOKEN};
 pub use claims::{Audience, ClaimsView, NoCustomClaims, TokenClaims, TokenKind};
 pub use config::{
     Clock, ConfigError, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM,

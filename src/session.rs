@@ -18,9 +18,13 @@
 //! let login = sessions.login(&TokenRequest::new("alice").scopes(["users:read"]), None).await?;
 //! let next = sessions.refresh(login.pair.refresh.as_str(), None).await?;
 //! assert_ne!(next.pair.refresh, login.pair.refresh);
-//! // The consumed token is reuse: the whole family is revoked.
+//! // A retry of the same token within the grace window gets the same successor…
+//! let retry = sessions.refresh(login.pair.refresh.as_str(), None).await?;
+//! assert_eq!(retry.pair.refresh.jti, next.pair.refresh.jti);
+//! // …but once the successor was used, the old token is reuse: the family is revoked.
+//! let third = sessions.refresh(next.pair.refresh.as_str(), None).await?;
 //! assert!(sessions.refresh(login.pair.refresh.as_str(), None).await.is_err());
-//! assert!(sessions.refresh(next.pair.refresh.as_str(), None).await.is_err());
+//! assert!(sessions.refresh(third.pair.refresh.as_str(), None).await.is_err());
 //! # Ok(()) }
 //! ```
 

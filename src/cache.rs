@@ -1,0 +1,169 @@
+//! The verified-token cache of a [`TokenAuthLayer`](crate::TokenAuthLayer): a repeated
+//! valid token does not pay for its signature check and decoding again.
+//!
+//! * Keyed by the **whole token string** (a keyed SipHash picks the shard and slot; the
+//!   stored token is compared byte for byte), so a token that differs in any byte —
+//!   tampered payload, other signature, other header — is a miss and is verified in full.
+//! * Only tokens that passed every check are inserted: the cache cannot be poisoned.
+//! * On every hit, expiry is checked again against the clock (with the leeway), and the
+//!   revocation check and the CSRF check run exactly as on a miss.
+//! * Bounded: at most `capacity` entries, and only tokens up to [`MAX_CACHED_TOKEN`]
+//!   bytes; a full shard first drops expired entries, then an arbitrary one. With the
+//!   default 1024 entries the cache holds at most about 4 MiB, typically well under
+//!   1 MiB (tokens of a few hundred bytes).
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::{Arc, RwLock};
+
+use crate::claims::ClaimsView;
+use crate::store::TokenDigest;
+
+/// Longest token the cache keeps, in bytes.
+pub const MAX_CACHED_TOKEN: usize = 2048;
+/// Default number of cached tokens per layer.
+pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
+const SHARDS: usize = 8;
+
+pub(crate) struct VerifiedCache {
+    shards: Box<[RwLock<HashMap<u64, Entry>>]>,
+    hasher: std::collections::hash_map::RandomState,
+    per_shard: usize,
+}
+
+struct Entry {
+    token: Box<str>,
+    claims: Arc<dyn ClaimsView>,
+    digest: TokenDigest,
+}
+
+/// A cache hit: the claims and the digest of their `jti`.
+pub(crate) struct Hit {
+    pub(crate) claims: Arc<dyn ClaimsView>,
+    pub(crate) digest: TokenDigest,
+}
+
+impl VerifiedCache {
+    /// A cache of `capacity` entries; `None` for 0 (caching off).
+    pub(crate) fn new(capacity: usize) -> Option<Self> {
+        if capacity == 0 {
+            return None;
+        }
+        let per_shard = capacity.div_ceil(SHARDS).max(1);
+        Some(VerifiedCache {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            hasher: Default::default(),
+            per_shard,
+        })
+    }
+
+    fn slot(&self, token: &str) -> (usize, u64) {
+        let h = self.hasher.hash_one(token);
+        ((h as usize) % SHARDS, h)
+    }
+
+    /// The cached claims of exactly `token`, unless expired at `now` (with `leeway`).
+    pub(crate) fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Hit> {
+        if token.len() > MAX_CACHED_TOKEN {
+            return None;
+        }
+        let (shard, h) = self.slot(token);
+        let map = self.shards[shard].read().unwrap_or_else(|p| p.into_inner());
+        let e = map.get(&h)?;
+        if &*e.token != token || e.claims.expires_at().saturating_add(leeway) <= now {
+            return None;
+        }
+        Some(Hit {
+            claims: Arc::clone(&e.claims),
+            digest: e.digest,
+        })
+    }
+
+    /// Remembers a token that passed every check.
+    pub(crate) fn insert(
+        &self,
+        token: &str,
+        claims: Arc<dyn ClaimsView>,
+        digest: TokenDigest,
+        now: u64,
+    ) {
+        if token.len() > MAX_CACHED_TOKEN {
+            return;
+        }
+        let (shard, h) = self.slot(token);
+        let mut map = self.shards[shard]
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        if map.len() >= self.per_shard && !map.contains_key(&h) {
+            map.retain(|_, e| e.claims.expires_at() > now);
+            if map.len() >= self.per_shard
+                && let Some(k) = map.keys().next().copied()
+            {
+                map.remove(&k);
+            }
+        }
+        map.insert(
+            h,
+            Entry {
+                token: token.into(),
+                claims,
+                digest,
+            },
+        );
+    }
+
+    /// Number of entries.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|p| p.into_inner()).len())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::TokenClaims;
+
+    fn claims(exp: u64) -> Arc<dyn ClaimsView> {
+        let c: TokenClaims = serde_json::from_value(serde_json::json!({
+            "sub": "a", "exp": exp, "iat": 0, "jti": "j"
+        }))
+        .unwrap();
+        Arc::new(c)
+    }
+
+    #[test]
+    fn hit_requires_the_exact_token_and_an_unexpired_entry() {
+        let c = VerifiedCache::new(16).unwrap();
+        c.insert("a.b.c", claims(100), TokenDigest::of_jti("j"), 0);
+        assert!(c.get("a.b.c", 50, 0).is_some());
+        assert!(c.get("a.b.d", 50, 0).is_none());
+        assert!(c.get("a.b.c", 100, 0).is_none(), "expired");
+        assert!(c.get("a.b.c", 100, 30).is_some(), "within leeway");
+    }
+
+    #[test]
+    fn size_is_bounded() {
+        let c = VerifiedCache::new(64).unwrap();
+        for i in 0..10_000 {
+            c.insert(
+                &format!("tok{i}"),
+                claims(1000),
+                TokenDigest::of_jti("j"),
+                0,
+            );
+        }
+        assert!(c.len() <= 64, "{}", c.len());
+        let long = "x".repeat(MAX_CACHED_TOKEN + 1);
+        c.insert(&long, claims(1000), TokenDigest::of_jti("j"), 0);
+        assert!(c.get(&long, 0, 0).is_none());
+    }
+
+    #[test]
+    fn zero_capacity_disables() {
+        assert!(VerifiedCache::new(0).is_none());
+    }
+}

@@ -1,0 +1,756 @@
+//! PostgreSQL stores (feature `postgres`): revoked tokens, refresh families and scope
+//! grants in one [`PostgresStore`], shared by every instance of a service.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use axum_token_auth::{Sessions, TokenAuth, store::postgres::PostgresStore};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = PostgresStore::connect("postgres://app@db.internal/app").await?;
+//! store.migrate().await?; // creates or updates the tables (idempotent)
+//! let _cleanup = store.spawn_cleanup(Duration::from_secs(600));
+//!
+//! let auth = TokenAuth::builder()
+//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+//!     .revocation_store(Arc::new(store.clone()))
+//!     .build()?;
+//! let sessions = Sessions::builder(auth.clone(), store.clone()).build()?;
+//! # let _ = sessions;
+//! # Ok(()) }
+//! ```
+//!
+//! # Schema
+//!
+//! [`PostgresStore::migrate`] applies the migrations embedded from this crate's
+//! `migrations/` directory (recorded in sqlx's `_sqlx_migrations` table):
+//!
+//! - `revoked_tokens(digest, expires_at)`: the SHA-256 digests of revoked token ids,
+//!   kept until the tokens expire ([`RevocationStore`]);
+//! - `refresh_families`: one row per login ([`RefreshStore`]); a rotation locks the row
+//!   (`SELECT … FOR UPDATE`) in one transaction, so concurrent rotations of one token
+//!   from any number of instances produce exactly one successor;
+//! - `scope_grants` and `scope_audit` ([`GrantStore`]): every change and its audit row
+//!   are written by one statement; a trigger makes `scope_audit` append-only (`UPDATE`,
+//!   `DELETE` and `TRUNCATE` raise an error). For a stronger guarantee, also revoke
+//!   those privileges (and table ownership) from the application's role.
+//!
+//! Times are seconds since the Unix epoch (`bigint`). Tokens are never stored: only
+//! digests of their ids, plus the ids of a successor pair for the grace window.
+//!
+//! If the application runs its own sqlx migrations on the same database, both migrators
+//! share `_sqlx_migrations`: [`migrate`](PostgresStore::migrate) ignores versions it
+//! does not know, and the application's migrator needs
+//! `set_ignore_missing(true)` for the same reason (or copy this crate's migration into
+//! the application's directory and skip `migrate`).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+
+use crate::config::{Clock, SystemClock};
+use crate::scope::Scope;
+use crate::store::family::{
+    AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, Successor,
+};
+use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
+use crate::store::{RevocationStore, StoreError, TokenDigest};
+
+/// How long [`PostgresStore::connect`] waits for a connection before reporting
+/// [`StoreError::Unavailable`].
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The pool size of [`PostgresStore::connect`].
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
+/// Rows deleted per statement by the purges (keeps each transaction short).
+const PURGE_BATCH: i64 = 10_000;
+
+/// Revocations, refresh families and scope grants in PostgreSQL.
+///
+/// Cheap to clone (the pool is shared). Implements [`RevocationStore`],
+/// [`RefreshStore`] and [`GrantStore`]; run [`migrate`](Self::migrate) once at start-up.
+/// Errors reaching the server (refused, timed out, pool exhausted, server shutting
+/// down) are [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for PostgresStore {
+    // Not the pool's `Debug`: its connect options include the password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresStore")
+            .field("connections", &self.pool.size())
+            .field("idle", &self.pool.num_idle())
+            .field("closed", &self.pool.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects a pool of [`DEFAULT_MAX_CONNECTIONS`] to `url`
+    /// (`postgres://user:password@host:port/database?sslmode=…`), waiting at most
+    /// [`DEFAULT_ACQUIRE_TIMEOUT`] for a connection, so an outage answers quickly.
+    /// One connection is opened now, so an unreachable server is reported here.
+    ///
+    /// For other pool settings build the pool yourself and use
+    /// [`from_pool`](Self::from_pool).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(DEFAULT_MAX_CONNECTIONS)
+            .acquire_timeout(DEFAULT_ACQUIRE_TIMEOUT)
+            .connect(url)
+            .await
+            .map_err(db_err)?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// A store over an existing pool (its `acquire_timeout` bounds how long an
+    /// operation waits for a connection during an outage).
+    pub fn from_pool(pool: PgPool) -> Self {
+        PostgresStore {
+            pool,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Uses `clock` for the times the traits do not pass: whether a revocation has
+    /// expired, and grant and audit times (tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Creates or updates the tables: applies the migrations embedded from this crate's
+    /// `migrations/` directory that the database lacks. Idempotent, and safe to run from
+    /// several instances at once (sqlx takes an advisory lock).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let mut migrator = sqlx::migrate!("./migrations");
+        // The application may record its own migrations in the same table.
+        migrator.set_ignore_missing(true);
+        // A dedicated connection: if a migration fails, sqlx leaves its advisory lock
+        // held, so that connection must not go back to the pool.
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        match migrator.run(&mut *conn).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                conn.close_on_drop();
+                Err(match e {
+                    sqlx::migrate::MigrateError::Execute(e) => db_err(e),
+                    e => StoreError::Backend(format!("postgres migration: {e}")),
+                })
+            }
+        }
+    }
+
+    /// Deletes revocations of tokens that have expired and families that have ended;
+    /// returns how many rows were deleted. Audit rows are never deleted.
+    pub async fn purge_expired(&self) -> Result<u64, StoreError> {
+        let now = to_db(self.clock.now());
+        let tokens = self
+            .purge_batched(
+                "DELETE FROM revoked_tokens WHERE digest IN \
+                 (SELECT digest FROM revoked_tokens WHERE expires_at <= $1 LIMIT $2)",
+                now,
+            )
+            .await?;
+        let families = self.purge_families(now).await?;
+        Ok(tokens + families)
+    }
+
+    /// Runs [`purge_expired`](Self::purge_expired) every `every` (at least one second;
+    /// the first run is immediate) until the handle is aborted. Failures are logged
+    /// with `tracing` and retried at the next tick; the task never panics.
+    ///
+    /// # Panics
+    ///
+    /// When called outside a Tokio runtime.
+    pub fn spawn_cleanup(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let store = self.clone();
+        let every = every.max(Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match store.purge_expired().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!(deleted = n, "purged expired token-auth rows"),
+                    Err(e) => tracing::warn!(error = %e, "could not purge expired token-auth rows"),
+                }
+            }
+        })
+    }
+
+    async fn purge_families(&self, now: i64) -> Result<u64, StoreError> {
+        self.purge_batched(
+            "DELETE FROM refresh_families WHERE id IN \
+             (SELECT id FROM refresh_families WHERE expires_at <= $1 LIMIT $2)",
+            now,
+        )
+        .await
+    }
+
+    /// Runs a `DELETE … LIMIT $2` statement until it deletes less than a batch.
+    async fn purge_batched(&self, sql: &'static str, now: i64) -> Result<u64, StoreError> {
+        let mut total = 0;
+        loop {
+            let n = sqlx::query(sql)
+                .bind(now)
+                .bind(PURGE_BATCH)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+            total += n;
+            if n < PURGE_BATCH as u64 {
+                return Ok(total);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// conversions and errors
+// ---------------------------------------------------------------------------
+
+/// Seconds as `bigint` (saturating: times beyond 2^63 s are "never").
+fn to_db(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
+fn from_db(t: i64) -> u64 {
+    u64::try_from(t).unwrap_or(0)
+}
+
+fn digest_from_db(bytes: &[u8]) -> Result<TokenDigest, StoreError> {
+    <[u8; 32]>::try_from(bytes)
+        .map(TokenDigest)
+        .map_err(|_| StoreError::Backend("postgres: stored digest is not 32 bytes".into()))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Backend(format!("postgres: encoding: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
+    serde_json::from_str(s).map_err(|e| StoreError::Backend(format!("postgres: decoding: {e}")))
+}
+
+/// Normalises a sqlx error. Messages never contain the connection URL.
+fn db_err(e: sqlx::Error) -> StoreError {
+    use sqlx::Error as E;
+    let unavailable = match &e {
+        E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => true,
+        // connection_exception (08), insufficient_resources (53: too many connections),
+        // query_canceled (57014: statement timeout), admin/crash shutdown and
+        // cannot_connect_now (57P0x), serialization failure and deadlock (40001, 40P01):
+        // all worth a retry.
+        E::Database(d) => d.code().is_some_and(|c| {
+            c.starts_with("08")
+                || c.starts_with("53")
+                || c.starts_with("57P")
+                || c == "57014"
+                || c == "40001"
+                || c == "40P01"
+        }),
+        _ => false,
+    };
+    if unavailable {
+        StoreError::Unavailable(format!("postgres: {e}"))
+    } else {
+        StoreError::Backend(format!("postgres: {e}"))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// RevocationStore
+// ---------------------------------------------------------------------------
+
+#[async_trait]
+impl RevocationStore for PostgresStore {
+    async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
+        if expires_at <= self.clock.now() {
+            // Refused as expired anyway.
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO revoked_tokens (digest, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+             WHERE revoked_tokens.expires_at < EXCLUDED.expires_at",
+        )
+        .bind(&digest.0[..])
+        .bind(to_db(expires_at))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE digest = $1 AND expires_at > $2)",
+        )
+        .bind(&digest.0[..])
+        .bind(to_db(self.clock.now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// RefreshStore
+// ---------------------------------------------------------------------------
+
+/// The columns `rotate` locks and reads.
+type FamilyRow = (
+    String,          // user_id
+    i64,             // expires_at
+    Vec<u8>,         // current_digest
+    String,          // current_access_jti
+    Option<Vec<u8>>, // previous_digest
+    Option<String>,  // previous_access_jti
+    Option<i64>,     // previous_rotated_at
+    Option<String>,  // previous_successor::text
+    String,          // access::text
+);
+
+/// Deletes the (locked) family and commits.
+async fn delete_family(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    family_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM refresh_families WHERE id = $1")
+        .bind(family_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)
+}
+
+/// The columns of a [`Session`].
+type SessionRow = (String, String, i64, i64, i64, Option<String>);
+
+const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, user_agent";
+
+fn session_from_row(
+    (id, user_id, created_at, last_used_at, expires_at, user_agent): SessionRow,
+) -> Session {
+    Session {
+        id,
+        user_id,
+        created_at: from_db(created_at),
+        last_used_at: from_db(last_used_at),
+        expires_at: from_db(expires_at),
+        user_agent,
+    }
+}
+
+#[async_trait]
+impl RefreshStore for PostgresStore {
+    async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
+        let access = to_json(&vec![family.access.clone()])?;
+        // Like the in-memory store, a family id seen again replaces the old family.
+        sqlx::query(
+            "INSERT INTO refresh_families \
+             (id, user_id, created_at, last_used_at, expires_at, user_agent, \
+              current_digest, current_access_jti, access) \
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8::jsonb) \
+             ON CONFLICT (id) DO UPDATE SET \
+              user_id = EXCLUDED.user_id, created_at = EXCLUDED.created_at, \
+              last_used_at = EXCLUDED.last_used_at, expires_at = EXCLUDED.expires_at, \
+              user_agent = EXCLUDED.user_agent, current_digest = EXCLUDED.current_digest, \
+              current_access_jti = EXCLUDED.current_access_jti, previous_digest = NULL, \
+              previous_access_jti = NULL, previous_rotated_at = NULL, \
+              previous_successor = NULL, access = EXCLUDED.access",
+        )
+        .bind(&family.family_id)
+        .bind(&family.user_id)
+        .bind(to_db(family.created_at))
+        .bind(to_db(family.expires_at))
+        .bind(&family.user_agent)
+        .bind(&family.refresh.0[..])
+        .bind(&family.access.jti)
+        .bind(access)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn verify(
+        &self,
+        family_id: &str,
+        presented: &TokenDigest,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM refresh_families \
+             WHERE id = $1 AND expires_at > $2 AND current_digest = $3)",
+        )
+        .bind(family_id)
+        .bind(to_db(now))
+        .bind(&presented.0[..])
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn rotate(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
+        let Rotation {
+            family_id,
+            presented,
+            mut successor,
+            now,
+            grace_secs,
+            presented_access,
+        } = rotation;
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // The row lock serialises rotations of one family across connections and
+        // instances: a concurrent rotation waits here, then reads the committed result.
+        let row: Option<FamilyRow> = sqlx::query_as(
+            "SELECT user_id, expires_at, current_digest, current_access_jti, \
+             previous_digest, previous_access_jti, previous_rotated_at, \
+             previous_successor::text, access::text \
+             FROM refresh_families WHERE id = $1 FOR UPDATE",
+        )
+        .bind(&family_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some((
+            user_id,
+            expires_at,
+            current,
+            current_access_jti,
+            previous_digest,
+            previous_access_jti,
+            previous_rotated_at,
+            previous_successor,
+            access,
+        )) = row
+        else {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(RotateOutcome::Unknown);
+        };
+        let expires_at = from_db(expires_at);
+
+        if expires_at <= now {
+            delete_family(tx, &family_id).await?;
+            return Ok(RotateOutcome::Unknown);
+        }
+
+        let current = digest_from_db(&current)?;
+        let previous = match (previous_digest, previous_successor) {
+            (Some(digest), Some(successor)) => Some((
+                digest_from_db(&digest)?,
+                previous_access_jti.unwrap_or_default(),
+                previous_rotated_at.map_or(0, from_db),
+                from_json::<Successor>(&successor)?,
+            )),
+            _ => None,
+        };
+        let mut access: Vec<AccessRef> = from_json(&access)?;
+
+        let mapped_access = if presented == current {
+            Some(current_access_jti.as_str())
+        } else {
+            previous
+                .as_ref()
+                .filter(|p| p.0 == presented)
+                .map(|p| p.1.as_str())
+        };
+        if let (Some(mapped), Some(presented_access)) = (mapped_access, presented_access.as_deref())
+            && mapped != presented_access
+        {
+            delete_family(tx, &family_id).await?;
+            return Ok(RotateOutcome::Compromised { user_id, access });
+        }
+
+        if presented == current {
+            successor.refresh_expires_at = successor.refresh_expires_at.min(expires_at);
+            access.retain(|a| a.expires_at > now);
+            access.push(AccessRef {
+                jti: successor.access_jti.clone(),
+                expires_at: successor.access_expires_at,
+            });
+            sqlx::query(
+                "UPDATE refresh_families SET \
+                 previous_digest = $2, previous_access_jti = $3, previous_rotated_at = $4, \
+                 previous_successor = $5::jsonb, current_digest = $6, \
+                 current_access_jti = $7, access = $8::jsonb, last_used_at = $4 \
+                 WHERE id = $1",
+            )
+            .bind(&family_id)
+            .bind(&current.0[..])
+            .bind(&current_access_jti)
+            .bind(to_db(now))
+            .bind(to_json(&successor)?)
+            .bind(&TokenDigest::of_jti(&successor.refresh_jti).0[..])
+            .bind(&successor.access_jti)
+            .bind(to_json(&access)?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+            return Ok(RotateOutcome::Rotated(successor));
+        }
+
+        if let Some((digest, _, rotated_at, successor)) = previous
+            && digest == presented
+            && grace_secs > 0
+            && now <= rotated_at.saturating_add(grace_secs)
+            && current == TokenDigest::of_jti(&successor.refresh_jti)
+        {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(RotateOutcome::Retry(successor));
+        }
+
+        delete_family(tx, &family_id).await?;
+        Ok(RotateOutcome::Reused { user_id, access })
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+        let access: Option<String> =
+            sqlx::query_scalar("DELETE FROM refresh_families WHERE id = $1 RETURNING access::text")
+                .bind(family_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        access.map_or_else(|| Ok(Vec::new()), |a| from_json(&a))
+    }
+
+    async fn revoke_user(&self, user_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+        let rows: Vec<String> = sqlx::query_scalar(
+            "WITH gone AS (DELETE FROM refresh_families WHERE user_id = $1 \
+             RETURNING created_at, id, access) \
+             SELECT access::text FROM gone ORDER BY created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let mut out = Vec::new();
+        for a in rows {
+            out.extend(from_json::<Vec<AccessRef>>(&a)?);
+        }
+        Ok(out)
+    }
+
+    async fn user_has_sessions(&self, user_id: &str, now: u64) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM refresh_families \
+             WHERE user_id = $1 AND expires_at > $2)",
+        )
+        .bind(user_id)
+        .bind(to_db(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: u64) -> Result<Vec<Session>, StoreError> {
+        let rows: Vec<SessionRow> = sqlx::query_as(&format!(
+            "SELECT {SESSION_COLUMNS} FROM refresh_families \
+             WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at, id"
+        ))
+        .bind(user_id)
+        .bind(to_db(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(session_from_row).collect())
+    }
+
+    async fn session(&self, family_id: &str, now: u64) -> Result<Option<Session>, StoreError> {
+        let row: Option<SessionRow> = sqlx::query_as(&format!(
+            "SELECT {SESSION_COLUMNS} FROM refresh_families WHERE id = $1 AND expires_at > $2"
+        ))
+        .bind(family_id)
+        .bind(to_db(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(session_from_row))
+    }
+
+    async fn purge_expired(&self, now: u64) -> Result<u64, StoreError> {
+        self.purge_families(to_db(now)).await
+    }
+}
+
+// ---------------------------------------------------------------------------
+// GrantStore
+// ---------------------------------------------------------------------------
+
+#[async_trait]
+impl GrantStore for PostgresStore {
+    async fn grant_scope(
+        &self,
+        tenant: &str,
+        principal: &str,
+        scope: &Scope,
+        granted_by: &str,
+    ) -> Result<bool, StoreError> {
+        check_grant_ids(tenant, principal, granted_by)?;
+        // One statement, hence one transaction: the audit row is written exactly when
+        // the grant is, and a concurrent duplicate grant waits and then does nothing.
+        let logged = sqlx::query(
+            "WITH granted AS ( \
+               INSERT INTO scope_grants (tenant, principal, scope, granted_by, granted_at) \
+               VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING \
+               RETURNING tenant, principal, scope, granted_by, granted_at) \
+             INSERT INTO scope_audit (tenant, principal, scope, action, actor, at) \
+             SELECT tenant, principal, scope, 'grant', granted_by, granted_at FROM granted",
+        )
+        .bind(tenant)
+        .bind(principal)
+        .bind(scope.to_string())
+        .bind(granted_by)
+        .bind(to_db(self.clock.now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(logged > 0)
+    }
+
+    async fn revoke_scope(
+        &self,
+        tenant: &str,
+        principal: &str,
+        scope: &Scope,
+        revoked_by: &str,
+    ) -> Result<bool, StoreError> {
+        check_grant_ids(tenant, principal, revoked_by)?;
+        let logged = sqlx::query(
+            "WITH revoked AS ( \
+               DELETE FROM scope_grants WHERE tenant = $1 AND principal = $2 AND scope = $3 \
+               RETURNING tenant, principal, scope) \
+             INSERT INTO scope_audit (tenant, principal, scope, action, actor, at) \
+             SELECT tenant, principal, scope, 'revoke', $4, $5 FROM revoked",
+        )
+        .bind(tenant)
+        .bind(principal)
+        .bind(scope.to_string())
+        .bind(revoked_by)
+        .bind(to_db(self.clock.now()))
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(logged > 0)
+    }
+
+    async fn granted_scopes(
+        &self,
+        tenant: &str,
+        principal: &str,
+    ) -> Result<Vec<ScopeGrant>, StoreError> {
+        let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT tenant, principal, scope, granted_by, granted_at FROM scope_grants \
+             WHERE tenant = $1 AND principal = $2 ORDER BY scope COLLATE \"C\"",
+        )
+        .bind(tenant)
+        .bind(principal)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(tenant, principal, scope, granted_by, granted_at)| ScopeGrant {
+                    tenant,
+                    principal,
+                    scope,
+                    granted_by,
+                    granted_at: from_db(granted_at),
+                },
+            )
+            .collect())
+    }
+
+    async fn audit_log(
+        &self,
+        tenant: &str,
+        principal: Option<&str>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT tenant, principal, scope, action, actor, at FROM scope_audit \
+             WHERE tenant = $1 AND ($2::text IS NULL OR principal = $2) ORDER BY id",
+        )
+        .bind(tenant)
+        .bind(principal)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.into_iter()
+            .map(|(tenant, principal, scope, action, actor, at)| {
+                let action = match action.as_str() {
+                    "grant" => AuditAction::Grant,
+                    "revoke" => AuditAction::Revoke,
+                    other => {
+                        return Err(StoreError::Backend(format!(
+                            "postgres: unknown audit action {other:?}"
+                        )));
+                    }
+                };
+                Ok(AuditEntry {
+                    tenant,
+                    principal,
+                    scope,
+                    action,
+                    actor,
+                    at: from_db(at),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_saturate() {
+        assert_eq!(to_db(u64::MAX), i64::MAX);
+        assert_eq!(to_db(7), 7);
+        assert_eq!(from_db(-1), 0);
+        assert_eq!(from_db(7), 7);
+    }
+
+    #[test]
+    fn outages_are_unavailable_and_other_errors_backend() {
+        let io = sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+        assert!(matches!(db_err(io), StoreError::Unavailable(_)));
+        assert!(matches!(
+            db_err(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            db_err(sqlx::Error::RowNotFound),
+            StoreError::Backend(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_bad_url_is_refused_without_echoing_it() {
+        let err = PostgresStore::connect("postgres://user:hunter2@[::1")
+            .await
+            .unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+}

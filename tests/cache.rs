@@ -1,0 +1,162 @@
+//! The verified-token cache never weakens a check: every case here is first cached as a
+//! valid token, then must be refused.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use axum_token_auth::{Claims, Clock, TokenAuth, TokenKind, TokenRequest};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{Request, StatusCode};
+use tower::ServiceExt;
+
+const SECRET: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
+
+/// A clock the test moves forward.
+#[derive(Clone)]
+struct TestClock(Arc<AtomicU64>);
+
+impl Clock for TestClock {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn real_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn auth_with(clock: TestClock) -> TokenAuth {
+    TokenAuth::builder()
+        .hs256_secret(SECRET)
+        .clock(clock)
+        .build()
+        .unwrap()
+}
+
+fn app(auth: &TokenAuth) -> Router {
+    Router::new()
+        .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+        .layer(auth.layer())
+}
+
+async fn status(app: &Router, token: &str) -> StatusCode {
+    app.clone()
+        .oneshot(
+            Request::get("/me")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .status()
+}
+
+fn tamper_payload(token: &str) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut payload: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    payload["sub"] = "mallory".into();
+    let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap());
+    format!("{}.{}.{}", parts[0], p, parts[2])
+}
+
+#[tokio::test]
+async fn tampered_token_after_a_cached_one_is_401() {
+    let auth = auth_with(TestClock(Arc::new(AtomicU64::new(real_now()))));
+    let app = app(&auth);
+    let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK, "cached hit");
+    assert_eq!(
+        status(&app, &tamper_payload(t.as_str())).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // A different signature on the same header and payload.
+    let mut forged = t.as_str().to_owned();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(status(&app, &forged).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn revoked_after_cached_is_401() {
+    let auth = auth_with(TestClock(Arc::new(AtomicU64::new(real_now()))));
+    let app = app(&auth);
+    let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    auth.revoke(t.as_str()).await.unwrap();
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn expired_while_cached_is_401() {
+    let clock = TestClock(Arc::new(AtomicU64::new(real_now())));
+    let auth = auth_with(clock.clone());
+    let app = app(&auth);
+    let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    // Just inside the 30 s leeway: still valid, from the cache.
+    clock.0.store(t.expires_at + 29, Ordering::SeqCst);
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    clock.0.store(t.expires_at + 30, Ordering::SeqCst);
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn alg_mismatch_after_cached_is_401() {
+    let auth = auth_with(TestClock(Arc::new(AtomicU64::new(real_now()))));
+    let app = app(&auth);
+    let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    // Same claims signed with HS384 and the same secret: another algorithm, refused.
+    let parts: Vec<&str> = t.as_str().split('.').collect();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS384);
+    header.typ = Some("at+jwt".into());
+    let hs384 = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(status(&app, &hs384).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn service_token_cached_by_a_service_layer_is_not_accepted_by_an_access_layer() {
+    let auth = auth_with(TestClock(Arc::new(AtomicU64::new(real_now()))));
+    let access_only = auth.layer();
+    let with_service = access_only.clone().also_accept(TokenKind::Service);
+    let route = || get(|c: Claims| async move { c.sub.clone() });
+    let svc_app = Router::new().route("/me", route()).layer(with_service);
+    let acc_app = Router::new().route("/me", route()).layer(access_only);
+    let t = auth.issue_service(&TokenRequest::new("svc")).unwrap();
+    assert_eq!(status(&svc_app, t.as_str()).await, StatusCode::OK);
+    assert_eq!(status(&acc_app, t.as_str()).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn cache_off_still_validates() {
+    let auth = TokenAuth::builder()
+        .hs256_secret(SECRET)
+        .verified_cache_capacity(0)
+        .build()
+        .unwrap();
+    let app = app(&auth);
+    let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    assert_eq!(
+        status(&app, &tamper_payload(t.as_str())).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
