@@ -22,7 +22,9 @@ use axum_token_auth::password::{hash_password, verify_password};
 use axum_token_auth::{
     Algorithm, AuthError, Claims, CookieSettings, InvalidRequest, Key, RequireScope,
     ScopeGuardLayer, Sessions, TokenAuth, TokenAuthBuilder, TokenRequest, scope,
-    store::memory::MemoryRefreshStore, user_agent,
+    store::memory::{MemoryRefreshStore, MemoryRevocationStore},
+    store::{RefreshStore, RevocationStore},
+    user_agent,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -61,9 +63,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let auth = build_auth()?;
+    let (revocation, refresh) = open_stores().await?;
+    let auth = build_auth(revocation)?;
     let users = demo_users()?;
-    let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new()).build()?;
+    let sessions = Sessions::builder_shared(auth.clone(), refresh).build()?;
     let state = AppState {
         auth: auth.clone(),
         sessions: sessions.clone(),
@@ -113,8 +116,47 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn build_auth() -> Result<TokenAuth, Box<dyn std::error::Error>> {
-    let mut builder = TokenAuthBuilder::from_env()?;
+type Stores = (Arc<dyn RevocationStore>, Arc<dyn RefreshStore>);
+
+/// The stores named by `STORE` (`memory`, the default; `redis` with `REDIS_URL`;
+/// `postgres` with `DATABASE_URL`). Redis and PostgreSQL need their cargo feature.
+async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
+    let store = std::env::var("STORE").unwrap_or_else(|_| "memory".into());
+    match store.as_str() {
+        "memory" => Ok((
+            Arc::new(MemoryRevocationStore::default()),
+            Arc::new(MemoryRefreshStore::new()),
+        )),
+        #[cfg(feature = "redis")]
+        "redis" => {
+            let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+            let redis = Arc::new(axum_token_auth::store::redis::RedisStore::connect(&url).await?);
+            tracing::info!("store: redis");
+            Ok((redis.clone(), redis))
+        }
+        #[cfg(feature = "postgres")]
+        "postgres" => {
+            let url = std::env::var("DATABASE_URL").map_err(|_| "STORE=postgres needs DATABASE_URL")?;
+            let pg = axum_token_auth::store::postgres::PostgresStore::connect(&url).await?;
+            pg.migrate().await?;
+            pg.spawn_cleanup(std::time::Duration::from_secs(600));
+            let pg = Arc::new(pg);
+            tracing::info!("store: postgres");
+            Ok((pg.clone(), pg))
+        }
+        #[allow(unreachable_patterns)] // reachable when a store feature is off
+        "redis" | "postgres" => Err(format!(
+            "STORE={store} needs the `{store}` feature: cargo run --example quickstart --features {store}"
+        )
+        .into()),
+        other => Err(format!("unknown STORE={other:?} (memory, redis or postgres)").into()),
+    }
+}
+
+fn build_auth(
+    revocation: Arc<dyn RevocationStore>,
+) -> Result<TokenAuth, Box<dyn std::error::Error>> {
+    let mut builder = TokenAuthBuilder::from_env()?.revocation_store(revocation);
     let has_key = ["JWT_SECRET_KEY", "JWT_PRIVATE_KEY", "JWT_PRIVATE_KEY_FILE"]
         .iter()
         .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()));

@@ -492,9 +492,11 @@ impl TokenAuthBuilder {
                     renderer: self.renderer,
                     realm: Arc::from(self.realm),
                 },
-                revocation: self
-                    .revocation
-                    .unwrap_or_else(|| Arc::new(MemoryRevocationStore::default())),
+                revocation: self.revocation.unwrap_or_else(|| {
+                    Arc::new(
+                        MemoryRevocationStore::default().with_shared_clock(Arc::clone(&self.clock)),
+                    )
+                }),
                 clock: self.clock,
                 cookies: self.cookies,
                 csrf: self.csrf,

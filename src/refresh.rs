@@ -149,6 +149,15 @@ impl Sessions {
             return self.refuse(e, false);
         }
         match self.refresh(&presented.token, access.as_deref()).await {
+            // A cookie refresh passed the CSRF check: renew the CSRF cookie with the
+            // refresh cookie, so it lives as long as the session does.
+            Ok(login) if presented.from_cookie => {
+                let csrf = parts
+                    .headers
+                    .get(self.inner.auth.inner.csrf.header_name())
+                    .and_then(|v| v.to_str().ok());
+                self.pair_response(&login, csrf)
+            }
             Ok(login) => self.pair_response(&login, None),
             Err(e) => {
                 let ended = matches!(
@@ -218,7 +227,11 @@ impl Sessions {
             if !json {
                 return Err(malformed());
             }
-            let body: RefreshBody = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+            // An object, nothing else (serde would also read a struct from an array).
+            let object: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+            let body: RefreshBody = serde_json::from_value(serde_json::Value::Object(object))
+                .map_err(|_| malformed())?;
             if body.refresh_token.is_empty() || body.refresh_token.len() > 16 * 1024 {
                 return Err(malformed());
             }

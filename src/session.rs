@@ -102,8 +102,9 @@ pub enum SessionEvent {
 /// friends). Every method has a no-op default; errors in hooks are the hook's business.
 #[async_trait]
 pub trait SessionHooks: Send + Sync + 'static {
-    /// After a refresh minted a new pair (Token-Auth's
-    /// `after_new_access_token_generated(refresh, access)`).
+    /// After a refresh answered with a pair (Token-Auth's
+    /// `after_new_access_token_generated(refresh, access)`); a grace retry answers with
+    /// the same pair again and calls it again.
     async fn after_new_access_token_generated(&self, refresh: &IssuedToken, access: &IssuedToken) {
         let _ = (refresh, access);
     }
