@@ -17,7 +17,10 @@ fn redis_url() -> String {
 fn unique_prefix() -> String {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).unwrap();
-    format!("t{}:", b.iter().map(|x| format!("{x:02x}")).collect::<String>())
+    format!(
+        "t{}:",
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    )
 }
 
 fn exp_in(secs: u64) -> u64 {
@@ -79,12 +82,18 @@ async fn without_cache_every_check_asks_redis() {
     let prefix = unique_prefix();
     let s = RedisStore::connect_with(
         &redis_url(),
-        RedisOptions::default().prefix(&prefix).without_local_cache(),
+        RedisOptions::default()
+            .prefix(&prefix)
+            .without_local_cache(),
     )
     .await
     .unwrap();
     let d = TokenDigest::of_jti("no-cache");
-    assert_eq!(s.is_revoked_now(&d), None, "no cache: no synchronous answer");
+    assert_eq!(
+        s.is_revoked_now(&d),
+        None,
+        "no cache: no synchronous answer"
+    );
     assert!(!s.is_revoked(&d).await.unwrap());
     s.revoke(d, exp_in(600)).await.unwrap();
     assert!(s.is_revoked(&d).await.unwrap());
