@@ -418,6 +418,12 @@ impl RefreshStore for PostgresStore {
             presented_access,
         } = rotation;
         let mut tx = self.pool.begin().await.map_err(db_err)?;
+        // Whatever the database's default: under REPEATABLE READ or SERIALIZABLE a
+        // rotation waiting for the lock would fail instead of reading the winner's result.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
         // The row lock serialises rotations of one family across connections and
         // instances: a concurrent rotation waits here, then reads the committed result.
         let row: Option<FamilyRow> = sqlx::query_as(
