@@ -34,6 +34,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Map, Value};
+use tracing::Instrument;
 
 use crate::auth::TokenAuth;
 use crate::claims::{TokenClaims, TokenKind};
@@ -347,7 +348,11 @@ impl Sessions {
         refresh_token: &str,
         access_token: Option<&str>,
     ) -> Result<LoginSession, AuthError> {
-        let r = self.refresh_inner(refresh_token, access_token).await;
+        let span = tracing::debug_span!("refresh");
+        let r = self
+            .refresh_inner(refresh_token, access_token)
+            .instrument(span)
+            .await;
         if let Err(reason) = &r {
             self.inner
                 .hooks

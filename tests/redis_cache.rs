@@ -135,3 +135,44 @@ async fn token_revoked_through_one_auth_is_refused_by_another() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
+
+/// Measures what one session costs in Redis (reported by the test output; asserted to
+/// stay small so a regression shows).
+#[tokio::test]
+async fn one_session_costs_under_two_kilobytes_of_redis_memory() {
+    use axum_token_auth::{Sessions, TokenRequest};
+    let prefix = unique_prefix();
+    let store = Arc::new(store(&prefix).await);
+    let auth = TokenAuth::builder()
+        .hs256_secret("0123456789abcdefghijklmnopqrstuvwxyzABCDEF")
+        .revocation_store(store.clone())
+        .build()
+        .unwrap();
+    let sessions = Sessions::builder_shared(auth, store.clone())
+        .build()
+        .unwrap();
+    let login = sessions
+        .login(
+            &TokenRequest::new("alice"),
+            Some("Mozilla/5.0 (X11; Linux x86_64)"),
+        )
+        .await
+        .unwrap();
+    let at_login = store
+        .family_memory_usage(&login.family_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let next = sessions
+        .refresh(login.pair.refresh.as_str(), None)
+        .await
+        .unwrap();
+    let after_refresh = store
+        .family_memory_usage(&next.family_id)
+        .await
+        .unwrap()
+        .unwrap();
+    println!("redis bytes per session: {at_login} at login, {after_refresh} after a refresh");
+    assert!(at_login < 1024, "{at_login} bytes");
+    assert!(after_refresh < 2048, "{after_refresh} bytes");
+}
