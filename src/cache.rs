@@ -28,6 +28,7 @@ const SHARDS: usize = 8;
 pub(crate) struct VerifiedCache {
     shards: Box<[RwLock<HashMap<u64, Entry>>]>,
     hasher: std::collections::hash_map::RandomState,
+    seed: u64,
     per_shard: usize,
 }
 
@@ -50,16 +51,30 @@ impl VerifiedCache {
             return None;
         }
         let per_shard = capacity.div_ceil(SHARDS).max(1);
+        let hasher = std::collections::hash_map::RandomState::new();
         Some(VerifiedCache {
             shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
-            hasher: Default::default(),
+            seed: hasher.hash_one(0x5eed_u64),
+            hasher,
             per_shard,
         })
     }
 
+    /// Shard and slot of a token. A valid token's signature is uniformly random and cannot
+    /// be chosen by a client, so 8 bytes of it (mixed with a per-cache random key) make a
+    /// good slot without hashing the whole token. A forged signature may land on a cached
+    /// token's slot, but the full token comparison makes that a miss, and only verified
+    /// tokens are ever inserted.
     fn slot(&self, token: &str) -> (usize, u64) {
-        let h = self.hasher.hash_one(token);
-        ((h as usize) % SHARDS, h)
+        let sig = token.rsplit('.').next().unwrap_or(token).as_bytes();
+        let h = match sig.get(..8) {
+            Some(b) => {
+                let v = u64::from_le_bytes(b.try_into().expect("8 bytes"));
+                (v ^ self.seed).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            }
+            None => self.hasher.hash_one(token),
+        };
+        (((h >> 32) as usize) % SHARDS, h)
     }
 
     /// The cached claims of exactly `token`, unless expired at `now` (with `leeway`).

@@ -41,7 +41,7 @@ fn redis_stop() {
 }
 
 fn redis_start() {
-    run(&mut Command::new(env("TEST_REDIS_SERVER_BIN")).arg(env("TEST_REDIS_CONF")));
+    run(Command::new(env("TEST_REDIS_SERVER_BIN")).arg(env("TEST_REDIS_CONF")));
 }
 
 fn pg_ctl(args: &[&str]) {

@@ -156,6 +156,9 @@ impl PostgresStore {
 
     /// Deletes revocations of tokens that have expired and families that have ended;
     /// returns how many rows were deleted. Audit rows are never deleted.
+    ///
+    /// (The trait method [`RefreshStore::purge_expired`], called as
+    /// `RefreshStore::purge_expired(&store, now)`, deletes ended families only.)
     pub async fn purge_expired(&self) -> Result<u64, StoreError> {
         let now = to_db(self.clock.now());
         let tokens = self

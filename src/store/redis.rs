@@ -1,5 +1,6 @@
 //! Redis stores (feature `redis`): revocation with an in-process cache kept current by
-//! pub/sub, and refresh families rotated by atomic Lua scripts.
+//! pub/sub, refresh families rotated by atomic Lua scripts, and scope grants with an
+//! append-only audit list.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -22,6 +23,8 @@
 //! | `rev:{sha256(jti) hex}` | string | a revoked token | when the token does |
 //! | `fam:{family id}` | hash | a refresh family: user, times, user agent, current and previous refresh digests, the successor kept for the grace window, known access tokens | at the family's end |
 //! | `user:{user id}` | sorted set | the user's family ids by creation time | — (pruned as families end) |
+//! | `grants:{len}:{tenant}:{principal}` | hash | scope → who granted it and when | — |
+//! | `audit:{len}:{tenant}` | list | the append-only audit trail of the tenant | — |
 //!
 //! Channel `revoked` carries every revocation (`{hex}:{exp}`) and a heartbeat.
 //!
@@ -48,9 +51,11 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, Script};
 
 use crate::config::unix_now;
+use crate::scope::Scope;
 use crate::store::family::{
     AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, Successor,
 };
+use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
 use crate::store::memory::MemoryRevocationStore;
 use crate::store::{RevocationStore, StoreError, TokenDigest};
 
@@ -201,8 +206,11 @@ fn parse_access(json: &str) -> Vec<AccessRef> {
     serde_json::from_str::<Vec<AccessRef>>(json).unwrap_or_default()
 }
 
+// The longer expiry wins (EXPIRETIME is -2 for a missing key).
 const REVOKE: &str = r"
-redis.call('SET', KEYS[1], '1', 'EXAT', ARGV[1])
+if redis.call('EXPIRETIME', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'EXAT', ARGV[1])
+end
 redis.call('PUBLISH', KEYS[2], ARGV[2])
 return 1
 ";
@@ -672,6 +680,156 @@ impl RefreshStore for RedisStore {
             }
         }
         Ok(dropped)
+    }
+}
+
+const GRANT: &str = r"
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[3])
+return 1
+";
+
+const REVOKE_GRANT: &str = r"
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+return 1
+";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GrantValue {
+    by: String,
+    at: u64,
+}
+
+impl RedisStore {
+    /// `grants:{len(tenant)}:{tenant}:{principal}`: the length prefix keeps `a:b`/`c`
+    /// and `a`/`b:c` apart.
+    fn grants_key(&self, tenant: &str, principal: &str) -> String {
+        format!(
+            "{}grants:{}:{tenant}:{principal}",
+            self.prefix,
+            tenant.len()
+        )
+    }
+
+    fn audit_key(&self, tenant: &str) -> String {
+        format!("{}audit:{}:{tenant}", self.prefix, tenant.len())
+    }
+
+    fn audit_entry(
+        tenant: &str,
+        principal: &str,
+        scope: &Scope,
+        action: AuditAction,
+        actor: &str,
+    ) -> Result<String, StoreError> {
+        serde_json::to_string(&AuditEntry {
+            tenant: tenant.to_owned(),
+            principal: principal.to_owned(),
+            scope: scope.to_string(),
+            action,
+            actor: actor.to_owned(),
+            at: unix_now(),
+        })
+        .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+}
+
+/// Grants as one hash per tenant and principal; the audit trail as one append-only list
+/// per tenant (this crate only ever `RPUSH`es to it). Each change and its audit entry are
+/// written by one Lua script.
+#[async_trait]
+impl GrantStore for RedisStore {
+    async fn grant_scope(
+        &self,
+        tenant: &str,
+        principal: &str,
+        scope: &Scope,
+        granted_by: &str,
+    ) -> Result<bool, StoreError> {
+        check_grant_ids(tenant, principal, granted_by)?;
+        let value = serde_json::to_string(&GrantValue {
+            by: granted_by.to_owned(),
+            at: unix_now(),
+        })
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let entry = Self::audit_entry(tenant, principal, scope, AuditAction::Grant, granted_by)?;
+        let mut conn = self.conn.clone();
+        let changed: i64 = Script::new(GRANT)
+            .key(self.grants_key(tenant, principal))
+            .key(self.audit_key(tenant))
+            .arg(scope.as_str())
+            .arg(value)
+            .arg(entry)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(changed == 1)
+    }
+
+    async fn revoke_scope(
+        &self,
+        tenant: &str,
+        principal: &str,
+        scope: &Scope,
+        revoked_by: &str,
+    ) -> Result<bool, StoreError> {
+        check_grant_ids(tenant, principal, revoked_by)?;
+        let entry = Self::audit_entry(tenant, principal, scope, AuditAction::Revoke, revoked_by)?;
+        let mut conn = self.conn.clone();
+        let changed: i64 = Script::new(REVOKE_GRANT)
+            .key(self.grants_key(tenant, principal))
+            .key(self.audit_key(tenant))
+            .arg(scope.as_str())
+            .arg(entry)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(changed == 1)
+    }
+
+    async fn granted_scopes(
+        &self,
+        tenant: &str,
+        principal: &str,
+    ) -> Result<Vec<ScopeGrant>, StoreError> {
+        let mut conn = self.conn.clone();
+        let all: Vec<(String, String)> = conn
+            .hgetall(self.grants_key(tenant, principal))
+            .await
+            .map_err(map_err)?;
+        let mut out: Vec<ScopeGrant> = all
+            .into_iter()
+            .filter_map(|(scope, v)| {
+                let v: GrantValue = serde_json::from_str(&v).ok()?;
+                Some(ScopeGrant {
+                    tenant: tenant.to_owned(),
+                    principal: principal.to_owned(),
+                    scope,
+                    granted_by: v.by,
+                    granted_at: v.at,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.scope.as_bytes().cmp(b.scope.as_bytes()));
+        Ok(out)
+    }
+
+    async fn audit_log(
+        &self,
+        tenant: &str,
+        principal: Option<&str>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = conn
+            .lrange(self.audit_key(tenant), 0, -1)
+            .await
+            .map_err(map_err)?;
+        Ok(raw
+            .iter()
+            .filter_map(|r| serde_json::from_str::<AuditEntry>(r).ok())
+            .filter(|e| principal.is_none_or(|p| e.principal == p))
+            .collect())
     }
 }
 

@@ -1,0 +1,86 @@
+//! Store conformance: the same checks (tests/conformance/suite.rs) against every store.
+//!
+//! - in-memory stores: always;
+//! - PostgreSQL (feature `postgres`): against `DATABASE_URL`, which must be set (run
+//!   `scripts/test.sh cargo test --features postgres --test conformance`); the checks
+//!   use random ids, so they run in parallel on one database without cleaning it.
+//!
+//! Another store is one more `conformance_suite!(name, open: …, reopen: …)` line.
+
+#[macro_use]
+#[path = "conformance/suite.rs"]
+mod suite;
+#[cfg(feature = "postgres")]
+#[path = "conformance/postgres.rs"]
+mod postgres;
+
+/// Redis (feature `redis`): against `REDIS_URL`, under one random key prefix per run (the
+/// checks use random ids); a second handle is a second connection with its own
+/// revocation cache (= a second instance).
+#[cfg(feature = "redis")]
+mod redis_stores {
+    use std::sync::OnceLock;
+    use std::time::Duration;
+
+    use axum_token_auth::store::redis::{RedisOptions, RedisStore};
+
+    use crate::suite::{Stores, uid};
+
+    fn prefix() -> &'static str {
+        static PREFIX: OnceLock<String> = OnceLock::new();
+        PREFIX.get_or_init(|| format!("conformance-{}:", uid("run")))
+    }
+
+    pub async fn open() -> Stores {
+        let url = std::env::var("REDIS_URL").expect(
+            "REDIS_URL is not set: run `scripts/test.sh cargo test --features redis --test conformance`",
+        );
+        let store = RedisStore::connect_with(&url, RedisOptions::default().prefix(prefix()))
+            .await
+            .expect("connect to REDIS_URL");
+        assert!(
+            store.wait_for_cache(Duration::from_secs(5)).await,
+            "cache never synced"
+        );
+        Stores::all(store)
+    }
+}
+
+use std::sync::Arc;
+
+use axum_token_auth::store::grants::MemoryGrantStore;
+use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};
+use suite::Stores;
+
+/// Fresh in-memory stores; a second handle is a clone (one process, one state).
+async fn open_memory() -> Stores {
+    Stores {
+        refresh: Arc::new(MemoryRefreshStore::new()),
+        revocation: Arc::new(MemoryRevocationStore::default()),
+        grants: Arc::new(MemoryGrantStore::new()),
+    }
+}
+
+#[cfg(feature = "redis")]
+conformance_suite!(
+    redis,
+    open: redis_stores::open(),
+    reopen: |_: &Stores| redis_stores::open(),
+);
+
+conformance_suite!(
+    memory,
+    open: open_memory(),
+    reopen: |s: &Stores| {
+        let s = s.clone();
+        async move { s }
+    },
+);
+
+#[cfg(feature = "postgres")]
+conformance_suite!(
+    postgres_store,
+    open: postgres::open(),
+    // A second pool: another instance over the same database.
+    reopen: |_: &Stores| postgres::open(),
+);

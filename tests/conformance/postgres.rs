@@ -1,0 +1,326 @@
+//! PostgreSQL-specific checks and the suite's constructor (feature `postgres`).
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum_token_auth::FixedClock;
+use axum_token_auth::Scope;
+use axum_token_auth::store::grants::GrantStore;
+use axum_token_auth::store::postgres::PostgresStore;
+use axum_token_auth::store::{RefreshStore, RevocationStore, StoreError, TokenDigest};
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::suite::{Stores, now, uid};
+
+/// `DATABASE_URL`, or a panic saying how to provide it (no silent skipping).
+pub fn database_url() -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => panic!(
+            "DATABASE_URL is not set: the PostgreSQL conformance tests need a server. \
+             Run them through `scripts/test.sh cargo test --features postgres --test conformance` \
+             (it starts a throwaway PostgreSQL), or export DATABASE_URL yourself."
+        ),
+    }
+}
+
+/// A migrated store on its own pool.
+pub async fn connect() -> PostgresStore {
+    let store = PostgresStore::connect(&database_url())
+        .await
+        .expect("connect to DATABASE_URL");
+    store.migrate().await.expect("migrate");
+    store
+}
+
+/// The suite's constructor: a new pool (= a new instance) each time.
+pub async fn open() -> Stores {
+    Stores::all(connect().await)
+}
+
+/// An error's text, checked for secrets.
+fn assert_no_secret(e: &StoreError) {
+    let text = format!("{e} {e:?}");
+    assert!(!text.contains("s3cret-pw"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_is_idempotent_and_concurrent() {
+    let a = connect().await;
+    let b = connect().await;
+    let (x, y) = tokio::join!(a.migrate(), b.migrate());
+    x.unwrap();
+    y.unwrap();
+    a.migrate().await.unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(a.pool())
+        .await
+        .unwrap();
+    assert!(applied >= 1);
+}
+
+/// UPDATE, DELETE and TRUNCATE of the audit trail fail; the rows survive. (Each attempt
+/// runs in a transaction that is rolled back, so a missing trigger could not damage the
+/// database other tests share.)
+#[tokio::test]
+async fn audit_trail_is_append_only() {
+    let store = connect().await;
+    let tenant = uid("tenant");
+    let module = uid("module");
+    let scope = Scope::new("audit:test").unwrap();
+    store
+        .grant_scope(&tenant, &module, &scope, "alice")
+        .await
+        .unwrap();
+    store
+        .revoke_scope(&tenant, &module, &scope, "alice")
+        .await
+        .unwrap();
+
+    for sql in [
+        "UPDATE scope_audit SET actor = 'mallory' WHERE tenant = $1",
+        "DELETE FROM scope_audit WHERE tenant = $1",
+        "DELETE FROM scope_audit WHERE tenant = $1 AND false",
+        "TRUNCATE scope_audit",
+    ] {
+        let mut tx = store.pool().begin().await.unwrap();
+        let q = sqlx::query(sql);
+        let q = if sql.contains("$1") {
+            q.bind(&tenant)
+        } else {
+            q
+        };
+        let err = q.execute(&mut *tx).await.expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        tx.rollback().await.unwrap();
+    }
+    let log = store.audit_log(&tenant, None).await.unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|e| e.actor == "alice"));
+}
+
+/// Only the SHA-256 digest of a revoked id is stored.
+#[tokio::test]
+async fn only_digests_are_stored() {
+    let store = connect().await;
+    let jti = uid("jti");
+    store
+        .revoke(TokenDigest::of_jti(&jti), now() + 600)
+        .await
+        .unwrap();
+    let row = sqlx::query("SELECT digest, expires_at FROM revoked_tokens WHERE digest = $1")
+        .bind(&TokenDigest::of_jti(&jti).0[..])
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let stored: Vec<u8> = row.get(0);
+    assert_eq!(stored.len(), 32);
+    assert_ne!(stored, jti.as_bytes());
+    let hits: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM revoked_tokens WHERE position(convert_to($1, 'UTF8') in digest) > 0",
+    )
+    .bind(&jti)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!(hits, 0);
+}
+
+/// The inherent purge deletes expired revocations and ended families, never audit rows.
+#[tokio::test]
+async fn purge_removes_expired_rows_only() {
+    let store = connect().await;
+    let t = now();
+    // A revocation that expired 500 s ago: written through a store whose clock is in
+    // the past (the real-clock store does not even write it).
+    let past = PostgresStore::from_pool(store.pool().clone()).with_clock(FixedClock(t - 1000));
+    let old = TokenDigest::of_jti(&uid("jti"));
+    past.revoke(old, t - 500).await.unwrap();
+    assert!(
+        past.is_revoked(&old).await.unwrap(),
+        "revoked by its own clock"
+    );
+    assert!(
+        !store.is_revoked(&old).await.unwrap(),
+        "expired by the real clock"
+    );
+    let live = TokenDigest::of_jti(&uid("jti"));
+    store.revoke(live, t + 600).await.unwrap();
+
+    let tenant = uid("tenant");
+    let scope = Scope::new("purge:test").unwrap();
+    store
+        .grant_scope(&tenant, "m", &scope, "alice")
+        .await
+        .unwrap();
+    store
+        .revoke_scope(&tenant, "m", &scope, "alice")
+        .await
+        .unwrap();
+
+    // The count is not checked: a concurrent test's purge may have taken our row.
+    store.purge_expired().await.unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM revoked_tokens WHERE digest = $1")
+        .bind(&old.0[..])
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    assert!(store.is_revoked(&live).await.unwrap());
+    assert_eq!(store.audit_log(&tenant, None).await.unwrap().len(), 2);
+}
+
+/// The background cleanup runs at once and keeps running.
+#[tokio::test]
+async fn spawn_cleanup_purges() {
+    let store = connect().await;
+    let t = now();
+    let past = PostgresStore::from_pool(store.pool().clone()).with_clock(FixedClock(t - 1000));
+    let old = TokenDigest::of_jti(&uid("jti"));
+    past.revoke(old, t - 500).await.unwrap();
+    let handle = store.spawn_cleanup(Duration::from_secs(1));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM revoked_tokens WHERE digest = $1")
+            .bind(&old.0[..])
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        if rows == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "cleanup did not run");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!handle.is_finished());
+    handle.abort();
+}
+
+/// An unreachable server answers `Unavailable` quickly, without the password.
+#[tokio::test]
+async fn outage_is_unavailable_and_fast() {
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://app:s3cret-pw@127.0.0.1:{port}/db");
+
+    let start = Instant::now();
+    let err = PostgresStore::connect(&url).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert_no_secret(&err);
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+
+    // A lazily connected pool: every operation fails the same way.
+    let pool = PgPoolOptions::new()
+        .acquire_timeout(Duration::from_millis(500))
+        .connect_lazy(&url)
+        .unwrap();
+    let store = PostgresStore::from_pool(pool);
+    let start = Instant::now();
+    let d = TokenDigest::of_jti("x");
+    let errs = [
+        store.is_revoked(&d).await.unwrap_err(),
+        store.revoke(d, now() + 60).await.unwrap_err(),
+        store.verify("fam", &d, now()).await.unwrap_err(),
+        store.list_sessions("u", now()).await.unwrap_err(),
+        store.granted_scopes("t", "p").await.unwrap_err(),
+        store.migrate().await.unwrap_err(),
+    ];
+    for e in &errs {
+        assert!(matches!(e, StoreError::Unavailable(_)), "{e:?}");
+        assert_no_secret(e);
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(!format!("{store:?}").contains("s3cret-pw"));
+}
+
+/// Wrong credentials or database are a backend error (not retryable), without secrets.
+#[tokio::test]
+async fn missing_database_is_a_backend_error() {
+    let mut url = database_url();
+    // Point at a database that does not exist.
+    let slash = url.rfind('/').expect("a database in DATABASE_URL");
+    url.truncate(slash);
+    url.push_str(&format!("/{}", uid("nodb").replace('-', "_")));
+    let err = PostgresStore::connect(&url).await.unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+}
+
+/// A rotation survives the store being dropped and reopened (state lives in the
+/// database, not the process).
+#[tokio::test]
+async fn state_outlives_the_instance() {
+    let t = now();
+    let family = uid("fam");
+    let jti = uid("rt");
+    {
+        let store = connect().await;
+        store
+            .create_family(axum_token_auth::store::NewFamily {
+                family_id: family.clone(),
+                user_id: uid("user"),
+                refresh: TokenDigest::of_jti(&jti),
+                access: axum_token_auth::store::AccessRef {
+                    jti: uid("at"),
+                    expires_at: t + 300,
+                },
+                created_at: t,
+                expires_at: t + 1000,
+                user_agent: None,
+            })
+            .await
+            .unwrap();
+        store.pool().close().await;
+    }
+    let store = connect().await;
+    assert!(
+        store
+            .verify(&family, &TokenDigest::of_jti(&jti), t)
+            .await
+            .unwrap()
+    );
+    let s = store.session(&family, t).await.unwrap().unwrap();
+    assert_eq!(s.user_agent, None);
+    store.revoke_family(&family).await.unwrap();
+}
+
+/// Rotation does not depend on the database's default isolation level: with
+/// `default_transaction_isolation = serializable` on every connection of two pools, the
+/// races still give one successor (no serialization failures).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotation_under_a_serializable_default() {
+    async fn serializable() -> Arc<dyn RefreshStore> {
+        let options = PgConnectOptions::from_str(&database_url())
+            .expect("DATABASE_URL")
+            .options([("default_transaction_isolation", "serializable")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .expect("connect");
+        let level: String = sqlx::query_scalar("SHOW default_transaction_isolation")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(level, "serializable");
+        let store = PostgresStore::from_pool(pool);
+        store.migrate().await.expect("migrate");
+        Arc::new(store)
+    }
+    let stores = [serializable().await, serializable().await];
+    crate::suite::check_one_successor(&stores).await;
+    crate::suite::check_no_grace(&stores).await;
+}
