@@ -132,6 +132,11 @@ pub struct TokenClaims<T = NoCustomClaims> {
     /// requests with unsafe methods must send the value itself in `X-CSRF-Token`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub csrf: Option<String>,
+    /// The subject's generation when the token was issued (claim `gen`): a token with an
+    /// older generation than the subject's current one is revoked (see
+    /// [`RevocationStore::revoke_all_for`](crate::store::RevocationStore::revoke_all_for)).
+    #[serde(default, rename = "gen", skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u64>,
     /// The kind of the token, from its `typ` header (not a claim).
     #[serde(skip)]
     pub kind: TokenKind,
@@ -182,6 +187,8 @@ pub trait ClaimsView: Any + Send + Sync {
     fn family(&self) -> Option<&str>;
     /// The CSRF digest bound to the token, when any.
     fn csrf_digest(&self) -> Option<&str>;
+    /// The subject generation the token carries, when any.
+    fn generation(&self) -> Option<u64>;
 }
 
 impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
@@ -209,12 +216,15 @@ impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
     fn csrf_digest(&self) -> Option<&str> {
         self.csrf.as_deref()
     }
+    fn generation(&self) -> Option<u64> {
+        self.generation
+    }
 }
 
 /// Claim names this crate owns; custom claims and metadata may not use them.
 pub(crate) const RESERVED_CLAIMS: &[&str] = &[
     "sub", "iss", "aud", "exp", "nbf", "iat", "jti", "scope", "scopes", "scp", "tenant",
-    "metadata", "fam", "csrf",
+    "metadata", "fam", "csrf", "gen",
 ];
 
 #[cfg(test)]

@@ -92,6 +92,7 @@ pub struct TokenRequest {
     pub(crate) ttl: Option<Duration>,
     pub(crate) family: Option<String>,
     pub(crate) csrf: Option<String>,
+    pub(crate) generation: Option<u64>,
 }
 
 impl fmt::Debug for TokenRequest {
@@ -150,6 +151,15 @@ impl TokenRequest {
     /// Overrides the lifetime configured for the kind (within the kind's range).
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
+        self
+    }
+
+    /// Writes the subject's current generation into the token (claim `gen`), so
+    /// [`TokenAuth::revoke_all_for_user`] also revokes it. Read it with
+    /// `auth.revocation_store().generation(subject)`; [`Sessions`](crate::Sessions) does
+    /// this for you.
+    pub fn user_generation(mut self, generation: u64) -> Self {
+        self.generation = Some(generation);
         self
     }
 
@@ -281,6 +291,8 @@ struct Payload<'a> {
     fam: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     csrf: Option<&'a str>,
+    #[serde(rename = "gen", skip_serializing_if = "Option::is_none")]
+    generation: Option<u64>,
     #[serde(flatten)]
     custom: Map<String, Value>,
 }
@@ -396,6 +408,7 @@ impl TokenAuth {
             metadata: &request.metadata,
             fam: family.as_deref(),
             csrf: request.csrf.as_deref(),
+            generation: request.generation,
             custom,
         };
         let token = self.sign(kind, &payload)?;

@@ -40,7 +40,7 @@ use crate::auth::TokenAuth;
 use crate::cache::VerifiedCache;
 use crate::claims::{ClaimsView, NoCustomClaims, TokenKind};
 use crate::error::{AuthError, InvalidRequest, InvalidToken, Rendering};
-use crate::store::{StoreError, TokenDigest};
+use crate::store::{RevocationCheck, StoreError, TokenDigest};
 use crate::validate::KindSet;
 
 /// Where the request's token came from.
@@ -314,7 +314,12 @@ where
             Err(e) => return ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),
         };
         let store = &auth.revocation;
-        match store.is_revoked_now(&digest) {
+        let check = RevocationCheck {
+            digest: &digest,
+            subject: claims.subject(),
+            generation: claims.generation(),
+        };
+        match store.check_now(&check) {
             Some(revoked) => match layer.auth.revocation_verdict(revoked, &digest) {
                 Ok(()) => {
                     if let (Some(c), Some(token)) = (cache, fresh) {
@@ -328,8 +333,16 @@ where
             },
             None => {
                 let store = Arc::clone(store);
-                let check: RevocationFuture =
-                    Box::pin(async move { store.is_revoked(&digest).await });
+                let view = Arc::clone(&claims);
+                let check: RevocationFuture = Box::pin(async move {
+                    store
+                        .check(&RevocationCheck {
+                            digest: &digest,
+                            subject: view.subject(),
+                            generation: view.generation(),
+                        })
+                        .await
+                });
                 req.extensions_mut().remove::<AuthContext>();
                 ResponseFuture {
                     state: State::Checking {

@@ -300,8 +300,10 @@ impl Sessions {
         let auth = &s.auth;
         let family_id = random_id()?;
         let csrf = random_id()?;
+        let generation = auth.inner.revocation.generation(&request.subject).await?;
         let mut request = request.clone();
         request.family = Some(family_id.clone());
+        request.generation = Some(generation);
         request.csrf = Some(digest_bytes(csrf.as_bytes()));
         let now = auth.now();
         let family_end = now + s.family_lifetime;
@@ -377,9 +379,10 @@ impl Sessions {
         let Some(family_id) = parent.fam.clone() else {
             return Err(auth.rejected(InvalidToken::InvalidClaims));
         };
-        // A refresh token revoked through `TokenAuth::revoke` stays revoked.
+        // A refresh token revoked through `TokenAuth::revoke` (or all of its user's
+        // tokens through `revoke_all_for_user`) stays revoked.
         let digest = TokenDigest::of_jti(&parent.jti);
-        auth.check_revoked(&digest).await?;
+        auth.check_revoked(&parent).await?;
         let presented_access = match access_token {
             None => None,
             Some(t) => {
@@ -579,9 +582,18 @@ impl Sessions {
         Ok(true)
     }
 
-    /// Revokes every session of the user (password change, security event) and the access
-    /// tokens they knew.
+    /// Revokes every session of the user (password change, security event) and every
+    /// token minted for them through these sessions: the user's generation is bumped (one
+    /// write: every access and refresh token carrying an older generation is refused),
+    /// and the families are deleted.
     pub async fn revoke_user(&self, user_id: &str) -> Result<(), AuthError> {
+        self.inner
+            .auth
+            .inner
+            .revocation
+            .revoke_all_for(user_id)
+            .await
+            .map_err(unavailable)?;
         let known = self
             .inner
             .store

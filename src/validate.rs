@@ -30,7 +30,7 @@ use crate::claims::{Audience, TokenClaims, TokenKind};
 use crate::config::StoreFailurePolicy;
 use crate::error::{AuthError, InvalidToken};
 use crate::keys::Key;
-use crate::store::TokenDigest;
+use crate::store::{RevocationCheck, TokenDigest};
 
 /// The JOSE header fields this crate reads.
 #[derive(Deserialize)]
@@ -231,19 +231,40 @@ impl TokenAuth {
         kind: TokenKind,
     ) -> Result<TokenClaims<T>, AuthError> {
         let claims = self.verify_offline::<T>(token, kind)?;
-        self.check_revoked(&TokenDigest::of_jti(&claims.jti))
-            .await?;
+        self.check_revoked(&claims).await?;
         Ok(claims)
     }
 
-    /// Step 13: refuses a revoked token id (and fails closed when the store is down).
-    pub(crate) async fn check_revoked(&self, digest: &TokenDigest) -> Result<(), AuthError> {
-        let store = &self.inner.revocation;
-        let revoked = match store.is_revoked_now(digest) {
-            Some(r) => r,
-            None => store.is_revoked(digest).await,
+    /// Step 13: refuses a revoked token id or an outdated subject generation (and fails
+    /// closed when the store is down).
+    pub(crate) async fn check_revoked<T>(&self, claims: &TokenClaims<T>) -> Result<(), AuthError> {
+        let digest = TokenDigest::of_jti(&claims.jti);
+        let check = RevocationCheck {
+            digest: &digest,
+            subject: &claims.sub,
+            generation: claims.generation,
         };
-        self.revocation_verdict(revoked, digest)
+        let store = &self.inner.revocation;
+        let revoked = match store.check_now(&check) {
+            Some(r) => r,
+            None => store.check(&check).await,
+        };
+        self.revocation_verdict(revoked, &digest)
+    }
+
+    /// Revokes every token of `subject` that carries a subject generation (`gen` claim,
+    /// written by [`Sessions`](crate::Sessions) or
+    /// [`TokenRequest::user_generation`](crate::TokenRequest::user_generation)): one write,
+    /// whatever the number of tokens. Returns the subject's new generation.
+    pub async fn revoke_all_for_user(&self, subject: &str) -> Result<u64, RevokeError> {
+        let generation = self
+            .inner
+            .revocation
+            .revoke_all_for(subject)
+            .await
+            .map_err(RevokeError::Store)?;
+        tracing::info!(generation, "all tokens of a subject revoked");
+        Ok(generation)
     }
 
     /// Turns a revocation lookup into the layer's verdict (fail closed on store errors).

@@ -9,7 +9,7 @@ use crate::config::{Clock, SystemClock};
 use crate::store::family::{
     AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, Successor,
 };
-use crate::store::{RevocationStore, StoreError, TokenDigest};
+use crate::store::{RevocationCheck, RevocationStore, StoreError, TokenDigest};
 
 /// Default capacity of [`MemoryRevocationStore`]: one million revoked, unexpired tokens
 /// (about 70 MB at most).
@@ -23,6 +23,7 @@ pub const DEFAULT_REVOCATION_CAPACITY: usize = 1_000_000;
 /// Lookups take a read lock that writers hold only for an insert (or a purge).
 pub struct MemoryRevocationStore {
     revoked: RwLock<Revoked>,
+    generations: RwLock<HashMap<String, u64>>,
     capacity: usize,
     clock: Arc<dyn Clock>,
 }
@@ -55,6 +56,7 @@ impl MemoryRevocationStore {
                 map: HashMap::new(),
                 purge_at: 1024,
             }),
+            generations: RwLock::new(HashMap::new()),
             capacity: capacity.max(1),
             clock: Arc::new(SystemClock),
         }
@@ -132,6 +134,50 @@ impl RevocationStore for MemoryRevocationStore {
 
     fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
         Some(Ok(self.lookup(digest)))
+    }
+
+    async fn revoke_all_for(&self, subject: &str) -> Result<u64, StoreError> {
+        let mut g = self.generations.write().unwrap_or_else(|p| p.into_inner());
+        let n = g.entry(subject.to_owned()).or_insert(0);
+        *n += 1;
+        Ok(*n)
+    }
+
+    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
+        Ok(self.generation_of(subject))
+    }
+
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        Ok(self.answer(token))
+    }
+
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        Some(Ok(self.answer(token)))
+    }
+}
+
+impl MemoryRevocationStore {
+    fn generation_of(&self, subject: &str) -> u64 {
+        self.generations
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(subject)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Sets a subject's generation (the Redis store keeps its cache with it).
+    pub(crate) fn set_generation(&self, subject: &str, generation: u64) {
+        let mut g = self.generations.write().unwrap_or_else(|p| p.into_inner());
+        let n = g.entry(subject.to_owned()).or_insert(0);
+        *n = (*n).max(generation);
+    }
+
+    fn answer(&self, token: &RevocationCheck<'_>) -> bool {
+        self.lookup(token.digest)
+            || token
+                .generation
+                .is_some_and(|g| self.generation_of(token.subject) > g)
     }
 }
 

@@ -98,6 +98,53 @@ pub trait RevocationStore: Send + Sync + 'static {
         let _ = digest;
         None
     }
+
+    /// Revokes every token of `subject` issued so far, in O(1): the subject's generation
+    /// is incremented, and tokens carrying an older generation (the `gen` claim, written by
+    /// [`Sessions`](crate::Sessions)) are refused from then on. Returns the new generation.
+    async fn revoke_all_for(&self, subject: &str) -> Result<u64, StoreError> {
+        let _ = subject;
+        Err(StoreError::Backend(
+            "this store cannot revoke all tokens of a user".into(),
+        ))
+    }
+
+    /// The subject's current generation (0 when never revoked).
+    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
+        let _ = subject;
+        Ok(0)
+    }
+
+    /// The per-request check: the token's digest, and its generation when it carries one.
+    /// Stores override it to answer in one round trip.
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        if self.is_revoked(token.digest).await? {
+            return Ok(true);
+        }
+        match token.generation {
+            Some(g) => Ok(self.generation(token.subject).await? > g),
+            None => Ok(false),
+        }
+    }
+
+    /// [`check`](Self::check) when it is known without waiting, else `None`.
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        match token.generation {
+            None => self.is_revoked_now(token.digest),
+            Some(_) => None,
+        }
+    }
+}
+
+/// What the per-request revocation check looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct RevocationCheck<'a> {
+    /// The digest of the token's `jti`.
+    pub digest: &'a TokenDigest,
+    /// The token's subject.
+    pub subject: &'a str,
+    /// The subject's generation written into the token (`gen` claim), if any.
+    pub generation: Option<u64>,
 }
 
 #[cfg(test)]

@@ -57,7 +57,7 @@ use crate::store::family::{
     AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, Successor,
 };
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
-use crate::store::{RevocationStore, StoreError, TokenDigest};
+use crate::store::{RevocationCheck, RevocationStore, StoreError, TokenDigest};
 
 /// How long [`PostgresStore::connect`] waits for a connection before reporting
 /// [`StoreError::Unavailable`].
@@ -307,6 +307,47 @@ impl RevocationStore for PostgresStore {
         )
         .bind(&digest.0[..])
         .bind(to_db(self.clock.now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    async fn revoke_all_for(&self, subject: &str) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "INSERT INTO token_auth_user_generations (subject, generation) VALUES ($1, 1) \
+             ON CONFLICT (subject) DO UPDATE \
+             SET generation = token_auth_user_generations.generation + 1 \
+             RETURNING generation",
+        )
+        .bind(subject)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(n.max(0) as u64)
+    }
+
+    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
+        let n: Option<i64> = sqlx::query_scalar(
+            "SELECT generation FROM token_auth_user_generations WHERE subject = $1",
+        )
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(n.unwrap_or(0).max(0) as u64)
+    }
+
+    /// One query: the digest, and the subject's generation when the token carries one.
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE digest = $1 AND expires_at > $2) \
+             OR ($4::bigint IS NOT NULL AND EXISTS (SELECT 1 FROM token_auth_user_generations \
+                 WHERE subject = $3 AND generation > $4::bigint))",
+        )
+        .bind(&token.digest.0[..])
+        .bind(to_db(self.clock.now()))
+        .bind(token.subject)
+        .bind(token.generation.map(to_db))
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)

@@ -23,6 +23,7 @@
 //! | `rev:{sha256(jti) hex}` | string | a revoked token | when the token does |
 //! | `fam:{family id}` | hash | a refresh family: user, times, user agent, current and previous refresh digests, the successor kept for the grace window, known access tokens | at the family's end |
 //! | `user:{user id}` | sorted set | the user's family ids by creation time | — (pruned as families end) |
+//! | `gen:{user id}` | integer | the user's generation (bumped by "revoke everything") | — |
 //! | `grants:{len}:{tenant}:{principal}` | hash | scope → who granted it and when | — |
 //! | `audit:{len}:{tenant}` | list | the append-only audit trail of the tenant | — |
 //!
@@ -57,7 +58,7 @@ use crate::store::family::{
 };
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
 use crate::store::memory::MemoryRevocationStore;
-use crate::store::{RevocationStore, StoreError, TokenDigest};
+use crate::store::{RevocationCheck, RevocationStore, StoreError, TokenDigest};
 
 /// Options of a [`RedisStore`].
 #[derive(Debug, Clone)]
@@ -213,6 +214,12 @@ if redis.call('EXPIRETIME', KEYS[1]) < tonumber(ARGV[1]) then
 end
 redis.call('PUBLISH', KEYS[2], ARGV[2])
 return 1
+";
+
+const BUMP_GENERATION: &str = r"
+local n = redis.call('INCR', KEYS[1])
+redis.call('PUBLISH', KEYS[2], 'g:' .. n .. ':' .. ARGV[1])
+return n
 ";
 
 const ROTATE: &str = r"
@@ -427,6 +434,31 @@ async fn run_subscription(
             break;
         }
     }
+    let pattern = format!("{prefix}gen:*");
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        if !keys.is_empty() {
+            let values: Vec<Option<u64>> = conn.mget(&keys).await.map_err(map_err)?;
+            for (k, v) in keys.iter().zip(values) {
+                if let Some(v) = v {
+                    cache.revoked.set_generation(&k[pattern.len() - 1..], v);
+                }
+            }
+        }
+        cursor = next;
+        if cursor == 0 {
+            break;
+        }
+    }
     cache.heard();
     cache.synced.store(true, Ordering::Release);
     tracing::debug!("revocation cache synced");
@@ -439,7 +471,13 @@ async fn run_subscription(
                 };
                 cache.heard();
                 let payload: String = msg.get_payload().unwrap_or_default();
-                if let Some((h, exp)) = payload.split_once(':')
+                if let Some(rest) = payload.strip_prefix("g:") {
+                    if let Some((n, user)) = rest.split_once(':')
+                        && let Ok(n) = n.parse::<u64>()
+                    {
+                        cache.revoked.set_generation(user, n);
+                    }
+                } else if let Some((h, exp)) = payload.split_once(':')
                     && let (Some(d), Ok(exp)) = (parse_hex(h), exp.parse::<u64>())
                 {
                     let _ = cache.revoked.revoke(d, exp).await;
@@ -484,6 +522,44 @@ impl RevocationStore for RedisStore {
     fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
         let cache = self.cache.as_ref().filter(|c| c.fresh())?;
         cache.revoked.is_revoked_now(digest)
+    }
+
+    async fn revoke_all_for(&self, subject: &str) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let n: u64 = Script::new(BUMP_GENERATION)
+            .key(self.key("gen", subject))
+            .key(format!("{}revoked", self.prefix))
+            .arg(subject)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        if let Some(c) = &self.cache {
+            c.revoked.set_generation(subject, n);
+        }
+        Ok(n)
+    }
+
+    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let n: Option<u64> = conn.get(self.key("gen", subject)).await.map_err(map_err)?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// One round trip: `EXISTS` of the digest and `GET` of the subject's generation.
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let (revoked, current): (bool, Option<u64>) = redis::pipe()
+            .exists(self.key("rev", &hex(token.digest)))
+            .get(self.key("gen", token.subject))
+            .query_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(revoked || token.generation.is_some_and(|g| current.unwrap_or(0) > g))
+    }
+
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        let cache = self.cache.as_ref().filter(|c| c.fresh())?;
+        cache.revoked.check_now(token)
     }
 }
 

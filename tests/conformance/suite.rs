@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum_token_auth::Scope;
 use axum_token_auth::store::grants::{AuditAction, GrantStore};
 use axum_token_auth::store::{
-    AccessRef, NewFamily, RefreshStore, RevocationStore, RotateOutcome, Rotation, StoreError,
-    Successor, TokenDigest,
+    AccessRef, NewFamily, RefreshStore, RevocationCheck, RevocationStore, RotateOutcome, Rotation,
+    StoreError, Successor, TokenDigest,
 };
 use tokio::sync::Barrier;
 
@@ -78,12 +78,14 @@ macro_rules! conformance_suite {
                 purge_expired,
                 revocation,
                 revocation_expires,
+                revoke_all_for_a_subject,
                 grants,
                 grants_reject_invalid_ids,
             );
             conformance_suite!(@two $open, $reopen;
                 concurrent_rotations_across_handles,
                 revocation_across_handles,
+                revoke_all_across_handles,
                 grants_across_handles,
             );
         }
@@ -1048,6 +1050,58 @@ pub async fn revocation_across_handles(a: Stores, b: Stores) {
     b.revocation.revoke(d, t + 700).await.unwrap();
     assert!(a.revocation.is_revoked(&d).await.unwrap());
     eventually_revoked_now(&*a.revocation, &d).await;
+}
+
+fn gen_check<'a>(
+    d: &'a TokenDigest,
+    subject: &'a str,
+    generation: Option<u64>,
+) -> RevocationCheck<'a> {
+    RevocationCheck {
+        digest: d,
+        subject,
+        generation,
+    }
+}
+
+/// "Revoke everything of a user" is one generation bump: tokens carrying an older
+/// generation are revoked, newer ones and tokens without a generation are not.
+pub async fn revoke_all_for_a_subject(s: Stores) {
+    let store = &*s.revocation;
+    let user = uid("user");
+    let d = random_digest();
+    assert_eq!(store.generation(&user).await.unwrap(), 0);
+    assert!(!store.check(&gen_check(&d, &user, Some(0))).await.unwrap());
+    assert_eq!(store.revoke_all_for(&user).await.unwrap(), 1);
+    assert_eq!(store.generation(&user).await.unwrap(), 1);
+    assert!(store.check(&gen_check(&d, &user, Some(0))).await.unwrap());
+    assert!(!store.check(&gen_check(&d, &user, Some(1))).await.unwrap());
+    assert!(!store.check(&gen_check(&d, &user, None)).await.unwrap());
+    if let Some(now) = store.check_now(&gen_check(&d, &user, Some(0))) {
+        assert!(now.unwrap());
+    }
+    // Another user is untouched.
+    let other = uid("user");
+    assert!(!store.check(&gen_check(&d, &other, Some(0))).await.unwrap());
+    assert_eq!(store.revoke_all_for(&user).await.unwrap(), 2);
+}
+
+/// One instance's "revoke everything" reaches the other (in-process answers within 2 s).
+pub async fn revoke_all_across_handles(a: Stores, b: Stores) {
+    let user = uid("user");
+    let d = random_digest();
+    let check = gen_check(&d, &user, Some(0));
+    assert!(!b.revocation.check(&check).await.unwrap());
+    a.revocation.revoke_all_for(&user).await.unwrap();
+    assert!(b.revocation.check(&check).await.unwrap());
+    let start = std::time::Instant::now();
+    while let Some(Ok(false)) = b.revocation.check_now(&check) {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "stale past the bound"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 async fn eventually_revoked_now(store: &dyn RevocationStore, d: &TokenDigest) {
