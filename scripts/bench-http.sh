@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# scripts/bench-http.sh - HTTP load comparison of axum-token-auth and its peers.
+#
+# Builds bench-http/ (its own cargo workspace, never part of the main crate's build)
+# in release, then for every variant, in two interleaved rounds (round 1: all
+# variants, round 2: all variants):
+#   - starts `bench-http <variant>` on 127.0.0.1 pinned to CPU 0 (taskset),
+#   - checks it once with curl: 401 without a token (200 for `bare`), 200 "hello"
+#     with it, so a broken setup is never benchmarked,
+#   - warms up 2 s, then runs `wrk -t1 -c32 -d${DURATION}s --latency` pinned to CPU 1
+#     with `Authorization: Bearer <token>` (the same header for every variant),
+#   - records req/s, p50, p99 and the server's VmRSS (sampled 0.5 s before the
+#     run ends, under load), then stops the server.
+# Prints a Markdown table (means of the two rounds) and writes it, with the date,
+# the machine and the command, to bench-http/results.md.
+#
+# Usage:
+#   scripts/bench-http.sh
+#   DURATION=30 scripts/bench-http.sh
+#   VARIANTS="bare ours-hs256 handwritten" DURATION=3 scripts/bench-http.sh
+#
+# Knobs (environment variables):
+#   DURATION   seconds per measured run (default 10)
+#   VARIANTS   space-separated subset, in this order by default: bare handwritten
+#              jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256
+#   TOKENS     distinct valid tokens per run (default 1). 1: every request carries the
+#              same token (wrk -H). N > 1: the server mints N tokens and wrk rotates
+#              through them with a small Lua script (requests pre-formatted in init).
+#              axum-token-auth caches verified tokens (1024 entries by default), so with
+#              TOKENS=1 the ours-* variants measure the cache-hit path while the peers
+#              verify every request; ours-hs256-nocache (cache off) and TOKENS=4096
+#              (mostly misses) show the verification path.
+#
+# Installs wrk (and curl) from Debian when missing: `apt-get update` runs once, and
+# only when something must be installed. Loopback only. Every run ends by itself
+# (wrk -d, plus a `timeout` guard around each wrk).
+set -euo pipefail
+
+readonly ALL_VARIANTS="bare handwritten jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256"
+readonly WARMUP_S=2
+readonly CONNECTIONS=32
+readonly ROUNDS=2
+readonly START_TIMEOUT_S=15
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+REPO_ROOT=$(cd -- "$SCRIPT_DIR/.." && pwd -P)
+BENCH_DIR=$REPO_ROOT/bench-http
+cd "$REPO_ROOT"
+
+(($# == 0)) || die "no arguments; knobs are environment variables: DURATION, VARIANTS, TOKENS (see the header of $0)"
+
+# the exact command, for results.md
+COMMAND="scripts/bench-http.sh"
+[[ -n ${VARIANTS:-} ]] && COMMAND="VARIANTS=\"$VARIANTS\" $COMMAND"
+[[ -n ${TOKENS:-} ]] && COMMAND="TOKENS=$TOKENS $COMMAND"
+[[ -n ${DURATION:-} ]] && COMMAND="DURATION=$DURATION $COMMAND"
+
+DURATION=${DURATION:-10}
+TOKENS=${TOKENS:-1}
+[[ $TOKENS =~ ^[1-9][0-9]*$ ]] && ((TOKENS <= 1000000)) || die "TOKENS must be a whole number in 1..1000000 (got '$TOKENS')"
+[[ $DURATION =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds ≥ 1 (got '$DURATION')"
+read -r -a VARIANT_LIST <<<"${VARIANTS:-$ALL_VARIANTS}"
+((${#VARIANT_LIST[@]})) || die "VARIANTS is empty"
+for v in "${VARIANT_LIST[@]}"; do
+  [[ " $ALL_VARIANTS " == *" $v "* ]] || die "unknown variant '$v' (known: $ALL_VARIANTS)"
+done
+
+# ---------------------------------------------------------------------------
+# cleanup: stop the server we started (by its pid), remove the temp dir
+# ---------------------------------------------------------------------------
+TMP=""
+SERVER_PID=""
+WRK_PID=""
+
+stop_server() {
+  [[ -n $SERVER_PID ]] || return 0
+  if kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT INT TERM HUP
+  if [[ -n $WRK_PID ]]; then
+    kill -TERM "$WRK_PID" 2>/dev/null
+    wait "$WRK_PID" 2>/dev/null
+  fi
+  stop_server
+  [[ -n $TMP && -d $TMP ]] && rm -rf -- "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+# ---------------------------------------------------------------------------
+# tools
+# ---------------------------------------------------------------------------
+if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+command -v cargo >/dev/null 2>&1 || die "cargo not found on PATH (install Rust via rustup)"
+
+missing=()
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v taskset >/dev/null 2>&1 || missing+=(util-linux)
+if [[ ! -s $BENCH_DIR/fixtures/rsa2048_private.pem || ! -s $BENCH_DIR/fixtures/ec_p256_private.pem ]]; then
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+fi
+if ((${#missing[@]})); then
+  command -v apt-get >/dev/null 2>&1 || die "missing ${missing[*]} and no apt-get: install them by hand"
+  SUDO=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "missing ${missing[*]}: run as root or install them: apt-get install ${missing[*]}"
+    SUDO=(sudo)
+  fi
+  log "installing ${missing[*]} (apt-get update once, then install)"
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300 update -q </dev/null
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 install -y --no-install-recommends "${missing[@]}" </dev/null
+fi
+
+# keys for ours-rs256 / ours-es256 (checked in; regenerated only when absent)
+mkdir -p "$BENCH_DIR/fixtures"
+if [[ ! -s $BENCH_DIR/fixtures/rsa2048_private.pem ]]; then
+  log "generating bench-http/fixtures/rsa2048_private.pem"
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$BENCH_DIR/fixtures/rsa2048_private.pem" 2>/dev/null
+fi
+if [[ ! -s $BENCH_DIR/fixtures/ec_p256_private.pem ]]; then
+  log "generating bench-http/fixtures/ec_p256_private.pem"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$BENCH_DIR/fixtures/ec_p256_private.pem"
+fi
+
+# CPU pinning: server on CPU 0, wrk on CPU 1
+NPROC=$(nproc)
+SERVER_PIN=()
+WRK_PIN=()
+PIN_NOTE="and wrk sharing the only CPU (no pinning)"
+if ((NPROC >= 2)); then
+  SERVER_PIN=(taskset -c 0)
+  WRK_PIN=(taskset -c 1)
+  PIN_NOTE="on CPU 0 and wrk on CPU 1 (taskset)"
+else
+  log "warning: only $NPROC CPU: server and wrk share it (no pinning)"
+fi
+
+# ---------------------------------------------------------------------------
+# build
+# ---------------------------------------------------------------------------
+export CARGO_TARGET_DIR=$BENCH_DIR/target
+log "cargo build --release (bench-http, target dir bench-http/target)"
+cargo build --release --manifest-path "$BENCH_DIR/Cargo.toml"
+BIN=$CARGO_TARGET_DIR/release/bench-http
+[[ -x $BIN ]] || die "no binary at $BIN after the build"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-http.XXXXXX")
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+free_port() {
+  if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  else
+    local p
+    while :; do
+      p=$((20000 + RANDOM % 30000))
+      (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+    done
+  fi
+}
+
+# start_server VARIANT -> sets SERVER_PID, PORT, TOKEN
+start_server() {
+  local variant=$1 attempt t0
+  for attempt in 1 2 3; do
+    PORT=$(free_port)
+    rm -f "$TMP/token" "$TMP/server.log"
+    "${SERVER_PIN[@]}" "$BIN" "$variant" "$PORT" "$TMP/token" "$TOKENS" >"$TMP/server.log" 2>&1 &
+    SERVER_PID=$!
+    t0=$SECONDS
+    while ((SECONDS - t0 < START_TIMEOUT_S)); do
+      if grep -q '^LISTENING ' "$TMP/server.log" 2>/dev/null; then
+        TOKEN=$(head -n1 "$TMP/token")
+        [[ -n $TOKEN ]] || die "$variant: the server wrote no token"
+        [[ $(grep -c . "$TMP/token") -eq $TOKENS ]] || die "$variant: the server wrote $(grep -c . "$TMP/token") tokens, expected $TOKENS"
+        return 0
+      fi
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.05
+    done
+    log "$variant did not start on port $PORT (attempt $attempt):"
+    sed 's/^/    /' "$TMP/server.log" >&2 || true
+    stop_server
+  done
+  die "could not start variant $variant"
+}
+
+# check_server VARIANT: 401 without a token (200 for bare), 200 "hello" with it
+check_server() {
+  local variant=$1 url="http://127.0.0.1:$PORT/hello" code body expect_none=401
+  [[ $variant == bare ]] && expect_none=200
+  code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$url") || die "$variant: curl failed"
+  [[ $code == "$expect_none" ]] || die "$variant: GET /hello without a token answered $code, expected $expect_none"
+  body=$(curl -sS --max-time 5 -w '\n%{http_code}' -H "Authorization: Bearer $TOKEN" "$url") || die "$variant: curl failed"
+  [[ $body == $'hello\n200' ]] || die "$variant: GET /hello with the token answered '${body//$'\n'/ | }', expected 'hello | 200'"
+  if ((TOKENS > 1)); then # the last minted token too
+    body=$(curl -sS --max-time 5 -w '\n%{http_code}' -H "Authorization: Bearer $(tail -n1 "$TMP/token")" "$url") || die "$variant: curl failed"
+    [[ $body == $'hello\n200' ]] || die "$variant: GET /hello with the last token answered '${body//$'\n'/ | }', expected 'hello | 200'"
+  fi
+}
+
+# to_us "123.45us" | "1.2ms" | "1.00s" -> microseconds
+to_us() {
+  awk -v v="$1" 'BEGIN {
+    if (match(v, /us$/)) { printf "%.1f", substr(v, 1, RSTART - 1) }
+    else if (match(v, /ms$/)) { printf "%.1f", substr(v, 1, RSTART - 1) * 1000 }
+    else if (match(v, /m$/)) { printf "%.1f", substr(v, 1, RSTART - 1) * 60000000 }
+    else if (match(v, /s$/)) { printf "%.1f", substr(v, 1, RSTART - 1) * 1000000 }
+    else { exit 1 }
+  }'
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true; }
+
+# utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat,
+# counted after the parenthesised command name)
+cpu_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# wrk script for TOKENS > 1: every request pre-formatted once, then rotated through
+cat >"$TMP/tokens.lua" <<'LUA'
+local reqs, n, i = {}, 0, 0
+function init(args)
+  for line in io.lines(args[1]) do
+    if #line > 0 then
+      n = n + 1
+      reqs[n] = wrk.format("GET", "/hello", { ["Authorization"] = "Bearer " .. line })
+    end
+  end
+  assert(n > 0, "no tokens in " .. args[1])
+end
+function request()
+  i = i % n + 1
+  return reqs[i]
+end
+LUA
+
+# run_wrk SECONDS OUTFILE; execs (call it in a subshell or with &), so that the pid
+# of a background run is timeout's, which passes a TERM on to wrk
+run_wrk() {
+  local secs=$1 out=$2
+  local -a load=(-H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/hello")
+  if ((TOKENS > 1)); then
+    load=(-s "$TMP/tokens.lua" "http://127.0.0.1:$PORT/hello" -- "$TMP/token")
+  fi
+  exec timeout --kill-after=5 $((secs + 30)) "${WRK_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency \
+    "${load[@]}" >"$out" 2>&1
+}
+
+# ---------------------------------------------------------------------------
+# the runs
+# ---------------------------------------------------------------------------
+RESULTS=$TMP/results.tsv # round variant rps p50_us p99_us rss_kib socket_errors cpu_us_per_req
+: >"$RESULTS"
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
+SAMPLE_AFTER=$(awk -v d="$DURATION" 'BEGIN { s = d - 0.5; if (s < 0.2) s = 0.2; print s }')
+
+for ((round = 1; round <= ROUNDS; round++)); do
+  for variant in "${VARIANT_LIST[@]}"; do
+    log "round $round/$ROUNDS: $variant"
+    start_server "$variant"
+    check_server "$variant"
+
+    (run_wrk "$WARMUP_S" "$TMP/warmup.txt") || { cat "$TMP/warmup.txt" >&2; die "$variant: warm-up wrk failed"; }
+
+    cpu0=$(cpu_ticks "$SERVER_PID")
+    run_wrk "$DURATION" "$TMP/wrk.txt" &
+    WRK_PID=$!
+    sleep "$SAMPLE_AFTER" &
+    wait $! # (a wait, unlike a foreground sleep, lets a TERM trap run at once)
+    rss=$(rss_kib "$SERVER_PID")
+    wait "$WRK_PID" || { WRK_PID=""; cat "$TMP/wrk.txt" >&2; die "$variant: wrk failed"; }
+    WRK_PID=""
+    cpu1=$(cpu_ticks "$SERVER_PID")
+    [[ -n $rss ]] || rss=$(rss_kib "$SERVER_PID")
+    kill -0 "$SERVER_PID" 2>/dev/null || { sed 's/^/    /' "$TMP/server.log" >&2; die "$variant: the server died during the run"; }
+    stop_server
+
+    out=$TMP/wrk.txt
+    if grep -q 'Non-2xx or 3xx responses' "$out"; then
+      cat "$out" >&2
+      die "$variant: wrk saw non-2xx responses: the setup is broken, not benchmarking it"
+    fi
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
+    p50=$(awk '$1 == "50%" { print $2 }' "$out")
+    p99=$(awk '$1 == "99%" { print $2 }' "$out")
+    errs=$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$out")
+    nreq=$(awk '$2 == "requests" && $3 == "in" { print $1 }' "$out")
+    [[ -n $rps && -n $p50 && -n $p99 && $nreq =~ ^[1-9][0-9]*$ ]] || { cat "$out" >&2; die "$variant: could not parse wrk's output"; }
+    # server CPU time per request: less sensitive to a busy machine than req/s
+    cpu_us=$(awk -v t=$((cpu1 - cpu0)) -v hz="$CLK_TCK" -v n="$nreq" 'BEGIN { printf "%.2f", t * 1000000 / hz / n }')
+    p50=$(to_us "$p50") && p99=$(to_us "$p99") || { cat "$out" >&2; die "$variant: unknown latency unit in wrk's output"; }
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$variant" "$rps" "$p50" "$p99" "${rss:-0}" "${errs:-0}" "$cpu_us" >>"$RESULTS"
+    log "  $variant: $rps req/s, p50 ${p50} µs, p99 ${p99} µs, RSS $((${rss:-0} / 1024)) MiB, server CPU ${cpu_us} µs/req"
+  done
+done
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+# means over the rounds, in VARIANT_LIST order
+TABLE=$(
+  awk -F'\t' -v order="${VARIANT_LIST[*]}" '
+    { n[$2]++; rps[$2] += $3; p50[$2] += $4; p99[$2] += $5; rss[$2] += $6; err[$2] += $7; cpu[$2] += $8
+      runs[$2] = runs[$2] (runs[$2] == "" ? "" : " / ") sprintf("%.0f", $3) }
+    END {
+      base = ("bare" in n) ? rps["bare"] / n["bare"] : 0
+      print "| variant | req/s | vs bare | p50 (µs) | p99 (µs) | RSS (MiB) | server CPU (µs/req) | req/s per round |"
+      print "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+      k = split(order, vs, " ")
+      for (i = 1; i <= k; i++) {
+        v = vs[i]; if (!(v in n)) continue
+        r = rps[v] / n[v]
+        ratio = base > 0 ? sprintf("%.2f", r / base) : "—"
+        printf "| %s | %.0f | %s | %.0f | %.0f | %.1f | %.1f | %s |\n", v, r, ratio, p50[v] / n[v], p99[v] / n[v], rss[v] / n[v] / 1024, cpu[v] / n[v], runs[v]
+      }
+    }' "$RESULTS"
+)
+TOTAL_ERRS=$(awk -F'\t' '{ s += $7 } END { print s + 0 }' "$RESULTS")
+
+if ((TOKENS > 1)); then
+  TOKEN_NOTE="$TOKENS distinct valid tokens in rotation (wrk Lua script)"
+else
+  TOKEN_NOTE="one token, the same \`Authorization: Bearer\` header for every variant and request"
+fi
+CPU_MODEL=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
+[[ -n $CPU_MODEL ]] || CPU_MODEL=$(uname -m)
+GIT_REV=$(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')
+if [[ -n $(git -C "$REPO_ROOT" status --porcelain 2>/dev/null | head -n1) ]]; then GIT_REV+=" (dirty work tree)"; fi
+RUSTC=$(rustc --version 2>/dev/null || echo '?')
+WRK_VERSION=$(wrk -v 2>&1 | head -n1 | awk '{ print $1, $2 }' || true)
+
+REPORT=$(
+  cat <<EOF
+# HTTP load results: axum-token-auth and peers
+
+- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')
+- command: \`$COMMAND\`
+- machine: $NPROC CPUs (\`nproc\`), $CPU_MODEL; load average at start: $LOADAVG_START
+- commit: $GIT_REV; $RUSTC; ${WRK_VERSION:-wrk}
+- setup: 1-thread tokio server $PIN_NOTE, \`wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency\`, loopback, \`GET /hello\` with $TOKEN_NOTE; ${WARMUP_S} s warm-up per run; $ROUNDS interleaved rounds
+- columns: means of the $ROUNDS rounds; "vs bare" = req/s ÷ bare's req/s; RSS = the server's VmRSS 0.5 s before the end of the run; server CPU = the server's user + system CPU time during the measured run ÷ requests served (steadier than req/s on a busy machine)
+
+$TABLE
+EOF
+)
+if ((TOTAL_ERRS > 0)); then
+  REPORT+=$'\n\n'"⚠️ wrk reported $TOTAL_ERRS socket errors (connect/read/write/timeout) over all runs."
+fi
+
+printf '%s\n' "$REPORT" >"$BENCH_DIR/results.md"
+printf '\n%s\n\n' "$REPORT"
+log "written to bench-http/results.md"
