@@ -25,8 +25,40 @@ pub const MAX_CACHED_TOKEN: usize = 2048;
 pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
 const SHARDS: usize = 8;
 
+/// A hasher for keys that are already uniformly random (a mixed slot, a SHA-256 digest):
+/// it keeps 8 of their bytes instead of hashing them again.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Prehashed;
+
+impl BuildHasher for Prehashed {
+    type Hasher = PrehashedHasher;
+    fn build_hasher(&self) -> PrehashedHasher {
+        PrehashedHasher(0)
+    }
+}
+
+pub(crate) struct PrehashedHasher(u64);
+
+impl std::hash::Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut b = [0u8; 8];
+        let n = bytes.len().min(8);
+        b[..n].copy_from_slice(&bytes[..n]);
+        self.0 ^= u64::from_le_bytes(b);
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 ^= v;
+    }
+    fn write_usize(&mut self, _: usize) {
+        // Length prefixes of fixed-size keys carry nothing.
+    }
+}
+
 pub(crate) struct VerifiedCache {
-    shards: Box<[RwLock<HashMap<u64, Entry>>]>,
+    shards: Box<[RwLock<HashMap<u64, Entry, Prehashed>>]>,
     hasher: std::collections::hash_map::RandomState,
     seed: u64,
     per_shard: usize,
@@ -53,7 +85,9 @@ impl VerifiedCache {
         let per_shard = capacity.div_ceil(SHARDS).max(1);
         let hasher = std::collections::hash_map::RandomState::new();
         Some(VerifiedCache {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashMap::with_hasher(Prehashed)))
+                .collect(),
             seed: hasher.hash_one(0x5eed_u64),
             hasher,
             per_shard,

@@ -169,6 +169,19 @@ pub(crate) fn find_token<'h>(
     cookie_name: Option<&str>,
     max_bytes: usize,
 ) -> Result<Option<(&'h str, TokenSource)>, AuthError> {
+    let found = locate_token(headers, cookie_name, max_bytes)?;
+    if let Some((token, source)) = found {
+        check_charset(token, source)?;
+    }
+    Ok(found)
+}
+
+/// [`find_token`] without the charset check of the header token.
+fn locate_token<'h>(
+    headers: &'h HeaderMap,
+    cookie_name: Option<&str>,
+    max_bytes: usize,
+) -> Result<Option<(&'h str, TokenSource)>, AuthError> {
     let mut auth_headers = headers.get_all(AUTHORIZATION).iter();
     let header_token = match (auth_headers.next(), auth_headers.next()) {
         (Some(_), Some(_)) => return Err(InvalidRequest::MultipleAuthorization.into()),
@@ -196,22 +209,34 @@ pub(crate) fn find_token<'h>(
 /// a bearer credential (`Ok(None)`).
 fn parse_bearer(value: &[u8], max_bytes: usize) -> Result<Option<&str>, AuthError> {
     let malformed = || AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization);
-    let value = std::str::from_utf8(value).map_err(|_| malformed())?;
-    let (scheme, rest) = match value.split_once(' ') {
-        Some((s, r)) => (s, r),
-        None => (value, ""),
+    // `Bearer` followed by a space or the end; any other scheme is no bearer credential.
+    let (scheme, rest) = match value.get(..6) {
+        Some(s) if value.len() == 6 || value[6] == b' ' => (s, &value[6..]),
+        _ => return Ok(None),
     };
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Ok(None);
     }
+    let rest = std::str::from_utf8(rest).map_err(|_| malformed())?;
     let token = rest.trim_start_matches(' ');
     if token.len() > max_bytes {
         return Err(InvalidToken::TooLarge.into());
     }
-    if token.is_empty() || !is_b64token(token) {
+    if token.is_empty() {
         return Err(malformed());
     }
     Ok(Some(token))
+}
+
+/// The `b64token` charset check of a header token (RFC 6750 §2.1): 400 when it fails.
+/// The layer runs it only on a cache miss: a cached token passed it when it was verified.
+pub(crate) fn check_charset(token: &str, source: TokenSource) -> Result<(), AuthError> {
+    if source == TokenSource::Header && !is_b64token(token) {
+        return Err(AuthError::InvalidRequest(
+            InvalidRequest::MalformedAuthorization,
+        ));
+    }
+    Ok(())
 }
 
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
@@ -261,9 +286,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        // The service that was polled ready goes into the future; a clone stays here.
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+        let inner = &mut self.inner;
         let layer = &self.layer;
         let auth = &layer.auth.inner;
         let settings = &auth.settings;
@@ -277,7 +300,7 @@ where
         let cache = layer.cache.as_deref();
         // The token's claims: from the cache of verified tokens, or verified in full.
         // `fresh` holds the token when it was verified now (to be cached once accepted).
-        let verified = match find_token(
+        let verified = match locate_token(
             req.headers(),
             settings.access_cookie.as_deref(),
             settings.max_token_bytes,
@@ -285,16 +308,18 @@ where
             Ok(Some((token, source))) => {
                 match cache.and_then(|c| c.get(token, now, settings.leeway)) {
                     Some(hit) => Ok((hit.claims, hit.digest, source, None)),
-                    None => layer
-                        .auth
-                        .verify_kinds::<T>(token, layer.accept)
-                        .map(|claims| {
-                            let digest = TokenDigest::of_jti(&claims.jti);
-                            let claims: Arc<dyn ClaimsView> = Arc::new(claims);
-                            let fresh = cache.map(|_| Box::<str>::from(token));
-                            (claims, digest, source, fresh)
-                        })
-                        .map_err(|e| layer.auth.rejected(e)),
+                    None => check_charset(token, source).and_then(|()| {
+                        layer
+                            .auth
+                            .verify_kinds::<T>(token, layer.accept)
+                            .map(|claims| {
+                                let digest = TokenDigest::of_jti(&claims.jti);
+                                let claims: Arc<dyn ClaimsView> = Arc::new(claims);
+                                let fresh = cache.map(|_| Box::<str>::from(token));
+                                (claims, digest, source, fresh)
+                            })
+                            .map_err(|e| layer.auth.rejected(e))
+                    }),
                 }
             }
             Ok(None) => Err(AuthError::MissingCredentials),
@@ -344,6 +369,9 @@ where
                         .await
                 });
                 req.extensions_mut().remove::<AuthContext>();
+                // The service that was polled ready goes into the future; a clone stays.
+                let clone = inner.clone();
+                let inner = std::mem::replace(inner, clone);
                 ResponseFuture {
                     state: State::Checking {
                         check,
@@ -409,7 +437,7 @@ where
     S: Service<Request<B>, Response = Response>,
 {
     /// Calls the inner service with `ctx` in the request's extensions.
-    fn call(mut inner: S, ctx: AuthContext, mut req: Request<B>) -> Self {
+    fn call(inner: &mut S, ctx: AuthContext, mut req: Request<B>) -> Self {
         req.extensions_mut().insert(ctx);
         ResponseFuture {
             state: State::Inner {
@@ -424,7 +452,7 @@ where
         optional: bool,
         error: AuthError,
         ctx: AuthContext,
-        inner: S,
+        inner: &mut S,
         req: Request<B>,
     ) -> Self {
         if optional {
@@ -457,7 +485,7 @@ where
                 StateProj::Checking { check, pending } => {
                     let revoked = ready!(check.as_mut().poll(cx));
                     let Pending {
-                        inner,
+                        mut inner,
                         req,
                         mut ctx,
                         claims,
@@ -477,9 +505,9 @@ where
                             }
                             ctx.claims = Some(claims);
                             ctx.source = Some(source);
-                            Self::call(inner, ctx, req)
+                            Self::call(&mut inner, ctx, req)
                         }
-                        Err(e) => Self::refuse_or_pass(optional, e, ctx, inner, req),
+                        Err(e) => Self::refuse_or_pass(optional, e, ctx, &mut inner, req),
                     }
                 }
             };
