@@ -375,7 +375,7 @@ where
                 ResponseFuture {
                     state: State::Checking {
                         check,
-                        pending: Some(Pending {
+                        pending: Some(Box::new(Pending {
                             inner,
                             req,
                             ctx,
@@ -386,7 +386,7 @@ where
                             optional: layer.optional,
                             cache: layer.cache.clone().zip(fresh),
                             now,
-                        }),
+                        })),
                     },
                 }
             }
@@ -427,7 +427,8 @@ pin_project! {
         S: Service<Request<B>>,
     {
         Refused { response: Option<Response> },
-        Checking { check: RevocationFuture, pending: Option<Pending<S, B>> },
+        // Boxed: the future stays as small as the inner one on the common, synchronous path.
+        Checking { check: RevocationFuture, pending: Option<Box<Pending<S, B>>> },
         Inner { #[pin] future: S::Future },
     }
 }
@@ -495,7 +496,7 @@ where
                         optional,
                         cache,
                         now,
-                    } = pending
+                    } = *pending
                         .take()
                         .expect("ResponseFuture polled after completion");
                     match auth.revocation_verdict(revoked, &digest) {
