@@ -19,6 +19,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{StoreError, TokenDigest};
 
+/// How many unexpired access tokens a family remembers (the most recent ones), so a
+/// client refreshing in a loop cannot grow a family's record without bound. Older access
+/// tokens of a revoked family are not revoked; they still expire with their lifetime.
+pub const MAX_ACCESS_PER_FAMILY: usize = 16;
+
 /// An access token a family knows about (so it can be revoked with the family).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessRef {

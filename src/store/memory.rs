@@ -8,7 +8,8 @@ use async_trait::async_trait;
 use crate::cache::Prehashed;
 use crate::config::{Clock, SystemClock};
 use crate::store::family::{
-    AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, Successor,
+    AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
+    Successor,
 };
 use crate::store::{RevocationCheck, RevocationStore, StoreError, TokenDigest};
 
@@ -344,6 +345,8 @@ impl RefreshStore for MemoryRefreshStore {
             f.current = TokenDigest::of_jti(&successor.refresh_jti);
             f.access.retain(|a| a.expires_at > now);
             f.access.push(new_access);
+            let excess = f.access.len().saturating_sub(MAX_ACCESS_PER_FAMILY);
+            f.access.drain(..excess);
             f.session.last_used_at = now;
             return Ok(RotateOutcome::Rotated(successor));
         }

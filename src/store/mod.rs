@@ -12,7 +12,10 @@ pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 
-pub use family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, Successor};
+pub use family::{
+    AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
+    Successor,
+};
 
 use std::fmt;
 

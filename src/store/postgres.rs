@@ -54,7 +54,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use crate::config::{Clock, SystemClock};
 use crate::scope::Scope;
 use crate::store::family::{
-    AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, Successor,
+    AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
+    Successor,
 };
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
 use crate::store::{RevocationCheck, RevocationStore, StoreError, TokenDigest};
@@ -536,6 +537,8 @@ impl RefreshStore for PostgresStore {
                 jti: successor.access_jti.clone(),
                 expires_at: successor.access_expires_at,
             });
+            let excess = access.len().saturating_sub(MAX_ACCESS_PER_FAMILY);
+            access.drain(..excess);
             sqlx::query(
                 "UPDATE refresh_families SET \
                  previous_digest = $2, previous_access_jti = $3, previous_rotated_at = $4, \

@@ -54,7 +54,8 @@ use redis::{AsyncCommands, Client, Script};
 use crate::config::unix_now;
 use crate::scope::Scope;
 use crate::store::family::{
-    AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, Successor,
+    AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
+    Successor,
 };
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
 use crate::store::memory::MemoryRevocationStore;
@@ -250,6 +251,7 @@ if presented == cur then
   local kept = {}
   for _, a in ipairs(list) do if a['expires_at'] > now then table.insert(kept, a) end end
   table.insert(kept, {jti = succ['access_jti'], expires_at = succ['access_expires_at']})
+  while #kept > tonumber(ARGV[7]) do table.remove(kept, 1) end
   redis.call('HSET', fam, 'cur', ARGV[6], 'cur_access', succ['access_jti'], 'prev', presented,
     'prev_access', cur_access, 'prev_rotated', now, 'prev_succ', encoded, 'prev_succ_digest', ARGV[6],
     'last_used', now, 'access', cjson.encode(kept))
@@ -626,8 +628,8 @@ impl RefreshStore for RedisStore {
             .arg(r.presented_access.as_deref().unwrap_or(""))
             .arg(succ_json)
             .arg(succ_digest)
+            .arg(MAX_ACCESS_PER_FAMILY)
             .arg(0) // unused slots keep ARGV positions stable
-            .arg(0)
             .arg(0)
             .arg(&*self.prefix)
             .arg(&r.family_id)

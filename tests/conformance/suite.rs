@@ -63,6 +63,7 @@ macro_rules! conformance_suite {
             conformance_suite!(@one $open;
                 create_and_verify,
                 rotation,
+                access_list_is_bounded,
                 reuse_revokes_the_family,
                 parent_after_grace_is_reuse,
                 grace_retry_returns_the_same_successor,
@@ -284,6 +285,29 @@ pub async fn create_and_verify(s: Stores) {
 
 /// The current token rotates to the successor, which becomes the only valid token;
 /// expired access refs are pruned and the new one recorded.
+/// A client refreshing in a loop cannot grow a family's record: it remembers at most
+/// `MAX_ACCESS_PER_FAMILY` access tokens, the most recent ones.
+pub async fn access_list_is_bounded(s: Stores) {
+    let store = &*s.refresh;
+    let t = now();
+    let l = login(store, &uid("user"), t, t + 10_000, 600).await;
+    let mut presented = l.refresh_jti.clone();
+    let mut last = None;
+    for i in 0..40 {
+        let succ = successor(t + i);
+        let out = rotate(store, rot(&l.family_id, &presented, &succ, t + i, 0, None)).await;
+        assert_eq!(out, RotateOutcome::Rotated(succ.clone()));
+        presented = succ.refresh_jti.clone();
+        last = Some(succ);
+    }
+    let known = store.revoke_family(&l.family_id).await.unwrap();
+    assert_eq!(known.len(), axum_token_auth::store::MAX_ACCESS_PER_FAMILY);
+    assert!(
+        known.contains(&access_ref(&last.unwrap())),
+        "the newest is kept"
+    );
+}
+
 pub async fn rotation(s: Stores) {
     let store = &*s.refresh;
     let t = now();
