@@ -369,6 +369,44 @@ impl RedisStore {
     }
 }
 
+/// `SCAN … MATCH pattern` in batches, until the cursor comes back to 0.
+struct KeyScan<'p> {
+    pattern: &'p str,
+    cursor: u64,
+    done: bool,
+}
+
+impl<'p> KeyScan<'p> {
+    fn new(pattern: &'p str) -> Self {
+        KeyScan {
+            pattern,
+            cursor: 0,
+            done: false,
+        }
+    }
+
+    async fn next_batch(
+        &mut self,
+        conn: &mut ConnectionManager,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        if self.done {
+            return Ok(None);
+        }
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(self.cursor)
+            .arg("MATCH")
+            .arg(self.pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await
+            .map_err(map_err)?;
+        self.cursor = next;
+        self.done = next == 0;
+        Ok(Some(keys))
+    }
+}
+
 /// Subscribes, fills the cache, applies published revocations, publishes heartbeats, and
 /// starts over whenever anything fails.
 async fn subscription_task(
@@ -407,17 +445,8 @@ async fn run_subscription(
     let mut messages = pubsub.into_on_message();
     // Fill the cache after subscribing, so nothing published meanwhile is missed.
     let pattern = format!("{prefix}rev:*");
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-            .map_err(map_err)?;
+    let mut scan = KeyScan::new(&pattern);
+    while let Some(keys) = scan.next_batch(&mut conn).await? {
         if !keys.is_empty() {
             let mut pipe = redis::pipe();
             for k in &keys {
@@ -431,23 +460,10 @@ async fn run_subscription(
                 }
             }
         }
-        cursor = next;
-        if cursor == 0 {
-            break;
-        }
     }
     let pattern = format!("{prefix}gen:*");
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await
-            .map_err(map_err)?;
+    let mut scan = KeyScan::new(&pattern);
+    while let Some(keys) = scan.next_batch(&mut conn).await? {
         if !keys.is_empty() {
             let values: Vec<Option<u64>> = conn.mget(&keys).await.map_err(map_err)?;
             for (k, v) in keys.iter().zip(values) {
@@ -455,10 +471,6 @@ async fn run_subscription(
                     cache.revoked.set_generation(&k[pattern.len() - 1..], v);
                 }
             }
-        }
-        cursor = next;
-        if cursor == 0 {
-            break;
         }
     }
     cache.heard();
@@ -734,27 +746,14 @@ impl RefreshStore for RedisStore {
         // Redis expires families and revocations by itself; drop dangling index entries.
         let mut conn = self.conn.clone();
         let pattern = format!("{}user:*", self.prefix);
-        let mut cursor: u64 = 0;
         let mut dropped = 0u64;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1000)
-                .query_async(&mut conn)
-                .await
-                .map_err(map_err)?;
+        let mut scan = KeyScan::new(&pattern);
+        while let Some(keys) = scan.next_batch(&mut conn).await? {
             for k in keys {
                 let user = &k[pattern.len() - 1..];
                 let before: u64 = conn.zcard(&k).await.map_err(map_err)?;
                 let kept = self.list_sessions(user, now).await?.len() as u64;
                 dropped += before.saturating_sub(kept);
-            }
-            cursor = next;
-            if cursor == 0 {
-                break;
             }
         }
         Ok(dropped)
