@@ -111,7 +111,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  curl -i {base}/admin -H \"Authorization: Bearer $TOKEN\"     # 403: alice is no admin"
     );
-    println!("  curl -i {base}/me                                          # 401\n");
+    println!("  curl -i {base}/me                                          # 401");
+    println!(
+        "  REFRESH=$(curl -s {base}/auth/login -H 'content-type: application/json' \\\n      -d '{{\"username\":\"admin\",\"password\":\"admin-password\"}}' | sed -E 's/.*\"refresh_token\":\"([^\"]+)\".*/\\1/')"
+    );
+    println!(
+        "  curl -i {base}/auth/refresh -H 'content-type: application/json' -d \"{{\\\"refresh_token\\\":\\\"$REFRESH\\\"}}\""
+    );
+    println!("  (the cookie flow with CSRF: see the README, section \"Sessions\")\n");
     axum::serve(listener, app).await?;
     Ok(())
 }
