@@ -488,10 +488,7 @@ impl TokenAuthBuilder {
             inner: Arc::new(Inner {
                 keys,
                 settings,
-                rendering: Rendering {
-                    renderer: self.renderer,
-                    realm: Arc::from(self.realm),
-                },
+                rendering: Rendering::new(self.renderer, &self.realm),
                 revocation: self.revocation.unwrap_or_else(|| {
                     Arc::new(
                         MemoryRevocationStore::default().with_shared_clock(Arc::clone(&self.clock)),

@@ -285,15 +285,25 @@ impl ErrorRenderer for JsonErrorRenderer {
 }
 
 /// The renderer and realm an error is rendered with; shared by the layer and extractors.
+/// One `Arc`, so handing it to every request costs one reference count.
 #[derive(Clone)]
-pub(crate) struct Rendering {
-    pub(crate) renderer: Arc<dyn ErrorRenderer>,
-    pub(crate) realm: Arc<str>,
+pub(crate) struct Rendering(Arc<RenderingParts>);
+
+struct RenderingParts {
+    renderer: Arc<dyn ErrorRenderer>,
+    realm: Box<str>,
 }
 
 impl Rendering {
+    pub(crate) fn new(renderer: Arc<dyn ErrorRenderer>, realm: &str) -> Self {
+        Rendering(Arc::new(RenderingParts {
+            renderer,
+            realm: realm.into(),
+        }))
+    }
+
     pub(crate) fn render(&self, error: AuthError) -> Response {
-        let mut res = self.renderer.render(&error, &self.realm);
+        let mut res = self.0.renderer.render(&error, &self.0.realm);
         res.extensions_mut().insert(error);
         res
     }
@@ -301,17 +311,14 @@ impl Rendering {
 
 impl Default for Rendering {
     fn default() -> Self {
-        Rendering {
-            renderer: Arc::new(JsonErrorRenderer),
-            realm: Arc::from(crate::config::DEFAULT_REALM),
-        }
+        Rendering::new(Arc::new(JsonErrorRenderer), crate::config::DEFAULT_REALM)
     }
 }
 
 impl fmt::Debug for Rendering {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Rendering")
-            .field("realm", &self.realm)
+            .field("realm", &self.0.realm)
             .finish_non_exhaustive()
     }
 }
