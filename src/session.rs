@@ -211,7 +211,9 @@ impl SessionsBuilder {
                 max: Duration::from_secs(60),
             });
         }
-        if self.family_lifetime < self.auth.refresh_ttl() {
+        if self.family_lifetime < self.auth.refresh_ttl()
+            || self.family_lifetime > Duration::from_secs(10 * 365 * 24 * 3600)
+        {
             return Err(ConfigError::LifetimeOutOfRange {
                 kind: "refresh family",
                 min: self.auth.refresh_ttl(),
@@ -561,6 +563,14 @@ impl Sessions {
     /// Revokes one of the user's sessions ("log out that device"); `false` when the user
     /// has no such session.
     pub async fn revoke_session(&self, user_id: &str, family_id: &str) -> Result<bool, AuthError> {
+        // Ids we mint are 22 base64url characters; anything unprintable is no session
+        // (and must not reach a store as a client-caused store error).
+        if family_id.is_empty()
+            || family_id.len() > crate::issue::MAX_ID_LEN
+            || family_id.chars().any(char::is_control)
+        {
+            return Ok(false);
+        }
         let store = &self.inner.store;
         let owned = store
             .session(family_id, self.inner.auth.now())

@@ -55,6 +55,12 @@ struct TimeAndParty {
     aud: Option<Audience>,
 }
 
+/// `sub` and `jti`: 1 to 255 bytes without control characters, as issuing requires (so
+/// no store ever sees a NUL byte from a token).
+fn is_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= crate::issue::MAX_ID_LEN && !v.chars().any(char::is_control)
+}
+
 /// A set of accepted token kinds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct KindSet(u8);
@@ -199,7 +205,7 @@ impl TokenAuth {
         let mut claims: TokenClaims<T> =
             serde_json::from_slice(&verified.payload).map_err(|_| InvalidToken::InvalidClaims)?;
         claims.kind = kind;
-        if claims.sub.is_empty() || claims.jti.is_empty() {
+        if !is_id(&claims.sub) || !is_id(&claims.jti) {
             return Err(InvalidToken::InvalidClaims);
         }
         Ok(claims)
@@ -320,9 +326,10 @@ impl TokenAuth {
             .map_err(|_| self.rejected(InvalidToken::InvalidClaims))
     }
 
-    /// Revokes a token: its `jti` digest is stored until the token expires, and the layer
-    /// refuses it from then on. The token must carry a valid signature from the keyring
-    /// (any kind); an already expired token needs no revocation and is accepted as is.
+    /// Revokes a token: its `jti` digest is stored until the token can no longer be
+    /// accepted (its expiry plus the leeway), and the layer refuses it from then on. The
+    /// token must carry a valid signature from the keyring (any kind); a token already
+    /// past that point needs no revocation and is accepted as is.
     pub async fn revoke(&self, token: &str) -> Result<(), RevokeError> {
         #[derive(Deserialize)]
         struct Id {
@@ -338,9 +345,11 @@ impl TokenAuth {
     /// Revokes by `jti` and expiry (when the token itself is not at hand).
     pub async fn revoke_jti(&self, jti: &str, expires_at: u64) -> Result<(), RevokeError> {
         let digest = TokenDigest::of_jti(jti);
+        // Tokens are accepted until `exp + leeway`: the revocation must last as long.
+        let until = expires_at.saturating_add(self.inner.settings.leeway);
         self.inner
             .revocation
-            .revoke(digest, expires_at)
+            .revoke(digest, until)
             .await
             .map_err(RevokeError::Store)?;
         tracing::info!(jti_digest = %digest.short(), "token revoked");

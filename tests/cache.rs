@@ -160,3 +160,23 @@ async fn cache_off_still_validates() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn a_revoked_token_stays_refused_through_the_leeway_after_its_expiry() {
+    let clock = TestClock(Arc::new(AtomicU64::new(real_now())));
+    let auth = auth_with(clock.clone());
+    let app = app(&auth);
+    let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    clock.0.store(t.expires_at - 5, Ordering::SeqCst);
+    auth.revoke(t.as_str()).await.unwrap();
+    // Past `exp` but within the 30 s leeway the token would still be accepted, so the
+    // revocation must still hold.
+    clock.0.store(t.expires_at + 10, Ordering::SeqCst);
+    assert_eq!(status(&app, t.as_str()).await, StatusCode::UNAUTHORIZED);
+    // A revocation made after `exp` (logout of an expired session) holds too.
+    let u = auth.issue_access(&TokenRequest::new("bob")).unwrap();
+    clock.0.store(u.expires_at + 1, Ordering::SeqCst);
+    auth.revoke(u.as_str()).await.unwrap();
+    assert_eq!(status(&app, u.as_str()).await, StatusCode::UNAUTHORIZED);
+}

@@ -40,7 +40,9 @@
 //! Otherwise (subscription lost, Redis stalled) every check asks Redis directly until
 //! the subscription is back and the cache re-filled. So a revocation made on one
 //! instance is honoured by every other within `max_staleness` in the worst case, and
-//! within the pub/sub delivery time (sub-millisecond on a LAN) normally.
+//! within the pub/sub delivery time (sub-millisecond on a LAN) normally. A cache that
+//! cannot hold another entry (over a million live revocations) stops being trusted, so
+//! checks go to Redis rather than miss a revocation.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -139,6 +141,15 @@ impl Cache {
         self.synced.load(Ordering::Acquire)
             && now.saturating_sub(self.last_heard_ms.load(Ordering::Acquire))
                 <= self.max_staleness_ms
+    }
+
+    /// Adds a revocation to the local copy. If it cannot be kept (the copy is full), the
+    /// copy is no longer trusted: checks go to Redis until a resync succeeds.
+    async fn remember(&self, digest: TokenDigest, expires_at: u64) {
+        if let Err(e) = self.revoked.revoke(digest, expires_at).await {
+            tracing::warn!(error = %e, "revocation cache cannot hold more entries; checks go to redis");
+            self.synced.store(false, Ordering::Release);
+        }
     }
 
     fn heard(&self) {
@@ -456,7 +467,7 @@ async fn run_subscription(
             for (k, exp) in keys.iter().zip(exps) {
                 if let (Some(d), Ok(exp)) = (parse_hex(&k[pattern.len() - 1..]), u64::try_from(exp))
                 {
-                    let _ = cache.revoked.revoke(d, exp).await;
+                    cache.remember(d, exp).await;
                 }
             }
         }
@@ -494,7 +505,7 @@ async fn run_subscription(
                 } else if let Some((h, exp)) = payload.split_once(':')
                     && let (Some(d), Ok(exp)) = (parse_hex(h), exp.parse::<u64>())
                 {
-                    let _ = cache.revoked.revoke(d, exp).await;
+                    cache.remember(d, exp).await;
                 }
             }
             _ = ticker.tick() => {
@@ -521,7 +532,7 @@ impl RevocationStore for RedisStore {
             .await
             .map_err(map_err)?;
         if let Some(c) = &self.cache {
-            let _ = c.revoked.revoke(digest, expires_at).await;
+            c.remember(digest, expires_at).await;
         }
         Ok(())
     }

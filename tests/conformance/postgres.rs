@@ -324,3 +324,20 @@ async fn rotation_under_a_serializable_default() {
     crate::suite::check_one_successor(&stores).await;
     crate::suite::check_no_grace(&stores).await;
 }
+
+/// A client-chosen session id that PostgreSQL cannot store (a NUL byte) is "no such
+/// session" (404 on the route), never a store error (503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unprintable_session_ids_are_no_session_not_a_store_error() {
+    let store = Arc::new(connect().await);
+    let auth = axum_token_auth::TokenAuth::builder()
+        .hs256_secret("0123456789abcdefghijklmnopqrstuvwxyzABCDEF")
+        .revocation_store(store.clone())
+        .build()
+        .unwrap();
+    let sessions = axum_token_auth::Sessions::builder_shared(auth, store)
+        .build()
+        .unwrap();
+    assert_eq!(sessions.revoke_session("alice", "a\0b").await, Ok(false));
+    assert_eq!(sessions.revoke_session("alice", "").await, Ok(false));
+}
