@@ -72,6 +72,10 @@ pub struct Key {
     pub(crate) decoding: DecodingKey,
     /// The public JWK (asymmetric keys only).
     pub(crate) public_jwk: Option<Jwk>,
+    /// HMAC keyed once at construction (aws-lc-rs backend), so verification does not key
+    /// the MAC again for every token.
+    #[cfg(feature = "aws_lc_rs")]
+    pub(crate) hmac: Option<aws_lc_rs::hmac::Key>,
 }
 
 impl fmt::Debug for Key {
@@ -110,12 +114,23 @@ impl Key {
         if seen.iter().filter(|s| **s).count() < 8 {
             return Err(ConfigError::WeakSecret(WeakSecret::LowEntropy));
         }
+        #[cfg(feature = "aws_lc_rs")]
+        let hmac = Some(aws_lc_rs::hmac::Key::new(
+            match alg {
+                Algorithm::HS256 => aws_lc_rs::hmac::HMAC_SHA256,
+                Algorithm::HS384 => aws_lc_rs::hmac::HMAC_SHA384,
+                _ => aws_lc_rs::hmac::HMAC_SHA512,
+            },
+            secret,
+        ));
         Ok(Key {
             kid: None,
             alg,
             encoding: Some(EncodingKey::from_secret(secret)),
             decoding: DecodingKey::from_secret(secret),
             public_jwk: None,
+            #[cfg(feature = "aws_lc_rs")]
+            hmac,
         })
     }
 
@@ -199,6 +214,8 @@ impl Key {
             encoding,
             decoding,
             public_jwk: Some(jwk),
+            #[cfg(feature = "aws_lc_rs")]
+            hmac: None,
         })
     }
 
@@ -236,10 +253,27 @@ impl Key {
                 encoding: None,
                 decoding: dec,
                 public_jwk: Some(public),
+                #[cfg(feature = "aws_lc_rs")]
+                hmac: None,
             }
         };
         key.kid = jwk.common.key_id.clone();
         Ok(key)
+    }
+
+    /// Whether `signature_b64` (base64url) is this key's signature of `message`.
+    pub(crate) fn verify(&self, message: &[u8], signature_b64: &str) -> bool {
+        #[cfg(feature = "aws_lc_rs")]
+        if let Some(hmac) = &self.hmac {
+            // HMAC tags are at most 64 bytes: decode onto the stack.
+            let mut tag = [0u8; 64];
+            return match URL_SAFE_NO_PAD.decode_slice(signature_b64, &mut tag) {
+                Ok(n) => aws_lc_rs::hmac::verify(hmac, message, &tag[..n]).is_ok(),
+                Err(_) => false,
+            };
+        }
+        jsonwebtoken::crypto::verify(signature_b64, message, &self.decoding, self.alg)
+            .unwrap_or(false)
     }
 
     /// Sets the key id (`kid`), written into the header of every token this key signs.

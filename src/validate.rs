@@ -123,9 +123,7 @@ impl TokenAuth {
             return Err(InvalidToken::AlgorithmMismatch);
         }
         let message = &token[..h64.len() + 1 + p64.len()];
-        let ok = jsonwebtoken::crypto::verify(s64, message.as_bytes(), &key.decoding, key.alg)
-            .map_err(|_| InvalidToken::BadSignature)?;
-        if !ok {
+        if !key.verify(message.as_bytes(), s64) {
             return Err(InvalidToken::BadSignature);
         }
         let payload = URL_SAFE_NO_PAD
