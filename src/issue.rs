@@ -304,6 +304,13 @@ pub(crate) fn random_id() -> Result<String, IssueError> {
     Ok(URL_SAFE_NO_PAD.encode(b))
 }
 
+/// The id rule shared by subjects, tenants, token ids, session ids and grant parties:
+/// 1 to [`MAX_ID_LEN`] bytes without control characters (so no store ever sees a NUL).
+pub(crate) fn is_valid_id(v: &str) -> bool {
+    !v.is_empty() && v.len() <= MAX_ID_LEN && !v.chars().any(char::is_control)
+}
+
+/// [`is_valid_id`], saying which part of the rule failed.
 fn check_id(what: &'static str, v: &str) -> Result<(), IssueError> {
     if v.is_empty() {
         return Err(IssueError::Empty(what));

@@ -565,10 +565,7 @@ impl Sessions {
     pub async fn revoke_session(&self, user_id: &str, family_id: &str) -> Result<bool, AuthError> {
         // Ids we mint are 22 base64url characters; anything unprintable is no session
         // (and must not reach a store as a client-caused store error).
-        if family_id.is_empty()
-            || family_id.len() > crate::issue::MAX_ID_LEN
-            || family_id.chars().any(char::is_control)
-        {
+        if !crate::issue::is_valid_id(family_id) {
             return Ok(false);
         }
         let store = &self.inner.store;

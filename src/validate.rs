@@ -29,6 +29,7 @@ use crate::auth::TokenAuth;
 use crate::claims::{Audience, TokenClaims, TokenKind};
 use crate::config::StoreFailurePolicy;
 use crate::error::{AuthError, InvalidToken};
+use crate::issue::is_valid_id;
 use crate::keys::Key;
 use crate::store::{RevocationCheck, TokenDigest};
 
@@ -53,12 +54,6 @@ struct TimeAndParty {
     iat: Option<u64>,
     iss: Option<String>,
     aud: Option<Audience>,
-}
-
-/// `sub` and `jti`: 1 to 255 bytes without control characters, as issuing requires (so
-/// no store ever sees a NUL byte from a token).
-fn is_id(v: &str) -> bool {
-    !v.is_empty() && v.len() <= crate::issue::MAX_ID_LEN && !v.chars().any(char::is_control)
 }
 
 /// A set of accepted token kinds.
@@ -203,7 +198,7 @@ impl TokenAuth {
         let mut claims: TokenClaims<T> =
             serde_json::from_slice(&verified.payload).map_err(|_| InvalidToken::InvalidClaims)?;
         claims.kind = kind;
-        if !is_id(&claims.sub) || !is_id(&claims.jti) {
+        if !is_valid_id(&claims.sub) || !is_valid_id(&claims.jti) {
             return Err(InvalidToken::InvalidClaims);
         }
         Ok(claims)

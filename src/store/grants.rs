@@ -121,7 +121,7 @@ pub(crate) fn check_grant_ids(
         ("principal", principal),
         ("actor", actor),
     ] {
-        if v.is_empty() || v.len() > crate::issue::MAX_ID_LEN || v.chars().any(char::is_control) {
+        if !crate::issue::is_valid_id(v) {
             return Err(StoreError::Backend(format!("invalid {what}")));
         }
     }

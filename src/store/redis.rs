@@ -175,6 +175,7 @@ impl Drop for RedisStore {
     }
 }
 
+/// Only the error's category is kept: its details may echo command arguments.
 fn map_err(e: redis::RedisError) -> StoreError {
     if e.is_io_error()
         || e.is_timeout()
@@ -182,20 +183,9 @@ fn map_err(e: redis::RedisError) -> StoreError {
         || e.is_connection_refusal()
         || e.is_unrecoverable_error()
     {
-        StoreError::Unavailable(format!("redis: {}", e.kind_name()))
+        StoreError::Unavailable(format!("redis: {:?}", e.kind()))
     } else {
-        StoreError::Backend(format!("redis: {}", e.kind_name()))
-    }
-}
-
-trait KindName {
-    fn kind_name(&self) -> String;
-}
-
-impl KindName for redis::RedisError {
-    /// The error's category without its details (which may echo arguments).
-    fn kind_name(&self) -> String {
-        format!("{:?}", self.kind())
+        StoreError::Backend(format!("redis: {:?}", e.kind()))
     }
 }
 
