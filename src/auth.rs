@@ -14,9 +14,10 @@ use crate::config::{Clock, ConfigError, TokenAuthBuilder};
 use crate::cookies::CookieSettings;
 use crate::csrf::CsrfSettings;
 use crate::error::Rendering;
-use crate::keys::KeyRing;
 use crate::layer::TokenAuthLayer;
 use crate::store::RevocationStore;
+use crate::trust::TrustedIssuers;
+use crate::trust::keyring::LiveKeyring;
 
 /// The configured token authority: validates, issues and revokes tokens, and makes the
 /// [`TokenAuthLayer`]. Built once with [`TokenAuth::builder`]; cloning is an `Arc` bump.
@@ -44,7 +45,11 @@ pub struct TokenAuth {
 }
 
 pub(crate) struct Inner {
-    pub(crate) keys: KeyRing,
+    pub(crate) keys: LiveKeyring,
+    pub(crate) trusted: TrustedIssuers,
+    /// Bumped whenever a key stops being trusted (retired from our keyring, dropped
+    /// from an external set): cached verdicts made before are void.
+    pub(crate) trust_epoch: Arc<std::sync::atomic::AtomicU64>,
     pub(crate) settings: Settings,
     pub(crate) rendering: Rendering,
     pub(crate) revocation: Arc<dyn RevocationStore>,
@@ -71,6 +76,7 @@ impl fmt::Debug for TokenAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenAuth")
             .field("keys", &self.inner.keys)
+            .field("trusted", &self.inner.trusted)
             .field("settings", &self.inner.settings)
             .finish_non_exhaustive()
     }
@@ -100,18 +106,39 @@ impl TokenAuth {
         self.layer().optional()
     }
 
-    /// The public keys as a JWKS document (empty for HMAC-only keyrings).
+    /// The public keys of the crate's own keyring as a JWKS document, as they are now
+    /// (empty for HMAC-only keyrings). Keys of trusted external issuers never appear here.
     pub fn jwks(&self) -> JwkSet {
-        self.inner.keys.jwks()
+        self.inner.keys.load().jwks()
     }
 
-    /// A `GET` route serving [`jwks`](Self::jwks), for `/.well-known/jwks.json`.
+    /// A `GET` route serving [`jwks`](Self::jwks), for `/.well-known/jwks.json`. It serves
+    /// the keyring as it is at each request: rotations show without rebuilding the router.
     pub fn jwks_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
-        let jwks = Arc::new(self.jwks());
+        let auth = self.clone();
         axum::routing::get(move || {
-            let jwks = Arc::clone(&jwks);
+            let jwks = auth.jwks();
             async move { ([(CACHE_CONTROL, "public, max-age=300")], Json(jwks)) }
         })
+    }
+
+    /// Waits until every trusted issuer with a remote key set has fetched it once, or
+    /// `timeout` passes; returns whether all are ready. Optional: requests carrying a
+    /// token of an issuer not ready yet are answered 503, and start-up never blocks.
+    #[cfg(feature = "oidc")]
+    pub async fn await_ready(&self, timeout: Duration) -> bool {
+        let mut ready = true;
+        for issuer in self.inner.trusted.iter() {
+            if let Some(remote) = issuer.remote() {
+                ready &= remote.await_ready(timeout).await;
+            }
+        }
+        ready
+    }
+
+    /// The issuers (`iss`) of the trusted external issuers.
+    pub fn trusted_issuers(&self) -> impl Iterator<Item = &str> {
+        self.inner.trusted.iter().map(|i| i.iss.as_str())
     }
 
     /// Renders `error` with the configured [`ErrorRenderer`](crate::ErrorRenderer) and

@@ -66,14 +66,20 @@ pub(crate) struct VerifiedCache {
 
 struct Entry {
     token: Box<str>,
-    claims: Arc<dyn ClaimsView>,
-    digest: TokenDigest,
+    verdict: Verdict,
+    /// The trust epoch the token was verified in: a retired key voids the entry.
+    epoch: u64,
 }
 
-/// A cache hit: the claims and the digest of their `jti`.
-pub(crate) struct Hit {
+/// What the layer keeps of a verified token: its claims, the claims JSON (for other
+/// claims types), the digest its revocation is looked up by, and until when it may be
+/// accepted (its `exp` plus the leeway of its issuer).
+#[derive(Clone)]
+pub(crate) struct Verdict {
     pub(crate) claims: Arc<dyn ClaimsView>,
+    pub(crate) payload: Arc<[u8]>,
     pub(crate) digest: TokenDigest,
+    pub(crate) until: u64,
 }
 
 impl VerifiedCache {
@@ -111,31 +117,23 @@ impl VerifiedCache {
         (((h >> 32) as usize) % SHARDS, h)
     }
 
-    /// The cached claims of exactly `token`, unless expired at `now` (with `leeway`).
-    pub(crate) fn get(&self, token: &str, now: u64, leeway: u64) -> Option<Hit> {
+    /// The cached verdict on exactly `token`, unless expired at `now` or verified in
+    /// another trust epoch.
+    pub(crate) fn get(&self, token: &str, now: u64, epoch: u64) -> Option<Verdict> {
         if token.len() > MAX_CACHED_TOKEN {
             return None;
         }
         let (shard, h) = self.slot(token);
         let map = self.shards[shard].read().unwrap_or_else(|p| p.into_inner());
         let e = map.get(&h)?;
-        if &*e.token != token || e.claims.expires_at().saturating_add(leeway) <= now {
+        if &*e.token != token || e.verdict.until <= now || e.epoch != epoch {
             return None;
         }
-        Some(Hit {
-            claims: Arc::clone(&e.claims),
-            digest: e.digest,
-        })
+        Some(e.verdict.clone())
     }
 
     /// Remembers a token that passed every check.
-    pub(crate) fn insert(
-        &self,
-        token: &str,
-        claims: Arc<dyn ClaimsView>,
-        digest: TokenDigest,
-        now: u64,
-    ) {
+    pub(crate) fn insert(&self, token: &str, verdict: Verdict, now: u64, epoch: u64) {
         if token.len() > MAX_CACHED_TOKEN {
             return;
         }
@@ -144,7 +142,7 @@ impl VerifiedCache {
             .write()
             .unwrap_or_else(|p| p.into_inner());
         if map.len() >= self.per_shard && !map.contains_key(&h) {
-            map.retain(|_, e| e.claims.expires_at() > now);
+            map.retain(|_, e| e.verdict.until > now && e.epoch == epoch);
             if map.len() >= self.per_shard
                 && let Some(k) = map.keys().next().copied()
             {
@@ -155,8 +153,8 @@ impl VerifiedCache {
             h,
             Entry {
                 token: token.into(),
-                claims,
-                digest,
+                verdict,
+                epoch,
             },
         );
     }
@@ -176,38 +174,46 @@ mod tests {
     use super::*;
     use crate::claims::TokenClaims;
 
-    fn claims(exp: u64) -> Arc<dyn ClaimsView> {
+    fn claims(exp: u64) -> Verdict {
         let c: TokenClaims = serde_json::from_value(serde_json::json!({
             "sub": "a", "exp": exp, "iat": 0, "jti": "j"
         }))
         .unwrap();
-        Arc::new(c)
+        Verdict {
+            claims: Arc::new(c),
+            payload: Arc::from(&b"{}"[..]),
+            digest: TokenDigest::of_jti("j"),
+            until: exp + 30,
+        }
     }
 
     #[test]
     fn hit_requires_the_exact_token_and_an_unexpired_entry() {
         let c = VerifiedCache::new(16).unwrap();
-        c.insert("a.b.c", claims(100), TokenDigest::of_jti("j"), 0);
+        c.insert("a.b.c", claims(100), 0, 0);
         assert!(c.get("a.b.c", 50, 0).is_some());
         assert!(c.get("a.b.d", 50, 0).is_none());
-        assert!(c.get("a.b.c", 100, 0).is_none(), "expired");
-        assert!(c.get("a.b.c", 100, 30).is_some(), "within leeway");
+        assert!(c.get("a.b.c", 129, 0).is_some(), "within leeway");
+        assert!(c.get("a.b.c", 130, 0).is_none(), "expired");
+    }
+
+    #[test]
+    fn an_entry_of_another_trust_epoch_is_a_miss() {
+        let c = VerifiedCache::new(16).unwrap();
+        c.insert("a.b.c", claims(100), 0, 7);
+        assert!(c.get("a.b.c", 50, 7).is_some());
+        assert!(c.get("a.b.c", 50, 8).is_none(), "a key was retired since");
     }
 
     #[test]
     fn size_is_bounded() {
         let c = VerifiedCache::new(64).unwrap();
         for i in 0..10_000 {
-            c.insert(
-                &format!("tok{i}"),
-                claims(1000),
-                TokenDigest::of_jti("j"),
-                0,
-            );
+            c.insert(&format!("tok{i}"), claims(1000), 0, 0);
         }
         assert!(c.len() <= 64, "{}", c.len());
         let long = "x".repeat(MAX_CACHED_TOKEN + 1);
-        c.insert(&long, claims(1000), TokenDigest::of_jti("j"), 0);
+        c.insert(&long, claims(1000), 0, 0);
         assert!(c.get(&long, 0, 0).is_none());
     }
 

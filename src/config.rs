@@ -41,8 +41,9 @@ pub(crate) const SERVICE_TTL_RANGE: (Duration, Duration) =
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
-    /// No signing key was configured.
-    #[error("no signing key configured (set JWT_SECRET_KEY, or call signing_key())")]
+    /// No signing key was configured (and no external issuer is trusted: a verify-only
+    /// authority needs at least one).
+    #[error("no signing key configured (set JWT_SECRET_KEY, or call signing_key(); a verify-only service calls trust())")]
     MissingSigningKey,
     /// The signing key is a public key.
     #[error("the signing key is a public key and cannot sign")]
@@ -98,6 +99,20 @@ pub enum ConfigError {
     /// The operating system's random source failed.
     #[error("the random source failed")]
     Random,
+    /// A trusted external issuer is misconfigured.
+    #[error("trusted issuer {issuer:?}: {reason}")]
+    InvalidIssuer {
+        /// The issuer (`iss`).
+        issuer: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The signing key cannot be retired (rotate to another key first).
+    #[error("the signing key cannot be retired; rotate first")]
+    RetiringSigningKey,
+    /// No key of the keyring has this `kid`.
+    #[error("no key has the kid {0:?}")]
+    UnknownKid(String),
 }
 
 /// What the layer does when the revocation store cannot answer.
@@ -179,6 +194,7 @@ pub struct TokenAuthBuilder {
     realm: String,
     renderer: Arc<dyn ErrorRenderer>,
     revocation: Option<Arc<dyn RevocationStore>>,
+    trusted: Vec<crate::trust::Issuer>,
     failure_policy: StoreFailurePolicy,
     cache_capacity: usize,
     clock: Arc<dyn Clock>,
@@ -203,6 +219,7 @@ impl Default for TokenAuthBuilder {
             realm: DEFAULT_REALM.to_owned(),
             renderer: Arc::new(JsonErrorRenderer),
             revocation: None,
+            trusted: Vec::new(),
             failure_policy: StoreFailurePolicy::FailClosed,
             cache_capacity: crate::cache::DEFAULT_CACHE_CAPACITY,
             clock: Arc::new(SystemClock),
@@ -336,6 +353,16 @@ impl TokenAuthBuilder {
         self
     }
 
+    /// Also accepts access tokens of an external issuer (an identity provider), selected
+    /// by their `iss`; call it once per issuer. See [`Issuer`](crate::trust::Issuer) and
+    /// the [`trust`](crate::trust) module. With at least one trusted issuer, a signing key
+    /// is optional (verify-only mode: issuing then fails with
+    /// [`IssueError::NoSigningKey`](crate::IssueError::NoSigningKey)).
+    pub fn trust(mut self, issuer: crate::trust::Issuer) -> Self {
+        self.trusted.push(issuer);
+        self
+    }
+
     /// The issuer: written into `iss` and required (exact match) on every token.
     pub fn issuer(mut self, iss: impl Into<String>) -> Self {
         self.issuer = Some(iss.into());
@@ -449,10 +476,11 @@ impl TokenAuthBuilder {
         if let Some(e) = self.error {
             return Err(e);
         }
-        let signing = self.signing.ok_or(ConfigError::MissingSigningKey)?;
-        let mut keys = vec![signing];
-        keys.extend(self.verification);
-        let keys = KeyRing::new(keys)?;
+        if self.signing.is_none() && self.trusted.is_empty() {
+            return Err(ConfigError::MissingSigningKey);
+        }
+        let keys = KeyRing::new(self.signing, self.verification)?;
+        let trust_epoch = Arc::new(std::sync::atomic::AtomicU64::new(0));
         check_range("access", self.access_ttl, ACCESS_TTL_RANGE)?;
         check_range("refresh", self.refresh_ttl, REFRESH_TTL_RANGE)?;
         check_range("service", self.service_ttl, SERVICE_TTL_RANGE)?;
@@ -470,6 +498,25 @@ impl TokenAuthBuilder {
             check_text("audience", a)?;
         }
         self.cookies.check()?;
+        let trusted = self
+            .trusted
+            .into_iter()
+            .map(|i| {
+                if self.issuer.as_deref() == Some(i.iss.as_str()) {
+                    return Err(ConfigError::InvalidIssuer {
+                        issuer: i.iss.clone(),
+                        reason: "it is this service's own issuer",
+                    });
+                }
+                crate::trust::TrustedIssuer::new(
+                    i,
+                    self.leeway.as_secs(),
+                    &self.clock,
+                    &trust_epoch,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let trusted = crate::trust::TrustedIssuers::new(trusted)?;
         let settings = Settings {
             issuer: self.issuer,
             audience: self.audience,
@@ -486,7 +533,9 @@ impl TokenAuthBuilder {
         };
         Ok(TokenAuth {
             inner: Arc::new(Inner {
-                keys,
+                keys: crate::trust::keyring::LiveKeyring::new(keys, Arc::clone(&trust_epoch)),
+                trusted,
+                trust_epoch,
                 settings,
                 rendering: Rendering::new(self.renderer, &self.realm),
                 revocation: self.revocation.unwrap_or_else(|| {
@@ -521,7 +570,7 @@ fn check_range(
 }
 
 /// Printable ASCII without `"` and `\\`: safe inside a quoted header parameter.
-fn check_text(what: &'static str, v: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_text(what: &'static str, v: &str) -> Result<(), ConfigError> {
     let ok = !v.is_empty()
         && v.len() <= 255
         && v.bytes()

@@ -42,6 +42,11 @@ pub enum AuthError {
     /// A store (revocation list, refresh families) could not be reached: 503.
     #[error("the token store is unavailable")]
     StoreUnavailable,
+    /// A trusted external issuer's keys are unavailable (not fetched yet, or stale past
+    /// their maximum age while the provider is down): 503 `temporarily_unavailable`,
+    /// never 401, since the token may well be valid.
+    #[error("the issuer's keys are unavailable")]
+    KeysUnavailable,
     /// A programming error: an extractor ran on a route without the layer in front of it.
     /// 500, with a message naming the mistake.
     #[error("{0}")]
@@ -155,7 +160,9 @@ impl AuthError {
             }
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
-            AuthError::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::StoreUnavailable | AuthError::KeysUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AuthError::Misconfigured(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -171,7 +178,9 @@ impl AuthError {
             AuthError::InvalidRequest(_) => Some("invalid_request"),
             AuthError::InvalidToken(_) => Some("invalid_token"),
             AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
-            AuthError::StoreUnavailable => Some("temporarily_unavailable"),
+            AuthError::StoreUnavailable | AuthError::KeysUnavailable => {
+                Some("temporarily_unavailable")
+            }
             AuthError::Misconfigured(_) => Some("server_error"),
         }
     }
@@ -187,6 +196,9 @@ impl AuthError {
             AuthError::StoreUnavailable => {
                 "the token store is unavailable, try again shortly".into()
             }
+            AuthError::KeysUnavailable => {
+                "the token issuer's keys are unavailable, try again shortly".into()
+            }
             AuthError::Misconfigured(m) => Cow::Borrowed(m),
             AuthError::InvalidRequest(r) => r.to_string().into(),
             AuthError::InvalidToken(r) => r.to_string().into(),
@@ -198,7 +210,9 @@ impl AuthError {
     pub fn www_authenticate(&self, realm: &str) -> Option<HeaderValue> {
         let mut v = format!("Bearer realm=\"{realm}\"");
         match self {
-            AuthError::StoreUnavailable | AuthError::Misconfigured(_) => return None,
+            AuthError::StoreUnavailable
+            | AuthError::KeysUnavailable
+            | AuthError::Misconfigured(_) => return None,
             AuthError::MissingCredentials | AuthError::InvalidCredentials => {}
             AuthError::InsufficientScope { required } => {
                 v.push_str(&format!(
@@ -277,7 +291,7 @@ impl ErrorRenderer for JsonErrorRenderer {
         if let Some(v) = error.www_authenticate(realm) {
             headers.insert(WWW_AUTHENTICATE, v);
         }
-        if matches!(error, AuthError::StoreUnavailable) {
+        if matches!(error, AuthError::StoreUnavailable | AuthError::KeysUnavailable) {
             headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
         res

@@ -33,13 +33,14 @@ use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 
+use serde::de::DeserializeOwned;
+
 use crate::claims::{ClaimsView, NoCustomClaims, TokenClaims};
-use crate::error::{AuthError, Rendering};
+use crate::error::{AuthError, InvalidToken, Rendering};
 use crate::layer::{AuthContext, TokenSource};
 use crate::scope::{ScopeList, ScopeMarker};
 
 const NO_LAYER: &str = "an axum-token-auth extractor ran on a route without TokenAuthLayer in front of it: add `.layer(auth.layer())` (routes added after `.layer` are not covered)";
-const WRONG_TYPE: &str = "Claims<T> was extracted with another claims type than the TokenAuthLayer<T> in front of the route decodes";
 
 /// The rejection of the extractors: an [`AuthError`] rendered by the configured
 /// [`ErrorRenderer`](crate::ErrorRenderer) (or the default one when no layer ran).
@@ -92,11 +93,34 @@ fn context(parts: &Parts) -> Result<&AuthContext, AuthRejection> {
         .ok_or_else(|| AuthRejection::new(AuthError::Misconfigured(NO_LAYER), None))
 }
 
-/// The verified claims of the request's token, decoded once by the layer.
+/// The verified claims of the request's token, as the handler's own claims type `T`.
 ///
-/// `T` is the application's own claims type and must be the layer's
-/// ([`TokenAuthLayer<T>`](crate::TokenAuthLayer)); it defaults to [`NoCustomClaims`].
+/// The layer verifies each token once; `Claims<T>` works for **any** `T:
+/// DeserializeOwned` in any handler behind any [`TokenAuthLayer`](crate::TokenAuthLayer),
+/// whatever type the layer itself decodes: the layer's type is handed over as is, any
+/// other is decoded from the verified claims at most once per request and type. A token
+/// whose claims do not fit `T` is refused with 401 `invalid_token`. A handler that needs
+/// only the registered claims (`sub`, scopes, tenant…) takes `Claims` ([`NoCustomClaims`]).
 /// Dereferences to [`TokenClaims<T>`]. Use `Option<Claims<T>>` behind an optional layer.
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use axum_token_auth::{Claims, TokenAuth};
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct Org { org: String }
+///
+/// async fn who(c: Claims) -> String { c.sub.clone() }             // registered claims only
+/// async fn org(c: Claims<Org>) -> String { c.custom.org.clone() } // the app's own claims
+///
+/// let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+/// let app: Router = Router::new()
+///     .route("/who", get(who))
+///     .route("/org", get(org))
+///     .layer(auth.layer()); // one layer, two claims types
+/// # Ok::<(), axum_token_auth::ConfigError>(())
+/// ```
 pub struct Claims<T = NoCustomClaims>(pub Arc<TokenClaims<T>>);
 
 impl<T> Clone for Claims<T> {
@@ -118,45 +142,78 @@ impl<T> Deref for Claims<T> {
     }
 }
 
-impl<T: Send + Sync + 'static> Claims<T> {
-    fn from_context(ctx: &AuthContext) -> Result<Option<Self>, AuthRejection> {
+/// `Claims<T>` decoded once for this request (kept in its extensions).
+struct Decoded<T>(Arc<TokenClaims<T>>);
+
+impl<T> Clone for Decoded<T> {
+    fn clone(&self) -> Self {
+        Decoded(Arc::clone(&self.0))
+    }
+}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> Claims<T> {
+    fn from_parts(parts: &mut Parts) -> Result<Option<Self>, AuthRejection> {
+        let ctx = context(parts)?;
         let Some(view) = &ctx.claims else {
             return Ok(None);
         };
+        // The layer's own claims type: handed over without decoding.
         let any: Arc<dyn Any + Send + Sync> = Arc::clone(view) as Arc<dyn Any + Send + Sync>;
-        match any.downcast::<TokenClaims<T>>() {
-            Ok(c) => Ok(Some(Claims(c))),
-            Err(_) => Err(AuthRejection::new(
-                AuthError::Misconfigured(WRONG_TYPE),
-                Some(ctx),
-            )),
+        if let Ok(c) = any.downcast::<TokenClaims<T>>() {
+            return Ok(Some(Claims(c)));
         }
+        if let Some(d) = parts.extensions.get::<Decoded<T>>() {
+            return Ok(Some(Claims(Arc::clone(&d.0))));
+        }
+        let kind = view.kind();
+        let decoded = ctx
+            .payload
+            .as_deref()
+            .and_then(|p| serde_json::from_slice::<TokenClaims<T>>(p).ok());
+        let Some(mut claims) = decoded else {
+            tracing::debug!(
+                claims_type = std::any::type_name::<T>(),
+                "the token's claims do not fit the handler's claims type"
+            );
+            return Err(AuthRejection::new(
+                AuthError::InvalidToken(InvalidToken::InvalidClaims),
+                Some(ctx),
+            ));
+        };
+        claims.kind = kind;
+        let claims = Arc::new(claims);
+        parts.extensions.insert(Decoded(Arc::clone(&claims)));
+        Ok(Some(Claims(claims)))
     }
 }
 
 impl<T, S> FromRequestParts<S> for Claims<T>
 where
-    T: Send + Sync + 'static,
+    T: DeserializeOwned + Send + Sync + 'static,
     S: Send + Sync,
 {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ctx = context(parts)?;
-        Claims::from_context(ctx)?
-            .ok_or_else(|| AuthRejection::new(AuthError::MissingCredentials, Some(ctx)))
+        match Claims::from_parts(parts)? {
+            Some(c) => Ok(c),
+            None => Err(AuthRejection::new(
+                AuthError::MissingCredentials,
+                Some(context(parts)?),
+            )),
+        }
     }
 }
 
 impl<T, S> OptionalFromRequestParts<S> for Claims<T>
 where
-    T: Send + Sync + 'static,
+    T: DeserializeOwned + Send + Sync + 'static,
     S: Send + Sync,
 {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        Claims::from_context(context(parts)?)
+        Claims::from_parts(parts)
     }
 }
 

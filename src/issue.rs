@@ -37,6 +37,9 @@ pub const MAX_ID_LEN: usize = 255;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IssueError {
+    /// This authority verifies only (it trusts external issuers and has no signing key).
+    #[error("no signing key: this authority only verifies tokens")]
+    NoSigningKey,
     /// The subject or tenant is empty.
     #[error("the {0} is empty")]
     Empty(&'static str),
@@ -439,7 +442,8 @@ impl TokenAuth {
         kind: TokenKind,
         payload: &P,
     ) -> Result<String, IssueError> {
-        let key = self.inner.keys.signing();
+        let ring = self.inner.keys.load();
+        let key = ring.signing().ok_or(IssueError::NoSigningKey)?;
         let mut header = jsonwebtoken::Header::new(key.alg);
         header.typ = Some(kind.typ().to_owned());
         header.kid = key.kid.clone();

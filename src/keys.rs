@@ -442,21 +442,24 @@ pub enum WeakSecret {
     LowEntropy,
 }
 
-/// The keys a [`TokenAuth`](crate::TokenAuth) verifies with, and the one it signs with.
-#[derive(Debug)]
+/// The keys a [`TokenAuth`](crate::TokenAuth) verifies its own tokens with, and the one it
+/// signs with (none in verify-only mode). Immutable: the live keyring
+/// ([`crate::trust::keyring`]) swaps whole rings.
+#[derive(Debug, Clone)]
 pub(crate) struct KeyRing {
     keys: Vec<Key>,
-    signing: usize,
+    signing: Option<usize>,
 }
 
 impl KeyRing {
-    /// Builds the ring; the signing key comes first in `keys`.
-    pub(crate) fn new(keys: Vec<Key>) -> Result<Self, ConfigError> {
-        let signing = keys.first().ok_or(ConfigError::MissingSigningKey)?;
-        if !signing.can_sign() {
+    /// Builds the ring: `signing` (when given) signs and verifies, `verification` keys
+    /// only verify.
+    pub(crate) fn new(signing: Option<Key>, verification: Vec<Key>) -> Result<Self, ConfigError> {
+        if signing.as_ref().is_some_and(|k| !k.can_sign()) {
             return Err(ConfigError::SigningKeyCannotSign);
         }
-        let mut keys = keys;
+        let has_signing = signing.is_some();
+        let mut keys: Vec<Key> = signing.into_iter().chain(verification).collect();
         for k in keys.iter_mut() {
             // Asymmetric keys without a kid get their RFC 7638 thumbprint as kid.
             if k.kid.is_none()
@@ -477,18 +480,26 @@ impl KeyRing {
                 kids.push(kid);
             }
         }
-        Ok(KeyRing { keys, signing: 0 })
+        Ok(KeyRing {
+            keys,
+            signing: has_signing.then_some(0),
+        })
     }
 
-    /// The active signing key.
-    pub(crate) fn signing(&self) -> &Key {
-        &self.keys[self.signing]
+    /// The active signing key, if any.
+    pub(crate) fn signing(&self) -> Option<&Key> {
+        self.signing.map(|i| &self.keys[i])
+    }
+
+    /// Every key, the signing key first.
+    pub(crate) fn keys(&self) -> &[Key] {
+        &self.keys
     }
 
     /// The key a token's `kid` names; a token without `kid` is checked with the signing key.
     pub(crate) fn find(&self, kid: Option<&str>) -> Option<&Key> {
         match kid {
-            None => Some(self.signing()),
+            None => self.signing(),
             Some(kid) => self.keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
         }
     }
@@ -571,14 +582,14 @@ mod tests {
         let a = Key::hs256(GOOD).unwrap();
         let b = Key::hs256(b"zyxwvutsrqponmlkjihgfedcba9876543210ZYXW").unwrap();
         assert!(matches!(
-            KeyRing::new(vec![a.clone(), b.clone()]),
+            KeyRing::new(Some(a.clone()), vec![b.clone()]),
             Err(ConfigError::MissingKid)
         ));
         assert!(matches!(
-            KeyRing::new(vec![a.clone().with_kid("x"), b.clone().with_kid("x")]),
+            KeyRing::new(Some(a.clone().with_kid("x")), vec![b.clone().with_kid("x")]),
             Err(ConfigError::DuplicateKid(_))
         ));
-        let ring = KeyRing::new(vec![a.with_kid("new"), b.with_kid("old")]).unwrap();
+        let ring = KeyRing::new(Some(a.with_kid("new")), vec![b.clone().with_kid("old")]).unwrap();
         assert_eq!(ring.find(Some("old")).unwrap().kid(), Some("old"));
         assert_eq!(ring.find(None).unwrap().kid(), Some("new"));
         assert!(ring.find(Some("nope")).is_none());
@@ -586,5 +597,11 @@ mod tests {
             ring.jwks().keys.is_empty(),
             "HMAC secrets are never published"
         );
+        let verify_only = KeyRing::new(None, Vec::new()).unwrap();
+        assert!(verify_only.signing().is_none() && verify_only.find(None).is_none());
+        assert!(matches!(
+            KeyRing::new(Some(Key::from_pem(Algorithm::RS256, include_str!("../tests/fixtures/rsa2048_public.pem")).unwrap()), vec![]),
+            Err(ConfigError::SigningKeyCannotSign)
+        ));
     }
 }

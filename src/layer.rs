@@ -37,11 +37,13 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::auth::TokenAuth;
-use crate::cache::VerifiedCache;
+use std::sync::atomic::Ordering;
+
+use crate::cache::{Verdict, VerifiedCache};
 use crate::claims::{ClaimsView, NoCustomClaims, TokenKind};
 use crate::error::{AuthError, InvalidRequest, InvalidToken, Rendering};
-use crate::store::{RevocationCheck, StoreError, TokenDigest};
-use crate::validate::KindSet;
+use crate::store::{RevocationCheck, StoreError};
+use crate::validate::{KindSet, Refusal};
 
 /// Where the request's token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +61,8 @@ pub enum TokenSource {
 pub(crate) struct AuthContext {
     pub(crate) rendering: Rendering,
     pub(crate) claims: Option<Arc<dyn ClaimsView>>,
+    /// The verified claims JSON, for extracting other claims types than the layer's.
+    pub(crate) payload: Option<Arc<[u8]>>,
     pub(crate) source: Option<TokenSource>,
 }
 
@@ -271,6 +275,9 @@ pub(crate) fn find_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h 
 }
 
 type RevocationFuture = Pin<Box<dyn Future<Output = Result<bool, StoreError>> + Send>>;
+type WaitFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+/// Runs the layer's checks again on a request (after a key-set refetch).
+type Resume<S, B> = Box<dyn FnOnce(&mut S, Request<B>) -> ResponseFuture<S, B> + Send>;
 
 impl<S, T, B> Service<Request<B>> for TokenAuthService<S, T>
 where
@@ -285,112 +292,149 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        let inner = &mut self.inner;
-        let layer = &self.layer;
-        let auth = &layer.auth.inner;
-        let settings = &auth.settings;
-        let mut ctx = AuthContext {
-            rendering: auth.rendering.clone(),
-            claims: None,
-            source: None,
-        };
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        authenticate(&self.layer, &mut self.inner, req, true)
+    }
+}
 
-        let now = auth.clock.now();
-        let cache = layer.cache.as_deref();
-        // The token's claims: from the cache of verified tokens, or verified in full.
-        // `fresh` holds the token when it was verified now (to be cached once accepted).
-        let verified = match locate_token(
-            req.headers(),
-            settings.access_cookie.as_deref(),
-            settings.max_token_bytes,
-        ) {
-            Ok(Some((token, source))) => {
-                match cache.and_then(|c| c.get(token, now, settings.leeway)) {
-                    Some(hit) => Ok((hit.claims, hit.digest, source, None)),
-                    None => check_charset(token, source).and_then(|()| {
-                        layer
-                            .auth
-                            .verify_kinds::<T>(token, layer.accept)
-                            .map(|claims| {
-                                let digest = TokenDigest::of_jti(&claims.jti);
-                                let claims: Arc<dyn ClaimsView> = Arc::new(claims);
-                                let fresh = cache.map(|_| Box::<str>::from(token));
-                                (claims, digest, source, fresh)
-                            })
-                            .map_err(|e| layer.auth.rejected(e))
-                    }),
-                }
-            }
-            Ok(None) => Err(AuthError::MissingCredentials),
-            Err(e) => Err(e),
-        };
+/// The layer's work on one request: find the token, take the verdict from the cache or
+/// verify it (waiting for one key-set refetch when `may_wait` and an external issuer's
+/// `kid` is unknown), CSRF, revocation; then the inner service or a refusal.
+fn authenticate<S, T, B>(
+    layer: &TokenAuthLayer<T>,
+    inner: &mut S,
+    mut req: Request<B>,
+    may_wait: bool,
+) -> ResponseFuture<S, B>
+where
+    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    T: DeserializeOwned + Send + Sync + 'static,
+{
+    let auth = &layer.auth.inner;
+    let settings = &auth.settings;
+    let mut ctx = AuthContext {
+        rendering: auth.rendering.clone(),
+        claims: None,
+        payload: None,
+        source: None,
+    };
 
-        // CSRF: a cookie-authenticated unsafe request must prove it comes from our pages.
-        let verified = verified.and_then(|v| {
-            if v.2 == TokenSource::Cookie {
-                auth.csrf
-                    .check(req.method(), req.uri(), req.headers(), v.0.csrf_digest())?;
-            }
-            Ok(v)
-        });
-        let (claims, digest, source, fresh) = match verified {
-            Ok(v) => v,
-            Err(e) => return ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),
-        };
-        let store = &auth.revocation;
-        let check = RevocationCheck {
-            digest: &digest,
-            subject: claims.subject(),
-            generation: claims.generation(),
-        };
-        match store.check_now(&check) {
-            Some(revoked) => match layer.auth.revocation_verdict(revoked, &digest) {
-                Ok(()) => {
-                    if let (Some(c), Some(token)) = (cache, fresh) {
-                        c.insert(&token, Arc::clone(&claims), digest, now);
+    let now = auth.clock.now();
+    let cache = layer.cache.as_deref();
+    let epoch = if cache.is_some() {
+        auth.trust_epoch.load(Ordering::Acquire)
+    } else {
+        0
+    };
+    // The token's verdict: from the cache of verified tokens, or verified in full.
+    // `fresh` holds the token when it was verified now (to be cached once accepted).
+    let verified = match locate_token(
+        req.headers(),
+        settings.access_cookie.as_deref(),
+        settings.max_token_bytes,
+    ) {
+        Ok(Some((token, source))) => match cache.and_then(|c| c.get(token, now, epoch)) {
+            Some(hit) => Ok((hit, source, None)),
+            None => match check_charset(token, source) {
+                Err(e) => Err(e),
+                Ok(()) => match layer.auth.verify_token::<T>(token, layer.accept) {
+                    Ok(accepted) => {
+                        let leeway = accepted.leeway;
+                        let verdict = Verdict {
+                            until: accepted.claims.exp.saturating_add(leeway),
+                            claims: Arc::new(accepted.claims),
+                            payload: accepted.payload,
+                            digest: accepted.digest,
+                        };
+                        let fresh = cache.map(|_| Box::<str>::from(token));
+                        Ok((verdict, source, fresh))
                     }
-                    ctx.claims = Some(claims);
-                    ctx.source = Some(source);
-                    ResponseFuture::call(inner, ctx, req)
-                }
-                Err(e) => ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),
+                    #[cfg(feature = "oidc")]
+                    Err(Refusal::Refetch(remote, seen)) if may_wait => {
+                        return ResponseFuture::wait_for_keys(layer, inner, req, remote, seen);
+                    }
+                    Err(r) => Err(layer.auth.refused(r)),
+                },
             },
-            None => {
-                let store = Arc::clone(store);
-                let view = Arc::clone(&claims);
-                let check: RevocationFuture = Box::pin(async move {
-                    store
-                        .check(&RevocationCheck {
-                            digest: &digest,
-                            subject: view.subject(),
-                            generation: view.generation(),
-                        })
-                        .await
-                });
-                req.extensions_mut().remove::<AuthContext>();
-                // The service that was polled ready goes into the future; a clone stays.
-                let clone = inner.clone();
-                let inner = std::mem::replace(inner, clone);
-                ResponseFuture {
-                    state: State::Checking {
-                        check,
-                        pending: Some(Box::new(Pending {
-                            inner,
-                            req,
-                            ctx,
-                            claims,
-                            source,
-                            digest,
-                            auth: layer.auth.clone(),
-                            optional: layer.optional,
-                            cache: layer.cache.clone().zip(fresh),
-                            now,
-                        })),
-                    },
+        },
+        Ok(None) => Err(AuthError::MissingCredentials),
+        Err(e) => Err(e),
+    };
+    #[cfg(not(feature = "oidc"))]
+    let _ = may_wait;
+
+    // CSRF: a cookie-authenticated unsafe request must prove it comes from our pages.
+    let verified = verified.and_then(|v| {
+        if v.1 == TokenSource::Cookie {
+            auth.csrf
+                .check(req.method(), req.uri(), req.headers(), v.0.claims.csrf_digest())?;
+        }
+        Ok(v)
+    });
+    let (verdict, source, fresh) = match verified {
+        Ok(v) => v,
+        Err(e) => return ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),
+    };
+    let store = &auth.revocation;
+    let check = RevocationCheck {
+        digest: &verdict.digest,
+        subject: verdict.claims.subject(),
+        generation: verdict.claims.generation(),
+    };
+    match store.check_now(&check) {
+        Some(revoked) => match layer.auth.revocation_verdict(revoked, &verdict.digest) {
+            Ok(()) => {
+                if let (Some(c), Some(token)) = (cache, fresh) {
+                    c.insert(&token, verdict.clone(), now, epoch);
                 }
+                ctx.accept(verdict, source);
+                ResponseFuture::call(inner, ctx, req)
+            }
+            Err(e) => ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),
+        },
+        None => {
+            let store = Arc::clone(store);
+            let view = Arc::clone(&verdict.claims);
+            let digest = verdict.digest;
+            let check: RevocationFuture = Box::pin(async move {
+                store
+                    .check(&RevocationCheck {
+                        digest: &digest,
+                        subject: view.subject(),
+                        generation: view.generation(),
+                    })
+                    .await
+            });
+            req.extensions_mut().remove::<AuthContext>();
+            // The service that was polled ready goes into the future; a clone stays.
+            let clone = inner.clone();
+            let inner = std::mem::replace(inner, clone);
+            ResponseFuture {
+                state: State::Checking {
+                    check,
+                    pending: Some(Box::new(Pending {
+                        inner,
+                        req,
+                        ctx,
+                        verdict,
+                        source,
+                        auth: layer.auth.clone(),
+                        optional: layer.optional,
+                        cache: layer.cache.clone().zip(fresh),
+                        now,
+                        epoch,
+                    })),
+                },
             }
         }
+    }
+}
+
+impl AuthContext {
+    fn accept(&mut self, verdict: Verdict, source: TokenSource) {
+        self.claims = Some(verdict.claims);
+        self.payload = Some(verdict.payload);
+        self.source = Some(source);
     }
 }
 
@@ -399,14 +443,21 @@ struct Pending<S, B> {
     inner: S,
     req: Request<B>,
     ctx: AuthContext,
-    claims: Arc<dyn ClaimsView>,
+    verdict: Verdict,
     source: TokenSource,
-    digest: TokenDigest,
     auth: TokenAuth,
     optional: bool,
     /// The layer's cache and the freshly verified token, to remember once accepted.
     cache: Option<(Arc<VerifiedCache>, Box<str>)>,
     now: u64,
+    epoch: u64,
+}
+
+/// A request waiting for an external issuer's key set to be refetched.
+struct Refetching<S: Service<Request<B>>, B> {
+    inner: S,
+    req: Request<B>,
+    resume: Resume<S, B>,
 }
 
 pin_project! {
@@ -429,6 +480,7 @@ pin_project! {
         Refused { response: Option<Response> },
         // Boxed: the future stays as small as the inner one on the common, synchronous path.
         Checking { check: RevocationFuture, pending: Option<Box<Pending<S, B>>> },
+        Refetching { wait: WaitFuture, pending: Option<Box<Refetching<S, B>>> },
         Inner { #[pin] future: S::Future },
     }
 }
@@ -465,6 +517,35 @@ where
             },
         }
     }
+
+    /// Waits for one shared refetch of `remote`'s key set, then runs the checks again
+    /// (without waiting a second time).
+    #[cfg(feature = "oidc")]
+    fn wait_for_keys<T>(
+        layer: &TokenAuthLayer<T>,
+        inner: &mut S,
+        req: Request<B>,
+        remote: Arc<crate::trust::remote::RemoteKeys>,
+        seen: u64,
+    ) -> Self
+    where
+        S: Clone + Send + 'static,
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        let layer = layer.clone();
+        let clone = inner.clone();
+        let inner = std::mem::replace(inner, clone);
+        ResponseFuture {
+            state: State::Refetching {
+                wait: Box::pin(async move { remote.refetch_unknown_kid(seen).await }),
+                pending: Some(Box::new(Refetching {
+                    inner,
+                    req,
+                    resume: Box::new(move |inner, req| authenticate(&layer, inner, req, false)),
+                })),
+            },
+        }
+    }
 }
 
 impl<S, B> Future for ResponseFuture<S, B>
@@ -489,27 +570,37 @@ where
                         mut inner,
                         req,
                         mut ctx,
-                        claims,
+                        verdict,
                         source,
-                        digest,
                         auth,
                         optional,
                         cache,
                         now,
+                        epoch,
                     } = *pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    match auth.revocation_verdict(revoked, &digest) {
+                    match auth.revocation_verdict(revoked, &verdict.digest) {
                         Ok(()) => {
                             if let Some((c, token)) = cache {
-                                c.insert(&token, Arc::clone(&claims), digest, now);
+                                c.insert(&token, verdict.clone(), now, epoch);
                             }
-                            ctx.claims = Some(claims);
-                            ctx.source = Some(source);
+                            ctx.accept(verdict, source);
                             Self::call(&mut inner, ctx, req)
                         }
                         Err(e) => Self::refuse_or_pass(optional, e, ctx, &mut inner, req),
                     }
+                }
+                StateProj::Refetching { wait, pending } => {
+                    ready!(wait.as_mut().poll(cx));
+                    let Refetching {
+                        mut inner,
+                        req,
+                        resume,
+                    } = *pending
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    resume(&mut inner, req)
                 }
             };
             self.set(next);

@@ -22,6 +22,7 @@ mod validate;
 #[cfg(feature = "password")]
 pub mod password;
 pub mod store;
+pub mod trust;
 
 pub use auth::TokenAuth;
 pub use cache::{DEFAULT_CACHE_CAPACITY, MAX_CACHED_TOKEN};

@@ -384,7 +384,8 @@ impl Sessions {
         // A refresh token revoked through `TokenAuth::revoke` (or all of its user's
         // tokens through `revoke_all_for_user`) stays revoked.
         let digest = TokenDigest::of_jti(&parent.jti);
-        auth.check_revoked(&parent).await?;
+        auth.check_revoked(&parent, &crate::store::TokenDigest::of_jti(&parent.jti))
+            .await?;
         let presented_access = match access_token {
             None => None,
             Some(t) => {

@@ -1,13 +1,18 @@
-//! Token → verified claims: the hot path. No I/O but the revocation check.
+//! Token → verified claims: the hot path. No I/O but the revocation check (and, for a
+//! trusted issuer's unknown `kid`, one shared refetch of its key set).
 //!
 //! Every check, in order (a reader can audit them top to bottom in
-//! [`TokenAuth::verify_offline`]):
+//! [`TokenAuth::verify_token`]):
 //!
 //! 1. size ≤ the configured limit, before anything is decoded;
 //! 2. three base64url parts (`header.payload.signature`), canonical encoding;
 //! 3. the header is JSON with a known `alg`; `crit` is refused (none is understood);
-//! 4. the key: the one its `kid` names (unknown `kid` → refused), else the signing key;
-//! 5. the header's `alg` equals that key's one algorithm (`none` never does);
+//! 4. the issuer: a payload `iss` naming a trusted external issuer selects that issuer's
+//!    key set (read only to choose keys, trusted for nothing else) and steps E1–E9
+//!    follow; any other token is checked as one of ours, against our keyring only;
+//! 5. the key: the one its `kid` names in our keyring (unknown `kid` → refused), else
+//!    the signing key; the header's `alg` equals that key's one algorithm (`none` never
+//!    does);
 //! 6. the signature verifies over `header.payload`;
 //! 7. the `typ` header names an accepted kind (`at+jwt` for access tokens);
 //! 8. the payload is JSON of the claims type (`sub`, `exp`, `iat`, `jti` required);
@@ -16,6 +21,25 @@
 //! 11. `aud` contains the configured audience; without one configured, no `aud` allowed;
 //! 12. `sub` and `jti` are not empty;
 //! 13. (async, [`TokenAuth::validate`]) the `jti` digest is not revoked.
+//!
+//! A trusted external issuer's token, after step 3:
+//!
+//! - E1. the issuer has a usable key set (never fetched yet, or stale past its
+//!   `max_stale` → 503 `temporarily_unavailable`, never 401);
+//! - E2. the key with the token's `kid` *and* `alg` in that set; a known `kid` with
+//!   another `alg` is refused; an unknown `kid` causes at most one shared, rate-limited
+//!   refetch (async paths), then is refused;
+//! - E3. (implied by E2) the key's one algorithm is the header's; HMAC never, so a token
+//!   "signed" with the provider's public key as an HMAC secret has no key;
+//! - E4. the signature verifies;
+//! - E5. `typ` is `at+jwt`, or `JWT`/absent unless the issuer requires `at+jwt`;
+//! - E6. the payload is a JSON object;
+//! - E7. `exp` (required), `nbf`, `iat` with the issuer's leeway;
+//! - E8. the issuer's required claims, an accepted audience (from its audience claim),
+//!   a valid `sub`; then scopes mapped from its scope claims, session-only claims
+//!   dropped, an id derived for a token without `jti`;
+//! - E9. the rewritten claims decode as the claims type; revocation (step 13) is looked
+//!   up by issuer and id.
 
 use std::borrow::Cow;
 
@@ -32,6 +56,9 @@ use crate::error::{AuthError, InvalidToken};
 use crate::issue::is_valid_id;
 use crate::keys::Key;
 use crate::store::{RevocationCheck, TokenDigest};
+use crate::trust::TrustedIssuer;
+use crate::trust::external::KeyMiss;
+use sha2::{Digest as _, Sha256};
 
 /// The JOSE header fields this crate reads.
 #[derive(Deserialize)]
@@ -79,15 +106,88 @@ impl KindSet {
     }
 }
 
+/// A token split into its parts, the header and payload decoded (nothing verified yet).
+struct Parts<'t> {
+    header_json: Vec<u8>,
+    /// `header.payload`, the signed message.
+    message: &'t str,
+    signature: &'t str,
+    payload: Vec<u8>,
+}
+
+/// The header fields the checks use, after step 3.
+struct Header<'h> {
+    alg: Algorithm,
+    typ: Option<Cow<'h, str>>,
+    kid: Option<Cow<'h, str>>,
+}
+
 /// A token whose signature verified, before its claims are read.
 struct Verified<'t> {
     typ: Option<Cow<'t, str>>,
     payload: Vec<u8>,
 }
 
+/// A token that passed every offline check (steps 1–12 or E1–E9), with what the layer
+/// keeps of it: the claims, the digest its revocation is looked up by, and the claims
+/// JSON (rewritten into the crate's format for external tokens), from which
+/// [`Claims<U>`](crate::Claims) decodes any other claims type.
+pub(crate) struct Accepted<T> {
+    pub(crate) claims: TokenClaims<T>,
+    pub(crate) digest: TokenDigest,
+    pub(crate) payload: std::sync::Arc<[u8]>,
+    /// The leeway of the token's issuer (accepted until `exp + leeway`).
+    pub(crate) leeway: u64,
+}
+
+/// Why verification did not accept a token.
+pub(crate) enum Refusal {
+    /// 401 (or 400) with this reason.
+    Token(InvalidToken),
+    /// The token's issuer has no usable key set now: 503.
+    KeysUnavailable,
+    /// An external issuer's `kid` is unknown and one refetch of its set is allowed:
+    /// wait for it, then verify once more.
+    #[cfg(feature = "oidc")]
+    Refetch(std::sync::Arc<crate::trust::remote::RemoteKeys>, u64),
+}
+
+impl From<InvalidToken> for Refusal {
+    fn from(e: InvalidToken) -> Self {
+        Refusal::Token(e)
+    }
+}
+
+impl From<KeyMiss> for Refusal {
+    fn from(m: KeyMiss) -> Self {
+        match m {
+            KeyMiss::Token(e) => Refusal::Token(e),
+            KeyMiss::Unavailable => Refusal::KeysUnavailable,
+            #[cfg(feature = "oidc")]
+            KeyMiss::Refetch(r, v) => Refusal::Refetch(r, v),
+        }
+    }
+}
+
+/// Who signed a token, after its signature verified.
+enum Signer<'a> {
+    Own,
+    External(&'a TrustedIssuer),
+}
+
+/// The `iss` of a payload, read only to choose a key set (step 4).
+fn peek_issuer(payload: &[u8]) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Peek<'a> {
+        #[serde(default, borrow)]
+        iss: Option<Cow<'a, str>>,
+    }
+    serde_json::from_slice::<Peek<'_>>(payload).ok()?.iss
+}
+
 impl TokenAuth {
-    /// Steps 1–6: size, structure, header, key, algorithm, signature.
-    fn verify_signature<'t>(&self, token: &'t str) -> Result<Verified<'t>, InvalidToken> {
+    /// Steps 1–3: size, three canonical base64url parts, the header.
+    fn split<'t>(&self, token: &'t str) -> Result<Parts<'t>, InvalidToken> {
         if token.len() > self.inner.settings.max_token_bytes {
             return Err(InvalidToken::TooLarge);
         }
@@ -100,8 +200,21 @@ impl TokenAuth {
         let header_json = URL_SAFE_NO_PAD
             .decode(h64)
             .map_err(|_| InvalidToken::Malformed)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(p64)
+            .map_err(|_| InvalidToken::Malformed)?;
+        Ok(Parts {
+            header_json,
+            message: &token[..h64.len() + 1 + p64.len()],
+            signature: s64,
+            payload,
+        })
+    }
+
+    /// Step 3: the header is JSON with a known `alg` and no `crit`.
+    fn header(header_json: &[u8]) -> Result<Header<'_>, InvalidToken> {
         let header: JoseHeader<'_> =
-            serde_json::from_slice(&header_json).map_err(|_| InvalidToken::Malformed)?;
+            serde_json::from_slice(header_json).map_err(|_| InvalidToken::Malformed)?;
         if header.crit.is_some() {
             return Err(InvalidToken::UnsupportedCritical);
         }
@@ -109,24 +222,167 @@ impl TokenAuth {
             .alg
             .parse()
             .map_err(|_| InvalidToken::AlgorithmMismatch)?;
-        let key: &Key = self
-            .inner
-            .keys
+        Ok(Header {
+            alg,
+            typ: header.typ,
+            kid: header.kid,
+        })
+    }
+
+    /// Steps 4–6 (E1–E4 for external issuers): the issuer by `iss` (only to choose a key
+    /// set), the key by `kid` within that issuer's set, the algorithm, the signature.
+    fn check_signature<'a>(
+        &'a self,
+        parts: &Parts<'_>,
+        header: &Header<'_>,
+    ) -> Result<Signer<'a>, Refusal> {
+        let trusted = &self.inner.trusted;
+        let external = if trusted.is_empty() {
+            None
+        } else {
+            peek_issuer(&parts.payload).and_then(|iss| trusted.find(&iss))
+        };
+        let kid = header.kid.as_deref();
+        let verified = match external {
+            None => {
+                let ring = self.inner.keys.load();
+                let key: &Key = ring.find(kid).ok_or(InvalidToken::UnknownKey)?;
+                if header.alg != key.alg {
+                    return Err(InvalidToken::AlgorithmMismatch.into());
+                }
+                key.verify(parts.message.as_bytes(), parts.signature)
+            }
+            Some(issuer) => {
+                let set = issuer.key_set()?;
+                let key = set
+                    .find(kid, header.alg)
+                    .ok_or_else(|| issuer.unknown_key(&set, kid))?;
+                key.verify(parts.message.as_bytes(), parts.signature)
+            }
+        };
+        if !verified {
+            return Err(InvalidToken::BadSignature.into());
+        }
+        Ok(external.map_or(Signer::Own, Signer::External))
+    }
+
+    /// Steps 1–6 for the crate's own tokens only (sessions, revocation by `jti`).
+    fn verify_signature<'t>(&self, token: &'t str) -> Result<Verified<'t>, InvalidToken> {
+        let parts = self.split(token)?;
+        let header = Self::header(&parts.header_json)?;
+        let ring = self.inner.keys.load();
+        let key: &Key = ring
             .find(header.kid.as_deref())
             .ok_or(InvalidToken::UnknownKey)?;
-        if alg != key.alg {
+        if header.alg != key.alg {
             return Err(InvalidToken::AlgorithmMismatch);
         }
-        let message = &token[..h64.len() + 1 + p64.len()];
-        if !key.verify(message.as_bytes(), s64) {
+        if !key.verify(parts.message.as_bytes(), parts.signature) {
             return Err(InvalidToken::BadSignature);
         }
-        let payload = URL_SAFE_NO_PAD
-            .decode(p64)
-            .map_err(|_| InvalidToken::Malformed)?;
-        // The header borrowed from `header_json`; keep only the owned typ.
+        // The header borrowed from `parts`; keep only the owned typ.
         let typ = header.typ.map(|t| Cow::Owned(t.into_owned()));
-        Ok(Verified { typ, payload })
+        Ok(Verified {
+            typ,
+            payload: parts.payload,
+        })
+    }
+
+    /// Every offline check of a token of our own or of a trusted issuer: steps 1–12, or
+    /// 1–3 and E1–E9 for an external issuer.
+    pub(crate) fn verify_token<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        accepted: KindSet,
+    ) -> Result<Accepted<T>, Refusal> {
+        let parts = self.split(token)?;
+        let header = Self::header(&parts.header_json)?;
+        match self.check_signature(&parts, &header)? {
+            Signer::Own => {
+                let claims = self.own_claims::<T>(header.typ.as_deref(), &parts.payload, accepted)?;
+                self.check_time_and_party(
+                    claims.exp,
+                    claims.nbf,
+                    Some(claims.iat),
+                    claims.iss.as_deref(),
+                    claims.aud.as_ref(),
+                )?;
+                Ok(Accepted {
+                    digest: TokenDigest::of_jti(&claims.jti),
+                    claims,
+                    payload: parts.payload.into(),
+                    leeway: self.inner.settings.leeway,
+                })
+            }
+            Signer::External(issuer) => {
+                self.external_claims(issuer, header.typ.as_deref(), parts.payload, token, accepted)
+            }
+        }
+    }
+
+    /// E5–E9: an external issuer's token after its signature verified.
+    fn external_claims<T: DeserializeOwned>(
+        &self,
+        issuer: &TrustedIssuer,
+        typ: Option<&str>,
+        payload: Vec<u8>,
+        token: &str,
+        accepted: KindSet,
+    ) -> Result<Accepted<T>, Refusal> {
+        // E5: an access token by its `typ` (RFC 9068), or `JWT`/none unless at+jwt is required.
+        let plain = match typ {
+            None => true,
+            Some(t) => t.eq_ignore_ascii_case("JWT"),
+        };
+        let is_access = (plain && !issuer.require_at_jwt)
+            || typ.and_then(TokenKind::from_typ) == Some(TokenKind::Access);
+        if !is_access || !accepted.contains(TokenKind::Access) {
+            return Err(InvalidToken::WrongKind {
+                expected: accepted.primary(),
+            }
+            .into());
+        }
+        // E6: a JSON object.
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
+        // E7: exp (required), nbf, iat with the issuer's leeway.
+        let time = |name: &str| map.get(name).and_then(numeric_date);
+        let exp = time("exp").ok_or(InvalidToken::InvalidClaims)?;
+        self.check_time(exp, time("nbf"), time("iat"), issuer.leeway)?;
+        // E8: required claims, audience, sub; the claims rewritten into our format.
+        let (map, jti) = issuer.normalize(map, token)?;
+        // E9: the claims type.
+        let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
+        let mut claims: TokenClaims<T> =
+            serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
+        claims.kind = TokenKind::Access;
+        Ok(Accepted {
+            digest: external_digest(&issuer.iss, &jti),
+            claims,
+            payload: payload.into(),
+            leeway: issuer.leeway,
+        })
+    }
+
+    /// Step 9 (and E7): `exp`, `nbf`, `iat` against the clock, with `leeway`.
+    fn check_time(
+        &self,
+        exp: u64,
+        nbf: Option<u64>,
+        iat: Option<u64>,
+        leeway: u64,
+    ) -> Result<(), InvalidToken> {
+        let now = self.inner.clock.now();
+        if exp.saturating_add(leeway) <= now {
+            return Err(InvalidToken::Expired);
+        }
+        if nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+            return Err(InvalidToken::NotYetValid);
+        }
+        if iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+            return Err(InvalidToken::IssuedInFuture);
+        }
+        Ok(())
     }
 
     /// Steps 9–11 on the time and party claims.
@@ -139,16 +395,7 @@ impl TokenAuth {
         aud: Option<&Audience>,
     ) -> Result<(), InvalidToken> {
         let s = &self.inner.settings;
-        let now = self.inner.clock.now();
-        if exp.saturating_add(s.leeway) <= now {
-            return Err(InvalidToken::Expired);
-        }
-        if nbf.is_some_and(|nbf| nbf > now.saturating_add(s.leeway)) {
-            return Err(InvalidToken::NotYetValid);
-        }
-        if iat.is_some_and(|iat| iat > now.saturating_add(s.leeway)) {
-            return Err(InvalidToken::IssuedInFuture);
-        }
+        self.check_time(exp, nbf, iat, s.leeway)?;
         if let Some(expected) = &s.issuer
             && iss != Some(expected.as_str())
         {
@@ -180,23 +427,32 @@ impl TokenAuth {
     }
 
     /// Steps 1–8 and 12, but neither time nor party: who a token speaks for, even when it
-    /// has expired (logout, the compromise check). Never grants access by itself.
+    /// has expired (logout, the compromise check). Never grants access by itself. The
+    /// crate's own tokens only.
     pub(crate) fn verify_untimed<T: DeserializeOwned>(
         &self,
         token: &str,
         accepted: KindSet,
     ) -> Result<TokenClaims<T>, InvalidToken> {
         let verified = self.verify_signature(token)?;
-        let kind = verified
-            .typ
-            .as_deref()
+        self.own_claims(verified.typ.as_deref(), &verified.payload, accepted)
+    }
+
+    /// Steps 7, 8 and 12: the kind from `typ`, the claims type, `sub` and `jti`.
+    fn own_claims<T: DeserializeOwned>(
+        &self,
+        typ: Option<&str>,
+        payload: &[u8],
+        accepted: KindSet,
+    ) -> Result<TokenClaims<T>, InvalidToken> {
+        let kind = typ
             .and_then(TokenKind::from_typ)
             .filter(|k| accepted.contains(*k))
             .ok_or(InvalidToken::WrongKind {
                 expected: accepted.primary(),
             })?;
         let mut claims: TokenClaims<T> =
-            serde_json::from_slice(&verified.payload).map_err(|_| InvalidToken::InvalidClaims)?;
+            serde_json::from_slice(payload).map_err(|_| InvalidToken::InvalidClaims)?;
         claims.kind = kind;
         if !is_valid_id(&claims.sub) || !is_valid_id(&claims.jti) {
             return Err(InvalidToken::InvalidClaims);
@@ -204,15 +460,18 @@ impl TokenAuth {
         Ok(claims)
     }
 
-    /// Checks an access token completely except for revocation (steps 1–12), without
-    /// waiting on anything. Use [`validate`](Self::validate) to include revocation.
+    /// Checks a token completely except for revocation (steps 1–12, or E1–E9 for a
+    /// trusted issuer's token), without waiting on anything. An external issuer's token
+    /// whose `kid` is not in the fetched set yet is refused here; [`validate`](Self::validate)
+    /// refetches the set first.
     pub fn verify_offline<T: DeserializeOwned>(
         &self,
         token: &str,
         kind: TokenKind,
     ) -> Result<TokenClaims<T>, AuthError> {
-        self.verify_kinds(token, KindSet::of(kind))
-            .map_err(|e| self.rejected(e))
+        self.verify_token(token, KindSet::of(kind))
+            .map(|a| a.claims)
+            .map_err(|r| self.refused(r))
     }
 
     /// Validates an access token completely, revocation included: what the layer does.
@@ -223,23 +482,58 @@ impl TokenAuth {
         self.validate_kind(token, TokenKind::Access).await
     }
 
-    /// Validates a token of `kind` completely, revocation included.
+    /// Validates a token of `kind` completely, revocation included. For a trusted
+    /// issuer's token with an unknown `kid`, waits for one refetch of its key set.
     pub async fn validate_kind<T: DeserializeOwned>(
         &self,
         token: &str,
         kind: TokenKind,
     ) -> Result<TokenClaims<T>, AuthError> {
-        let claims = self.verify_offline::<T>(token, kind)?;
-        self.check_revoked(&claims).await?;
-        Ok(claims)
+        let accepted = self.verify_token_waiting::<T>(token, KindSet::of(kind)).await?;
+        self.check_revoked(&accepted.claims, &accepted.digest).await?;
+        Ok(accepted.claims)
+    }
+
+    /// [`verify_token`](Self::verify_token), waiting for one refetch of an external key
+    /// set when the token's `kid` is unknown.
+    pub(crate) async fn verify_token_waiting<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        accepted: KindSet,
+    ) -> Result<Accepted<T>, AuthError> {
+        match self.verify_token(token, accepted) {
+            #[cfg(feature = "oidc")]
+            Err(Refusal::Refetch(remote, seen)) => {
+                remote.refetch_unknown_kid(seen).await;
+                self.verify_token(token, accepted)
+                    .map_err(|r| self.refused(r))
+            }
+            other => other.map_err(|r| self.refused(r)),
+        }
+    }
+
+    /// A refusal as the error a client sees (a refetch not waited for: unknown key).
+    pub(crate) fn refused(&self, refusal: Refusal) -> AuthError {
+        match refusal {
+            Refusal::Token(e) => self.rejected(e),
+            Refusal::KeysUnavailable => {
+                tracing::warn!("token of a trusted issuer whose keys are unavailable");
+                AuthError::KeysUnavailable
+            }
+            #[cfg(feature = "oidc")]
+            Refusal::Refetch(..) => self.rejected(InvalidToken::UnknownKey),
+        }
     }
 
     /// Step 13: refuses a revoked token id or an outdated subject generation (and fails
     /// closed when the store is down).
-    pub(crate) async fn check_revoked<T>(&self, claims: &TokenClaims<T>) -> Result<(), AuthError> {
-        let digest = TokenDigest::of_jti(&claims.jti);
+    pub(crate) async fn check_revoked<T>(
+        &self,
+        claims: &TokenClaims<T>,
+        digest: &TokenDigest,
+    ) -> Result<(), AuthError> {
         let check = RevocationCheck {
-            digest: &digest,
+            digest,
             subject: &claims.sub,
             generation: claims.generation,
         };
@@ -248,7 +542,7 @@ impl TokenAuth {
             Some(r) => r,
             None => store.check(&check).await,
         };
-        self.revocation_verdict(revoked, &digest)
+        self.revocation_verdict(revoked, digest)
     }
 
     /// Revokes every token of `subject` that carries a subject generation (`gen` claim,
@@ -321,25 +615,41 @@ impl TokenAuth {
 
     /// Revokes a token: its `jti` digest is stored until the token can no longer be
     /// accepted (its expiry plus the leeway), and the layer refuses it from then on. The
-    /// token must carry a valid signature from the keyring (any kind); a token already
-    /// past that point needs no revocation and is accepted as is.
+    /// token must carry a valid signature from the keyring or a trusted issuer (any
+    /// kind); a token already past that point needs no revocation and is accepted as is.
+    /// A trusted issuer's token without `jti` is revoked by its own digest.
     pub async fn revoke(&self, token: &str) -> Result<(), RevokeError> {
         #[derive(Deserialize)]
         struct Id {
-            jti: String,
+            #[serde(default)]
+            jti: Option<String>,
             exp: u64,
         }
-        let verified = self.verify_signature(token).map_err(RevokeError::Invalid)?;
-        let id: Id = serde_json::from_slice(&verified.payload)
-            .map_err(|_| RevokeError::Invalid(InvalidToken::InvalidClaims))?;
-        self.revoke_jti(&id.jti, id.exp).await
+        let invalid = |e: InvalidToken| RevokeError::Invalid(e);
+        let parts = self.split(token).map_err(invalid)?;
+        let header = Self::header(&parts.header_json).map_err(invalid)?;
+        let signer = self.check_signature(&parts, &header).map_err(|r| match r {
+            Refusal::Token(e) => invalid(e),
+            _ => invalid(InvalidToken::UnknownKey),
+        })?;
+        let id: Id = serde_json::from_slice(&parts.payload)
+            .map_err(|_| invalid(InvalidToken::InvalidClaims))?;
+        let (digest, leeway) = match signer {
+            Signer::Own => {
+                let jti = id.jti.ok_or(invalid(InvalidToken::InvalidClaims))?;
+                (TokenDigest::of_jti(&jti), self.inner.settings.leeway)
+            }
+            Signer::External(issuer) => {
+                let jti = id.jti.filter(|j| is_valid_id(j)).unwrap_or_else(|| {
+                    format!("t.{}", URL_SAFE_NO_PAD.encode(Sha256::digest(token)))
+                });
+                (external_digest(&issuer.iss, &jti), issuer.leeway)
+            }
+        };
+        self.revoke_digest(digest, id.exp.saturating_add(leeway)).await
     }
 
-    /// Revokes by `jti` and expiry (when the token itself is not at hand).
-    pub async fn revoke_jti(&self, jti: &str, expires_at: u64) -> Result<(), RevokeError> {
-        let digest = TokenDigest::of_jti(jti);
-        // Tokens are accepted until `exp + leeway`: the revocation must last as long.
-        let until = expires_at.saturating_add(self.inner.settings.leeway);
+    async fn revoke_digest(&self, digest: TokenDigest, until: u64) -> Result<(), RevokeError> {
         self.inner
             .revocation
             .revoke(digest, until)
@@ -348,6 +658,26 @@ impl TokenAuth {
         tracing::info!(jti_digest = %digest.short(), "token revoked");
         Ok(())
     }
+
+    /// Revokes one of the crate's own tokens by `jti` and expiry (when the token itself
+    /// is not at hand).
+    pub async fn revoke_jti(&self, jti: &str, expires_at: u64) -> Result<(), RevokeError> {
+        // Tokens are accepted until `exp + leeway`: the revocation must last as long.
+        let until = expires_at.saturating_add(self.inner.settings.leeway);
+        self.revoke_digest(TokenDigest::of_jti(jti), until).await
+    }
+}
+
+/// The revocation digest of an external token: issuer and id together, so an issuer's
+/// ids never collide with the crate's own or another issuer's.
+fn external_digest(iss: &str, jti: &str) -> TokenDigest {
+    TokenDigest::of_jti(&format!("{iss}\n{jti}"))
+}
+
+/// A NumericDate (RFC 7519): whole seconds; a fractional one is rounded down.
+fn numeric_date(v: &serde_json::Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
 }
 
 /// Why a token could not be revoked.

@@ -1,0 +1,248 @@
+//! The runtime side of external issuers: [`TrustedIssuers`] (looked up by `iss`) and, per
+//! issuer, its key set and the claim rules of its tokens. The checks themselves run in
+//! order in `validate.rs` (steps E1–E9).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::claims::Audience;
+use crate::config::{Clock, ConfigError};
+use crate::error::InvalidToken;
+use crate::issue::is_valid_id;
+use crate::trust::Issuer;
+use crate::trust::issuer::KeySource;
+use crate::trust::keyset::KeySet;
+use crate::trust::scopes::{ScopeClaim, map_scopes};
+
+/// Claims of ours that only sessions mint; an external token never speaks for a session.
+const SESSION_CLAIMS: &[&str] = &["fam", "csrf", "gen", "scopes", "scp"];
+
+/// Why an external issuer's keys gave no key for a token.
+pub(crate) enum KeyMiss {
+    /// A refused token (401).
+    Token(InvalidToken),
+    /// The issuer has no usable set now (503).
+    Unavailable,
+    /// The `kid` is unknown and one refetch is allowed: wait for it, then verify again.
+    #[cfg(feature = "oidc")]
+    Refetch(Arc<crate::trust::remote::RemoteKeys>, u64),
+}
+
+enum Keys {
+    Static(Arc<KeySet>),
+    #[cfg(feature = "oidc")]
+    Remote(Arc<crate::trust::remote::RemoteKeys>),
+}
+
+/// One external issuer, ready to verify.
+pub(crate) struct TrustedIssuer {
+    pub(crate) iss: String,
+    audiences: Vec<String>,
+    audience_claim: String,
+    pub(crate) require_at_jwt: bool,
+    scope_claims: Vec<ScopeClaim>,
+    tenant_claim: Option<ScopeClaim>,
+    required_claims: Vec<(String, String)>,
+    pub(crate) leeway: u64,
+    keys: Keys,
+}
+
+impl std::fmt::Debug for TrustedIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustedIssuer")
+            .field("iss", &self.iss)
+            .field("audiences", &self.audiences)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TrustedIssuer {
+    pub(crate) fn new(
+        issuer: Issuer,
+        default_leeway: u64,
+        #[cfg_attr(not(feature = "oidc"), allow(unused_variables))] clock: &Arc<dyn Clock>,
+        #[cfg_attr(not(feature = "oidc"), allow(unused_variables))] epoch: &Arc<AtomicU64>,
+    ) -> Result<Self, ConfigError> {
+        issuer.check()?;
+        let keys = match issuer.source {
+            KeySource::Static(keys, None) => Keys::Static(Arc::new(KeySet::from_keys(keys))),
+            KeySource::Static(_, Some(doc)) => Keys::Static(Arc::new(
+                KeySet::from_jwks(doc.as_bytes(), &issuer.algorithms)
+                    .map_err(ConfigError::InvalidKey)?,
+            )),
+            #[cfg(feature = "oidc")]
+            KeySource::JwksUrl(_) | KeySource::Discovery => {
+                use crate::trust::remote::{Locator, RemoteKeys};
+                let locator = match issuer.source {
+                    KeySource::JwksUrl(url) => Locator::Jwks(url),
+                    _ => Locator::Discovery,
+                };
+                let fetch = crate::trust::fetch::HttpFetch::new(
+                    issuer.client,
+                    issuer.refresh.fetch_timeout,
+                    issuer.refresh.max_document_bytes,
+                )
+                .map_err(|reason| ConfigError::InvalidIssuer {
+                    issuer: issuer.iss.clone(),
+                    reason,
+                })?;
+                let remote = Arc::new(RemoteKeys::new(
+                    issuer.iss.clone(),
+                    locator,
+                    issuer.algorithms.clone(),
+                    issuer.refresh,
+                    Arc::new(fetch),
+                    Arc::clone(clock),
+                    Arc::clone(epoch),
+                ));
+                // Start fetching now when a runtime is at hand (else at first use).
+                remote.ensure_background();
+                Keys::Remote(remote)
+            }
+            #[cfg(not(feature = "oidc"))]
+            _ => unreachable!("Issuer::check refuses remote sources without `oidc`"),
+        };
+        Ok(TrustedIssuer {
+            iss: issuer.iss,
+            audiences: issuer.audiences,
+            audience_claim: issuer.audience_claim,
+            require_at_jwt: issuer.require_at_jwt,
+            scope_claims: issuer.scope_claims,
+            tenant_claim: issuer.tenant_claim,
+            required_claims: issuer.required_claims,
+            leeway: issuer.leeway.map_or(default_leeway, |l| l.as_secs()),
+            keys,
+        })
+    }
+
+    /// E1: the key set to verify with, or why there is none.
+    pub(crate) fn key_set(&self) -> Result<Arc<KeySet>, KeyMiss> {
+        match &self.keys {
+            Keys::Static(set) => Ok(Arc::clone(set)),
+            #[cfg(feature = "oidc")]
+            Keys::Remote(remote) => remote.key_set().map_err(|_| KeyMiss::Unavailable),
+        }
+    }
+
+    /// E2 when the set has no key for the token's `kid` and `alg`.
+    pub(crate) fn unknown_key(&self, set: &KeySet, kid: Option<&str>) -> KeyMiss {
+        // A known kid with another alg is an algorithm attack, not a rotation.
+        if kid.is_some_and(|k| set.has_kid(k)) {
+            return KeyMiss::Token(InvalidToken::AlgorithmMismatch);
+        }
+        match &self.keys {
+            #[cfg(feature = "oidc")]
+            Keys::Remote(remote) if kid.is_some() && remote.may_refetch() => {
+                KeyMiss::Refetch(Arc::clone(remote), remote.version())
+            }
+            _ => KeyMiss::Token(InvalidToken::UnknownKey),
+        }
+    }
+
+    /// The remote set, for readiness waits.
+    #[cfg(feature = "oidc")]
+    pub(crate) fn remote(&self) -> Option<&Arc<crate::trust::remote::RemoteKeys>> {
+        match &self.keys {
+            Keys::Remote(r) => Some(r),
+            Keys::Static(_) => None,
+        }
+    }
+
+    /// E6–E8 on the payload: required claims, audience, `sub`, then the claims rewritten
+    /// into the crate's format (`scope` from the mapped claims, the tenant, an id for a
+    /// token without `jti`, session-only claims dropped). Returns the rewritten object
+    /// and the token id.
+    pub(crate) fn normalize(
+        &self,
+        mut claims: Map<String, Value>,
+        token: &str,
+    ) -> Result<(Map<String, Value>, String), InvalidToken> {
+        for (name, want) in &self.required_claims {
+            if claims.get(name).and_then(Value::as_str) != Some(want.as_str()) {
+                return Err(InvalidToken::InvalidClaims);
+            }
+        }
+        let aud: Option<Audience> = claims
+            .get(&self.audience_claim)
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        if !aud.is_some_and(|aud| self.audiences.iter().any(|a| aud.contains(a))) {
+            return Err(InvalidToken::WrongAudience);
+        }
+        if !claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .is_some_and(is_valid_id)
+        {
+            return Err(InvalidToken::InvalidClaims);
+        }
+        let jti = match claims.get("jti").and_then(Value::as_str) {
+            Some(j) if is_valid_id(j) => j.to_owned(),
+            _ => {
+                let id = format!("t.{}", URL_SAFE_NO_PAD.encode(Sha256::digest(token)));
+                claims.insert("jti".into(), Value::String(id.clone()));
+                id
+            }
+        };
+        let scopes = map_scopes(&self.scope_claims, &claims);
+        let tenant = self
+            .tenant_claim
+            .as_ref()
+            .and_then(|c| c.find(&claims))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        for name in SESSION_CLAIMS {
+            claims.remove(*name);
+        }
+        if scopes.is_empty() {
+            claims.remove("scope");
+        } else {
+            claims.insert("scope".into(), Value::String(scopes.to_string()));
+        }
+        if let Some(t) = tenant {
+            claims.insert("tenant".into(), Value::String(t));
+        } else if !claims.get("tenant").is_none_or(Value::is_string) {
+            claims.remove("tenant");
+        }
+        if !claims.get("metadata").is_none_or(Value::is_object) {
+            claims.remove("metadata");
+        }
+        Ok((claims, jti))
+    }
+}
+
+/// Every external issuer of an authority, looked up by exact `iss`.
+#[derive(Debug, Default)]
+pub(crate) struct TrustedIssuers {
+    issuers: Vec<TrustedIssuer>,
+}
+
+impl TrustedIssuers {
+    pub(crate) fn new(issuers: Vec<TrustedIssuer>) -> Result<Self, ConfigError> {
+        for (i, a) in issuers.iter().enumerate() {
+            if issuers[..i].iter().any(|b| b.iss == a.iss) {
+                return Err(ConfigError::InvalidIssuer {
+                    issuer: a.iss.clone(),
+                    reason: "trusted twice",
+                });
+            }
+        }
+        Ok(TrustedIssuers { issuers })
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.issuers.is_empty()
+    }
+
+    pub(crate) fn find(&self, iss: &str) -> Option<&TrustedIssuer> {
+        self.issuers.iter().find(|i| i.iss == iss)
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &TrustedIssuer> {
+        self.issuers.iter()
+    }
+}

@@ -1,0 +1,188 @@
+//! Fetching discovery and JWKS documents over HTTP(S) (feature `oidc`): bounded in time
+//! and size, `https://` only except for loopback hosts, no redirects.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use http::header::{ACCEPT, CACHE_CONTROL};
+
+/// A fetched document and the `max-age` its response allowed (`Some(0)` for
+/// `no-store`/`no-cache`).
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub(crate) body: Vec<u8>,
+    pub(crate) max_age: Option<Duration>,
+}
+
+/// Why a fetch failed; logged with the issuer, never shown to clients.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum FetchError {
+    #[error("the URL is not https:// (plain http is allowed for loopback hosts only)")]
+    InsecureUrl,
+    #[error("the request failed: {0}")]
+    Transport(String),
+    #[error("the server answered {0}")]
+    Status(u16),
+    #[error("the document is larger than the limit")]
+    TooLarge,
+    #[error("the fetch timed out")]
+    Timeout,
+    #[error("the discovery document is invalid: {0}")]
+    Discovery(&'static str),
+    #[error("the JWKS is invalid: {0}")]
+    Jwks(&'static str),
+}
+
+/// How documents are fetched: HTTP in production, a scripted fake in unit tests.
+#[async_trait]
+pub(crate) trait Fetch: Send + Sync + 'static {
+    async fn get(&self, url: &str) -> Result<Fetched, FetchError>;
+}
+
+/// Refuses URLs a key set must not come from: anything but `https://`, except
+/// `http://` on a loopback host (a provider on the same machine, tests).
+pub(crate) fn check_url(url: &str) -> Result<(), &'static str> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| "not a URL")?;
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(&parsed) => Ok(()),
+        _ => Err("key sets are fetched over https:// only (http:// for loopback hosts)"),
+    }
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// The production fetcher: reqwest, no redirects, a whole-request timeout, a body limit.
+pub(crate) struct HttpFetch {
+    client: reqwest::Client,
+    timeout: Duration,
+    max_bytes: usize,
+}
+
+impl HttpFetch {
+    pub(crate) fn new(
+        client: Option<reqwest::Client>,
+        timeout: Duration,
+        max_bytes: usize,
+    ) -> Result<Self, &'static str> {
+        let client = match client {
+            Some(c) => c,
+            None => reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .connect_timeout(timeout)
+                .user_agent(concat!("axum-token-auth/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|_| "the HTTP client cannot be built")?,
+        };
+        Ok(HttpFetch {
+            client,
+            timeout,
+            max_bytes,
+        })
+    }
+}
+
+#[async_trait]
+impl Fetch for HttpFetch {
+    async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
+        check_url(url).map_err(|_| FetchError::InsecureUrl)?;
+        let work = async {
+            let mut res = self
+                .client
+                .get(url)
+                .header(ACCEPT, "application/json")
+                .send()
+                .await
+                .map_err(|e| FetchError::Transport(without_url(e)))?;
+            if res.status() != reqwest::StatusCode::OK {
+                return Err(FetchError::Status(res.status().as_u16()));
+            }
+            if res
+                .content_length()
+                .is_some_and(|n| n > self.max_bytes as u64)
+            {
+                return Err(FetchError::TooLarge);
+            }
+            let max_age = res
+                .headers()
+                .get(CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_max_age);
+            let mut body = Vec::new();
+            while let Some(chunk) = res
+                .chunk()
+                .await
+                .map_err(|e| FetchError::Transport(without_url(e)))?
+            {
+                if body.len() + chunk.len() > self.max_bytes {
+                    return Err(FetchError::TooLarge);
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(Fetched { body, max_age })
+        };
+        tokio::time::timeout(self.timeout, work)
+            .await
+            .map_err(|_| FetchError::Timeout)?
+    }
+}
+
+fn without_url(e: reqwest::Error) -> String {
+    e.without_url().to_string()
+}
+
+/// `max-age` of a `Cache-Control` value; `no-store` / `no-cache` count as 0.
+pub(crate) fn parse_max_age(v: &str) -> Option<Duration> {
+    let mut max_age = None;
+    for directive in v.split(',').map(str::trim) {
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache") {
+            return Some(Duration::ZERO);
+        }
+        if name.eq_ignore_ascii_case("max-age") {
+            max_age = value
+                .trim_matches('"')
+                .parse::<u64>()
+                .ok()
+                .map(Duration::from_secs);
+        }
+    }
+    max_age
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        assert!(check_url("https://idp.example.com/jwks").is_ok());
+        assert!(check_url("http://127.0.0.1:8080/jwks").is_ok());
+        assert!(check_url("http://[::1]:8080/jwks").is_ok());
+        assert!(check_url("http://localhost/jwks").is_ok());
+        assert!(check_url("http://idp.example.com/jwks").is_err());
+        assert!(check_url("http://10.0.0.1/jwks").is_err());
+        assert!(check_url("ftp://127.0.0.1/jwks").is_err());
+        assert!(check_url("not a url").is_err());
+    }
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        assert_eq!(
+            parse_max_age("public, max-age=300"),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(parse_max_age("no-cache"), Some(Duration::ZERO));
+        assert_eq!(parse_max_age("public"), None);
+        assert_eq!(parse_max_age("max-age=soon"), None);
+    }
+}

@@ -1,0 +1,414 @@
+//! [`Issuer`]: the configuration of one external issuer, with presets for the big
+//! identity providers.
+
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::jwk::JwkSet;
+
+use crate::config::ConfigError;
+use crate::keys::Key;
+use crate::trust::keyset::ASYMMETRIC;
+use crate::trust::scopes::ScopeClaim;
+
+/// Where an external issuer's keys come from.
+#[derive(Debug, Clone)]
+pub(crate) enum KeySource {
+    /// Keys given once (a JWKS document or [`Key`]s): never fetched, never change.
+    Static(Vec<Key>, Option<String>),
+    /// A JWKS URL, fetched and refreshed (feature `oidc`).
+    JwksUrl(String),
+    /// OIDC discovery: `{iss}/.well-known/openid-configuration` names the JWKS URL
+    /// (feature `oidc`).
+    Discovery,
+}
+
+/// How a remote key set is kept fresh. Every bound is configurable on [`Issuer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RefreshPolicy {
+    /// The refresh interval when the JWKS response names no `max-age`.
+    pub(crate) default_refresh: Duration,
+    /// `max-age` is clamped into `min_refresh ..= max_refresh`.
+    pub(crate) min_refresh: Duration,
+    pub(crate) max_refresh: Duration,
+    /// Shortest time between two fetches caused by unknown `kid`s.
+    pub(crate) refetch_interval: Duration,
+    /// Time between attempts after a failed fetch.
+    pub(crate) retry_interval: Duration,
+    /// How long the last good set is used while fetches fail; past it, 503.
+    pub(crate) max_stale: Duration,
+    /// Limits of one fetch.
+    pub(crate) fetch_timeout: Duration,
+    pub(crate) max_document_bytes: usize,
+}
+
+impl Default for RefreshPolicy {
+    fn default() -> Self {
+        RefreshPolicy {
+            default_refresh: Duration::from_secs(10 * 60),
+            min_refresh: Duration::from_secs(60),
+            max_refresh: Duration::from_secs(3600),
+            refetch_interval: Duration::from_secs(30),
+            retry_interval: Duration::from_secs(10),
+            max_stale: Duration::from_secs(24 * 3600),
+            fetch_timeout: Duration::from_secs(5),
+            max_document_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// An identity provider whose access tokens the layer accepts next to the crate's own:
+/// its exact `iss`, the audiences that mean "this API", where its keys come from, and
+/// where its scopes are. Give it to [`TokenAuthBuilder::trust`](crate::TokenAuthBuilder::trust).
+///
+/// * **Selection.** A token's `iss` (read before the signature check, only to pick a key
+///   set) chooses the issuer; its `kid` then chooses the key *within that issuer's set*.
+///   A key of one issuer never verifies a token claiming another, and an external
+///   issuer's keys never appear in [`TokenAuth::jwks`](crate::TokenAuth::jwks).
+/// * **Audience** is required: a provider's ID tokens (audience = a client id) must
+///   never pass as access tokens for this API.
+/// * **Kinds.** `typ` may be `at+jwt` (RFC 9068), `JWT` or absent (what Keycloak, Auth0,
+///   Entra ID and Cognito send); [`require_at_jwt`](Self::require_at_jwt) narrows it.
+///   Any other `typ` (a refresh, ID or logout token type) is refused. External tokens
+///   are always access tokens.
+/// * **Keys.** Only asymmetric algorithms; remote `kty: oct` and `use: enc` keys are
+///   ignored; a token's `alg` must be the key's.
+/// * **`jti`** is optional. A token without one gets the id `t.` + base64url(SHA-256 of
+///   the token), so [`TokenAuth::revoke`](crate::TokenAuth::revoke) still works on it;
+///   revocation entries of external tokens are keyed by issuer and id, so they never
+///   collide with the crate's own.
+///
+/// ```
+/// use axum_token_auth::trust::{Issuer, ScopeClaim};
+///
+/// let keycloak = Issuer::discover("https://sso.example.com/realms/acme")
+///     .audience("orders-api")
+///     .scope_claims([ScopeClaim::path("scope"), ScopeClaim::path("realm_access.roles")]);
+/// # let _ = keycloak;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct Issuer {
+    pub(crate) iss: String,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) audience_claim: String,
+    pub(crate) source: KeySource,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) require_at_jwt: bool,
+    pub(crate) scope_claims: Vec<ScopeClaim>,
+    pub(crate) tenant_claim: Option<ScopeClaim>,
+    pub(crate) required_claims: Vec<(String, String)>,
+    pub(crate) leeway: Option<Duration>,
+    pub(crate) refresh: RefreshPolicy,
+    #[cfg(feature = "oidc")]
+    pub(crate) client: Option<reqwest::Client>,
+}
+
+impl Issuer {
+    fn with_source(iss: impl Into<String>, source: KeySource) -> Self {
+        Issuer {
+            iss: iss.into(),
+            audiences: Vec::new(),
+            audience_claim: "aud".to_owned(),
+            source,
+            algorithms: ASYMMETRIC.to_vec(),
+            require_at_jwt: false,
+            scope_claims: vec![ScopeClaim::path("scope")],
+            tenant_claim: None,
+            required_claims: Vec::new(),
+            leeway: None,
+            refresh: RefreshPolicy::default(),
+            #[cfg(feature = "oidc")]
+            client: None,
+        }
+    }
+
+    /// An issuer found by OIDC discovery: `{iss}/.well-known/openid-configuration` names
+    /// the JWKS URL, and a document whose `issuer` is not exactly `iss` is refused
+    /// (feature `oidc`).
+    pub fn discover(iss: impl Into<String>) -> Self {
+        Self::with_source(iss, KeySource::Discovery)
+    }
+
+    /// An issuer whose keys are served at `jwks_url` (feature `oidc`).
+    pub fn jwks_url(iss: impl Into<String>, jwks_url: impl Into<String>) -> Self {
+        Self::with_source(iss, KeySource::JwksUrl(jwks_url.into()))
+    }
+
+    /// An issuer with a fixed JWKS document (e.g. from a file); never fetched. The same
+    /// rules apply as to a remote set: `kty: oct` and `use: enc` keys are ignored.
+    pub fn jwks(iss: impl Into<String>, jwks: &JwkSet) -> Self {
+        let doc = serde_json::to_string(jwks).unwrap_or_default();
+        Self::with_source(iss, KeySource::Static(Vec::new(), Some(doc)))
+    }
+
+    /// An issuer with fixed public keys (e.g. [`Key::from_pem`](crate::Key::from_pem));
+    /// never fetched. Only asymmetric keys are accepted.
+    pub fn keys(iss: impl Into<String>, keys: impl IntoIterator<Item = Key>) -> Self {
+        Self::with_source(iss, KeySource::Static(keys.into_iter().collect(), None))
+    }
+
+    /// Keycloak: realm `realm` at `base_url` (e.g. `https://sso.example.com`). Scopes from
+    /// `scope` and the realm roles (`realm_access.roles`); only tokens whose `typ`
+    /// claim is `Bearer` (Keycloak marks ID tokens `ID`). Add an audience: Keycloak puts
+    /// the client ids of an "audience" mapper in `aud`.
+    pub fn keycloak(base_url: &str, realm: &str) -> Self {
+        let iss = format!("{}/realms/{realm}", base_url.trim_end_matches('/'));
+        Self::discover(iss)
+            .scope_claims([
+                ScopeClaim::path("scope"),
+                ScopeClaim::path("realm_access.roles"),
+            ])
+            .require_claim("typ", "Bearer")
+    }
+
+    /// Auth0: tenant domain `domain` (e.g. `acme.eu.auth0.com`); the issuer is
+    /// `https://{domain}/` with its trailing slash. Scopes from `scope` and, with RBAC
+    /// on, `permissions`. The audience is the API identifier.
+    pub fn auth0(domain: &str) -> Self {
+        Self::discover(format!("https://{}/", domain.trim_end_matches('/')))
+            .scope_claims([ScopeClaim::path("scope"), ScopeClaim::path("permissions")])
+    }
+
+    /// Microsoft Entra ID (v2.0 tokens) of tenant `tenant_id` (a GUID). Delegated scopes
+    /// from `scp`, application permissions from `roles`; the tenant from `tid`. The
+    /// audience is the API's application id URI or client id (set
+    /// `accessTokenAcceptedVersion: 2` in the app manifest for v2.0 tokens).
+    pub fn entra(tenant_id: &str) -> Self {
+        Self::discover(format!("https://login.microsoftonline.com/{tenant_id}/v2.0"))
+            .scope_claims([ScopeClaim::path("scp"), ScopeClaim::path("roles")])
+            .tenant_claim(ScopeClaim::path("tid"))
+    }
+
+    /// Amazon Cognito user pool `pool_id` in `region`. Cognito access tokens carry no
+    /// `aud`: the app client id is in `client_id`, so that is the audience claim, and only
+    /// tokens with `token_use: access` pass (ID tokens say `id`). Scopes from `scope`,
+    /// groups from `cognito:groups` as `group:<name>`.
+    pub fn cognito(region: &str, pool_id: &str) -> Self {
+        Self::discover(format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"))
+            .audience_claim("client_id")
+            .require_claim("token_use", "access")
+            .scope_claims([
+                ScopeClaim::path("scope"),
+                ScopeClaim::path("cognito:groups").prefix("group:"),
+            ])
+    }
+
+    /// Google. Google's OAuth access tokens are opaque (not JWTs); what a service can
+    /// verify are Google-signed ID tokens minted *for it* (Cloud Run, IAP, service
+    /// account identity tokens) whose audience is the service's URL or client id, so the
+    /// audience must be exactly that. No scopes are mapped by default.
+    pub fn google() -> Self {
+        Self::discover("https://accounts.google.com").scope_claims([])
+    }
+
+    /// Adds an accepted audience (at least one is required).
+    pub fn audience(mut self, aud: impl Into<String>) -> Self {
+        self.audiences.push(aud.into());
+        self
+    }
+
+    /// Adds several accepted audiences.
+    pub fn audiences<I, S>(mut self, auds: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences.extend(auds.into_iter().map(Into::into));
+        self
+    }
+
+    /// The claim holding the audience (default `aud`; Cognito: `client_id`).
+    pub fn audience_claim(mut self, claim: impl Into<String>) -> Self {
+        self.audience_claim = claim.into();
+        self
+    }
+
+    /// The accepted algorithms (default: every asymmetric one). HMAC algorithms are
+    /// refused at build: a shared secret is not a provider's key.
+    pub fn algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algs.into_iter().collect();
+        self
+    }
+
+    /// Accepts only tokens whose `typ` is `at+jwt` (RFC 9068), not `JWT` or none.
+    pub fn require_at_jwt(mut self) -> Self {
+        self.require_at_jwt = true;
+        self
+    }
+
+    /// Where scopes come from (replaces the default, `scope`).
+    pub fn scope_claims(mut self, claims: impl IntoIterator<Item = ScopeClaim>) -> Self {
+        self.scope_claims = claims.into_iter().collect();
+        self
+    }
+
+    /// The claim whose string value becomes the tenant ([`TokenClaims::tenant`](crate::TokenClaims::tenant)).
+    pub fn tenant_claim(mut self, claim: ScopeClaim) -> Self {
+        self.tenant_claim = Some(claim);
+        self
+    }
+
+    /// Only tokens whose top-level claim `name` is the string `value` pass.
+    pub fn require_claim(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.required_claims.push((name.into(), value.into()));
+        self
+    }
+
+    /// Clock-skew leeway for this issuer's `exp`, `nbf`, `iat` (default: the
+    /// [`TokenAuthBuilder::leeway`](crate::TokenAuthBuilder::leeway)).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = Some(leeway);
+        self
+    }
+
+    /// A remote set is refreshed when the JWKS response's `Cache-Control: max-age` says,
+    /// clamped into `min ..= max` (default 1 min ..= 1 h; 10 min without `max-age`).
+    pub fn refresh_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.refresh.min_refresh = min;
+        self.refresh.max_refresh = max;
+        self.refresh.default_refresh = self.refresh.default_refresh.clamp(min, max.max(min));
+        self
+    }
+
+    /// Shortest time between two fetches caused by a token with an unknown `kid`
+    /// (default 30 s): a flood of random `kid`s costs at most one fetch per interval.
+    pub fn refetch_interval(mut self, interval: Duration) -> Self {
+        self.refresh.refetch_interval = interval;
+        self
+    }
+
+    /// Time between attempts after a failed fetch (default 10 s).
+    pub fn retry_interval(mut self, interval: Duration) -> Self {
+        self.refresh.retry_interval = interval;
+        self
+    }
+
+    /// How long the last good key set keeps verifying while fetches fail (default 24 h);
+    /// past it, this issuer's tokens are answered 503 `temporarily_unavailable`.
+    pub fn max_stale(mut self, max: Duration) -> Self {
+        self.refresh.max_stale = max;
+        self
+    }
+
+    /// The time limit of one fetch (default 5 s).
+    pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
+        self.refresh.fetch_timeout = timeout;
+        self
+    }
+
+    /// The largest discovery or JWKS document read (default 256 KiB).
+    pub fn max_document_bytes(mut self, bytes: usize) -> Self {
+        self.refresh.max_document_bytes = bytes;
+        self
+    }
+
+    /// The HTTP client for fetches (default: rustls with the webpki roots, no proxy
+    /// settings); give your own for private CAs or a proxy. Timeouts and the size limit
+    /// still apply per fetch.
+    #[cfg(feature = "oidc")]
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The issuer (`iss`) this configuration is for.
+    pub fn issuer(&self) -> &str {
+        &self.iss
+    }
+
+    /// Checks the configuration (called by the builder).
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        let bad = |reason: &'static str| ConfigError::InvalidIssuer {
+            issuer: self.iss.clone(),
+            reason,
+        };
+        crate::config::check_text("issuer", &self.iss)?;
+        if self.audiences.is_empty() {
+            return Err(bad("an external issuer needs at least one audience"));
+        }
+        for a in &self.audiences {
+            crate::config::check_text("audience", a)?;
+        }
+        if self.algorithms.is_empty() || !self.algorithms.iter().all(|a| ASYMMETRIC.contains(a)) {
+            return Err(bad("external issuers use asymmetric algorithms only"));
+        }
+        let r = &self.refresh;
+        if r.min_refresh < Duration::from_secs(1)
+            || r.max_refresh < r.min_refresh
+            || r.refetch_interval < Duration::from_secs(1)
+            || r.retry_interval < Duration::from_millis(100)
+            || r.fetch_timeout < Duration::from_millis(100)
+            || r.max_stale < r.max_refresh.min(r.default_refresh)
+            || r.max_document_bytes < 1024
+        {
+            return Err(bad("refresh bounds out of range"));
+        }
+        if self.leeway.is_some_and(|l| l > Duration::from_secs(300)) {
+            return Err(ConfigError::LeewayTooLarge);
+        }
+        match &self.source {
+            KeySource::Static(keys, _) => {
+                if keys.iter().any(|k| !self.algorithms.contains(&k.alg) || k.can_sign()) {
+                    return Err(bad(
+                        "static keys must be public keys of the accepted algorithms",
+                    ));
+                }
+                Ok(())
+            }
+            #[cfg(feature = "oidc")]
+            KeySource::JwksUrl(url) => crate::trust::fetch::check_url(url).map_err(bad),
+            #[cfg(feature = "oidc")]
+            KeySource::Discovery => crate::trust::fetch::check_url(&self.iss).map_err(bad),
+            #[cfg(not(feature = "oidc"))]
+            _ => Err(bad("remote key sets need the `oidc` feature")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_external_issuer_needs_an_audience() {
+        let e = Issuer::keys("https://idp.example", []).check().unwrap_err();
+        assert!(matches!(e, ConfigError::InvalidIssuer { .. }), "{e:?}");
+        assert!(Issuer::keys("https://idp.example", []).audience("api").check().is_ok());
+    }
+
+    #[test]
+    fn hmac_algorithms_are_refused_for_external_issuers() {
+        let e = Issuer::keys("https://idp.example", [])
+            .audience("api")
+            .algorithms([Algorithm::HS256])
+            .check()
+            .unwrap_err();
+        assert!(matches!(e, ConfigError::InvalidIssuer { .. }));
+        let secret = Key::hs256("0123456789abcdefghijklmnopqrstuvwxyzABCDEF").unwrap();
+        let e = Issuer::keys("https://idp.example", [secret])
+            .audience("api")
+            .check()
+            .unwrap_err();
+        assert!(matches!(e, ConfigError::InvalidIssuer { .. }));
+    }
+
+    #[test]
+    fn presets_name_the_documented_issuers() {
+        assert_eq!(
+            Issuer::keycloak("https://sso.example.com/", "acme").issuer(),
+            "https://sso.example.com/realms/acme"
+        );
+        assert_eq!(Issuer::auth0("acme.eu.auth0.com").issuer(), "https://acme.eu.auth0.com/");
+        assert_eq!(
+            Issuer::entra("tid").issuer(),
+            "https://login.microsoftonline.com/tid/v2.0"
+        );
+        assert_eq!(
+            Issuer::cognito("eu-west-1", "eu-west-1_abc").issuer(),
+            "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc"
+        );
+        assert_eq!(Issuer::google().issuer(), "https://accounts.google.com");
+        assert_eq!(Issuer::cognito("r", "p").audience_claim, "client_id");
+    }
+}
