@@ -8,6 +8,11 @@
 //! secret: tokens do not survive a restart) and the other `JWT_*` variables of
 //! `TokenAuthBuilder::from_env`. `COOKIE_SECURE=false` drops the `Secure` cookie flag
 //! for clients that will not send Secure cookies over plain http (development only).
+//!
+//! External issuer (feature `oidc`: `cargo run --example quickstart --features oidc`):
+//! `OIDC_ISSUER` (found by discovery) or `JWKS_URL` + `JWKS_ISSUER`; `OIDC_AUDIENCE`
+//! (comma-separated, required); `OIDC_SCOPE_CLAIMS` (comma-separated claim paths, default
+//! `scope`). Its access tokens are then accepted next to the quickstart's own.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -177,11 +182,63 @@ fn build_auth(
         );
         builder = builder.signing_key(Key::generate_hmac(alg)?);
     }
+    #[cfg(feature = "oidc")]
+    if let Some(issuer) = external_issuer()? {
+        builder = builder.trust(issuer);
+    }
+    #[cfg(not(feature = "oidc"))]
+    refuse_external_issuer()?;
     if std::env::var("COOKIE_SECURE").is_ok_and(|v| v == "false") {
         tracing::warn!("COOKIE_SECURE=false: cookies lose the Secure flag (development only)");
         builder = builder.cookies(CookieSettings::default().insecure_dev_cookies());
     }
     Ok(builder.build()?)
+}
+
+/// The external issuer named by `OIDC_ISSUER` or `JWKS_URL` + `JWKS_ISSUER`, if any.
+#[cfg(feature = "oidc")]
+fn external_issuer() -> Result<Option<axum_token_auth::trust::Issuer>, Box<dyn std::error::Error>> {
+    use axum_token_auth::trust::{Issuer, ScopeClaim};
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let list = |v: String| -> Vec<String> {
+        v.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    let issuer = match (var("OIDC_ISSUER"), var("JWKS_URL"), var("JWKS_ISSUER")) {
+        (Some(iss), None, _) => Issuer::discover(iss.trim()),
+        (None, Some(url), Some(iss)) => Issuer::jwks_url(iss.trim(), url.trim()),
+        (None, Some(_), None) => return Err("JWKS_URL needs JWKS_ISSUER (the tokens' iss)".into()),
+        (Some(_), Some(_), _) => return Err("set OIDC_ISSUER or JWKS_URL, not both".into()),
+        (None, None, _) => return Ok(None),
+    };
+    let audiences = var("OIDC_AUDIENCE")
+        .map(list)
+        .ok_or("an external issuer needs OIDC_AUDIENCE (comma-separated audiences)")?;
+    let claims = var("OIDC_SCOPE_CLAIMS")
+        .map(list)
+        .unwrap_or_else(|| vec!["scope".into()]);
+    tracing::info!(issuer = issuer.issuer(), ?audiences, scope_claims = ?claims, "trusting an external issuer");
+    Ok(Some(
+        issuer
+            .audiences(audiences)
+            .scope_claims(claims.iter().map(|c| ScopeClaim::path(c))),
+    ))
+}
+
+#[cfg(not(feature = "oidc"))]
+fn refuse_external_issuer() -> Result<(), Box<dyn std::error::Error>> {
+    if ["OIDC_ISSUER", "JWKS_URL"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()))
+    {
+        return Err(
+            "OIDC_ISSUER / JWKS_URL need the `oidc` feature: cargo run --example quickstart --features oidc"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn demo_users() -> Result<HashMap<&'static str, User>, Box<dyn std::error::Error>> {
@@ -238,7 +295,9 @@ async fn login(
     }
 }
 
-async fn me(claims: Claims) -> Json<serde_json::Value> {
+/// Every verified claim, the token's own included: `Claims<T>` decodes any type, here
+/// a map of whatever else the token carries (ours or an identity provider's).
+async fn me(claims: Claims<serde_json::Map<String, serde_json::Value>>) -> Json<serde_json::Value> {
     Json(serde_json::to_value(&*claims.0).unwrap_or_default())
 }
 

@@ -1089,39 +1089,51 @@ struct Org {
 }
 
 #[tokio::test]
-async fn claims_type_mismatch_is_500() {
+async fn any_claims_type_works_behind_any_layer_and_a_misfit_is_401() {
     let auth = auth();
-    // The layer decodes NoCustomClaims; the handler asks for Claims<Org>.
+    // The layer decodes NoCustomClaims; the handler asks for Claims<Org>: decoded per
+    // handler from the verified claims.
     let app: Router = Router::new()
-        .route("/org", get(|c: Claims<Org>| async move { c.sub.clone() }))
-        .layer(auth.layer());
-    let token = auth
-        .issue_access(&TokenRequest::new("alice").claims(&json!({"org": "acme"})))
-        .unwrap();
-    let r = refusal(send_get(&app, "/org", Some(token.as_str())).await).await;
-    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(
-        matches!(r.error, Some(AuthError::Misconfigured(_))),
-        "{r:?}"
-    );
-    assert!(
-        r.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("Claims<T>"),
-        "{r:?}"
-    );
-    // With the matching layer type the same token works.
-    let typed: Router = Router::new()
         .route(
             "/org",
             get(|c: Claims<Org>| async move { c.custom.org.clone() }),
         )
-        .layer(TokenAuthLayer::<Org>::new(auth.clone()));
+        .route("/sub", get(|c: Claims| async move { c.sub.clone() }))
+        .layer(TokenAuthLayer::<Org>::new(auth.clone()).optional())
+        .layer(auth.layer());
+    let token = auth
+        .issue_access(&TokenRequest::new("alice").claims(&json!({"org": "acme"})))
+        .unwrap();
     assert_eq!(
-        ok_body(send_get(&typed, "/org", Some(token.as_str())).await).await,
+        ok_body(send_get(&app, "/org", Some(token.as_str())).await).await,
         "acme"
     );
+    assert_eq!(
+        ok_body(send_get(&app, "/sub", Some(token.as_str())).await).await,
+        "alice"
+    );
+    // A token without the claims the handler needs: 401 invalid_token, never a 500.
+    let plain = app_without_org(&auth);
+    let bare = auth.issue_access(&TokenRequest::new("bob")).unwrap();
+    let r = refusal(send_get(&plain, "/org", Some(bare.as_str())).await).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+    assert_eq!(r.body["error"], "invalid_token");
+    assert!(
+        matches!(
+            r.error,
+            Some(AuthError::InvalidToken(InvalidToken::InvalidClaims))
+        ),
+        "{r:?}"
+    );
+}
+
+fn app_without_org(auth: &TokenAuth) -> Router {
+    Router::new()
+        .route(
+            "/org",
+            get(|c: Claims<Org>| async move { c.custom.org.clone() }),
+        )
+        .layer(auth.layer())
 }
 
 // ---------------------------------------------------------------------------
