@@ -2,7 +2,9 @@
 # scripts/test.sh - full local/CI test run for axum-token-auth.
 #
 # What it does:
-#   1. installs redis-server / PostgreSQL via apt when missing (Debian/Ubuntu),
+#   1. installs redis-server / PostgreSQL / nodejs+npm via apt when missing
+#      (Debian/Ubuntu) and the npm packages of the test OpenID Provider
+#      (scripts/oidc, `npm ci`) when missing or older than their lock file,
 #   2. starts a throwaway redis and a throwaway PostgreSQL cluster on free
 #      127.0.0.1 ports inside a mktemp -d directory,
 #   3. exports connection/restart variables (see "Exported environment" below),
@@ -46,10 +48,17 @@
 #                          (Command::output()) blocks until the server exits.
 #                          The regular server log is written by the logging
 #                          collector to $(dirname $TEST_PG_LOG)/log/postgresql.log.
+#   TEST_NODE_BIN          absolute path of node (>= 18)
+#   TEST_OIDC_PROVIDER     absolute path of scripts/oidc/provider.mjs, a loopback
+#                          OpenID Provider (oidc-provider) the tests start
+#                          themselves: `$TEST_NODE_BIN $TEST_OIDC_PROVIDER --port P
+#                          --keys KEYS.json --ready-file F` (see the file's header
+#                          and tests/common/oidc.rs). Not started by this script.
 set -euo pipefail
 
 readonly DB_NAME=axum_token_auth_test
 readonly SERVICE_TIMEOUT_S=30
+readonly NODE_MIN_MAJOR=18 # oidc-provider 8.x
 
 log() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -268,6 +277,9 @@ if ! PG_BIN=$(find_pg_bin); then
       >/etc/postgresql-common/createcluster.d/axum-token-auth-no-main-cluster.conf
   fi
 fi
+# npm comes separately below, only when it is needed and still missing (a
+# NodeSource nodejs bundles it and conflicts with Debian's npm package).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   apt_install "${missing[@]}"
@@ -276,6 +288,32 @@ fi
 REDIS_SERVER=$(command -v redis-server) || die "redis-server not found after install"
 REDIS_CLI=$(command -v redis-cli) || die "redis-cli not found after install"
 PG_BIN=$(find_pg_bin) || die "PostgreSQL server binaries (initdb/pg_ctl/postgres) not found after install"
+NODE_BIN=$(command -v node) || die "node not found after install"
+[[ $NODE_BIN == /* ]] || die "node resolves to '$NODE_BIN', not to an executable file"
+
+# ---------------------------------------------------------------------------
+# npm packages of the test OpenID Provider (scripts/oidc)
+# ---------------------------------------------------------------------------
+OIDC_DIR=$REPO_ROOT/scripts/oidc
+node_major=$("$NODE_BIN" -p 'process.versions.node.split(".")[0]' 2>/dev/null) || node_major=0
+[[ $node_major =~ ^[0-9]+$ ]] && ((node_major >= NODE_MIN_MAJOR)) ||
+  die "$NODE_BIN is node $("$NODE_BIN" --version 2>/dev/null || echo '?'); the test OpenID Provider needs node >= $NODE_MIN_MAJOR"
+# npm ci replaces node_modules wholesale, so the directory's mtime says when
+# it was installed; touch it afterwards in case npm kept the directory itself.
+if [[ ! -d $OIDC_DIR/node_modules || $OIDC_DIR/package-lock.json -nt $OIDC_DIR/node_modules ]]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    log "installing npm"
+    apt_install npm
+  fi
+  log "npm ci --prefix scripts/oidc (test OpenID Provider)"
+  npm ci --prefix "$OIDC_DIR" --no-audit --no-fund --ignore-scripts </dev/null ||
+    die "npm ci in $OIDC_DIR failed (registry unreachable?)"
+  touch "$OIDC_DIR/node_modules"
+fi
+if ! oidc_check=$(cd "$OIDC_DIR" && "$NODE_BIN" --input-type=module -e "await import('oidc-provider')" </dev/null 2>&1); then
+  printf '%s\n' "$oidc_check" >&2
+  die "node cannot load oidc-provider from $OIDC_DIR/node_modules; remove that directory and re-run"
+fi
 
 # ---------------------------------------------------------------------------
 # temp dir + unprivileged postgres user
@@ -511,6 +549,8 @@ export TEST_PG_DATA=$PG_DATA
 export TEST_PG_USER=$PG_USER
 export TEST_PG_PORT=$PG_PORT
 export TEST_PG_LOG=$PG_LOG
+export TEST_NODE_BIN=$NODE_BIN
+export TEST_OIDC_PROVIDER=$OIDC_DIR/provider.mjs
 
 # sanity check through the exported URLs
 [[ $(timeout 10 "$REDIS_CLI" -u "$REDIS_URL" ping 2>/dev/null) == PONG ]] ||

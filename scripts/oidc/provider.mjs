@@ -1,0 +1,436 @@
+#!/usr/bin/env node
+// scripts/oidc/provider.mjs - a real OpenID Provider on loopback for the
+// axum-token-auth integration tests (tests/common/oidc.rs drives it).
+//
+// It is `oidc-provider` (panva/node-oidc-provider, the OpenID-certified
+// Node.js implementation) 8.8.1, pinned in package.json/package-lock.json, with
+// a test configuration, plus a few /admin/* routes that are NOT part of OIDC.
+// Why 8.x and not 9.x: every 9.x release declares Node.js 22 LTS as its minimum
+// (it warns "Unsupported runtime" on node 20 and calls node >= 20.12 APIs such
+// as crypto.hash), while Debian 12's and Ubuntu 24.04's apt `nodejs` - what
+// scripts/test.sh installs on a machine without node - is 18.x. 8.8.1 is the
+// last 8.x and supports node 18/20/22. This file itself only needs node >= 18.
+// Install its dependencies with
+//   npm ci --prefix scripts/oidc --no-audit --no-fund
+// (scripts/test.sh does that and exports TEST_OIDC_PROVIDER / TEST_NODE_BIN).
+//
+// USAGE
+//   node provider.mjs --port PORT --keys KEYS.json [--ready-file F]
+//                     [--jwks-max-age SECONDS] [--access-token-ttl SECONDS]
+//                     [--exit-with-stdin]
+//   node provider.mjs --gen-key KID
+//
+//   --port PORT      listen on 127.0.0.1:PORT; 0 (the default) picks a free
+//                    port. The issuer is exactly `http://127.0.0.1:PORT`
+//                    (the actual port, no trailing slash).
+//   --keys FILE      a JWKS `{"keys":[...]}` of PRIVATE RSA JWKs (the `jwk`
+//                    member of --gen-key's output). keys[0] signs everything
+//                    (access tokens and ID tokens); all keys are published in
+//                    the JWKS. Rotate = restart on the same port with
+//                    [new, old]; retire = restart with [new].
+//                    Each key should carry "kid", "alg":"RS256", "use":"sig".
+//   --ready-file F   once listening, write F (atomically: F.tmp + rename)
+//                    with {"issuer","port","pid","jwks_uri","kids"}.
+//                    Independently, one line `ready <issuer>` goes to stdout.
+//   --jwks-max-age S answer the JWKS with `Cache-Control: public, max-age=S`.
+//                    Without it the JWKS response carries NO Cache-Control
+//                    header at all (oidc-provider sets none; neither does the
+//                    discovery document).
+//   --access-token-ttl S  lifetime of JWT access tokens (default: 600 s, the
+//                    oidc-provider default for client-credentials tokens).
+//   --exit-with-stdin  shut down when stdin reaches EOF: the parent keeps a
+//                    pipe open, so a test binary that dies (even by SIGKILL)
+//                    leaves no orphaned provider behind.
+//   --gen-key KID    print {"jwk": <private RSA-2048 JWK with kid, alg RS256,
+//                    use sig>, "private_pem": PKCS#1 PEM, "public_pem": SPKI
+//                    PEM} to stdout and exit. The PEMs are for Rust
+//                    (jsonwebtoken's EncodingKey::from_rsa_pem, or the public
+//                    PEM as an HMAC secret for alg-confusion forgeries).
+//
+// SIGTERM / SIGINT: closes the listener and all connections, exits 0.
+// Logs go to stderr (one line per request); stdout only carries `ready`.
+//
+// OIDC CONFIGURATION
+//   discovery   GET /.well-known/openid-configuration  (also the RFC 8414
+//               /.well-known/oauth-authorization-server)
+//   jwks_uri    http://127.0.0.1:PORT/jwks   (public parts: kty n e kid alg use)
+//   token       POST /token
+//   client      client_id `test-client`, client_secret `test-secret`,
+//               client_secret_basic or client_secret_post, grant types
+//               client_credentials + authorization_code, redirect_uri
+//               http://127.0.0.1:PORT/admin/cb (never actually served).
+//   resources   features.resourceIndicators: ANY absolute-URI resource
+//               indicator is accepted and becomes the token's `aud`, with
+//               scopes `users:read users:write admin` (requested scopes outside
+//               that set are silently dropped; no `scope` claim if none is
+//               left), JWT format, RS256 with keys[0].
+//
+// A client-credentials token:
+//   POST /token  grant_type=client_credentials&resource=urn:test:api&scope=users:read
+//   (Authorization: Basic base64(test-client:test-secret), or client_id +
+//   client_secret in the form: oidc-provider treats basic and post alike)
+//   → {"access_token":"<JWT>","expires_in":600,"token_type":"Bearer","scope":"users:read"}
+// Without `resource` the token is opaque (not a JWT) - always send one.
+// What the access token actually contains (observed with oidc-provider 8.8.1):
+//   header  {"alg":"RS256","typ":"at+jwt","kid":"<keys[0].kid>"}
+//   claims  {"jti":"r57Vp4sCFRIlwU0CBADRZ","sub":"test-client","iat":1796140182,
+//            "exp":1796140782,"scope":"users:read","client_id":"test-client",
+//            "iss":"http://127.0.0.1:38065","aud":"urn:test:api"}
+//   Exactly these 8 claims: `sub` is the client id (client credentials), `aud`
+//   is a string (not an array), `jti` a 21-char nanoid, exp = iat + 600; no
+//   `nbf`, `auth_time` or `cnf`. (Introspection and revocation are disabled.)
+//
+// ADMIN ROUTES (not OIDC, same port)
+//   GET /admin/stats     {"jwks_requests":N,"discovery_requests":M,
+//                         "oauth_metadata_requests":K,"token_requests":T}
+//                        counted since this process started (a restart resets
+//                        them). discovery_requests counts only
+//                        /.well-known/openid-configuration; token_requests
+//                        includes the one /admin/id_token makes itself.
+//   GET /admin/id_token[?sub=USER&nonce=N]
+//                        a GENUINE ID token: the route drives oidc-provider's
+//                        own authorization code flow (devInteractions login +
+//                        consent screens, PKCE S256, state, nonce) against this
+//                        very process over loopback HTTP and redeems the code at
+//                        /token as test-client. Answers {"id_token",
+//                        "access_token" (opaque), "token_response"}. Default sub
+//                        `test-user`. JWKS/discovery counters are not touched.
+//   The ID token (observed with oidc-provider 8.8.1):
+//   header  {"alg":"RS256","typ":"JWT","kid":"<keys[0].kid>"}
+//   claims  {"sub":"test-user","nonce":"QpHU9D4qCRw","at_hash":"qDxRh0T_5FeaVFrKAkMwvw",
+//            "aud":"test-client","exp":1796143782,"iat":1796140182,
+//            "iss":"http://127.0.0.1:38065"}
+//   Same issuer and signing key as the access tokens, but `typ: JWT`, `aud` =
+//   the client id, exp = iat + 3600, and no `scope`, `client_id` or `jti`.
+
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import { parseArgs } from 'node:util';
+
+const CLIENT_ID = 'test-client';
+const CLIENT_SECRET = 'test-secret';
+const RESOURCE_SCOPE = 'users:read users:write admin';
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string', default: '0' },
+    keys: { type: 'string' },
+    'ready-file': { type: 'string' },
+    'jwks-max-age': { type: 'string' },
+    'access-token-ttl': { type: 'string', default: '600' },
+    'gen-key': { type: 'string' },
+    'exit-with-stdin': { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+function fail(message) {
+  process.stderr.write(`provider.mjs: ${message}\n`);
+  process.exit(2);
+}
+
+function nonNegativeInt(name, value) {
+  if (!/^\d+$/.test(value)) fail(`--${name} must be a non-negative integer, got ${value}`);
+  return Number(value);
+}
+
+if (args['gen-key'] !== undefined) {
+  const kid = args['gen-key'];
+  if (!kid) fail('--gen-key needs a non-empty KID');
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+  process.stdout.write(`${JSON.stringify({
+    jwk,
+    private_pem: privateKey.export({ format: 'pem', type: 'pkcs1' }),
+    public_pem: publicKey.export({ format: 'pem', type: 'spki' }),
+  })}\n`);
+  process.exit(0);
+}
+
+// loaded only now: --gen-key does not need it (and it prints warnings)
+const { default: Provider } = await import('oidc-provider');
+
+const port = nonNegativeInt('port', args.port);
+if (port > 65535) fail(`--port out of range: ${port}`);
+if (!args.keys) fail('--keys KEYS.json is required');
+const jwksMaxAge = args['jwks-max-age'] === undefined ? undefined : nonNegativeInt('jwks-max-age', args['jwks-max-age']);
+const accessTokenTTL = nonNegativeInt('access-token-ttl', args['access-token-ttl']);
+if (accessTokenTTL === 0) fail('--access-token-ttl must be positive');
+
+let jwks;
+try {
+  jwks = JSON.parse(fs.readFileSync(args.keys, 'utf8'));
+} catch (err) {
+  fail(`cannot read --keys ${args.keys}: ${err.message}`);
+}
+if (!Array.isArray(jwks?.keys) || jwks.keys.length === 0) fail(`${args.keys} must be {"keys":[...]} with at least one key`);
+
+// Bind first (port 0 = any free port), then build the provider with the real
+// issuer; requests are only handled once the ready file exists.
+const server = http.createServer();
+server.keepAliveTimeout = 5_000;
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(port, '127.0.0.1', () => {
+    server.off('error', reject);
+    resolve();
+  });
+}).catch((err) => fail(`cannot listen on 127.0.0.1:${port}: ${err.message}`));
+
+const actualPort = server.address().port;
+const issuer = `http://127.0.0.1:${actualPort}`;
+const redirectUri = `${issuer}/admin/cb`;
+
+const provider = new Provider(issuer, {
+  jwks,
+  clients: [{
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    grant_types: ['client_credentials', 'authorization_code'],
+    response_types: ['code'],
+    redirect_uris: [redirectUri],
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'RS256',
+  }],
+  // oidc-provider accepts only the client's registered auth method:
+  // client_secret_basic (HTTP Basic test-client:test-secret).
+  features: {
+    clientCredentials: { enabled: true },
+    devInteractions: { enabled: true },
+    introspection: { enabled: false },
+    revocation: { enabled: false },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => undefined,
+      useGrantedResource: () => false,
+      getResourceServerInfo: (ctx, resourceIndicator) => ({
+        scope: RESOURCE_SCOPE,
+        audience: resourceIndicator,
+        accessTokenTTL,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      }),
+    },
+  },
+  // the devInteractions login form takes any login name as the account id
+  findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
+  cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
+  pkce: { required: () => true },
+  // HTML error pages (authorization flow) as JSON: readable in test logs
+  renderError: (ctx, out) => {
+    ctx.type = 'json';
+    ctx.body = out;
+  },
+});
+provider.proxy = false;
+
+const stats = {
+  jwks_requests: 0,
+  discovery_requests: 0,
+  oauth_metadata_requests: 0,
+  token_requests: 0,
+};
+const jwksPath = new URL(provider.urlFor('jwks')).pathname;
+const tokenPath = new URL(provider.urlFor('token')).pathname;
+
+// --- the admin ID-token flow -------------------------------------------------
+
+// node:http rather than fetch: Set-Cookie arrives as an array on every
+// supported node version (fetch's Headers.getSetCookie is newer than node 18).
+function request(url, { method = 'GET', headers = {}, body } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(new URL(url, issuer), { method, headers }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({
+        status: res.statusCode,
+        headers: res.headers,
+        text: Buffer.concat(chunks).toString('utf8'),
+      }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+// A minimal cookie jar: name -> value, path ignored (every cookie goes on
+// every request; the flow only ever talks to this one origin).
+function updateJar(jar, res) {
+  for (const line of res.headers['set-cookie'] ?? []) {
+    const [pair, ...attrs] = line.split(';');
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1).trim();
+    const expired = attrs.some((a) => /^\s*expires=.*1970/i.test(a) || /^\s*max-age=0\s*$/i.test(a));
+    if (expired || value === '') jar.delete(name);
+    else jar.set(name, value);
+  }
+}
+
+async function step(jar, url, init = {}) {
+  const headers = { ...init.headers };
+  if (jar.size) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+  const res = await request(url, { ...init, headers });
+  updateJar(jar, res);
+  return res;
+}
+
+async function genuineIdToken(sub, nonce) {
+  const jar = new Map();
+  const verifier = crypto.randomBytes(32).toString('base64url');
+  const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
+  const state = crypto.randomBytes(8).toString('base64url');
+  const auth = new URL(provider.urlFor('authorization'));
+  auth.search = new URLSearchParams({
+    client_id: CLIENT_ID,
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: redirectUri,
+    state,
+    nonce,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  }).toString();
+
+  let res = await step(jar, auth);
+  let code;
+  for (let hops = 0; hops < 12; hops += 1) {
+    if (res.status < 300 || res.status >= 400) {
+      throw new Error(`authorization flow: unexpected ${res.status} at hop ${hops}: ${res.text}`);
+    }
+    const location = new URL(res.headers.location, issuer);
+    if (location.href.startsWith(redirectUri)) {
+      const error = location.searchParams.get('error');
+      if (error) throw new Error(`authorization flow: ${error}: ${location.searchParams.get('error_description')}`);
+      if (location.searchParams.get('state') !== state) throw new Error('authorization flow: state mismatch');
+      code = location.searchParams.get('code');
+      break;
+    }
+    const interaction = location.pathname.match(/^\/interaction\/([^/]+)$/);
+    if (interaction) {
+      // GET the screen (as a browser would), find out which prompt it is, submit it.
+      const page = await step(jar, location);
+      const html = page.text;
+      const prompt = html.match(/name="prompt" value="(\w+)"/)?.[1];
+      if (prompt !== 'login' && prompt !== 'consent') {
+        throw new Error(`authorization flow: unknown interaction page ${page.status}: ${html.slice(0, 500)}`);
+      }
+      const body = new URLSearchParams({ prompt });
+      if (prompt === 'login') {
+        body.set('login', sub);
+        body.set('password', 'any');
+      }
+      res = await step(jar, location, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: body.toString(),
+      });
+    } else {
+      res = await step(jar, location);
+    }
+  }
+  if (!code) throw new Error('authorization flow: no code after 12 redirects');
+
+  const tokenRes = await request(provider.urlFor('token'), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+    },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: redirectUri,
+      code_verifier: verifier,
+    }).toString(),
+  });
+  let tokenResponse;
+  try {
+    tokenResponse = JSON.parse(tokenRes.text);
+  } catch {
+    tokenResponse = { raw: tokenRes.text };
+  }
+  if (tokenRes.status !== 200 || !tokenResponse.id_token) {
+    throw new Error(`token endpoint: ${tokenRes.status} ${JSON.stringify(tokenResponse)}`);
+  }
+  return tokenResponse;
+}
+
+// --- middleware: counters, admin routes, JWKS cache header --------------------
+
+provider.use(async (ctx, next) => {
+  const started = process.hrtime.bigint();
+  const { path } = ctx;
+  if (path === '/admin/stats' && ctx.method === 'GET') {
+    ctx.set('cache-control', 'no-store');
+    ctx.body = stats;
+  } else if (path === '/admin/id_token' && ctx.method === 'GET') {
+    ctx.set('cache-control', 'no-store');
+    const sub = ctx.query.sub || 'test-user';
+    const nonce = ctx.query.nonce || crypto.randomBytes(8).toString('base64url');
+    try {
+      const tr = await genuineIdToken(String(sub), String(nonce));
+      ctx.body = { id_token: tr.id_token, access_token: tr.access_token, token_response: tr };
+    } catch (err) {
+      ctx.status = 500;
+      ctx.body = { error: String(err.message ?? err) };
+    }
+  } else if (path.startsWith('/admin/')) {
+    ctx.status = 404;
+    ctx.body = { error: 'no such admin route' };
+  } else {
+    if (path === jwksPath) stats.jwks_requests += 1;
+    else if (path === '/.well-known/openid-configuration') stats.discovery_requests += 1;
+    else if (path === '/.well-known/oauth-authorization-server') stats.oauth_metadata_requests += 1;
+    else if (path === tokenPath) stats.token_requests += 1;
+    await next();
+    if (path === jwksPath && jwksMaxAge !== undefined && ctx.status === 200) {
+      ctx.set('cache-control', `public, max-age=${jwksMaxAge}`);
+    }
+  }
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  process.stderr.write(`${new Date().toISOString()} ${ctx.method} ${ctx.url} -> ${ctx.status} (${ms.toFixed(1)} ms)\n`);
+});
+
+// oidc-provider emits 'server_error' etc.; print them instead of crashing
+for (const event of ['server_error', 'grant.error', 'authorization.error', 'jwks.error', 'discovery.error']) {
+  provider.on(event, (ctx, err) => process.stderr.write(`${event}: ${err?.stack ?? err}\n`));
+}
+
+server.on('request', provider.callback());
+
+// --- shutdown -----------------------------------------------------------------
+
+let stopping = false;
+function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`${signal}: shutting down\n`);
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 2_000).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
+if (args['exit-with-stdin']) {
+  process.stdin.on('end', () => shutdown('stdin closed'));
+  process.stdin.on('error', () => shutdown('stdin error'));
+  process.stdin.resume();
+}
+
+// --- ready --------------------------------------------------------------------
+
+if (args['ready-file']) {
+  const tmp = `${args['ready-file']}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify({
+    issuer,
+    port: actualPort,
+    pid: process.pid,
+    jwks_uri: provider.urlFor('jwks'),
+    kids: jwks.keys.map((k) => k.kid),
+  }));
+  fs.renameSync(tmp, args['ready-file']);
+}
+process.stdout.write(`ready ${issuer}\n`);
