@@ -48,8 +48,11 @@ pub(crate) enum Unavailable {
 
 #[derive(Debug, Default)]
 struct FetchState {
-    /// When the last fetch started (any outcome), for the unknown-`kid` rate limit.
+    /// When the last fetch started (any outcome).
     last_attempt: Option<u64>,
+    /// When the last fetch caused by an unknown `kid` started: the rate limit. Regular
+    /// refreshes do not count, so a rotation right after one is still picked up at once.
+    last_refetch: Option<u64>,
     /// When a fetch last succeeded.
     last_success: Option<u64>,
     /// Whether the last fetch failed.
@@ -58,6 +61,8 @@ struct FetchState {
     next_refresh: u64,
     /// The JWKS URL found by discovery (cleared on failure, so discovery runs again).
     jwks_uri: Option<String>,
+    /// Whether the set went stale (past `max_stale`) and the trust epoch was bumped for it.
+    stale: bool,
 }
 
 /// Counters for tests and diagnostics.
@@ -147,7 +152,7 @@ impl RemoteKeys {
     pub(crate) fn may_refetch(&self) -> bool {
         let now = self.clock.now();
         self.state()
-            .last_attempt
+            .last_refetch
             .is_none_or(|t| now >= t.saturating_add(self.policy.refetch_interval.as_secs()))
     }
 
@@ -159,6 +164,7 @@ impl RemoteKeys {
         if self.version() != seen || !self.may_refetch() {
             return;
         }
+        self.state().last_refetch = Some(self.clock.now());
         let _ = self.fetch_now().await;
     }
 
@@ -184,6 +190,7 @@ impl RemoteKeys {
                 let mut st = self.state();
                 st.last_success = Some(now);
                 st.failing = false;
+                st.stale = false;
                 st.next_refresh = now.saturating_add(refresh.as_secs());
                 drop(st);
                 tracing::debug!(issuer = %self.iss, keys = n, refresh_secs = refresh.as_secs(), "key set fetched");
@@ -194,6 +201,17 @@ impl RemoteKeys {
                 let mut st = self.state();
                 st.failing = true;
                 st.jwks_uri = None;
+                // Past max_stale, cached verdicts made with this set must go too: the
+                // layers' caches would otherwise keep accepting what it verified.
+                let max_stale = self.policy.max_stale.as_secs();
+                if !st.stale
+                    && st
+                        .last_success
+                        .is_some_and(|t| now > t.saturating_add(max_stale))
+                {
+                    st.stale = true;
+                    self.epoch.fetch_add(1, Ordering::AcqRel);
+                }
                 drop(st);
                 tracing::warn!(issuer = %self.iss, error = %e, "key set fetch failed; keeping the last good set");
                 Err(e)
@@ -280,7 +298,10 @@ impl RemoteKeys {
                 tokio::time::sleep(delay.max(Duration::from_millis(10))).await;
                 let Some(me) = weak.upgrade() else { return };
                 let _flight = me.flight.lock().await;
-                let _ = me.fetch_now().await;
+                // Someone else (await_ready, an unknown kid) may have fetched meanwhile.
+                if me.next_delay().is_zero() || me.state().failing {
+                    let _ = me.fetch_now().await;
+                }
             }
         });
     }
@@ -449,6 +470,16 @@ mod tests {
         assert!(r.key_set().unwrap().has_kid("a"), "stale while error");
         clock.advance(601);
         assert_eq!(r.key_set().unwrap_err(), Unavailable::Stale, "past max_stale: 503");
+        assert_eq!(r.epoch.load(Ordering::SeqCst), 0);
+        script.push(Err(FetchError::Timeout));
+        assert!(r.fetch_now().await.is_err());
+        assert_eq!(
+            r.epoch.load(Ordering::SeqCst),
+            1,
+            "going stale voids cached verdicts (once)"
+        );
+        assert!(r.fetch_now().await.is_err());
+        assert_eq!(r.epoch.load(Ordering::SeqCst), 1);
         script.push(jwks(&["a"], None));
         r.fetch_now().await.unwrap();
         assert!(r.key_set().is_ok(), "recovers on the next success");
@@ -462,17 +493,23 @@ mod tests {
         script.push(jwks(&["a"], None));
         r.fetch_now().await.unwrap();
         assert_eq!(script.count(), 1);
-        // Within the interval of the last fetch: no fetch, however many kids.
+        // A regular fetch does not count: the first unknown kid refetches at once.
+        script.push(jwks(&["a"], None));
         for _ in 0..100 {
             r.refetch_unknown_kid(r.version()).await;
         }
-        assert_eq!(script.count(), 1);
-        clock.advance(30);
+        assert_eq!(script.count(), 2, "one fetch, however many kids");
+        clock.advance(29);
+        for _ in 0..100 {
+            r.refetch_unknown_kid(r.version()).await;
+        }
+        assert_eq!(script.count(), 2, "still within the interval");
+        clock.advance(1);
         script.push(jwks(&["a", "b"], None));
         for _ in 0..100 {
             r.refetch_unknown_kid(r.version()).await;
         }
-        assert_eq!(script.count(), 2, "one fetch per interval");
+        assert_eq!(script.count(), 3, "one fetch per interval");
         assert!(r.key_set().unwrap().has_kid("b"));
     }
 

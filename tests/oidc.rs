@@ -1,0 +1,321 @@
+//! External issuers against a real OpenID Provider (oidc-provider on loopback, started
+//! per test by `tests/common/oidc.rs`; `scripts/test.sh` installs it): discovery, live
+//! JWKS, key rotation at the provider, the unknown-`kid` flood, the provider down and
+//! back, and forged tokens.
+#![cfg(feature = "oidc")]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use axum_token_auth::trust::Issuer;
+use axum_token_auth::{
+    AuthError, Claims, InvalidToken, RequireScope, ScopeGuardLayer, TokenAuth,
+};
+use common::oidc::{OidcProvider, RESOURCE, TestKey, unique};
+use common::*;
+use http::StatusCode;
+use serde_json::json;
+
+fn issuer(op: &OidcProvider) -> Issuer {
+    Issuer::discover(op.issuer())
+        .audience(RESOURCE)
+        .refetch_interval(Duration::from_secs(30))
+        .retry_interval(Duration::from_millis(200))
+}
+
+fn authority(issuer: Issuer) -> TokenAuth {
+    builder().trust(issuer).build().expect("authority builds")
+}
+
+fn router(auth: &TokenAuth) -> Router {
+    Router::new()
+        .route("/me", get(|c: Claims| async move { format!("{} {}", c.sub, c.scope) }))
+        .route(
+            "/users",
+            get(|_: RequireScope<UsersRead>| async { "users" }),
+        )
+        .merge(
+            Router::new()
+                .route("/admin", get(|| async { "admin" }))
+                .route_layer(ScopeGuardLayer::all(["admin"]).unwrap()),
+        )
+        .layer(auth.layer())
+}
+
+async fn status(app: &Router, path: &str, token: &str) -> StatusCode {
+    send_get(app, path, Some(token)).await.status()
+}
+
+#[tokio::test]
+async fn a_provider_access_token_is_accepted_with_its_scopes() {
+    let op = OidcProvider::start(&[TestKey::generate("k1")]).await;
+    let auth = authority(issuer(&op));
+    assert!(auth.await_ready(Duration::from_secs(10)).await);
+    let app = router(&auth);
+    let t = op.client_credentials_token("users:read", RESOURCE).await;
+    let body = ok_body(send_get(&app, "/me", Some(&t)).await).await;
+    assert_eq!(body, "test-client users:read");
+    assert_eq!(status(&app, "/users", &t).await, StatusCode::OK);
+    assert_eq!(status(&app, "/admin", &t).await, StatusCode::FORBIDDEN);
+    let admin = op.client_credentials_token("admin", RESOURCE).await;
+    assert_eq!(status(&app, "/admin", &admin).await, StatusCode::OK);
+    assert_eq!(op.discovery_requests().await, 1, "discovery once");
+    assert_eq!(op.jwks_requests().await, 1, "one JWKS fetch for all of it");
+}
+
+#[tokio::test]
+async fn wrong_audience_opaque_and_id_tokens_are_refused() {
+    let op = OidcProvider::start(&[TestKey::generate("k1")]).await;
+    let auth = authority(issuer(&op));
+    assert!(auth.await_ready(Duration::from_secs(10)).await);
+    let app = router(&auth);
+    let other = op.client_credentials_token("users:read", "urn:other:api").await;
+    assert_refused(
+        send_get(&app, "/me", Some(&other)).await,
+        AuthError::InvalidToken(InvalidToken::WrongAudience),
+    )
+    .await;
+    // The provider's ID token: same issuer and key, audience = the client id.
+    let id = op.id_token().await;
+    assert_refused(
+        send_get(&app, "/me", Some(&id)).await,
+        AuthError::InvalidToken(InvalidToken::WrongAudience),
+    )
+    .await;
+    // Even an API that (wrongly) lists the client id as an audience refuses ID tokens
+    // when it requires RFC 9068 access tokens.
+    let strict = authority(issuer(&op).audience("test-client").require_at_jwt());
+    assert!(strict.await_ready(Duration::from_secs(10)).await);
+    let r = refusal(send_get(&router(&strict), "/me", Some(&id)).await).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
+}
+
+#[tokio::test]
+async fn forged_tokens_are_refused() {
+    let key = TestKey::generate("k1");
+    let op = OidcProvider::start(std::slice::from_ref(&key)).await;
+    let auth = authority(issuer(&op));
+    assert!(auth.await_ready(Duration::from_secs(10)).await);
+    let app = router(&auth);
+    let claims = op.provider_like_claims("admin", RESOURCE);
+    // The provider's own key signs fine (sanity), ...
+    let genuine = key.sign(&claims, &json!({}));
+    assert_eq!(status(&app, "/admin", &genuine).await, StatusCode::OK);
+    // ... HS256 keyed with its public key does not, ...
+    let confused = key.forge_hs256_with_public_key(&claims, &json!({}));
+    assert_refused(
+        send_get(&app, "/admin", Some(&confused)).await,
+        AuthError::InvalidToken(InvalidToken::AlgorithmMismatch),
+    )
+    .await;
+    // ... nor does another provider's key claiming this issuer.
+    let other = TestKey::generate("k-other");
+    let op_b = OidcProvider::start(std::slice::from_ref(&other)).await;
+    let forged = other.sign(&claims, &json!({}));
+    assert_refused(
+        send_get(&app, "/admin", Some(&forged)).await,
+        AuthError::InvalidToken(InvalidToken::UnknownKey),
+    )
+    .await;
+    // And a token of issuer B verified under B's own trust never passes for A's.
+    let both = builder()
+        .trust(issuer(&op))
+        .trust(issuer(&op_b))
+        .build()
+        .unwrap();
+    assert!(both.await_ready(Duration::from_secs(10)).await);
+    let under_a_kid = other.sign(&claims, &json!({"kid": "k1"}));
+    assert_refused(
+        send_get(&router(&both), "/admin", Some(&under_a_kid)).await,
+        AuthError::InvalidToken(InvalidToken::BadSignature),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_rotation_at_the_provider_is_picked_up_without_restart() {
+    let k1 = TestKey::generate("k1");
+    let k2 = TestKey::generate("k2");
+    let mut op = OidcProvider::start(std::slice::from_ref(&k1)).await;
+    let auth = authority(issuer(&op).refresh_bounds(Duration::from_secs(1), Duration::from_secs(1)));
+    assert!(auth.await_ready(Duration::from_secs(10)).await);
+    let app = router(&auth);
+    let old = op.client_credentials_token("users:read", RESOURCE).await;
+    assert_eq!(status(&app, "/users", &old).await, StatusCode::OK);
+
+    // Rotate: k2 signs, k1 is still published.
+    op.restart(&[k2.clone(), k1.clone()]).await;
+    let rotated_at = Instant::now();
+    let new = op.client_credentials_token("users:read", RESOURCE).await;
+    assert_eq!(common::oidc::jwt_header(&new)["kid"], json!("k2"));
+    assert_eq!(
+        status(&app, "/users", &new).await,
+        StatusCode::OK,
+        "the unknown kid caused one refetch"
+    );
+    eprintln!(
+        "rotation -> first accepted new-key token: {:?}",
+        rotated_at.elapsed()
+    );
+    assert_eq!(status(&app, "/users", &old).await, StatusCode::OK, "k1 still published");
+
+    // Retire k1: within the refresh interval, old tokens stop verifying (cached or not).
+    op.restart(std::slice::from_ref(&k2)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&app, "/users", &old).await == StatusCode::OK {
+        assert!(Instant::now() < deadline, "retired key still accepted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_refused(
+        send_get(&app, "/users", Some(&old)).await,
+        AuthError::InvalidToken(InvalidToken::UnknownKey),
+    )
+    .await;
+    assert_eq!(status(&app, "/users", &new).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_unknown_kid_flood_costs_at_most_one_fetch_per_interval() {
+    let key = TestKey::generate("k1");
+    let op = OidcProvider::start(std::slice::from_ref(&key)).await;
+    let auth = authority(issuer(&op));
+    assert!(auth.await_ready(Duration::from_secs(10)).await);
+    let app = router(&auth);
+    let before = op.jwks_requests().await;
+    let claims = op.provider_like_claims("users:read", RESOURCE);
+    let mut tasks = Vec::new();
+    for _ in 0..200 {
+        let token = key.sign(&claims, &json!({ "kid": unique("random") }));
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            send_get(&app, "/users", Some(&token)).await.status()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::UNAUTHORIZED);
+    }
+    let fetched = op.jwks_requests().await - before;
+    eprintln!("JWKS requests caused by 200 random kids: {fetched}");
+    assert!(fetched <= 1, "{fetched} fetches");
+    // The real key still works meanwhile.
+    let good = op.client_credentials_token("users:read", RESOURCE).await;
+    assert_eq!(status(&app, "/users", &good).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn provider_down_keeps_known_keys_up_to_max_stale_then_503_and_recovers() {
+    let k1 = TestKey::generate("k1");
+    let mut op = OidcProvider::start(std::slice::from_ref(&k1)).await;
+    let auth = authority(
+        issuer(&op)
+            .refresh_bounds(Duration::from_secs(1), Duration::from_secs(1))
+            .max_stale(Duration::from_secs(3)),
+    );
+    assert!(auth.await_ready(Duration::from_secs(10)).await);
+    let app = router(&auth);
+    let cached = op.client_credentials_token("users:read", RESOURCE).await;
+    let fresh = op.client_credentials_token("users:read", RESOURCE).await;
+    assert_eq!(status(&app, "/users", &cached).await, StatusCode::OK);
+
+    op.stop().await;
+    let down = Instant::now();
+    // Within max_stale: the last good set keeps verifying (new and cached tokens).
+    assert_eq!(status(&app, "/users", &cached).await, StatusCode::OK);
+    assert_eq!(status(&app, "/users", &fresh).await, StatusCode::OK);
+    // Past it: 503 temporarily_unavailable, never 401.
+    let deadline = down + Duration::from_secs(10);
+    while status(&app, "/users", &cached).await == StatusCode::OK {
+        assert!(Instant::now() < deadline, "stale set still trusted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("provider down -> 503 after {:?}", down.elapsed());
+    assert!(down.elapsed() >= Duration::from_secs(2), "{:?}", down.elapsed());
+    let r = assert_refused(
+        send_get(&app, "/users", Some(&cached)).await,
+        AuthError::KeysUnavailable,
+    )
+    .await;
+    assert_eq!(r.body["error"], "temporarily_unavailable");
+    // Our own tokens are not affected.
+    let own = issue(&auth, "alice", &["users:read"]);
+    assert_eq!(status(&app, "/users", &own).await, StatusCode::OK);
+
+    // Back: recovery without restarting the service.
+    op.restart(std::slice::from_ref(&k1)).await;
+    let back = Instant::now();
+    while status(&app, "/users", &cached).await != StatusCode::OK {
+        assert!(back.elapsed() < Duration::from_secs(10), "no recovery");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("provider back -> first 200 after {:?}", back.elapsed());
+}
+
+#[tokio::test]
+async fn an_issuer_never_fetched_answers_503_and_start_up_does_not_block() {
+    // A provider that is not running yet.
+    let op = OidcProvider::start(&[TestKey::generate("k1")]).await;
+    let token = op.client_credentials_token("users:read", RESOURCE).await;
+    let iss = op.issuer();
+    drop(op);
+    let started = Instant::now();
+    let auth = authority(
+        Issuer::discover(iss)
+            .audience(RESOURCE)
+            .retry_interval(Duration::from_millis(200)),
+    );
+    let app = router(&auth);
+    assert!(started.elapsed() < Duration::from_secs(1), "build does not block");
+    assert_refused(
+        send_get(&app, "/users", Some(&token)).await,
+        AuthError::KeysUnavailable,
+    )
+    .await;
+    assert!(!auth.await_ready(Duration::from_millis(500)).await);
+}
+
+#[tokio::test]
+async fn provider_tokens_over_a_real_socket() {
+    let op = OidcProvider::start(&[TestKey::generate("k1")]).await;
+    let auth = authority(issuer(&op));
+    let addr = spawn_server(router(&auth)).await;
+    let token = op.client_credentials_token("users:read", RESOURCE).await;
+    let client = reqwest::Client::new();
+    // Not awaited ready: the first request may find the set still being fetched (503),
+    // never a 401.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let res = client
+            .get(format!("http://{addr}/users"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        match res.status().as_u16() {
+            200 => break,
+            503 => assert!(Instant::now() < deadline, "never ready"),
+            other => panic!("unexpected {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let shared = Arc::new(client);
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (c, t) = (Arc::clone(&shared), token.clone());
+        tasks.push(tokio::spawn(async move {
+            c.get(format!("http://{addr}/users"))
+                .bearer_auth(t)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+}
