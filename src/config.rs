@@ -43,7 +43,9 @@ pub(crate) const SERVICE_TTL_RANGE: (Duration, Duration) =
 pub enum ConfigError {
     /// No signing key was configured (and no external issuer is trusted: a verify-only
     /// authority needs at least one).
-    #[error("no signing key configured (set JWT_SECRET_KEY, or call signing_key(); a verify-only service calls trust())")]
+    #[error(
+        "no signing key configured (set JWT_SECRET_KEY, or call signing_key(); a verify-only service calls trust())"
+    )]
     MissingSigningKey,
     /// The signing key is a public key.
     #[error("the signing key is a public key and cannot sign")]

@@ -291,7 +291,10 @@ impl ErrorRenderer for JsonErrorRenderer {
         if let Some(v) = error.www_authenticate(realm) {
             headers.insert(WWW_AUTHENTICATE, v);
         }
-        if matches!(error, AuthError::StoreUnavailable | AuthError::KeysUnavailable) {
+        if matches!(
+            error,
+            AuthError::StoreUnavailable | AuthError::KeysUnavailable
+        ) {
             headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
         res

@@ -600,7 +600,16 @@ mod tests {
         let verify_only = KeyRing::new(None, Vec::new()).unwrap();
         assert!(verify_only.signing().is_none() && verify_only.find(None).is_none());
         assert!(matches!(
-            KeyRing::new(Some(Key::from_pem(Algorithm::RS256, include_str!("../tests/fixtures/rsa2048_public.pem")).unwrap()), vec![]),
+            KeyRing::new(
+                Some(
+                    Key::from_pem(
+                        Algorithm::RS256,
+                        include_str!("../tests/fixtures/rsa2048_public.pem")
+                    )
+                    .unwrap()
+                ),
+                vec![]
+            ),
             Err(ConfigError::SigningKeyCannotSign)
         ));
     }

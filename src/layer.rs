@@ -43,7 +43,7 @@ use crate::cache::{Verdict, VerifiedCache};
 use crate::claims::{ClaimsView, NoCustomClaims, TokenKind};
 use crate::error::{AuthError, InvalidRequest, InvalidToken, Rendering};
 use crate::store::{RevocationCheck, StoreError};
-use crate::validate::{KindSet, Refusal};
+use crate::validate::KindSet;
 
 /// Where the request's token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,7 +350,7 @@ where
                         Ok((verdict, source, fresh))
                     }
                     #[cfg(feature = "oidc")]
-                    Err(Refusal::Refetch(remote, seen)) if may_wait => {
+                    Err(crate::validate::Refusal::Refetch(remote, seen)) if may_wait => {
                         return ResponseFuture::wait_for_keys(layer, inner, req, remote, seen);
                     }
                     Err(r) => Err(layer.auth.refused(r)),
@@ -366,8 +366,12 @@ where
     // CSRF: a cookie-authenticated unsafe request must prove it comes from our pages.
     let verified = verified.and_then(|v| {
         if v.1 == TokenSource::Cookie {
-            auth.csrf
-                .check(req.method(), req.uri(), req.headers(), v.0.claims.csrf_digest())?;
+            auth.csrf.check(
+                req.method(),
+                req.uri(),
+                req.headers(),
+                v.0.claims.csrf_digest(),
+            )?;
         }
         Ok(v)
     });

@@ -299,7 +299,8 @@ impl TokenAuth {
         let header = Self::header(&parts.header_json)?;
         match self.check_signature(&parts, &header)? {
             Signer::Own => {
-                let claims = self.own_claims::<T>(header.typ.as_deref(), &parts.payload, accepted)?;
+                let claims =
+                    self.own_claims::<T>(header.typ.as_deref(), &parts.payload, accepted)?;
                 self.check_time_and_party(
                     claims.exp,
                     claims.nbf,
@@ -314,9 +315,13 @@ impl TokenAuth {
                     leeway: self.inner.settings.leeway,
                 })
             }
-            Signer::External(issuer) => {
-                self.external_claims(issuer, header.typ.as_deref(), parts.payload, token, accepted)
-            }
+            Signer::External(issuer) => self.external_claims(
+                issuer,
+                header.typ.as_deref(),
+                parts.payload,
+                token,
+                accepted,
+            ),
         }
     }
 
@@ -489,8 +494,11 @@ impl TokenAuth {
         token: &str,
         kind: TokenKind,
     ) -> Result<TokenClaims<T>, AuthError> {
-        let accepted = self.verify_token_waiting::<T>(token, KindSet::of(kind)).await?;
-        self.check_revoked(&accepted.claims, &accepted.digest).await?;
+        let accepted = self
+            .verify_token_waiting::<T>(token, KindSet::of(kind))
+            .await?;
+        self.check_revoked(&accepted.claims, &accepted.digest)
+            .await?;
         Ok(accepted.claims)
     }
 
@@ -646,7 +654,8 @@ impl TokenAuth {
                 (external_digest(&issuer.iss, &jti), issuer.leeway)
             }
         };
-        self.revoke_digest(digest, id.exp.saturating_add(leeway)).await
+        self.revoke_digest(digest, id.exp.saturating_add(leeway))
+            .await
     }
 
     async fn revoke_digest(&self, digest: TokenDigest, until: u64) -> Result<(), RevokeError> {

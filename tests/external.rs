@@ -115,7 +115,10 @@ async fn a_provider_token_is_accepted_and_its_roles_become_scopes() {
     for s in ["openid", "profile", "users:read"] {
         assert!(body.contains(s), "{s} missing in {body}");
     }
-    assert_eq!(ok_body(send_get(&app, "/users", Some(&t)).await).await, "users");
+    assert_eq!(
+        ok_body(send_get(&app, "/users", Some(&t)).await).await,
+        "users"
+    );
     // Without the role: 403 from the same guard as for our own tokens.
     let t = sign(
         A_PRIVATE,
@@ -127,7 +130,10 @@ async fn a_provider_token_is_accepted_and_its_roles_become_scopes() {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Our own tokens keep working next to them.
     let own = issue(&auth, "alice", &["users:read"]);
-    assert_eq!(ok_body(send_get(&app, "/users", Some(&own)).await).await, "users");
+    assert_eq!(
+        ok_body(send_get(&app, "/users", Some(&own)).await).await,
+        "users"
+    );
 }
 
 #[tokio::test]
@@ -151,7 +157,10 @@ async fn wrong_or_missing_audience_is_refused() {
     // An array audience containing ours is fine.
     c["aud"] = json!(["account", "orders-api"]);
     let t = sign(A_PRIVATE, "a1", Some("JWT"), &c);
-    assert_eq!(send_get(&app, "/me", Some(&t)).await.status(), StatusCode::OK);
+    assert_eq!(
+        send_get(&app, "/me", Some(&t)).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -263,7 +272,12 @@ async fn kinds_of_external_tokens() {
     let auth = both();
     let app = router(&auth);
     let c = keycloak_claims("u", "orders-api", &[]);
-    for typ in [None, Some("JWT"), Some("at+jwt"), Some("application/at+jwt")] {
+    for typ in [
+        None,
+        Some("JWT"),
+        Some("at+jwt"),
+        Some("application/at+jwt"),
+    ] {
         let t = sign(A_PRIVATE, "a1", typ, &c);
         assert_eq!(
             send_get(&app, "/me", Some(&t)).await.status(),
@@ -282,10 +296,7 @@ async fn kinds_of_external_tokens() {
         .await;
     }
     // require_at_jwt: plain JWT is no longer enough.
-    let strict = builder()
-        .trust(idp_a().require_at_jwt())
-        .build()
-        .unwrap();
+    let strict = builder().trust(idp_a().require_at_jwt()).build().unwrap();
     let app = router(&strict);
     let t = sign(A_PRIVATE, "a1", Some("JWT"), &c);
     assert_eq!(
@@ -293,7 +304,10 @@ async fn kinds_of_external_tokens() {
         StatusCode::UNAUTHORIZED
     );
     let t = sign(A_PRIVATE, "a1", Some("at+jwt"), &c);
-    assert_eq!(send_get(&app, "/me", Some(&t)).await.status(), StatusCode::OK);
+    assert_eq!(
+        send_get(&app, "/me", Some(&t)).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -327,8 +341,16 @@ async fn verify_only_mode_builds_and_issuing_says_why_it_cannot() {
         IssueError::NoSigningKey
     );
     let app = router(&auth);
-    let t = sign(A_PRIVATE, "a1", None, &keycloak_claims("u", "orders-api", &[]));
-    assert_eq!(send_get(&app, "/me", Some(&t)).await.status(), StatusCode::OK);
+    let t = sign(
+        A_PRIVATE,
+        "a1",
+        None,
+        &keycloak_claims("u", "orders-api", &[]),
+    );
+    assert_eq!(
+        send_get(&app, "/me", Some(&t)).await.status(),
+        StatusCode::OK
+    );
     // Still no signing key and no issuer: refused at build.
     assert!(TokenAuth::builder().build().is_err());
 }
@@ -346,9 +368,17 @@ async fn an_issuer_without_audience_is_a_config_error() {
 async fn external_tokens_without_jti_can_be_revoked_and_are_cached() {
     let auth = both();
     let app = router(&auth);
-    let t = sign(A_PRIVATE, "a1", None, &keycloak_claims("u", "orders-api", &[]));
+    let t = sign(
+        A_PRIVATE,
+        "a1",
+        None,
+        &keycloak_claims("u", "orders-api", &[]),
+    );
     for _ in 0..3 {
-        assert_eq!(send_get(&app, "/me", Some(&t)).await.status(), StatusCode::OK);
+        assert_eq!(
+            send_get(&app, "/me", Some(&t)).await.status(),
+            StatusCode::OK
+        );
     }
     auth.revoke(&t).await.unwrap();
     assert_refused(
@@ -360,13 +390,19 @@ async fn external_tokens_without_jti_can_be_revoked_and_are_cached() {
     let mut c = keycloak_claims("u", "orders-api", &[]);
     c["jti"] = json!("provider-jti-1");
     let other = sign(A_PRIVATE, "a1", None, &c);
-    assert_eq!(send_get(&app, "/me", Some(&other)).await.status(), StatusCode::OK);
+    assert_eq!(
+        send_get(&app, "/me", Some(&other)).await.status(),
+        StatusCode::OK
+    );
     // A token of ours with the same jti is not revoked with the provider's.
     auth.revoke(&other).await.unwrap();
     let mut ours = wire_claims("u", "");
     ours["jti"] = json!("provider-jti-1");
     let ours = raw_hs256(&ours);
-    assert_eq!(send_get(&app, "/me", Some(&ours)).await.status(), StatusCode::OK);
+    assert_eq!(
+        send_get(&app, "/me", Some(&ours)).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[derive(Debug, Deserialize)]
@@ -384,8 +420,16 @@ async fn claims_are_typed_per_handler_for_external_tokens_too() {
         )
         .route("/sub", get(|c: Claims| async move { c.sub.clone() }))
         .layer(auth.layer());
-    let t = sign(A_PRIVATE, "a1", None, &keycloak_claims("u-9", "orders-api", &[]));
-    assert_eq!(ok_body(send_get(&app, "/profile", Some(&t)).await).await, "alice");
+    let t = sign(
+        A_PRIVATE,
+        "a1",
+        None,
+        &keycloak_claims("u-9", "orders-api", &[]),
+    );
+    assert_eq!(
+        ok_body(send_get(&app, "/profile", Some(&t)).await).await,
+        "alice"
+    );
     assert_eq!(ok_body(send_get(&app, "/sub", Some(&t)).await).await, "u-9");
 }
 
@@ -419,7 +463,10 @@ async fn the_crates_own_routes_work_behind_a_layer_of_the_apps_claims_type() {
     assert_eq!(res.status(), StatusCode::OK);
     let body = body_text(res).await;
     assert!(body.contains(&login.family_id), "{body}");
-    assert_eq!(ok_body(send_get(&app, "/org", Some(&access)).await).await, "None");
+    assert_eq!(
+        ok_body(send_get(&app, "/org", Some(&access)).await).await,
+        "None"
+    );
 }
 
 #[tokio::test]
@@ -428,19 +475,30 @@ async fn the_live_keyring_rotates_and_retires_without_a_new_router() {
     let auth = TokenAuth::builder().signing_key(a).build().unwrap();
     let app = router(&auth).route("/jwks", auth.jwks_route());
     let old = issue(&auth, "alice", &[]);
-    assert_eq!(send_get(&app, "/me", Some(&old)).await.status(), StatusCode::OK);
+    assert_eq!(
+        send_get(&app, "/me", Some(&old)).await.status(),
+        StatusCode::OK
+    );
 
-    let rsa = Key::from_pem(Algorithm::RS256, B_PRIVATE).unwrap().with_kid("k2");
+    let rsa = Key::from_pem(Algorithm::RS256, B_PRIVATE)
+        .unwrap()
+        .with_kid("k2");
     auth.rotate_signing_key(rsa).unwrap();
     let new = issue(&auth, "alice", &[]);
-    assert_eq!(send_get(&app, "/me", Some(&new)).await.status(), StatusCode::OK);
+    assert_eq!(
+        send_get(&app, "/me", Some(&new)).await.status(),
+        StatusCode::OK
+    );
     assert_eq!(
         send_get(&app, "/me", Some(&old)).await.status(),
         StatusCode::OK,
         "the previous key still verifies"
     );
     let served = body_text(send_get(&app, "/jwks", None).await).await;
-    assert!(served.contains("\"k2\""), "the route serves the current set: {served}");
+    assert!(
+        served.contains("\"k2\""),
+        "the route serves the current set: {served}"
+    );
 
     // Retiring the old key voids it, also in the layer's verified cache.
     auth.retire_key("k1").unwrap();
@@ -449,8 +507,14 @@ async fn the_live_keyring_rotates_and_retires_without_a_new_router() {
         AuthError::InvalidToken(InvalidToken::UnknownKey),
     )
     .await;
-    assert_eq!(send_get(&app, "/me", Some(&new)).await.status(), StatusCode::OK);
-    assert!(auth.retire_key("k2").is_err(), "the signing key cannot be retired");
+    assert_eq!(
+        send_get(&app, "/me", Some(&new)).await.status(),
+        StatusCode::OK
+    );
+    assert!(
+        auth.retire_key("k2").is_err(),
+        "the signing key cannot be retired"
+    );
     assert!(auth.retire_key("nope").is_err());
 }
 

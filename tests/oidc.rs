@@ -12,9 +12,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use axum_token_auth::trust::Issuer;
-use axum_token_auth::{
-    AuthError, Claims, InvalidToken, RequireScope, ScopeGuardLayer, TokenAuth,
-};
+use axum_token_auth::{AuthError, Claims, InvalidToken, RequireScope, ScopeGuardLayer, TokenAuth};
 use common::oidc::{OidcProvider, RESOURCE, TestKey, unique};
 use common::*;
 use http::StatusCode;
@@ -33,7 +31,10 @@ fn authority(issuer: Issuer) -> TokenAuth {
 
 fn router(auth: &TokenAuth) -> Router {
     Router::new()
-        .route("/me", get(|c: Claims| async move { format!("{} {}", c.sub, c.scope) }))
+        .route(
+            "/me",
+            get(|c: Claims| async move { format!("{} {}", c.sub, c.scope) }),
+        )
         .route(
             "/users",
             get(|_: RequireScope<UsersRead>| async { "users" }),
@@ -73,7 +74,9 @@ async fn wrong_audience_opaque_and_id_tokens_are_refused() {
     let auth = authority(issuer(&op));
     assert!(auth.await_ready(Duration::from_secs(10)).await);
     let app = router(&auth);
-    let other = op.client_credentials_token("users:read", "urn:other:api").await;
+    let other = op
+        .client_credentials_token("users:read", "urn:other:api")
+        .await;
     assert_refused(
         send_get(&app, "/me", Some(&other)).await,
         AuthError::InvalidToken(InvalidToken::WrongAudience),
@@ -141,7 +144,8 @@ async fn a_key_rotation_at_the_provider_is_picked_up_without_restart() {
     let k1 = TestKey::generate("k1");
     let k2 = TestKey::generate("k2");
     let mut op = OidcProvider::start(std::slice::from_ref(&k1)).await;
-    let auth = authority(issuer(&op).refresh_bounds(Duration::from_secs(1), Duration::from_secs(1)));
+    let auth =
+        authority(issuer(&op).refresh_bounds(Duration::from_secs(1), Duration::from_secs(1)));
     assert!(auth.await_ready(Duration::from_secs(10)).await);
     let app = router(&auth);
     let old = op.client_credentials_token("users:read", RESOURCE).await;
@@ -161,7 +165,11 @@ async fn a_key_rotation_at_the_provider_is_picked_up_without_restart() {
         "rotation -> first accepted new-key token: {:?}",
         rotated_at.elapsed()
     );
-    assert_eq!(status(&app, "/users", &old).await, StatusCode::OK, "k1 still published");
+    assert_eq!(
+        status(&app, "/users", &old).await,
+        StatusCode::OK,
+        "k1 still published"
+    );
 
     // Retire k1: within the refresh interval, old tokens stop verifying (cached or not).
     op.restart(std::slice::from_ref(&k2)).await;
@@ -233,7 +241,11 @@ async fn provider_down_keeps_known_keys_up_to_max_stale_then_503_and_recovers() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!("provider down -> 503 after {:?}", down.elapsed());
-    assert!(down.elapsed() >= Duration::from_secs(2), "{:?}", down.elapsed());
+    assert!(
+        down.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        down.elapsed()
+    );
     let r = assert_refused(
         send_get(&app, "/users", Some(&cached)).await,
         AuthError::KeysUnavailable,
@@ -268,7 +280,10 @@ async fn an_issuer_never_fetched_answers_503_and_start_up_does_not_block() {
             .retry_interval(Duration::from_millis(200)),
     );
     let app = router(&auth);
-    assert!(started.elapsed() < Duration::from_secs(1), "build does not block");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "build does not block"
+    );
     assert_refused(
         send_get(&app, "/users", Some(&token)).await,
         AuthError::KeysUnavailable,

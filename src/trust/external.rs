@@ -27,6 +27,7 @@ pub(crate) enum KeyMiss {
     /// A refused token (401).
     Token(InvalidToken),
     /// The issuer has no usable set now (503).
+    #[cfg_attr(not(feature = "oidc"), allow(dead_code))]
     Unavailable,
     /// The `kid` is unknown and one refetch is allowed: wait for it, then verify again.
     #[cfg(feature = "oidc")]

@@ -13,6 +13,7 @@ use crate::trust::scopes::ScopeClaim;
 
 /// Where an external issuer's keys come from.
 #[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "oidc"), allow(dead_code))]
 pub(crate) enum KeySource {
     /// Keys given once (a JWKS document or [`Key`]s): never fetched, never change.
     Static(Vec<Key>, Option<String>),
@@ -175,9 +176,11 @@ impl Issuer {
     /// audience is the API's application id URI or client id (set
     /// `accessTokenAcceptedVersion: 2` in the app manifest for v2.0 tokens).
     pub fn entra(tenant_id: &str) -> Self {
-        Self::discover(format!("https://login.microsoftonline.com/{tenant_id}/v2.0"))
-            .scope_claims([ScopeClaim::path("scp"), ScopeClaim::path("roles")])
-            .tenant_claim(ScopeClaim::path("tid"))
+        Self::discover(format!(
+            "https://login.microsoftonline.com/{tenant_id}/v2.0"
+        ))
+        .scope_claims([ScopeClaim::path("scp"), ScopeClaim::path("roles")])
+        .tenant_claim(ScopeClaim::path("tid"))
     }
 
     /// Amazon Cognito user pool `pool_id` in `region`. Cognito access tokens carry no
@@ -185,13 +188,15 @@ impl Issuer {
     /// tokens with `token_use: access` pass (ID tokens say `id`). Scopes from `scope`,
     /// groups from `cognito:groups` as `group:<name>`.
     pub fn cognito(region: &str, pool_id: &str) -> Self {
-        Self::discover(format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}"))
-            .audience_claim("client_id")
-            .require_claim("token_use", "access")
-            .scope_claims([
-                ScopeClaim::path("scope"),
-                ScopeClaim::path("cognito:groups").prefix("group:"),
-            ])
+        Self::discover(format!(
+            "https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+        ))
+        .audience_claim("client_id")
+        .require_claim("token_use", "access")
+        .scope_claims([
+            ScopeClaim::path("scope"),
+            ScopeClaim::path("cognito:groups").prefix("group:"),
+        ])
     }
 
     /// Google. Google's OAuth access tokens are opaque (not JWTs); what a service can
@@ -349,7 +354,10 @@ impl Issuer {
         }
         match &self.source {
             KeySource::Static(keys, _) => {
-                if keys.iter().any(|k| !self.algorithms.contains(&k.alg) || k.can_sign()) {
+                if keys
+                    .iter()
+                    .any(|k| !self.algorithms.contains(&k.alg) || k.can_sign())
+                {
                     return Err(bad(
                         "static keys must be public keys of the accepted algorithms",
                     ));
@@ -374,7 +382,12 @@ mod tests {
     fn an_external_issuer_needs_an_audience() {
         let e = Issuer::keys("https://idp.example", []).check().unwrap_err();
         assert!(matches!(e, ConfigError::InvalidIssuer { .. }), "{e:?}");
-        assert!(Issuer::keys("https://idp.example", []).audience("api").check().is_ok());
+        assert!(
+            Issuer::keys("https://idp.example", [])
+                .audience("api")
+                .check()
+                .is_ok()
+        );
     }
 
     #[test]
@@ -399,7 +412,10 @@ mod tests {
             Issuer::keycloak("https://sso.example.com/", "acme").issuer(),
             "https://sso.example.com/realms/acme"
         );
-        assert_eq!(Issuer::auth0("acme.eu.auth0.com").issuer(), "https://acme.eu.auth0.com/");
+        assert_eq!(
+            Issuer::auth0("acme.eu.auth0.com").issuer(),
+            "https://acme.eu.auth0.com/"
+        );
         assert_eq!(
             Issuer::entra("tid").issuer(),
             "https://login.microsoftonline.com/tid/v2.0"

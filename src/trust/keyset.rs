@@ -82,12 +82,14 @@ impl KeySet {
     }
 
     /// Number of usable keys.
+    #[cfg_attr(not(feature = "oidc"), allow(dead_code))]
     pub(crate) fn len(&self) -> usize {
         self.keys.len()
     }
 
     /// Whether every key of `self` is still in `next` (same kid, algorithm and material):
     /// when not, something that verified before may not verify now.
+    #[cfg_attr(not(feature = "oidc"), allow(dead_code))]
     pub(crate) fn is_kept_by(&self, next: &KeySet) -> bool {
         self.keys.iter().all(|k| {
             next.keys
@@ -197,7 +199,10 @@ mod tests {
 
     #[test]
     fn a_key_without_alg_is_bound_to_each_allowed_algorithm_of_its_type() {
-        let s = set(&[rsa_jwk("k", "")], &[Algorithm::RS256, Algorithm::PS256, Algorithm::ES256]);
+        let s = set(
+            &[rsa_jwk("k", "")],
+            &[Algorithm::RS256, Algorithm::PS256, Algorithm::ES256],
+        );
         assert_eq!(s.len(), 2);
         assert!(s.find(Some("k"), Algorithm::RS256).is_some());
         assert!(s.find(Some("k"), Algorithm::PS256).is_some());
@@ -209,7 +214,8 @@ mod tests {
     fn unusable_entries_do_not_spoil_the_set() {
         let s = set(
             &[
-                r#"{"kty":"RSA","alg":"RSA-OAEP","use":"enc","n":"AQAB","e":"AQAB","kid":"x"}"#.into(),
+                r#"{"kty":"RSA","alg":"RSA-OAEP","use":"enc","n":"AQAB","e":"AQAB","kid":"x"}"#
+                    .into(),
                 r#"{"kty":"weird"}"#.into(),
                 rsa_jwk("good", r#""alg":"RS256""#),
             ],
@@ -225,7 +231,10 @@ mod tests {
         let one = set(&[rsa_jwk("a", r#""alg":"RS256""#)], ASYMMETRIC);
         assert!(one.find(None, Algorithm::RS256).is_some());
         let two = set(
-            &[rsa_jwk("a", r#""alg":"RS256""#), rsa_jwk("b", r#""alg":"RS256""#)],
+            &[
+                rsa_jwk("a", r#""alg":"RS256""#),
+                rsa_jwk("b", r#""alg":"RS256""#),
+            ],
             ASYMMETRIC,
         );
         assert!(two.find(None, Algorithm::RS256).is_none());

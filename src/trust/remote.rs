@@ -257,7 +257,9 @@ impl RemoteKeys {
         let d: Discovery = serde_json::from_slice(&doc.body)
             .map_err(|_| FetchError::Discovery("not an OpenID configuration"))?;
         if d.issuer != self.iss {
-            return Err(FetchError::Discovery("its issuer is not the configured one"));
+            return Err(FetchError::Discovery(
+                "its issuer is not the configured one",
+            ));
         }
         crate::trust::fetch::check_url(&d.jwks_uri).map_err(|_| FetchError::InsecureUrl)?;
         Ok(d.jwks_uri)
@@ -469,7 +471,11 @@ mod tests {
         assert!(r.fetch_now().await.is_err());
         assert!(r.key_set().unwrap().has_kid("a"), "stale while error");
         clock.advance(601);
-        assert_eq!(r.key_set().unwrap_err(), Unavailable::Stale, "past max_stale: 503");
+        assert_eq!(
+            r.key_set().unwrap_err(),
+            Unavailable::Stale,
+            "past max_stale: 503"
+        );
         assert_eq!(r.epoch.load(Ordering::SeqCst), 0);
         script.push(Err(FetchError::Timeout));
         assert!(r.fetch_now().await.is_err());
@@ -533,7 +539,10 @@ mod tests {
             w.await.unwrap();
         }
         assert_eq!(script.count(), 1, "single flight");
-        assert!(r.key_set().unwrap().has_kid("b"), "every waiter sees the new set");
+        assert!(
+            r.key_set().unwrap().has_kid("b"),
+            "every waiter sees the new set"
+        );
     }
 
     #[tokio::test]
@@ -545,7 +554,11 @@ mod tests {
         script.push(jwks(&["b"], None));
         r.fetch_now().await.unwrap();
         r.fetch_now().await.unwrap();
-        assert_eq!(r.epoch.load(Ordering::SeqCst), 0, "adding a key keeps old verdicts");
+        assert_eq!(
+            r.epoch.load(Ordering::SeqCst),
+            0,
+            "adding a key keeps old verdicts"
+        );
         r.fetch_now().await.unwrap();
         assert_eq!(r.epoch.load(Ordering::SeqCst), 1, "retiring one does not");
     }
@@ -562,10 +575,7 @@ mod tests {
             })
         };
         script.push(doc("https://evil.example"));
-        assert!(matches!(
-            r.fetch_now().await,
-            Err(FetchError::Discovery(_))
-        ));
+        assert!(matches!(r.fetch_now().await, Err(FetchError::Discovery(_))));
         script.push(doc("https://idp.example"));
         script.push(jwks(&["a"], None));
         r.fetch_now().await.unwrap();

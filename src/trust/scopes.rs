@@ -112,7 +112,10 @@ pub(crate) fn map_scopes(from: &[ScopeClaim], claims: &Map<String, Value>) -> Sc
     let mut out = ScopeSet::new();
     let skipped: usize = from.iter().map(|c| c.collect_into(claims, &mut out)).sum();
     if skipped > 0 {
-        tracing::debug!(skipped, "external token: entries that are not scopes skipped");
+        tracing::debug!(
+            skipped,
+            "external token: entries that are not scopes skipped"
+        );
     }
     out
 }
