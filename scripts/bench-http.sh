@@ -23,6 +23,8 @@
 #   DURATION   seconds per measured run (default 10)
 #   VARIANTS   space-separated subset, in this order by default: bare handwritten
 #              jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256
+#              ours-external-rs256 ours-external-rs256-nocache (a provider's Keycloak-shaped
+#              RS256 token, verified through a trusted external issuer)
 #   TOKENS     distinct valid tokens per run (default 1). 1: every request carries the
 #              same token (wrk -H). N > 1: the server mints N tokens and wrk rotates
 #              through them with a small Lua script (requests pre-formatted in init).
@@ -36,7 +38,7 @@
 # (wrk -d, plus a `timeout` guard around each wrk).
 set -euo pipefail
 
-readonly ALL_VARIANTS="bare handwritten jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256"
+readonly ALL_VARIANTS="bare handwritten jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256 ours-external-rs256 ours-external-rs256-nocache"
 readonly WARMUP_S=2
 readonly CONNECTIONS=32
 readonly ROUNDS=2

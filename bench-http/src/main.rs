@@ -53,7 +53,15 @@ const VARIANTS: &[&str] = &[
     "ours-hs256-nocache",
     "ours-rs256",
     "ours-es256",
+    "ours-external-rs256",
+    "ours-external-rs256-nocache",
 ];
+
+/// The external issuer of the `ours-external-*` variants: an identity provider's
+/// RS256 tokens (Keycloak-shaped: `typ: JWT`, no `jti`, roles in `realm_access`),
+/// verified by a verify-only authority that trusts it with a static key.
+const EXTERNAL_ISSUER: &str = "https://idp.bench.example/realms/bench";
+const EXTERNAL_KID: &str = "idp-1";
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -78,6 +86,25 @@ fn read_fixture(name: &str) -> Result<Vec<u8>, BoxError> {
 
 /// Our handle for the given variant (the HS256 one also mints the token for the peers).
 fn ours(variant: &str) -> Result<TokenAuth, BoxError> {
+    if let Some(rest) = variant.strip_prefix("ours-external-rs256") {
+        let public = Key::from_pem(Algorithm::RS256, read_fixture("rsa2048_private.pem")?)?;
+        // Only the public half is trusted: rebuild the key from its public JWK.
+        let public = Key::from_jwk(&public.public_jwk().ok_or("no public JWK")?, None)?
+            .with_kid(EXTERNAL_KID);
+        let issuer = axum_token_auth::trust::Issuer::keys(EXTERNAL_ISSUER, [public])
+            .audience(AUDIENCE)
+            .scope_claims([
+                axum_token_auth::trust::ScopeClaim::path("scope"),
+                axum_token_auth::trust::ScopeClaim::path("realm_access.roles"),
+            ]);
+        let builder = TokenAuth::builder().trust(issuer);
+        let builder = if rest == "-nocache" {
+            builder.verified_cache_capacity(0)
+        } else {
+            builder
+        };
+        return Ok(builder.build()?);
+    }
     let builder = TokenAuth::builder()
         .access_ttl(Duration::from_secs(3600))
         .audience(AUDIENCE);
@@ -134,13 +161,17 @@ async fn run(
     // `bare` checks nothing, but the load generator sends it the same header anyway
     // (identical requests for every variant), so it mints the HS256 tokens too. Each
     // token has its own random `jti`, so they are all distinct.
-    let minted = (0..tokens)
-        .map(|_| {
-            Ok(auth
-                .issue_access(&TokenRequest::new("bench"))?
-                .into_string())
-        })
-        .collect::<Result<Vec<String>, BoxError>>()?;
+    let minted = if variant.starts_with("ours-external") {
+        external_tokens(tokens)?
+    } else {
+        (0..tokens)
+            .map(|_| {
+                Ok(auth
+                    .issue_access(&TokenRequest::new("bench"))?
+                    .into_string())
+            })
+            .collect::<Result<Vec<String>, BoxError>>()?
+    };
     let token = &minted[0];
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -162,6 +193,33 @@ async fn run(
         _ => axum::serve(listener, ours_router(auth)).await?,
     }
     Ok(())
+}
+
+/// `n` distinct provider tokens as an identity provider mints them (distinct `sub`s).
+fn external_tokens(n: usize) -> Result<Vec<String>, BoxError> {
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&read_fixture("rsa2048_private.pem")?)?;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(EXTERNAL_KID.into());
+    header.typ = Some("JWT".into());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    (0..n)
+        .map(|i| {
+            let claims = serde_json::json!({
+                "iss": EXTERNAL_ISSUER,
+                "sub": format!("user-{i}"),
+                "aud": AUDIENCE,
+                "iat": now,
+                "exp": now + 3600,
+                "typ": "Bearer",
+                "azp": "bench-client",
+                "scope": "openid profile",
+                "realm_access": { "roles": ["users:read"] },
+            });
+            Ok(jsonwebtoken::encode(&header, &claims, &key)?)
+        })
+        .collect()
 }
 
 // ---------------------------------------------------------------------------
