@@ -1,6 +1,8 @@
 //! The whole request path through an axum `Router` (no sockets): bare, behind a
 //! hand-written `from_fn` middleware calling `jsonwebtoken::decode`, and behind our layer
-//! (HS256 and RS256, cache on and off; in-memory revocation check always on). Reported
+//! (HS256 and RS256, cache on and off; in-memory revocation check always on; a handler
+//! taking another claims type than the layer's; an external issuer's RS256 token, cache
+//! on and off). Reported
 //! per request; the ratios to `bare` are what matters. The socket-level comparison with
 //! peer crates lives in `bench-http/` (`scripts/bench-http.sh`).
 
@@ -77,6 +79,65 @@ fn ours(auth: &TokenAuth) -> Router {
         .layer(auth.layer())
 }
 
+/// A handler taking `Claims<T>` of another type than the layer decodes: decoded per
+/// request from the verified claims JSON.
+fn ours_other_claims_type(auth: &TokenAuth) -> Router {
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Mine {
+        #[serde(default)]
+        org: Option<String>,
+    }
+    async fn typed(_: axum_token_auth::Claims<Mine>) -> &'static str {
+        "hello"
+    }
+    Router::new()
+        .route("/hello", get(typed))
+        .layer(auth.layer())
+}
+
+const IDP: &str = "https://idp.bench.example/realms/bench";
+
+/// A verify-only authority trusting an external issuer (static RS256 key), and a
+/// Keycloak-shaped token of it (`typ: JWT`, no `jti`, roles in `realm_access`).
+fn external(cache: usize) -> (TokenAuth, String) {
+    let private = Key::from_pem(Algorithm::RS256, RSA_PRIVATE).unwrap();
+    let public = Key::from_jwk(&private.public_jwk().unwrap(), None)
+        .unwrap()
+        .with_kid("idp-1");
+    let auth = TokenAuth::builder()
+        .trust(
+            axum_token_auth::trust::Issuer::keys(IDP, [public])
+                .audience("bench-api")
+                .scope_claims([
+                    axum_token_auth::trust::ScopeClaim::path("scope"),
+                    axum_token_auth::trust::ScopeClaim::path("realm_access.roles"),
+                ]),
+        )
+        .verified_cache_capacity(cache)
+        .build()
+        .unwrap();
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some("idp-1".into());
+    header.typ = Some("JWT".into());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = serde_json::json!({
+        "iss": IDP, "sub": "user-1", "aud": "bench-api", "iat": now, "exp": now + 3600,
+        "typ": "Bearer", "azp": "bench", "scope": "openid profile",
+        "realm_access": {"roles": ["users:read"]},
+    });
+    let token = jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_rsa_pem(RSA_PRIVATE.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    (auth, token)
+}
+
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -99,6 +160,8 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let hs_token = hs.issue_access(&TokenRequest::new("bench")).unwrap();
     let rs_token = rs.issue_access(&TokenRequest::new("bench")).unwrap();
+    let (ext, ext_token) = external(1024);
+    let (ext_nocache, _) = external(0);
 
     let cases: Vec<(&str, Router, Option<&str>)> = vec![
         // Every case gets the same request (bare ignores the header), so the difference
@@ -120,6 +183,21 @@ fn bench(c: &mut Criterion) {
             "ours_rs256_uncached",
             ours(&rs_nocache),
             Some(rs_token.as_str()),
+        ),
+        (
+            "ours_hs256_cached_other_claims_type",
+            ours_other_claims_type(&hs),
+            Some(hs_token.as_str()),
+        ),
+        (
+            "ours_external_rs256_cached",
+            ours(&ext),
+            Some(ext_token.as_str()),
+        ),
+        (
+            "ours_external_rs256_uncached",
+            ours(&ext_nocache),
+            Some(ext_token.as_str()),
         ),
     ];
     let mut g = c.benchmark_group("layer");

@@ -334,3 +334,54 @@ async fn provider_tokens_over_a_real_socket() {
         assert_eq!(t.await.unwrap(), 200);
     }
 }
+
+#[tokio::test]
+async fn fetches_are_bounded_in_size_and_time_and_plain_http_is_loopback_only() {
+    // Size: the provider's discovery document is larger than 1 KiB.
+    let op = OidcProvider::start(&[TestKey::generate("k1")]).await;
+    let token = op.client_credentials_token("users:read", RESOURCE).await;
+    let small = authority(issuer(&op).max_document_bytes(1024));
+    assert!(!small.await_ready(Duration::from_millis(600)).await);
+    assert_refused(
+        send_get(&router(&small), "/users", Some(&token)).await,
+        AuthError::KeysUnavailable,
+    )
+    .await;
+
+    // Time: a server that accepts and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let hanging = authority(
+        Issuer::jwks_url(format!("http://{addr}"), format!("http://{addr}/jwks"))
+            .audience(RESOURCE)
+            .fetch_timeout(Duration::from_millis(200)),
+    );
+    let started = Instant::now();
+    assert!(!hanging.await_ready(Duration::from_millis(700)).await);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Plain http to anything but loopback is refused when the authority is built.
+    let e = builder()
+        .trust(Issuer::discover("http://idp.example.com").audience(RESOURCE))
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("https"), "{e}");
+    let e = builder()
+        .trust(
+            Issuer::jwks_url("https://idp.example.com", "http://idp.example.com/jwks")
+                .audience(RESOURCE),
+        )
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("https"), "{e}");
+}
