@@ -13,6 +13,9 @@
 //! `OIDC_ISSUER` (found by discovery) or `JWKS_URL` + `JWKS_ISSUER`; `OIDC_AUDIENCE`
 //! (comma-separated, required); `OIDC_SCOPE_CLAIMS` (comma-separated claim paths, default
 //! `scope`). Its access tokens are then accepted next to the quickstart's own.
+//!
+//! Migration: `LEGACY_SCOPED_TOKEN_SECRET` accepts ScopedTokenService tokens (HS256, that
+//! secret) until `LEGACY_ACCEPT_UNTIL` (seconds since the epoch; default 30 days from start).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -181,6 +184,25 @@ fn build_auth(
             "JWT_SECRET_KEY is not set: using a random secret; tokens will not survive a restart"
         );
         builder = builder.signing_key(Key::generate_hmac(alg)?);
+    }
+    if let Some(secret) = std::env::var("LEGACY_SCOPED_TOKEN_SECRET")
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    {
+        let until = match std::env::var("LEGACY_ACCEPT_UNTIL") {
+            Ok(v) => std::time::UNIX_EPOCH
+                + std::time::Duration::from_secs(
+                    v.trim()
+                        .parse()
+                        .map_err(|_| "LEGACY_ACCEPT_UNTIL: seconds since the epoch")?,
+                ),
+            Err(_) => std::time::SystemTime::now() + std::time::Duration::from_secs(30 * 86_400),
+        };
+        tracing::info!("accepting ScopedTokenService tokens during the migration window");
+        builder = builder.accept_legacy(
+            axum_token_auth::trust::LegacyIssuer::scoped_token_service(secret.trim())?
+                .accept_until(until),
+        );
     }
     #[cfg(feature = "oidc")]
     if let Some(issuer) = external_issuer()? {

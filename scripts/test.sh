@@ -2,7 +2,7 @@
 # scripts/test.sh - full local/CI test run for axum-token-auth.
 #
 # What it does:
-#   1. installs redis-server / PostgreSQL / nodejs+npm via apt when missing
+#   1. installs redis-server / PostgreSQL / nodejs+npm / python3-jwt via apt when missing
 #      (Debian/Ubuntu) and the npm packages of the test OpenID Provider
 #      (scripts/oidc, `npm ci`) when missing or older than their lock file,
 #   2. starts a throwaway redis and a throwaway PostgreSQL cluster on free
@@ -49,6 +49,8 @@
 #                          The regular server log is written by the logging
 #                          collector to $(dirname $TEST_PG_LOG)/log/postgresql.log.
 #   TEST_NODE_BIN          absolute path of node (>= 18)
+#   TEST_PYJWT_PYTHON      a python3 that imports PyJWT (Debian's python3-jwt), for
+#                          tests/legacy.rs
 #   TEST_OIDC_PROVIDER     absolute path of scripts/oidc/provider.mjs, a loopback
 #                          OpenID Provider (oidc-provider) the tests start
 #                          themselves: `$TEST_NODE_BIN $TEST_OIDC_PROVIDER --port P
@@ -280,6 +282,15 @@ fi
 # npm comes separately below, only when it is needed and still missing (a
 # NodeSource nodejs bundles it and conflicts with Debian's npm package).
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
+# PyJWT, for the legacy-format tests (they mint tokens exactly as the seed systems do).
+find_pyjwt_python() {
+  local py
+  for py in /usr/bin/python3 "$(command -v python3 2>/dev/null || true)"; do
+    [[ -n $py && -x $py ]] && "$py" -c 'import jwt' >/dev/null 2>&1 && { echo "$py"; return 0; }
+  done
+  return 1
+}
+find_pyjwt_python >/dev/null || missing+=(python3-jwt)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   apt_install "${missing[@]}"
@@ -289,6 +300,7 @@ REDIS_SERVER=$(command -v redis-server) || die "redis-server not found after ins
 REDIS_CLI=$(command -v redis-cli) || die "redis-cli not found after install"
 PG_BIN=$(find_pg_bin) || die "PostgreSQL server binaries (initdb/pg_ctl/postgres) not found after install"
 NODE_BIN=$(command -v node) || die "node not found after install"
+PYJWT_PYTHON=$(find_pyjwt_python) || die "no python3 with PyJWT after installing python3-jwt"
 [[ $NODE_BIN == /* ]] || die "node resolves to '$NODE_BIN', not to an executable file"
 
 # ---------------------------------------------------------------------------
@@ -550,6 +562,7 @@ export TEST_PG_USER=$PG_USER
 export TEST_PG_PORT=$PG_PORT
 export TEST_PG_LOG=$PG_LOG
 export TEST_NODE_BIN=$NODE_BIN
+export TEST_PYJWT_PYTHON=$PYJWT_PYTHON
 export TEST_OIDC_PROVIDER=$OIDC_DIR/provider.mjs
 
 # sanity check through the exported URLs

@@ -47,6 +47,7 @@ pub struct TokenAuth {
 pub(crate) struct Inner {
     pub(crate) keys: LiveKeyring,
     pub(crate) trusted: TrustedIssuers,
+    pub(crate) legacy: Vec<crate::trust::LegacyIssuer>,
     /// Bumped whenever a key stops being trusted (retired from our keyring, dropped
     /// from an external set): cached verdicts made before are void.
     pub(crate) trust_epoch: Arc<std::sync::atomic::AtomicU64>,

@@ -197,6 +197,7 @@ pub struct TokenAuthBuilder {
     renderer: Arc<dyn ErrorRenderer>,
     revocation: Option<Arc<dyn RevocationStore>>,
     trusted: Vec<crate::trust::Issuer>,
+    legacy: Vec<crate::trust::LegacyIssuer>,
     failure_policy: StoreFailurePolicy,
     cache_capacity: usize,
     clock: Arc<dyn Clock>,
@@ -222,6 +223,7 @@ impl Default for TokenAuthBuilder {
             renderer: Arc::new(JsonErrorRenderer),
             revocation: None,
             trusted: Vec::new(),
+            legacy: Vec::new(),
             failure_policy: StoreFailurePolicy::FailClosed,
             cache_capacity: crate::cache::DEFAULT_CACHE_CAPACITY,
             clock: Arc::new(SystemClock),
@@ -362,6 +364,13 @@ impl TokenAuthBuilder {
     /// [`IssueError::NoSigningKey`](crate::IssueError::NoSigningKey)).
     pub fn trust(mut self, issuer: crate::trust::Issuer) -> Self {
         self.trusted.push(issuer);
+        self
+    }
+
+    /// Also accepts tokens of a system this crate replaces, mapped onto the crate's
+    /// claims, until the adapter's end date (see [`LegacyIssuer`](crate::trust::LegacyIssuer)).
+    pub fn accept_legacy(mut self, legacy: crate::trust::LegacyIssuer) -> Self {
+        self.legacy.push(legacy);
         self
     }
 
@@ -519,6 +528,9 @@ impl TokenAuthBuilder {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let trusted = crate::trust::TrustedIssuers::new(trusted)?;
+        for l in &self.legacy {
+            l.check()?;
+        }
         let settings = Settings {
             issuer: self.issuer,
             audience: self.audience,
@@ -537,6 +549,7 @@ impl TokenAuthBuilder {
             inner: Arc::new(Inner {
                 keys: crate::trust::keyring::LiveKeyring::new(keys, Arc::clone(&trust_epoch)),
                 trusted,
+                legacy: self.legacy,
                 trust_epoch,
                 settings,
                 rendering: Rendering::new(self.renderer, &self.realm),

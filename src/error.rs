@@ -138,6 +138,9 @@ pub enum InvalidToken {
     /// The refresh token's session has ended (logged out, revoked, or past its lifetime).
     #[error("the session has ended")]
     SessionEnded,
+    /// A token of a legacy format whose migration window has closed.
+    #[error("tokens of this format are no longer accepted")]
+    LegacyFormatRetired,
 }
 
 fn article(kind: TokenKind) -> &'static str {

@@ -40,6 +40,16 @@
 //!   dropped, an id derived for a token without `jti`;
 //! - E9. the rewritten claims decode as the claims type; revocation (step 13) is looked
 //!   up by issuer and id.
+//!
+//! A token of a legacy format ([`LegacyIssuer`], a migration window), after step 3:
+//!
+//! - L1. its `typ` is `JWT` or absent, its `iss` names no external issuer, and a legacy
+//!   issuer's own key (of the header's `alg`) verifies its signature;
+//! - L2. the payload is a JSON object; L3. `exp` (required), `nbf`, `iat` with the leeway;
+//! - L4. the window is open; the format's claims map onto ours (subject, tenant, scopes,
+//!   kind from its `type` claim), its `iss`/`aud` as configured; the kind is accepted;
+//! - L5. an id for a token without `jti`; the revocation digest is the token's SHA-256;
+//! - L6. the rewritten claims decode as the claims type.
 
 use std::borrow::Cow;
 
@@ -56,8 +66,8 @@ use crate::error::{AuthError, InvalidToken};
 use crate::issue::is_valid_id;
 use crate::keys::Key;
 use crate::store::{RevocationCheck, TokenDigest};
-use crate::trust::TrustedIssuer;
 use crate::trust::external::KeyMiss;
+use crate::trust::{LegacyIssuer, TrustedIssuer};
 use sha2::{Digest as _, Sha256};
 
 /// The JOSE header fields this crate reads.
@@ -173,6 +183,7 @@ impl From<KeyMiss> for Refusal {
 enum Signer<'a> {
     Own,
     External(&'a TrustedIssuer),
+    Legacy(&'a LegacyIssuer),
 }
 
 /// The `iss` of a payload, read only to choose a key set (step 4).
@@ -243,6 +254,23 @@ impl TokenAuth {
             peek_issuer(&parts.payload).and_then(|iss| trusted.find(&iss))
         };
         let kid = header.kid.as_deref();
+        // L1: a legacy format's token says `typ: JWT` or nothing (ours never do) and is
+        // verified only by a legacy issuer's own key.
+        if external.is_none() && !self.inner.legacy.is_empty() {
+            let plain = header
+                .typ
+                .as_deref()
+                .is_none_or(|t| t.eq_ignore_ascii_case("JWT"));
+            if plain {
+                let legacy = self.inner.legacy.iter().find(|l| {
+                    l.key.alg == header.alg
+                        && l.key.verify(parts.message.as_bytes(), parts.signature)
+                });
+                if let Some(l) = legacy {
+                    return Ok(Signer::Legacy(l));
+                }
+            }
+        }
         let verified = match external {
             None => {
                 let ring = self.inner.keys.load();
@@ -322,7 +350,54 @@ impl TokenAuth {
                 token,
                 accepted,
             ),
+            Signer::Legacy(legacy) => self.legacy_claims(legacy, &parts.payload, token, accepted),
         }
+    }
+
+    /// L2–L6: a legacy format's token after its signature verified (L1).
+    fn legacy_claims<T: DeserializeOwned>(
+        &self,
+        legacy: &LegacyIssuer,
+        payload: &[u8],
+        token: &str,
+        accepted: KindSet,
+    ) -> Result<Accepted<T>, Refusal> {
+        // L2: a JSON object; L3: exp (required), nbf, iat with the leeway.
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(payload).map_err(|_| InvalidToken::InvalidClaims)?;
+        let time = |name: &str| map.get(name).and_then(numeric_date);
+        let exp = time("exp").ok_or(InvalidToken::InvalidClaims)?;
+        let leeway = self.inner.settings.leeway;
+        self.check_time(exp, time("nbf"), time("iat"), leeway)?;
+        // L4: the window and the format's claims mapped onto ours, its kind.
+        let (mut map, kind) = legacy.normalize(map, self.inner.clock.now())?;
+        if !accepted.contains(kind) {
+            return Err(InvalidToken::WrongKind {
+                expected: accepted.primary(),
+            }
+            .into());
+        }
+        // L5: an id for a token without one; the revocation digest is the token's own
+        // SHA-256 (what ScopedTokenService stores in `revoked_tokens`).
+        if !map
+            .get("jti")
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(is_valid_id)
+        {
+            let id = format!("t.{}", URL_SAFE_NO_PAD.encode(Sha256::digest(token)));
+            map.insert("jti".into(), serde_json::Value::String(id));
+        }
+        // L6: the claims type.
+        let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
+        let mut claims: TokenClaims<T> =
+            serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
+        claims.kind = kind;
+        Ok(Accepted {
+            digest: TokenDigest::of_token(token),
+            claims,
+            payload: payload.into(),
+            leeway,
+        })
     }
 
     /// E5–E9: an external issuer's token after its signature verified.
@@ -653,9 +728,23 @@ impl TokenAuth {
                 });
                 (external_digest(&issuer.iss, &jti), issuer.leeway)
             }
+            Signer::Legacy(_) => (TokenDigest::of_token(token), self.inner.settings.leeway),
         };
         self.revoke_digest(digest, id.exp.saturating_add(leeway))
             .await
+    }
+
+    /// Stores a revocation digest as is, until `until` (seconds since the epoch): for
+    /// importing another system's revocation list, such as the SHA-256 hex digests in
+    /// ScopedTokenService's `revoked_tokens` table
+    /// ([`TokenDigest::from_hex`](crate::store::TokenDigest::from_hex)), which match the
+    /// digests of its tokens accepted through a [`LegacyIssuer`](crate::trust::LegacyIssuer).
+    pub async fn import_revoked_digest(
+        &self,
+        digest: TokenDigest,
+        until: u64,
+    ) -> Result<(), RevokeError> {
+        self.revoke_digest(digest, until).await
     }
 
     async fn revoke_digest(&self, digest: TokenDigest, until: u64) -> Result<(), RevokeError> {

@@ -47,6 +47,26 @@ impl TokenDigest {
         TokenDigest(Sha256::digest(jti.as_bytes()).into())
     }
 
+    /// The digest of a whole token (how legacy formats' tokens are revoked, as
+    /// ScopedTokenService did).
+    pub fn of_token(token: &str) -> Self {
+        TokenDigest(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Reads 64 hex digits (either case), as [`to_hex`](Self::to_hex) writes them.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        let hex = hex.as_bytes();
+        if hex.len() != 64 {
+            return None;
+        }
+        let nibble = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        let mut out = [0u8; 32];
+        for (i, pair) in hex.chunks_exact(2).enumerate() {
+            out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        }
+        Some(TokenDigest(out))
+    }
+
     /// Lower-case hex of the whole digest.
     pub fn to_hex(&self) -> String {
         let mut s = String::with_capacity(64);

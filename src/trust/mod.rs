@@ -41,11 +41,13 @@ pub(crate) mod fetch;
 mod issuer;
 pub(crate) mod keyring;
 pub(crate) mod keyset;
+mod legacy;
 #[cfg(feature = "oidc")]
 pub(crate) mod remote;
 mod scopes;
 
 pub use issuer::Issuer;
+pub use legacy::{LegacyFormat, LegacyIssuer};
 pub use scopes::ScopeClaim;
 
 pub(crate) use external::{TrustedIssuer, TrustedIssuers};
