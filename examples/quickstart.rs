@@ -190,12 +190,14 @@ fn build_auth(
         .filter(|s| !s.trim().is_empty())
     {
         let until = match std::env::var("LEGACY_ACCEPT_UNTIL") {
-            Ok(v) => std::time::UNIX_EPOCH
-                + std::time::Duration::from_secs(
-                    v.trim()
-                        .parse()
-                        .map_err(|_| "LEGACY_ACCEPT_UNTIL: seconds since the epoch")?,
-                ),
+            Ok(v) => {
+                std::time::UNIX_EPOCH
+                    + std::time::Duration::from_secs(
+                        v.trim()
+                            .parse()
+                            .map_err(|_| "LEGACY_ACCEPT_UNTIL: seconds since the epoch")?,
+                    )
+            }
             Err(_) => std::time::SystemTime::now() + std::time::Duration::from_secs(30 * 86_400),
         };
         tracing::info!("accepting ScopedTokenService tokens during the migration window");

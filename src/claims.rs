@@ -165,6 +165,35 @@ impl<T> TokenClaims<T> {
     pub fn remaining_secs_at(&self, now: u64) -> u64 {
         self.exp.saturating_sub(now)
     }
+
+    /// The claims as a JSON object *with* their kind (`"kind": "access"`), e.g. to
+    /// hand them to another process or store them (ScopedTokenService's
+    /// `TokenData.to_dict`). [`from_value`](Self::from_value) reads it back.
+    pub fn to_value(&self) -> Value
+    where
+        T: Serialize,
+    {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(m) = &mut v {
+            m.insert("kind".into(), Value::String(self.kind.as_str().to_owned()));
+        }
+        v
+    }
+
+    /// Claims from a JSON object written by [`to_value`](Self::to_value) (its `kind`
+    /// read back; absent means access). Nothing is verified: these are not a token.
+    pub fn from_value(mut value: Value) -> Result<Self, serde_json::Error>
+    where
+        T: serde::de::DeserializeOwned,
+    {
+        let kind = match value.as_object_mut().and_then(|m| m.remove("kind")) {
+            Some(k) => serde_json::from_value(k)?,
+            None => TokenKind::Access,
+        };
+        let mut claims: Self = serde_json::from_value(value)?;
+        claims.kind = kind;
+        Ok(claims)
+    }
 }
 
 /// The claims that every token carries, readable without knowing `T`. Implemented by
@@ -274,6 +303,20 @@ mod tests {
         let back = serde_json::to_value(&c).unwrap();
         assert_eq!(back["org"], "acme");
         assert!(back.get("scope").is_none());
+    }
+
+    #[test]
+    fn claims_round_trip_with_their_kind() {
+        let mut c: TokenClaims = serde_json::from_str(
+            r#"{"sub":"a","exp":10,"iat":1,"jti":"j","scope":"x","tenant":"t"}"#,
+        )
+        .unwrap();
+        c.kind = TokenKind::Service;
+        let v = c.to_value();
+        assert_eq!(v["kind"], "service");
+        let back: TokenClaims = TokenClaims::from_value(v).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.kind, TokenKind::Service);
     }
 
     #[test]

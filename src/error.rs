@@ -141,6 +141,9 @@ pub enum InvalidToken {
     /// A token of a legacy format whose migration window has closed.
     #[error("tokens of this format are no longer accepted")]
     LegacyFormatRetired,
+    /// The token is valid but its subject is no user of the application (any more).
+    #[error("the token's subject is not a known user")]
+    UnknownSubject,
 }
 
 fn article(kind: TokenKind) -> &'static str {

@@ -299,3 +299,112 @@ impl<L: ScopeList, S: Send + Sync> FromRequestParts<S> for RequireAnyScope<L> {
         Ok(RequireAnyScope(PhantomData))
     }
 }
+
+/// Loads the application's user for verified claims: the hook behind [`CurrentUser`]
+/// (fastcore's `get_current_user`). Implement it on something in the router state.
+///
+/// ```
+/// use axum::{Router, extract::FromRef, routing::get};
+/// use axum_token_auth::{ClaimsView, CurrentUser, TokenAuth, UserLoader, async_trait};
+///
+/// #[derive(Clone)]
+/// struct User { name: String }
+///
+/// #[derive(Clone)]
+/// struct Users; // a database pool in real life
+///
+/// #[async_trait]
+/// impl UserLoader for Users {
+///     type User = User;
+///     async fn load(&self, claims: &dyn ClaimsView) -> Result<Option<User>, axum_token_auth::store::StoreError> {
+///         Ok(Some(User { name: claims.subject().to_owned() }))
+///     }
+/// }
+///
+/// #[derive(Clone, FromRef)]
+/// struct AppState { users: Users }
+///
+/// async fn me(CurrentUser(user): CurrentUser<Users>) -> String { user.name }
+///
+/// let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+/// let app: Router = Router::new()
+///     .route("/me", get(me))
+///     .layer(auth.layer())
+///     .with_state(AppState { users: Users });
+/// # Ok::<(), axum_token_auth::ConfigError>(())
+/// ```
+#[async_trait::async_trait]
+pub trait UserLoader: Send + Sync + 'static {
+    /// The application's user.
+    type User: Clone + Send + Sync + 'static;
+
+    /// The user the verified claims speak for; `Ok(None)` when there is none (deleted,
+    /// disabled): the request is refused with 401 `invalid_token`. An error is a store
+    /// outage (503).
+    async fn load(
+        &self,
+        claims: &dyn ClaimsView,
+    ) -> Result<Option<Self::User>, crate::store::StoreError>;
+}
+
+/// The user of the request's token, loaded by the [`UserLoader`] `L` from the router
+/// state (`L: FromRef<S>`) at most once per request.
+pub struct CurrentUser<L: UserLoader>(pub L::User);
+
+impl<L: UserLoader> Clone for CurrentUser<L> {
+    fn clone(&self) -> Self {
+        CurrentUser(self.0.clone())
+    }
+}
+
+impl<L: UserLoader> fmt::Debug for CurrentUser<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CurrentUser")
+    }
+}
+
+/// A user loaded for this request (kept in its extensions).
+struct LoadedUser<U>(U);
+
+impl<U: Clone> Clone for LoadedUser<U> {
+    fn clone(&self) -> Self {
+        LoadedUser(self.0.clone())
+    }
+}
+
+impl<L, S> FromRequestParts<S> for CurrentUser<L>
+where
+    L: UserLoader + axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(u) = parts.extensions.get::<LoadedUser<L::User>>() {
+            return Ok(CurrentUser(u.0.clone()));
+        }
+        let ctx = context(parts)?;
+        let Some(claims) = ctx.claims.clone() else {
+            return Err(AuthRejection::new(AuthError::MissingCredentials, Some(ctx)));
+        };
+        let rendering = ctx.rendering.clone();
+        let refuse = |e| AuthRejection {
+            error: e,
+            rendering: Some(rendering.clone()),
+        };
+        let user = match L::from_ref(state).load(claims.as_ref()).await {
+            Ok(Some(u)) => u,
+            Ok(None) => {
+                return Err(refuse(AuthError::InvalidToken(
+                    InvalidToken::UnknownSubject,
+                )));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "user loader failed");
+                return Err(refuse(AuthError::StoreUnavailable));
+            }
+        };
+        parts.extensions.insert(LoadedUser(user.clone()));
+        Ok(CurrentUser(user))
+    }
+}

@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::auth::TokenAuth;
-use crate::claims::{Audience, RESERVED_CLAIMS, TokenKind};
+use crate::claims::{Audience, RESERVED_CLAIMS, TokenClaims, TokenKind};
 use crate::config::{ACCESS_TTL_RANGE, REFRESH_TTL_RANGE, SERVICE_TTL_RANGE};
 use crate::scope::{ScopeError, ScopeSet};
 
@@ -114,6 +114,21 @@ impl TokenRequest {
             subject: subject.into(),
             ..Default::default()
         }
+    }
+
+    /// A request for a token with the subject, tenant, scopes, metadata and custom claims
+    /// of verified `claims` (ScopedTokenService's refresh: a new access token "from" a
+    /// refresh token). Lifetimes, family and generation are not copied.
+    pub fn from_claims<T: Serialize>(claims: &TokenClaims<T>) -> Self {
+        let mut r = TokenRequest::new(claims.sub.clone())
+            .scopes(claims.scope.iter().map(|s| s.as_str().to_owned()));
+        r.tenant = claims.tenant.clone();
+        r.metadata = claims.metadata.clone();
+        let custom = serde_json::to_value(&claims.custom).map_err(|e| e.to_string());
+        if !matches!(&custom, Ok(Value::Object(m)) if m.is_empty()) {
+            r.custom = Some(custom);
+        }
+        r
     }
 
     /// Adds scopes.

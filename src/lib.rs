@@ -35,7 +35,9 @@ pub use config::{
 pub use cookies::CookieSettings;
 pub use csrf::CsrfSettings;
 pub use error::{AuthError, ErrorRenderer, InvalidRequest, InvalidToken, JsonErrorRenderer};
-pub use extract::{AuthRejection, Claims, RequireAllScopes, RequireAnyScope, RequireScope};
+pub use extract::{
+    AuthRejection, Claims, CurrentUser, RequireAllScopes, RequireAnyScope, RequireScope, UserLoader,
+};
 pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
 pub use issue::{IssueError, IssuedToken, MAX_ID_LEN, TokenPair, TokenRequest, TokenResponse};
 pub use keys::{Key, MIN_RSA_BITS, WeakSecret};
@@ -48,6 +50,9 @@ pub use session::{
 };
 pub use validate::RevokeError;
 
+/// The `async_trait` attribute, for implementing this crate's async traits
+/// ([`UserLoader`], the store traits).
+pub use async_trait::async_trait;
 /// The `cookie` crate, whose `SameSite` and `Cookie` appear in this crate's API.
 pub use cookie;
 /// Re-exports of `jsonwebtoken` types that appear in this crate's API.

@@ -577,6 +577,23 @@ impl TokenAuth {
         Ok(accepted.claims)
     }
 
+    /// Validates a token of **any** kind (access, refresh or service), revocation
+    /// included, and says which in [`TokenClaims::kind`] (ScopedTokenService's
+    /// `validate_token` returning `TokenData`). Never use it to grant access: a route
+    /// guarded by it would take refresh tokens as access tokens.
+    pub async fn validate_any<T: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<TokenClaims<T>, AuthError> {
+        let all = KindSet::of(TokenKind::Access)
+            .with(TokenKind::Refresh)
+            .with(TokenKind::Service);
+        let accepted = self.verify_token_waiting::<T>(token, all).await?;
+        self.check_revoked(&accepted.claims, &accepted.digest)
+            .await?;
+        Ok(accepted.claims)
+    }
+
     /// [`verify_token`](Self::verify_token), waiting for one refetch of an external key
     /// set when the token's `kid` is unknown.
     pub(crate) async fn verify_token_waiting<T: DeserializeOwned>(

@@ -1,0 +1,117 @@
+//! The seed systems' conveniences: validating a token of any kind, claims that round-trip
+//! with their kind, a request from claims, and `CurrentUser<L>` over a user loader.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use axum_token_auth::store::StoreError;
+use axum_token_auth::{
+    AuthError, ClaimsView, CurrentUser, InvalidToken, NoCustomClaims, TokenClaims, TokenKind,
+    TokenRequest, UserLoader, async_trait,
+};
+use common::*;
+use http::StatusCode;
+
+#[tokio::test]
+async fn validate_any_says_which_kind() {
+    let auth = auth();
+    let req = TokenRequest::new("svc").scopes(["a:b"]).tenant("t1");
+    for (token, kind) in [
+        (auth.issue_access(&req).unwrap(), TokenKind::Access),
+        (auth.issue_refresh(&req).unwrap(), TokenKind::Refresh),
+        (auth.issue_service(&req).unwrap(), TokenKind::Service),
+    ] {
+        let c = auth
+            .validate_any::<NoCustomClaims>(token.as_str())
+            .await
+            .unwrap();
+        assert_eq!(c.kind, kind);
+        // The claims round-trip with their kind, and make a request again.
+        let back: TokenClaims = TokenClaims::from_value(c.to_value()).unwrap();
+        assert_eq!(back, c);
+        let again = auth.issue_access(&TokenRequest::from_claims(&c)).unwrap();
+        let c2 = auth
+            .validate::<NoCustomClaims>(again.as_str())
+            .await
+            .unwrap();
+        assert_eq!((c2.sub.as_str(), c2.tenant.as_deref()), ("svc", Some("t1")));
+        assert!(c2.has_scope("a:b"));
+    }
+    let access = auth.issue_access(&req).unwrap();
+    auth.revoke(access.as_str()).await.unwrap();
+    assert_eq!(
+        auth.validate_any::<NoCustomClaims>(access.as_str())
+            .await
+            .unwrap_err(),
+        AuthError::InvalidToken(InvalidToken::Revoked)
+    );
+}
+
+#[derive(Clone)]
+struct User {
+    name: String,
+}
+
+#[derive(Clone, Default)]
+struct Users {
+    loads: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl UserLoader for Users {
+    type User = User;
+    async fn load(&self, claims: &dyn ClaimsView) -> Result<Option<User>, StoreError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        match claims.subject() {
+            "ghost" => Ok(None),
+            "down" => Err(StoreError::Unavailable("db".into())),
+            s => Ok(Some(User { name: s.to_owned() })),
+        }
+    }
+}
+
+#[derive(Clone, FromRef)]
+struct AppState {
+    users: Users,
+}
+
+async fn twice(CurrentUser(a): CurrentUser<Users>, CurrentUser(b): CurrentUser<Users>) -> String {
+    format!("{} {}", a.name, b.name)
+}
+
+#[tokio::test]
+async fn current_user_is_loaded_once_per_request() {
+    let auth = auth();
+    let users = Users::default();
+    let app: Router = Router::new()
+        .route("/me", get(twice))
+        .layer(auth.layer())
+        .with_state(AppState {
+            users: users.clone(),
+        });
+    let t = issue(&auth, "alice", &[]);
+    assert_eq!(
+        ok_body(send_get(&app, "/me", Some(&t)).await).await,
+        "alice alice"
+    );
+    assert_eq!(users.loads.load(Ordering::SeqCst), 1);
+    let ghost = issue(&auth, "ghost", &[]);
+    assert_refused(
+        send_get(&app, "/me", Some(&ghost)).await,
+        AuthError::InvalidToken(InvalidToken::UnknownSubject),
+    )
+    .await;
+    let down = issue(&auth, "down", &[]);
+    let r = refusal(send_get(&app, "/me", Some(&down)).await).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.body["error"], "temporarily_unavailable");
+    assert_eq!(
+        send_get(&app, "/me", None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
