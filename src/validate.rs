@@ -329,13 +329,7 @@ impl TokenAuth {
             Signer::Own => {
                 let claims =
                     self.own_claims::<T>(header.typ.as_deref(), &parts.payload, accepted)?;
-                self.check_time_and_party(
-                    claims.exp,
-                    claims.nbf,
-                    Some(claims.iat),
-                    claims.iss.as_deref(),
-                    claims.aud.as_ref(),
-                )?;
+                self.check_claims(&claims)?;
                 Ok(Accepted {
                     digest: TokenDigest::of_jti(&claims.jti),
                     claims,
@@ -384,8 +378,7 @@ impl TokenAuth {
             .and_then(serde_json::Value::as_str)
             .is_some_and(is_valid_id)
         {
-            let id = format!("t.{}", URL_SAFE_NO_PAD.encode(Sha256::digest(token)));
-            map.insert("jti".into(), serde_json::Value::String(id));
+            map.insert("jti".into(), serde_json::Value::String(derived_jti(token)));
         }
         // L6: the claims type.
         let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
@@ -465,6 +458,17 @@ impl TokenAuth {
         Ok(())
     }
 
+    /// Steps 9–11 on one of our tokens' claims.
+    fn check_claims<T>(&self, claims: &TokenClaims<T>) -> Result<(), InvalidToken> {
+        self.check_time_and_party(
+            claims.exp,
+            claims.nbf,
+            Some(claims.iat),
+            claims.iss.as_deref(),
+            claims.aud.as_ref(),
+        )
+    }
+
     /// Steps 9–11 on the time and party claims.
     fn check_time_and_party(
         &self,
@@ -496,13 +500,7 @@ impl TokenAuth {
         accepted: KindSet,
     ) -> Result<TokenClaims<T>, InvalidToken> {
         let claims = self.verify_untimed::<T>(token, accepted)?;
-        self.check_time_and_party(
-            claims.exp,
-            claims.nbf,
-            Some(claims.iat),
-            claims.iss.as_deref(),
-            claims.aud.as_ref(),
-        )?;
+        self.check_claims(&claims)?;
         Ok(claims)
     }
 
@@ -740,9 +738,10 @@ impl TokenAuth {
                 (TokenDigest::of_jti(&jti), self.inner.settings.leeway)
             }
             Signer::External(issuer) => {
-                let jti = id.jti.filter(|j| is_valid_id(j)).unwrap_or_else(|| {
-                    format!("t.{}", URL_SAFE_NO_PAD.encode(Sha256::digest(token)))
-                });
+                let jti = id
+                    .jti
+                    .filter(|j| is_valid_id(j))
+                    .unwrap_or_else(|| derived_jti(token));
                 (external_digest(&issuer.iss, &jti), issuer.leeway)
             }
             Signer::Legacy(_) => (TokenDigest::of_token(token), self.inner.settings.leeway),
@@ -787,6 +786,12 @@ impl TokenAuth {
 /// ids never collide with the crate's own or another issuer's.
 fn external_digest(iss: &str, jti: &str) -> TokenDigest {
     TokenDigest::of_jti(&format!("{iss}\n{jti}"))
+}
+
+/// The id of a token that carries no (valid) `jti`: `t.` + base64url(SHA-256 of the
+/// token), so it can still be revoked.
+pub(crate) fn derived_jti(token: &str) -> String {
+    format!("t.{}", URL_SAFE_NO_PAD.encode(Sha256::digest(token)))
 }
 
 /// A NumericDate (RFC 7519): whole seconds; a fractional one is rounded down.

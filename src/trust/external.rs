@@ -5,10 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::claims::Audience;
 use crate::config::{Clock, ConfigError};
@@ -184,7 +181,7 @@ impl TrustedIssuer {
         let jti = match claims.get("jti").and_then(Value::as_str) {
             Some(j) if is_valid_id(j) => j.to_owned(),
             _ => {
-                let id = format!("t.{}", URL_SAFE_NO_PAD.encode(Sha256::digest(token)));
+                let id = crate::validate::derived_jti(token);
                 claims.insert("jti".into(), Value::String(id.clone()));
                 id
             }

@@ -65,13 +65,6 @@ struct FetchState {
     stale: bool,
 }
 
-/// Counters for tests and diagnostics.
-#[derive(Debug, Default)]
-pub(crate) struct FetchCounters {
-    pub(crate) attempts: AtomicU64,
-    pub(crate) failures: AtomicU64,
-}
-
 pub(crate) struct RemoteKeys {
     iss: String,
     locator: Locator,
@@ -88,7 +81,6 @@ pub(crate) struct RemoteKeys {
     /// The authority-wide trust epoch, bumped when a key disappears.
     epoch: Arc<AtomicU64>,
     background: AtomicBool,
-    pub(crate) counters: FetchCounters,
 }
 
 impl std::fmt::Debug for RemoteKeys {
@@ -123,7 +115,6 @@ impl RemoteKeys {
             flight: tokio::sync::Mutex::new(()),
             epoch,
             background: AtomicBool::new(false),
-            counters: FetchCounters::default(),
         }
     }
 
@@ -173,7 +164,6 @@ impl RemoteKeys {
     pub(crate) async fn fetch_now(&self) -> Result<usize, FetchError> {
         let now = self.clock.now();
         self.state().last_attempt = Some(now);
-        self.counters.attempts.fetch_add(1, Ordering::Relaxed);
         match self.fetch_set().await {
             Ok((set, max_age)) => {
                 let n = set.len();
@@ -197,7 +187,6 @@ impl RemoteKeys {
                 Ok(n)
             }
             Err(e) => {
-                self.counters.failures.fetch_add(1, Ordering::Relaxed);
                 let mut st = self.state();
                 st.failing = true;
                 st.jwks_uri = None;
