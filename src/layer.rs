@@ -343,6 +343,7 @@ where
             digest: &digest,
             subject: claims.subject(),
             generation: claims.generation(),
+            issued_at: claims.issued_at(),
         };
         match store.check_now(&check) {
             Some(revoked) => match layer.auth.revocation_verdict(revoked, &digest) {
@@ -365,6 +366,7 @@ where
                             digest: &digest,
                             subject: view.subject(),
                             generation: view.generation(),
+                            issued_at: view.issued_at(),
                         })
                         .await
                 });

@@ -32,18 +32,18 @@ pub use config::{
     TokenAuthBuilder,
 };
 pub use cookies::CookieSettings;
-pub use csrf::CsrfSettings;
+pub use csrf::{CsrfSettings, SameOrigin, require_json_content_type};
 pub use error::{AuthError, ErrorRenderer, InvalidRequest, InvalidToken, JsonErrorRenderer};
 pub use extract::{AuthRejection, Claims, RequireAllScopes, RequireAnyScope, RequireScope};
 pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
 pub use issue::{IssueError, IssuedToken, MAX_ID_LEN, TokenPair, TokenRequest, TokenResponse};
 pub use keys::{Key, MIN_RSA_BITS, WeakSecret};
 pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
-pub use refresh::user_agent;
+pub use refresh::{TokenDelivery, user_agent};
 pub use scope::{MAX_SCOPE_LEN, Scope, ScopeError, ScopeList, ScopeMarker, ScopeSet, check_scope};
 pub use session::{
-    DEFAULT_FAMILY_LIFETIME, DEFAULT_GRACE, LoginError, LoginSession, NoHooks, SessionEvent,
-    SessionHooks, Sessions, SessionsBuilder,
+    DEFAULT_FAMILY_LIFETIME, DEFAULT_GRACE, LoginError, LoginSession, NoHooks, RefreshDecision,
+    SessionEvent, SessionHooks, Sessions, SessionsBuilder, SuccessorClaims,
 };
 pub use validate::RevokeError;
 

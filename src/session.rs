@@ -114,6 +114,99 @@ pub trait SessionHooks: Send + Sync + 'static {
     async fn on_event(&self, event: &SessionEvent) {
         let _ = event;
     }
+
+    /// Consulted inside every refresh (grace retries included), after the presented
+    /// refresh token verified and before it is consumed: Token-Auth's
+    /// `verify_refresh_token`. `parent` holds the presented token's claims (custom claims
+    /// in `custom`). Return [`RefreshDecision::Deny`] to end the session (account
+    /// disabled, password changed), or [`RefreshDecision::AllowWith`] to give the
+    /// successor other scopes or claims — for example the scopes the grant store holds
+    /// today, so a revoked grant stops flowing into successors. The default allows.
+    async fn on_refresh(&self, parent: &TokenClaims<Map<String, Value>>) -> RefreshDecision {
+        let _ = parent;
+        RefreshDecision::Allow
+    }
+}
+
+/// What [`SessionHooks::on_refresh`] decides about one refresh.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RefreshDecision {
+    /// Rotate; the successor carries the parent's claims.
+    Allow,
+    /// Rotate; the successor carries these changes. Scopes the parent did not grant are
+    /// dropped: a refresh narrows a session, it never widens one (log in again for more).
+    AllowWith(SuccessorClaims),
+    /// Refuse: the family and its known access tokens are revoked, and the refresh is
+    /// answered `401 invalid_token` ([`InvalidToken::RefreshDenied`]).
+    Deny,
+}
+
+/// Changes to a successor's claims, for [`RefreshDecision::AllowWith`]. What is not set
+/// is copied from the parent.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[must_use]
+pub struct SuccessorClaims {
+    scopes: Option<Vec<String>>,
+    metadata: Option<Map<String, Value>>,
+    custom: Option<Map<String, Value>>,
+}
+
+impl SuccessorClaims {
+    /// No changes yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The successor's scopes (each must also be granted by the parent's scopes).
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The successor's `metadata` claim.
+    pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// The successor's own (custom) claims; names this crate owns are refused.
+    pub fn custom(mut self, custom: Map<String, Value>) -> Self {
+        self.custom = Some(custom);
+        self
+    }
+
+    /// Applies the changes to the successor's claims (a copy of the parent's).
+    fn apply(self, claims: &mut RawClaims) -> Result<(), AuthError> {
+        if let Some(scopes) = self.scopes {
+            let narrowed: Vec<&str> = scopes
+                .iter()
+                .map(String::as_str)
+                .filter(|s| claims.scope.has(s))
+                .collect();
+            claims.scope = crate::ScopeSet::try_from_iter(narrowed)
+                .map_err(|_| AuthError::Misconfigured("on_refresh returned an invalid scope"))?;
+        }
+        if let Some(metadata) = self.metadata {
+            claims.metadata = metadata;
+        }
+        if let Some(custom) = self.custom {
+            if custom
+                .keys()
+                .any(|k| crate::claims::RESERVED_CLAIMS.contains(&k.as_str()))
+            {
+                return Err(AuthError::Misconfigured(
+                    "on_refresh returned a reserved claim name",
+                ));
+            }
+            claims.custom = custom;
+        }
+        Ok(())
+    }
 }
 
 /// Hooks that do nothing.
@@ -163,6 +256,7 @@ pub struct SessionsBuilder {
     grace: Duration,
     family_lifetime: Duration,
     require_expired_access: bool,
+    delivery: crate::refresh::TokenDelivery,
 }
 
 impl fmt::Debug for SessionsBuilder {
@@ -193,6 +287,14 @@ impl SessionsBuilder {
     /// presented. Off by default (it logs out users with several tabs).
     pub fn require_expired_access(mut self, on: bool) -> Self {
         self.require_expired_access = on;
+        self
+    }
+
+    /// How [`Sessions::login_response`] (and refreshes by cookie) deliver the tokens;
+    /// default [`TokenDelivery::Cookies`](crate::TokenDelivery::Cookies): no token in a
+    /// body page script can read.
+    pub fn token_delivery(mut self, delivery: crate::refresh::TokenDelivery) -> Self {
+        self.delivery = delivery;
         self
     }
 
@@ -228,6 +330,7 @@ impl SessionsBuilder {
                 grace: self.grace.as_secs(),
                 family_lifetime: self.family_lifetime.as_secs(),
                 require_expired_access: self.require_expired_access,
+                delivery: self.delivery,
             }),
         })
     }
@@ -246,6 +349,7 @@ pub(crate) struct SessionsInner {
     grace: u64,
     family_lifetime: u64,
     require_expired_access: bool,
+    pub(crate) delivery: crate::refresh::TokenDelivery,
 }
 
 impl fmt::Debug for Sessions {
@@ -278,6 +382,7 @@ impl Sessions {
             grace: DEFAULT_GRACE,
             family_lifetime: DEFAULT_FAMILY_LIFETIME,
             require_expired_access: false,
+            delivery: crate::refresh::TokenDelivery::default(),
         }
     }
 
@@ -309,7 +414,14 @@ impl Sessions {
         request.csrf = Some(digest_bytes(csrf.as_bytes()));
         let now = auth.now();
         let family_end = now + s.family_lifetime;
-        let access = auth.issue(TokenKind::Access, &request)?;
+        // The request's ttl is the access token's (as in `issue_pair`); no token of the
+        // login outlives the family.
+        let access_ttl = request
+            .ttl
+            .unwrap_or(auth.access_ttl())
+            .min(Duration::from_secs(s.family_lifetime));
+        let access = auth.issue(TokenKind::Access, &request.clone().ttl(access_ttl))?;
+        request.ttl = None;
         let refresh = auth.issue(TokenKind::Refresh, &request)?;
         s.store
             .create_family(NewFamily {
@@ -378,26 +490,46 @@ impl Sessions {
         let parent: RawClaims = auth
             .verify_kinds(refresh_token, KindSet::of(TokenKind::Refresh))
             .map_err(|e| auth.rejected(e))?;
-        let Some(family_id) = parent.fam.clone() else {
+        let Some(family_id) = parent.fam.clone().filter(|f| crate::issue::is_valid_id(f)) else {
             return Err(auth.rejected(InvalidToken::InvalidClaims));
         };
         // A refresh token revoked through `TokenAuth::revoke` (or all of its user's
         // tokens through `revoke_all_for_user`) stays revoked.
         let digest = TokenDigest::of_jti(&parent.jti);
         auth.check_revoked(&parent).await?;
+        // The family must be active and belong to the token's subject.
+        let family_end = self.owned_family_end(&family_id, &parent.sub).await?;
         let presented_access = match access_token {
             None => None,
             Some(t) => {
                 let access: TokenClaims = auth
                     .verify_untimed(t, KindSet::of(TokenKind::Access))
                     .map_err(|e| auth.rejected(e))?;
-                if s.require_expired_access && access.exp > auth.now() {
+                // "Not expired" as the layer sees it: within the leeway it still accepts it.
+                if s.require_expired_access
+                    && access.exp.saturating_add(auth.inner.settings.leeway) > auth.now()
+                {
                     return Err(AuthError::InvalidRequest(
                         crate::InvalidRequest::AccessTokenNotExpired,
                     ));
                 }
                 Some(access.jti)
             }
+        };
+        let decision = s.hooks.on_refresh(&parent).await;
+        let changes = match decision {
+            RefreshDecision::Deny => {
+                tracing::info!(family = %short(&family_id), "refresh denied by on_refresh; family revoked");
+                let known = s
+                    .store
+                    .revoke_family(&family_id)
+                    .await
+                    .map_err(unavailable)?;
+                self.revoke_access(&parent.sub, &known).await;
+                return Err(auth.rejected(InvalidToken::RefreshDenied));
+            }
+            RefreshDecision::AllowWith(changes) => Some(changes),
+            RefreshDecision::Allow => None,
         };
         let now = auth.now();
         let settings = &auth.inner.settings;
@@ -408,7 +540,8 @@ impl Sessions {
                 .map_err(|_| AuthError::Misconfigured("random source failed"))?,
             issued_at: now,
             refresh_expires_at: now + settings.refresh_ttl.as_secs(),
-            access_expires_at: now + settings.access_ttl.as_secs(),
+            // No access token outlives its family.
+            access_expires_at: (now + settings.access_ttl.as_secs()).min(family_end),
         };
         let outcome = s
             .store
@@ -428,7 +561,7 @@ impl Sessions {
             RotateOutcome::Reused { user_id, access }
             | RotateOutcome::Compromised { user_id, access } => {
                 tracing::warn!(family = %short(&family_id), "refresh token reuse detected; family revoked");
-                self.revoke_access(&access).await;
+                self.revoke_access(&user_id, &access).await;
                 s.hooks
                     .on_event(&SessionEvent::ReuseDetected {
                         user_id,
@@ -439,7 +572,11 @@ impl Sessions {
             }
             _ => return Err(auth.rejected(InvalidToken::SessionEnded)),
         };
-        let pair = self.sign_successor(&parent, &successor)?;
+        let mut claims = parent.clone();
+        if let Some(changes) = changes {
+            changes.apply(&mut claims)?;
+        }
+        let pair = self.sign_successor(&claims, &successor)?;
         tracing::debug!(family = %short(&family_id), retry, "refresh token rotated");
         s.hooks
             .after_new_access_token_generated(&pair.refresh, &pair.access)
@@ -467,9 +604,12 @@ impl Sessions {
             claims.iat = succ.issued_at;
             claims.exp = exp;
             claims.nbf = None;
-            let token = auth
-                .sign(kind, &claims)
-                .map_err(|_| AuthError::Misconfigured("signing failed"))?;
+            let token = auth.sign(kind, &claims).map_err(|e| match e {
+                IssueError::TokenTooLarge { .. } => {
+                    AuthError::Misconfigured("the successor token is over max_token_bytes")
+                }
+                _ => AuthError::Misconfigured("signing failed"),
+            })?;
             Ok(IssuedToken::new(
                 token, kind, claims.jti, claims.iat, claims.exp,
             ))
@@ -484,12 +624,56 @@ impl Sessions {
         })
     }
 
-    async fn revoke_access(&self, access: &[AccessRef]) {
+    /// Revokes `user_id`'s access tokens of a revoked family (counted against the user's
+    /// share of the revocation store, see [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
+    async fn revoke_access(&self, user_id: &str, access: &[AccessRef]) {
         for a in access {
-            if let Err(e) = self.inner.auth.revoke_jti(&a.jti, a.expires_at).await {
+            if let Err(e) = self
+                .inner
+                .auth
+                .revoke_jti_for(user_id, &a.jti, a.expires_at)
+                .await
+            {
                 tracing::warn!(error = %e, "could not revoke an access token of a revoked family");
             }
         }
+    }
+
+    /// The end of the active family `family_id`, which must belong to `owner`: a token
+    /// naming another user's family is refused (401), an ended one is `SessionEnded`.
+    async fn owned_family_end(&self, family_id: &str, owner: &str) -> Result<u64, AuthError> {
+        let auth = &self.inner.auth;
+        let session = self
+            .inner
+            .store
+            .session(family_id, auth.now())
+            .await
+            .map_err(unavailable)?;
+        match session {
+            Some(s) if s.user_id == owner => Ok(s.expires_at),
+            Some(_) => {
+                tracing::warn!(family = %short(family_id), "token names a family of another user");
+                Err(auth.rejected(InvalidToken::InvalidClaims))
+            }
+            None => Err(auth.rejected(InvalidToken::SessionEnded)),
+        }
+    }
+
+    /// A token of ours for logout and the routes' CSRF pre-check: every check but time
+    /// (signature, kind, `sub`/`jti`, `iss`, `aud`). An expired token still says which
+    /// session to end; a token for another issuer or audience says nothing.
+    pub(crate) fn verify_session_token<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        accepted: KindSet,
+    ) -> Result<TokenClaims<T>, AuthError> {
+        let auth = &self.inner.auth;
+        let claims: TokenClaims<T> = auth
+            .verify_untimed(token, accepted)
+            .map_err(|e| auth.rejected(e))?;
+        auth.check_party(claims.iss.as_deref(), claims.aud.as_ref())
+            .map_err(|e| auth.rejected(e))?;
+        Ok(claims)
     }
 
     /// Logs out: revokes the family named by the refresh token (or, without one, by the
@@ -502,40 +686,51 @@ impl Sessions {
     ) -> Result<(), AuthError> {
         let auth = &self.inner.auth;
         let refresh: Option<RawClaims> = match refresh_token {
-            Some(t) => Some(
-                auth.verify_untimed(t, KindSet::of(TokenKind::Refresh))
-                    .map_err(|e| auth.rejected(e))?,
-            ),
+            Some(t) => Some(self.verify_session_token(t, KindSet::of(TokenKind::Refresh))?),
             None => None,
         };
         let access: Option<TokenClaims> = match access_token {
-            Some(t) => Some(
-                auth.verify_untimed(t, KindSet::of(TokenKind::Access))
-                    .map_err(|e| auth.rejected(e))?,
-            ),
+            Some(t) => Some(self.verify_session_token(t, KindSet::of(TokenKind::Access))?),
             None => None,
         };
+        // The family to end, and whose token named it.
         let family = refresh
             .as_ref()
-            .and_then(|r| r.fam.clone())
-            .or_else(|| access.as_ref().and_then(|a| a.fam.clone()));
+            .and_then(|r| r.fam.clone().map(|f| (f, r.sub.clone())))
+            .or_else(|| {
+                access
+                    .as_ref()
+                    .and_then(|a| a.fam.clone().map(|f| (f, a.sub.clone())))
+            });
         if refresh.is_none() && access.is_none() {
             return Err(AuthError::MissingCredentials);
         }
+        // Ownership first: a token naming another user's family ends nothing. An ended
+        // or unknown family is fine (logging out twice is not an error).
+        if let Some((family, owner)) = &family {
+            if !crate::issue::is_valid_id(family) {
+                return Err(auth.rejected(InvalidToken::InvalidClaims));
+            }
+            match self.owned_family_end(family, owner).await {
+                Ok(_) | Err(AuthError::InvalidToken(InvalidToken::SessionEnded)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         if let Some(a) = &access {
-            auth.revoke_jti(&a.jti, a.exp)
+            auth.revoke_jti_for(&a.sub, &a.jti, a.exp)
                 .await
                 .map_err(|_| AuthError::StoreUnavailable)?;
         }
-        if let Some(family) = &family {
+        if let Some((family, owner)) = &family {
             let known = self
                 .inner
                 .store
                 .revoke_family(family)
                 .await
                 .map_err(unavailable)?;
-            self.revoke_access(&known).await;
+            self.revoke_access(owner, &known).await;
         }
+        let family = family.map(|(f, _)| f);
         let user_id = refresh.map(|r| r.sub).or(access.map(|a| a.sub));
         tracing::info!(
             family = family.as_deref().map(short).unwrap_or_default(),
@@ -578,7 +773,7 @@ impl Sessions {
             return Ok(false);
         }
         let known = store.revoke_family(family_id).await.map_err(unavailable)?;
-        self.revoke_access(&known).await;
+        self.revoke_access(user_id, &known).await;
         self.inner
             .hooks
             .on_event(&SessionEvent::Revoked {
@@ -596,18 +791,16 @@ impl Sessions {
     pub async fn revoke_user(&self, user_id: &str) -> Result<(), AuthError> {
         self.inner
             .auth
-            .inner
-            .revocation
-            .revoke_all_for(user_id)
+            .revoke_all_for_user(user_id)
             .await
-            .map_err(unavailable)?;
+            .map_err(|_| AuthError::StoreUnavailable)?;
         let known = self
             .inner
             .store
             .revoke_user(user_id)
             .await
             .map_err(unavailable)?;
-        self.revoke_access(&known).await;
+        self.revoke_access(user_id, &known).await;
         self.inner
             .hooks
             .on_event(&SessionEvent::Revoked {

@@ -149,6 +149,17 @@ impl TokenAuth {
         if iat.is_some_and(|iat| iat > now.saturating_add(s.leeway)) {
             return Err(InvalidToken::IssuedInFuture);
         }
+        self.check_party(iss, aud)
+    }
+
+    /// Steps 10–11: `iss` and `aud` (the party claims), also checked on the expired
+    /// tokens that logout and the CSRF pre-check accept.
+    pub(crate) fn check_party(
+        &self,
+        iss: Option<&str>,
+        aud: Option<&Audience>,
+    ) -> Result<(), InvalidToken> {
+        let s = &self.inner.settings;
         if let Some(expected) = &s.issuer
             && iss != Some(expected.as_str())
         {
@@ -242,6 +253,7 @@ impl TokenAuth {
             digest: &digest,
             subject: &claims.sub,
             generation: claims.generation,
+            issued_at: claims.iat,
         };
         let store = &self.inner.revocation;
         let revoked = match store.check_now(&check) {
@@ -251,15 +263,17 @@ impl TokenAuth {
         self.revocation_verdict(revoked, &digest)
     }
 
-    /// Revokes every token of `subject` that carries a subject generation (`gen` claim,
-    /// written by [`Sessions`](crate::Sessions) or
-    /// [`TokenRequest::user_generation`](crate::TokenRequest::user_generation)): one write,
-    /// whatever the number of tokens. Returns the subject's new generation.
+    /// Revokes every token of `subject` issued so far, however it was minted
+    /// ([`Sessions`](crate::Sessions), `issue_access`, `issue_service`, `issue_granted`,
+    /// …): one write, whatever the number of tokens. Tokens carrying a subject generation
+    /// (`gen`) are refused by generation, the others by their `iat` against now (so a
+    /// token without `gen` minted in the same second is refused too). Returns the
+    /// subject's new generation.
     pub async fn revoke_all_for_user(&self, subject: &str) -> Result<u64, RevokeError> {
         let generation = self
             .inner
             .revocation
-            .revoke_all_for(subject)
+            .revoke_all_for(subject, self.now())
             .await
             .map_err(RevokeError::Store)?;
         tracing::info!(generation, "all tokens of a subject revoked");
@@ -328,11 +342,36 @@ impl TokenAuth {
         struct Id {
             jti: String,
             exp: u64,
+            #[serde(default)]
+            sub: Option<String>,
         }
         let verified = self.verify_signature(token).map_err(RevokeError::Invalid)?;
         let id: Id = serde_json::from_slice(&verified.payload)
             .map_err(|_| RevokeError::Invalid(InvalidToken::InvalidClaims))?;
-        self.revoke_jti(&id.jti, id.exp).await
+        match id.sub.filter(|s| is_valid_id(s)) {
+            Some(sub) => self.revoke_jti_for(&sub, &id.jti, id.exp).await,
+            None => self.revoke_jti(&id.jti, id.exp).await,
+        }
+    }
+
+    /// Revokes `subject`'s token by `jti` and expiry, counted against the subject's share
+    /// of the revocation store (see
+    /// [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
+    pub async fn revoke_jti_for(
+        &self,
+        subject: &str,
+        jti: &str,
+        expires_at: u64,
+    ) -> Result<(), RevokeError> {
+        let digest = TokenDigest::of_jti(jti);
+        let until = expires_at.saturating_add(self.inner.settings.leeway);
+        self.inner
+            .revocation
+            .revoke_for(subject, digest, until)
+            .await
+            .map_err(RevokeError::Store)?;
+        tracing::info!(jti_digest = %digest.short(), "token revoked");
+        Ok(())
     }
 
     /// Revokes by `jti` and expiry (when the token itself is not at hand).
