@@ -43,9 +43,11 @@ use tower::ServiceExt;
 
 const SECRET: &str = "refresh-flow-tests-secret-0123456789-abcdefgh";
 const CSRF_HEADER: &str = "x-csrf-token";
-const ACCESS_COOKIE: &str = "access_token";
-const REFRESH_COOKIE: &str = "refresh_token";
-const CSRF_COOKIE: &str = "csrf_token";
+/// The default cookie names: `__Host-` (no sibling subdomain can toss them) and
+/// `__Secure-` for the refresh cookie, which needs its own path.
+const ACCESS_COOKIE: &str = "__Host-access_token";
+const REFRESH_COOKIE: &str = "__Secure-refresh_token";
+const CSRF_COOKIE: &str = "__Host-csrf_token";
 
 fn builder() -> TokenAuthBuilder {
     TokenAuth::builder().hs256_secret(SECRET)
@@ -178,10 +180,15 @@ impl Resp {
                 refresh.to_owned(),
             );
         }
-        (
-            self.set_cookie(ACCESS_COOKIE).value,
-            self.set_cookie(REFRESH_COOKIE).value,
-        )
+        // By suffix: the prefix depends on the settings (`__Host-`, `__Secure-`, none).
+        let by_suffix = |suffix: &str| {
+            self.set_cookies()
+                .into_iter()
+                .find(|c| c.name.ends_with(suffix))
+                .unwrap_or_else(|| panic!("no {suffix} cookie: {:?}", self.set_cookies()))
+                .value
+        };
+        (by_suffix("access_token"), by_suffix("refresh_token"))
     }
 
     /// Asserts an RFC 6750 refusal: status, JSON `{"error","error_description"}`, and a
@@ -465,7 +472,7 @@ async fn reusing_a_rotated_token_without_grace_revokes_the_whole_family() {
         Some(AuthError::InvalidToken(InvalidToken::RefreshReused))
     );
     // The refusal clears the session cookies.
-    for name in ["access_token", "refresh_token", "csrf_token"] {
+    for name in [ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE] {
         assert_eq!(res.set_cookie(name).max_age(), Some(0), "{name}");
     }
 
@@ -971,9 +978,9 @@ async fn logout_with_bearer_and_json_body_revokes_both_and_clears_all_cookies() 
     let cookies = res.set_cookies();
     assert_eq!(cookies.len(), 3, "{cookies:?}");
     for (name, path, same_site, http_only) in [
-        ("access_token", "/", "Lax", true),
-        ("refresh_token", "/auth", "Strict", true),
-        ("csrf_token", "/", "Strict", false),
+        ("__Secure-access_token", "/", "Lax", true),
+        ("__Secure-refresh_token", "/auth", "Strict", true),
+        ("__Secure-csrf_token", "/", "Strict", false),
     ] {
         let c = res.set_cookie(name);
         assert_eq!(c.value, "", "{}", c.raw);
@@ -1026,8 +1033,8 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     let app = router(&sessions);
     let login = login_route(&app, "alice").await;
     let jar = cookie_jar(&login);
-    let access = jar["access_token"].clone();
-    let csrf = jar["csrf_token"].clone();
+    let access = jar[ACCESS_COOKIE].clone();
+    let csrf = jar[CSRF_COOKIE].clone();
     assert_eq!(
         payload(&access)["csrf"],
         csrf_digest(&csrf),
@@ -1035,8 +1042,8 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     );
     let post_users = || {
         req(Method::POST, "/users")
-            .cookie("access_token", &access)
-            .cookie("csrf_token", &csrf)
+            .cookie(ACCESS_COOKIE, &access)
+            .cookie(CSRF_COOKIE, &csrf)
     };
 
     // No header: 403 with a JSON body.
@@ -1050,7 +1057,7 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     let res = post_users().csrf("forged-value").send(&app).await;
     res.assert_refusal(StatusCode::FORBIDDEN, "invalid_request");
     // Another session's value (valid for that session, not this token): 403.
-    let other = cookie_jar(&login_route(&app, "alice").await)["csrf_token"].clone();
+    let other = cookie_jar(&login_route(&app, "alice").await)[CSRF_COOKIE].clone();
     assert_ne!(other, csrf);
     let res = post_users().csrf(&other).send(&app).await;
     res.assert_refusal(StatusCode::FORBIDDEN, "invalid_request");
@@ -1090,7 +1097,7 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     assert_eq!(res.status, StatusCode::CREATED);
     // Safe methods with the cookie need no CSRF value.
     let res = req(Method::GET, "/me")
-        .cookie("access_token", &access)
+        .cookie(ACCESS_COOKIE, &access)
         .send(&app)
         .await;
     assert_eq!(res.status, StatusCode::OK);
@@ -1098,7 +1105,7 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     // DELETE through the sessions route, by cookie, needs it too.
     let fam = payload(&access)["fam"].as_str().unwrap().to_owned();
     let res = req(Method::DELETE, &format!("/auth/sessions/{fam}"))
-        .cookie("access_token", &access)
+        .cookie(ACCESS_COOKIE, &access)
         .send(&app)
         .await;
     res.assert_refusal(StatusCode::FORBIDDEN, "invalid_request");
@@ -1111,15 +1118,15 @@ async fn refresh_and_logout_by_cookie_need_the_csrf_value_but_json_refresh_does_
     let app = router(&sessions);
     let jar = cookie_jar(&login_route(&app, "alice").await);
     let (access, refresh, csrf) = (
-        jar["access_token"].clone(),
-        jar["refresh_token"].clone(),
-        jar["csrf_token"].clone(),
+        jar[ACCESS_COOKIE].clone(),
+        jar[REFRESH_COOKIE].clone(),
+        jar[CSRF_COOKIE].clone(),
     );
     let by_cookie = |path: &str, access: &str, refresh: &str| {
         req(Method::POST, path)
-            .cookie("access_token", access)
-            .cookie("refresh_token", refresh)
-            .cookie("csrf_token", &csrf)
+            .cookie(ACCESS_COOKIE, access)
+            .cookie(REFRESH_COOKIE, refresh)
+            .cookie(CSRF_COOKIE, &csrf)
     };
 
     // Refresh by cookie without the header: 403, and nothing was consumed.
@@ -1145,7 +1152,7 @@ async fn refresh_and_logout_by_cookie_need_the_csrf_value_but_json_refresh_does_
         .await;
     assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
     let (access1, refresh1) = res.tokens();
-    assert_eq!(res.set_cookie("refresh_token").value, refresh1);
+    assert_eq!(res.set_cookie(REFRESH_COOKIE).value, refresh1);
     // The successor keeps the CSRF binding of the login.
     assert_eq!(payload(&refresh1)["csrf"], csrf_digest(&csrf));
     assert_eq!(payload(&access1)["csrf"], csrf_digest(&csrf));
@@ -1164,7 +1171,7 @@ async fn refresh_and_logout_by_cookie_need_the_csrf_value_but_json_refresh_does_
     );
     // Only the access cookie: still 403.
     let res = req(Method::POST, "/auth/logout")
-        .cookie("access_token", &access2)
+        .cookie(ACCESS_COOKIE, &access2)
         .send(&app)
         .await;
     res.assert_refusal(StatusCode::FORBIDDEN, "invalid_request");
@@ -1190,9 +1197,9 @@ async fn cookie_logout_with_a_basic_authorization_header_still_needs_the_csrf_va
     let sessions = sessions();
     let app = router(&sessions);
     let jar = cookie_jar(&login_route(&app, "alice").await);
-    let access = jar["access_token"].clone();
+    let access = jar[ACCESS_COOKIE].clone();
     let res = req(Method::POST, "/auth/logout")
-        .cookie("access_token", &access)
+        .cookie(ACCESS_COOKIE, &access)
         .header(AUTHORIZATION.as_str(), "Basic dXNlcjpwYXNz")
         .send(&app)
         .await;
@@ -1206,7 +1213,7 @@ async fn the_layer_does_not_exempt_cookie_requests_carrying_a_basic_authorizatio
     let app = router(&sessions);
     let jar = cookie_jar(&login_route(&app, "alice").await);
     let res = req(Method::POST, "/users")
-        .cookie("access_token", &jar["access_token"])
+        .cookie(ACCESS_COOKIE, &jar[ACCESS_COOKIE])
         .header(AUTHORIZATION.as_str(), "Basic dXNlcjpwYXNz")
         .send(&app)
         .await;
@@ -1226,7 +1233,7 @@ async fn login_sets_cookies_with_secure_attributes() {
     let (access, refresh) = res.tokens();
     assert_eq!(res.set_cookies().len(), 3);
 
-    let a = res.set_cookie("access_token");
+    let a = res.set_cookie(ACCESS_COOKIE);
     assert_eq!(a.value, access);
     assert!(a.flag("httponly") && a.flag("secure"), "{}", a.raw);
     assert_eq!(a.attr("samesite"), Some("Lax"), "{}", a.raw);
@@ -1234,14 +1241,14 @@ async fn login_sets_cookies_with_secure_attributes() {
     assert_eq!(a.max_age(), Some(900), "{}", a.raw);
     assert_eq!(a.attr("domain"), None, "host-only by default");
 
-    let r = res.set_cookie("refresh_token");
+    let r = res.set_cookie(REFRESH_COOKIE);
     assert_eq!(r.value, refresh);
     assert!(r.flag("httponly") && r.flag("secure"), "{}", r.raw);
     assert_eq!(r.attr("samesite"), Some("Strict"), "{}", r.raw);
     assert_eq!(r.attr("path"), Some("/auth"), "{}", r.raw);
     assert_eq!(r.max_age(), Some(7 * 86400), "{}", r.raw);
 
-    let c = res.set_cookie("csrf_token");
+    let c = res.set_cookie(CSRF_COOKIE);
     assert!(!c.flag("httponly"), "script must read it: {}", c.raw);
     assert!(c.flag("secure"), "{}", c.raw);
     assert_eq!(c.attr("path"), Some("/"), "{}", c.raw);
@@ -1256,11 +1263,8 @@ async fn login_sets_cookies_with_secure_attributes() {
 }
 
 #[tokio::test]
-async fn host_prefix_names_the_cookies_and_the_layer_reads_the_prefixed_one() {
-    let auth = builder()
-        .cookies(CookieSettings::default().host_prefix())
-        .build()
-        .unwrap();
+async fn prefixed_names_are_the_default_and_the_layer_reads_the_prefixed_one() {
+    let auth = builder().build().unwrap();
     let sessions = sessions_builder(&auth).build().unwrap();
     let app = router(&sessions);
     let res = login_route(&app, "alice").await;
@@ -1287,6 +1291,7 @@ async fn host_prefix_names_the_cookies_and_the_layer_reads_the_prefixed_one() {
         .send(&app)
         .await;
     assert_eq!(ok.status, StatusCode::OK);
+    // A cookie tossed under the plain name (say from a sibling subdomain) is no token.
     let unprefixed = req(Method::GET, "/me")
         .cookie("access_token", access)
         .send(&app)
@@ -1323,20 +1328,20 @@ async fn the_csrf_cookie_lives_as_long_as_the_refresh_cookies_of_its_family() {
     let app0 = router(&at(0));
     let login = login_route(&app0, "alice").await;
     let jar = cookie_jar(&login);
-    let mut csrf_expires = t + login.set_cookie("csrf_token").max_age().unwrap() as u64;
+    let mut csrf_expires = t + login.set_cookie(CSRF_COOKIE).max_age().unwrap() as u64;
 
     // Six days later the browser refreshes by cookie (the access cookie has long expired).
     let six_days = 6 * 86400;
     let app6 = router(&at(six_days));
     let res = req(Method::POST, "/auth/refresh")
-        .cookie("refresh_token", &jar["refresh_token"])
-        .cookie("csrf_token", &jar["csrf_token"])
-        .csrf(&jar["csrf_token"])
+        .cookie(REFRESH_COOKIE, &jar[REFRESH_COOKIE])
+        .cookie(CSRF_COOKIE, &jar[CSRF_COOKIE])
+        .csrf(&jar[CSRF_COOKIE])
         .send(&app6)
         .await;
     assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
-    let refresh_expires = t + six_days + res.set_cookie("refresh_token").max_age().unwrap() as u64;
-    if let Some(c) = res.set_cookies().iter().find(|c| c.name == "csrf_token") {
+    let refresh_expires = t + six_days + res.set_cookie(REFRESH_COOKIE).max_age().unwrap() as u64;
+    if let Some(c) = res.set_cookies().iter().find(|c| c.name == CSRF_COOKIE) {
         csrf_expires = t + six_days + c.max_age().unwrap() as u64;
     }
     assert!(
@@ -1485,7 +1490,7 @@ async fn garbage_and_malformed_refresh_requests_are_refused_with_rfc6750_answers
             "body token and a different cookie token",
             post()
                 .json(json!({ "refresh_token": refresh }))
-                .cookie("refresh_token", &other_refresh),
+                .cookie(REFRESH_COOKIE, &other_refresh),
             StatusCode::BAD_REQUEST,
             "invalid_request",
             Some(AuthError::InvalidRequest(

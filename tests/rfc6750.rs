@@ -671,7 +671,7 @@ async fn header_and_cookie_with_different_tokens_is_400_invalid_request() {
     let req = Request::builder()
         .uri("/me")
         .header(AUTHORIZATION, format!("Bearer {a}"))
-        .header(COOKIE, format!("access_token={b}"))
+        .header(COOKIE, format!("__Host-access_token={b}"))
         .body(Body::empty())
         .unwrap();
     assert_refused(
@@ -688,7 +688,7 @@ async fn same_token_in_header_and_cookie_is_200() {
     let req = Request::builder()
         .uri("/source")
         .header(AUTHORIZATION, format!("Bearer {a}"))
-        .header(COOKIE, format!("access_token={a}"))
+        .header(COOKIE, format!("__Host-access_token={a}"))
         .body(Body::empty())
         .unwrap();
     assert_eq!(ok_body(send(&app(&auth), req).await).await, "Header");
@@ -717,7 +717,7 @@ async fn cookie_in_a_second_cookie_header_is_found() {
     let req = Request::builder()
         .uri("/me")
         .header(COOKIE, "theme=dark")
-        .header(COOKIE, format!("access_token={a}"))
+        .header(COOKIE, format!("__Host-access_token={a}"))
         .body(Body::empty())
         .unwrap();
     assert_eq!(ok_body(send(&app(&auth), req).await).await, "alice");
@@ -754,7 +754,7 @@ async fn bearer_header_with_empty_access_cookie_is_200() {
     let req = Request::builder()
         .uri("/me")
         .header(AUTHORIZATION, format!("Bearer {a}"))
-        .header(COOKIE, "access_token=; theme=dark")
+        .header(COOKIE, "__Host-access_token=; theme=dark")
         .body(Body::empty())
         .unwrap();
     assert_eq!(ok_body(send(&app(&auth), req).await).await, "alice");
@@ -1049,7 +1049,7 @@ async fn error_description_never_echoes_attacker_input() {
     // Cookie garbage with quotes.
     let req = Request::builder()
         .uri("/me")
-        .header(COOKIE, "access_token=\"attacker\\\"pwned\"")
+        .header(COOKIE, "__Host-access_token=\"attacker\\\"pwned\"")
         .body(Body::empty())
         .unwrap();
     let r = refusal(send(&app, req).await).await;

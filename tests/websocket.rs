@@ -61,7 +61,7 @@ async fn a_cookie_authenticated_cross_site_websocket_handshake_is_refused() {
     let refused = handshake(
         addr,
         &[
-            ("cookie", format!("access_token={token}")),
+            ("cookie", format!("__Host-access_token={token}")),
             ("origin", "https://evil.example".into()),
         ],
     )
@@ -80,7 +80,7 @@ async fn a_cookie_authenticated_cross_site_websocket_handshake_is_refused() {
     let refused = handshake(
         addr,
         &[
-            ("cookie", format!("access_token={token}")),
+            ("cookie", format!("__Host-access_token={token}")),
             ("sec-fetch-site", "cross-site".into()),
         ],
     )
@@ -95,7 +95,7 @@ async fn same_origin_and_bearer_websocket_handshakes_are_upgraded() {
     let same_origin = handshake(
         addr,
         &[
-            ("cookie", format!("access_token={token}")),
+            ("cookie", format!("__Host-access_token={token}")),
             ("origin", format!("http://{addr}")),
         ],
     )
