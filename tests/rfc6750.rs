@@ -1215,3 +1215,34 @@ fn default_access_lifetime_is_15_minutes() {
         120
     );
 }
+
+/// The README's refusal table lists the CSRF refusal, and says what the code answers.
+#[tokio::test]
+async fn readme_refusal_table_lists_the_csrf_row_as_the_code_answers_it() {
+    let readme = include_str!("../README.md");
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| CSRF"))
+        .expect("README refusal table has a CSRF row");
+    assert!(
+        row.contains("| 403 |") && row.contains("invalid_request"),
+        "{row}"
+    );
+    for e in [InvalidRequest::CsrfMismatch, InvalidRequest::CrossSite] {
+        let e = AuthError::InvalidRequest(e);
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        assert_eq!(e.error_code(), Some("invalid_request"));
+    }
+    // And on the wire: an unsafe cookie request without the CSRF value.
+    let auth = auth();
+    let token = issue(&auth, "alice", &["users:write"]);
+    let req = Request::post("/users")
+        .header(COOKIE, format!("__Host-access_token={token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_refused(
+        send(&app(&auth), req).await,
+        AuthError::InvalidRequest(InvalidRequest::CsrfMismatch),
+    )
+    .await;
+}
