@@ -32,7 +32,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
@@ -48,6 +47,8 @@ use crate::store::{
 };
 use crate::validate::KindSet;
 
+use crate::hooks::{NoHooks, RefreshDecision, SessionEvent, SessionHooks};
+
 /// Default grace window for retrying the immediate parent: 10 seconds.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// Default absolute lifetime of a refresh family: 30 days.
@@ -56,164 +57,6 @@ pub const DEFAULT_FAMILY_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600
 /// Raw claims: the registered ones typed, everything else (custom claims) kept as is, so
 /// a successor carries exactly what its parent carried.
 type RawClaims = TokenClaims<Map<String, Value>>;
-
-/// What happened, for [`SessionHooks`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SessionEvent {
-    /// A login started a family.
-    Issued {
-        /// The user.
-        user_id: String,
-        /// The family.
-        family_id: String,
-    },
-    /// A refresh rotated a family (`retry` when it answered a grace retry).
-    Refreshed {
-        /// The user.
-        user_id: String,
-        /// The family.
-        family_id: String,
-        /// Whether this was an idempotent retry of the parent.
-        retry: bool,
-    },
-    /// A consumed refresh token was presented again, or with a foreign access token: the
-    /// family was revoked.
-    ReuseDetected {
-        /// The user.
-        user_id: String,
-        /// The family.
-        family_id: String,
-    },
-    /// A family (logout, "log out this device") or all of a user's families were revoked.
-    Revoked {
-        /// The user, when known.
-        user_id: Option<String>,
-        /// The family, or `None` for all of the user's.
-        family_id: Option<String>,
-    },
-    /// A refresh was refused.
-    Denied {
-        /// Why.
-        reason: AuthError,
-    },
-}
-
-/// Hooks called by [`Sessions`] (Token-Auth's `after_new_access_token_generated` and
-/// friends). Every method has a no-op default; errors in hooks are the hook's business.
-#[async_trait]
-pub trait SessionHooks: Send + Sync + 'static {
-    /// After a refresh answered with a pair (Token-Auth's
-    /// `after_new_access_token_generated(refresh, access)`); a grace retry answers with
-    /// the same pair again and calls it again.
-    async fn after_new_access_token_generated(&self, refresh: &IssuedToken, access: &IssuedToken) {
-        let _ = (refresh, access);
-    }
-
-    /// Every [`SessionEvent`].
-    async fn on_event(&self, event: &SessionEvent) {
-        let _ = event;
-    }
-
-    /// Consulted inside every refresh (grace retries included), after the presented
-    /// refresh token verified and before it is consumed: Token-Auth's
-    /// `verify_refresh_token`. `parent` holds the presented token's claims (custom claims
-    /// in `custom`). Return [`RefreshDecision::Deny`] to end the session (account
-    /// disabled, password changed), or [`RefreshDecision::AllowWith`] to give the
-    /// successor other scopes or claims — for example the scopes the grant store holds
-    /// today, so a revoked grant stops flowing into successors. The default allows.
-    async fn on_refresh(&self, parent: &TokenClaims<Map<String, Value>>) -> RefreshDecision {
-        let _ = parent;
-        RefreshDecision::Allow
-    }
-}
-
-/// What [`SessionHooks::on_refresh`] decides about one refresh.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum RefreshDecision {
-    /// Rotate; the successor carries the parent's claims.
-    Allow,
-    /// Rotate; the successor carries these changes. Scopes the parent did not grant are
-    /// dropped: a refresh narrows a session, it never widens one (log in again for more).
-    AllowWith(SuccessorClaims),
-    /// Refuse: the family and its known access tokens are revoked, and the refresh is
-    /// answered `401 invalid_token` ([`InvalidToken::RefreshDenied`]).
-    Deny,
-}
-
-/// Changes to a successor's claims, for [`RefreshDecision::AllowWith`]. What is not set
-/// is copied from the parent.
-#[derive(Debug, Clone, Default, PartialEq)]
-#[must_use]
-pub struct SuccessorClaims {
-    scopes: Option<Vec<String>>,
-    metadata: Option<Map<String, Value>>,
-    custom: Option<Map<String, Value>>,
-}
-
-impl SuccessorClaims {
-    /// No changes yet.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The successor's scopes (each must also be granted by the parent's scopes).
-    pub fn scopes<I, S>(mut self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
-        self
-    }
-
-    /// The successor's `metadata` claim.
-    pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
-        self.metadata = Some(metadata);
-        self
-    }
-
-    /// The successor's own (custom) claims; names this crate owns are refused.
-    pub fn custom(mut self, custom: Map<String, Value>) -> Self {
-        self.custom = Some(custom);
-        self
-    }
-
-    /// Applies the changes to the successor's claims (a copy of the parent's).
-    fn apply(self, claims: &mut RawClaims) -> Result<(), AuthError> {
-        if let Some(scopes) = self.scopes {
-            let narrowed: Vec<&str> = scopes
-                .iter()
-                .map(String::as_str)
-                .filter(|s| claims.scope.has(s))
-                .collect();
-            claims.scope = crate::ScopeSet::try_from_iter(narrowed)
-                .map_err(|_| AuthError::Misconfigured("on_refresh returned an invalid scope"))?;
-        }
-        if let Some(metadata) = self.metadata {
-            claims.metadata = metadata;
-        }
-        if let Some(custom) = self.custom {
-            if custom
-                .keys()
-                .any(|k| crate::claims::RESERVED_CLAIMS.contains(&k.as_str()))
-            {
-                return Err(AuthError::Misconfigured(
-                    "on_refresh returned a reserved claim name",
-                ));
-            }
-            claims.custom = custom;
-        }
-        Ok(())
-    }
-}
-
-/// Hooks that do nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoHooks;
-
-impl SessionHooks for NoHooks {}
 
 /// A login's result: the pair, the CSRF value for the readable cookie, the family id.
 #[derive(Clone)]
@@ -397,7 +240,9 @@ impl Sessions {
     }
 
     /// Starts a session for `request` (after the application checked the credentials):
-    /// a new family, a pair bound to it and to a fresh CSRF value.
+    /// a new family, a pair bound to it and to a fresh CSRF value. The request's
+    /// [`ttl`](TokenRequest::ttl) is the access token's (the refresh token keeps the
+    /// configured lifetime), and no token of the login outlives the family.
     pub async fn login(
         &self,
         request: &TokenRequest,
@@ -452,7 +297,10 @@ impl Sessions {
     }
 
     /// Rotates a refresh token: the presented token is consumed and a successor pair
-    /// minted in the same family, with the same claims (never wider scopes). A consumed
+    /// minted in the same family, with the same claims (never wider scopes) or those
+    /// [`SessionHooks::on_refresh`] decides, which may also deny the refresh. The family
+    /// must be active and belong to the token's `sub`; the successor access token is
+    /// capped at the family's end. A consumed
     /// token presented again revokes the whole family (except a retry of the immediate
     /// parent within the grace window, which gets the same successor). `access_token`,
     /// when the client presented one, must be the one issued with the refresh token.

@@ -81,6 +81,7 @@ macro_rules! conformance_suite {
                 revocation_expires,
                 revoke_all_for_a_subject,
                 revoke_all_covers_every_issuing_path,
+                revoke_for_a_subject_revokes_the_token,
                 grants,
                 grants_reject_invalid_ids,
             );
@@ -1149,6 +1150,32 @@ pub async fn revoke_all_for_a_subject(s: Stores) {
     assert_eq!(
         store.subject_cutoff(&user).await.unwrap().issued_through,
         at
+    );
+}
+
+/// `revoke_for` (a subject's token, what `Sessions` and `TokenAuth::revoke` use) revokes
+/// that token, and nothing of another subject; a bounded store may revoke more of the
+/// same subject, never less.
+pub async fn revoke_for_a_subject_revokes_the_token(s: Stores) {
+    let store = &*s.revocation;
+    let user = uid("user");
+    let other = uid("user");
+    let digests: Vec<TokenDigest> = (0..3).map(|_| random_digest()).collect();
+    for d in &digests {
+        store.revoke_for(&user, *d, now() + 600).await.unwrap();
+    }
+    for d in &digests {
+        assert!(store.check(&gen_check(d, &user, Some(0))).await.unwrap());
+        assert!(store.check(&gen_check(d, &user, None)).await.unwrap());
+        assert!(store.is_revoked(d).await.unwrap());
+    }
+    let fresh = random_digest();
+    assert!(!store.check(&gen_check(&fresh, &other, None)).await.unwrap());
+    assert!(
+        !store
+            .check(&gen_check(&fresh, &other, Some(0)))
+            .await
+            .unwrap()
     );
 }
 
