@@ -336,7 +336,10 @@ impl TokenAuth {
     /// Revokes a token: its `jti` digest is stored until the token can no longer be
     /// accepted (its expiry plus the leeway), and the layer refuses it from then on. The
     /// token must carry a valid signature from the keyring (any kind); a token already
-    /// past that point needs no revocation and is accepted as is.
+    /// past that point needs no revocation and is accepted as is. A token with a `sub` is
+    /// counted against its subject's share of a bounded store (see
+    /// [`revoke_jti_for`](Self::revoke_jti_for)): past it, all of the subject's tokens are
+    /// revoked instead, never fewer.
     pub async fn revoke(&self, token: &str) -> Result<(), RevokeError> {
         #[derive(Deserialize)]
         struct Id {
