@@ -1,6 +1,7 @@
 //! The in-memory stores: the embedded default for one process.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
@@ -43,6 +44,9 @@ pub const DEFAULT_SUBJECT_QUOTA: usize = 64;
 pub struct MemoryRevocationStore {
     revoked: RwLock<Revoked>,
     generations: RwLock<HashMap<String, SubjectCutoff>>,
+    /// Whether `generations` holds anything: until a first revoke-all, the per-request
+    /// check takes no second lock.
+    any_cutoff: AtomicBool,
     capacity: usize,
     subject_quota: usize,
     clock: Arc<dyn Clock>,
@@ -108,6 +112,7 @@ impl MemoryRevocationStore {
                 purge_at: 1024,
             }),
             generations: RwLock::new(HashMap::new()),
+            any_cutoff: AtomicBool::new(false),
             capacity: capacity.max(1),
             subject_quota: DEFAULT_SUBJECT_QUOTA,
             clock: Arc::new(SystemClock),
@@ -251,6 +256,7 @@ impl RevocationStore for MemoryRevocationStore {
 
     async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
         let mut g = self.generations.write().unwrap_or_else(|p| p.into_inner());
+        self.any_cutoff.store(true, Ordering::Release);
         let c = g.entry(subject.to_owned()).or_default();
         c.generation += 1;
         c.issued_through = c.issued_through.max(at);
@@ -276,10 +282,11 @@ impl RevocationStore for MemoryRevocationStore {
 
 impl MemoryRevocationStore {
     fn cutoff_of(&self, subject: &str) -> SubjectCutoff {
-        let g = self.generations.read().unwrap_or_else(|p| p.into_inner());
-        if g.is_empty() {
+        // Set (under the write lock) before any entry exists, so `false` means none.
+        if !self.any_cutoff.load(Ordering::Acquire) {
             return SubjectCutoff::default();
         }
+        let g = self.generations.read().unwrap_or_else(|p| p.into_inner());
         g.get(subject).copied().unwrap_or_default()
     }
 
@@ -287,6 +294,7 @@ impl MemoryRevocationStore {
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn set_cutoff(&self, subject: &str, cutoff: SubjectCutoff) {
         let mut g = self.generations.write().unwrap_or_else(|p| p.into_inner());
+        self.any_cutoff.store(true, Ordering::Release);
         let c = g.entry(subject.to_owned()).or_default();
         *c = c.max(cutoff);
     }
