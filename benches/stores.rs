@@ -111,6 +111,7 @@ fn bench(c: &mut Criterion) {
                     digest: &digest,
                     subject: "bench",
                     generation: Some(0),
+                    issued_at: 0,
                 };
                 let revoked = match revocation.check_now(&check) {
                     Some(r) => r,

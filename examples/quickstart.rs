@@ -9,6 +9,11 @@
 //! `TokenAuthBuilder::from_env`. `COOKIE_SECURE=false` drops the `Secure` cookie flag
 //! for clients that will not send Secure cookies over plain http (development only).
 //!
+//! `POST /auth/login` takes `application/json` only, and refuses cross-site requests
+//! (`Origin` / `Sec-Fetch-Site`): a cross-site form cannot log a victim into the
+//! attacker's account (login CSRF). A browser gets the tokens as cookies; a client that
+//! sends `"token_delivery": "body"` gets them as a JSON pair instead (and no cookies).
+//!
 //! External issuer (feature `oidc`: `cargo run --example quickstart --features oidc`):
 //! `OIDC_ISSUER` (found by discovery) or `JWKS_URL` + `JWKS_ISSUER`; `OIDC_AUDIENCE`
 //! (comma-separated, required); `OIDC_SCOPE_CLAIMS` (comma-separated claim paths, default
@@ -22,14 +27,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_token_auth::password::{hash_password, verify_password};
 use axum_token_auth::{
     Algorithm, AuthError, Claims, CookieSettings, InvalidRequest, Key, RequireScope,
-    ScopeGuardLayer, Sessions, TokenAuth, TokenAuthBuilder, TokenRequest, scope,
+    ScopeGuardLayer, Sessions, TokenAuth, TokenAuthBuilder, TokenDelivery, TokenRequest,
+    require_json_content_type, scope,
     store::memory::{MemoryRefreshStore, MemoryRevocationStore},
     store::{RefreshStore, RevocationStore},
     user_agent,
@@ -60,6 +66,9 @@ struct AppState {
 struct Login {
     username: String,
     password: String,
+    /// `"body"` for a JSON pair instead of cookies (non-browser clients).
+    #[serde(default)]
+    token_delivery: Option<String>,
 }
 
 #[tokio::main]
@@ -71,6 +80,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
+    let app = demo_app().await?;
+
+    let addr: SocketAddr = std::env::var("ADDR")
+        .unwrap_or_else(|_| "127.0.0.1:3000".into())
+        .parse()?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    println!("axum-token-auth quickstart listening on {base}\n");
+    println!("  curl {base}/health");
+    println!(
+        "  TOKEN=$(curl -s {base}/auth/login -H 'content-type: application/json' \\\n      -d '{{\"username\":\"alice\",\"password\":\"alice-password\",\"token_delivery\":\"body\"}}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
+    );
+    println!("  curl -i {base}/me -H \"Authorization: Bearer $TOKEN\"");
+    println!("  curl -i {base}/users -H \"Authorization: Bearer $TOKEN\"");
+    println!("  curl -i -X POST {base}/users -H \"Authorization: Bearer $TOKEN\"");
+    println!(
+        "  curl -i {base}/admin -H \"Authorization: Bearer $TOKEN\"     # 403: alice is no admin"
+    );
+    println!("  curl -i {base}/me                                          # 401");
+    println!(
+        "  REFRESH=$(curl -s {base}/auth/login -H 'content-type: application/json' \\\n      -d '{{\"username\":\"admin\",\"password\":\"admin-password\",\"token_delivery\":\"body\"}}' | sed -E 's/.*\"refresh_token\":\"([^\"]+)\".*/\\1/')"
+    );
+    println!(
+        "  curl -i {base}/auth/refresh -H 'content-type: application/json' -d \"{{\\\"refresh_token\\\":\\\"$REFRESH\\\"}}\""
+    );
+    println!("  (the cookie flow with CSRF: see the README, section \"Sessions\")\n");
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// The demo application, configured from the environment (`tests/quickstart.rs` drives
+/// it through a real `Router`).
+pub(crate) async fn demo_app() -> Result<Router, Box<dyn std::error::Error>> {
     let (revocation, refresh) = open_stores().await?;
     let auth = build_auth(revocation)?;
     let users = demo_users()?;
@@ -102,33 +144,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/auth/logout", sessions.logout_route())
         .merge(protected)
         .with_state(state);
-
-    let addr: SocketAddr = std::env::var("ADDR")
-        .unwrap_or_else(|_| "127.0.0.1:3000".into())
-        .parse()?;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    println!("axum-token-auth quickstart listening on {base}\n");
-    println!("  curl {base}/health");
-    println!(
-        "  TOKEN=$(curl -s {base}/auth/login -H 'content-type: application/json' \\\n      -d '{{\"username\":\"alice\",\"password\":\"alice-password\"}}' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
-    );
-    println!("  curl -i {base}/me -H \"Authorization: Bearer $TOKEN\"");
-    println!("  curl -i {base}/users -H \"Authorization: Bearer $TOKEN\"");
-    println!("  curl -i -X POST {base}/users -H \"Authorization: Bearer $TOKEN\"");
-    println!(
-        "  curl -i {base}/admin -H \"Authorization: Bearer $TOKEN\"     # 403: alice is no admin"
-    );
-    println!("  curl -i {base}/me                                          # 401");
-    println!(
-        "  REFRESH=$(curl -s {base}/auth/login -H 'content-type: application/json' \\\n      -d '{{\"username\":\"admin\",\"password\":\"admin-password\"}}' | sed -E 's/.*\"refresh_token\":\"([^\"]+)\".*/\\1/')"
-    );
-    println!(
-        "  curl -i {base}/auth/refresh -H 'content-type: application/json' -d \"{{\\\"refresh_token\\\":\\\"$REFRESH\\\"}}\""
-    );
-    println!("  (the cookie flow with CSRF: see the README, section \"Sessions\")\n");
-    axum::serve(listener, app).await?;
-    Ok(())
+    Ok(app)
 }
 
 type Stores = (Arc<dyn RevocationStore>, Arc<dyn RefreshStore>);
@@ -286,9 +302,17 @@ fn demo_users() -> Result<HashMap<&'static str, User>, Box<dyn std::error::Error
 
 async fn login(
     State(state): State<AppState>,
+    uri: Uri,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
+    // Login CSRF: JSON only (a cross-site form cannot send it without a CORS preflight),
+    // and never from another site.
+    if let Err(e) = require_json_content_type(&headers)
+        .and_then(|()| state.auth.check_same_origin(&headers, &uri))
+    {
+        return state.auth.render_error(e);
+    }
     let Ok(login) = serde_json::from_slice::<Login>(&body) else {
         return state
             .auth
@@ -309,9 +333,13 @@ async fn login(
     let Some(user) = user.filter(|_| ok) else {
         return state.auth.render_error(AuthError::InvalidCredentials);
     };
+    let delivery = match login.token_delivery.as_deref() {
+        Some("body") => TokenDelivery::Body,
+        _ => TokenDelivery::Cookies,
+    };
     let request = TokenRequest::new(login.username).scopes(user.scopes.iter().copied());
     match state.sessions.login(&request, user_agent(&headers)).await {
-        Ok(login) => state.sessions.login_response(&login),
+        Ok(login) => state.sessions.login_response_with(&login, delivery),
         Err(e) => {
             tracing::error!(error = %e, "login failed");
             state.auth.render_error(AuthError::StoreUnavailable)

@@ -218,6 +218,8 @@ pub trait ClaimsView: Any + Send + Sync {
     fn csrf_digest(&self) -> Option<&str>;
     /// The subject generation the token carries, when any.
     fn generation(&self) -> Option<u64>;
+    /// Issued at (seconds since the epoch).
+    fn issued_at(&self) -> u64;
 }
 
 impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
@@ -247,6 +249,9 @@ impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
     }
     fn generation(&self) -> Option<u64> {
         self.generation
+    }
+    fn issued_at(&self) -> u64 {
+        self.iat
     }
 }
 

@@ -310,14 +310,10 @@ impl TokenAuthBuilder {
             b = b.signing_key(key);
         }
         if let Some(m) = get("JWT_ACCESS_TOKEN_EXPIRE_MINUTES") {
-            b = b.access_ttl(Duration::from_secs(
-                60 * parse_u64("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", &m)?,
-            ));
+            b = b.access_ttl(parse_secs("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", &m, 60)?);
         }
         if let Some(d) = get("JWT_REFRESH_TOKEN_EXPIRE_DAYS") {
-            b = b.refresh_ttl(Duration::from_secs(
-                86_400 * parse_u64("JWT_REFRESH_TOKEN_EXPIRE_DAYS", &d)?,
-            ));
+            b = b.refresh_ttl(parse_secs("JWT_REFRESH_TOKEN_EXPIRE_DAYS", &d, 86_400)?);
         }
         if let Some(a) = get("JWT_AUDIENCE") {
             b = b.audience(a.trim());
@@ -573,6 +569,18 @@ fn parse_u64(name: &'static str, v: &str) -> Result<u64, ConfigError> {
     })
 }
 
+/// `v` units of `unit` seconds; a product that overflows is out of range (any allowed
+/// lifetime is far below it), never a panic.
+fn parse_secs(name: &'static str, v: &str, unit: u64) -> Result<Duration, ConfigError> {
+    parse_u64(name, v)?
+        .checked_mul(unit)
+        .map(Duration::from_secs)
+        .ok_or(ConfigError::Env {
+            name,
+            reason: "out of range",
+        })
+}
+
 fn check_range(
     kind: &'static str,
     ttl: Duration,
@@ -665,6 +673,35 @@ mod tests {
             r,
             Err(ConfigError::Env {
                 name: "JWT_ALGORITHM",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn absurd_lifetimes_from_env_are_config_errors_not_overflows() {
+        for (name, value) in [
+            ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "307445734561825861"),
+            ("JWT_ACCESS_TOKEN_EXPIRE_MINUTES", "18446744073709551615"),
+            ("JWT_REFRESH_TOKEN_EXPIRE_DAYS", "213503982334602"),
+        ] {
+            let r =
+                TokenAuthBuilder::from_env_with(env(&[("JWT_SECRET_KEY", SECRET), (name, value)]));
+            assert!(
+                matches!(r, Err(ConfigError::Env { name: n, .. }) if n == name),
+                "{name}={value}"
+            );
+        }
+        // Large but representable values reach the range check at build.
+        let b = TokenAuthBuilder::from_env_with(env(&[
+            ("JWT_SECRET_KEY", SECRET),
+            ("JWT_REFRESH_TOKEN_EXPIRE_DAYS", "100000"),
+        ]))
+        .unwrap();
+        assert!(matches!(
+            b.build(),
+            Err(ConfigError::LifetimeOutOfRange {
+                kind: "refresh",
                 ..
             })
         ));

@@ -2,11 +2,19 @@
 //!
 //! Defaults are the secure ones: `HttpOnly` always, `Secure` on, `SameSite=Lax` for the
 //! access cookie (sent on top-level navigations), `SameSite=Strict` for the refresh
-//! cookie, which is also scoped to the refresh path so it is sent nowhere else.
+//! cookie, which is also scoped to the refresh path so it is sent nowhere else, and
+//! prefixed names: `__Host-access_token`, `__Host-csrf_token` (Secure, `Path=/`, no
+//! `Domain`: only this very host can set them, so a sibling subdomain cannot toss a
+//! cookie of its own in) and `__Secure-refresh_token` (it needs its own path, which
+//! `__Host-` forbids). A tossed refresh cookie still fails: a cookie refresh must send
+//! the CSRF value bound into *that* token, and the `__Host-csrf_token` the page reads is
+//! the victim's own.
 //!
 //! ⚠️ `Secure` cookies are sent over plain `http://` only to `localhost` by browsers, and
 //! many HTTP clients never send them to `http://127.0.0.1`. For local demos use
-//! `http://localhost`, or [`CookieSettings::insecure_dev_cookies`] — never in production.
+//! `http://localhost`, or [`CookieSettings::insecure_dev_cookies`] (which also drops the
+//! prefixes, since browsers refuse prefixed cookies without `Secure`) — never in
+//! production.
 //!
 //! ```
 //! use axum_token_auth::{CookieSettings, TokenAuth};
@@ -16,11 +24,11 @@
 //!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
 //!     .cookies(
 //!         CookieSettings::default()
-//!             .host_prefix()                     // __Host-access_token, …
+//!             .access_name("session")            // __Host-session, …
 //!             .access_same_site(SameSite::Strict),
 //!     )
 //!     .build()?;
-//! assert_eq!(auth.access_cookie_name(), Some("__Host-access_token"));
+//! assert_eq!(auth.access_cookie_name(), Some("__Host-session"));
 //! # Ok::<(), axum_token_auth::ConfigError>(())
 //! ```
 
@@ -67,7 +75,7 @@ impl Default for CookieSettings {
             access_path: "/".into(),
             refresh_path: "/auth".into(),
             domain: None,
-            prefix: Prefix::None,
+            prefix: Prefix::Host,
         }
     }
 }
@@ -110,15 +118,19 @@ impl CookieSettings {
         self
     }
 
-    /// `Domain` attribute for all cookies (default none: host-only cookies).
+    /// `Domain` attribute for all cookies (default none: host-only cookies). `__Host-`
+    /// cookies cannot carry one: with a domain, names get `__Secure-`.
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
+        if self.prefix == Prefix::Host {
+            self.prefix = Prefix::Secure;
+        }
         self
     }
 
     /// Prefixes every name with `__Host-` (Secure, `Path=/`, no Domain: the browser
-    /// guarantees the cookie came from this very host). The refresh cookie, which needs
-    /// its own path, gets `__Secure-` instead.
+    /// guarantees the cookie came from this very host) — the default. The refresh
+    /// cookie, which needs its own path, gets `__Secure-` instead.
     pub fn host_prefix(mut self) -> Self {
         self.prefix = Prefix::Host;
         self
@@ -130,10 +142,20 @@ impl CookieSettings {
         self
     }
 
+    /// ⚠️ Plain names (`access_token`, …) without `__Host-` / `__Secure-`: a sibling
+    /// subdomain can then set (toss) cookies of the same name. Only for front ends that
+    /// must find the cookies under their old names.
+    pub fn insecure_unprefixed_names(mut self) -> Self {
+        self.prefix = Prefix::None;
+        self
+    }
+
     /// ⚠️ Development only: drops the `Secure` flag so cookies travel over plain HTTP to
-    /// any host. Never use it in production.
+    /// any host, and with it the name prefixes (browsers refuse prefixed cookies that are
+    /// not `Secure`). Never use it in production.
     pub fn insecure_dev_cookies(mut self) -> Self {
         self.secure = false;
+        self.prefix = Prefix::None;
         self
     }
 
@@ -326,6 +348,27 @@ mod tests {
     }
 
     #[test]
+    fn names_are_prefixed_by_default_and_plain_in_dev_mode() {
+        let s = CookieSettings::default();
+        assert_eq!(s.access_cookie_name(), "__Host-access_token");
+        assert_eq!(s.refresh_cookie_name(), "__Secure-refresh_token");
+        assert_eq!(s.csrf_cookie_name(), "__Host-csrf_token");
+        assert!(s.check().is_ok());
+        let dev = CookieSettings::default().insecure_dev_cookies();
+        assert_eq!(dev.access_cookie_name(), "access_token");
+        assert!(dev.check().is_ok());
+        let d = CookieSettings::default().domain("example.com");
+        assert_eq!(d.access_cookie_name(), "__Secure-access_token");
+        assert!(d.check().is_ok());
+        assert_eq!(
+            CookieSettings::default()
+                .insecure_unprefixed_names()
+                .csrf_cookie_name(),
+            "csrf_token"
+        );
+    }
+
+    #[test]
     fn clearing_repeats_attributes() {
         let s = CookieSettings::default().domain("example.com");
         for c in s.clearing_cookies() {
@@ -343,7 +386,12 @@ mod tests {
         assert_eq!(s.access_cookie_name(), "__Host-access_token");
         assert_eq!(s.refresh_cookie_name(), "__Secure-refresh_token");
         assert!(s.check().is_ok());
-        assert!(s.clone().insecure_dev_cookies().check().is_err());
-        assert!(s.domain("x.com").check().is_err());
+        assert!(s.clone().insecure_dev_cookies().check().is_ok());
+        let mut bad = s.clone();
+        bad.secure = false;
+        assert!(bad.check().is_err());
+        let mut bad = s.domain("x.com");
+        bad.prefix = Prefix::Host;
+        assert!(bad.check().is_err());
     }
 }

@@ -10,6 +10,23 @@
 //! trusted origin). Requests with an `Authorization: Bearer` header are exempt: a browser
 //! never adds that header by itself.
 //!
+//! A cookie-authenticated WebSocket handshake (`GET` with `Upgrade: websocket`) gets the
+//! `Origin` / `Sec-Fetch-Site` check too (a page cannot add `X-CSRF-Token` to a
+//! handshake, and browsers send cookies with cross-site handshakes): cross-site WebSocket
+//! hijacking is refused with 403.
+//!
+//! A request with neither `Origin` nor `Sec-Fetch-Site` passes the origin check (the
+//! token-bound double submit still applies): browsers send `Origin` on every cross-origin
+//! `POST`/`PUT`/`PATCH`/`DELETE` and WebSocket handshake, and every current browser sends
+//! `Sec-Fetch-Site`, so only non-browser clients (curl, servers, which no forged page can
+//! drive) send neither.
+//!
+//! [`TokenAuth::check_same_origin`] (and the [`SameOrigin`] extractor) is the same origin
+//! check as a building block for any handler — a login handler above all, where it stops
+//! login CSRF (a cross-site form logging the victim into the attacker's account); pair it
+//! with [`require_json_content_type`], since a cross-site form cannot send
+//! `application/json` without a CORS preflight.
+//!
 //! ```
 //! use axum_token_auth::{CsrfSettings, TokenAuth};
 //!
@@ -27,6 +44,11 @@ use http::{HeaderMap, HeaderName, Method, Uri};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use axum::extract::{FromRef, FromRequestParts};
+use axum::response::Response;
+use http::header::{CONTENT_TYPE, UPGRADE};
+
+use crate::auth::TokenAuth;
 use crate::error::{AuthError, InvalidRequest};
 
 /// How cookie-authenticated requests are protected against CSRF.
@@ -84,7 +106,14 @@ impl CsrfSettings {
         headers: &HeaderMap,
         bound: Option<&str>,
     ) -> Result<(), AuthError> {
-        if !self.enabled || is_safe(method) {
+        if !self.enabled {
+            return Ok(());
+        }
+        if is_safe(method) {
+            // A handshake cannot carry the CSRF header; its Origin tells where it is from.
+            if is_websocket_upgrade(headers) {
+                return self.check_origin(uri, headers);
+            }
             return Ok(());
         }
         self.check_origin(uri, headers)?;
@@ -131,6 +160,100 @@ impl CsrfSettings {
     }
 }
 
+/// `Upgrade: websocket` (case-insensitive, among other protocols), whatever `Connection`
+/// says: the check errs on the side of checking.
+fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    let names = |name| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+    };
+    names(UPGRADE)
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case("websocket"))
+}
+
+impl TokenAuth {
+    /// The crate's origin check as a building block for any handler (a login handler
+    /// above all): refuses (`403 invalid_request`, [`InvalidRequest::CrossSite`]) a
+    /// request whose `Sec-Fetch-Site` is `cross-site` or whose `Origin` is neither this
+    /// host nor a [trusted origin](CsrfSettings::trusted_origin). A request with neither
+    /// header (a non-browser client) passes. Applies even with CSRF protection disabled.
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    /// use http::{HeaderMap, Uri};
+    ///
+    /// let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("host", "app.example".parse()?);
+    /// headers.insert("origin", "https://evil.example".parse()?);
+    /// assert!(auth.check_same_origin(&headers, &Uri::from_static("/auth/login")).is_err());
+    /// headers.insert("origin", "https://app.example".parse()?);
+    /// assert!(auth.check_same_origin(&headers, &Uri::from_static("/auth/login")).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn check_same_origin(&self, headers: &HeaderMap, uri: &Uri) -> Result<(), AuthError> {
+        self.inner.csrf.check_origin(uri, headers)
+    }
+}
+
+/// Refuses (`400 invalid_request`, [`InvalidRequest::NotJson`]) a request whose
+/// `Content-Type` is not `application/json`: a cross-site form can only send
+/// `text/plain`, `application/x-www-form-urlencoded` or `multipart/form-data` without a
+/// CORS preflight, so a JSON-only handler cannot be driven by one.
+pub fn require_json_content_type(headers: &HeaderMap) -> Result<(), AuthError> {
+    let json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .is_some_and(|ct| ct.trim().eq_ignore_ascii_case("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err(InvalidRequest::NotJson.into())
+    }
+}
+
+/// Extractor form of [`TokenAuth::check_same_origin`]: a handler taking `SameOrigin` only
+/// runs for requests that are not cross-site; others are refused with the configured
+/// renderer (`403 invalid_request`). Needs `TokenAuth: FromRef<S>` for the router state.
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use axum_token_auth::{SameOrigin, TokenAuth};
+///
+/// async fn login(_: SameOrigin) -> &'static str { "logged in" }
+///
+/// let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+/// let app: Router = Router::new().route("/auth/login", post(login)).with_state(auth);
+/// # Ok::<(), axum_token_auth::ConfigError>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct SameOrigin;
+
+impl<S> FromRequestParts<S> for SameOrigin
+where
+    TokenAuth: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = TokenAuth::from_ref(state);
+        auth.check_same_origin(&parts.headers, &parts.uri)
+            .map(|()| SameOrigin)
+            .map_err(|e| auth.render_error(e))
+    }
+}
+
 fn is_safe(method: &Method) -> bool {
     matches!(
         *method,
@@ -163,6 +286,65 @@ mod tests {
     #[test]
     fn safe_methods_pass() {
         assert!(check(Method::GET, &headers(&[]), None).is_ok());
+    }
+
+    #[test]
+    fn a_cross_site_websocket_handshake_is_refused() {
+        let h = headers(&[
+            ("upgrade", "websocket"),
+            ("connection", "Upgrade"),
+            ("origin", "https://evil.example"),
+            ("host", "a.com"),
+        ]);
+        assert_eq!(
+            check(Method::GET, &h, None),
+            Err(InvalidRequest::CrossSite.into())
+        );
+        let same = headers(&[
+            ("upgrade", "WebSocket"),
+            ("origin", "https://a.com"),
+            ("host", "a.com"),
+        ]);
+        assert!(check(Method::GET, &same, None).is_ok());
+    }
+
+    #[test]
+    fn neither_origin_nor_sec_fetch_site_passes_the_origin_check() {
+        let bound = digest_bytes(b"v");
+        let h = headers(&[("x-csrf-token", "v"), ("host", "a.com")]);
+        assert!(check(Method::POST, &h, Some(&bound)).is_ok());
+        // …but never the double submit.
+        let h = headers(&[("host", "a.com")]);
+        assert_eq!(
+            check(Method::POST, &h, Some(&bound)),
+            Err(InvalidRequest::CsrfMismatch.into())
+        );
+    }
+
+    #[test]
+    fn json_content_type_is_required() {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+        ] {
+            assert!(
+                require_json_content_type(&headers(&[("content-type", ok)])).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/jsonx",
+        ] {
+            assert_eq!(
+                require_json_content_type(&headers(&[("content-type", bad)])),
+                Err(InvalidRequest::NotJson.into()),
+                "{bad}"
+            );
+        }
+        assert!(require_json_content_type(&headers(&[])).is_err());
     }
 
     #[test]

@@ -72,9 +72,15 @@ pub enum InvalidRequest {
     /// A cookie-authenticated unsafe request without a matching CSRF token.
     #[error("the CSRF token is missing or does not match")]
     CsrfMismatch,
-    /// A cookie-authenticated unsafe request from another site.
+    /// A cookie-authenticated unsafe request (or WebSocket handshake) from another site,
+    /// or a cross-site request to a handler guarded by
+    /// [`TokenAuth::check_same_origin`](crate::TokenAuth::check_same_origin).
     #[error("cross-site request refused")]
     CrossSite,
+    /// The body must be `application/json` (see
+    /// [`require_json_content_type`](crate::require_json_content_type)).
+    #[error("the request body must be application/json")]
+    NotJson,
     /// A refresh while a still-valid access token was presented, with the
     /// `require_expired_access` policy on (Token-Auth's "access token not expired").
     #[error("the access token has not expired yet")]
@@ -144,6 +150,11 @@ pub enum InvalidToken {
     /// The token is valid but its subject is no user of the application (any more).
     #[error("the token's subject is not a known user")]
     UnknownSubject,
+    /// The application refused the refresh
+    /// ([`SessionHooks::on_refresh`](crate::SessionHooks::on_refresh) returned `Deny`): the
+    /// session has been revoked.
+    #[error("the refresh was refused; the session has been revoked")]
+    RefreshDenied,
 }
 
 fn article(kind: TokenKind) -> &'static str {

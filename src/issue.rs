@@ -80,6 +80,16 @@ pub enum IssueError {
     /// The random source failed.
     #[error("the random source failed")]
     Random,
+    /// The signed token is longer than the configured
+    /// [`max_token_bytes`](crate::TokenAuthBuilder::max_token_bytes): the layer would
+    /// refuse it, so it is not handed out (fewer scopes, metadata or custom claims).
+    #[error("the signed token is {len} bytes, over the {max}-byte limit")]
+    TokenTooLarge {
+        /// The signed token's length.
+        len: usize,
+        /// The configured limit.
+        max: usize,
+    },
 }
 
 /// What to put in a token: subject, scopes, tenant, metadata, custom claims, lifetime.
@@ -463,7 +473,22 @@ impl TokenAuth {
         header.typ = Some(kind.typ().to_owned());
         header.kid = key.kid.clone();
         let encoding = key.encoding.as_ref().ok_or(IssueError::Signing)?;
-        jsonwebtoken::encode(&header, payload, encoding).map_err(|_| IssueError::Signing)
+        let token =
+            jsonwebtoken::encode(&header, payload, encoding).map_err(|_| IssueError::Signing)?;
+        self.check_issued_size(&token)?;
+        Ok(token)
+    }
+
+    /// A token this crate mints must pass its own layer's size check.
+    fn check_issued_size(&self, token: &str) -> Result<(), IssueError> {
+        let max = self.inner.settings.max_token_bytes;
+        if token.len() > max {
+            return Err(IssueError::TokenTooLarge {
+                len: token.len(),
+                max,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -538,6 +563,25 @@ mod tests {
             a.issue_access(&TokenRequest::new("a").claims(&42))
                 .unwrap_err(),
             IssueError::CustomClaimsNotObject
+        );
+    }
+
+    #[test]
+    fn a_token_over_max_token_bytes_is_not_issued() {
+        let a = TokenAuth::builder()
+            .hs256_secret("0123456789abcdefghijklmnopqrstuvwxyzABCDEF")
+            .max_token_bytes(512)
+            .build()
+            .unwrap();
+        let big = TokenRequest::new("alice").metadata("note", "x".repeat(600));
+        assert!(matches!(
+            a.issue_access(&big),
+            Err(IssueError::TokenTooLarge { max: 512, .. })
+        ));
+        let small = a.issue_access(&TokenRequest::new("alice")).unwrap();
+        assert!(
+            a.verify_offline::<crate::NoCustomClaims>(small.as_str(), TokenKind::Access)
+                .is_ok()
         );
     }
 

@@ -221,9 +221,11 @@ impl Key {
 
     /// A verification key from a JWK (for HMAC, `kty: oct`, the key also signs). The
     /// algorithm comes from the JWK's `alg`, or `alg` when given; they must agree. The
-    /// JWK's `kid` is kept.
+    /// JWK's `kid` is kept. A JWK meant for something else is refused: `use` other than
+    /// `sig`, or `key_ops` without `verify`.
     pub fn from_jwk(jwk: &Jwk, alg: Option<Algorithm>) -> Result<Self, ConfigError> {
         install_crypto_provider();
+        check_jwk_use(jwk)?;
         let jwk_alg = match jwk.common.key_algorithm {
             Some(a) => Some(
                 Algorithm::try_from(a)
@@ -510,6 +512,21 @@ impl KeyRing {
             keys: self.keys.iter().filter_map(Key::public_jwk).collect(),
         }
     }
+}
+
+/// RFC 7517 §4.2/§4.3: a key published for encryption (or for other operations) is not
+/// a signature-verification key.
+fn check_jwk_use(jwk: &Jwk) -> Result<(), ConfigError> {
+    use jsonwebtoken::jwk::KeyOperations;
+    if matches!(&jwk.common.public_key_use, Some(u) if *u != PublicKeyUse::Signature) {
+        return Err(ConfigError::InvalidKey("the JWK `use` is not `sig`"));
+    }
+    if let Some(ops) = &jwk.common.key_operations
+        && !ops.contains(&KeyOperations::Verify)
+    {
+        return Err(ConfigError::InvalidKey("the JWK `key_ops` lack `verify`"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

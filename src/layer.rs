@@ -384,6 +384,7 @@ where
         digest: &verdict.digest,
         subject: verdict.claims.subject(),
         generation: verdict.claims.generation(),
+        issued_at: verdict.claims.issued_at(),
     };
     match store.check_now(&check) {
         Some(revoked) => match layer.auth.revocation_verdict(revoked, &verdict.digest) {
@@ -406,6 +407,7 @@ where
                         digest: &digest,
                         subject: view.subject(),
                         generation: view.generation(),
+                        issued_at: view.issued_at(),
                     })
                     .await
             });

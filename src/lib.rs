@@ -11,6 +11,7 @@ mod csrf;
 mod error;
 mod extract;
 mod guard;
+mod hooks;
 mod issue;
 mod keys;
 mod layer;
@@ -33,20 +34,20 @@ pub use config::{
     TokenAuthBuilder,
 };
 pub use cookies::CookieSettings;
-pub use csrf::CsrfSettings;
+pub use csrf::{CsrfSettings, SameOrigin, require_json_content_type};
 pub use error::{AuthError, ErrorRenderer, InvalidRequest, InvalidToken, JsonErrorRenderer};
 pub use extract::{
     AuthRejection, Claims, CurrentUser, RequireAllScopes, RequireAnyScope, RequireScope, UserLoader,
 };
 pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
+pub use hooks::{NoHooks, RefreshDecision, SessionEvent, SessionHooks, SuccessorClaims};
 pub use issue::{IssueError, IssuedToken, MAX_ID_LEN, TokenPair, TokenRequest, TokenResponse};
 pub use keys::{Key, MIN_RSA_BITS, WeakSecret};
 pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
-pub use refresh::user_agent;
+pub use refresh::{TokenDelivery, user_agent};
 pub use scope::{MAX_SCOPE_LEN, Scope, ScopeError, ScopeList, ScopeMarker, ScopeSet, check_scope};
 pub use session::{
-    DEFAULT_FAMILY_LIFETIME, DEFAULT_GRACE, LoginError, LoginSession, NoHooks, SessionEvent,
-    SessionHooks, Sessions, SessionsBuilder,
+    DEFAULT_FAMILY_LIFETIME, DEFAULT_GRACE, LoginError, LoginSession, Sessions, SessionsBuilder,
 };
 pub use validate::RevokeError;
 

@@ -1,6 +1,13 @@
 //! Password hashing (feature `password`): argon2id for new hashes; verification also
 //! accepts bcrypt (`$2a$`, `$2b$`, `$2y$`) so users migrating from passlib keep their
-//! passwords, and [`needs_rehash`] tells when to upgrade a hash at the next login.
+//! passwords, and [`check_password`] (or [`needs_rehash`]) tells when to upgrade a hash
+//! to argon2id after a successful login.
+//!
+//! ⚠️ bcrypt reads only the first 72 bytes of a password. Against a bcrypt hash, a
+//! password longer than 72 bytes never matches (it is not truncated: otherwise every
+//! password sharing the first 72 bytes would be accepted). A user whose bcrypt hash was
+//! made from a longer password (passlib truncated it silently) must reset it. argon2id
+//! hashes take passwords up to [`MAX_PASSWORD_BYTES`], all bytes counted.
 //!
 //! Hashing is deliberately slow (tens of milliseconds): call it from
 //! `tokio::task::spawn_blocking` in async handlers.
@@ -19,9 +26,46 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-/// Longest password accepted, in bytes (bcrypt reads only the first 72; longer inputs
-/// are refused rather than silently truncated).
+/// Longest password accepted, in bytes.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Longest password a bcrypt hash can match, in bytes: bcrypt reads no more, and longer
+/// inputs are refused rather than silently truncated.
+pub const MAX_BCRYPT_PASSWORD_BYTES: usize = 72;
+
+/// The outcome of [`check_password`].
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PasswordCheck {
+    /// Wrong password.
+    Mismatch,
+    /// Right password, and the hash is current (argon2id with today's parameters).
+    Match,
+    /// Right password, but the hash is bcrypt or weaker argon2: store `new_hash` (argon2id
+    /// of the same password) in its place.
+    MatchUpgrade {
+        /// The replacement hash.
+        new_hash: String,
+    },
+}
+
+impl PasswordCheck {
+    /// Whether the password was right.
+    pub fn is_match(&self) -> bool {
+        !matches!(self, PasswordCheck::Mismatch)
+    }
+}
+
+/// Never prints the new hash.
+impl std::fmt::Debug for PasswordCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PasswordCheck::Mismatch => "Mismatch",
+            PasswordCheck::Match => "Match",
+            PasswordCheck::MatchUpgrade { .. } => "MatchUpgrade",
+        })
+    }
+}
 
 /// Why hashing or verification failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +107,7 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 
 /// Checks `password` against an argon2 PHC string or a bcrypt hash (constant-time
 /// comparison in both). `Ok(false)` for a wrong password, an error for a bad hash.
+/// Against a bcrypt hash, a password over [`MAX_BCRYPT_PASSWORD_BYTES`] is `Ok(false)`.
 pub fn verify_password(password: &str, hash: &str) -> Result<bool, PasswordError> {
     if password.len() > MAX_PASSWORD_BYTES {
         return Ok(false);
@@ -79,9 +124,41 @@ pub fn verify_password(password: &str, hash: &str) -> Result<bool, PasswordError
         };
     }
     if is_bcrypt(hash) {
+        if password.len() > MAX_BCRYPT_PASSWORD_BYTES {
+            // `bcrypt::verify` would compare the first 72 bytes only.
+            return Ok(false);
+        }
+        // Up to 72 bytes every byte of the password counts.
         return bcrypt::verify(password, hash).map_err(|_| PasswordError::MalformedHash);
     }
     Err(PasswordError::UnknownFormat)
+}
+
+/// [`verify_password`], and on a match whether to replace the stored hash: a bcrypt or
+/// weaker argon2 hash comes back as [`PasswordCheck::MatchUpgrade`] with the argon2id
+/// hash to store instead (after a successful login is the only time the password is at
+/// hand). Slow like hashing: call it from `spawn_blocking`.
+///
+/// ```
+/// use axum_token_auth::password::{PasswordCheck, check_password};
+///
+/// let legacy = bcrypt::hash("hunter2", 4)?; // e.g. from passlib
+/// match check_password("hunter2", &legacy)? {
+///     PasswordCheck::MatchUpgrade { new_hash } => assert!(new_hash.starts_with("$argon2id$")),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn check_password(password: &str, hash: &str) -> Result<PasswordCheck, PasswordError> {
+    if !verify_password(password, hash)? {
+        return Ok(PasswordCheck::Mismatch);
+    }
+    if needs_rehash(hash) {
+        return Ok(PasswordCheck::MatchUpgrade {
+            new_hash: hash_password(password)?,
+        });
+    }
+    Ok(PasswordCheck::Match)
 }
 
 /// Whether a stored hash should be replaced by [`hash_password`] at the next successful
@@ -118,6 +195,35 @@ mod tests {
         assert!(verify_password("hunter2", &h).unwrap());
         assert!(!verify_password("hunter3", &h).unwrap());
         assert!(needs_rehash(&h));
+    }
+
+    #[test]
+    fn bcrypt_never_accepts_a_password_sharing_only_the_first_72_bytes() {
+        let long = "p".repeat(72);
+        let h = bcrypt::hash(&long, 4).unwrap();
+        assert!(verify_password(&long, &h).unwrap());
+        // Same first 72 bytes, different password: refused (bcrypt would truncate).
+        assert!(!verify_password(&format!("{long}-anything"), &h).unwrap());
+        assert!(!check_password(&format!("{long}x"), &h).unwrap().is_match());
+        // argon2id counts every byte.
+        let a = hash_password(&format!("{long}a")).unwrap();
+        assert!(!verify_password(&format!("{long}b"), &a).unwrap());
+    }
+
+    #[test]
+    fn a_match_on_a_legacy_hash_says_to_upgrade() {
+        let h = bcrypt::hash("hunter2", 4).unwrap();
+        let PasswordCheck::MatchUpgrade { new_hash } = check_password("hunter2", &h).unwrap()
+        else {
+            panic!("bcrypt must be upgraded");
+        };
+        assert!(!needs_rehash(&new_hash));
+        assert_eq!(
+            check_password("hunter2", &new_hash).unwrap(),
+            PasswordCheck::Match
+        );
+        assert_eq!(check_password("nope", &h).unwrap(), PasswordCheck::Mismatch);
+        assert!(!format!("{:?}", PasswordCheck::MatchUpgrade { new_hash }).contains('$'));
     }
 
     #[test]

@@ -43,23 +43,88 @@ struct Presented {
     from_cookie: bool,
 }
 
+/// How a login or refresh answer hands the tokens to the client. A token delivered as a
+/// cookie never appears in the body too: page script (an XSS) could read it there, and
+/// a refresh token read that way works anywhere through the JSON refresh.
+///
+/// [`Sessions::login_response`] uses the configured delivery
+/// ([`SessionsBuilder::token_delivery`](crate::SessionsBuilder::token_delivery), default
+/// [`Cookies`](Self::Cookies)); [`Sessions::login_response_with`] picks one per request.
+/// The refresh route follows the client: a refresh by cookie is answered with cookies
+/// (as configured, [`Cookies`](Self::Cookies) when the configuration is
+/// [`Body`](Self::Body)), a refresh by JSON body with a JSON body and no cookies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenDelivery {
+    /// Browsers: both tokens in HttpOnly cookies, plus the readable CSRF cookie; the
+    /// body carries only `{"token_type", "expires_in", "refresh_expires_in"}`.
+    #[default]
+    Cookies,
+    /// Single-page apps that also send the access token as `Authorization: Bearer`: like
+    /// [`Cookies`](Self::Cookies), with `access_token` in the body too. The refresh token
+    /// stays in its HttpOnly cookie.
+    CookiesWithAccessToken,
+    /// Non-browser clients: the OAuth-style JSON pair
+    /// (`{"access_token", "refresh_token", "token_type", "expires_in"}`), no cookies.
+    Body,
+}
+
+/// The body of a cookie delivery: nothing secret (but the access token, when asked for).
+#[derive(Serialize)]
+struct CookieBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<&'a str>,
+    token_type: &'static str,
+    expires_in: u64,
+    refresh_expires_in: u64,
+}
+
 impl Sessions {
-    /// The response to a successful login: the token pair as JSON
-    /// (`{"access_token", "refresh_token", "token_type", "expires_in"}`) and as cookies,
-    /// with the readable CSRF cookie and `Cache-Control: no-store`.
+    /// The response to a successful login, delivered as configured
+    /// ([`SessionsBuilder::token_delivery`](crate::SessionsBuilder::token_delivery),
+    /// default [`TokenDelivery::Cookies`]), with `Cache-Control: no-store`.
     pub fn login_response(&self, login: &LoginSession) -> Response {
-        self.pair_response(login, Some(&login.csrf))
+        self.login_response_with(login, self.inner.delivery)
     }
 
-    fn pair_response(&self, login: &LoginSession, csrf: Option<&str>) -> Response {
+    /// The response to a successful login, delivered as `delivery` (e.g.
+    /// [`TokenDelivery::Body`] for a client that asked for a JSON pair).
+    pub fn login_response_with(&self, login: &LoginSession, delivery: TokenDelivery) -> Response {
+        self.pair_response(login, Some(&login.csrf), delivery)
+    }
+
+    fn pair_response(
+        &self,
+        login: &LoginSession,
+        csrf: Option<&str>,
+        delivery: TokenDelivery,
+    ) -> Response {
         let mut headers = HeaderMap::new();
-        self.inner.auth.set_token_cookies(
-            &mut headers,
-            &login.pair,
-            csrf.filter(|c| !c.is_empty()),
-        );
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        (headers, Json(login.pair.to_response())).into_response()
+        let pair = &login.pair;
+        let access_token = match delivery {
+            TokenDelivery::Body => return (headers, Json(pair.to_response())).into_response(),
+            TokenDelivery::Cookies => None,
+            TokenDelivery::CookiesWithAccessToken => Some(pair.access.as_str()),
+        };
+        self.inner
+            .auth
+            .set_token_cookies(&mut headers, pair, csrf.filter(|c| !c.is_empty()));
+        let body = CookieBody {
+            access_token,
+            token_type: "Bearer",
+            expires_in: pair.access.expires_in(),
+            refresh_expires_in: pair.refresh.expires_in(),
+        };
+        (headers, Json(body)).into_response()
+    }
+
+    /// How a refresh by cookie is answered: cookies, whatever the login delivery.
+    fn cookie_delivery(&self) -> TokenDelivery {
+        match self.inner.delivery {
+            TokenDelivery::CookiesWithAccessToken => TokenDelivery::CookiesWithAccessToken,
+            _ => TokenDelivery::Cookies,
+        }
     }
 
     fn refuse(&self, error: AuthError, clear_cookies: bool) -> Response {
@@ -71,7 +136,8 @@ impl Sessions {
     }
 
     /// `POST` route for `/auth/refresh`: rotates the refresh token from the cookie or the
-    /// JSON body and answers with the new pair (JSON and cookies). Cookie requests must
+    /// JSON body and answers with the new pair the way it came (see [`TokenDelivery`]):
+    /// cookies for a cookie refresh, a JSON pair for a body refresh. Cookie requests must
     /// pass the CSRF check. Refused refreshes of a revoked session clear the cookies.
     pub fn refresh_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
         let sessions = self.clone();
@@ -83,7 +149,9 @@ impl Sessions {
 
     /// `POST` route for `/auth/logout`: revokes the session (refresh token from cookie or
     /// JSON body, and/or the access token from header or cookie), clears the cookies, and
-    /// answers 204.
+    /// answers 204. A request without any credentials is answered 401 and clears nothing:
+    /// a cross-site form carries no cookies (SameSite keeps them home), and must not be
+    /// able to log the victim out.
     pub fn logout_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
         let sessions = self.clone();
         axum::routing::post(move |req: Request| {
@@ -156,14 +224,16 @@ impl Sessions {
                     .headers
                     .get(self.inner.auth.inner.csrf.header_name())
                     .and_then(|v| v.to_str().ok());
-                self.pair_response(&login, csrf)
+                self.pair_response(&login, csrf, self.cookie_delivery())
             }
-            Ok(login) => self.pair_response(&login, None),
+            Ok(login) => self.pair_response(&login, None, TokenDelivery::Body),
             Err(e) => {
                 let ended = matches!(
                     e,
                     AuthError::InvalidToken(
-                        crate::InvalidToken::RefreshReused | crate::InvalidToken::SessionEnded
+                        crate::InvalidToken::RefreshReused
+                            | crate::InvalidToken::SessionEnded
+                            | crate::InvalidToken::RefreshDenied
                     )
                 );
                 self.refuse(e, ended)
@@ -200,7 +270,12 @@ impl Sessions {
                 self.inner.auth.clear_token_cookies(res.headers_mut());
                 res
             }
-            Err(e @ AuthError::StoreUnavailable) => self.refuse(e, false),
+            // No credentials (a cross-site form, say): nothing to end, nothing to clear.
+            Err(e @ (AuthError::StoreUnavailable | AuthError::MissingCredentials)) => {
+                self.refuse(e, false)
+            }
+            // Credentials that passed the CSRF check (or came as bearer / JSON body, which
+            // no cross-site form can send) but no longer name a session: clear them.
             Err(e) => self.refuse(e, true),
         }
     }
@@ -267,14 +342,12 @@ impl Sessions {
     /// CSRF check for a cookie-borne token: its `csrf` claim must match `X-CSRF-Token`.
     fn check_csrf(&self, parts: &Parts, token: &str) -> Result<(), AuthError> {
         let auth = &self.inner.auth;
-        // Only the bound digest is needed; the token is verified again by the flow.
-        let claims: crate::TokenClaims = auth
-            .verify_untimed(
-                token,
-                crate::validate::KindSet::of(crate::TokenKind::Refresh)
-                    .with(crate::TokenKind::Access),
-            )
-            .map_err(|e| auth.rejected(e))?;
+        // Only the bound digest is needed; the token is verified again by the flow. Every
+        // check but time: a token for another issuer or audience binds nothing.
+        let claims: crate::TokenClaims = self.verify_session_token(
+            token,
+            crate::validate::KindSet::of(crate::TokenKind::Refresh).with(crate::TokenKind::Access),
+        )?;
         auth.inner.csrf.check(
             &parts.method,
             &parts.uri,

@@ -32,7 +32,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
@@ -48,6 +47,8 @@ use crate::store::{
 };
 use crate::validate::KindSet;
 
+use crate::hooks::{NoHooks, RefreshDecision, SessionEvent, SessionHooks};
+
 /// Default grace window for retrying the immediate parent: 10 seconds.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
 /// Default absolute lifetime of a refresh family: 30 days.
@@ -56,71 +57,6 @@ pub const DEFAULT_FAMILY_LIFETIME: Duration = Duration::from_secs(30 * 24 * 3600
 /// Raw claims: the registered ones typed, everything else (custom claims) kept as is, so
 /// a successor carries exactly what its parent carried.
 type RawClaims = TokenClaims<Map<String, Value>>;
-
-/// What happened, for [`SessionHooks`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SessionEvent {
-    /// A login started a family.
-    Issued {
-        /// The user.
-        user_id: String,
-        /// The family.
-        family_id: String,
-    },
-    /// A refresh rotated a family (`retry` when it answered a grace retry).
-    Refreshed {
-        /// The user.
-        user_id: String,
-        /// The family.
-        family_id: String,
-        /// Whether this was an idempotent retry of the parent.
-        retry: bool,
-    },
-    /// A consumed refresh token was presented again, or with a foreign access token: the
-    /// family was revoked.
-    ReuseDetected {
-        /// The user.
-        user_id: String,
-        /// The family.
-        family_id: String,
-    },
-    /// A family (logout, "log out this device") or all of a user's families were revoked.
-    Revoked {
-        /// The user, when known.
-        user_id: Option<String>,
-        /// The family, or `None` for all of the user's.
-        family_id: Option<String>,
-    },
-    /// A refresh was refused.
-    Denied {
-        /// Why.
-        reason: AuthError,
-    },
-}
-
-/// Hooks called by [`Sessions`] (Token-Auth's `after_new_access_token_generated` and
-/// friends). Every method has a no-op default; errors in hooks are the hook's business.
-#[async_trait]
-pub trait SessionHooks: Send + Sync + 'static {
-    /// After a refresh answered with a pair (Token-Auth's
-    /// `after_new_access_token_generated(refresh, access)`); a grace retry answers with
-    /// the same pair again and calls it again.
-    async fn after_new_access_token_generated(&self, refresh: &IssuedToken, access: &IssuedToken) {
-        let _ = (refresh, access);
-    }
-
-    /// Every [`SessionEvent`].
-    async fn on_event(&self, event: &SessionEvent) {
-        let _ = event;
-    }
-}
-
-/// Hooks that do nothing.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoHooks;
-
-impl SessionHooks for NoHooks {}
 
 /// A login's result: the pair, the CSRF value for the readable cookie, the family id.
 #[derive(Clone)]
@@ -163,6 +99,7 @@ pub struct SessionsBuilder {
     grace: Duration,
     family_lifetime: Duration,
     require_expired_access: bool,
+    delivery: crate::refresh::TokenDelivery,
 }
 
 impl fmt::Debug for SessionsBuilder {
@@ -193,6 +130,14 @@ impl SessionsBuilder {
     /// presented. Off by default (it logs out users with several tabs).
     pub fn require_expired_access(mut self, on: bool) -> Self {
         self.require_expired_access = on;
+        self
+    }
+
+    /// How [`Sessions::login_response`] (and refreshes by cookie) deliver the tokens;
+    /// default [`TokenDelivery::Cookies`](crate::TokenDelivery::Cookies): no token in a
+    /// body page script can read.
+    pub fn token_delivery(mut self, delivery: crate::refresh::TokenDelivery) -> Self {
+        self.delivery = delivery;
         self
     }
 
@@ -228,6 +173,7 @@ impl SessionsBuilder {
                 grace: self.grace.as_secs(),
                 family_lifetime: self.family_lifetime.as_secs(),
                 require_expired_access: self.require_expired_access,
+                delivery: self.delivery,
             }),
         })
     }
@@ -246,6 +192,7 @@ pub(crate) struct SessionsInner {
     grace: u64,
     family_lifetime: u64,
     require_expired_access: bool,
+    pub(crate) delivery: crate::refresh::TokenDelivery,
 }
 
 impl fmt::Debug for Sessions {
@@ -278,6 +225,7 @@ impl Sessions {
             grace: DEFAULT_GRACE,
             family_lifetime: DEFAULT_FAMILY_LIFETIME,
             require_expired_access: false,
+            delivery: crate::refresh::TokenDelivery::default(),
         }
     }
 
@@ -292,7 +240,9 @@ impl Sessions {
     }
 
     /// Starts a session for `request` (after the application checked the credentials):
-    /// a new family, a pair bound to it and to a fresh CSRF value.
+    /// a new family, a pair bound to it and to a fresh CSRF value. The request's
+    /// [`ttl`](TokenRequest::ttl) is the access token's (the refresh token keeps the
+    /// configured lifetime), and no token of the login outlives the family.
     pub async fn login(
         &self,
         request: &TokenRequest,
@@ -309,7 +259,14 @@ impl Sessions {
         request.csrf = Some(digest_bytes(csrf.as_bytes()));
         let now = auth.now();
         let family_end = now + s.family_lifetime;
-        let access = auth.issue(TokenKind::Access, &request)?;
+        // The request's ttl is the access token's (as in `issue_pair`); no token of the
+        // login outlives the family.
+        let access_ttl = request
+            .ttl
+            .unwrap_or(auth.access_ttl())
+            .min(Duration::from_secs(s.family_lifetime));
+        let access = auth.issue(TokenKind::Access, &request.clone().ttl(access_ttl))?;
+        request.ttl = None;
         let refresh = auth.issue(TokenKind::Refresh, &request)?;
         s.store
             .create_family(NewFamily {
@@ -340,7 +297,10 @@ impl Sessions {
     }
 
     /// Rotates a refresh token: the presented token is consumed and a successor pair
-    /// minted in the same family, with the same claims (never wider scopes). A consumed
+    /// minted in the same family, with the same claims (never wider scopes) or those
+    /// [`SessionHooks::on_refresh`] decides, which may also deny the refresh. The family
+    /// must be active and belong to the token's `sub`; the successor access token is
+    /// capped at the family's end. A consumed
     /// token presented again revokes the whole family (except a retry of the immediate
     /// parent within the grace window, which gets the same successor). `access_token`,
     /// when the client presented one, must be the one issued with the refresh token.
@@ -378,27 +338,46 @@ impl Sessions {
         let parent: RawClaims = auth
             .verify_kinds(refresh_token, KindSet::of(TokenKind::Refresh))
             .map_err(|e| auth.rejected(e))?;
-        let Some(family_id) = parent.fam.clone() else {
+        let Some(family_id) = parent.fam.clone().filter(|f| crate::issue::is_valid_id(f)) else {
             return Err(auth.rejected(InvalidToken::InvalidClaims));
         };
         // A refresh token revoked through `TokenAuth::revoke` (or all of its user's
         // tokens through `revoke_all_for_user`) stays revoked.
         let digest = TokenDigest::of_jti(&parent.jti);
-        auth.check_revoked(&parent, &crate::store::TokenDigest::of_jti(&parent.jti))
-            .await?;
+        auth.check_revoked(&parent, &digest).await?;
+        // The family must be active and belong to the token's subject.
+        let family_end = self.owned_family_end(&family_id, &parent.sub).await?;
         let presented_access = match access_token {
             None => None,
             Some(t) => {
                 let access: TokenClaims = auth
                     .verify_untimed(t, KindSet::of(TokenKind::Access))
                     .map_err(|e| auth.rejected(e))?;
-                if s.require_expired_access && access.exp > auth.now() {
+                // "Not expired" as the layer sees it: within the leeway it still accepts it.
+                if s.require_expired_access
+                    && access.exp.saturating_add(auth.inner.settings.leeway) > auth.now()
+                {
                     return Err(AuthError::InvalidRequest(
                         crate::InvalidRequest::AccessTokenNotExpired,
                     ));
                 }
                 Some(access.jti)
             }
+        };
+        let decision = s.hooks.on_refresh(&parent).await;
+        let changes = match decision {
+            RefreshDecision::Deny => {
+                tracing::info!(family = %short(&family_id), "refresh denied by on_refresh; family revoked");
+                let known = s
+                    .store
+                    .revoke_family(&family_id)
+                    .await
+                    .map_err(unavailable)?;
+                self.revoke_access(&parent.sub, &known).await;
+                return Err(auth.rejected(InvalidToken::RefreshDenied));
+            }
+            RefreshDecision::AllowWith(changes) => Some(changes),
+            RefreshDecision::Allow => None,
         };
         let now = auth.now();
         let settings = &auth.inner.settings;
@@ -409,7 +388,8 @@ impl Sessions {
                 .map_err(|_| AuthError::Misconfigured("random source failed"))?,
             issued_at: now,
             refresh_expires_at: now + settings.refresh_ttl.as_secs(),
-            access_expires_at: now + settings.access_ttl.as_secs(),
+            // No access token outlives its family.
+            access_expires_at: (now + settings.access_ttl.as_secs()).min(family_end),
         };
         let outcome = s
             .store
@@ -429,7 +409,7 @@ impl Sessions {
             RotateOutcome::Reused { user_id, access }
             | RotateOutcome::Compromised { user_id, access } => {
                 tracing::warn!(family = %short(&family_id), "refresh token reuse detected; family revoked");
-                self.revoke_access(&access).await;
+                self.revoke_access(&user_id, &access).await;
                 s.hooks
                     .on_event(&SessionEvent::ReuseDetected {
                         user_id,
@@ -440,7 +420,11 @@ impl Sessions {
             }
             _ => return Err(auth.rejected(InvalidToken::SessionEnded)),
         };
-        let pair = self.sign_successor(&parent, &successor)?;
+        let mut claims = parent.clone();
+        if let Some(changes) = changes {
+            changes.apply(&mut claims)?;
+        }
+        let pair = self.sign_successor(&claims, &successor)?;
         tracing::debug!(family = %short(&family_id), retry, "refresh token rotated");
         s.hooks
             .after_new_access_token_generated(&pair.refresh, &pair.access)
@@ -468,9 +452,12 @@ impl Sessions {
             claims.iat = succ.issued_at;
             claims.exp = exp;
             claims.nbf = None;
-            let token = auth
-                .sign(kind, &claims)
-                .map_err(|_| AuthError::Misconfigured("signing failed"))?;
+            let token = auth.sign(kind, &claims).map_err(|e| match e {
+                IssueError::TokenTooLarge { .. } => {
+                    AuthError::Misconfigured("the successor token is over max_token_bytes")
+                }
+                _ => AuthError::Misconfigured("signing failed"),
+            })?;
             Ok(IssuedToken::new(
                 token, kind, claims.jti, claims.iat, claims.exp,
             ))
@@ -485,12 +472,56 @@ impl Sessions {
         })
     }
 
-    async fn revoke_access(&self, access: &[AccessRef]) {
+    /// Revokes `user_id`'s access tokens of a revoked family (counted against the user's
+    /// share of the revocation store, see [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
+    async fn revoke_access(&self, user_id: &str, access: &[AccessRef]) {
         for a in access {
-            if let Err(e) = self.inner.auth.revoke_jti(&a.jti, a.expires_at).await {
+            if let Err(e) = self
+                .inner
+                .auth
+                .revoke_jti_for(user_id, &a.jti, a.expires_at)
+                .await
+            {
                 tracing::warn!(error = %e, "could not revoke an access token of a revoked family");
             }
         }
+    }
+
+    /// The end of the active family `family_id`, which must belong to `owner`: a token
+    /// naming another user's family is refused (401), an ended one is `SessionEnded`.
+    async fn owned_family_end(&self, family_id: &str, owner: &str) -> Result<u64, AuthError> {
+        let auth = &self.inner.auth;
+        let session = self
+            .inner
+            .store
+            .session(family_id, auth.now())
+            .await
+            .map_err(unavailable)?;
+        match session {
+            Some(s) if s.user_id == owner => Ok(s.expires_at),
+            Some(_) => {
+                tracing::warn!(family = %short(family_id), "token names a family of another user");
+                Err(auth.rejected(InvalidToken::InvalidClaims))
+            }
+            None => Err(auth.rejected(InvalidToken::SessionEnded)),
+        }
+    }
+
+    /// A token of ours for logout and the routes' CSRF pre-check: every check but time
+    /// (signature, kind, `sub`/`jti`, `iss`, `aud`). An expired token still says which
+    /// session to end; a token for another issuer or audience says nothing.
+    pub(crate) fn verify_session_token<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        accepted: KindSet,
+    ) -> Result<TokenClaims<T>, AuthError> {
+        let auth = &self.inner.auth;
+        let claims: TokenClaims<T> = auth
+            .verify_untimed(token, accepted)
+            .map_err(|e| auth.rejected(e))?;
+        auth.check_party(claims.iss.as_deref(), claims.aud.as_ref())
+            .map_err(|e| auth.rejected(e))?;
+        Ok(claims)
     }
 
     /// Logs out: revokes the family named by the refresh token (or, without one, by the
@@ -503,40 +534,51 @@ impl Sessions {
     ) -> Result<(), AuthError> {
         let auth = &self.inner.auth;
         let refresh: Option<RawClaims> = match refresh_token {
-            Some(t) => Some(
-                auth.verify_untimed(t, KindSet::of(TokenKind::Refresh))
-                    .map_err(|e| auth.rejected(e))?,
-            ),
+            Some(t) => Some(self.verify_session_token(t, KindSet::of(TokenKind::Refresh))?),
             None => None,
         };
         let access: Option<TokenClaims> = match access_token {
-            Some(t) => Some(
-                auth.verify_untimed(t, KindSet::of(TokenKind::Access))
-                    .map_err(|e| auth.rejected(e))?,
-            ),
+            Some(t) => Some(self.verify_session_token(t, KindSet::of(TokenKind::Access))?),
             None => None,
         };
+        // The family to end, and whose token named it.
         let family = refresh
             .as_ref()
-            .and_then(|r| r.fam.clone())
-            .or_else(|| access.as_ref().and_then(|a| a.fam.clone()));
+            .and_then(|r| r.fam.clone().map(|f| (f, r.sub.clone())))
+            .or_else(|| {
+                access
+                    .as_ref()
+                    .and_then(|a| a.fam.clone().map(|f| (f, a.sub.clone())))
+            });
         if refresh.is_none() && access.is_none() {
             return Err(AuthError::MissingCredentials);
         }
+        // Ownership first: a token naming another user's family ends nothing. An ended
+        // or unknown family is fine (logging out twice is not an error).
+        if let Some((family, owner)) = &family {
+            if !crate::issue::is_valid_id(family) {
+                return Err(auth.rejected(InvalidToken::InvalidClaims));
+            }
+            match self.owned_family_end(family, owner).await {
+                Ok(_) | Err(AuthError::InvalidToken(InvalidToken::SessionEnded)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         if let Some(a) = &access {
-            auth.revoke_jti(&a.jti, a.exp)
+            auth.revoke_jti_for(&a.sub, &a.jti, a.exp)
                 .await
                 .map_err(|_| AuthError::StoreUnavailable)?;
         }
-        if let Some(family) = &family {
+        if let Some((family, owner)) = &family {
             let known = self
                 .inner
                 .store
                 .revoke_family(family)
                 .await
                 .map_err(unavailable)?;
-            self.revoke_access(&known).await;
+            self.revoke_access(owner, &known).await;
         }
+        let family = family.map(|(f, _)| f);
         let user_id = refresh.map(|r| r.sub).or(access.map(|a| a.sub));
         tracing::info!(
             family = family.as_deref().map(short).unwrap_or_default(),
@@ -579,7 +621,7 @@ impl Sessions {
             return Ok(false);
         }
         let known = store.revoke_family(family_id).await.map_err(unavailable)?;
-        self.revoke_access(&known).await;
+        self.revoke_access(user_id, &known).await;
         self.inner
             .hooks
             .on_event(&SessionEvent::Revoked {
@@ -597,18 +639,16 @@ impl Sessions {
     pub async fn revoke_user(&self, user_id: &str) -> Result<(), AuthError> {
         self.inner
             .auth
-            .inner
-            .revocation
-            .revoke_all_for(user_id)
+            .revoke_all_for_user(user_id)
             .await
-            .map_err(unavailable)?;
+            .map_err(|_| AuthError::StoreUnavailable)?;
         let known = self
             .inner
             .store
             .revoke_user(user_id)
             .await
             .map_err(unavailable)?;
-        self.revoke_access(&known).await;
+        self.revoke_access(user_id, &known).await;
         self.inner
             .hooks
             .on_event(&SessionEvent::Revoked {

@@ -480,6 +480,17 @@ impl TokenAuth {
     ) -> Result<(), InvalidToken> {
         let s = &self.inner.settings;
         self.check_time(exp, nbf, iat, s.leeway)?;
+        self.check_party(iss, aud)
+    }
+
+    /// Steps 10–11: `iss` and `aud` (the party claims), also checked on the expired
+    /// tokens that logout and the CSRF pre-check accept.
+    pub(crate) fn check_party(
+        &self,
+        iss: Option<&str>,
+        aud: Option<&Audience>,
+    ) -> Result<(), InvalidToken> {
+        let s = &self.inner.settings;
         if let Some(expected) = &s.issuer
             && iss != Some(expected.as_str())
         {
@@ -634,6 +645,7 @@ impl TokenAuth {
             digest,
             subject: &claims.sub,
             generation: claims.generation,
+            issued_at: claims.iat,
         };
         let store = &self.inner.revocation;
         let revoked = match store.check_now(&check) {
@@ -643,15 +655,17 @@ impl TokenAuth {
         self.revocation_verdict(revoked, digest)
     }
 
-    /// Revokes every token of `subject` that carries a subject generation (`gen` claim,
-    /// written by [`Sessions`](crate::Sessions) or
-    /// [`TokenRequest::user_generation`](crate::TokenRequest::user_generation)): one write,
-    /// whatever the number of tokens. Returns the subject's new generation.
+    /// Revokes every token of `subject` issued so far, however it was minted
+    /// ([`Sessions`](crate::Sessions), `issue_access`, `issue_service`, `issue_granted`,
+    /// …): one write, whatever the number of tokens. Tokens carrying a subject generation
+    /// (`gen`) are refused by generation, the others by their `iat` against now (so a
+    /// token without `gen` minted in the same second is refused too). Returns the
+    /// subject's new generation.
     pub async fn revoke_all_for_user(&self, subject: &str) -> Result<u64, RevokeError> {
         let generation = self
             .inner
             .revocation
-            .revoke_all_for(subject)
+            .revoke_all_for(subject, self.now())
             .await
             .map_err(RevokeError::Store)?;
         tracing::info!(generation, "all tokens of a subject revoked");
@@ -713,15 +727,20 @@ impl TokenAuth {
 
     /// Revokes a token: its `jti` digest is stored until the token can no longer be
     /// accepted (its expiry plus the leeway), and the layer refuses it from then on. The
-    /// token must carry a valid signature from the keyring or a trusted issuer (any
-    /// kind); a token already past that point needs no revocation and is accepted as is.
-    /// A trusted issuer's token without `jti` is revoked by its own digest.
+    /// token must carry a valid signature from the keyring, a trusted issuer or a legacy
+    /// issuer (any kind); a token already past that point needs no revocation and is
+    /// accepted as is. A trusted issuer's token without `jti` is revoked by its own
+    /// digest. A token with a `sub` is counted against its subject's share of a bounded
+    /// store (see [`revoke_jti_for`](Self::revoke_jti_for)): past it, all of the
+    /// subject's tokens are revoked instead, never fewer.
     pub async fn revoke(&self, token: &str) -> Result<(), RevokeError> {
         #[derive(Deserialize)]
         struct Id {
             #[serde(default)]
             jti: Option<String>,
             exp: u64,
+            #[serde(default)]
+            sub: Option<String>,
         }
         let invalid = |e: InvalidToken| RevokeError::Invalid(e);
         let parts = self.split(token).map_err(invalid)?;
@@ -746,8 +765,40 @@ impl TokenAuth {
             }
             Signer::Legacy(_) => (TokenDigest::of_token(token), self.inner.settings.leeway),
         };
-        self.revoke_digest(digest, id.exp.saturating_add(leeway))
+        let until = id.exp.saturating_add(leeway);
+        match id.sub.filter(|s| is_valid_id(s)) {
+            Some(sub) => self.revoke_digest_for(&sub, digest, until).await,
+            None => self.revoke_digest(digest, until).await,
+        }
+    }
+
+    /// Revokes `subject`'s token by `jti` and expiry, counted against the subject's share
+    /// of the revocation store (see
+    /// [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
+    pub async fn revoke_jti_for(
+        &self,
+        subject: &str,
+        jti: &str,
+        expires_at: u64,
+    ) -> Result<(), RevokeError> {
+        let until = expires_at.saturating_add(self.inner.settings.leeway);
+        self.revoke_digest_for(subject, TokenDigest::of_jti(jti), until)
             .await
+    }
+
+    async fn revoke_digest_for(
+        &self,
+        subject: &str,
+        digest: TokenDigest,
+        until: u64,
+    ) -> Result<(), RevokeError> {
+        self.inner
+            .revocation
+            .revoke_for(subject, digest, until)
+            .await
+            .map_err(RevokeError::Store)?;
+        tracing::info!(jti_digest = %digest.short(), "token revoked");
+        Ok(())
     }
 
     /// Stores a revocation digest as is, until `until` (seconds since the epoch): for

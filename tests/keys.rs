@@ -618,3 +618,26 @@ fn issuing_with_a_private_key_works_for_every_kind() {
         );
     }
 }
+
+#[test]
+fn from_jwk_refuses_keys_published_for_another_use() {
+    use jsonwebtoken::jwk::{KeyOperations, PublicKeyUse};
+    let auth = signer(key(Algorithm::RS256, RSA2048_PRIVATE));
+    let jwk = auth.jwks().keys[0].clone();
+    assert!(Key::from_jwk(&jwk, None).is_ok());
+    let mut enc = jwk.clone();
+    enc.common.public_key_use = Some(PublicKeyUse::Encryption);
+    assert!(matches!(
+        Key::from_jwk(&enc, None),
+        Err(ConfigError::InvalidKey(_))
+    ));
+    let mut ops = jwk.clone();
+    ops.common.public_key_use = None;
+    ops.common.key_operations = Some(vec![KeyOperations::Encrypt]);
+    assert!(matches!(
+        Key::from_jwk(&ops, None),
+        Err(ConfigError::InvalidKey(_))
+    ));
+    ops.common.key_operations = Some(vec![KeyOperations::Verify]);
+    assert!(Key::from_jwk(&ops, None).is_ok());
+}

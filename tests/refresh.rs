@@ -43,6 +43,11 @@ use tower::ServiceExt;
 
 const SECRET: &str = "refresh-flow-tests-secret-0123456789-abcdefgh";
 const CSRF_HEADER: &str = "x-csrf-token";
+/// The default cookie names: `__Host-` (no sibling subdomain can toss them) and
+/// `__Secure-` for the refresh cookie, which needs its own path.
+const ACCESS_COOKIE: &str = "__Host-access_token";
+const REFRESH_COOKIE: &str = "__Secure-refresh_token";
+const CSRF_COOKIE: &str = "__Host-csrf_token";
 
 fn builder() -> TokenAuthBuilder {
     TokenAuth::builder().hs256_secret(SECRET)
@@ -160,14 +165,30 @@ impl Resp {
             .unwrap_or_else(|| panic!("no Set-Cookie {name}: {:?}", self.set_cookies()))
     }
 
-    /// The token pair of a login or refresh answer.
+    /// The token pair of a login or refresh answer: from the JSON body of a body
+    /// delivery, else from the cookies (whose body must then hold no refresh token).
     fn tokens(&self) -> (String, String) {
         assert_eq!(self.status, StatusCode::OK, "{:?}", self.body);
         let v = self.json();
-        (
-            v["access_token"].as_str().unwrap().to_owned(),
-            v["refresh_token"].as_str().unwrap().to_owned(),
-        )
+        if let Some(refresh) = v["refresh_token"].as_str() {
+            assert!(
+                self.headers.get(SET_COOKIE).is_none(),
+                "a body delivery sets no cookies"
+            );
+            return (
+                v["access_token"].as_str().unwrap().to_owned(),
+                refresh.to_owned(),
+            );
+        }
+        // By suffix: the prefix depends on the settings (`__Host-`, `__Secure-`, none).
+        let by_suffix = |suffix: &str| {
+            self.set_cookies()
+                .into_iter()
+                .find(|c| c.name.ends_with(suffix))
+                .unwrap_or_else(|| panic!("no {suffix} cookie: {:?}", self.set_cookies()))
+                .value
+        };
+        (by_suffix("access_token"), by_suffix("refresh_token"))
     }
 
     /// Asserts an RFC 6750 refusal: status, JSON `{"error","error_description"}`, and a
@@ -415,10 +436,8 @@ async fn refresh_rotates_both_tokens_old_access_stays_valid_and_new_access_works
     assert_ne!(jti(&access1), jti(&access0), "new access jti");
     assert_eq!(header_of(&access1)["typ"], "at+jwt");
     assert_eq!(header_of(&refresh1)["typ"], "refresh+jwt");
-    // The answer also sets the rotated cookies (but not a new CSRF value).
-    assert_eq!(res.set_cookie("access_token").value, access1);
-    assert_eq!(res.set_cookie("refresh_token").value, refresh1);
-    assert!(res.set_cookies().iter().all(|c| c.name != "csrf_token"));
+    // A refresh by JSON body is answered by body only: no cookies.
+    assert!(res.set_cookies().is_empty(), "{:?}", res.set_cookies());
 
     // The old access token lives until its expiry; the new one works too.
     assert_eq!(me_status(&app, &access0).await, StatusCode::OK);
@@ -453,7 +472,7 @@ async fn reusing_a_rotated_token_without_grace_revokes_the_whole_family() {
         Some(AuthError::InvalidToken(InvalidToken::RefreshReused))
     );
     // The refusal clears the session cookies.
-    for name in ["access_token", "refresh_token", "csrf_token"] {
+    for name in [ACCESS_COOKIE, REFRESH_COOKIE, CSRF_COOKIE] {
         assert_eq!(res.set_cookie(name).max_age(), Some(0), "{name}");
     }
 
@@ -818,9 +837,14 @@ async fn successors_never_outlive_the_family_and_the_family_ends_at_its_lifetime
 
     // On the wire: the refresh cookie's Max-Age stops at the family's end too.
     let app = router(&s3000);
-    let res = refresh_json(&app, next.pair.refresh.as_str(), None).await;
+    let res = req(Method::POST, "/auth/refresh")
+        .cookie(REFRESH_COOKIE, next.pair.refresh.as_str())
+        .csrf(&login.csrf)
+        .send(&app)
+        .await;
     assert_eq!(res.status, StatusCode::OK);
-    assert_eq!(res.set_cookie("refresh_token").max_age(), Some(2000));
+    assert_eq!(res.set_cookie(REFRESH_COOKIE).max_age(), Some(2000));
+    assert_eq!(res.json()["refresh_expires_in"], 2000);
     let (_, refresh2) = res.tokens();
     assert_eq!(payload(&refresh2)["exp"], t + 5000);
 
@@ -954,9 +978,9 @@ async fn logout_with_bearer_and_json_body_revokes_both_and_clears_all_cookies() 
     let cookies = res.set_cookies();
     assert_eq!(cookies.len(), 3, "{cookies:?}");
     for (name, path, same_site, http_only) in [
-        ("access_token", "/", "Lax", true),
-        ("refresh_token", "/auth", "Strict", true),
-        ("csrf_token", "/", "Strict", false),
+        ("__Secure-access_token", "/", "Lax", true),
+        ("__Secure-refresh_token", "/auth", "Strict", true),
+        ("__Secure-csrf_token", "/", "Strict", false),
     ] {
         let c = res.set_cookie(name);
         assert_eq!(c.value, "", "{}", c.raw);
@@ -1009,8 +1033,8 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     let app = router(&sessions);
     let login = login_route(&app, "alice").await;
     let jar = cookie_jar(&login);
-    let access = jar["access_token"].clone();
-    let csrf = jar["csrf_token"].clone();
+    let access = jar[ACCESS_COOKIE].clone();
+    let csrf = jar[CSRF_COOKIE].clone();
     assert_eq!(
         payload(&access)["csrf"],
         csrf_digest(&csrf),
@@ -1018,8 +1042,8 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     );
     let post_users = || {
         req(Method::POST, "/users")
-            .cookie("access_token", &access)
-            .cookie("csrf_token", &csrf)
+            .cookie(ACCESS_COOKIE, &access)
+            .cookie(CSRF_COOKIE, &csrf)
     };
 
     // No header: 403 with a JSON body.
@@ -1033,7 +1057,7 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     let res = post_users().csrf("forged-value").send(&app).await;
     res.assert_refusal(StatusCode::FORBIDDEN, "invalid_request");
     // Another session's value (valid for that session, not this token): 403.
-    let other = cookie_jar(&login_route(&app, "alice").await)["csrf_token"].clone();
+    let other = cookie_jar(&login_route(&app, "alice").await)[CSRF_COOKIE].clone();
     assert_ne!(other, csrf);
     let res = post_users().csrf(&other).send(&app).await;
     res.assert_refusal(StatusCode::FORBIDDEN, "invalid_request");
@@ -1073,7 +1097,7 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     assert_eq!(res.status, StatusCode::CREATED);
     // Safe methods with the cookie need no CSRF value.
     let res = req(Method::GET, "/me")
-        .cookie("access_token", &access)
+        .cookie(ACCESS_COOKIE, &access)
         .send(&app)
         .await;
     assert_eq!(res.status, StatusCode::OK);
@@ -1081,7 +1105,7 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     // DELETE through the sessions route, by cookie, needs it too.
     let fam = payload(&access)["fam"].as_str().unwrap().to_owned();
     let res = req(Method::DELETE, &format!("/auth/sessions/{fam}"))
-        .cookie("access_token", &access)
+        .cookie(ACCESS_COOKIE, &access)
         .send(&app)
         .await;
     res.assert_refusal(StatusCode::FORBIDDEN, "invalid_request");
@@ -1094,15 +1118,15 @@ async fn refresh_and_logout_by_cookie_need_the_csrf_value_but_json_refresh_does_
     let app = router(&sessions);
     let jar = cookie_jar(&login_route(&app, "alice").await);
     let (access, refresh, csrf) = (
-        jar["access_token"].clone(),
-        jar["refresh_token"].clone(),
-        jar["csrf_token"].clone(),
+        jar[ACCESS_COOKIE].clone(),
+        jar[REFRESH_COOKIE].clone(),
+        jar[CSRF_COOKIE].clone(),
     );
     let by_cookie = |path: &str, access: &str, refresh: &str| {
         req(Method::POST, path)
-            .cookie("access_token", access)
-            .cookie("refresh_token", refresh)
-            .cookie("csrf_token", &csrf)
+            .cookie(ACCESS_COOKIE, access)
+            .cookie(REFRESH_COOKIE, refresh)
+            .cookie(CSRF_COOKIE, &csrf)
     };
 
     // Refresh by cookie without the header: 403, and nothing was consumed.
@@ -1128,7 +1152,7 @@ async fn refresh_and_logout_by_cookie_need_the_csrf_value_but_json_refresh_does_
         .await;
     assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
     let (access1, refresh1) = res.tokens();
-    assert_eq!(res.set_cookie("refresh_token").value, refresh1);
+    assert_eq!(res.set_cookie(REFRESH_COOKIE).value, refresh1);
     // The successor keeps the CSRF binding of the login.
     assert_eq!(payload(&refresh1)["csrf"], csrf_digest(&csrf));
     assert_eq!(payload(&access1)["csrf"], csrf_digest(&csrf));
@@ -1147,7 +1171,7 @@ async fn refresh_and_logout_by_cookie_need_the_csrf_value_but_json_refresh_does_
     );
     // Only the access cookie: still 403.
     let res = req(Method::POST, "/auth/logout")
-        .cookie("access_token", &access2)
+        .cookie(ACCESS_COOKIE, &access2)
         .send(&app)
         .await;
     res.assert_refusal(StatusCode::FORBIDDEN, "invalid_request");
@@ -1173,9 +1197,9 @@ async fn cookie_logout_with_a_basic_authorization_header_still_needs_the_csrf_va
     let sessions = sessions();
     let app = router(&sessions);
     let jar = cookie_jar(&login_route(&app, "alice").await);
-    let access = jar["access_token"].clone();
+    let access = jar[ACCESS_COOKIE].clone();
     let res = req(Method::POST, "/auth/logout")
-        .cookie("access_token", &access)
+        .cookie(ACCESS_COOKIE, &access)
         .header(AUTHORIZATION.as_str(), "Basic dXNlcjpwYXNz")
         .send(&app)
         .await;
@@ -1189,7 +1213,7 @@ async fn the_layer_does_not_exempt_cookie_requests_carrying_a_basic_authorizatio
     let app = router(&sessions);
     let jar = cookie_jar(&login_route(&app, "alice").await);
     let res = req(Method::POST, "/users")
-        .cookie("access_token", &jar["access_token"])
+        .cookie(ACCESS_COOKIE, &jar[ACCESS_COOKIE])
         .header(AUTHORIZATION.as_str(), "Basic dXNlcjpwYXNz")
         .send(&app)
         .await;
@@ -1209,7 +1233,7 @@ async fn login_sets_cookies_with_secure_attributes() {
     let (access, refresh) = res.tokens();
     assert_eq!(res.set_cookies().len(), 3);
 
-    let a = res.set_cookie("access_token");
+    let a = res.set_cookie(ACCESS_COOKIE);
     assert_eq!(a.value, access);
     assert!(a.flag("httponly") && a.flag("secure"), "{}", a.raw);
     assert_eq!(a.attr("samesite"), Some("Lax"), "{}", a.raw);
@@ -1217,14 +1241,14 @@ async fn login_sets_cookies_with_secure_attributes() {
     assert_eq!(a.max_age(), Some(900), "{}", a.raw);
     assert_eq!(a.attr("domain"), None, "host-only by default");
 
-    let r = res.set_cookie("refresh_token");
+    let r = res.set_cookie(REFRESH_COOKIE);
     assert_eq!(r.value, refresh);
     assert!(r.flag("httponly") && r.flag("secure"), "{}", r.raw);
     assert_eq!(r.attr("samesite"), Some("Strict"), "{}", r.raw);
     assert_eq!(r.attr("path"), Some("/auth"), "{}", r.raw);
     assert_eq!(r.max_age(), Some(7 * 86400), "{}", r.raw);
 
-    let c = res.set_cookie("csrf_token");
+    let c = res.set_cookie(CSRF_COOKIE);
     assert!(!c.flag("httponly"), "script must read it: {}", c.raw);
     assert!(c.flag("secure"), "{}", c.raw);
     assert_eq!(c.attr("path"), Some("/"), "{}", c.raw);
@@ -1239,11 +1263,8 @@ async fn login_sets_cookies_with_secure_attributes() {
 }
 
 #[tokio::test]
-async fn host_prefix_names_the_cookies_and_the_layer_reads_the_prefixed_one() {
-    let auth = builder()
-        .cookies(CookieSettings::default().host_prefix())
-        .build()
-        .unwrap();
+async fn prefixed_names_are_the_default_and_the_layer_reads_the_prefixed_one() {
+    let auth = builder().build().unwrap();
     let sessions = sessions_builder(&auth).build().unwrap();
     let app = router(&sessions);
     let res = login_route(&app, "alice").await;
@@ -1270,6 +1291,7 @@ async fn host_prefix_names_the_cookies_and_the_layer_reads_the_prefixed_one() {
         .send(&app)
         .await;
     assert_eq!(ok.status, StatusCode::OK);
+    // A cookie tossed under the plain name (say from a sibling subdomain) is no token.
     let unprefixed = req(Method::GET, "/me")
         .cookie("access_token", access)
         .send(&app)
@@ -1306,20 +1328,20 @@ async fn the_csrf_cookie_lives_as_long_as_the_refresh_cookies_of_its_family() {
     let app0 = router(&at(0));
     let login = login_route(&app0, "alice").await;
     let jar = cookie_jar(&login);
-    let mut csrf_expires = t + login.set_cookie("csrf_token").max_age().unwrap() as u64;
+    let mut csrf_expires = t + login.set_cookie(CSRF_COOKIE).max_age().unwrap() as u64;
 
     // Six days later the browser refreshes by cookie (the access cookie has long expired).
     let six_days = 6 * 86400;
     let app6 = router(&at(six_days));
     let res = req(Method::POST, "/auth/refresh")
-        .cookie("refresh_token", &jar["refresh_token"])
-        .cookie("csrf_token", &jar["csrf_token"])
-        .csrf(&jar["csrf_token"])
+        .cookie(REFRESH_COOKIE, &jar[REFRESH_COOKIE])
+        .cookie(CSRF_COOKIE, &jar[CSRF_COOKIE])
+        .csrf(&jar[CSRF_COOKIE])
         .send(&app6)
         .await;
     assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
-    let refresh_expires = t + six_days + res.set_cookie("refresh_token").max_age().unwrap() as u64;
-    if let Some(c) = res.set_cookies().iter().find(|c| c.name == "csrf_token") {
+    let refresh_expires = t + six_days + res.set_cookie(REFRESH_COOKIE).max_age().unwrap() as u64;
+    if let Some(c) = res.set_cookies().iter().find(|c| c.name == CSRF_COOKIE) {
         csrf_expires = t + six_days + c.max_age().unwrap() as u64;
     }
     assert!(
@@ -1468,7 +1490,7 @@ async fn garbage_and_malformed_refresh_requests_are_refused_with_rfc6750_answers
             "body token and a different cookie token",
             post()
                 .json(json!({ "refresh_token": refresh }))
-                .cookie("refresh_token", &other_refresh),
+                .cookie(REFRESH_COOKIE, &other_refresh),
             StatusCode::BAD_REQUEST,
             "invalid_request",
             Some(AuthError::InvalidRequest(
@@ -1955,13 +1977,13 @@ async fn browser_flow_over_tcp_login_refresh_logout_with_the_cookie_jar() {
     for v in res.headers().get_all(SET_COOKIE.as_str()) {
         assert!(!v.to_str().unwrap().contains("Secure"), "{v:?}");
     }
+    // No token in a body that page script could read.
     let body: Value = res.json().await.unwrap();
-    let access0 = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(body.get("access_token"), None, "{body}");
+    assert_eq!(body.get("refresh_token"), None, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
     let csrf = jar_cookie(&jar, &root, "csrf_token").expect("readable CSRF cookie");
-    assert_eq!(
-        jar_cookie(&jar, &root, "access_token"),
-        Some(access0.clone())
-    );
+    let access0 = jar_cookie(&jar, &root, "access_token").expect("access cookie");
     // The refresh cookie is scoped to /auth: sent to the refresh route, not to /.
     assert!(jar_cookie(&jar, &root, "refresh_token").is_none());
     assert!(jar_cookie(&jar, &refresh_url, "refresh_token").is_some());
@@ -1988,12 +2010,10 @@ async fn browser_flow_over_tcp_login_refresh_logout_with_the_cookie_jar() {
         .unwrap();
     assert_eq!(res.status(), reqwest::StatusCode::OK);
     let body: Value = res.json().await.unwrap();
-    let access1 = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(body.get("refresh_token"), None, "{body}");
+    assert_eq!(body.get("access_token"), None, "{body}");
+    let access1 = jar_cookie(&jar, &root, "access_token").expect("rotated access cookie");
     assert_ne!(jti(&access1), jti(&access0));
-    assert_eq!(
-        jar_cookie(&jar, &root, "access_token"),
-        Some(access1.clone())
-    );
     assert_eq!(
         jar_cookie(&jar, &root, "csrf_token"),
         Some(csrf.clone()),
@@ -2043,4 +2063,435 @@ async fn browser_flow_over_tcp_login_refresh_logout_with_the_cookie_jar() {
         .await
         .unwrap();
     assert_eq!(res.status(), reqwest::StatusCode::UNAUTHORIZED);
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 9: the security review's findings on sessions and cookies
+// ---------------------------------------------------------------------------------------
+
+/// Finding 1: a cross-site form POST carries none of the (SameSite) cookies; its 401 must
+/// not clear them (a forced logout with no CSRF value at all).
+#[tokio::test]
+async fn a_cross_site_logout_without_credentials_is_401_and_clears_no_cookies() {
+    let sessions = sessions();
+    let app = router(&sessions);
+    let res = req(Method::POST, "/auth/logout")
+        .header(ORIGIN.as_str(), "https://evil.example")
+        .header(HOST.as_str(), "app.example")
+        .header("sec-fetch-site", "cross-site")
+        .raw(Some("application/x-www-form-urlencoded"), "")
+        .send(&app)
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.error, Some(AuthError::MissingCredentials));
+    assert_eq!(res.header(CONTENT_TYPE), Some("application/json"));
+    assert!(res.set_cookies().is_empty(), "{:?}", res.set_cookies());
+    // A form with fields is a malformed body: refused, nothing cleared either.
+    let res = req(Method::POST, "/auth/logout")
+        .header(ORIGIN.as_str(), "https://evil.example")
+        .raw(Some("application/x-www-form-urlencoded"), "x=1")
+        .send(&app)
+        .await;
+    res.assert_refusal(StatusCode::BAD_REQUEST, "invalid_request");
+    assert!(res.set_cookies().is_empty(), "{:?}", res.set_cookies());
+    // Same answer without any body or header at all.
+    let res = req(Method::POST, "/auth/logout").send(&app).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert!(res.set_cookies().is_empty(), "{:?}", res.set_cookies());
+}
+
+/// Finding 2: a token delivered as a cookie never appears in a body page script can read;
+/// a refresh by JSON body is answered by body only.
+#[tokio::test]
+async fn cookie_login_and_cookie_refresh_never_put_a_token_in_the_body() {
+    let sessions = sessions();
+    let app = router(&sessions);
+    let login = login_route(&app, "alice").await;
+    assert_eq!(login.status, StatusCode::OK);
+    let body = login.json();
+    assert_eq!(body.get("access_token"), None, "{body}");
+    assert_eq!(body.get("refresh_token"), None, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["refresh_expires_in"], 7 * 86400);
+    let jar = cookie_jar(&login);
+    let (access, refresh, csrf) = (
+        jar[ACCESS_COOKIE].clone(),
+        jar[REFRESH_COOKIE].clone(),
+        jar[CSRF_COOKIE].clone(),
+    );
+
+    // XSS reads the csrf cookie and posts the refresh: it gets cookies it cannot read.
+    let res = req(Method::POST, "/auth/refresh")
+        .cookie(REFRESH_COOKIE, &refresh)
+        .cookie(ACCESS_COOKIE, &access)
+        .csrf(&csrf)
+        .send(&app)
+        .await;
+    assert_eq!(res.status, StatusCode::OK);
+    let text = String::from_utf8_lossy(&res.body).into_owned();
+    let (access1, refresh1) = res.tokens();
+    assert!(
+        !text.contains(&refresh1) && !text.contains(&access1),
+        "{text}"
+    );
+
+    // A non-browser client refreshing by body gets a body, and no cookies.
+    let res = refresh_json(&app, &refresh1, None).await;
+    assert!(res.set_cookies().is_empty());
+    assert!(res.json()["refresh_token"].is_string());
+
+    // Per request or per configuration, a login can be delivered otherwise.
+    let l = start_session(&sessions, "bob").await;
+    let res = sessions.login_response_with(&l, axum_token_auth::TokenDelivery::Body);
+    assert!(res.headers().get(SET_COOKIE).is_none());
+    let spa = sessions_builder(&auth())
+        .token_delivery(axum_token_auth::TokenDelivery::CookiesWithAccessToken)
+        .build()
+        .unwrap();
+    let l = start_session(&spa, "carol").await;
+    let res = spa.login_response(&l);
+    let cookies = set_cookies(res.headers());
+    let body: Value =
+        serde_json::from_slice(&res.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(body["access_token"], l.pair.access.as_str());
+    assert_eq!(body.get("refresh_token"), None);
+    assert!(cookies.iter().any(|c| c.name == REFRESH_COOKIE));
+}
+
+/// A second authority over the same secret and store, for another audience.
+fn other_audience(store: &Arc<dyn RefreshStore>) -> Sessions {
+    let auth = builder().audience("api-b").build().unwrap();
+    Sessions::builder_shared(auth, Arc::clone(store))
+        .build()
+        .unwrap()
+}
+
+/// Finding 5: logout verifies every claim but time (`iss`, `aud`), and ends a family only
+/// for its owner.
+#[tokio::test]
+async fn logout_refuses_tokens_for_another_audience_and_families_of_another_user() {
+    let store = shared_store();
+    let ours = Sessions::builder_shared(
+        builder().audience("api-a").build().unwrap(),
+        Arc::clone(&store),
+    )
+    .build()
+    .unwrap();
+    let app = router(&ours);
+    let foreign = start_session(&other_audience(&store), "alice").await;
+    let res = req(Method::POST, "/auth/logout")
+        .json(json!({ "refresh_token": foreign.pair.refresh.as_str() }))
+        .send(&app)
+        .await;
+    res.assert_refusal(StatusCode::UNAUTHORIZED, "invalid_token");
+    assert_eq!(
+        res.error,
+        Some(AuthError::InvalidToken(InvalidToken::WrongAudience))
+    );
+    assert_eq!(ours.list("alice").await.unwrap().len(), 1, "nothing ended");
+
+    // A token of ours whose `fam` names another user's family.
+    let alice = start_session(&ours, "alice").await;
+    let forged = forge_refresh(&ours, "mallory", &alice.family_id, Some("api-a"));
+    let res = req(Method::POST, "/auth/logout")
+        .json(json!({ "refresh_token": forged }))
+        .send(&app)
+        .await;
+    res.assert_refusal(StatusCode::UNAUTHORIZED, "invalid_token");
+    assert!(
+        ours.list("alice")
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.id == alice.family_id),
+        "alice's session survived"
+    );
+    // The same token at the refresh route ends nothing either (it used to be "reuse").
+    refresh_json(&app, &forged, None)
+        .await
+        .assert_refusal(StatusCode::UNAUTHORIZED, "invalid_token");
+    assert!(
+        ours.refresh(alice.pair.refresh.as_str(), None)
+            .await
+            .is_ok()
+    );
+
+    // The refresh route's CSRF pre-check refuses the foreign-audience token too.
+    let res = req(Method::POST, "/auth/refresh")
+        .cookie(REFRESH_COOKIE, foreign.pair.refresh.as_str())
+        .csrf(&foreign.csrf)
+        .send(&app)
+        .await;
+    assert_eq!(
+        res.error,
+        Some(AuthError::InvalidToken(InvalidToken::WrongAudience))
+    );
+}
+
+/// A refresh token for `sub` naming family `fam`, signed with the shared secret (what
+/// another service holding the key could mint).
+fn forge_refresh(sessions: &Sessions, sub: &str, fam: &str, aud: Option<&str>) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.typ = Some("refresh+jwt".into());
+    let now = sessions.auth().now();
+    let mut claims = json!({
+        "sub": sub, "iat": now, "exp": now + 3600, "jti": "forged-0123456789abcdef", "fam": fam,
+    });
+    if let Some(aud) = aud {
+        claims["aud"] = json!(aud);
+    }
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// Hooks that re-read scopes from a grant store at each refresh and deny disabled users.
+struct GrantHooks {
+    grants: Arc<axum_token_auth::store::grants::MemoryGrantStore>,
+    disabled: Mutex<HashSet<String>>,
+}
+
+#[async_trait]
+impl SessionHooks for GrantHooks {
+    async fn on_refresh(
+        &self,
+        parent: &axum_token_auth::TokenClaims<serde_json::Map<String, Value>>,
+    ) -> axum_token_auth::RefreshDecision {
+        use axum_token_auth::store::grants::GrantStore;
+        use axum_token_auth::{RefreshDecision, SuccessorClaims};
+        if self.disabled.lock().unwrap().contains(&parent.sub) {
+            return RefreshDecision::Deny;
+        }
+        let Ok(held) = self.grants.granted_scopes("app", &parent.sub).await else {
+            return RefreshDecision::Deny;
+        };
+        RefreshDecision::AllowWith(
+            SuccessorClaims::new().scopes(
+                held.into_iter()
+                    .map(|g| g.scope)
+                    .chain(["admin".to_owned()]),
+            ),
+        )
+    }
+}
+
+/// Finding 7: a hook consulted inside every refresh can veto it or change the
+/// successor's scopes; a revoked grant stops flowing into successors.
+#[tokio::test]
+async fn on_refresh_rereads_grants_and_can_deny() {
+    use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
+    let grants = Arc::new(MemoryGrantStore::new());
+    for s in ["users:read", "users:write"] {
+        grants
+            .grant_scope(
+                "app",
+                "alice",
+                &axum_token_auth::Scope::new(s).unwrap(),
+                "root",
+            )
+            .await
+            .unwrap();
+    }
+    let hooks = GrantHooks {
+        grants: Arc::clone(&grants),
+        disabled: Mutex::new(HashSet::new()),
+    };
+    let disabled = Arc::new(hooks);
+    struct Shared(Arc<GrantHooks>);
+    #[async_trait]
+    impl SessionHooks for Shared {
+        async fn on_refresh(
+            &self,
+            parent: &axum_token_auth::TokenClaims<serde_json::Map<String, Value>>,
+        ) -> axum_token_auth::RefreshDecision {
+            self.0.on_refresh(parent).await
+        }
+    }
+    let sessions = sessions_builder(&auth())
+        .hooks(Shared(Arc::clone(&disabled)))
+        .build()
+        .unwrap();
+    let app = router(&sessions);
+    let (_, r0) = login_route(&app, "alice").await.tokens();
+    let res = refresh_json(&app, &r0, None).await;
+    let (a1, r1) = res.tokens();
+    assert_eq!(payload(&a1)["scope"], "users:read users:write");
+    assert_eq!(
+        payload(&r1)["scope"],
+        "users:read users:write",
+        "never wider: no admin"
+    );
+
+    grants
+        .revoke_scope(
+            "app",
+            "alice",
+            &axum_token_auth::Scope::new("users:write").unwrap(),
+            "root",
+        )
+        .await
+        .unwrap();
+    let (a2, r2) = refresh_json(&app, &r1, None).await.tokens();
+    assert_eq!(payload(&a2)["scope"], "users:read");
+    assert_eq!(payload(&r2)["scope"], "users:read");
+
+    disabled.disabled.lock().unwrap().insert("alice".into());
+    let res = refresh_json(&app, &r2, None).await;
+    res.assert_refusal(StatusCode::UNAUTHORIZED, "invalid_token");
+    assert_eq!(
+        res.error,
+        Some(AuthError::InvalidToken(InvalidToken::RefreshDenied))
+    );
+    assert!(
+        sessions.list("alice").await.unwrap().is_empty(),
+        "session ended"
+    );
+    assert_eq!(
+        me_status(&app, &a2).await,
+        StatusCode::UNAUTHORIZED,
+        "its access token too"
+    );
+}
+
+/// Finding 9: one account's login / refresh / reuse loop cannot fill the revocation
+/// store for everyone (logouts used to answer 503 once it was full).
+#[tokio::test]
+async fn one_account_cannot_exhaust_the_revocation_store_for_everyone() {
+    use axum_token_auth::store::memory::MemoryRevocationStore;
+    let revocation = Arc::new(MemoryRevocationStore::with_capacity(40).with_subject_quota(8));
+    let auth = builder()
+        .revocation_store(revocation.clone())
+        .build()
+        .unwrap();
+    let sessions = sessions_builder(&auth)
+        .grace(Duration::ZERO)
+        .build()
+        .unwrap();
+    let app = router(&sessions);
+    let mut first_access = None;
+    for _ in 0..12 {
+        let (a0, r0) = login_route(&app, "mallory").await.tokens();
+        first_access.get_or_insert(a0);
+        let mut r = r0.clone();
+        for _ in 0..3 {
+            r = refresh_json(&app, &r, None).await.tokens().1;
+        }
+        // Reuse: the family and its access tokens are revoked.
+        refresh_json(&app, &r0, None)
+            .await
+            .assert_refusal(StatusCode::UNAUTHORIZED, "invalid_token");
+    }
+    assert!(revocation.len() <= 8, "{} entries held", revocation.len());
+    // Mallory's tokens are all refused (nothing was forgotten)…
+    assert_eq!(
+        me_status(&app, first_access.as_deref().unwrap()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    // …and everyone else still logs out.
+    for user in ["bob", "carol", "dave"] {
+        let (a, r) = login_route(&app, user).await.tokens();
+        let res = req(Method::POST, "/auth/logout")
+            .bearer(&a)
+            .json(json!({ "refresh_token": r }))
+            .send(&app)
+            .await;
+        assert_eq!(res.status, StatusCode::NO_CONTENT, "{:?}", res.body);
+        assert_eq!(me_status(&app, &a).await, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// Finding 10: a per-login ttl is the access token's, never the refresh token's.
+#[tokio::test]
+async fn a_login_ttl_applies_to_the_access_token_only() {
+    let sessions = sessions();
+    let short = sessions
+        .login(
+            &TokenRequest::new("alice").ttl(Duration::from_secs(300)),
+            None,
+        )
+        .await
+        .expect("a 5 min access token is allowed");
+    assert_eq!(short.pair.access.expires_in(), 300);
+    assert_eq!(short.pair.refresh.expires_in(), 7 * 86400);
+    let long = sessions
+        .login(
+            &TokenRequest::new("alice").ttl(Duration::from_secs(7200)),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(long.pair.access.expires_in(), 7200);
+    assert_eq!(long.pair.refresh.expires_in(), 7 * 86400);
+}
+
+/// Finding 10: a rotated access token's `exp` is capped at the family's end.
+#[tokio::test]
+async fn a_rotated_access_token_never_outlives_its_family() {
+    let store = shared_store();
+    let t = unix_now();
+    let at = |s: u64| {
+        let auth = builder()
+            .access_ttl(Duration::from_secs(2 * 3600))
+            .refresh_ttl(Duration::from_secs(3600))
+            .clock(FixedClock(t + s))
+            .build()
+            .unwrap();
+        Sessions::builder_shared(auth, Arc::clone(&store))
+            .family_lifetime(Duration::from_secs(3600))
+            .build()
+            .unwrap()
+    };
+    let login = start_session(&at(0), "alice").await;
+    assert_eq!(
+        login.pair.access.expires_at,
+        t + 3600,
+        "capped at login too"
+    );
+    let next = at(1800)
+        .refresh(login.pair.refresh.as_str(), None)
+        .await
+        .unwrap();
+    assert_eq!(next.pair.access.expires_at, t + 3600);
+    assert_eq!(payload(next.pair.access.as_str())["exp"], t + 3600);
+}
+
+/// Finding 10: "not expired" for `require_expired_access` is what the layer accepts,
+/// leeway included.
+#[tokio::test]
+async fn require_expired_access_counts_the_leeway() {
+    let store = shared_store();
+    let t = unix_now();
+    let login = start_session(&sessions_at(&store, t).build().unwrap(), "alice").await;
+    // 10 s past `exp`: still accepted by the layer (30 s leeway).
+    let later = sessions_at(&store, t + 900 + 10)
+        .require_expired_access(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        later
+            .refresh(
+                login.pair.refresh.as_str(),
+                Some(login.pair.access.as_str())
+            )
+            .await
+            .unwrap_err(),
+        AuthError::InvalidRequest(InvalidRequest::AccessTokenNotExpired)
+    );
+    let much_later = sessions_at(&store, t + 900 + 31)
+        .require_expired_access(true)
+        .build()
+        .unwrap();
+    assert!(
+        much_later
+            .refresh(
+                login.pair.refresh.as_str(),
+                Some(login.pair.access.as_str())
+            )
+            .await
+            .is_ok()
+    );
 }

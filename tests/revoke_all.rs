@@ -82,24 +82,53 @@ async fn revoke_user_refuses_every_token_of_the_user_and_only_theirs() {
 }
 
 #[tokio::test]
-async fn revoke_all_for_user_covers_tokens_issued_with_a_generation() {
+async fn revoke_all_for_user_refuses_every_token_of_the_subject_however_it_was_minted() {
+    use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
+    use axum_token_auth::{Scope, TokenKind};
     let auth = TokenAuth::builder().hs256_secret(SECRET).build().unwrap();
+    let app = Router::new()
+        .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+        .layer(auth.layer().also_accept(TokenKind::Service));
+    let grants = MemoryGrantStore::new();
+    grants
+        .grant_scope("acme", "svc", &Scope::new("reports:read").unwrap(), "root")
+        .await
+        .unwrap();
     let g = auth.revocation_store().generation("svc").await.unwrap();
     let tracked = auth
         .issue_access(&TokenRequest::new("svc").user_generation(g))
         .unwrap();
-    let untracked = auth.issue_access(&TokenRequest::new("svc")).unwrap();
+    let access = auth.issue_access(&TokenRequest::new("svc")).unwrap();
+    let service = auth.issue_service(&TokenRequest::new("svc")).unwrap();
+    let granted = auth
+        .issue_granted(
+            &grants,
+            TokenKind::Access,
+            &TokenRequest::new("svc")
+                .tenant("acme")
+                .scope("reports:read"),
+        )
+        .await
+        .unwrap();
+    let other = auth.issue_access(&TokenRequest::new("other")).unwrap();
+    let all = [&tracked, &access, &service, &granted];
+    for t in all {
+        assert_eq!(me(&app, t.as_str()).await, StatusCode::OK);
+    }
     assert_eq!(auth.revoke_all_for_user("svc").await.unwrap(), g + 1);
-    assert_eq!(
-        auth.validate::<axum_token_auth::NoCustomClaims>(tracked.as_str())
-            .await
-            .unwrap_err(),
-        AuthError::InvalidToken(InvalidToken::Revoked)
-    );
-    // A token minted without a generation is outside this mechanism (documented).
-    assert!(
-        auth.validate::<axum_token_auth::NoCustomClaims>(untracked.as_str())
-            .await
-            .is_ok()
-    );
+    for t in all {
+        assert_eq!(
+            me(&app, t.as_str()).await,
+            StatusCode::UNAUTHORIZED,
+            "{:?} survived",
+            t.kind
+        );
+        assert_eq!(
+            auth.validate_kind::<axum_token_auth::NoCustomClaims>(t.as_str(), t.kind)
+                .await
+                .unwrap_err(),
+            AuthError::InvalidToken(InvalidToken::Revoked)
+        );
+    }
+    assert_eq!(me(&app, other.as_str()).await, StatusCode::OK);
 }

@@ -528,7 +528,14 @@ async fn unknown_kid_is_401_invalid_token() {
 async fn oversize_token_is_401_invalid_token() {
     let big = TokenRequest::new("alice").metadata("blob", "x".repeat(9 * 1024));
     let auth = auth();
-    let token = auth.issue_access(&big).unwrap().into_string();
+    // The crate never mints a token its own layer refuses; another issuer with the same
+    // key and a larger limit does.
+    assert!(matches!(
+        auth.issue_access(&big),
+        Err(axum_token_auth::IssueError::TokenTooLarge { .. })
+    ));
+    let lax = builder().max_token_bytes(64 * 1024).build().unwrap();
+    let token = lax.issue_access(&big).unwrap().into_string();
     assert!(token.len() > 8 * 1024);
     let app = app(&auth);
     assert_refused(
@@ -664,7 +671,7 @@ async fn header_and_cookie_with_different_tokens_is_400_invalid_request() {
     let req = Request::builder()
         .uri("/me")
         .header(AUTHORIZATION, format!("Bearer {a}"))
-        .header(COOKIE, format!("access_token={b}"))
+        .header(COOKIE, format!("__Host-access_token={b}"))
         .body(Body::empty())
         .unwrap();
     assert_refused(
@@ -681,7 +688,7 @@ async fn same_token_in_header_and_cookie_is_200() {
     let req = Request::builder()
         .uri("/source")
         .header(AUTHORIZATION, format!("Bearer {a}"))
-        .header(COOKIE, format!("access_token={a}"))
+        .header(COOKIE, format!("__Host-access_token={a}"))
         .body(Body::empty())
         .unwrap();
     assert_eq!(ok_body(send(&app(&auth), req).await).await, "Header");
@@ -710,7 +717,7 @@ async fn cookie_in_a_second_cookie_header_is_found() {
     let req = Request::builder()
         .uri("/me")
         .header(COOKIE, "theme=dark")
-        .header(COOKIE, format!("access_token={a}"))
+        .header(COOKIE, format!("__Host-access_token={a}"))
         .body(Body::empty())
         .unwrap();
     assert_eq!(ok_body(send(&app(&auth), req).await).await, "alice");
@@ -747,7 +754,7 @@ async fn bearer_header_with_empty_access_cookie_is_200() {
     let req = Request::builder()
         .uri("/me")
         .header(AUTHORIZATION, format!("Bearer {a}"))
-        .header(COOKIE, "access_token=; theme=dark")
+        .header(COOKIE, "__Host-access_token=; theme=dark")
         .body(Body::empty())
         .unwrap();
     assert_eq!(ok_body(send(&app(&auth), req).await).await, "alice");
@@ -1042,7 +1049,7 @@ async fn error_description_never_echoes_attacker_input() {
     // Cookie garbage with quotes.
     let req = Request::builder()
         .uri("/me")
-        .header(COOKIE, "access_token=\"attacker\\\"pwned\"")
+        .header(COOKIE, "__Host-access_token=\"attacker\\\"pwned\"")
         .body(Body::empty())
         .unwrap();
     let r = refusal(send(&app, req).await).await;
@@ -1219,4 +1226,77 @@ fn default_access_lifetime_is_15_minutes() {
             .expires_in(),
         120
     );
+}
+
+/// The README's refusal table lists the CSRF refusal, and says what the code answers.
+#[tokio::test]
+async fn readme_refusal_table_lists_the_csrf_row_as_the_code_answers_it() {
+    let readme = include_str!("../README.md");
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| CSRF"))
+        .expect("README refusal table has a CSRF row");
+    assert!(
+        row.contains("| 403 |") && row.contains("invalid_request"),
+        "{row}"
+    );
+    for e in [InvalidRequest::CsrfMismatch, InvalidRequest::CrossSite] {
+        let e = AuthError::InvalidRequest(e);
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        assert_eq!(e.error_code(), Some("invalid_request"));
+    }
+    // And on the wire: an unsafe cookie request without the CSRF value.
+    let auth = auth();
+    let token = issue(&auth, "alice", &["users:write"]);
+    let req = Request::post("/users")
+        .header(COOKIE, format!("__Host-access_token={token}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_refused(
+        send(&app(&auth), req).await,
+        AuthError::InvalidRequest(InvalidRequest::CsrfMismatch),
+    )
+    .await;
+}
+
+/// The crate's origin check as a building block on any handler (`SameOrigin`): cross-site
+/// requests are refused with the RFC 6750 JSON answer, same-origin and non-browser ones
+/// reach the handler.
+#[tokio::test]
+async fn same_origin_extractor_refuses_cross_site_requests_on_any_handler() {
+    use axum_token_auth::SameOrigin;
+    let auth = auth();
+    let app: Router = Router::new()
+        .route(
+            "/login",
+            axum::routing::post(|_: SameOrigin| async { "ok" }),
+        )
+        .with_state(auth.clone());
+    let post = |headers: &[(&'static str, &str)]| {
+        let mut b = Request::post("/login").header("host", "app.example");
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    for cross in [
+        post(&[("origin", "https://evil.example")]),
+        post(&[("sec-fetch-site", "cross-site")]),
+        post(&[("origin", "null")]),
+    ] {
+        assert_refused(
+            send(&app, cross).await,
+            AuthError::InvalidRequest(InvalidRequest::CrossSite),
+        )
+        .await;
+    }
+    for ok in [
+        post(&[
+            ("origin", "https://app.example"),
+            ("sec-fetch-site", "same-origin"),
+        ]),
+        post(&[]),
+    ] {
+        assert_eq!(ok_body(send(&app, ok).await).await, "ok");
+    }
 }

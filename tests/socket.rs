@@ -41,7 +41,7 @@ async fn cookie_token_over_tcp_is_200() {
     let token = issue(&auth, "alice", &[]);
     let url: reqwest::Url = format!("http://{addr}/").parse().unwrap();
     let jar = Arc::new(reqwest::cookie::Jar::default());
-    jar.add_cookie_str(&format!("access_token={token}; Path=/"), &url);
+    jar.add_cookie_str(&format!("__Host-access_token={token}; Path=/"), &url);
     let client = reqwest::Client::builder()
         .cookie_provider(Arc::clone(&jar))
         .build()

@@ -1,6 +1,7 @@
 //! The in-memory stores: the embedded default for one process.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
@@ -11,29 +12,79 @@ use crate::store::family::{
     AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
 };
-use crate::store::{RevocationCheck, RevocationStore, StoreError, TokenDigest};
+use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
 
 /// Default capacity of [`MemoryRevocationStore`]: one million revoked, unexpired tokens
-/// (about 70 MB at most).
+/// (about 90 MB at most).
 pub const DEFAULT_REVOCATION_CAPACITY: usize = 1_000_000;
+
+/// Default share of [`MemoryRevocationStore`] one subject may hold: 64 unexpired
+/// revocations (see [`MemoryRevocationStore::with_subject_quota`]).
+pub const DEFAULT_SUBJECT_QUOTA: usize = 64;
 
 /// Revoked token digests in process memory, each kept until its token expires.
 ///
-/// Memory is bounded: expired entries are purged whenever the map doubles, and when
-/// `capacity` unexpired entries are held a further `revoke` fails with
-/// [`StoreError::CapacityExceeded`] rather than silently forgetting a revocation.
-/// Lookups take a read lock that writers hold only for an insert (or a purge).
+/// Memory is bounded: expired entries are purged whenever the map doubles, and at most
+/// `capacity` unexpired entries are held. What happens at the bound:
+///
+/// * [`revoke_for`](RevocationStore::revoke_for) (what [`Sessions`](crate::Sessions) and
+///   [`TokenAuth::revoke`](crate::TokenAuth::revoke) use) counts each entry against its
+///   subject. A subject that already holds its quota (default [`DEFAULT_SUBJECT_QUOTA`]),
+///   or any subject once the store is full, gets one subject-wide revocation instead
+///   ([`revoke_all_for`](RevocationStore::revoke_all_for) now): every token of that
+///   subject issued so far is refused. Nothing is forgotten, nothing answers 503, and
+///   one account (a login, refresh and reuse loop writes up to 17 revocations per
+///   login) can hold at most its quota: filling the store takes `capacity / quota`
+///   accounts, and even then only those accounts' later revocations turn subject-wide.
+/// * [`revoke`](RevocationStore::revoke) (no subject known) fails with
+///   [`StoreError::CapacityExceeded`] when the store is full.
+///
+/// Lookups take a read lock that writers hold only for an insert (or a purge). The
+/// subject-wide cutoffs are one small entry per subject ever revoked that way.
 pub struct MemoryRevocationStore {
     revoked: RwLock<Revoked>,
-    generations: RwLock<HashMap<String, u64>>,
+    generations: RwLock<HashMap<String, SubjectCutoff>>,
+    /// Whether `generations` holds anything: until a first revoke-all, the per-request
+    /// check takes no second lock.
+    any_cutoff: AtomicBool,
     capacity: usize,
+    subject_quota: usize,
     clock: Arc<dyn Clock>,
 }
 
 struct Revoked {
     /// Digests are SHA-256 outputs: uniformly random, so they need no second hash.
-    map: HashMap<TokenDigest, u64, Prehashed>,
+    map: HashMap<TokenDigest, Entry, Prehashed>,
+    /// Unexpired entries held per subject (those revoked through `revoke_for`).
+    per_subject: HashMap<Arc<str>, usize>,
     purge_at: usize,
+}
+
+struct Entry {
+    expires_at: u64,
+    subject: Option<Arc<str>>,
+}
+
+impl Revoked {
+    /// Drops expired entries, keeping the per-subject counts in step.
+    fn purge(&mut self, now: u64) {
+        let Revoked {
+            map, per_subject, ..
+        } = self;
+        map.retain(|_, e| {
+            let keep = e.expires_at > now;
+            if !keep
+                && let Some(s) = &e.subject
+                && let Some(n) = per_subject.get_mut(s)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    per_subject.remove(s);
+                }
+            }
+            keep
+        });
+    }
 }
 
 impl Default for MemoryRevocationStore {
@@ -57,12 +108,24 @@ impl MemoryRevocationStore {
         MemoryRevocationStore {
             revoked: RwLock::new(Revoked {
                 map: HashMap::with_hasher(Prehashed),
+                per_subject: HashMap::new(),
                 purge_at: 1024,
             }),
             generations: RwLock::new(HashMap::new()),
+            any_cutoff: AtomicBool::new(false),
             capacity: capacity.max(1),
+            subject_quota: DEFAULT_SUBJECT_QUOTA,
             clock: Arc::new(SystemClock),
         }
+    }
+
+    /// How many unexpired revocations one subject may hold before its further
+    /// revocations become one subject-wide revocation (default
+    /// [`DEFAULT_SUBJECT_QUOTA`]; at least 1).
+    #[must_use]
+    pub fn with_subject_quota(mut self, quota: usize) -> Self {
+        self.subject_quota = quota.max(1);
+        self
     }
 
     /// Uses `clock` to decide which entries have expired (tests).
@@ -91,7 +154,7 @@ impl MemoryRevocationStore {
         let now = self.clock.now();
         let mut w = self.write();
         let before = w.map.len();
-        w.map.retain(|_, exp| *exp > now);
+        w.purge(now);
         before - w.map.len()
     }
 
@@ -107,29 +170,80 @@ impl MemoryRevocationStore {
 
     fn lookup(&self, digest: &TokenDigest) -> bool {
         // The clock is read only for a digest that is held (the rare case).
-        let exp = self.read().map.get(digest).copied();
+        let exp = self.read().map.get(digest).map(|e| e.expires_at);
         exp.is_some_and(|exp| exp > self.clock.now())
+    }
+
+    /// Inserts (or extends) an entry unless the store is full or, for a subject's entry,
+    /// the subject holds its quota; `false` when it did not.
+    fn insert(&self, digest: TokenDigest, expires_at: u64, subject: Option<&str>) -> bool {
+        let now = self.clock.now();
+        let mut w = self.write();
+        if w.map.len() >= w.purge_at || w.map.len() >= self.capacity {
+            w.purge(now);
+            w.purge_at = (w.map.len() * 2).max(1024);
+        }
+        if let Some(e) = w.map.get_mut(&digest) {
+            e.expires_at = e.expires_at.max(expires_at);
+            return true;
+        }
+        if w.map.len() >= self.capacity {
+            return false;
+        }
+        let subject = match subject {
+            Some(s) => {
+                let held = w.per_subject.get(s).copied().unwrap_or(0);
+                if held >= self.subject_quota {
+                    return false;
+                }
+                let key: Arc<str> = w
+                    .per_subject
+                    .get_key_value(s)
+                    .map(|(k, _)| Arc::clone(k))
+                    .unwrap_or_else(|| Arc::from(s));
+                *w.per_subject.entry(Arc::clone(&key)).or_insert(0) += 1;
+                Some(key)
+            }
+            None => None,
+        };
+        w.map.insert(
+            digest,
+            Entry {
+                expires_at,
+                subject,
+            },
+        );
+        true
     }
 }
 
 #[async_trait]
 impl RevocationStore for MemoryRevocationStore {
     async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
-        let now = self.clock.now();
-        if expires_at <= now {
+        if expires_at <= self.clock.now() {
             return Ok(());
         }
-        let mut w = self.write();
-        if w.map.len() >= w.purge_at || w.map.len() >= self.capacity {
-            w.map.retain(|_, exp| *exp > now);
-            w.purge_at = (w.map.len() * 2).max(1024);
+        if self.insert(digest, expires_at, None) {
+            Ok(())
+        } else {
+            Err(StoreError::CapacityExceeded)
         }
-        if w.map.len() >= self.capacity && !w.map.contains_key(&digest) {
-            return Err(StoreError::CapacityExceeded);
+    }
+
+    async fn revoke_for(
+        &self,
+        subject: &str,
+        digest: TokenDigest,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        if expires_at <= now || self.insert(digest, expires_at, Some(subject)) {
+            return Ok(());
         }
-        let e = w.map.entry(digest).or_insert(expires_at);
-        *e = (*e).max(expires_at);
-        Ok(())
+        // Over the subject's quota, or the store is full: revoke all of the subject's
+        // tokens instead (this one included: it was issued before now).
+        tracing::warn!("revocation quota of a subject reached; revoking all of its tokens");
+        self.revoke_all_for(subject, now).await.map(|_| ())
     }
 
     async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
@@ -140,15 +254,21 @@ impl RevocationStore for MemoryRevocationStore {
         Some(Ok(self.lookup(digest)))
     }
 
-    async fn revoke_all_for(&self, subject: &str) -> Result<u64, StoreError> {
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
         let mut g = self.generations.write().unwrap_or_else(|p| p.into_inner());
-        let n = g.entry(subject.to_owned()).or_insert(0);
-        *n += 1;
-        Ok(*n)
+        self.any_cutoff.store(true, Ordering::Release);
+        let c = g.entry(subject.to_owned()).or_default();
+        c.generation += 1;
+        c.issued_through = c.issued_through.max(at);
+        Ok(c.generation)
     }
 
     async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
-        Ok(self.generation_of(subject))
+        Ok(self.cutoff_of(subject).generation)
+    }
+
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
+        Ok(self.cutoff_of(subject))
     }
 
     async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
@@ -161,27 +281,26 @@ impl RevocationStore for MemoryRevocationStore {
 }
 
 impl MemoryRevocationStore {
-    fn generation_of(&self, subject: &str) -> u64 {
-        let g = self.generations.read().unwrap_or_else(|p| p.into_inner());
-        if g.is_empty() {
-            return 0;
+    fn cutoff_of(&self, subject: &str) -> SubjectCutoff {
+        // Set (under the write lock) before any entry exists, so `false` means none.
+        if !self.any_cutoff.load(Ordering::Acquire) {
+            return SubjectCutoff::default();
         }
-        g.get(subject).copied().unwrap_or(0)
+        let g = self.generations.read().unwrap_or_else(|p| p.into_inner());
+        g.get(subject).copied().unwrap_or_default()
     }
 
-    /// Sets a subject's generation (the Redis store keeps its cache with it).
+    /// Raises a subject's cutoff (the Redis store keeps its cache with it).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
-    pub(crate) fn set_generation(&self, subject: &str, generation: u64) {
+    pub(crate) fn set_cutoff(&self, subject: &str, cutoff: SubjectCutoff) {
         let mut g = self.generations.write().unwrap_or_else(|p| p.into_inner());
-        let n = g.entry(subject.to_owned()).or_insert(0);
-        *n = (*n).max(generation);
+        self.any_cutoff.store(true, Ordering::Release);
+        let c = g.entry(subject.to_owned()).or_default();
+        *c = c.max(cutoff);
     }
 
     fn answer(&self, token: &RevocationCheck<'_>) -> bool {
-        self.lookup(token.digest)
-            || token
-                .generation
-                .is_some_and(|g| self.generation_of(token.subject) > g)
+        self.lookup(token.digest) || self.cutoff_of(token.subject).revokes(token)
     }
 }
 
@@ -189,6 +308,12 @@ impl MemoryRevocationStore {
 ///
 /// One mutex guards the map, so rotation is atomic; it is held only for map operations.
 /// State is lost on restart (use the Redis or PostgreSQL store to keep it).
+///
+/// Bounded by time: families that have ended are dropped by the store itself (whenever
+/// the number of families has doubled since the last sweep, amortised O(1) per login),
+/// so abandoned sessions never pile up even if nobody calls
+/// [`purge_expired`](RefreshStore::purge_expired). Active families live until their
+/// absolute end (the family lifetime, 30 days by default) or until revoked.
 #[derive(Default)]
 pub struct MemoryRefreshStore {
     state: Mutex<Families>,
@@ -198,7 +323,12 @@ pub struct MemoryRefreshStore {
 struct Families {
     by_id: HashMap<String, Family>,
     by_user: HashMap<String, Vec<String>>,
+    /// Sweep ended families when `by_id` reaches this size.
+    purge_at: usize,
 }
+
+/// Families held before the first sweep.
+const FIRST_FAMILY_SWEEP: usize = 1024;
 
 struct Family {
     session: Session,
@@ -248,6 +378,20 @@ impl Families {
         Some(f)
     }
 
+    /// Drops every family that has ended at `now`; returns how many.
+    fn sweep(&mut self, now: u64) -> usize {
+        let ended: Vec<String> = self
+            .by_id
+            .iter()
+            .filter(|(_, f)| f.session.expires_at <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ended {
+            self.remove(id);
+        }
+        ended.len()
+    }
+
     fn active(&self, family_id: &str, now: u64) -> Option<&Family> {
         self.by_id
             .get(family_id)
@@ -259,6 +403,10 @@ impl Families {
 impl RefreshStore for MemoryRefreshStore {
     async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
         let mut s = self.lock();
+        if s.by_id.len() >= s.purge_at.max(FIRST_FAMILY_SWEEP) {
+            s.sweep(family.created_at);
+            s.purge_at = s.by_id.len() * 2;
+        }
         let session = Session {
             id: family.family_id.clone(),
             user_id: family.user_id.clone(),
@@ -405,17 +553,7 @@ impl RefreshStore for MemoryRefreshStore {
     }
 
     async fn purge_expired(&self, now: u64) -> Result<u64, StoreError> {
-        let mut s = self.lock();
-        let ended: Vec<String> = s
-            .by_id
-            .iter()
-            .filter(|(_, f)| f.session.expires_at <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in &ended {
-            s.remove(id);
-        }
-        Ok(ended.len() as u64)
+        Ok(self.lock().sweep(now) as u64)
     }
 }
 
@@ -461,5 +599,76 @@ mod tests {
         s.revoke(d(3), 200).await.unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s.purge_expired(), 0);
+    }
+
+    fn check<'a>(digest: &'a TokenDigest, subject: &'a str, issued_at: u64) -> RevocationCheck<'a> {
+        RevocationCheck {
+            digest,
+            subject,
+            generation: None,
+            issued_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_subject_cannot_fill_the_store_and_nothing_is_forgotten() {
+        let s = MemoryRevocationStore::with_capacity(10)
+            .with_subject_quota(3)
+            .with_clock(FixedClock(100));
+        // The attacker's fourth revocation becomes a subject-wide one.
+        for n in 1..=5 {
+            s.revoke_for("mallory", d(n), 200).await.unwrap();
+        }
+        assert_eq!(s.len(), 3, "at most the quota is held for one subject");
+        for n in 1..=5 {
+            assert!(
+                s.answer(&check(&d(n), "mallory", 99)),
+                "token {n} is still revoked"
+            );
+        }
+        // Others still get their own entries, and never a 503.
+        for n in 10..17 {
+            s.revoke_for(&format!("user{n}"), d(n), 200).await.unwrap();
+        }
+        assert_eq!(s.len(), 10);
+        // Full: the next subject is revoked subject-wide rather than refused.
+        s.revoke_for("late", d(40), 200).await.unwrap();
+        assert!(s.answer(&check(&d(40), "late", 100)));
+        assert!(!s.answer(&check(&d(41), "user10", 100)));
+        // Expired entries give the quota back.
+        let s = s.with_clock(FixedClock(300));
+        s.revoke_for("mallory", d(50), 400).await.unwrap();
+        assert_eq!(s.len(), 1);
+    }
+
+    fn family(id: &str, at: u64, ends: u64) -> NewFamily {
+        NewFamily {
+            family_id: id.to_owned(),
+            user_id: "u".to_owned(),
+            refresh: d(1),
+            access: AccessRef {
+                jti: "a".into(),
+                expires_at: at + 60,
+            },
+            created_at: at,
+            expires_at: ends,
+            user_agent: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn ended_families_are_dropped_without_purge_expired() {
+        let store = MemoryRefreshStore::new();
+        for i in 0..5000 {
+            // Each family ends 10 s after it was created; logins are 1 s apart.
+            store
+                .create_family(family(&format!("f{i}"), 1000 + i, 1010 + i))
+                .await
+                .unwrap();
+        }
+        let held = store.lock().by_id.len();
+        assert!(held <= 2 * FIRST_FAMILY_SWEEP, "{held} families held");
+        assert!(store.session("f4999", 5999).await.unwrap().is_some());
+        assert_eq!(store.lock().by_user["u"].len(), held);
     }
 }

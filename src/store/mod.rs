@@ -122,11 +122,14 @@ pub trait RevocationStore: Send + Sync + 'static {
         None
     }
 
-    /// Revokes every token of `subject` issued so far, in O(1): the subject's generation
-    /// is incremented, and tokens carrying an older generation (the `gen` claim, written by
-    /// [`Sessions`](crate::Sessions)) are refused from then on. Returns the new generation.
-    async fn revoke_all_for(&self, subject: &str) -> Result<u64, StoreError> {
-        let _ = subject;
+    /// Revokes every token of `subject` issued up to `at` (seconds since the epoch),
+    /// however it was minted, in O(1): the subject's generation is incremented and `at`
+    /// is recorded as its [`SubjectCutoff::issued_through`]. A token carrying a
+    /// generation (the `gen` claim, written by [`Sessions`](crate::Sessions)) is refused
+    /// when that generation is older; a token without one is refused when its `iat` is
+    /// at or before the cutoff. Returns the new generation.
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
+        let _ = (subject, at);
         Err(StoreError::Backend(
             "this store cannot revoke all tokens of a user".into(),
         ))
@@ -138,23 +141,77 @@ pub trait RevocationStore: Send + Sync + 'static {
         Ok(0)
     }
 
-    /// The per-request check: the token's digest, and its generation when it carries one.
-    /// Stores override it to answer in one round trip.
+    /// What [`revoke_all_for`](Self::revoke_all_for) recorded for `subject` (the
+    /// default: its generation, no cutoff).
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
+        Ok(SubjectCutoff {
+            generation: self.generation(subject).await?,
+            issued_through: 0,
+        })
+    }
+
+    /// Revokes one token of `subject` (what [`Sessions`](crate::Sessions) and
+    /// [`TokenAuth::revoke`](crate::TokenAuth::revoke) call). A bounded store may, when
+    /// the subject already holds its share of the store or the store is full, revoke all
+    /// of the subject's tokens instead ([`revoke_all_for`](Self::revoke_all_for) at its
+    /// clock's now): stronger for that subject, and one account cannot use up the store.
+    /// The default is [`revoke`](Self::revoke).
+    async fn revoke_for(
+        &self,
+        subject: &str,
+        digest: TokenDigest,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let _ = subject;
+        self.revoke(digest, expires_at).await
+    }
+
+    /// The per-request check: the token's digest, and the subject's cutoff (see
+    /// [`SubjectCutoff::revokes`]). Stores override it to answer in one round trip.
     async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
         if self.is_revoked(token.digest).await? {
             return Ok(true);
         }
+        Ok(self.subject_cutoff(token.subject).await?.revokes(token))
+    }
+
+    /// [`check`](Self::check) when it is known without waiting, else `None` (the
+    /// default: always ask [`check`](Self::check)).
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        let _ = token;
+        None
+    }
+}
+
+/// What "revoke everything of a subject" left behind: the subject's generation and the
+/// last issue instant it covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SubjectCutoff {
+    /// The subject's generation (0 when never revoked).
+    pub generation: u64,
+    /// Tokens without a generation issued at or before this instant (seconds since the
+    /// epoch) are revoked; 0 when never revoked.
+    pub issued_through: u64,
+}
+
+impl SubjectCutoff {
+    /// Whether this cutoff revokes the token: an older generation when the token carries
+    /// one, else an `iat` at or before [`issued_through`](Self::issued_through). (A token
+    /// without `gen` issued in the same second as a revoke-all is refused too: the two
+    /// cannot be told apart.)
+    pub fn revokes(&self, token: &RevocationCheck<'_>) -> bool {
         match token.generation {
-            Some(g) => Ok(self.generation(token.subject).await? > g),
-            None => Ok(false),
+            Some(g) => g < self.generation,
+            None => self.issued_through > 0 && token.issued_at <= self.issued_through,
         }
     }
 
-    /// [`check`](Self::check) when it is known without waiting, else `None`.
-    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        match token.generation {
-            None => self.is_revoked_now(token.digest),
-            Some(_) => None,
+    /// The later of two cutoffs, field by field (what every store keeps).
+    #[must_use]
+    pub fn max(self, other: SubjectCutoff) -> SubjectCutoff {
+        SubjectCutoff {
+            generation: self.generation.max(other.generation),
+            issued_through: self.issued_through.max(other.issued_through),
         }
     }
 }
@@ -168,6 +225,8 @@ pub struct RevocationCheck<'a> {
     pub subject: &'a str,
     /// The subject's generation written into the token (`gen` claim), if any.
     pub generation: Option<u64>,
+    /// The token's `iat` (seconds since the epoch).
+    pub issued_at: u64,
 }
 
 #[cfg(test)]

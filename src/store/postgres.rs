@@ -58,7 +58,7 @@ use crate::store::family::{
     Successor,
 };
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
-use crate::store::{RevocationCheck, RevocationStore, StoreError, TokenDigest};
+use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
 
 /// How long [`PostgresStore::connect`] waits for a connection before reporting
 /// [`StoreError::Unavailable`].
@@ -313,18 +313,39 @@ impl RevocationStore for PostgresStore {
         .map_err(db_err)
     }
 
-    async fn revoke_all_for(&self, subject: &str) -> Result<u64, StoreError> {
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "INSERT INTO token_auth_user_generations (subject, generation) VALUES ($1, 1) \
+            "INSERT INTO token_auth_user_generations (subject, generation, issued_through) \
+             VALUES ($1, 1, $2) \
              ON CONFLICT (subject) DO UPDATE \
-             SET generation = token_auth_user_generations.generation + 1 \
+             SET generation = token_auth_user_generations.generation + 1, \
+                 issued_through = GREATEST(token_auth_user_generations.issued_through, \
+                                           EXCLUDED.issued_through) \
              RETURNING generation",
         )
         .bind(subject)
+        .bind(to_db(at))
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
         Ok(n.max(0) as u64)
+    }
+
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT generation, issued_through FROM token_auth_user_generations \
+             WHERE subject = $1",
+        )
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(
+            row.map_or_else(SubjectCutoff::default, |(g, c)| SubjectCutoff {
+                generation: from_db(g),
+                issued_through: from_db(c),
+            }),
+        )
     }
 
     async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
@@ -338,17 +359,20 @@ impl RevocationStore for PostgresStore {
         Ok(n.unwrap_or(0).max(0) as u64)
     }
 
-    /// One query: the digest, and the subject's generation when the token carries one.
+    /// One query: the digest, and the subject's cutoff (its generation when the token
+    /// carries one, else its `iat` against the last revoke-everything).
     async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
         sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE digest = $1 AND expires_at > $2) \
-             OR ($4::bigint IS NOT NULL AND EXISTS (SELECT 1 FROM token_auth_user_generations \
-                 WHERE subject = $3 AND generation > $4::bigint))",
+             OR EXISTS (SELECT 1 FROM token_auth_user_generations WHERE subject = $3 AND \
+                 CASE WHEN $4::bigint IS NOT NULL THEN generation > $4::bigint \
+                      ELSE issued_through > 0 AND issued_through >= $5 END)",
         )
         .bind(&token.digest.0[..])
         .bind(to_db(self.clock.now()))
         .bind(token.subject)
         .bind(token.generation.map(to_db))
+        .bind(to_db(token.issued_at))
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)

@@ -24,10 +24,13 @@
 //! | `fam:{family id}` | hash | a refresh family: user, times, user agent, current and previous refresh digests, the successor kept for the grace window, known access tokens | at the family's end |
 //! | `user:{user id}` | sorted set | the user's family ids by creation time | — (pruned as families end) |
 //! | `gen:{user id}` | integer | the user's generation (bumped by "revoke everything") | — |
+//! | `cut:{user id}` | integer | the last issue instant "revoke everything" covers (tokens without `gen`) | — |
 //! | `grants:{len}:{tenant}:{principal}` | hash | scope → who granted it and when | — |
 //! | `audit:{len}:{tenant}` | list | the append-only audit trail of the tenant | — |
 //!
-//! Channel `revoked` carries every revocation (`{hex}:{exp}`) and a heartbeat.
+//! Channel `revoked` carries every revocation (`{hex}:{exp}`), every "revoke everything"
+//! (`c:{generation}:{cutoff}:{user}`; older stores publish `g:{generation}:{user}`) and a
+//! heartbeat.
 //!
 //! # The revocation cache and its staleness bound
 //!
@@ -61,7 +64,7 @@ use crate::store::family::{
 };
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
 use crate::store::memory::MemoryRevocationStore;
-use crate::store::{RevocationCheck, RevocationStore, StoreError, TokenDigest};
+use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
 
 /// Options of a [`RedisStore`].
 #[derive(Debug, Clone)]
@@ -218,9 +221,15 @@ redis.call('PUBLISH', KEYS[2], ARGV[2])
 return 1
 ";
 
+// The generation and the cutoff move together, and one message carries both.
 const BUMP_GENERATION: &str = r"
 local n = redis.call('INCR', KEYS[1])
-redis.call('PUBLISH', KEYS[2], 'g:' .. n .. ':' .. ARGV[1])
+local cut = tonumber(redis.call('GET', KEYS[3]) or '0')
+if cut < tonumber(ARGV[2]) then
+  cut = tonumber(ARGV[2])
+  redis.call('SET', KEYS[3], ARGV[2])
+end
+redis.call('PUBLISH', KEYS[2], 'c:' .. n .. ':' .. cut .. ':' .. ARGV[1])
 return n
 ";
 
@@ -466,10 +475,19 @@ async fn run_subscription(
     let mut scan = KeyScan::new(&pattern);
     while let Some(keys) = scan.next_batch(&mut conn).await? {
         if !keys.is_empty() {
-            let values: Vec<Option<u64>> = conn.mget(&keys).await.map_err(map_err)?;
-            for (k, v) in keys.iter().zip(values) {
-                if let Some(v) = v {
-                    cache.revoked.set_generation(&k[pattern.len() - 1..], v);
+            let users: Vec<&str> = keys.iter().map(|k| &k[pattern.len() - 1..]).collect();
+            let cuts: Vec<String> = users.iter().map(|u| format!("{prefix}cut:{u}")).collect();
+            let gens: Vec<Option<u64>> = conn.mget(&keys).await.map_err(map_err)?;
+            let cuts: Vec<Option<u64>> = conn.mget(&cuts).await.map_err(map_err)?;
+            for ((user, generation), cut) in users.iter().zip(gens).zip(cuts) {
+                if let Some(generation) = generation {
+                    cache.revoked.set_cutoff(
+                        user,
+                        SubjectCutoff {
+                            generation,
+                            issued_through: cut.unwrap_or(0),
+                        },
+                    );
                 }
             }
         }
@@ -486,11 +504,18 @@ async fn run_subscription(
                 };
                 cache.heard();
                 let payload: String = msg.get_payload().unwrap_or_default();
-                if let Some(rest) = payload.strip_prefix("g:") {
-                    if let Some((n, user)) = rest.split_once(':')
-                        && let Ok(n) = n.parse::<u64>()
+                if let Some(rest) = payload.strip_prefix("c:") {
+                    if let Some((n, rest)) = rest.split_once(':')
+                        && let Some((cut, user)) = rest.split_once(':')
+                        && let (Ok(generation), Ok(issued_through)) = (n.parse(), cut.parse())
                     {
-                        cache.revoked.set_generation(user, n);
+                        cache.revoked.set_cutoff(user, SubjectCutoff { generation, issued_through });
+                    }
+                } else if let Some(rest) = payload.strip_prefix("g:") {
+                    if let Some((n, user)) = rest.split_once(':')
+                        && let Ok(generation) = n.parse::<u64>()
+                    {
+                        cache.revoked.set_cutoff(user, SubjectCutoff { generation, issued_through: 0 });
                     }
                 } else if let Some((h, exp)) = payload.split_once(':')
                     && let (Some(d), Ok(exp)) = (parse_hex(h), exp.parse::<u64>())
@@ -539,19 +564,41 @@ impl RevocationStore for RedisStore {
         cache.revoked.is_revoked_now(digest)
     }
 
-    async fn revoke_all_for(&self, subject: &str) -> Result<u64, StoreError> {
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
         let mut conn = self.conn.clone();
         let n: u64 = Script::new(BUMP_GENERATION)
             .key(self.key("gen", subject))
             .key(format!("{}revoked", self.prefix))
+            .key(self.key("cut", subject))
             .arg(subject)
+            .arg(at)
             .invoke_async(&mut conn)
             .await
             .map_err(map_err)?;
         if let Some(c) = &self.cache {
-            c.revoked.set_generation(subject, n);
+            c.revoked.set_cutoff(
+                subject,
+                SubjectCutoff {
+                    generation: n,
+                    issued_through: at,
+                },
+            );
         }
         Ok(n)
+    }
+
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
+        let mut conn = self.conn.clone();
+        let (generation, cut): (Option<u64>, Option<u64>) = redis::pipe()
+            .get(self.key("gen", subject))
+            .get(self.key("cut", subject))
+            .query_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(SubjectCutoff {
+            generation: generation.unwrap_or(0),
+            issued_through: cut.unwrap_or(0),
+        })
     }
 
     async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
@@ -560,16 +607,22 @@ impl RevocationStore for RedisStore {
         Ok(n.unwrap_or(0))
     }
 
-    /// One round trip: `EXISTS` of the digest and `GET` of the subject's generation.
+    /// One round trip: `EXISTS` of the digest and `GET` of the subject's generation and
+    /// cutoff.
     async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
-        let (revoked, current): (bool, Option<u64>) = redis::pipe()
+        let (revoked, generation, cut): (bool, Option<u64>, Option<u64>) = redis::pipe()
             .exists(self.key("rev", &hex(token.digest)))
             .get(self.key("gen", token.subject))
+            .get(self.key("cut", token.subject))
             .query_async(&mut conn)
             .await
             .map_err(map_err)?;
-        Ok(revoked || token.generation.is_some_and(|g| current.unwrap_or(0) > g))
+        let cutoff = SubjectCutoff {
+            generation: generation.unwrap_or(0),
+            issued_through: cut.unwrap_or(0),
+        };
+        Ok(revoked || cutoff.revokes(token))
     }
 
     fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {

@@ -127,7 +127,7 @@ pub fn get_req(path: &str, bearer: Option<&str>) -> Request<Body> {
 pub fn cookie_req(path: &str, token: &str) -> Request<Body> {
     Request::builder()
         .uri(path)
-        .header(COOKIE, format!("theme=dark; access_token={token}"))
+        .header(COOKIE, format!("theme=dark; __Host-access_token={token}"))
         .body(Body::empty())
         .unwrap()
 }

@@ -80,6 +80,8 @@ macro_rules! conformance_suite {
                 revocation,
                 revocation_expires,
                 revoke_all_for_a_subject,
+                revoke_all_covers_every_issuing_path,
+                revoke_for_a_subject_revokes_the_token,
                 grants,
                 grants_reject_invalid_ids,
             );
@@ -1081,51 +1083,215 @@ fn gen_check<'a>(
     subject: &'a str,
     generation: Option<u64>,
 ) -> RevocationCheck<'a> {
+    iat_check(d, subject, generation, now())
+}
+
+fn iat_check<'a>(
+    d: &'a TokenDigest,
+    subject: &'a str,
+    generation: Option<u64>,
+    issued_at: u64,
+) -> RevocationCheck<'a> {
     RevocationCheck {
         digest: d,
         subject,
         generation,
+        issued_at,
     }
 }
 
-/// "Revoke everything of a user" is one generation bump: tokens carrying an older
-/// generation are revoked, newer ones and tokens without a generation are not.
+/// "Revoke everything of a user" is one write: tokens carrying an older generation are
+/// revoked, newer ones are not; tokens without a generation are revoked when issued at or
+/// before the cutoff, not after it.
 pub async fn revoke_all_for_a_subject(s: Stores) {
     let store = &*s.revocation;
     let user = uid("user");
     let d = random_digest();
+    let at = now();
     assert_eq!(store.generation(&user).await.unwrap(), 0);
     assert!(!store.check(&gen_check(&d, &user, Some(0))).await.unwrap());
-    assert_eq!(store.revoke_all_for(&user).await.unwrap(), 1);
+    assert!(!store.check(&iat_check(&d, &user, None, at)).await.unwrap());
+    assert_eq!(store.revoke_all_for(&user, at).await.unwrap(), 1);
     assert_eq!(store.generation(&user).await.unwrap(), 1);
+    let cutoff = store.subject_cutoff(&user).await.unwrap();
+    assert_eq!((cutoff.generation, cutoff.issued_through), (1, at));
     assert!(store.check(&gen_check(&d, &user, Some(0))).await.unwrap());
     assert!(!store.check(&gen_check(&d, &user, Some(1))).await.unwrap());
-    assert!(!store.check(&gen_check(&d, &user, None)).await.unwrap());
-    if let Some(now) = store.check_now(&gen_check(&d, &user, Some(0))) {
-        assert!(now.unwrap());
+    assert!(store.check(&iat_check(&d, &user, None, at)).await.unwrap());
+    assert!(
+        store
+            .check(&iat_check(&d, &user, None, at - 100))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .check(&iat_check(&d, &user, None, at + 1))
+            .await
+            .unwrap()
+    );
+    for c in [
+        gen_check(&d, &user, Some(0)),
+        iat_check(&d, &user, None, at),
+    ] {
+        if let Some(now) = store.check_now(&c) {
+            assert!(now.unwrap());
+        }
+    }
+    if let Some(now) = store.check_now(&iat_check(&d, &user, None, at + 1)) {
+        assert!(!now.unwrap());
     }
     // Another user is untouched.
     let other = uid("user");
     assert!(!store.check(&gen_check(&d, &other, Some(0))).await.unwrap());
-    assert_eq!(store.revoke_all_for(&user).await.unwrap(), 2);
+    assert!(!store.check(&iat_check(&d, &other, None, at)).await.unwrap());
+    // A later revoke-all moves both; an earlier instant never moves the cutoff back.
+    assert_eq!(store.revoke_all_for(&user, at - 50).await.unwrap(), 2);
+    assert_eq!(
+        store.subject_cutoff(&user).await.unwrap().issued_through,
+        at
+    );
 }
 
-/// One instance's "revoke everything" reaches the other (in-process answers within 2 s).
+/// `revoke_for` (a subject's token, what `Sessions` and `TokenAuth::revoke` use) revokes
+/// that token, and nothing of another subject; a bounded store may revoke more of the
+/// same subject, never less.
+pub async fn revoke_for_a_subject_revokes_the_token(s: Stores) {
+    let store = &*s.revocation;
+    let user = uid("user");
+    let other = uid("user");
+    let digests: Vec<TokenDigest> = (0..3).map(|_| random_digest()).collect();
+    for d in &digests {
+        store.revoke_for(&user, *d, now() + 600).await.unwrap();
+    }
+    for d in &digests {
+        assert!(store.check(&gen_check(d, &user, Some(0))).await.unwrap());
+        assert!(store.check(&gen_check(d, &user, None)).await.unwrap());
+        assert!(store.is_revoked(d).await.unwrap());
+    }
+    let fresh = random_digest();
+    assert!(!store.check(&gen_check(&fresh, &other, None)).await.unwrap());
+    assert!(
+        !store
+            .check(&gen_check(&fresh, &other, Some(0)))
+            .await
+            .unwrap()
+    );
+}
+
+/// One instance's "revoke everything" reaches the other (in-process answers within 2 s),
+/// for tokens with and without a generation.
 pub async fn revoke_all_across_handles(a: Stores, b: Stores) {
     let user = uid("user");
     let d = random_digest();
-    let check = gen_check(&d, &user, Some(0));
-    assert!(!b.revocation.check(&check).await.unwrap());
-    a.revocation.revoke_all_for(&user).await.unwrap();
-    assert!(b.revocation.check(&check).await.unwrap());
-    let start = std::time::Instant::now();
-    while let Some(Ok(false)) = b.revocation.check_now(&check) {
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "stale past the bound"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    let at = now();
+    let checks = [
+        gen_check(&d, &user, Some(0)),
+        iat_check(&d, &user, None, at),
+    ];
+    for check in &checks {
+        assert!(!b.revocation.check(check).await.unwrap());
     }
+    a.revocation.revoke_all_for(&user, at).await.unwrap();
+    for check in &checks {
+        assert!(b.revocation.check(check).await.unwrap());
+        let start = std::time::Instant::now();
+        while let Some(Ok(false)) = b.revocation.check_now(check) {
+            assert!(
+                start.elapsed() < Duration::from_secs(2),
+                "stale past the bound"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    // A token issued after the cutoff is fine on the other instance too.
+    let later = iat_check(&d, &user, None, at + 1);
+    assert!(!b.revocation.check(&later).await.unwrap());
+    if let Some(now) = b.revocation.check_now(&later) {
+        assert!(!now.unwrap());
+    }
+}
+
+/// `TokenAuth::revoke_all_for_user` over this store refuses every token of the subject,
+/// however it was minted: `issue_access`, `issue_service`, `issue_granted`, `issue_pair`,
+/// and `Sessions` (access and refresh), and only that subject's.
+pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
+    use axum_token_auth::store::memory::MemoryRefreshStore;
+    use axum_token_auth::{
+        AuthError, InvalidToken, NoCustomClaims, Sessions, TokenAuth, TokenKind, TokenRequest,
+    };
+    let auth = TokenAuth::builder()
+        .hs256_secret("conformance-secret-0123456789abcdefghijklmnop")
+        .revocation_store(Arc::clone(&s.revocation))
+        .build()
+        .unwrap();
+    let user = uid("user");
+    let tenant = uid("tenant");
+    s.grants
+        .grant_scope(&tenant, &user, &scope("reports:read"), "admin")
+        .await
+        .unwrap();
+    let sessions = Sessions::builder_shared(auth.clone(), Arc::clone(&s.refresh))
+        .build()
+        .unwrap();
+    let plain = TokenRequest::new(user.clone());
+    let access = auth.issue_access(&plain).unwrap();
+    let service = auth.issue_service(&plain).unwrap();
+    let pair = auth.issue_pair(&plain).unwrap();
+    let granted = auth
+        .issue_granted(
+            &*s.grants,
+            TokenKind::Access,
+            &TokenRequest::new(user.clone())
+                .tenant(tenant.clone())
+                .scope("reports:read"),
+        )
+        .await
+        .unwrap();
+    let login = sessions.login(&plain, None).await.unwrap();
+    let bystander = auth.issue_access(&TokenRequest::new(uid("user"))).unwrap();
+    let tokens = [
+        (TokenKind::Access, access.as_str()),
+        (TokenKind::Service, service.as_str()),
+        (TokenKind::Access, pair.access.as_str()),
+        (TokenKind::Refresh, pair.refresh.as_str()),
+        (TokenKind::Access, granted.as_str()),
+        (TokenKind::Access, login.pair.access.as_str()),
+        (TokenKind::Refresh, login.pair.refresh.as_str()),
+    ];
+    for (kind, t) in tokens {
+        auth.validate_kind::<NoCustomClaims>(t, kind).await.unwrap();
+    }
+    auth.revoke_all_for_user(&user).await.unwrap();
+    for (kind, t) in tokens {
+        assert_eq!(
+            auth.validate_kind::<NoCustomClaims>(t, kind)
+                .await
+                .unwrap_err(),
+            AuthError::InvalidToken(InvalidToken::Revoked),
+            "{kind} token survived revoke-all"
+        );
+    }
+    assert_eq!(
+        sessions
+            .refresh(login.pair.refresh.as_str(), None)
+            .await
+            .unwrap_err(),
+        AuthError::InvalidToken(InvalidToken::Revoked)
+    );
+    auth.validate::<NoCustomClaims>(bystander.as_str())
+        .await
+        .unwrap();
+    // A new login right after works (its tokens carry the new generation).
+    let again = Sessions::builder_shared(auth.clone(), Arc::new(MemoryRefreshStore::new()))
+        .build()
+        .unwrap()
+        .login(&plain, None)
+        .await
+        .unwrap();
+    auth.validate::<NoCustomClaims>(again.pair.access.as_str())
+        .await
+        .unwrap();
 }
 
 async fn eventually_revoked_now(store: &dyn RevocationStore, d: &TokenDigest) {

@@ -1,0 +1,191 @@
+//! [`SessionHooks`]: what an application is told about sessions ([`SessionEvent`]) and
+//! what it decides inside every refresh ([`SessionHooks::on_refresh`] →
+//! [`RefreshDecision`]).
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use axum_token_auth::{RefreshDecision, SessionHooks, SuccessorClaims, TokenClaims};
+//! use serde_json::{Map, Value};
+//!
+//! /// Re-reads the user's scopes at each refresh; disabled users lose their sessions.
+//! struct Accounts;
+//!
+//! #[async_trait]
+//! impl SessionHooks for Accounts {
+//!     async fn on_refresh(&self, parent: &TokenClaims<Map<String, Value>>) -> RefreshDecision {
+//!         if parent.sub == "disabled-user" {
+//!             return RefreshDecision::Deny;
+//!         }
+//!         // e.g. from a GrantStore: a revoked grant stops flowing into successors.
+//!         RefreshDecision::AllowWith(SuccessorClaims::new().scopes(["users:read"]))
+//!     }
+//! }
+//! ```
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use crate::claims::TokenClaims;
+use crate::error::AuthError;
+use crate::issue::IssuedToken;
+
+/// Raw claims: the registered ones typed, everything else (custom claims) kept as is.
+type RawClaims = TokenClaims<Map<String, Value>>;
+
+/// What happened, for [`SessionHooks`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// A login started a family.
+    Issued {
+        /// The user.
+        user_id: String,
+        /// The family.
+        family_id: String,
+    },
+    /// A refresh rotated a family (`retry` when it answered a grace retry).
+    Refreshed {
+        /// The user.
+        user_id: String,
+        /// The family.
+        family_id: String,
+        /// Whether this was an idempotent retry of the parent.
+        retry: bool,
+    },
+    /// A consumed refresh token was presented again, or with a foreign access token: the
+    /// family was revoked.
+    ReuseDetected {
+        /// The user.
+        user_id: String,
+        /// The family.
+        family_id: String,
+    },
+    /// A family (logout, "log out this device") or all of a user's families were revoked.
+    Revoked {
+        /// The user, when known.
+        user_id: Option<String>,
+        /// The family, or `None` for all of the user's.
+        family_id: Option<String>,
+    },
+    /// A refresh was refused.
+    Denied {
+        /// Why.
+        reason: AuthError,
+    },
+}
+
+/// Hooks called by [`Sessions`](crate::Sessions) (Token-Auth's `after_new_access_token_generated` and
+/// friends). Every method has a no-op default; errors in hooks are the hook's business.
+#[async_trait]
+pub trait SessionHooks: Send + Sync + 'static {
+    /// After a refresh answered with a pair (Token-Auth's
+    /// `after_new_access_token_generated(refresh, access)`); a grace retry answers with
+    /// the same pair again and calls it again.
+    async fn after_new_access_token_generated(&self, refresh: &IssuedToken, access: &IssuedToken) {
+        let _ = (refresh, access);
+    }
+
+    /// Every [`SessionEvent`].
+    async fn on_event(&self, event: &SessionEvent) {
+        let _ = event;
+    }
+
+    /// Consulted inside every refresh (grace retries included), after the presented
+    /// refresh token verified and before it is consumed: Token-Auth's
+    /// `verify_refresh_token`. `parent` holds the presented token's claims (custom claims
+    /// in `custom`). Return [`RefreshDecision::Deny`] to end the session (account
+    /// disabled, password changed), or [`RefreshDecision::AllowWith`] to give the
+    /// successor other scopes or claims — for example the scopes the grant store holds
+    /// today, so a revoked grant stops flowing into successors. The default allows.
+    async fn on_refresh(&self, parent: &TokenClaims<Map<String, Value>>) -> RefreshDecision {
+        let _ = parent;
+        RefreshDecision::Allow
+    }
+}
+
+/// What [`SessionHooks::on_refresh`] decides about one refresh.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RefreshDecision {
+    /// Rotate; the successor carries the parent's claims.
+    Allow,
+    /// Rotate; the successor carries these changes. Scopes the parent did not grant are
+    /// dropped: a refresh narrows a session, it never widens one (log in again for more).
+    AllowWith(SuccessorClaims),
+    /// Refuse: the family and its known access tokens are revoked, and the refresh is
+    /// answered `401 invalid_token` ([`InvalidToken::RefreshDenied`](crate::InvalidToken::RefreshDenied)).
+    Deny,
+}
+
+/// Changes to a successor's claims, for [`RefreshDecision::AllowWith`]. What is not set
+/// is copied from the parent.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[must_use]
+pub struct SuccessorClaims {
+    scopes: Option<Vec<String>>,
+    metadata: Option<Map<String, Value>>,
+    custom: Option<Map<String, Value>>,
+}
+
+impl SuccessorClaims {
+    /// No changes yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The successor's scopes (each must also be granted by the parent's scopes).
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The successor's `metadata` claim.
+    pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// The successor's own (custom) claims; names this crate owns are refused.
+    pub fn custom(mut self, custom: Map<String, Value>) -> Self {
+        self.custom = Some(custom);
+        self
+    }
+
+    /// Applies the changes to the successor's claims (a copy of the parent's).
+    pub(crate) fn apply(self, claims: &mut RawClaims) -> Result<(), AuthError> {
+        if let Some(scopes) = self.scopes {
+            let narrowed: Vec<&str> = scopes
+                .iter()
+                .map(String::as_str)
+                .filter(|s| claims.scope.has(s))
+                .collect();
+            claims.scope = crate::ScopeSet::try_from_iter(narrowed)
+                .map_err(|_| AuthError::Misconfigured("on_refresh returned an invalid scope"))?;
+        }
+        if let Some(metadata) = self.metadata {
+            claims.metadata = metadata;
+        }
+        if let Some(custom) = self.custom {
+            if custom
+                .keys()
+                .any(|k| crate::claims::RESERVED_CLAIMS.contains(&k.as_str()))
+            {
+                return Err(AuthError::Misconfigured(
+                    "on_refresh returned a reserved claim name",
+                ));
+            }
+            claims.custom = custom;
+        }
+        Ok(())
+    }
+}
+
+/// Hooks that do nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHooks;
+
+impl SessionHooks for NoHooks {}
