@@ -200,6 +200,46 @@ impl Sessions {
         })
     }
 
+    /// Reads a refresh request as [`refresh_route`](Self::refresh_route) does, for an
+    /// application's own refresh handler (Token-Auth's `refresh_access_token` wrapper):
+    /// the refresh token from a JSON body (`{"refresh_token": …}`), the OAuth 2.0 form
+    /// (`grant_type=refresh_token&refresh_token=…`) or the refresh cookie; the access
+    /// token from the header or cookie, if any; and, for a cookie-borne refresh token, the
+    /// CSRF check. Then call [`refresh`](Self::refresh) with what it returns.
+    ///
+    /// ```
+    /// use axum::{extract::{Request, State}, response::{IntoResponse, Response}};
+    /// use axum_token_auth::Sessions;
+    ///
+    /// async fn my_refresh(State(sessions): State<Sessions>, req: Request) -> Response {
+    ///     let presented = match sessions.read_refresh_request(req).await {
+    ///         Ok(p) => p,
+    ///         Err(e) => return sessions.auth().render_error(e),
+    ///     };
+    ///     // ... the application's own checks here ...
+    ///     match sessions.refresh(&presented.refresh_token, presented.access_token.as_deref()).await {
+    ///         Ok(login) => axum::Json(login.pair.to_response()).into_response(),
+    ///         Err(e) => sessions.auth().render_error(e),
+    ///     }
+    /// }
+    /// ```
+    pub async fn read_refresh_request(&self, req: Request) -> Result<RefreshRequest, AuthError> {
+        let (parts, body) = req.into_parts();
+        let presented = self
+            .read_refresh_token(&parts, body)
+            .await?
+            .ok_or(AuthError::MissingCredentials)?;
+        let access = self.access_token(&parts)?;
+        if presented.from_cookie {
+            self.check_csrf(&parts, &presented.token)?;
+        }
+        Ok(RefreshRequest {
+            refresh_token: presented.token,
+            access_token: access,
+            from_cookie: presented.from_cookie,
+        })
+    }
+
     async fn handle_refresh(&self, req: Request) -> Response {
         let (parts, body) = req.into_parts();
         let presented = match self.read_refresh_token(&parts, body).await {
@@ -294,23 +334,28 @@ impl Sessions {
         let from_body = if bytes.iter().all(u8::is_ascii_whitespace) {
             None
         } else {
-            let json = parts
+            let content_type = parts
                 .headers
                 .get(CONTENT_TYPE)
                 .and_then(|v| v.to_str().ok())
-                .is_some_and(|ct| ct.trim_start().starts_with("application/json"));
-            if !json {
+                .map(|ct| ct.trim_start().to_ascii_lowercase())
+                .unwrap_or_default();
+            let token = if content_type.starts_with("application/json") {
+                // An object, nothing else (serde would also read a struct from an array).
+                let object: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_slice(&bytes).map_err(|_| malformed())?;
+                let body: RefreshBody = serde_json::from_value(serde_json::Value::Object(object))
+                    .map_err(|_| malformed())?;
+                body.refresh_token
+            } else if content_type.starts_with("application/x-www-form-urlencoded") {
+                oauth_refresh_form(&bytes).ok_or_else(malformed)?
+            } else {
+                return Err(malformed());
+            };
+            if token.is_empty() || token.len() > 16 * 1024 {
                 return Err(malformed());
             }
-            // An object, nothing else (serde would also read a struct from an array).
-            let object: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_slice(&bytes).map_err(|_| malformed())?;
-            let body: RefreshBody = serde_json::from_value(serde_json::Value::Object(object))
-                .map_err(|_| malformed())?;
-            if body.refresh_token.is_empty() || body.refresh_token.len() > 16 * 1024 {
-                return Err(malformed());
-            }
-            Some(body.refresh_token)
+            Some(token)
         };
         let cookie_name = self.inner.auth.cookie_settings().refresh_cookie_name();
         let from_cookie = find_cookie(&parts.headers, &cookie_name).filter(|c| !c.is_empty());
@@ -371,3 +416,45 @@ fn has_bearer(headers: &HeaderMap) -> bool {
 pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
     headers.get(USER_AGENT).and_then(|v| v.to_str().ok())
 }
+
+/// The refresh token of an OAuth 2.0 refresh request (RFC 6749 §6):
+/// `grant_type=refresh_token&refresh_token=…`, each once; `scope` is not supported (a
+/// refresh keeps the session's scopes, or what `SessionHooks::on_refresh` decides).
+fn oauth_refresh_form(body: &[u8]) -> Option<String> {
+    let (mut grant, mut token) = (None, None);
+    for (k, v) in form_urlencoded::parse(body) {
+        let slot = match k.as_ref() {
+            "grant_type" => &mut grant,
+            "refresh_token" => &mut token,
+            "scope" => return None,
+            _ => continue,
+        };
+        if slot.replace(v.into_owned()).is_some() {
+            return None; // a parameter twice (RFC 6749 §3.1)
+        }
+    }
+    (grant.as_deref() == Some("refresh_token"))
+        .then_some(token)
+        .flatten()
+}
+
+/// A refresh request read by [`Sessions::read_refresh_request`].
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RefreshRequest {
+    /// The refresh token.
+    pub refresh_token: String,
+    /// The access token presented with it (header or cookie), if any.
+    pub access_token: Option<String>,
+    /// Whether the refresh token came from the cookie (the CSRF check passed).
+    pub from_cookie: bool,
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRequest")
+            .field("from_cookie", &self.from_cookie)
+            .finish_non_exhaustive()
+    }
+}
+

@@ -100,6 +100,7 @@ pub struct SessionsBuilder {
     family_lifetime: Duration,
     require_expired_access: bool,
     delivery: crate::refresh::TokenDelivery,
+    keep_refresh_token: bool,
 }
 
 impl fmt::Debug for SessionsBuilder {
@@ -130,6 +131,20 @@ impl SessionsBuilder {
     /// presented. Off by default (it logs out users with several tabs).
     pub fn require_expired_access(mut self, on: bool) -> Self {
         self.require_expired_access = on;
+        self
+    }
+
+    /// ⚠️ The seed systems' refresh semantics, for **confidential clients** (a server
+    /// that keeps the refresh token secret): a refresh answers a new access token and the
+    /// same refresh token, which stays valid until it expires or its session ends
+    /// (logout, `revoke_session`, `revoke_user`, an `on_refresh` veto). Off by default:
+    /// rotation is what makes a stolen refresh token detectable. In this mode there is no
+    /// reuse detection — presenting the same refresh token again is the normal case — so a
+    /// stolen refresh token works until its session is ended; and the access tokens minted
+    /// by such refreshes are not remembered by the family (logout cannot revoke them: they
+    /// expire within the access lifetime).
+    pub fn keep_refresh_token(mut self, on: bool) -> Self {
+        self.keep_refresh_token = on;
         self
     }
 
@@ -174,6 +189,7 @@ impl SessionsBuilder {
                 family_lifetime: self.family_lifetime.as_secs(),
                 require_expired_access: self.require_expired_access,
                 delivery: self.delivery,
+                keep_refresh_token: self.keep_refresh_token,
             }),
         })
     }
@@ -193,6 +209,7 @@ pub(crate) struct SessionsInner {
     family_lifetime: u64,
     require_expired_access: bool,
     pub(crate) delivery: crate::refresh::TokenDelivery,
+    keep_refresh_token: bool,
 }
 
 impl fmt::Debug for Sessions {
@@ -226,6 +243,7 @@ impl Sessions {
             family_lifetime: DEFAULT_FAMILY_LIFETIME,
             require_expired_access: false,
             delivery: crate::refresh::TokenDelivery::default(),
+            keep_refresh_token: false,
         }
     }
 
@@ -381,6 +399,19 @@ impl Sessions {
         };
         let now = auth.now();
         let settings = &auth.inner.settings;
+        if s.keep_refresh_token {
+            return self
+                .refresh_keeping(
+                    refresh_token,
+                    &parent,
+                    &family_id,
+                    &digest,
+                    changes,
+                    family_end,
+                    now,
+                )
+                .await;
+        }
         let successor = Successor {
             refresh_jti: random_id()
                 .map_err(|_| AuthError::Misconfigured("random source failed"))?,
@@ -440,6 +471,71 @@ impl Sessions {
             pair,
             csrf: String::new(),
             family_id,
+        })
+    }
+
+    /// The refresh of [`SessionsBuilder::keep_refresh_token`]: the presented token must be
+    /// its family's current one; a new access token, the same refresh token.
+    #[allow(clippy::too_many_arguments)]
+    async fn refresh_keeping(
+        &self,
+        refresh_token: &str,
+        parent: &RawClaims,
+        family_id: &str,
+        digest: &TokenDigest,
+        changes: Option<crate::hooks::SuccessorClaims>,
+        family_end: u64,
+        now: u64,
+    ) -> Result<LoginSession, AuthError> {
+        let s = &self.inner;
+        let auth = &s.auth;
+        let current = s
+            .store
+            .verify(family_id, digest, now)
+            .await
+            .map_err(unavailable)?;
+        if !current {
+            return Err(auth.rejected(InvalidToken::SessionEnded));
+        }
+        let mut claims = parent.clone();
+        if let Some(changes) = changes {
+            changes.apply(&mut claims)?;
+        }
+        let jti = random_id().map_err(|_| AuthError::Misconfigured("random source failed"))?;
+        let exp = (now + auth.inner.settings.access_ttl.as_secs()).min(family_end);
+        let mut access_claims = claims.clone();
+        access_claims.jti = jti.clone();
+        access_claims.iat = now;
+        access_claims.exp = exp;
+        access_claims.nbf = None;
+        let token = auth
+            .sign(TokenKind::Access, &access_claims)
+            .map_err(|_| AuthError::Misconfigured("signing failed"))?;
+        let pair = TokenPair {
+            access: IssuedToken::new(token, TokenKind::Access, jti, now, exp),
+            refresh: IssuedToken::new(
+                refresh_token.to_owned(),
+                TokenKind::Refresh,
+                parent.jti.clone(),
+                parent.iat,
+                parent.exp,
+            ),
+        };
+        tracing::debug!(family = %short(family_id), "access token refreshed (refresh token kept)");
+        s.hooks
+            .after_new_access_token_generated(&pair.refresh, &pair.access)
+            .await;
+        s.hooks
+            .on_event(&SessionEvent::Refreshed {
+                user_id: parent.sub.clone(),
+                family_id: family_id.to_owned(),
+                retry: false,
+            })
+            .await;
+        Ok(LoginSession {
+            pair,
+            csrf: String::new(),
+            family_id: family_id.to_owned(),
         })
     }
 

@@ -115,3 +115,105 @@ async fn current_user_is_loaded_once_per_request() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn keep_refresh_token_mode_answers_new_access_tokens_and_keeps_the_refresh_token() {
+    use axum_token_auth::Sessions;
+    use axum_token_auth::store::memory::MemoryRefreshStore;
+    let auth = auth();
+    let keeping = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .keep_refresh_token(true)
+        .build()
+        .unwrap();
+    let login = keeping
+        .login(&TokenRequest::new("svc").scopes(["a:b"]), None)
+        .await
+        .unwrap();
+    let refresh = login.pair.refresh.as_str().to_owned();
+    let first = keeping.refresh(&refresh, None).await.unwrap();
+    let second = keeping.refresh(&refresh, None).await.unwrap();
+    assert_eq!(
+        first.pair.refresh.as_str(),
+        refresh,
+        "the same refresh token"
+    );
+    assert_eq!(second.pair.refresh.as_str(), refresh);
+    assert_ne!(first.pair.access.as_str(), second.pair.access.as_str());
+    let c = auth
+        .validate::<NoCustomClaims>(second.pair.access.as_str())
+        .await
+        .unwrap();
+    assert!(c.has_scope("a:b"));
+    // Ending the session ends the refresh token too.
+    assert!(
+        keeping
+            .revoke_session("svc", &login.family_id)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        keeping.refresh(&refresh, None).await.unwrap_err(),
+        AuthError::InvalidToken(InvalidToken::SessionEnded)
+    );
+
+    // The default rotates: the same refresh token twice is a reuse.
+    let rotating = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .grace(std::time::Duration::ZERO)
+        .build()
+        .unwrap();
+    let login = rotating.login(&TokenRequest::new("u"), None).await.unwrap();
+    let r = login.pair.refresh.as_str().to_owned();
+    rotating.refresh(&r, None).await.unwrap();
+    assert_eq!(
+        rotating.refresh(&r, None).await.unwrap_err(),
+        AuthError::InvalidToken(InvalidToken::RefreshReused)
+    );
+}
+
+#[tokio::test]
+async fn the_refresh_route_takes_the_oauth2_form() {
+    use axum::body::Body;
+    use axum_token_auth::Sessions;
+    use axum_token_auth::store::memory::MemoryRefreshStore;
+    let auth = auth();
+    let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .build()
+        .unwrap();
+    let app: Router = Router::new().route("/auth/refresh", sessions.refresh_route());
+    let login = sessions.login(&TokenRequest::new("u"), None).await.unwrap();
+    let form = |body: String| {
+        http::Request::post("/auth/refresh")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let ok = send(
+        &app,
+        form(format!(
+            "grant_type=refresh_token&refresh_token={}",
+            login.pair.refresh.as_str()
+        )),
+    )
+    .await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_str(&body_text(ok).await).unwrap();
+    assert!(
+        body["access_token"].is_string() && body["refresh_token"].is_string(),
+        "{body}"
+    );
+    for bad in [
+        format!(
+            "grant_type=password&refresh_token={}",
+            body["refresh_token"].as_str().unwrap()
+        ),
+        "grant_type=refresh_token".to_owned(),
+        format!(
+            "grant_type=refresh_token&refresh_token=a&refresh_token={}",
+            body["refresh_token"].as_str().unwrap()
+        ),
+    ] {
+        let r = refusal(send(&app, form(bad.clone())).await).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {r:?}");
+        assert_eq!(r.body["error"], "invalid_request");
+    }
+}
