@@ -457,4 +457,3 @@ impl std::fmt::Debug for RefreshRequest {
             .finish_non_exhaustive()
     }
 }
-

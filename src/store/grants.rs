@@ -108,7 +108,38 @@ pub trait GrantStore: Send + Sync + 'static {
         tenant: &str,
         principal: Option<&str>,
     ) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The principal's current grants as plain scope strings (ScopedTokenService's
+    /// `get_granted_scopes_async`).
+    async fn granted_scope_names(
+        &self,
+        tenant: &str,
+        principal: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .granted_scopes(tenant, principal)
+            .await?
+            .into_iter()
+            .map(|g| g.scope)
+            .collect())
+    }
+
+    /// Revokes `scope` without naming who did it (ScopedTokenService's
+    /// `revoke_scope_async` takes no actor): the audit entry's actor is
+    /// [`UNATTRIBUTED`]. Prefer [`revoke_scope`](Self::revoke_scope) with the actor.
+    async fn revoke_scope_unattributed(
+        &self,
+        tenant: &str,
+        principal: &str,
+        scope: &Scope,
+    ) -> Result<bool, StoreError> {
+        self.revoke_scope(tenant, principal, scope, UNATTRIBUTED)
+            .await
+    }
 }
+
+/// The actor recorded for a grant change made without one.
+pub const UNATTRIBUTED: &str = "unattributed";
 
 /// Checks grant inputs the same way issuing checks ids.
 pub(crate) fn check_grant_ids(

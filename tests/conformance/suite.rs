@@ -84,6 +84,7 @@ macro_rules! conformance_suite {
                 revoke_for_a_subject_revokes_the_token,
                 grants,
                 grants_reject_invalid_ids,
+                grants_as_plain_strings_and_unattributed_revocation,
             );
             conformance_suite!(@two $open, $reopen;
                 concurrent_rotations_across_handles,
@@ -1531,5 +1532,36 @@ pub async fn grants_across_handles(a: Stores, b: Stores) {
             .unwrap()
             .len(),
         3
+    );
+}
+
+pub async fn grants_as_plain_strings_and_unattributed_revocation(s: Stores) {
+    let g = &*s.grants;
+    let tenant = uid("tenant");
+    let module = uid("module");
+    g.grant_scope(&tenant, &module, &scope("music:read"), "alice")
+        .await
+        .unwrap();
+    g.grant_scope(&tenant, &module, &scope("api.v1:write"), "alice")
+        .await
+        .unwrap();
+    let mut names = g.granted_scope_names(&tenant, &module).await.unwrap();
+    names.sort();
+    assert_eq!(names, ["api.v1:write", "music:read"]);
+    assert!(
+        g.revoke_scope_unattributed(&tenant, &module, &scope("music:read"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        g.granted_scope_names(&tenant, &module).await.unwrap(),
+        ["api.v1:write"]
+    );
+    let log = g.audit_log(&tenant, Some(&module)).await.unwrap();
+    let last = log.last().unwrap();
+    assert_eq!(
+        last.actor,
+        axum_token_auth::store::grants::UNATTRIBUTED,
+        "{log:?}"
     );
 }
