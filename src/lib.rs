@@ -47,7 +47,8 @@ pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
 pub use refresh::{RefreshRequest, TokenDelivery, user_agent};
 pub use scope::{MAX_SCOPE_LEN, Scope, ScopeError, ScopeList, ScopeMarker, ScopeSet, check_scope};
 pub use session::{
-    DEFAULT_FAMILY_LIFETIME, DEFAULT_GRACE, LoginError, LoginSession, Sessions, SessionsBuilder,
+    DEFAULT_FAMILY_LIFETIME, DEFAULT_GRACE, LoginError, LoginSession, SessionInfo, Sessions,
+    SessionsBuilder,
 };
 pub use validate::RevokeError;
 

@@ -195,6 +195,48 @@ impl SessionsBuilder {
     }
 }
 
+/// What a session list shows about a session, given at login
+/// ([`Sessions::login_with`]). All optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The client's `User-Agent` (see [`user_agent`](crate::user_agent)).
+    pub user_agent: Option<String>,
+    /// A device name the application chose ("Alice's phone").
+    pub device: Option<String>,
+    /// The client's IP address as the application saw it (e.g. axum's `ConnectInfo`;
+    /// a forwarded header only behind a proxy you trust).
+    pub ip: Option<String>,
+}
+
+impl SessionInfo {
+    /// Sets the user agent.
+    #[must_use]
+    pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
+        self.user_agent = Some(ua.into());
+        self
+    }
+
+    /// Sets the device name.
+    #[must_use]
+    pub fn device(mut self, device: impl Into<String>) -> Self {
+        self.device = Some(device.into());
+        self
+    }
+
+    /// Sets the IP address.
+    #[must_use]
+    pub fn ip(mut self, ip: impl std::fmt::Display) -> Self {
+        self.ip = Some(ip.to_string());
+        self
+    }
+}
+
+/// At most 256 characters of session metadata.
+fn cut(s: &str) -> String {
+    s.chars().take(256).collect()
+}
+
 /// Logins, refresh, logout and session lists. Cheap to clone.
 #[derive(Clone)]
 pub struct Sessions {
@@ -266,6 +308,20 @@ impl Sessions {
         request: &TokenRequest,
         user_agent: Option<&str>,
     ) -> Result<LoginSession, LoginError> {
+        let info = SessionInfo {
+            user_agent: user_agent.map(str::to_owned),
+            ..SessionInfo::default()
+        };
+        self.login_with(request, &info).await
+    }
+
+    /// [`login`](Self::login) with the session's metadata (user agent, device name, IP),
+    /// shown in session lists; each value is cut to 256 characters.
+    pub async fn login_with(
+        &self,
+        request: &TokenRequest,
+        info: &SessionInfo,
+    ) -> Result<LoginSession, LoginError> {
         let s = &self.inner;
         let auth = &s.auth;
         let family_id = random_id()?;
@@ -297,7 +353,9 @@ impl Sessions {
                 },
                 created_at: now,
                 expires_at: family_end,
-                user_agent: user_agent.map(|ua| ua.chars().take(256).collect()),
+                user_agent: info.user_agent.as_deref().map(cut),
+                device: info.device.as_deref().map(cut),
+                ip: info.ip.as_deref().map(cut),
             })
             .await?;
         tracing::info!(family = %short(&family_id), "session started");

@@ -217,3 +217,30 @@ async fn the_refresh_route_takes_the_oauth2_form() {
         assert_eq!(r.body["error"], "invalid_request");
     }
 }
+
+#[tokio::test]
+async fn session_lists_show_device_and_ip() {
+    use axum_token_auth::store::memory::MemoryRefreshStore;
+    use axum_token_auth::{SessionInfo, Sessions};
+    let auth = auth();
+    let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .build()
+        .unwrap();
+    let info = SessionInfo::default()
+        .user_agent("curl/8")
+        .device("Alice's laptop")
+        .ip(std::net::IpAddr::from([198, 51, 100, 4]));
+    let login = sessions
+        .login_with(&TokenRequest::new("alice"), &info)
+        .await
+        .unwrap();
+    let app: Router = Router::new()
+        .route("/auth/sessions", sessions.sessions_route())
+        .layer(auth.layer());
+    let body =
+        ok_body(send_get(&app, "/auth/sessions", Some(login.pair.access.as_str())).await).await;
+    assert!(
+        body.contains("Alice's laptop") && body.contains("198.51.100.4"),
+        "{body}"
+    );
+}

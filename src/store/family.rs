@@ -50,6 +50,10 @@ pub struct NewFamily {
     pub expires_at: u64,
     /// The client's `User-Agent`, when known (shown in session lists).
     pub user_agent: Option<String>,
+    /// A device name the application chose (shown in session lists).
+    pub device: Option<String>,
+    /// The client's IP address at login, as the application saw it.
+    pub ip: Option<String>,
 }
 
 /// A rotation request: consume `presented` and, if it is the family's current token,
@@ -132,6 +136,12 @@ pub struct Session {
     pub expires_at: u64,
     /// `User-Agent` at login, when known.
     pub user_agent: Option<String>,
+    /// The device name given at login, when any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The client's IP address at login, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
 }
 
 /// The refresh-token store. Implementations must make [`rotate`](Self::rotate) atomic:

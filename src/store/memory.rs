@@ -414,6 +414,8 @@ impl RefreshStore for MemoryRefreshStore {
             last_used_at: family.created_at,
             expires_at: family.expires_at,
             user_agent: family.user_agent,
+            device: family.device,
+            ip: family.ip,
         };
         s.by_user
             .entry(family.user_id)
@@ -653,6 +655,8 @@ mod tests {
             created_at: at,
             expires_at: ends,
             user_agent: None,
+            device: None,
+            ip: None,
         }
     }
 

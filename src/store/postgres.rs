@@ -410,12 +410,22 @@ async fn delete_family(
 }
 
 /// The columns of a [`Session`].
-type SessionRow = (String, String, i64, i64, i64, Option<String>);
+type SessionRow = (
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
-const SESSION_COLUMNS: &str = "id, user_id, created_at, last_used_at, expires_at, user_agent";
+const SESSION_COLUMNS: &str =
+    "id, user_id, created_at, last_used_at, expires_at, user_agent, device, ip";
 
 fn session_from_row(
-    (id, user_id, created_at, last_used_at, expires_at, user_agent): SessionRow,
+    (id, user_id, created_at, last_used_at, expires_at, user_agent, device, ip): SessionRow,
 ) -> Session {
     Session {
         id,
@@ -424,6 +434,8 @@ fn session_from_row(
         last_used_at: from_db(last_used_at),
         expires_at: from_db(expires_at),
         user_agent,
+        device,
+        ip,
     }
 }
 
@@ -435,12 +447,13 @@ impl RefreshStore for PostgresStore {
         sqlx::query(
             "INSERT INTO refresh_families \
              (id, user_id, created_at, last_used_at, expires_at, user_agent, \
-              current_digest, current_access_jti, access) \
-             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8::jsonb) \
+              current_digest, current_access_jti, access, device, ip) \
+             VALUES ($1, $2, $3, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) \
              ON CONFLICT (id) DO UPDATE SET \
               user_id = EXCLUDED.user_id, created_at = EXCLUDED.created_at, \
               last_used_at = EXCLUDED.last_used_at, expires_at = EXCLUDED.expires_at, \
-              user_agent = EXCLUDED.user_agent, current_digest = EXCLUDED.current_digest, \
+              user_agent = EXCLUDED.user_agent, device = EXCLUDED.device, ip = EXCLUDED.ip, \
+              current_digest = EXCLUDED.current_digest, \
               current_access_jti = EXCLUDED.current_access_jti, previous_digest = NULL, \
               previous_access_jti = NULL, previous_rotated_at = NULL, \
               previous_successor = NULL, access = EXCLUDED.access",
@@ -453,6 +466,8 @@ impl RefreshStore for PostgresStore {
         .bind(&family.refresh.0[..])
         .bind(&family.access.jti)
         .bind(access)
+        .bind(&family.device)
+        .bind(&family.ip)
         .execute(&self.pool)
         .await
         .map_err(db_err)?;

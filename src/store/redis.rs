@@ -647,6 +647,8 @@ impl RefreshStore for RedisStore {
                     ("last_used", family.created_at.to_string()),
                     ("expires", family.expires_at.to_string()),
                     ("ua", family.user_agent.clone().unwrap_or_default()),
+                    ("dev", family.device.clone().unwrap_or_default()),
+                    ("ip", family.ip.clone().unwrap_or_default()),
                     ("cur", hex(&family.refresh)),
                     ("cur_access", family.access.jti.clone()),
                     ("access", access),
@@ -768,7 +770,7 @@ impl RefreshStore for RedisStore {
         let v: Vec<Option<String>> = conn
             .hmget(
                 self.key("fam", family_id),
-                &["user", "created", "last_used", "expires", "ua"],
+                &["user", "created", "last_used", "expires", "ua", "dev", "ip"],
             )
             .await
             .map_err(map_err)?;
@@ -793,6 +795,8 @@ impl RefreshStore for RedisStore {
             last_used_at,
             expires_at,
             user_agent: v.get(4).cloned().flatten().filter(|s| !s.is_empty()),
+            device: v.get(5).cloned().flatten().filter(|s| !s.is_empty()),
+            ip: v.get(6).cloned().flatten().filter(|s| !s.is_empty()),
         }))
     }
 

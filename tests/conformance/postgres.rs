@@ -280,6 +280,8 @@ async fn state_outlives_the_instance() {
                 created_at: t,
                 expires_at: t + 1000,
                 user_agent: None,
+                device: None,
+                ip: None,
             })
             .await
             .unwrap();

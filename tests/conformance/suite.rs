@@ -174,6 +174,8 @@ async fn login(
             created_at: at,
             expires_at: ends,
             user_agent: Some("conformance/1.0".into()),
+            device: Some("Alice's phone".into()),
+            ip: Some("203.0.113.7".into()),
         })
         .await
         .expect("create_family");
@@ -283,6 +285,8 @@ pub async fn create_and_verify(s: Stores) {
     assert_eq!(session.last_used_at, t);
     assert_eq!(session.expires_at, t + 1000);
     assert_eq!(session.user_agent.as_deref(), Some("conformance/1.0"));
+    assert_eq!(session.device.as_deref(), Some("Alice's phone"));
+    assert_eq!(session.ip.as_deref(), Some("203.0.113.7"));
     assert!(store.session(&uid("fam"), t).await.unwrap().is_none());
 }
 
