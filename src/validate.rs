@@ -734,41 +734,10 @@ impl TokenAuth {
     /// store (see [`revoke_jti_for`](Self::revoke_jti_for)): past it, all of the
     /// subject's tokens are revoked instead, never fewer.
     pub async fn revoke(&self, token: &str) -> Result<(), RevokeError> {
-        #[derive(Deserialize)]
-        struct Id {
-            #[serde(default)]
-            jti: Option<String>,
-            exp: u64,
-            #[serde(default)]
-            sub: Option<String>,
-        }
-        let invalid = |e: InvalidToken| RevokeError::Invalid(e);
-        let parts = self.split(token).map_err(invalid)?;
-        let header = Self::header(&parts.header_json).map_err(invalid)?;
-        let signer = self.check_signature(&parts, &header).map_err(|r| match r {
-            Refusal::Token(e) => invalid(e),
-            _ => invalid(InvalidToken::UnknownKey),
-        })?;
-        let id: Id = serde_json::from_slice(&parts.payload)
-            .map_err(|_| invalid(InvalidToken::InvalidClaims))?;
-        let (digest, leeway) = match signer {
-            Signer::Own => {
-                let jti = id.jti.ok_or(invalid(InvalidToken::InvalidClaims))?;
-                (TokenDigest::of_jti(&jti), self.inner.settings.leeway)
-            }
-            Signer::External(issuer) => {
-                let jti = id
-                    .jti
-                    .filter(|j| is_valid_id(j))
-                    .unwrap_or_else(|| derived_jti(token));
-                (external_digest(&issuer.iss, &jti), issuer.leeway)
-            }
-            Signer::Legacy(_) => (TokenDigest::of_token(token), self.inner.settings.leeway),
-        };
-        let until = id.exp.saturating_add(leeway);
-        match id.sub.filter(|s| is_valid_id(s)) {
-            Some(sub) => self.revoke_digest_for(&sub, digest, until).await,
-            None => self.revoke_digest(digest, until).await,
+        let t = self.revocation_target(token)?;
+        match t.subject {
+            Some(sub) => self.revoke_digest_for(&sub, t.digest, t.until).await,
+            None => self.revoke_digest(t.digest, t.until).await,
         }
     }
 
@@ -799,6 +768,67 @@ impl TokenAuth {
             .map_err(RevokeError::Store)?;
         tracing::info!(jti_digest = %digest.short(), "token revoked");
         Ok(())
+    }
+
+    /// [`revoke`](Self::revoke) with a note (when, why, by whom), kept where the store
+    /// keeps notes (PostgreSQL); read it back with
+    /// [`RevocationStore::revocation_note`](crate::store::RevocationStore::revocation_note)
+    /// and the digest returned.
+    pub async fn revoke_noted(
+        &self,
+        token: &str,
+        note: &crate::store::RevocationNote,
+    ) -> Result<TokenDigest, RevokeError> {
+        let t = self.revocation_target(token)?;
+        self.inner
+            .revocation
+            .revoke_noted(t.digest, t.until, note)
+            .await
+            .map_err(RevokeError::Store)?;
+        tracing::info!(jti_digest = %t.digest.short(), "token revoked");
+        Ok(t.digest)
+    }
+
+    /// What revoking `token` stores: its digest (by signer: our `jti`, an external
+    /// issuer's id, a legacy token's SHA-256), until when (its `exp` plus its issuer's
+    /// leeway), and its subject. Its signature must verify (any kind).
+    fn revocation_target(&self, token: &str) -> Result<RevocationTarget, RevokeError> {
+        #[derive(Deserialize)]
+        struct Id {
+            #[serde(default)]
+            jti: Option<String>,
+            exp: u64,
+            #[serde(default)]
+            sub: Option<String>,
+        }
+        let invalid = RevokeError::Invalid;
+        let parts = self.split(token).map_err(invalid)?;
+        let header = Self::header(&parts.header_json).map_err(invalid)?;
+        let signer = self.check_signature(&parts, &header).map_err(|r| match r {
+            Refusal::Token(e) => invalid(e),
+            _ => invalid(InvalidToken::UnknownKey),
+        })?;
+        let id: Id = serde_json::from_slice(&parts.payload)
+            .map_err(|_| invalid(InvalidToken::InvalidClaims))?;
+        let (digest, leeway) = match signer {
+            Signer::Own => {
+                let jti = id.jti.ok_or(invalid(InvalidToken::InvalidClaims))?;
+                (TokenDigest::of_jti(&jti), self.inner.settings.leeway)
+            }
+            Signer::External(issuer) => {
+                let jti = id
+                    .jti
+                    .filter(|j| is_valid_id(j))
+                    .unwrap_or_else(|| derived_jti(token));
+                (external_digest(&issuer.iss, &jti), issuer.leeway)
+            }
+            Signer::Legacy(_) => (TokenDigest::of_token(token), self.inner.settings.leeway),
+        };
+        Ok(RevocationTarget {
+            digest,
+            until: id.exp.saturating_add(leeway),
+            subject: id.sub.filter(|s| is_valid_id(s)),
+        })
     }
 
     /// Stores a revocation digest as is, until `until` (seconds since the epoch): for
@@ -849,6 +879,13 @@ pub(crate) fn derived_jti(token: &str) -> String {
 fn numeric_date(v: &serde_json::Value) -> Option<u64> {
     v.as_u64()
         .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
+}
+
+/// What revoking a token stores.
+struct RevocationTarget {
+    digest: TokenDigest,
+    until: u64,
+    subject: Option<String>,
 }
 
 /// Why a token could not be revoked.

@@ -101,6 +101,37 @@ impl fmt::Debug for TokenDigest {
     }
 }
 
+/// When, why and by whom a token was revoked (ScopedTokenService's revocation
+/// metadata), kept by stores that can ([`RevocationStore::revoke_noted`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevocationNote {
+    /// When (seconds since the epoch).
+    pub at: u64,
+    /// Why ("logout", "password changed", "compromised" …), at most 256 characters.
+    pub reason: String,
+    /// Who did it, when known.
+    pub by: Option<String>,
+}
+
+impl RevocationNote {
+    /// A note with `reason`, now.
+    pub fn new(reason: impl Into<String>) -> Self {
+        RevocationNote {
+            at: crate::config::unix_now(),
+            reason: reason.into().chars().take(256).collect(),
+            by: None,
+        }
+    }
+
+    /// Who revoked it.
+    #[must_use]
+    pub fn by(mut self, actor: impl Into<String>) -> Self {
+        self.by = Some(actor.into().chars().take(256).collect());
+        self
+    }
+}
+
 /// Where revoked token ids live; consulted for every verified token.
 ///
 /// The layer first asks [`is_revoked_now`](Self::is_revoked_now), which an in-process
@@ -115,6 +146,27 @@ pub trait RevocationStore: Send + Sync + 'static {
 
     /// Whether the token with this digest is revoked.
     async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError>;
+
+    /// [`revoke`](Self::revoke), keeping when, why and by whom where the store can (the
+    /// PostgreSQL store does; the default forgets the note).
+    async fn revoke_noted(
+        &self,
+        digest: TokenDigest,
+        expires_at: u64,
+        note: &RevocationNote,
+    ) -> Result<(), StoreError> {
+        let _ = note;
+        self.revoke(digest, expires_at).await
+    }
+
+    /// The note kept with a revocation, where the store keeps them (`Ok(None)` otherwise).
+    async fn revocation_note(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<RevocationNote>, StoreError> {
+        let _ = digest;
+        Ok(None)
+    }
 
     /// The answer when it is known without waiting (in-process state), else `None`.
     fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {

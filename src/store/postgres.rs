@@ -58,7 +58,9 @@ use crate::store::family::{
     Successor,
 };
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
-use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
+use crate::store::{
+    RevocationCheck, RevocationNote, RevocationStore, StoreError, SubjectCutoff, TokenDigest,
+};
 
 /// How long [`PostgresStore::connect`] waits for a connection before reporting
 /// [`StoreError::Unavailable`].
@@ -300,6 +302,54 @@ impl RevocationStore for PostgresStore {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn revoke_noted(
+        &self,
+        digest: TokenDigest,
+        expires_at: u64,
+        note: &RevocationNote,
+    ) -> Result<(), StoreError> {
+        if expires_at <= self.clock.now() {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO revoked_tokens (digest, expires_at, revoked_at, reason, revoked_by) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (digest) DO UPDATE SET \
+              expires_at = GREATEST(revoked_tokens.expires_at, EXCLUDED.expires_at), \
+              revoked_at = EXCLUDED.revoked_at, reason = EXCLUDED.reason, \
+              revoked_by = EXCLUDED.revoked_by",
+        )
+        .bind(&digest.0[..])
+        .bind(to_db(expires_at))
+        .bind(to_db(note.at))
+        .bind(&note.reason)
+        .bind(&note.by)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn revocation_note(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<RevocationNote>, StoreError> {
+        let row: Option<(Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT revoked_at, reason, revoked_by FROM revoked_tokens WHERE digest = $1",
+        )
+        .bind(&digest.0[..])
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.and_then(|(at, reason, by)| {
+            Some(RevocationNote {
+                at: from_db(at?),
+                reason: reason?,
+                by,
+            })
+        }))
     }
 
     async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {

@@ -343,3 +343,32 @@ async fn unprintable_session_ids_are_no_session_not_a_store_error() {
     assert_eq!(sessions.revoke_session("alice", "a\0b").await, Ok(false));
     assert_eq!(sessions.revoke_session("alice", "").await, Ok(false));
 }
+
+#[tokio::test]
+async fn revocation_notes_are_kept_and_read_back() {
+    use axum_token_auth::store::RevocationNote;
+    let store = connect().await;
+    let digest = TokenDigest::of_jti(&uid("jti"));
+    let note = RevocationNote::new("password changed").by("admin-7");
+    store
+        .revoke_noted(digest, now() + 600, &note)
+        .await
+        .unwrap();
+    assert!(store.is_revoked(&digest).await.unwrap());
+    let back = store.revocation_note(&digest).await.unwrap().unwrap();
+    assert_eq!(back, note);
+    // A plain revocation keeps no note; the memory store keeps none at all.
+    let plain = TokenDigest::of_jti(&uid("jti"));
+    store.revoke(plain, now() + 600).await.unwrap();
+    assert_eq!(store.revocation_note(&plain).await.unwrap(), None);
+    let memory = axum_token_auth::store::memory::MemoryRevocationStore::default();
+    memory
+        .revoke_noted(plain, now() + 600, &note)
+        .await
+        .unwrap();
+    assert!(
+        memory.is_revoked(&plain).await.unwrap(),
+        "the revocation itself holds"
+    );
+    assert_eq!(memory.revocation_note(&plain).await.unwrap(), None);
+}
