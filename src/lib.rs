@@ -44,7 +44,7 @@ pub use hooks::{NoHooks, RefreshDecision, SessionEvent, SessionHooks, SuccessorC
 pub use issue::{IssueError, IssuedToken, MAX_ID_LEN, TokenPair, TokenRequest, TokenResponse};
 pub use keys::{Key, MIN_RSA_BITS, WeakSecret};
 pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
-pub use refresh::{RefreshRequest, TokenDelivery, user_agent};
+pub use refresh::{PresentedRefresh, RefreshRequest, TokenDelivery, user_agent};
 pub use scope::{MAX_SCOPE_LEN, Scope, ScopeError, ScopeList, ScopeMarker, ScopeSet, check_scope};
 pub use session::{
     DEFAULT_FAMILY_LIFETIME, DEFAULT_GRACE, LoginError, LoginSession, SessionInfo, Sessions,

@@ -457,3 +457,39 @@ impl std::fmt::Debug for RefreshRequest {
             .finish_non_exhaustive()
     }
 }
+
+/// The refresh request of the route it is extracted on, read and CSRF-checked as by
+/// [`Sessions::read_refresh_request`]: the extractor for an application's own refresh
+/// handler (`Sessions` must be in the state: `Sessions: FromRef<S>`). Refusals are
+/// rendered like the crate's own routes.
+///
+/// ```
+/// use axum::{Json, extract::State, response::{IntoResponse, Response}};
+/// use axum_token_auth::{PresentedRefresh, Sessions};
+///
+/// async fn my_refresh(State(sessions): State<Sessions>, PresentedRefresh(r): PresentedRefresh) -> Response {
+///     match sessions.refresh(&r.refresh_token, r.access_token.as_deref()).await {
+///         Ok(login) => Json(login.pair.to_response()).into_response(),
+///         Err(e) => sessions.auth().render_error(e),
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct PresentedRefresh(pub RefreshRequest);
+
+impl<S> axum::extract::FromRequest<S> for PresentedRefresh
+where
+    Sessions: axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let sessions = <Sessions as axum::extract::FromRef<S>>::from_ref(state);
+        sessions
+            .read_refresh_request(req)
+            .await
+            .map(PresentedRefresh)
+            .map_err(|e| sessions.auth().render_error(e))
+    }
+}

@@ -244,3 +244,42 @@ async fn session_lists_show_device_and_ip() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn an_apps_own_refresh_handler_uses_the_presented_refresh_extractor() {
+    use axum::body::Body;
+    use axum::extract::State;
+    use axum::response::{IntoResponse, Response};
+    use axum_token_auth::store::memory::MemoryRefreshStore;
+    use axum_token_auth::{PresentedRefresh, Sessions};
+    async fn mine(State(s): State<Sessions>, PresentedRefresh(r): PresentedRefresh) -> Response {
+        match s.refresh(&r.refresh_token, r.access_token.as_deref()).await {
+            Ok(login) => axum::Json(login.pair.to_response()).into_response(),
+            Err(e) => s.auth().render_error(e),
+        }
+    }
+    let auth = auth();
+    let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .build()
+        .unwrap();
+    let login = sessions.login(&TokenRequest::new("u"), None).await.unwrap();
+    let app: Router = Router::new()
+        .route("/mine", axum::routing::post(mine))
+        .with_state(sessions);
+    let req = |body: String| {
+        http::Request::post("/mine")
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let ok = send(&app, req(json_refresh(login.pair.refresh.as_str()))).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let r = refusal(send(&app, req("[]".into())).await).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let none = http::Request::post("/mine").body(Body::empty()).unwrap();
+    assert_eq!(send(&app, none).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+fn json_refresh(token: &str) -> String {
+    serde_json::json!({ "refresh_token": token }).to_string()
+}
