@@ -448,7 +448,9 @@ impl TokenAuth {
         header.typ = Some(kind.typ().to_owned());
         header.kid = key.kid.clone();
         let encoding = key.encoding.as_ref().ok_or(IssueError::Signing)?;
-        jsonwebtoken::encode(&header, payload, encoding).map_err(|_| IssueError::Signing)
+        jsonwebtoken::encode(&header, payload, encoding)
+            .map_err(|_| IssueError::Signing)
+            .inspect(|_| crate::telemetry::token_issued(kind))
     }
 }
 

@@ -17,6 +17,7 @@ mod layer;
 mod refresh;
 mod scope;
 mod session;
+mod telemetry;
 mod validate;
 
 #[cfg(feature = "password")]
