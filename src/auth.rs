@@ -151,7 +151,8 @@ impl TokenAuth {
         self.inner.rendering.render(error)
     }
 
-    /// The configured revocation store.
+    /// The configured revocation store, behind its guard (see
+    /// [`store::guard`](crate::store::guard)).
     pub fn revocation_store(&self) -> &Arc<dyn RevocationStore> {
         &self.inner.revocation
     }
