@@ -219,6 +219,7 @@ async fn outage_cycle(
         "first refusal took {first:?}"
     );
     refusals_are_fast(name, "stopped", &app, &login).await;
+    login_is_refused_fast(name, "stopped", &sessions).await;
     // Fail open: the valid token passes, and the handler runs.
     assert_eq!(
         open_app.me(login.pair.access.as_str()).await.0,
@@ -331,6 +332,20 @@ async fn refusals_are_fast(store: &str, how: &str, app: &App, login: &LoginSessi
             "{store} {what}: max {max:?}"
         );
     }
+}
+
+/// While the store is down a login (the subject's generation, then a new family) is
+/// refused at once instead of waiting for the pool.
+async fn login_is_refused_fast(store: &str, how: &str, sessions: &Sessions) {
+    let start = Instant::now();
+    let refused = sessions.login(&TokenRequest::new("bob"), None).await;
+    let took = start.elapsed();
+    println!("{store} {how}: login refused in {took:?}");
+    assert!(refused.is_err());
+    assert!(
+        took < Duration::from_millis(500),
+        "{store}: login took {took:?}"
+    );
 }
 
 /// After the store is back: the per-request check and the session list (a read of the
@@ -550,6 +565,7 @@ async fn hang_cycle<S: RevocationStore + RefreshStore>(
     );
     assert!(peak <= MAX_IN_FLIGHT, "{name}: {peak} calls in flight");
     refusals_are_fast(name, "frozen", &app, &login).await;
+    login_is_refused_fast(name, "frozen", &sessions).await;
     assert!(counting.peak.load(Ordering::SeqCst) <= MAX_IN_FLIGHT);
 
     drop(thawed);

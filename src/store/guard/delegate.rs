@@ -1,6 +1,10 @@
 //! The store traits, implemented by [`Guarded`] over whatever it wraps: each call goes
 //! through [`StoreGuard::run`](super::StoreGuard) and records the domain metrics
 //! (revocations, sessions, refreshes, reuse, grant changes) when it succeeds.
+//!
+//! ⚠️ Every trait method must be forwarded here, default methods included: one that is
+//! not answers with the trait's default instead of the wrapped store's (the
+//! `guarded_memory` conformance suite in `tests/conformance.rs` catches that).
 
 use async_trait::async_trait;
 
