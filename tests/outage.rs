@@ -212,6 +212,7 @@ async fn outage_cycle(
     let (status, body) = app.me(login.pair.access.as_str()).await;
     assert_503(status, &body);
     let first = first.elapsed();
+    println!("{name} stopped: first refusal {first:?}");
     let (status, body) = app.refresh(login.pair.refresh.as_str()).await;
     assert_503(status, &body);
     assert!(
@@ -382,13 +383,21 @@ fn pg_pids() -> Vec<String> {
     let pidfile = format!("{}/postmaster.pid", env("TEST_PG_DATA"));
     let main = std::fs::read_to_string(pidfile).unwrap();
     let main = main.lines().next().unwrap().trim().to_owned();
-    let children = Command::new("pgrep").args(["-P", &main]).output().unwrap();
-    let mut pids = vec![main];
-    pids.extend(
-        String::from_utf8_lossy(&children.stdout)
-            .split_whitespace()
-            .map(str::to_owned),
-    );
+    // Children by their parent pid in /proc/<pid>/stat (field 4, after "(comm)").
+    let mut pids = vec![main.clone()];
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let after_comm = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+        if after_comm.split_whitespace().nth(1) == Some(main.as_str()) {
+            pids.push(name);
+        }
+    }
     pids
 }
 
