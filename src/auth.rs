@@ -54,6 +54,9 @@ pub(crate) struct Inner {
     pub(crate) settings: Settings,
     pub(crate) rendering: Rendering,
     pub(crate) revocation: Arc<dyn RevocationStore>,
+    /// The revocation store's guard (breaker, timeouts), shared with `Sessions` over the
+    /// same handle; `None` when stores are not guarded.
+    pub(crate) revocation_guard: Option<crate::store::guard::StoreGuard>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) cookies: CookieSettings,
     pub(crate) csrf: CsrfSettings,
@@ -149,7 +152,8 @@ impl TokenAuth {
         self.inner.rendering.render(error)
     }
 
-    /// The configured revocation store.
+    /// The configured revocation store, behind its guard (see
+    /// [`store::guard`](crate::store::guard)).
     pub fn revocation_store(&self) -> &Arc<dyn RevocationStore> {
         &self.inner.revocation
     }

@@ -202,6 +202,7 @@ pub struct TokenAuthBuilder {
     cache_capacity: usize,
     clock: Arc<dyn Clock>,
     error: Option<ConfigError>,
+    store_guard: crate::store::guard::GuardSettings,
 }
 
 impl Default for TokenAuthBuilder {
@@ -228,6 +229,7 @@ impl Default for TokenAuthBuilder {
             cache_capacity: crate::cache::DEFAULT_CACHE_CAPACITY,
             clock: Arc::new(SystemClock),
             error: None,
+            store_guard: crate::store::guard::GuardSettings::default(),
         }
     }
 }
@@ -471,6 +473,16 @@ impl TokenAuthBuilder {
         self
     }
 
+    /// How the revocation store (and the refresh store of [`Sessions`](crate::Sessions)
+    /// built on this authority) is guarded: circuit breaker, per-call timeouts, bound on
+    /// calls in flight. Default [`GuardSettings::default`](crate::store::guard::GuardSettings):
+    /// 250 ms for the per-request check, 750 ms for other calls, 256 in flight, open after
+    /// one outage, probe every 200 ms. See [`store::guard`](crate::store::guard).
+    pub fn store_guard(mut self, settings: crate::store::guard::GuardSettings) -> Self {
+        self.store_guard = settings;
+        self
+    }
+
     /// The clock used for `iat`/`exp` when issuing and for checks when validating.
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -505,6 +517,7 @@ impl TokenAuthBuilder {
             check_text("audience", a)?;
         }
         self.cookies.check()?;
+        self.store_guard.check()?;
         let trusted = self
             .trusted
             .into_iter()
@@ -541,6 +554,14 @@ impl TokenAuthBuilder {
                 .access_cookie
                 .then(|| Arc::from(self.cookies.access_cookie_name())),
         };
+        let (revocation, revocation_guard) = crate::store::guard::guard_revocation(
+            self.revocation.unwrap_or_else(|| {
+                Arc::new(
+                    MemoryRevocationStore::default().with_shared_clock(Arc::clone(&self.clock)),
+                )
+            }),
+            &self.store_guard,
+        );
         Ok(TokenAuth {
             inner: Arc::new(Inner {
                 keys: crate::trust::keyring::LiveKeyring::new(keys, Arc::clone(&trust_epoch)),
@@ -549,11 +570,8 @@ impl TokenAuthBuilder {
                 trust_epoch,
                 settings,
                 rendering: Rendering::new(self.renderer, &self.realm),
-                revocation: self.revocation.unwrap_or_else(|| {
-                    Arc::new(
-                        MemoryRevocationStore::default().with_shared_clock(Arc::clone(&self.clock)),
-                    )
-                }),
+                revocation,
+                revocation_guard,
                 clock: self.clock,
                 cookies: self.cookies,
                 csrf: self.csrf,

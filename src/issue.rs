@@ -476,6 +476,7 @@ impl TokenAuth {
         let token =
             jsonwebtoken::encode(&header, payload, encoding).map_err(|_| IssueError::Signing)?;
         self.check_issued_size(&token)?;
+        crate::telemetry::token_issued(kind);
         Ok(token)
     }
 

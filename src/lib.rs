@@ -18,6 +18,7 @@ mod layer;
 mod refresh;
 mod scope;
 mod session;
+mod telemetry;
 mod validate;
 
 #[cfg(feature = "password")]

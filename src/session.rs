@@ -180,10 +180,11 @@ impl SessionsBuilder {
                 max: Duration::from_secs(10 * 365 * 24 * 3600),
             });
         }
+        let store = crate::store::guard::guard_refresh(&self.auth, self.store);
         Ok(Sessions {
             inner: Arc::new(SessionsInner {
                 auth: self.auth,
-                store: self.store,
+                store,
                 hooks: self.hooks,
                 grace: self.grace.as_secs(),
                 family_lifetime: self.family_lifetime.as_secs(),

@@ -627,6 +627,7 @@ impl TokenAuth {
             Refusal::Token(e) => self.rejected(e),
             Refusal::KeysUnavailable => {
                 tracing::warn!("token of a trusted issuer whose keys are unavailable");
+                crate::telemetry::validation_refused("keys_unavailable");
                 AuthError::KeysUnavailable
             }
             #[cfg(feature = "oidc")]
@@ -679,18 +680,24 @@ impl TokenAuth {
         digest: &TokenDigest,
     ) -> Result<(), AuthError> {
         match revoked {
-            Ok(false) => Ok(()),
+            Ok(false) => {
+                crate::telemetry::validation_accepted(false);
+                Ok(())
+            }
             Ok(true) => {
                 tracing::debug!(jti_digest = %digest.short(), "revoked token refused");
+                crate::telemetry::validation_refused("revoked");
                 Err(AuthError::InvalidToken(InvalidToken::Revoked))
             }
             Err(e) => match self.inner.settings.failure_policy {
                 StoreFailurePolicy::FailOpen => {
                     tracing::warn!(jti_digest = %digest.short(), error = %e, "revocation check failed; accepting (fail open)");
+                    crate::telemetry::validation_accepted(true);
                     Ok(())
                 }
                 _ => {
                     tracing::warn!(jti_digest = %digest.short(), error = %e, "revocation check failed; refusing (fail closed)");
+                    crate::telemetry::validation_refused("store_unavailable");
                     Err(AuthError::StoreUnavailable)
                 }
             },
@@ -699,6 +706,7 @@ impl TokenAuth {
 
     pub(crate) fn rejected(&self, reason: InvalidToken) -> AuthError {
         tracing::debug!(%reason, "token rejected");
+        crate::telemetry::validation_refused(crate::telemetry::reason_name(&reason));
         AuthError::InvalidToken(reason)
     }
 

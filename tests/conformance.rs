@@ -5,6 +5,9 @@
 //!   `scripts/test.sh cargo test --features postgres --test conformance`); the checks
 //!   use random ids, so they run in parallel on one database without cleaning it.
 //!
+//! - the in-memory stores behind the store guard (`store::guard::Guarded`), which must
+//!   forward every method.
+//!
 //! Another store is one more `conformance_suite!(name, open: …, reopen: …)` line.
 
 #[macro_use]
@@ -49,6 +52,7 @@ mod redis_stores {
 use std::sync::Arc;
 
 use axum_token_auth::store::grants::MemoryGrantStore;
+use axum_token_auth::store::guard::{GuardSettings, Guarded};
 use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};
 use suite::Stores;
 
@@ -60,6 +64,35 @@ async fn open_memory() -> Stores {
         grants: Arc::new(MemoryGrantStore::new()),
     }
 }
+
+/// The in-memory stores behind the store guard: it must forward every method (a trait
+/// method it forgot would answer with the trait's default, and fail here).
+async fn open_guarded() -> Stores {
+    let settings = GuardSettings::default();
+    Stores {
+        refresh: Arc::new(Guarded::refresh(
+            Arc::new(MemoryRefreshStore::new()),
+            &settings,
+        )),
+        revocation: Arc::new(Guarded::revocation(
+            Arc::new(MemoryRevocationStore::default()),
+            &settings,
+        )),
+        grants: Arc::new(Guarded::grants(
+            Arc::new(MemoryGrantStore::new()),
+            &settings,
+        )),
+    }
+}
+
+conformance_suite!(
+    guarded_memory,
+    open: open_guarded(),
+    reopen: |s: &Stores| {
+        let s = s.clone();
+        async move { s }
+    },
+);
 
 #[cfg(feature = "redis")]
 conformance_suite!(

@@ -252,6 +252,23 @@ async fn provider_down_keeps_known_keys_up_to_max_stale_then_503_and_recovers() 
     )
     .await;
     assert_eq!(r.body["error"], "temporarily_unavailable");
+    // A token with a kid we never saw cannot be checked while the provider is down:
+    // 503 at once, no wait for a fetch.
+    let unknown = k1.sign(
+        &op_claims_like(&cached),
+        &json!({ "kid": "k-new-after-rotation" }),
+    );
+    let asked = Instant::now();
+    assert_refused(
+        send_get(&app, "/users", Some(&unknown)).await,
+        AuthError::KeysUnavailable,
+    )
+    .await;
+    assert!(
+        asked.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        asked.elapsed()
+    );
     // Our own tokens are not affected.
     let own = issue(&auth, "alice", &["users:read"]);
     assert_eq!(status(&app, "/users", &own).await, StatusCode::OK);
@@ -384,4 +401,9 @@ async fn fetches_are_bounded_in_size_and_time_and_plain_http_is_loopback_only() 
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("https"), "{e}");
+}
+
+/// The claims of a real provider token, for forging a look-alike.
+fn op_claims_like(token: &str) -> serde_json::Value {
+    common::oidc::jwt_claims(token)
 }

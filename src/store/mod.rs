@@ -4,8 +4,10 @@
 //! Stores implement [`RevocationStore`]; [`memory::MemoryRevocationStore`] is the default.
 //! Tokens are never stored: only the SHA-256 digest of their `jti` ([`TokenDigest`]).
 
+pub(crate) mod breaker;
 pub mod family;
 pub mod grants;
+pub mod guard;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;

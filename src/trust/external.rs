@@ -134,6 +134,10 @@ impl TrustedIssuer {
             return KeyMiss::Token(InvalidToken::AlgorithmMismatch);
         }
         match &self.keys {
+            // The provider is failing: fail fast (the background task retries), and say
+            // 503 rather than 401 — the token may well be signed by a key we cannot fetch.
+            #[cfg(feature = "oidc")]
+            Keys::Remote(remote) if kid.is_some() && remote.is_failing() => KeyMiss::Unavailable,
             #[cfg(feature = "oidc")]
             Keys::Remote(remote) if kid.is_some() && remote.may_refetch() => {
                 KeyMiss::Refetch(Arc::clone(remote), remote.version())

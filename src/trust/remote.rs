@@ -139,6 +139,11 @@ impl RemoteKeys {
         self.version.load(Ordering::Acquire)
     }
 
+    /// Whether the last fetch failed (the provider is down or answering garbage).
+    pub(crate) fn is_failing(&self) -> bool {
+        self.state().failing
+    }
+
     /// Whether a token with an unknown `kid` may cause a fetch now (the rate limit).
     pub(crate) fn may_refetch(&self) -> bool {
         let now = self.clock.now();

@@ -1,0 +1,383 @@
+//! The store traits, implemented by [`Guarded`] over whatever it wraps: each call goes
+//! through [`StoreGuard::run`](super::StoreGuard) and records the domain metrics
+//! (revocations, sessions, refreshes, reuse, grant changes) when it succeeds.
+//!
+//! ⚠️ Every trait method must be forwarded here, default methods included: one that is
+//! not answers with the trait's default instead of the wrapped store's (the
+//! `guarded_memory` conformance suite in `tests/conformance.rs` catches that).
+
+use async_trait::async_trait;
+
+use super::{Guarded, open_error};
+use crate::scope::Scope;
+use crate::store::family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session};
+use crate::store::grants::{AuditEntry, GrantStore, ScopeGrant};
+use crate::store::{
+    RevocationCheck, RevocationNote, RevocationStore, StoreError, SubjectCutoff, TokenDigest,
+};
+use crate::telemetry;
+
+#[async_trait]
+impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
+    async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
+        let r = self
+            .guard
+            .run(
+                self.role,
+                "revoke",
+                self.timeout(),
+                self.inner.revoke(digest, expires_at),
+            )
+            .await;
+        if r.is_ok() {
+            telemetry::revoked("token");
+        }
+        r
+    }
+
+    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        self.guard
+            .run(
+                self.role,
+                "is_revoked",
+                self.check_timeout(),
+                self.inner.is_revoked(digest),
+            )
+            .await
+    }
+
+    fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
+        match self.inner.is_revoked_now(digest) {
+            Some(r) => Some(r),
+            None => self.refuse_now(),
+        }
+    }
+
+    async fn revoke_noted(
+        &self,
+        digest: TokenDigest,
+        expires_at: u64,
+        note: &RevocationNote,
+    ) -> Result<(), StoreError> {
+        let r = self
+            .guard
+            .run(
+                self.role,
+                "revoke",
+                self.timeout(),
+                self.inner.revoke_noted(digest, expires_at, note),
+            )
+            .await;
+        if r.is_ok() {
+            telemetry::revoked("token");
+        }
+        r
+    }
+
+    async fn revocation_note(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<RevocationNote>, StoreError> {
+        self.guard
+            .run(
+                self.role,
+                "revocation_note",
+                self.timeout(),
+                self.inner.revocation_note(digest),
+            )
+            .await
+    }
+
+    async fn revoke_for(
+        &self,
+        subject: &str,
+        digest: TokenDigest,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let r = self
+            .guard
+            .run(
+                self.role,
+                "revoke",
+                self.timeout(),
+                self.inner.revoke_for(subject, digest, expires_at),
+            )
+            .await;
+        if r.is_ok() {
+            telemetry::revoked("token");
+        }
+        r
+    }
+
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
+        self.guard
+            .run(
+                self.role,
+                "subject_cutoff",
+                self.timeout(),
+                self.inner.subject_cutoff(subject),
+            )
+            .await
+    }
+
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
+        let r = self
+            .guard
+            .run(
+                self.role,
+                "revoke_all_for",
+                self.timeout(),
+                self.inner.revoke_all_for(subject, at),
+            )
+            .await;
+        if r.is_ok() {
+            telemetry::revoked("subject");
+        }
+        r
+    }
+
+    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
+        self.guard
+            .run(
+                self.role,
+                "generation",
+                self.timeout(),
+                self.inner.generation(subject),
+            )
+            .await
+    }
+
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        self.guard
+            .run(
+                self.role,
+                "check",
+                self.check_timeout(),
+                self.inner.check(token),
+            )
+            .await
+    }
+
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        match self.inner.check_now(token) {
+            Some(r) => Some(r),
+            None => self.refuse_now(),
+        }
+    }
+}
+
+impl<S: ?Sized> Guarded<S> {
+    /// The synchronous answer when the store's own is unknown: a refusal while the
+    /// breaker is open, else `None` (the caller awaits the guarded call).
+    fn refuse_now<T>(&self) -> Option<Result<T, StoreError>> {
+        if self.guard.0.breaker.allows() {
+            return None;
+        }
+        telemetry::store_refused(self.role, "open");
+        Some(Err(open_error()))
+    }
+}
+
+#[async_trait]
+impl<S: RefreshStore + ?Sized> RefreshStore for Guarded<S> {
+    async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
+        let r = self
+            .guard
+            .run(
+                self.role,
+                "create_family",
+                self.timeout(),
+                self.inner.create_family(family),
+            )
+            .await;
+        if r.is_ok() {
+            telemetry::session_started();
+        }
+        r
+    }
+
+    async fn verify(
+        &self,
+        family_id: &str,
+        presented: &TokenDigest,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.guard
+            .run(
+                self.role,
+                "verify",
+                self.timeout(),
+                self.inner.verify(family_id, presented, now),
+            )
+            .await
+    }
+
+    async fn rotate(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
+        let r = self
+            .guard
+            .run(
+                self.role,
+                "rotate",
+                self.timeout(),
+                self.inner.rotate(rotation),
+            )
+            .await;
+        match &r {
+            Ok(RotateOutcome::Rotated(_)) => telemetry::refreshed("rotated"),
+            Ok(RotateOutcome::Retry(_)) => telemetry::refreshed("retry"),
+            Ok(RotateOutcome::Reused { .. }) => telemetry::reuse_detected("reused"),
+            Ok(RotateOutcome::Compromised { .. }) => telemetry::reuse_detected("compromised"),
+            Ok(RotateOutcome::Unknown) => telemetry::refreshed("unknown"),
+            Err(_) => {}
+        }
+        r
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+        let r = self
+            .guard
+            .run(
+                self.role,
+                "revoke_family",
+                self.timeout(),
+                self.inner.revoke_family(family_id),
+            )
+            .await;
+        if r.is_ok() {
+            telemetry::revoked("session");
+        }
+        r
+    }
+
+    async fn revoke_user(&self, user_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+        let r = self
+            .guard
+            .run(
+                self.role,
+                "revoke_user",
+                self.timeout(),
+                self.inner.revoke_user(user_id),
+            )
+            .await;
+        if r.is_ok() {
+            telemetry::revoked("user_sessions");
+        }
+        r
+    }
+
+    async fn user_has_sessions(&self, user_id: &str, now: u64) -> Result<bool, StoreError> {
+        self.guard
+            .run(
+                self.role,
+                "user_has_sessions",
+                self.timeout(),
+                self.inner.user_has_sessions(user_id, now),
+            )
+            .await
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: u64) -> Result<Vec<Session>, StoreError> {
+        self.guard
+            .run(
+                self.role,
+                "list_sessions",
+                self.timeout(),
+                self.inner.list_sessions(user_id, now),
+            )
+            .await
+    }
+
+    async fn session(&self, family_id: &str, now: u64) -> Result<Option<Session>, StoreError> {
+        self.guard
+            .run(
+                self.role,
+                "session",
+                self.timeout(),
+                self.inner.session(family_id, now),
+            )
+            .await
+    }
+
+    async fn purge_expired(&self, now: u64) -> Result<u64, StoreError> {
+        // Maintenance, not a request: it may take longer than a request's timeout.
+        self.inner.purge_expired(now).await
+    }
+}
+
+#[async_trait]
+impl<S: GrantStore + ?Sized> GrantStore for Guarded<S> {
+    async fn grant_scope(
+        &self,
+        tenant: &str,
+        principal: &str,
+        scope: &Scope,
+        granted_by: &str,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .guard
+            .run(
+                self.role,
+                "grant_scope",
+                self.timeout(),
+                self.inner.grant_scope(tenant, principal, scope, granted_by),
+            )
+            .await;
+        if matches!(r, Ok(true)) {
+            telemetry::grant_changed("grant");
+        }
+        r
+    }
+
+    async fn revoke_scope(
+        &self,
+        tenant: &str,
+        principal: &str,
+        scope: &Scope,
+        revoked_by: &str,
+    ) -> Result<bool, StoreError> {
+        let r = self
+            .guard
+            .run(
+                self.role,
+                "revoke_scope",
+                self.timeout(),
+                self.inner
+                    .revoke_scope(tenant, principal, scope, revoked_by),
+            )
+            .await;
+        if matches!(r, Ok(true)) {
+            telemetry::grant_changed("revoke");
+        }
+        r
+    }
+
+    async fn granted_scopes(
+        &self,
+        tenant: &str,
+        principal: &str,
+    ) -> Result<Vec<ScopeGrant>, StoreError> {
+        self.guard
+            .run(
+                self.role,
+                "granted_scopes",
+                self.timeout(),
+                self.inner.granted_scopes(tenant, principal),
+            )
+            .await
+    }
+
+    async fn audit_log(
+        &self,
+        tenant: &str,
+        principal: Option<&str>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        self.guard
+            .run(
+                self.role,
+                "audit_log",
+                self.timeout(),
+                self.inner.audit_log(tenant, principal),
+            )
+            .await
+    }
+}

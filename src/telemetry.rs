@@ -1,0 +1,174 @@
+//! Metrics through the [`metrics`](https://docs.rs/metrics) facade (feature `metrics`);
+//! without the feature every function here is empty. The table of names and labels is in
+//! the README. No label ever carries a token, a subject, an id or anything a client
+//! chose: only kinds, fixed reason names, operation and store names.
+// Without the feature only the names of the counters are used.
+#![cfg_attr(not(feature = "metrics"), allow(dead_code))]
+
+use std::time::Duration;
+
+use crate::claims::TokenKind;
+use crate::error::InvalidToken;
+use crate::store::breaker::BreakerState;
+
+/// Counter: tokens signed, by `kind`.
+pub(crate) const TOKENS_ISSUED: &str = "token_auth_tokens_issued_total";
+// Counter `token_auth_validations_accepted_total`, by `revocation` (`checked`,
+// `fail_open`): written as literals in `validation_accepted`.
+/// Counter: tokens refused, by `reason`.
+pub(crate) const VALIDATIONS_REFUSED: &str = "token_auth_validations_refused_total";
+/// Counter: revocations written, by `kind` (`token`, `subject`, `session`, `user_sessions`).
+pub(crate) const REVOCATIONS: &str = "token_auth_revocations_total";
+/// Counter: sessions started (refresh families created).
+pub(crate) const SESSIONS_STARTED: &str = "token_auth_sessions_started_total";
+/// Counter: refresh rotations, by `outcome` (`rotated`, `retry`, `unknown`).
+pub(crate) const REFRESHES: &str = "token_auth_refreshes_total";
+/// Counter: refresh-token reuse detected, by `kind` (`reused`, `compromised`).
+pub(crate) const REUSE_DETECTIONS: &str = "token_auth_reuse_detections_total";
+/// Counter: scope grants changed, by `action` (`grant`, `revoke`).
+pub(crate) const GRANT_CHANGES: &str = "token_auth_grant_changes_total";
+/// Histogram (seconds): store calls, by `store`, `op`, `outcome`.
+pub(crate) const STORE_CALL_SECONDS: &str = "token_auth_store_call_seconds";
+/// Counter: store calls refused without reaching the store, by `store`, `cause`.
+pub(crate) const STORE_REFUSED: &str = "token_auth_store_refused_total";
+/// Gauge: the breaker's state by `store` (0 closed, 1 open, 2 half-open).
+pub(crate) const BREAKER_STATE: &str = "token_auth_store_breaker_state";
+/// Gauge: store calls in flight, by `store`.
+pub(crate) const STORE_IN_FLIGHT: &str = "token_auth_store_in_flight";
+
+/// The fixed name of a refusal reason (a label value).
+pub(crate) fn reason_name(reason: &InvalidToken) -> &'static str {
+    match reason {
+        InvalidToken::Malformed => "malformed",
+        InvalidToken::TooLarge => "too_large",
+        InvalidToken::BadSignature => "bad_signature",
+        InvalidToken::UnknownKey => "unknown_key",
+        InvalidToken::AlgorithmMismatch => "algorithm_mismatch",
+        InvalidToken::UnsupportedCritical => "unsupported_critical",
+        InvalidToken::Expired => "expired",
+        InvalidToken::NotYetValid => "not_yet_valid",
+        InvalidToken::IssuedInFuture => "issued_in_future",
+        InvalidToken::WrongIssuer => "wrong_issuer",
+        InvalidToken::WrongAudience => "wrong_audience",
+        InvalidToken::WrongKind { .. } => "wrong_kind",
+        InvalidToken::InvalidClaims => "invalid_claims",
+        InvalidToken::Revoked => "revoked",
+        InvalidToken::RefreshReused => "refresh_reused",
+        InvalidToken::SessionEnded => "session_ended",
+        InvalidToken::RefreshDenied => "refresh_denied",
+        InvalidToken::LegacyFormatRetired => "legacy_format_retired",
+        InvalidToken::UnknownSubject => "unknown_subject",
+    }
+}
+
+fn kind_name(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Access => "access",
+        TokenKind::Refresh => "refresh",
+        TokenKind::Service => "service",
+    }
+}
+
+/// Increments counter `name` with one label.
+#[inline]
+fn count(name: &'static str, label: &'static str, value: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(name, label => value).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (name, label, value);
+}
+
+pub(crate) fn token_issued(kind: TokenKind) {
+    count(TOKENS_ISSUED, "kind", kind_name(kind));
+}
+
+/// On every accepted request: literal names and labels, so the key is a `static` (no
+/// allocation per request).
+pub(crate) fn validation_accepted(fail_open: bool) {
+    #[cfg(feature = "metrics")]
+    if fail_open {
+        metrics::counter!("token_auth_validations_accepted_total", "revocation" => "fail_open")
+            .increment(1);
+    } else {
+        metrics::counter!("token_auth_validations_accepted_total", "revocation" => "checked")
+            .increment(1);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = fail_open;
+}
+
+pub(crate) fn validation_refused(reason: &'static str) {
+    count(VALIDATIONS_REFUSED, "reason", reason);
+}
+
+pub(crate) fn revoked(kind: &'static str) {
+    count(REVOCATIONS, "kind", kind);
+}
+
+pub(crate) fn session_started() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(SESSIONS_STARTED).increment(1);
+}
+
+pub(crate) fn refreshed(outcome: &'static str) {
+    count(REFRESHES, "outcome", outcome);
+}
+
+pub(crate) fn reuse_detected(kind: &'static str) {
+    count(REUSE_DETECTIONS, "kind", kind);
+}
+
+pub(crate) fn grant_changed(action: &'static str) {
+    count(GRANT_CHANGES, "action", action);
+}
+
+pub(crate) fn store_call(
+    store: &'static str,
+    op: &'static str,
+    outcome: &'static str,
+    took: Duration,
+) {
+    #[cfg(feature = "metrics")]
+    metrics::histogram!(STORE_CALL_SECONDS, "store" => store, "op" => op, "outcome" => outcome)
+        .record(took.as_secs_f64());
+    #[cfg(not(feature = "metrics"))]
+    let _ = (store, op, outcome, took);
+}
+
+pub(crate) fn store_refused(store: &'static str, cause: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(STORE_REFUSED, "store" => store, "cause" => cause).increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (store, cause);
+}
+
+pub(crate) fn breaker_state(store: &'static str, state: BreakerState) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!(BREAKER_STATE, "store" => store).set(state.as_gauge());
+    #[cfg(not(feature = "metrics"))]
+    let _ = (store, state);
+}
+
+pub(crate) fn in_flight(store: &'static str, delta: f64) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!(STORE_IN_FLIGHT, "store" => store).increment(delta);
+    #[cfg(not(feature = "metrics"))]
+    let _ = (store, delta);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_names_are_fixed_snake_case() {
+        assert_eq!(reason_name(&InvalidToken::Expired), "expired");
+        assert_eq!(
+            reason_name(&InvalidToken::WrongKind {
+                expected: TokenKind::Access
+            }),
+            "wrong_kind"
+        );
+        assert_eq!(kind_name(TokenKind::Service), "service");
+    }
+}

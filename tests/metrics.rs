@@ -1,0 +1,301 @@
+//! The metrics (feature `metrics`) move as tokens are issued, validated, refused, revoked,
+//! refreshed and reused, as grants change and store calls run, and the breaker's gauge
+//! follows an outage; no label carries a token, a subject or anything a client chose.
+#![cfg(feature = "metrics")]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
+use axum_token_auth::store::guard::{BreakerState, GuardSettings, Guarded};
+use axum_token_auth::store::memory::MemoryRefreshStore;
+use axum_token_auth::store::{RevocationStore, StoreError, TokenDigest};
+use axum_token_auth::{Claims, Scope, Sessions, TokenAuth, TokenKind, TokenRequest};
+use http::{Request, StatusCode};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use tower::ServiceExt;
+
+const SECRET: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
+
+/// Every metric as `name{label=value,…}` → value (counters and gauges as f64, histograms
+/// as their sample count).
+fn snapshot(s: &Snapshotter) -> HashMap<String, f64> {
+    s.snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let key = key.key();
+            let mut labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            labels.sort();
+            let name = format!("{}{{{}}}", key.name(), labels.join(","));
+            let v = match value {
+                DebugValue::Counter(c) => c as f64,
+                DebugValue::Gauge(g) => g.0,
+                DebugValue::Histogram(h) => h.len() as f64,
+            };
+            (name, v)
+        })
+        .collect()
+}
+
+fn value(m: &HashMap<String, f64>, key: &str) -> f64 {
+    m.get(key).copied().unwrap_or(0.0)
+}
+
+async fn status(app: &Router, token: &str) -> StatusCode {
+    app.clone()
+        .oneshot(
+            Request::get("/me")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Runs `test` on a current-thread runtime with a recorder local to this thread.
+fn with_recorder(test: impl AsyncFnOnce(Snapshotter)) {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(test(snapshotter))
+    });
+}
+
+#[test]
+fn counters_move_with_the_token_life_cycle_and_labels_carry_no_client_data() {
+    with_recorder(async |snap| {
+        let auth = TokenAuth::builder().hs256_secret(SECRET).build().unwrap();
+        let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+            .build()
+            .unwrap();
+        let app = Router::new()
+            .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+            .layer(auth.layer());
+
+        let login = sessions
+            .login(&TokenRequest::new("alice-subject"), None)
+            .await
+            .unwrap();
+        let service = auth
+            .issue_service(&TokenRequest::new("billing-subject"))
+            .unwrap();
+        let access = login.pair.access.as_str();
+        assert_eq!(status(&app, access).await, StatusCode::OK);
+        assert_eq!(status(&app, access).await, StatusCode::OK);
+        assert_eq!(status(&app, "not.a.token").await, StatusCode::UNAUTHORIZED);
+        let tampered = format!("{}x", &access[..access.len() - 1]);
+        assert_eq!(status(&app, &tampered).await, StatusCode::UNAUTHORIZED);
+
+        let next = sessions
+            .refresh(login.pair.refresh.as_str(), None)
+            .await
+            .unwrap();
+        let _third = sessions
+            .refresh(next.pair.refresh.as_str(), None)
+            .await
+            .unwrap();
+        // The first refresh token again, after its successor was used: reuse.
+        assert!(
+            sessions
+                .refresh(login.pair.refresh.as_str(), None)
+                .await
+                .is_err()
+        );
+        auth.revoke(service.as_str()).await.unwrap();
+        auth.revoke_all_for_user("alice-subject").await.unwrap();
+        assert_eq!(status(&app, access).await, StatusCode::UNAUTHORIZED);
+
+        let grants = Guarded::grants(Arc::new(MemoryGrantStore::new()), &GuardSettings::default());
+        let scope = Scope::new("playlist:manage").unwrap();
+        grants
+            .grant_scope("tenant-x", "module-y", &scope, "admin-z")
+            .await
+            .unwrap();
+        grants
+            .revoke_scope("tenant-x", "module-y", &scope, "admin-z")
+            .await
+            .unwrap();
+
+        let m = snapshot(&snap);
+        // login: access + refresh; two refreshes: two pairs; one service token.
+        assert_eq!(
+            value(&m, "token_auth_tokens_issued_total{kind=access}"),
+            3.0
+        );
+        assert_eq!(
+            value(&m, "token_auth_tokens_issued_total{kind=refresh}"),
+            3.0
+        );
+        assert_eq!(
+            value(&m, "token_auth_tokens_issued_total{kind=service}"),
+            1.0
+        );
+        assert!(
+            value(
+                &m,
+                "token_auth_validations_accepted_total{revocation=checked}"
+            ) >= 2.0
+        );
+        assert_eq!(
+            value(&m, "token_auth_validations_refused_total{reason=malformed}"),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &m,
+                "token_auth_validations_refused_total{reason=bad_signature}"
+            ),
+            1.0
+        );
+        assert!(value(&m, "token_auth_validations_refused_total{reason=revoked}") >= 1.0);
+        assert_eq!(value(&m, "token_auth_sessions_started_total{}"), 1.0);
+        assert_eq!(
+            value(&m, "token_auth_refreshes_total{outcome=rotated}"),
+            2.0
+        );
+        assert_eq!(
+            value(&m, "token_auth_reuse_detections_total{kind=reused}"),
+            1.0
+        );
+        assert!(value(&m, "token_auth_revocations_total{kind=token}") >= 1.0);
+        assert_eq!(value(&m, "token_auth_revocations_total{kind=subject}"), 1.0);
+        assert_eq!(
+            value(&m, "token_auth_grant_changes_total{action=grant}"),
+            1.0
+        );
+        assert_eq!(
+            value(&m, "token_auth_grant_changes_total{action=revoke}"),
+            1.0
+        );
+        assert!(
+            value(
+                &m,
+                "token_auth_store_call_seconds{op=rotate,outcome=ok,store=refresh}"
+            ) >= 3.0
+        );
+        assert_eq!(
+            value(&m, "token_auth_store_breaker_state{store=revocation}"),
+            0.0
+        );
+        // Nothing a client chose or holds: no subject, tenant, actor, token or token part.
+        let secrets = [
+            "alice",
+            "billing",
+            "tenant-x",
+            "module-y",
+            "admin-z",
+            "playlist",
+            &access[..20],
+        ];
+        for key in m.keys() {
+            for s in secrets {
+                assert!(!key.contains(s), "{key} carries {s:?}");
+            }
+        }
+    });
+}
+
+/// A revocation store that can be taken down.
+#[derive(Default)]
+struct Switchable {
+    down: AtomicBool,
+}
+
+#[async_trait]
+impl RevocationStore for Switchable {
+    async fn revoke(&self, _: TokenDigest, _: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    async fn is_revoked(&self, _: &TokenDigest) -> Result<bool, StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("down".into()));
+        }
+        Ok(false)
+    }
+}
+
+#[test]
+fn the_breaker_gauge_and_refusals_follow_an_outage() {
+    with_recorder(async |snap| {
+        let store = Arc::new(Switchable::default());
+        let auth = TokenAuth::builder()
+            .hs256_secret(SECRET)
+            .revocation_store(store.clone())
+            .store_guard(GuardSettings::default().probe_interval(Duration::from_millis(20)))
+            .build()
+            .unwrap();
+        let app = Router::new()
+            .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+            .layer(auth.layer());
+        let token = auth
+            .issue(TokenKind::Access, &TokenRequest::new("bob"))
+            .unwrap();
+        assert_eq!(status(&app, token.as_str()).await, StatusCode::OK);
+
+        store.down.store(true, Ordering::SeqCst);
+        for _ in 0..3 {
+            assert_eq!(
+                status(&app, token.as_str()).await,
+                StatusCode::SERVICE_UNAVAILABLE
+            );
+        }
+        assert_eq!(auth.store_breaker_state(), Some(BreakerState::Open));
+        let m = snapshot(&snap);
+        assert_eq!(
+            value(&m, "token_auth_store_breaker_state{store=revocation}"),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &m,
+                "token_auth_store_refused_total{cause=open,store=revocation}"
+            ),
+            2.0
+        );
+        assert_eq!(
+            value(
+                &m,
+                "token_auth_store_call_seconds{op=check,outcome=unavailable,store=revocation}"
+            ),
+            1.0
+        );
+        assert_eq!(
+            value(
+                &m,
+                "token_auth_validations_refused_total{reason=store_unavailable}"
+            ),
+            3.0
+        );
+
+        store.down.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(auth.store_breaker_state(), Some(BreakerState::Closed));
+        assert_eq!(status(&app, token.as_str()).await, StatusCode::OK);
+        let m = snapshot(&snap);
+        assert_eq!(
+            value(&m, "token_auth_store_breaker_state{store=revocation}"),
+            0.0
+        );
+        assert_eq!(
+            value(&m, "token_auth_store_in_flight{store=revocation}"),
+            0.0
+        );
+    });
+}
