@@ -134,10 +134,19 @@ impl TrustedIssuer {
             return KeyMiss::Token(InvalidToken::AlgorithmMismatch);
         }
         match &self.keys {
-            // The provider is failing: fail fast (the background task retries), and say
-            // 503 rather than 401 — the token may well be signed by a key we cannot fetch.
+            // The provider is failing: fail fast — start the refetch in the background
+            // (single-flight, rate-limited, a probe of the provider) and answer 503 now
+            // rather than 401: the token may well be signed by a key we cannot fetch yet.
             #[cfg(feature = "oidc")]
-            Keys::Remote(remote) if kid.is_some() && remote.is_failing() => KeyMiss::Unavailable,
+            Keys::Remote(remote) if kid.is_some() && remote.is_failing() => {
+                if remote.may_refetch()
+                    && let Ok(rt) = tokio::runtime::Handle::try_current()
+                {
+                    let (remote, seen) = (Arc::clone(remote), remote.version());
+                    rt.spawn(async move { remote.refetch_unknown_kid(seen).await });
+                }
+                KeyMiss::Unavailable
+            }
             #[cfg(feature = "oidc")]
             Keys::Remote(remote) if kid.is_some() && remote.may_refetch() => {
                 KeyMiss::Refetch(Arc::clone(remote), remote.version())
