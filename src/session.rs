@@ -516,21 +516,33 @@ impl Sessions {
         }
         let pair = self.sign_successor(&claims, &successor)?;
         tracing::debug!(family = %short(&family_id), retry, "refresh token rotated");
-        s.hooks
+        Ok(self.refreshed(&parent.sub, family_id, pair, retry).await)
+    }
+
+    /// The end of every successful refresh: the hooks hear of it, the caller gets the pair.
+    async fn refreshed(
+        &self,
+        user_id: &str,
+        family_id: String,
+        pair: TokenPair,
+        retry: bool,
+    ) -> LoginSession {
+        let hooks = &self.inner.hooks;
+        hooks
             .after_new_access_token_generated(&pair.refresh, &pair.access)
             .await;
-        s.hooks
+        hooks
             .on_event(&SessionEvent::Refreshed {
-                user_id: parent.sub.clone(),
+                user_id: user_id.to_owned(),
                 family_id: family_id.clone(),
                 retry,
             })
             .await;
-        Ok(LoginSession {
+        LoginSession {
             pair,
             csrf: String::new(),
             family_id,
-        })
+        }
     }
 
     /// The refresh of [`SessionsBuilder::keep_refresh_token`]: the presented token must be
@@ -581,21 +593,9 @@ impl Sessions {
             ),
         };
         tracing::debug!(family = %short(family_id), "access token refreshed (refresh token kept)");
-        s.hooks
-            .after_new_access_token_generated(&pair.refresh, &pair.access)
-            .await;
-        s.hooks
-            .on_event(&SessionEvent::Refreshed {
-                user_id: parent.sub.clone(),
-                family_id: family_id.to_owned(),
-                retry: false,
-            })
-            .await;
-        Ok(LoginSession {
-            pair,
-            csrf: String::new(),
-            family_id: family_id.to_owned(),
-        })
+        Ok(self
+            .refreshed(&parent.sub, family_id.to_owned(), pair, false)
+            .await)
     }
 
     /// Signs the successor pair: the parent's claims with the successor's ids and times.
