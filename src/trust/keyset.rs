@@ -59,20 +59,24 @@ impl KeySet {
     }
 
     /// The key for a token header: its `kid` and `alg` must both match. A token without
-    /// `kid` is checked only against a set holding exactly one key of that algorithm.
+    /// `kid` is checked only against a set holding exactly one key of that algorithm, and
+    /// a key given without `kid` (a PEM file) stands for any `kid` when it is the only key
+    /// of its algorithm.
     pub(crate) fn find(&self, kid: Option<&str>, alg: Algorithm) -> Option<&Key> {
+        let lone = |pred: &dyn Fn(&Key) -> bool| {
+            let mut of_alg = self.keys.iter().filter(|k| k.alg == alg && pred(k));
+            match (of_alg.next(), of_alg.next()) {
+                (Some(k), None) => Some(k),
+                _ => None,
+            }
+        };
         match kid {
             Some(kid) => self
                 .keys
                 .iter()
-                .find(|k| k.alg == alg && k.kid.as_deref() == Some(kid)),
-            None => {
-                let mut of_alg = self.keys.iter().filter(|k| k.alg == alg);
-                match (of_alg.next(), of_alg.next()) {
-                    (Some(k), None) => Some(k),
-                    _ => None,
-                }
-            }
+                .find(|k| k.alg == alg && k.kid.as_deref() == Some(kid))
+                .or_else(|| lone(&|k: &Key| k.kid.is_none())),
+            None => lone(&|_: &Key| true),
         }
     }
 
@@ -240,5 +244,23 @@ mod tests {
         assert!(two.find(None, Algorithm::RS256).is_none());
         assert!(one.is_kept_by(&two));
         assert!(!two.is_kept_by(&one));
+    }
+
+    #[test]
+    fn a_key_given_without_kid_stands_for_any_kid_when_alone() {
+        let key = Key::from_pem(
+            Algorithm::RS256,
+            include_str!("../../tests/fixtures/rsa2048_public.pem"),
+        )
+        .unwrap();
+        let set = KeySet::from_keys(vec![key.clone()]);
+        assert!(set.find(Some("provider-kid"), Algorithm::RS256).is_some());
+        assert!(set.find(Some("provider-kid"), Algorithm::PS256).is_none());
+        let two = KeySet::from_keys(vec![key.clone(), key.with_kid("named")]);
+        assert!(two.find(Some("named"), Algorithm::RS256).is_some());
+        assert!(
+            two.find(Some("other"), Algorithm::RS256).is_some(),
+            "the one kid-less key"
+        );
     }
 }
