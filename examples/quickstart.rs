@@ -342,7 +342,7 @@ async fn login(
         Ok(login) => state.sessions.login_response_with(&login, delivery),
         Err(e) => {
             tracing::error!(error = %e, "login failed");
-            state.auth.render_error(AuthError::StoreUnavailable)
+            state.auth.render_error(e.into())
         }
     }
 }

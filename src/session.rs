@@ -90,6 +90,27 @@ pub enum LoginError {
     Store(#[from] StoreError),
 }
 
+/// How a failed login answers, rendered with
+/// [`TokenAuth::render_error`](crate::TokenAuth::render_error): a store outage is a 503
+/// (`temporarily_unavailable`, `Retry-After`); a refused token request is the
+/// application's mistake (its subject, scopes or claims), a 500 naming no detail.
+///
+/// ```
+/// # use axum_token_auth::{AuthError, LoginError, store::StoreError};
+/// let e: AuthError = LoginError::Store(StoreError::Unavailable("down".into())).into();
+/// assert_eq!(e, AuthError::StoreUnavailable);
+/// ```
+impl From<LoginError> for AuthError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::Store(_) => AuthError::StoreUnavailable,
+            LoginError::Issue(_) => {
+                AuthError::Misconfigured("the login's token request was refused")
+            }
+        }
+    }
+}
+
 /// Builds [`Sessions`].
 #[must_use]
 pub struct SessionsBuilder {
