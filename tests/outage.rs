@@ -176,8 +176,8 @@ async fn outage_cycle(
     assert_eq!(app.me(revoked.as_str()).await.0, StatusCode::UNAUTHORIZED);
 
     stop();
-    // The local cache (Redis) may answer until its staleness bound; then checks go to the
-    // store and fail closed.
+    // The local cache (Redis, PostgreSQL) may answer until its staleness bound; then
+    // checks go to the store and fail closed.
     assert!(
         eventually(Duration::from_secs(10), || async { !fresh_cache() }).await,
         "cache still trusted long after the store went down"
@@ -224,6 +224,11 @@ async fn redis_outage_answers_503_and_recovers_with_state_intact() {
 async fn postgres_outage_answers_503_and_recovers_with_state_intact() {
     let store = PostgresStore::connect(&env("DATABASE_URL")).await.unwrap();
     store.migrate().await.unwrap();
+    assert!(store.wait_for_cache(Duration::from_secs(10)).await);
     let store = Arc::new(store);
-    outage_cycle(store.clone(), store, pg_stop, pg_start, || false).await;
+    let probe = Arc::clone(&store);
+    outage_cycle(store.clone(), store, pg_stop, pg_start, move || {
+        probe.cache_is_fresh()
+    })
+    .await;
 }
