@@ -57,7 +57,8 @@
 //! `max_staleness` in the worst case, and within the notification delay (about a
 //! millisecond on loopback) normally. The copy holds up to 1 000 000 live revocations;
 //! past that it is not trusted and checks go to the database.
-//! [`PostgresOptions::without_local_cache`] turns it off.
+//! [`PostgresOptions::without_local_cache`] turns it off. Every store's heartbeat reaches
+//! every listener: N instances cost each listener 2N tiny notifications per second.
 //!
 //! # Schemas
 //!
