@@ -142,7 +142,7 @@ async fn token_revoked_through_one_auth_is_refused_by_another() {
 /// The family hash is not in listpack encoding: the `access` list (JSON, one entry per
 /// live access token), the successor kept for the grace window (JSON) and a real
 /// browser's user agent are each longer than `hash-max-listpack-value` (64 bytes), so
-/// Redis keeps a hashtable. Measured (Redis 7.0): 984 B at login, 1912 B after five
+/// Redis keeps a hashtable. Measured (Redis 7.0): 984–1048 B at login, 1912 B after five
 /// refreshes (the access list holds every live access token of the family). Issue 12
 /// item 3 (short fields, listpack) is not done; this test pins today's figures.
 #[tokio::test]
@@ -189,6 +189,7 @@ async fn one_active_session_costs_what_was_measured_in_redis_memory() {
     println!(
         "redis bytes per session: {at_login} at login, {after} after 5 refreshes ({encoding})"
     );
-    assert!(at_login <= 1024, "{at_login} bytes at login");
+    // 984 or 1048 B between runs (the hashtable's growth); 1912 B after the refreshes.
+    assert!(at_login <= 1152, "{at_login} bytes at login");
     assert!(after <= 2048, "{after} bytes after 5 refreshes");
 }
