@@ -4,8 +4,9 @@
 //!   in the store, sign the successor pair), chained so every call rotates the current
 //!   token of a family.
 //! * `revocation_check/<store>`: the per-request check of the layer for a token that is
-//!   not revoked: `check_now` when the store answers in process (memory, Redis cache),
-//!   else the awaited `check` (one round trip).
+//!   not revoked: `check_now` when the store answers in process (memory, the Redis and
+//!   PostgreSQL caches), else the awaited `check` (one round trip: `postgres_query`, a
+//!   store without its cache).
 //!
 //! Memory always; Redis and PostgreSQL with their features, against `REDIS_URL` and
 //! `DATABASE_URL` (run `scripts/test.sh cargo bench --bench stores --all-features`, which
@@ -50,14 +51,19 @@ fn stores(rt: &Runtime) -> Vec<(&'static str, Stores)> {
     {
         let url = std::env::var("DATABASE_URL")
             .expect("DATABASE_URL: run through scripts/test.sh (see the file header)");
-        let pg = rt.block_on(async {
-            let s = axum_token_auth::store::postgres::PostgresStore::connect(&url)
-                .await
-                .unwrap();
+        use axum_token_auth::store::postgres::{PostgresOptions, PostgresStore};
+        let (pg, pg_query) = rt.block_on(async {
+            let s = PostgresStore::connect(&url).await.unwrap();
             s.migrate().await.unwrap();
-            Arc::new(s)
+            assert!(s.wait_for_cache(Duration::from_secs(10)).await);
+            let q =
+                PostgresStore::connect_with(&url, PostgresOptions::default().without_local_cache())
+                    .await
+                    .unwrap();
+            (Arc::new(s), Arc::new(q))
         });
         out.push(("postgres", (pg.clone(), pg)));
+        out.push(("postgres_query", (pg_query.clone(), pg_query)));
     }
     let _ = rt;
     out

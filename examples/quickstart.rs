@@ -168,7 +168,12 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
         #[cfg(feature = "postgres")]
         "postgres" => {
             let url = std::env::var("DATABASE_URL").map_err(|_| "STORE=postgres needs DATABASE_URL")?;
-            let pg = axum_token_auth::store::postgres::PostgresStore::connect(&url).await?;
+            // POSTGRES_SCHEMA puts the tables in a schema of their own (created if missing).
+            let mut options = axum_token_auth::store::postgres::PostgresOptions::default();
+            if let Ok(schema) = std::env::var("POSTGRES_SCHEMA") {
+                options = options.schema(schema);
+            }
+            let pg = axum_token_auth::store::postgres::PostgresStore::connect_with(&url, options).await?;
             pg.migrate().await?;
             pg.spawn_cleanup(std::time::Duration::from_secs(600));
             let pg = Arc::new(pg);

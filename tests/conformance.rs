@@ -3,7 +3,8 @@
 //! - in-memory stores: always;
 //! - PostgreSQL (feature `postgres`): against `DATABASE_URL`, which must be set (run
 //!   `scripts/test.sh cargo test --features postgres --test conformance`); the checks
-//!   use random ids, so they run in parallel on one database without cleaning it.
+//!   use random ids, so they run in parallel on one database without cleaning it. Three
+//!   times: with the revocation cache (default), without it, and in a schema of its own.
 //!
 //! - the in-memory stores behind the store guard (`store::guard::Guarded`), which must
 //!   forward every method.
@@ -116,4 +117,18 @@ conformance_suite!(
     open: postgres::open(),
     // A second pool: another instance over the same database.
     reopen: |_: &Stores| postgres::open(),
+);
+
+#[cfg(feature = "postgres")]
+conformance_suite!(
+    postgres_uncached,
+    open: postgres::open_uncached(),
+    reopen: |_: &Stores| postgres::open_uncached(),
+);
+
+#[cfg(feature = "postgres")]
+conformance_suite!(
+    postgres_in_schema,
+    open: postgres::open_in_schema(),
+    reopen: |_: &Stores| postgres::open_in_schema(),
 );

@@ -202,8 +202,8 @@ async fn outage_cycle(
     assert_eq!(app.me(revoked.as_str()).await.0, StatusCode::UNAUTHORIZED);
 
     stop();
-    // The local cache (Redis) may answer until its staleness bound; then checks go to the
-    // store and fail closed.
+    // The local cache (Redis, PostgreSQL) may answer until its staleness bound; then
+    // checks go to the store and fail closed.
     assert!(
         eventually(Duration::from_secs(10), || async { !fresh_cache() }).await,
         "cache still trusted long after the store went down"
@@ -260,10 +260,17 @@ async fn postgres_outage_answers_503_and_recovers_with_state_intact() {
     let _serial = SERIAL.lock().await;
     let store = PostgresStore::connect(&env("DATABASE_URL")).await.unwrap();
     store.migrate().await.unwrap();
+    assert!(store.wait_for_cache(Duration::from_secs(10)).await);
     let store = Arc::new(store);
-    outage_cycle("postgres", store.clone(), store, pg_stop, pg_start, || {
-        false
-    })
+    let probe = Arc::clone(&store);
+    outage_cycle(
+        "postgres",
+        store.clone(),
+        store,
+        pg_stop,
+        pg_start,
+        move || probe.cache_is_fresh(),
+    )
     .await;
 }
 
@@ -624,7 +631,13 @@ async fn postgres_frozen_is_refused_fast_with_bounded_calls_and_recovers() {
     let _serial = SERIAL.lock().await;
     let store = PostgresStore::connect(&env("DATABASE_URL")).await.unwrap();
     store.migrate().await.unwrap();
-    hang_cycle("postgres", Arc::new(store), pg_freeze, pg_thaw, || false).await;
+    assert!(store.wait_for_cache(Duration::from_secs(10)).await);
+    let store = Arc::new(store);
+    let probe = Arc::clone(&store);
+    hang_cycle("postgres", store, pg_freeze, pg_thaw, move || {
+        probe.cache_is_fresh()
+    })
+    .await;
 }
 
 /// One outage at a time: the tests of one store stop and freeze the same server.

@@ -38,18 +38,51 @@
 //! Times are seconds since the Unix epoch (`bigint`). Tokens are never stored: only
 //! digests of their ids, plus the ids of a successor pair for the grace window.
 //!
+//! # The revocation cache and its staleness bound
+//!
+//! [`PostgresStore::connect`] keeps the live revocations and subject cutoffs in process
+//! memory, so the per-request check ([`RevocationStore::check_now`]) costs no query.
+//! The design is the Redis store's: a trigger announces every write to
+//! `revoked_tokens` and `token_auth_user_generations` with `NOTIFY`, inside the writing
+//! transaction, so PostgreSQL delivers it exactly when the write commits (whoever wrote
+//! it: another instance, an older version of this crate, a SQL console). Each store
+//! `LISTEN`s on one connection of its own (`application_name`
+//! `axum-token-auth-listener`), then loads every live revocation and cutoff (warm
+//! start), and sends a heartbeat on the channel every [`PostgresOptions::heartbeat`]
+//! (500 ms). It trusts its copy only while it has heard the channel within
+//! [`PostgresOptions::max_staleness`] (2 s); otherwise (listener connection lost,
+//! server stalled or down, the triggers missing because `migrate` was not run) every
+//! check is one query, as without the cache, and fails closed when the server is down.
+//! So a revocation made through one instance is refused by every other within
+//! `max_staleness` in the worst case, and within the notification delay (about a
+//! millisecond on loopback) normally. The copy holds up to 1 000 000 live revocations;
+//! past that it is not trusted and checks go to the database.
+//! [`PostgresOptions::without_local_cache`] turns it off. Every store's heartbeat reaches
+//! every listener: N instances cost each listener 2N tiny notifications per second.
+//!
+//! # Schemas
+//!
+//! [`PostgresOptions::schema`] puts every table of this crate (and sqlx's
+//! `_sqlx_migrations` of them) in a schema of their own: each connection of the pool
+//! gets `search_path` = that schema, and [`migrate`](PostgresStore::migrate) creates it
+//! when missing. Another table named `revoked_tokens` elsewhere in the database (a seed
+//! system's) is never read or touched then.
+//!
 //! If the application runs its own sqlx migrations on the same database, both migrators
 //! share `_sqlx_migrations`: [`migrate`](PostgresStore::migrate) ignores versions it
 //! does not know, and the application's migrator needs
 //! `set_ignore_missing(true)` for the same reason (or copy this crate's migration into
 //! the application's directory and skip `migrate`).
 
+mod cache;
+
 use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::config::{Clock, SystemClock};
 use crate::scope::Scope;
@@ -72,6 +105,91 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 /// Rows deleted per statement by the purges (keeps each transaction short).
 const PURGE_BATCH: i64 = 10_000;
 
+/// Options of [`PostgresStore::connect_with`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PostgresOptions {
+    /// The schema holding this crate's tables (default: none, the server's
+    /// `search_path`, usually `public`).
+    pub schema: Option<String>,
+    /// Keep live revocations in process memory, current through LISTEN/NOTIFY (default
+    /// on; see the module docs).
+    pub local_cache: bool,
+    /// How often each store sends a heartbeat on the channel (default 500 ms).
+    pub heartbeat: Duration,
+    /// How long the cache is trusted without hearing the channel (default 2 s).
+    pub max_staleness: Duration,
+    /// The pool size (default [`DEFAULT_MAX_CONNECTIONS`]; the listener's connection
+    /// comes on top).
+    pub max_connections: u32,
+    /// How long an operation waits for a connection (default
+    /// [`DEFAULT_ACQUIRE_TIMEOUT`]).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PostgresOptions {
+    fn default() -> Self {
+        PostgresOptions {
+            schema: None,
+            local_cache: true,
+            heartbeat: Duration::from_millis(500),
+            max_staleness: Duration::from_secs(2),
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+        }
+    }
+}
+
+impl PostgresOptions {
+    /// Puts this crate's tables in `schema` (letters, digits and `_`, not starting with
+    /// a digit, at most 52 bytes; checked by [`PostgresStore::connect_with`]).
+    #[must_use]
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+
+    /// Turns the local revocation cache off: every check is one query.
+    #[must_use]
+    pub fn without_local_cache(mut self) -> Self {
+        self.local_cache = false;
+        self
+    }
+
+    /// Sets the cache's staleness bound (and a heartbeat of a quarter of it).
+    #[must_use]
+    pub fn max_staleness(mut self, bound: Duration) -> Self {
+        self.max_staleness = bound;
+        self.heartbeat = bound / 4;
+        self
+    }
+
+    /// Sets the pool size.
+    #[must_use]
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Sets how long an operation waits for a connection.
+    #[must_use]
+    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
+        self.acquire_timeout = timeout;
+        self
+    }
+}
+
+/// Whether `schema` is a plain identifier we can quote safely (and whose channel name
+/// `token_auth:` + schema fits PostgreSQL's 63 bytes).
+fn valid_schema(schema: &str) -> bool {
+    let mut chars = schema.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && schema.len() <= 52
+}
+
 /// Revocations, refresh families and scope grants in PostgreSQL.
 ///
 /// Cheap to clone (the pool is shared). Implements [`RevocationStore`],
@@ -82,6 +200,10 @@ const PURGE_BATCH: i64 = 10_000;
 pub struct PostgresStore {
     pool: PgPool,
     clock: Arc<dyn Clock>,
+    schema: Option<Arc<str>>,
+    cache: Option<Arc<cache::Cache>>,
+    /// Aborts the cache's tasks when the last clone goes.
+    _tasks: Option<Arc<cache::Tasks>>,
 }
 
 impl fmt::Debug for PostgresStore {
@@ -91,6 +213,8 @@ impl fmt::Debug for PostgresStore {
             .field("connections", &self.pool.size())
             .field("idle", &self.pool.num_idle())
             .field("closed", &self.pool.is_closed())
+            .field("schema", &self.schema)
+            .field("cache_fresh", &self.cache.as_ref().map(|c| c.fresh()))
             .finish_non_exhaustive()
     }
 }
@@ -99,35 +223,97 @@ impl PostgresStore {
     /// Connects a pool of [`DEFAULT_MAX_CONNECTIONS`] to `url`
     /// (`postgres://user:password@host:port/database?sslmode=…`), waiting at most
     /// [`DEFAULT_ACQUIRE_TIMEOUT`] for a connection, so an outage answers quickly.
-    /// One connection is opened now, so an unreachable server is reported here.
+    /// One connection is opened now, so an unreachable server is reported here. The
+    /// local revocation cache is on (see the module docs): its listener starts now and
+    /// the cache is trusted once filled ([`wait_for_cache`](Self::wait_for_cache));
+    /// until then checks are queries. Needs a Tokio runtime.
     ///
-    /// For other pool settings build the pool yourself and use
-    /// [`from_pool`](Self::from_pool).
+    /// For other settings use [`connect_with`](Self::connect_with), or build the pool
+    /// yourself and use [`from_pool`](Self::from_pool).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, PostgresOptions::default()).await
+    }
+
+    /// Connects with `options`. An invalid [`PostgresOptions::schema`] is a
+    /// [`StoreError::Backend`].
+    pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
+        let mut connect = PgConnectOptions::from_str(url).map_err(db_err)?;
+        if let Some(schema) = &options.schema {
+            if !valid_schema(schema) {
+                return Err(StoreError::Backend(
+                    "postgres: the schema name must be letters, digits and _ (at most 52 bytes)"
+                        .into(),
+                ));
+            }
+            connect = connect.options([("search_path", schema.as_str())]);
+        }
         let pool = PgPoolOptions::new()
-            .max_connections(DEFAULT_MAX_CONNECTIONS)
-            .acquire_timeout(DEFAULT_ACQUIRE_TIMEOUT)
-            .connect(url)
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
             .await
             .map_err(db_err)?;
-        Ok(Self::from_pool(pool))
+        let mut store = Self::from_pool(pool);
+        store.schema = options.schema.as_deref().map(Arc::from);
+        if options.local_cache {
+            let cache = Arc::new(cache::Cache::new(options.max_staleness));
+            let tasks = cache::spawn(
+                store.pool.clone(),
+                Arc::clone(&cache),
+                options.heartbeat,
+                options.acquire_timeout,
+            );
+            store.cache = Some(cache);
+            store._tasks = Some(Arc::new(tasks));
+        }
+        Ok(store)
     }
 
     /// A store over an existing pool (its `acquire_timeout` bounds how long an
-    /// operation waits for a connection during an outage).
+    /// operation waits for a connection during an outage), without the local revocation
+    /// cache: every check is one query. Set a schema through the pool's own connect
+    /// options (`search_path`).
     pub fn from_pool(pool: PgPool) -> Self {
         PostgresStore {
             pool,
             clock: Arc::new(SystemClock),
+            schema: None,
+            cache: None,
+            _tasks: None,
         }
     }
 
     /// Uses `clock` for the times the traits do not pass: whether a revocation has
-    /// expired, and grant and audit times (tests).
+    /// expired, and grant and audit times (tests). The local revocation cache judges
+    /// expiry by the system clock, so this handle does without it (every check is one
+    /// query).
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
+        self.cache = None;
         self
+    }
+
+    /// Whether the local revocation cache is currently trusted (see the module docs).
+    pub fn cache_is_fresh(&self) -> bool {
+        self.cache.as_ref().is_some_and(|c| c.fresh())
+    }
+
+    /// Waits up to `timeout` for the local cache to be filled and trusted.
+    pub async fn wait_for_cache(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.cache_is_fresh() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.cache_is_fresh()
+    }
+
+    /// The trusted cache, if any.
+    fn fresh_cache(&self) -> Option<&cache::Cache> {
+        self.cache.as_deref().filter(|c| c.fresh())
     }
 
     /// The connection pool.
@@ -145,6 +331,20 @@ impl PostgresStore {
         // A dedicated connection: if a migration fails, sqlx leaves its advisory lock
         // held, so that connection must not go back to the pool.
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        if let Some(schema) = &self.schema {
+            // Checked by `connect_with`: a plain identifier. Two instances creating it at
+            // once may race; the loser's "already exists" is fine.
+            let created = sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\""))
+                .execute(&mut *conn)
+                .await;
+            if let Err(e) = created {
+                let duplicate = matches!(&e, sqlx::Error::Database(d)
+                    if matches!(d.code().as_deref(), Some("42P06" | "23505")));
+                if !duplicate {
+                    return Err(db_err(e));
+                }
+            }
+        }
         match migrator.run(&mut *conn).await {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -301,6 +501,9 @@ impl RevocationStore for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
+        if let Some(c) = &self.cache {
+            c.remember(digest, expires_at).await;
+        }
         Ok(())
     }
 
@@ -329,6 +532,9 @@ impl RevocationStore for PostgresStore {
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
+        if let Some(c) = &self.cache {
+            c.remember(digest, expires_at).await;
+        }
         Ok(())
     }
 
@@ -364,21 +570,31 @@ impl RevocationStore for PostgresStore {
     }
 
     async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar(
+        let (n, cut): (i64, i64) = sqlx::query_as(
             "INSERT INTO token_auth_user_generations (subject, generation, issued_through) \
              VALUES ($1, 1, $2) \
              ON CONFLICT (subject) DO UPDATE \
              SET generation = token_auth_user_generations.generation + 1, \
                  issued_through = GREATEST(token_auth_user_generations.issued_through, \
                                            EXCLUDED.issued_through) \
-             RETURNING generation",
+             RETURNING generation, issued_through",
         )
         .bind(subject)
         .bind(to_db(at))
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
-        Ok(n.max(0) as u64)
+        let generation = from_db(n);
+        if let Some(c) = &self.cache {
+            c.set_cutoff(
+                subject,
+                SubjectCutoff {
+                    generation,
+                    issued_through: from_db(cut),
+                },
+            );
+        }
+        Ok(generation)
     }
 
     async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
@@ -426,6 +642,16 @@ impl RevocationStore for PostgresStore {
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)
+    }
+
+    fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
+        self.fresh_cache()?.revoked.is_revoked_now(digest)
+    }
+
+    /// From the local cache while it is trusted, else `None` (then
+    /// [`check`](RevocationStore::check) queries).
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        self.fresh_cache()?.revoked.check_now(token)
     }
 }
 

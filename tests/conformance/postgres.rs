@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum_token_auth::FixedClock;
 use axum_token_auth::Scope;
 use axum_token_auth::store::grants::GrantStore;
-use axum_token_auth::store::postgres::PostgresStore;
+use axum_token_auth::store::postgres::{PostgresOptions, PostgresStore};
 use axum_token_auth::store::{RefreshStore, RevocationStore, StoreError, TokenDigest};
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -26,18 +26,142 @@ pub fn database_url() -> String {
     }
 }
 
-/// A migrated store on its own pool.
+/// A migrated store on its own pool, its revocation cache synced.
 pub async fn connect() -> PostgresStore {
-    let store = PostgresStore::connect(&database_url())
+    connect_with(PostgresOptions::default()).await
+}
+
+/// A migrated store with `options`, its revocation cache (if on) synced.
+pub async fn connect_with(options: PostgresOptions) -> PostgresStore {
+    let cached = options.local_cache;
+    let store = PostgresStore::connect_with(&database_url(), options)
         .await
         .expect("connect to DATABASE_URL");
     store.migrate().await.expect("migrate");
+    if cached {
+        assert!(
+            store.wait_for_cache(Duration::from_secs(10)).await,
+            "revocation cache never synced"
+        );
+    }
     store
 }
 
 /// The suite's constructor: a new pool (= a new instance) each time.
 pub async fn open() -> Stores {
     Stores::all(connect().await)
+}
+
+/// The suite without the revocation cache: every check is a query.
+pub async fn open_uncached() -> Stores {
+    Stores::all(connect_with(PostgresOptions::default().without_local_cache()).await)
+}
+
+/// One schema for the whole run (the checks use random ids).
+fn suite_schema() -> &'static str {
+    static SCHEMA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SCHEMA.get_or_init(|| uid("conformance").replace('-', "_"))
+}
+
+/// The suite with every table in a schema of its own.
+pub async fn open_in_schema() -> Stores {
+    Stores::all(connect_with(PostgresOptions::default().schema(suite_schema())).await)
+}
+
+/// Seed system 001 has its own `revoked_tokens` (token text, a timestamp): with a schema
+/// setting ours live beside it, and the foreign table is never read or changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_keeps_our_tables_apart_from_a_foreign_revoked_tokens() {
+    let app = uid("app").replace('-', "_");
+    let ours = uid("auth").replace('-', "_");
+    let admin = connect_with(PostgresOptions::default().without_local_cache()).await;
+    sqlx::query(&format!("CREATE SCHEMA \"{app}\""))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "CREATE TABLE \"{app}\".revoked_tokens (token text PRIMARY KEY, revoked_at timestamptz NOT NULL DEFAULT now())"
+    ))
+    .execute(admin.pool())
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "INSERT INTO \"{app}\".revoked_tokens (token) VALUES ('legacy-token')"
+    ))
+    .execute(admin.pool())
+    .await
+    .unwrap();
+
+    // Pointed at the application's schema, our migration refuses to reuse its table.
+    let clash = PostgresStore::connect_with(
+        &database_url(),
+        PostgresOptions::default()
+            .schema(&app)
+            .without_local_cache(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        clash.migrate().await.is_err(),
+        "reused a foreign revoked_tokens"
+    );
+
+    // In a schema of our own: migrated (twice: idempotent), used, cached.
+    let store = connect_with(PostgresOptions::default().schema(&ours)).await;
+    store.migrate().await.unwrap();
+    let d = TokenDigest::of_jti(&uid("jti"));
+    store.revoke(d, now() + 600).await.unwrap();
+    assert!(store.is_revoked(&d).await.unwrap());
+    assert_eq!(store.is_revoked_now(&d), Some(Ok(true)));
+    let ours_rows: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM \"{ours}\".revoked_tokens WHERE digest = $1"
+    ))
+    .bind(&d.0[..])
+    .fetch_one(admin.pool())
+    .await
+    .unwrap();
+    assert_eq!(ours_rows, 1);
+    let foreign: Vec<String> = sqlx::query_scalar(&format!(
+        "SELECT token FROM \"{app}\".revoked_tokens ORDER BY token"
+    ))
+    .fetch_all(admin.pool())
+    .await
+    .unwrap();
+    assert_eq!(foreign, ["legacy-token"], "the foreign table is untouched");
+    let foreign_columns: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.columns \
+         WHERE table_schema = $1 AND table_name = 'revoked_tokens'",
+    )
+    .bind(&app)
+    .fetch_one(admin.pool())
+    .await
+    .unwrap();
+    assert_eq!(foreign_columns, 2, "no column was added to it");
+    // Nothing of ours in the application's schema.
+    let leaked: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables \
+         WHERE table_schema = $1 AND table_name <> '_sqlx_migrations'",
+    )
+    .bind(&app)
+    .fetch_one(admin.pool())
+    .await
+    .unwrap();
+    assert_eq!(leaked, 1, "only the foreign table lives there");
+    // A store in another schema of the same database does not hear our revocations.
+    let elsewhere = connect_with(PostgresOptions::default().schema(suite_schema())).await;
+    assert_eq!(elsewhere.is_revoked_now(&d), Some(Ok(false)));
+    assert!(!elsewhere.is_revoked(&d).await.unwrap());
+}
+
+#[tokio::test]
+async fn an_invalid_schema_name_is_refused() {
+    for bad in ["", "a;drop", "x\"y", "1abc", &"s".repeat(53)] {
+        let err =
+            PostgresStore::connect_with(&database_url(), PostgresOptions::default().schema(bad))
+                .await
+                .unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)), "{bad}: {err:?}");
+    }
 }
 
 /// An error's text, checked for secrets.
