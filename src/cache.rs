@@ -192,6 +192,22 @@ impl Verdict {
     }
 }
 
+/// What a layer's verified-token cache has done so far (from
+/// [`TokenAuthLayer::cache_stats`](crate::TokenAuthLayer::cache_stats)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Requests whose token was found (live, current trust epoch): no verification.
+    pub hits: u64,
+    /// Requests whose token was looked up and not found: verified in full.
+    pub misses: u64,
+    /// Tokens cached now.
+    pub entries: usize,
+    /// Bytes the cache accounts for now: its entries' charges and its structures
+    /// allocated up front (always within the configured budget).
+    pub bytes: usize,
+}
+
 /// The verified-token cache: sharded S3-FIFO over keyed digests (see the module docs).
 pub(crate) struct VerifiedCache {
     shards: Box<[RwLock<Shard>]>,
@@ -245,6 +261,10 @@ struct Shard {
     /// What the shard's structures were allocated for: its share and a quarter more, for
     /// tokens falling unevenly into shards.
     hard_entries: usize,
+    /// Lookups that found a live entry, and those that did not (counted under the read
+    /// lock, one pair per shard so threads rarely share the cache line).
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
 }
 
 /// Fingerprints of tokens recently evicted from the small queue, oldest first.
@@ -315,6 +335,8 @@ impl Shard {
             share_entries,
             share_bytes,
             hard_entries,
+            hits: Default::default(),
+            misses: Default::default(),
         }
     }
 
@@ -463,10 +485,11 @@ impl VerifiedCache {
         let shard = self.shards[key.shard(self.shards.len())]
             .read()
             .unwrap_or_else(|p| p.into_inner());
-        let e = shard.map.get(&key)?;
-        if !e.live(now, epoch) {
+        let Some(e) = shard.map.get(&key).filter(|e| e.live(now, epoch)) else {
+            shard.misses.fetch_add(1, Ordering::Relaxed);
             return None;
-        }
+        };
+        shard.hits.fetch_add(1, Ordering::Relaxed);
         let f = e.freq.load(Ordering::Relaxed);
         if f < MAX_FREQ {
             // A lost update under a race costs one hit of history, nothing else.
@@ -481,6 +504,23 @@ impl VerifiedCache {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(&self.limits, key, verdict, now, epoch);
+    }
+
+    /// Counters and usage, summed over the shards.
+    pub(crate) fn stats(&self) -> CacheStats {
+        let mut stats = CacheStats {
+            hits: 0,
+            misses: 0,
+            entries: self.limits.entries.load(Ordering::Relaxed),
+            bytes: self.limits.bytes.load(Ordering::Relaxed)
+                + self.shards.len() * Shard::reserved(self.limits.max_entries / self.shards.len()),
+        };
+        for s in &self.shards {
+            let s = s.read().unwrap_or_else(|p| p.into_inner());
+            stats.hits += s.hits.load(Ordering::Relaxed);
+            stats.misses += s.misses.load(Ordering::Relaxed);
+        }
+        stats
     }
 
     /// Number of entries.
@@ -903,6 +943,18 @@ mod tests {
             }
             println!("{row}");
         }
+    }
+
+    #[test]
+    fn stats_count_hits_and_misses() {
+        let c = VerifiedCache::new(16, 1 << 20).unwrap();
+        assert!(get(&c, "a.b.c", 0, 0).is_none());
+        put(&c, "a.b.c", claims(100), 0, 0);
+        assert!(get(&c, "a.b.c", 0, 0).is_some());
+        assert!(get(&c, "a.b.c", 200, 0).is_none(), "expired: a miss");
+        let s = c.stats();
+        assert_eq!((s.hits, s.misses, s.entries), (1, 2, 1));
+        assert!(s.bytes > 0 && s.bytes <= 1 << 20);
     }
 
     #[test]

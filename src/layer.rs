@@ -121,6 +121,14 @@ impl<T> TokenAuthLayer<T> {
         self
     }
 
+    /// What this layer's cache of verified tokens has done so far (hits, misses,
+    /// entries, bytes); `None` when caching is off. Layers made from this one share
+    /// its cache (and its counters), unless [`also_accept`](Self::also_accept) gave them
+    /// their own.
+    pub fn cache_stats(&self) -> Option<crate::CacheStats> {
+        self.cache.as_deref().map(VerifiedCache::stats)
+    }
+
     /// Also accepts tokens of `kind` (e.g. [`TokenKind::Service`] on machine-to-machine
     /// routes). Access tokens are always accepted.
     pub fn also_accept(mut self, kind: TokenKind) -> Self {
