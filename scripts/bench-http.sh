@@ -412,7 +412,7 @@ run_wrk() {
   elif ((TOKENS > 1)); then
     load=(-s "$TMP/tokens.lua" "http://127.0.0.1:$PORT/hello" -- "$TOKEN_FILE" "$MODE" "${COOKIE_NAME:--}" "$ZIPF_S")
   fi
-  exec timeout --kill-after=5 $((secs + 60)) "${WRK_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency \
+  exec timeout --kill-after=5 $((secs + 60)) "${WRK_PIN[@]}" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --timeout 10s --latency \
     "${load[@]}" >"$out" 2>&1
 }
 
@@ -424,6 +424,20 @@ RESULTS=$TMP/results.tsv # round variant rps p50_us p99_us rss_kib socket_errors
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 SAMPLE_AFTER=$(awk -v d="$DURATION" 'BEGIN { s = d - 0.5; if (s < 0.2) s = 0.2; print s }')
 
+# mint every key's tokens once, in a server of its own: the measured servers only read
+# the file (and hold none of them, for an honest RSS column)
+if [[ $MODE != refresh ]]; then
+  declare -A MINTED=()
+  for variant in "${VARIANT_LIST[@]}"; do
+    family=$(token_family "$variant")
+    [[ -n ${MINTED[$family]:-} ]] && continue
+    log "minting $TOKENS token(s) for $variant ($family)"
+    start_server "$variant"
+    stop_server
+    MINTED[$family]=1
+  done
+fi
+
 for ((round = 1; round <= ROUNDS; round++)); do
   for variant in "${VARIANT_LIST[@]}"; do
     log "round $round/$ROUNDS: $variant"
@@ -431,7 +445,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
     check_server "$variant"
 
     (run_wrk "$WARMUP_S" "$TMP/warmup.txt" "$TMP/pool-warmup") || { cat "$TMP/warmup.txt" >&2; die "$variant: warm-up wrk failed"; }
-    if grep -q 'Non-2xx or 3xx responses' "$TMP/warmup.txt"; then
+    if [[ $variant != *-redis && $variant != *-postgres ]] && grep -q 'Non-2xx or 3xx responses' "$TMP/warmup.txt"; then
       cat "$TMP/warmup.txt" >&2
       die "$variant: wrk saw non-2xx responses in the warm-up: the setup is broken, not benchmarking it"
     fi
@@ -453,9 +467,17 @@ for ((round = 1; round <= ROUNDS; round++)); do
     stop_server
 
     out=$TMP/wrk.txt
-    if grep -q 'Non-2xx or 3xx responses' "$out"; then
-      cat "$out" >&2
-      die "$variant: wrk saw non-2xx responses: the setup is broken, not benchmarking it"
+    non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
+    if [[ -n $non2xx ]]; then
+      # A store that cannot keep up answers 503 (fail closed): counted and reported.
+      # Anywhere else a refusal means a broken setup.
+      if [[ $variant == *-redis || $variant == *-postgres ]]; then
+        log "  $variant: $non2xx non-2xx responses (store timeouts answer 503)"
+        printf '%s\t%s\n' "$variant" "$non2xx" >>"$TMP/non2xx.tsv"
+      else
+        cat "$out" >&2
+        die "$variant: wrk saw non-2xx responses: the setup is broken, not benchmarking it"
+      fi
     fi
     rps=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
     p50=$(awk '$1 == "50%" { print $2 }' "$out")
@@ -527,6 +549,9 @@ REPORT=$(
 $TABLE
 EOF
 )
+if [[ -s $TMP/non2xx.tsv ]]; then
+  REPORT+=$'\n\n'"⚠️ non-2xx responses (503: the store timed out) over all runs: $(awk -F'\t' '{ s[$1] += $2 } END { for (v in s) printf "%s%s %d", sep, v, s[v]; sep = ", " }' "$TMP/non2xx.tsv")."
+fi
 if ((TOTAL_ERRS > 0)); then
   REPORT+=$'\n\n'"⚠️ wrk reported $TOTAL_ERRS socket errors (connect/read/write/timeout) over all runs."
 fi

@@ -221,30 +221,42 @@ async fn run(
     // (identical requests for every variant), so it mints the HS256 tokens too. Each
     // token has its own random `jti`, so they are all distinct. Tokens of an earlier
     // server of the same key are read back (the harness keeps one file per key).
-    let existing: Option<Vec<String>> = token_file
+    // Only the first token is kept from an existing file (one allocation, freed at
+    // once): the load generator reads the file, and tokens held here would blur the
+    // RSS column (100 000 RS256 tokens are 60 MB). The harness mints once per key in a
+    // server of its own before the measured rounds.
+    let existing: Option<String> = token_file
         .as_ref()
         .and_then(|p| std::fs::read_to_string(p).ok())
-        .map(|t| t.lines().map(str::to_owned).collect::<Vec<_>>())
-        .filter(|t| t.len() == tokens);
-    let minted = match existing {
-        Some(t) => t,
-        None if variant.starts_with("ours-external") => external_tokens(tokens)?,
-        None => (0..tokens)
-            .map(|i| {
-                Ok(auth
-                    .issue_access(&TokenRequest::new(format!("user-{i}")))?
-                    .into_string())
-            })
-            .collect::<Result<Vec<String>, BoxError>>()?,
+        .filter(|t| t.lines().count() == tokens)
+        .and_then(|t| t.lines().next().map(str::to_owned));
+    let listener;
+    let token = match existing {
+        Some(first) => {
+            listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            first
+        }
+        None => {
+            let minted = if variant.starts_with("ours-external") {
+                external_tokens(tokens)?
+            } else {
+                (0..tokens)
+                    .map(|i| {
+                        Ok(auth
+                            .issue_access(&TokenRequest::new(format!("user-{i}")))?
+                            .into_string())
+                    })
+                    .collect::<Result<Vec<String>, BoxError>>()?
+            };
+            listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            if let Some(path) = &token_file {
+                let mut text = minted.join("\n");
+                text.push('\n');
+                std::fs::write(path, text)?;
+            }
+            minted[0].clone()
+        }
     };
-    let token = &minted[0];
-
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    if let Some(path) = &token_file {
-        let mut text = minted.join("\n");
-        text.push('\n');
-        std::fs::write(path, text)?;
-    }
     println!("TOKEN {token}");
     println!("COOKIE {}", auth.access_cookie_name().unwrap_or("-"));
     println!("LISTENING {}", listener.local_addr()?);
