@@ -73,6 +73,8 @@ pub(crate) struct Settings {
     pub(crate) max_token_bytes: usize,
     pub(crate) failure_policy: crate::config::StoreFailurePolicy,
     pub(crate) cache_capacity: usize,
+    /// The byte budget of each layer's cache.
+    pub(crate) cache_bytes: usize,
     pub(crate) access_cookie: Option<Arc<str>>,
 }
 

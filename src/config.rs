@@ -200,6 +200,7 @@ pub struct TokenAuthBuilder {
     legacy: Vec<crate::trust::LegacyIssuer>,
     failure_policy: StoreFailurePolicy,
     cache_capacity: usize,
+    cache_bytes: usize,
     clock: Arc<dyn Clock>,
     error: Option<ConfigError>,
     store_guard: crate::store::guard::GuardSettings,
@@ -227,6 +228,7 @@ impl Default for TokenAuthBuilder {
             legacy: Vec::new(),
             failure_policy: StoreFailurePolicy::FailClosed,
             cache_capacity: crate::cache::DEFAULT_CACHE_CAPACITY,
+            cache_bytes: crate::cache::DEFAULT_CACHE_BYTES,
             clock: Arc::new(SystemClock),
             error: None,
             store_guard: crate::store::guard::GuardSettings::default(),
@@ -466,8 +468,9 @@ impl TokenAuthBuilder {
     }
 
     /// How many verified tokens each layer remembers, so a repeated token skips its
-    /// signature check (default 1024; 0 turns the cache off). Expiry, revocation and CSRF
-    /// are still checked on every request; see the `cache` notes in the README.
+    /// signature check (default [`DEFAULT_CACHE_CAPACITY`](crate::DEFAULT_CACHE_CAPACITY),
+    /// 16 384; 0 turns the cache off). Expiry, revocation and CSRF are still checked on
+    /// every request; see the `cache` notes in the README.
     pub fn verified_cache_capacity(mut self, entries: usize) -> Self {
         self.cache_capacity = entries;
         self
@@ -480,6 +483,16 @@ impl TokenAuthBuilder {
     /// one outage, probe every 200 ms. See [`store::guard`](crate::store::guard).
     pub fn store_guard(mut self, settings: crate::store::guard::GuardSettings) -> Self {
         self.store_guard = settings;
+        self
+    }
+
+    /// The memory budget of each layer's verified-token cache, in bytes (default
+    /// [`DEFAULT_CACHE_BYTES`](crate::DEFAULT_CACHE_BYTES), 16 MiB; 0 turns the cache
+    /// off). Entries are charged for their claims whatever the tokens' size, and the
+    /// cache never holds more than this; with the defaults it holds 16 384 users whose
+    /// claims JSON is up to ~300 bytes.
+    pub fn verified_cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
         self
     }
 
@@ -550,6 +563,7 @@ impl TokenAuthBuilder {
             max_token_bytes: self.max_token_bytes,
             failure_policy: self.failure_policy,
             cache_capacity: self.cache_capacity,
+            cache_bytes: self.cache_bytes,
             access_cookie: self
                 .access_cookie
                 .then(|| Arc::from(self.cookies.access_cookie_name())),

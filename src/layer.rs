@@ -39,7 +39,7 @@ use tower_service::Service;
 use crate::auth::TokenAuth;
 use std::sync::atomic::Ordering;
 
-use crate::cache::{Verdict, VerifiedCache};
+use crate::cache::{CacheKey, Verdict, VerifiedCache};
 use crate::claims::{ClaimsView, NoCustomClaims, TokenKind};
 use crate::error::{AuthError, InvalidRequest, InvalidToken, Rendering};
 use crate::store::{RevocationCheck, StoreError};
@@ -107,7 +107,7 @@ impl<T> TokenAuthLayer<T> {
     /// A layer in required mode accepting access tokens, decoding claims as `T`.
     pub fn new(auth: TokenAuth) -> Self {
         TokenAuthLayer {
-            cache: VerifiedCache::new(auth.inner.settings.cache_capacity).map(Arc::new),
+            cache: new_cache(&auth),
             auth,
             optional: false,
             accept: KindSet::of(TokenKind::Access),
@@ -121,14 +121,28 @@ impl<T> TokenAuthLayer<T> {
         self
     }
 
+    /// What this layer's cache of verified tokens has done so far (hits, misses,
+    /// entries, bytes); `None` when caching is off. Layers made from this one share
+    /// its cache (and its counters), unless [`also_accept`](Self::also_accept) gave them
+    /// their own.
+    pub fn cache_stats(&self) -> Option<crate::CacheStats> {
+        self.cache.as_deref().map(VerifiedCache::stats)
+    }
+
     /// Also accepts tokens of `kind` (e.g. [`TokenKind::Service`] on machine-to-machine
     /// routes). Access tokens are always accepted.
     pub fn also_accept(mut self, kind: TokenKind) -> Self {
         self.accept = self.accept.with(kind);
         // A cache shared with a layer accepting fewer kinds must not serve this one.
-        self.cache = VerifiedCache::new(self.auth.inner.settings.cache_capacity).map(Arc::new);
+        self.cache = new_cache(&self.auth);
         self
     }
+}
+
+/// A layer's own cache of verified tokens, as configured (`None`: caching off).
+fn new_cache(auth: &TokenAuth) -> Option<Arc<VerifiedCache>> {
+    let s = &auth.inner.settings;
+    VerifiedCache::new(s.cache_capacity, s.cache_bytes).map(Arc::new)
 }
 
 impl<S, T> Layer<S> for TokenAuthLayer<T> {
@@ -258,7 +272,8 @@ fn is_b64token(t: &str) -> bool {
     }
     static B64TOKEN: [bool; 256] = table();
     let body = t.trim_end_matches('=');
-    !body.is_empty() && body.bytes().all(|b| B64TOKEN[b as usize])
+    // No early exit: a valid token is read to its end anyway, and the loop stays simple.
+    !body.is_empty() && body.bytes().fold(true, |ok, b| ok & B64TOKEN[b as usize])
 }
 
 /// The first cookie called `name` across all `Cookie` headers.
@@ -327,36 +342,40 @@ where
         0
     };
     // The token's verdict: from the cache of verified tokens, or verified in full.
-    // `fresh` holds the token when it was verified now (to be cached once accepted).
+    // `fresh` holds the token's cache key when it was verified now (to be cached once
+    // accepted).
     let verified = match locate_token(
         req.headers(),
         settings.access_cookie.as_deref(),
         settings.max_token_bytes,
     ) {
-        Ok(Some((token, source))) => match cache.and_then(|c| c.get(token, now, epoch)) {
-            Some(hit) => Ok((hit, source, None)),
-            None => match check_charset(token, source) {
-                Err(e) => Err(e),
-                Ok(()) => match layer.auth.verify_token::<T>(token, layer.accept) {
-                    Ok(accepted) => {
-                        let leeway = accepted.leeway;
-                        let verdict = Verdict {
-                            until: accepted.claims.exp.saturating_add(leeway),
-                            claims: Arc::new(accepted.claims),
-                            payload: accepted.payload,
-                            digest: accepted.digest,
-                        };
-                        let fresh = cache.map(|_| Box::<str>::from(token));
-                        Ok((verdict, source, fresh))
-                    }
-                    #[cfg(feature = "oidc")]
-                    Err(crate::validate::Refusal::Refetch(remote, seen)) if may_wait => {
-                        return ResponseFuture::wait_for_keys(layer, inner, req, remote, seen);
-                    }
-                    Err(r) => Err(layer.auth.refused(r)),
+        Ok(Some((token, source))) => {
+            // One keyed digest of the token: the lookup, and the insert after a miss.
+            let key = cache.and_then(|c| c.key(token));
+            match cache.zip(key).and_then(|(c, k)| c.get(k, now, epoch)) {
+                Some(hit) => Ok((hit, source, None)),
+                None => match check_charset(token, source) {
+                    Err(e) => Err(e),
+                    Ok(()) => match layer.auth.verify_token::<T>(token, layer.accept) {
+                        Ok(accepted) => {
+                            let leeway = accepted.leeway;
+                            let verdict = Verdict {
+                                until: accepted.claims.exp.saturating_add(leeway),
+                                claims: Arc::new(accepted.claims),
+                                payload: accepted.payload,
+                                digest: accepted.digest,
+                            };
+                            Ok((verdict, source, key))
+                        }
+                        #[cfg(feature = "oidc")]
+                        Err(crate::validate::Refusal::Refetch(remote, seen)) if may_wait => {
+                            return ResponseFuture::wait_for_keys(layer, inner, req, remote, seen);
+                        }
+                        Err(r) => Err(layer.auth.refused(r)),
+                    },
                 },
-            },
-        },
+            }
+        }
         Ok(None) => Err(AuthError::MissingCredentials),
         Err(e) => Err(e),
     };
@@ -389,8 +408,8 @@ where
     match store.check_now(&check) {
         Some(revoked) => match layer.auth.revocation_verdict(revoked, &verdict.digest) {
             Ok(()) => {
-                if let (Some(c), Some(token)) = (cache, fresh) {
-                    c.insert(&token, verdict.clone(), now, epoch);
+                if let (Some(c), Some(key)) = (cache, fresh) {
+                    c.insert(key, verdict.clone(), now, epoch);
                 }
                 ctx.accept(verdict, source);
                 ResponseFuture::call(inner, ctx, req)
@@ -453,8 +472,8 @@ struct Pending<S, B> {
     source: TokenSource,
     auth: TokenAuth,
     optional: bool,
-    /// The layer's cache and the freshly verified token, to remember once accepted.
-    cache: Option<(Arc<VerifiedCache>, Box<str>)>,
+    /// The layer's cache and the freshly verified token's key, to remember once accepted.
+    cache: Option<(Arc<VerifiedCache>, CacheKey)>,
     now: u64,
     epoch: u64,
 }
@@ -588,8 +607,8 @@ where
                         .expect("ResponseFuture polled after completion");
                     match auth.revocation_verdict(revoked, &verdict.digest) {
                         Ok(()) => {
-                            if let Some((c, token)) = cache {
-                                c.insert(&token, verdict.clone(), now, epoch);
+                            if let Some((c, key)) = cache {
+                                c.insert(key, verdict.clone(), now, epoch);
                             }
                             ctx.accept(verdict, source);
                             Self::call(&mut inner, ctx, req)

@@ -27,7 +27,7 @@ pub mod store;
 pub mod trust;
 
 pub use auth::TokenAuth;
-pub use cache::{DEFAULT_CACHE_CAPACITY, MAX_CACHED_TOKEN};
+pub use cache::{CacheStats, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_CAPACITY, MAX_CACHED_TOKEN};
 pub use claims::{Audience, ClaimsView, NoCustomClaims, TokenClaims, TokenKind};
 pub use config::{
     Clock, ConfigError, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REALM,

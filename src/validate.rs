@@ -52,6 +52,8 @@
 //! - L6. the rewritten claims decode as the claims type.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -116,9 +118,10 @@ impl KindSet {
     }
 }
 
-/// A token split into its parts, the header and payload decoded (nothing verified yet).
+/// A token split into its parts, the payload decoded (nothing verified yet).
 struct Parts<'t> {
-    header_json: Vec<u8>,
+    /// The base64url header, decoded by [`TokenAuth::parsed_header`].
+    h64: &'t str,
     /// `header.payload`, the signed message.
     message: &'t str,
     signature: &'t str,
@@ -208,18 +211,45 @@ impl TokenAuth {
         else {
             return Err(InvalidToken::Malformed);
         };
-        let header_json = URL_SAFE_NO_PAD
-            .decode(h64)
-            .map_err(|_| InvalidToken::Malformed)?;
         let payload = URL_SAFE_NO_PAD
             .decode(p64)
             .map_err(|_| InvalidToken::Malformed)?;
         Ok(Parts {
-            header_json,
+            h64,
             message: &token[..h64.len() + 1 + p64.len()],
             signature: s64,
             payload,
         })
+    }
+
+    /// Steps 2–3 for the header part: [`header`](Self::header) of its base64url decoding,
+    /// remembered for the next token on this thread with the same header part (every
+    /// token of one key and kind has the same): a pure function of the part's bytes, so
+    /// the memo changes no outcome, only skips a base64 decoding and a JSON parse.
+    fn parsed_header(h64: &str) -> Result<Rc<Header<'static>>, InvalidToken> {
+        thread_local! {
+            static LAST: RefCell<Option<(Box<str>, Rc<Header<'static>>)>> =
+                const { RefCell::new(None) };
+        }
+        let memo = LAST.with_borrow(|last| {
+            last.as_ref()
+                .filter(|(part, _)| **part == *h64)
+                .map(|(_, header)| Rc::clone(header))
+        });
+        if let Some(header) = memo {
+            return Ok(header);
+        }
+        let json = URL_SAFE_NO_PAD
+            .decode(h64)
+            .map_err(|_| InvalidToken::Malformed)?;
+        let header = Self::header(&json)?;
+        let header = Rc::new(Header {
+            alg: header.alg,
+            typ: header.typ.map(|t| Cow::Owned(t.into_owned())),
+            kid: header.kid.map(|k| Cow::Owned(k.into_owned())),
+        });
+        LAST.with_borrow_mut(|last| *last = Some((h64.into(), Rc::clone(&header))));
+        Ok(header)
     }
 
     /// Step 3: the header is JSON with a known `alg` and no `crit`.
@@ -297,7 +327,7 @@ impl TokenAuth {
     /// Steps 1–6 for the crate's own tokens only (sessions, revocation by `jti`).
     fn verify_signature<'t>(&self, token: &'t str) -> Result<Verified<'t>, InvalidToken> {
         let parts = self.split(token)?;
-        let header = Self::header(&parts.header_json)?;
+        let header = Self::parsed_header(parts.h64)?;
         let ring = self.inner.keys.load();
         let key: &Key = ring
             .find(header.kid.as_deref())
@@ -308,8 +338,7 @@ impl TokenAuth {
         if !key.verify(parts.message.as_bytes(), parts.signature) {
             return Err(InvalidToken::BadSignature);
         }
-        // The header borrowed from `parts`; keep only the owned typ.
-        let typ = header.typ.map(|t| Cow::Owned(t.into_owned()));
+        let typ = header.typ.as_deref().map(|t| Cow::Owned(t.to_owned()));
         Ok(Verified {
             typ,
             payload: parts.payload,
@@ -324,7 +353,7 @@ impl TokenAuth {
         accepted: KindSet,
     ) -> Result<Accepted<T>, Refusal> {
         let parts = self.split(token)?;
-        let header = Self::header(&parts.header_json)?;
+        let header = Self::parsed_header(parts.h64)?;
         match self.check_signature(&parts, &header)? {
             Signer::Own => {
                 let claims =
@@ -811,7 +840,7 @@ impl TokenAuth {
         }
         let invalid = RevokeError::Invalid;
         let parts = self.split(token).map_err(invalid)?;
-        let header = Self::header(&parts.header_json).map_err(invalid)?;
+        let header = Self::parsed_header(parts.h64).map_err(invalid)?;
         let signer = self.check_signature(&parts, &header).map_err(|r| match r {
             Refusal::Token(e) => invalid(e),
             _ => invalid(InvalidToken::UnknownKey),

@@ -4,6 +4,15 @@
 //! bench-http <variant> <port> [token-file [tokens]]
 //! ```
 //!
+//! A token file that already holds `tokens` lines is read instead of minted (RS256
+//! signing of 100 000 tokens takes a minute; rounds of one harness run reuse them).
+//! Variants ending in `-redis` / `-postgres` use that revocation store (`REDIS_URL`,
+//! `DATABASE_URL`); `refresh-<store>` variants serve `POST /refresh` (body: a refresh
+//! token, answer: its successor) over that store, and mint `tokens` sessions (never
+//! read from a file: a refresh token is used once). Every server also answers
+//! `GET /stats` (outside the layer) with the verified-token cache's
+//! `hits misses entries bytes`, and prints `COOKIE <name>` (the access cookie's name).
+//!
 //! Serves `GET /hello` -> `hello` on `127.0.0.1:<port>` with a single-threaded tokio
 //! runtime. Every variant except `bare` requires `Authorization: Bearer <token>` and
 //! answers 401 without it. On start it prints `TOKEN <token>` and then
@@ -55,6 +64,13 @@ const VARIANTS: &[&str] = &[
     "ours-es256",
     "ours-external-rs256",
     "ours-external-rs256-nocache",
+    "ours-hs256-redis",
+    "ours-hs256-postgres",
+    "ours-rs256-redis",
+    "ours-rs256-postgres",
+    "refresh-memory",
+    "refresh-redis",
+    "refresh-postgres",
 ];
 
 /// The external issuer of the `ours-external-*` variants: an identity provider's
@@ -84,8 +100,48 @@ fn read_fixture(name: &str) -> Result<Vec<u8>, BoxError> {
     std::fs::read(&path).map_err(|e| format!("reading {}: {e}", path.display()).into())
 }
 
+/// The revocation and refresh stores a variant names by its suffix (memory by default).
+async fn stores(
+    variant: &str,
+) -> Result<
+    (
+        Arc<dyn axum_token_auth::store::RevocationStore>,
+        Arc<dyn axum_token_auth::store::RefreshStore>,
+    ),
+    BoxError,
+> {
+    if variant.ends_with("-redis") {
+        let url = std::env::var("REDIS_URL").map_err(|_| "a -redis variant needs REDIS_URL")?;
+        let r = Arc::new(axum_token_auth::store::redis::RedisStore::connect(&url).await?);
+        return Ok((r.clone(), r));
+    }
+    if variant.ends_with("-postgres") {
+        let url =
+            std::env::var("DATABASE_URL").map_err(|_| "a -postgres variant needs DATABASE_URL")?;
+        let pg = axum_token_auth::store::postgres::PostgresStore::connect(&url).await?;
+        pg.migrate().await?;
+        let pg = Arc::new(pg);
+        return Ok((pg.clone(), pg));
+    }
+    Ok((
+        Arc::new(axum_token_auth::store::memory::MemoryRevocationStore::default()),
+        Arc::new(axum_token_auth::store::memory::MemoryRefreshStore::new()),
+    ))
+}
+
 /// Our handle for the given variant (the HS256 one also mints the token for the peers).
-fn ours(variant: &str) -> Result<TokenAuth, BoxError> {
+async fn ours(variant: &str) -> Result<TokenAuth, BoxError> {
+    let (revocation, _) = stores(variant).await?;
+    Ok(ours_builder(variant)?
+        .revocation_store(revocation)
+        .build()?)
+}
+
+fn ours_builder(variant: &str) -> Result<axum_token_auth::TokenAuthBuilder, BoxError> {
+    let variant = variant
+        .trim_end_matches("-redis")
+        .trim_end_matches("-postgres")
+        .trim_end_matches("-memory");
     if let Some(rest) = variant.strip_prefix("ours-external-rs256") {
         let public = Key::from_pem(Algorithm::RS256, read_fixture("rsa2048_private.pem")?)?;
         // Only the public half is trusted: rebuild the key from its public JWK.
@@ -103,13 +159,13 @@ fn ours(variant: &str) -> Result<TokenAuth, BoxError> {
         } else {
             builder
         };
-        return Ok(builder.build()?);
+        return Ok(builder);
     }
     let builder = TokenAuth::builder()
         .access_ttl(Duration::from_secs(3600))
         .audience(AUDIENCE);
     let builder = match variant {
-        "ours-rs256" => builder.signing_key(Key::from_pem(
+        "ours-rs256" | "refresh-rs256" => builder.signing_key(Key::from_pem(
             Algorithm::RS256,
             read_fixture("rsa2048_private.pem")?,
         )?),
@@ -122,7 +178,7 @@ fn ours(variant: &str) -> Result<TokenAuth, BoxError> {
             .verified_cache_capacity(0),
         _ => builder.hs256_secret(HS256_SECRET),
     };
-    Ok(builder.build()?)
+    Ok(builder)
 }
 
 fn main() -> Result<(), BoxError> {
@@ -157,32 +213,52 @@ async fn run(
     token_file: Option<PathBuf>,
     tokens: usize,
 ) -> Result<(), BoxError> {
-    let auth = ours(variant)?;
+    if variant.starts_with("refresh-") {
+        return refresh_server(variant, port, token_file, tokens).await;
+    }
+    let auth = ours(variant).await?;
     // `bare` checks nothing, but the load generator sends it the same header anyway
     // (identical requests for every variant), so it mints the HS256 tokens too. Each
-    // token has its own random `jti`, so they are all distinct.
-    let minted = if variant.starts_with("ours-external") {
-        external_tokens(tokens)?
-    } else {
-        (0..tokens)
-            .map(|_| {
-                Ok(auth
-                    .issue_access(&TokenRequest::new("bench"))?
-                    .into_string())
-            })
-            .collect::<Result<Vec<String>, BoxError>>()?
-    };
-    let token = &minted[0];
-
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    if let Some(path) = &token_file {
-        let mut text = minted.join("\n");
-        if tokens > 1 {
-            text.push('\n');
+    // token has its own random `jti`, so they are all distinct. Tokens of an earlier
+    // server of the same key are read back (the harness keeps one file per key).
+    // Only the first token is kept from an existing file (one allocation, freed at
+    // once): the load generator reads the file, and tokens held here would blur the
+    // RSS column (100 000 RS256 tokens are 60 MB). The harness mints once per key in a
+    // server of its own before the measured rounds.
+    let existing: Option<String> = token_file
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .filter(|t| t.lines().count() == tokens)
+        .and_then(|t| t.lines().next().map(str::to_owned));
+    let listener;
+    let token = match existing {
+        Some(first) => {
+            listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            first
         }
-        std::fs::write(path, text)?;
-    }
+        None => {
+            let minted = if variant.starts_with("ours-external") {
+                external_tokens(tokens)?
+            } else {
+                (0..tokens)
+                    .map(|i| {
+                        Ok(auth
+                            .issue_access(&TokenRequest::new(format!("user-{i}")))?
+                            .into_string())
+                    })
+                    .collect::<Result<Vec<String>, BoxError>>()?
+            };
+            listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+            if let Some(path) = &token_file {
+                let mut text = minted.join("\n");
+                text.push('\n');
+                std::fs::write(path, text)?;
+            }
+            minted[0].clone()
+        }
+    };
     println!("TOKEN {token}");
+    println!("COOKIE {}", auth.access_cookie_name().unwrap_or("-"));
     println!("LISTENING {}", listener.local_addr()?);
 
     match variant {
@@ -192,6 +268,51 @@ async fn run(
         "axum-jwt-auth" => axum::serve(listener, axum_jwt_auth()?).await?,
         _ => axum::serve(listener, ours_router(auth)).await?,
     }
+    Ok(())
+}
+
+/// `POST /refresh`: the body is a refresh token, the answer its successor (a new
+/// family per minted session; each client rotates its own).
+async fn refresh_server(
+    variant: &str,
+    port: u16,
+    token_file: Option<PathBuf>,
+    sessions: usize,
+) -> Result<(), BoxError> {
+    use axum::routing::post;
+    let (revocation, refresh) = stores(variant).await?;
+    let auth = ours_builder("ours-hs256")?
+        .revocation_store(revocation)
+        .build()?;
+    let sessions_handle = axum_token_auth::Sessions::builder_shared(auth, refresh).build()?;
+    let mut minted = Vec::with_capacity(sessions);
+    for i in 0..sessions {
+        let s = sessions_handle
+            .login(&TokenRequest::new(format!("user-{i}")), None)
+            .await?;
+        minted.push(s.pair.refresh.into_string());
+    }
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    if let Some(path) = &token_file {
+        std::fs::write(path, minted.join("\n") + "\n")?;
+    }
+    println!("TOKEN {}", minted[0]);
+    println!("COOKIE -");
+    println!("LISTENING {}", listener.local_addr()?);
+    async fn rotate(
+        axum::extract::State(s): axum::extract::State<axum_token_auth::Sessions>,
+        body: String,
+    ) -> Response {
+        match s.refresh(body.trim(), None).await {
+            Ok(next) => next.pair.refresh.into_string().into_response(),
+            Err(e) => (StatusCode::UNAUTHORIZED, e.to_string()).into_response(),
+        }
+    }
+    let app = Router::new()
+        .route("/refresh", post(rotate))
+        .route("/stats", get(|| async { "0 0 0 0" }))
+        .with_state(sessions_handle);
+    axum::serve(listener, app).await?;
     Ok(())
 }
 
@@ -227,7 +348,9 @@ fn external_tokens(n: usize) -> Result<Vec<String>, BoxError> {
 // ---------------------------------------------------------------------------
 
 fn bare() -> Router {
-    Router::new().route("/hello", get(|| async { "hello" }))
+    Router::new()
+        .route("/hello", get(|| async { "hello" }))
+        .route("/stats", get(|| async { "0 0 0 0" }))
 }
 
 // ---------------------------------------------------------------------------
@@ -238,9 +361,22 @@ fn ours_router(auth: TokenAuth) -> Router {
     async fn hello(_claims: axum_token_auth::Claims) -> &'static str {
         "hello"
     }
+    let layer = auth.layer();
+    let stats = layer.clone();
     Router::new()
         .route("/hello", get(hello))
-        .layer(auth.layer())
+        .layer(layer)
+        .route(
+            "/stats",
+            get(move || {
+                let s = stats.cache_stats();
+                async move {
+                    s.map_or("0 0 0 0".to_owned(), |s| {
+                        format!("{} {} {} {}", s.hits, s.misses, s.entries, s.bytes)
+                    })
+                }
+            }),
+        )
 }
 
 // ---------------------------------------------------------------------------
