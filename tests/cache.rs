@@ -180,3 +180,72 @@ async fn a_revoked_token_stays_refused_through_the_leeway_after_its_expiry() {
     auth.revoke(u.as_str()).await.unwrap();
     assert_eq!(status(&app, u.as_str()).await, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_stream_of_one_time_tokens_does_not_evict_returning_users() {
+    // A cache of 2 048 entries, 500 regular users who come back, and an attacker
+    // presenting 10 000 distinct valid tokens of its own, each once.
+    let auth = TokenAuth::builder()
+        .hs256_secret(SECRET)
+        .verified_cache_capacity(2048)
+        .build()
+        .unwrap();
+    let layer = auth.layer();
+    let app = Router::new()
+        .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+        .layer(layer.clone());
+    let users: Vec<String> = (0..500)
+        .map(|i| {
+            auth.issue_access(&TokenRequest::new(format!("user-{i}")))
+                .unwrap()
+                .into_string()
+        })
+        .collect();
+    for _ in 0..2 {
+        for u in &users {
+            assert_eq!(status(&app, u).await, StatusCode::OK);
+        }
+    }
+    for i in 0..10_000 {
+        let t = auth
+            .issue_access(&TokenRequest::new(format!("mallory-{i}")))
+            .unwrap();
+        assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    }
+    let before = layer.cache_stats().unwrap();
+    for u in &users {
+        assert_eq!(status(&app, u).await, StatusCode::OK);
+    }
+    let after = layer.cache_stats().unwrap();
+    assert_eq!(
+        after.hits - before.hits,
+        500,
+        "every returning user is a hit"
+    );
+    assert_eq!(after.misses, before.misses);
+    assert!(after.entries <= 2048);
+}
+
+#[tokio::test]
+async fn cache_stats_count_the_layers_lookups() {
+    let auth = auth_with(TestClock(Arc::new(AtomicU64::new(real_now()))));
+    let layer = auth.layer();
+    let app = Router::new()
+        .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+        .layer(layer.clone());
+    let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
+    for _ in 0..3 {
+        assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    }
+    let s = layer.cache_stats().unwrap();
+    assert_eq!((s.hits, s.misses, s.entries), (2, 1, 1));
+    let off = TokenAuth::builder()
+        .hs256_secret(SECRET)
+        .verified_cache_bytes(0)
+        .build()
+        .unwrap();
+    assert!(
+        off.layer().cache_stats().is_none(),
+        "a zero budget turns it off"
+    );
+}
