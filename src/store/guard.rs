@@ -399,12 +399,24 @@ impl<S: ?Sized> Guarded<S> {
             .saturating_sub(s.permits.available_permits())
     }
 
-    fn timeout(&self) -> Duration {
-        self.guard.settings().call_timeout
+    /// A store call `op` through the guard, with the call timeout.
+    async fn call<T>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let timeout = self.guard.settings().call_timeout;
+        self.guard.run(self.role, op, timeout, call).await
     }
 
-    fn check_timeout(&self) -> Duration {
-        self.guard.settings().check_timeout
+    /// A per-request check `op` through the guard, with the (shorter) check timeout.
+    async fn call_check<T>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let timeout = self.guard.settings().check_timeout;
+        self.guard.run(self.role, op, timeout, call).await
     }
 }
 

@@ -21,13 +21,7 @@ use crate::telemetry;
 impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
     async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
         let r = self
-            .guard
-            .run(
-                self.role,
-                "revoke",
-                self.timeout(),
-                self.inner.revoke(digest, expires_at),
-            )
+            .call("revoke", self.inner.revoke(digest, expires_at))
             .await;
         if r.is_ok() {
             telemetry::revoked("token");
@@ -36,13 +30,7 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
     }
 
     async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
-        self.guard
-            .run(
-                self.role,
-                "is_revoked",
-                self.check_timeout(),
-                self.inner.is_revoked(digest),
-            )
+        self.call_check("is_revoked", self.inner.is_revoked(digest))
             .await
     }
 
@@ -60,13 +48,7 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
         note: &RevocationNote,
     ) -> Result<(), StoreError> {
         let r = self
-            .guard
-            .run(
-                self.role,
-                "revoke",
-                self.timeout(),
-                self.inner.revoke_noted(digest, expires_at, note),
-            )
+            .call("revoke", self.inner.revoke_noted(digest, expires_at, note))
             .await;
         if r.is_ok() {
             telemetry::revoked("token");
@@ -78,13 +60,7 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
         &self,
         digest: &TokenDigest,
     ) -> Result<Option<RevocationNote>, StoreError> {
-        self.guard
-            .run(
-                self.role,
-                "revocation_note",
-                self.timeout(),
-                self.inner.revocation_note(digest),
-            )
+        self.call("revocation_note", self.inner.revocation_note(digest))
             .await
     }
 
@@ -95,13 +71,7 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
         expires_at: u64,
     ) -> Result<(), StoreError> {
         let r = self
-            .guard
-            .run(
-                self.role,
-                "revoke",
-                self.timeout(),
-                self.inner.revoke_for(subject, digest, expires_at),
-            )
+            .call("revoke", self.inner.revoke_for(subject, digest, expires_at))
             .await;
         if r.is_ok() {
             telemetry::revoked("token");
@@ -110,25 +80,13 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
     }
 
     async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
-        self.guard
-            .run(
-                self.role,
-                "subject_cutoff",
-                self.timeout(),
-                self.inner.subject_cutoff(subject),
-            )
+        self.call("subject_cutoff", self.inner.subject_cutoff(subject))
             .await
     }
 
     async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
         let r = self
-            .guard
-            .run(
-                self.role,
-                "revoke_all_for",
-                self.timeout(),
-                self.inner.revoke_all_for(subject, at),
-            )
+            .call("revoke_all_for", self.inner.revoke_all_for(subject, at))
             .await;
         if r.is_ok() {
             telemetry::revoked("subject");
@@ -137,25 +95,12 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
     }
 
     async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
-        self.guard
-            .run(
-                self.role,
-                "generation",
-                self.timeout(),
-                self.inner.generation(subject),
-            )
+        self.call("generation", self.inner.generation(subject))
             .await
     }
 
     async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
-        self.guard
-            .run(
-                self.role,
-                "check",
-                self.check_timeout(),
-                self.inner.check(token),
-            )
-            .await
+        self.call_check("check", self.inner.check(token)).await
     }
 
     fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
@@ -182,13 +127,7 @@ impl<S: ?Sized> Guarded<S> {
 impl<S: RefreshStore + ?Sized> RefreshStore for Guarded<S> {
     async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
         let r = self
-            .guard
-            .run(
-                self.role,
-                "create_family",
-                self.timeout(),
-                self.inner.create_family(family),
-            )
+            .call("create_family", self.inner.create_family(family))
             .await;
         if r.is_ok() {
             telemetry::session_started();
@@ -202,26 +141,12 @@ impl<S: RefreshStore + ?Sized> RefreshStore for Guarded<S> {
         presented: &TokenDigest,
         now: u64,
     ) -> Result<bool, StoreError> {
-        self.guard
-            .run(
-                self.role,
-                "verify",
-                self.timeout(),
-                self.inner.verify(family_id, presented, now),
-            )
+        self.call("verify", self.inner.verify(family_id, presented, now))
             .await
     }
 
     async fn rotate(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
-        let r = self
-            .guard
-            .run(
-                self.role,
-                "rotate",
-                self.timeout(),
-                self.inner.rotate(rotation),
-            )
-            .await;
+        let r = self.call("rotate", self.inner.rotate(rotation)).await;
         match &r {
             Ok(RotateOutcome::Rotated(_)) => telemetry::refreshed("rotated"),
             Ok(RotateOutcome::Retry(_)) => telemetry::refreshed("retry"),
@@ -235,13 +160,7 @@ impl<S: RefreshStore + ?Sized> RefreshStore for Guarded<S> {
 
     async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
         let r = self
-            .guard
-            .run(
-                self.role,
-                "revoke_family",
-                self.timeout(),
-                self.inner.revoke_family(family_id),
-            )
+            .call("revoke_family", self.inner.revoke_family(family_id))
             .await;
         if r.is_ok() {
             telemetry::revoked("session");
@@ -251,13 +170,7 @@ impl<S: RefreshStore + ?Sized> RefreshStore for Guarded<S> {
 
     async fn revoke_user(&self, user_id: &str) -> Result<Vec<AccessRef>, StoreError> {
         let r = self
-            .guard
-            .run(
-                self.role,
-                "revoke_user",
-                self.timeout(),
-                self.inner.revoke_user(user_id),
-            )
+            .call("revoke_user", self.inner.revoke_user(user_id))
             .await;
         if r.is_ok() {
             telemetry::revoked("user_sessions");
@@ -266,35 +179,20 @@ impl<S: RefreshStore + ?Sized> RefreshStore for Guarded<S> {
     }
 
     async fn user_has_sessions(&self, user_id: &str, now: u64) -> Result<bool, StoreError> {
-        self.guard
-            .run(
-                self.role,
-                "user_has_sessions",
-                self.timeout(),
-                self.inner.user_has_sessions(user_id, now),
-            )
-            .await
+        self.call(
+            "user_has_sessions",
+            self.inner.user_has_sessions(user_id, now),
+        )
+        .await
     }
 
     async fn list_sessions(&self, user_id: &str, now: u64) -> Result<Vec<Session>, StoreError> {
-        self.guard
-            .run(
-                self.role,
-                "list_sessions",
-                self.timeout(),
-                self.inner.list_sessions(user_id, now),
-            )
+        self.call("list_sessions", self.inner.list_sessions(user_id, now))
             .await
     }
 
     async fn session(&self, family_id: &str, now: u64) -> Result<Option<Session>, StoreError> {
-        self.guard
-            .run(
-                self.role,
-                "session",
-                self.timeout(),
-                self.inner.session(family_id, now),
-            )
+        self.call("session", self.inner.session(family_id, now))
             .await
     }
 
@@ -314,11 +212,8 @@ impl<S: GrantStore + ?Sized> GrantStore for Guarded<S> {
         granted_by: &str,
     ) -> Result<bool, StoreError> {
         let r = self
-            .guard
-            .run(
-                self.role,
+            .call(
                 "grant_scope",
-                self.timeout(),
                 self.inner.grant_scope(tenant, principal, scope, granted_by),
             )
             .await;
@@ -336,11 +231,8 @@ impl<S: GrantStore + ?Sized> GrantStore for Guarded<S> {
         revoked_by: &str,
     ) -> Result<bool, StoreError> {
         let r = self
-            .guard
-            .run(
-                self.role,
+            .call(
                 "revoke_scope",
-                self.timeout(),
                 self.inner
                     .revoke_scope(tenant, principal, scope, revoked_by),
             )
@@ -356,14 +248,11 @@ impl<S: GrantStore + ?Sized> GrantStore for Guarded<S> {
         tenant: &str,
         principal: &str,
     ) -> Result<Vec<ScopeGrant>, StoreError> {
-        self.guard
-            .run(
-                self.role,
-                "granted_scopes",
-                self.timeout(),
-                self.inner.granted_scopes(tenant, principal),
-            )
-            .await
+        self.call(
+            "granted_scopes",
+            self.inner.granted_scopes(tenant, principal),
+        )
+        .await
     }
 
     async fn audit_log(
@@ -371,13 +260,7 @@ impl<S: GrantStore + ?Sized> GrantStore for Guarded<S> {
         tenant: &str,
         principal: Option<&str>,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        self.guard
-            .run(
-                self.role,
-                "audit_log",
-                self.timeout(),
-                self.inner.audit_log(tenant, principal),
-            )
+        self.call("audit_log", self.inner.audit_log(tenant, principal))
             .await
     }
 }
