@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use crate::claims::TokenKind;
-use crate::error::InvalidToken;
 use crate::store::breaker::BreakerState;
+use crate::token::claims::TokenKind;
+use crate::token::error::InvalidToken;
 
 /// Counter: tokens signed, by `kind`.
 pub(crate) const TOKENS_ISSUED: &str = "token_auth_tokens_issued_total";

@@ -26,11 +26,11 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::TokenAuth;
-use crate::claims::TokenKind;
-use crate::config::unix_now;
-use crate::issue::{IssueError, IssuedToken, TokenRequest};
-use crate::scope::{Scope, ScopeSet};
 use crate::store::StoreError;
+use crate::token::claims::TokenKind;
+use crate::token::clock::unix_now;
+use crate::token::issue::{IssueError, IssuedToken, TokenRequest};
+use crate::token::scope::{Scope, ScopeSet};
 
 /// A scope granted to a principal within a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,7 +152,7 @@ pub(crate) fn check_grant_ids(
         ("principal", principal),
         ("actor", actor),
     ] {
-        if !crate::issue::is_valid_id(v) {
+        if !crate::token::issue::is_valid_id(v) {
             return Err(StoreError::Backend(format!("invalid {what}")));
         }
     }

@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 
-use crate::cache::Prehashed;
-use crate::config::{Clock, SystemClock};
+use crate::http::cache::Prehashed;
 use crate::store::family::{
     AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
 };
 use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
+use crate::token::clock::{Clock, SystemClock};
 
 /// Default capacity of [`MemoryRevocationStore`]: one million revoked, unexpired tokens
 /// (about 90 MB at most).
@@ -562,7 +562,7 @@ impl RefreshStore for MemoryRefreshStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::FixedClock;
+    use crate::token::clock::FixedClock;
 
     fn d(n: u8) -> TokenDigest {
         TokenDigest([n; 32])

@@ -120,7 +120,7 @@ impl RevocationNote {
     /// A note with `reason`, now.
     pub fn new(reason: impl Into<String>) -> Self {
         RevocationNote {
-            at: crate::config::unix_now(),
+            at: crate::token::clock::unix_now(),
             reason: reason.into().chars().take(256).collect(),
             by: None,
         }

@@ -84,8 +84,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::config::{Clock, SystemClock};
-use crate::scope::Scope;
 use crate::store::family::{
     AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
@@ -94,6 +92,8 @@ use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, chec
 use crate::store::{
     RevocationCheck, RevocationNote, RevocationStore, StoreError, SubjectCutoff, TokenDigest,
 };
+use crate::token::clock::{Clock, SystemClock};
+use crate::token::scope::Scope;
 
 /// How long [`PostgresStore::connect`] waits for a connection before reporting
 /// [`StoreError::Unavailable`].

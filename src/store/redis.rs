@@ -56,8 +56,6 @@ use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Client, Script};
 
-use crate::config::unix_now;
-use crate::scope::Scope;
 use crate::store::family::{
     AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
@@ -65,6 +63,8 @@ use crate::store::family::{
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
 use crate::store::memory::MemoryRevocationStore;
 use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
+use crate::token::clock::unix_now;
+use crate::token::scope::Scope;
 
 /// Options of a [`RedisStore`].
 #[derive(Debug, Clone)]

@@ -7,10 +7,11 @@ use std::sync::atomic::AtomicU64;
 
 use serde_json::{Map, Value};
 
-use crate::claims::Audience;
-use crate::config::{Clock, ConfigError};
-use crate::error::InvalidToken;
-use crate::issue::is_valid_id;
+use crate::token::claims::Audience;
+use crate::token::clock::Clock;
+use crate::token::error::ConfigError;
+use crate::token::error::InvalidToken;
+use crate::token::issue::is_valid_id;
 use crate::trust::Issuer;
 use crate::trust::issuer::KeySource;
 use crate::trust::keyset::KeySet;
@@ -194,7 +195,7 @@ impl TrustedIssuer {
         let jti = match claims.get("jti").and_then(Value::as_str) {
             Some(j) if is_valid_id(j) => j.to_owned(),
             _ => {
-                let id = crate::validate::derived_jti(token);
+                let id = crate::trust::verify::derived_jti(token);
                 claims.insert("jti".into(), Value::String(id.clone()));
                 id
             }

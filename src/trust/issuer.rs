@@ -6,8 +6,8 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::JwkSet;
 
-use crate::config::ConfigError;
-use crate::keys::Key;
+use crate::token::error::ConfigError;
+use crate::token::keys::Key;
 use crate::trust::keyset::ASYMMETRIC;
 use crate::trust::scopes::ScopeClaim;
 
@@ -328,12 +328,12 @@ impl Issuer {
             issuer: self.iss.clone(),
             reason,
         };
-        crate::config::check_text("issuer", &self.iss)?;
+        crate::auth::builder::check_text("issuer", &self.iss)?;
         if self.audiences.is_empty() {
             return Err(bad("an external issuer needs at least one audience"));
         }
         for a in &self.audiences {
-            crate::config::check_text("audience", a)?;
+            crate::auth::builder::check_text("audience", a)?;
         }
         if self.algorithms.is_empty() || !self.algorithms.iter().all(|a| ASYMMETRIC.contains(a)) {
             return Err(bad("external issuers use asymmetric algorithms only"));

@@ -35,8 +35,8 @@ use std::sync::{Arc, Mutex};
 use arc_swap::{ArcSwap, Guard};
 
 use crate::auth::TokenAuth;
-use crate::config::ConfigError;
-use crate::keys::{Key, KeyRing};
+use crate::token::error::ConfigError;
+use crate::token::keys::{Key, KeyRing};
 
 /// The live keyring: the current [`KeyRing`], swapped whole on every change.
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::keys::Key;
+use crate::token::keys::Key;
 
 /// The asymmetric algorithms an external issuer may use unless told otherwise.
 pub(crate) const ASYMMETRIC: &[Algorithm] = &[

@@ -35,11 +35,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
-use crate::claims::TokenKind;
-use crate::config::ConfigError;
-use crate::error::InvalidToken;
-use crate::issue::is_valid_id;
-use crate::keys::Key;
+use crate::token::claims::TokenKind;
+use crate::token::error::ConfigError;
+use crate::token::error::InvalidToken;
+use crate::token::issue::is_valid_id;
+use crate::token::keys::Key;
 
 /// The token formats of the systems this crate replaces (`../shared/seeds` of the
 /// project: ScopedTokenService, Token-Auth, fastcore, webtool).

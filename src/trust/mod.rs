@@ -45,6 +45,7 @@ mod legacy;
 #[cfg(feature = "oidc")]
 pub(crate) mod remote;
 mod scopes;
+pub(crate) mod verify;
 
 pub use issuer::Issuer;
 pub use legacy::{LegacyFormat, LegacyIssuer};

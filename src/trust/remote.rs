@@ -25,7 +25,7 @@ use arc_swap::ArcSwapOption;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
-use crate::config::Clock;
+use crate::token::clock::Clock;
 use crate::trust::fetch::{Fetch, FetchError};
 use crate::trust::issuer::RefreshPolicy;
 use crate::trust::keyset::KeySet;
@@ -335,7 +335,7 @@ mod tests {
 
     use async_trait::async_trait;
 
-    use crate::keys::Key;
+    use crate::token::keys::Key;
     use crate::trust::fetch::Fetched;
 
     /// A clock the test moves.

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::scope::{Scope, ScopeSet};
+use crate::token::scope::{Scope, ScopeSet};
 
 /// One claim an external issuer carries scopes (or roles, groups, permissions) in.
 ///

@@ -9,13 +9,13 @@
 use async_trait::async_trait;
 
 use super::{Guarded, open_error};
-use crate::scope::Scope;
 use crate::store::family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session};
 use crate::store::grants::{AuditEntry, GrantStore, ScopeGrant};
 use crate::store::{
     RevocationCheck, RevocationNote, RevocationStore, StoreError, SubjectCutoff, TokenDigest,
 };
 use crate::telemetry;
+use crate::token::scope::Scope;
 
 #[async_trait]
 impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {

@@ -18,9 +18,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{db_err, from_db, to_db};
-use crate::config::unix_now;
 use crate::store::memory::MemoryRevocationStore;
 use crate::store::{RevocationStore, StoreError, SubjectCutoff, TokenDigest};
+use crate::token::clock::unix_now;
 
 /// `application_name` of the listener's connection (visible in `pg_stat_activity`).
 pub(super) const LISTENER_APPLICATION_NAME: &str = "axum-token-auth-listener";

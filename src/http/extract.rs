@@ -35,10 +35,11 @@ use http::request::Parts;
 
 use serde::de::DeserializeOwned;
 
-use crate::claims::{ClaimsView, NoCustomClaims, TokenClaims};
-use crate::error::{AuthError, InvalidToken, Rendering};
-use crate::layer::{AuthContext, TokenSource};
-use crate::scope::{ScopeList, ScopeMarker};
+use crate::http::layer::{AuthContext, TokenSource};
+use crate::http::rfc6750::{AuthError, Rendering};
+use crate::token::claims::{ClaimsView, NoCustomClaims, TokenClaims};
+use crate::token::error::InvalidToken;
+use crate::token::scope::{ScopeList, ScopeMarker};
 
 const NO_LAYER: &str = "an axum-token-auth extractor ran on a route without TokenAuthLayer in front of it: add `.layer(auth.layer())` (routes added after `.layer` are not covered)";
 

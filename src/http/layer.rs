@@ -39,11 +39,12 @@ use tower_service::Service;
 use crate::auth::TokenAuth;
 use std::sync::atomic::Ordering;
 
-use crate::cache::{CacheKey, Verdict, VerifiedCache};
-use crate::claims::{ClaimsView, NoCustomClaims, TokenKind};
-use crate::error::{AuthError, InvalidRequest, InvalidToken, Rendering};
+use crate::http::cache::{CacheKey, Verdict, VerifiedCache};
+use crate::http::rfc6750::{AuthError, InvalidRequest, Rendering};
 use crate::store::{RevocationCheck, StoreError};
-use crate::validate::KindSet;
+use crate::token::claims::{ClaimsView, NoCustomClaims, TokenKind};
+use crate::token::error::InvalidToken;
+use crate::trust::verify::KindSet;
 
 /// Where the request's token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -368,7 +369,7 @@ where
                             Ok((verdict, source, key))
                         }
                         #[cfg(feature = "oidc")]
-                        Err(crate::validate::Refusal::Refetch(remote, seen)) if may_wait => {
+                        Err(crate::trust::verify::Refusal::Refetch(remote, seen)) if may_wait => {
                             return ResponseFuture::wait_for_keys(layer, inner, req, remote, seen);
                         }
                         Err(r) => Err(layer.auth.refused(r)),

@@ -37,8 +37,9 @@ use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue};
 
 use crate::auth::TokenAuth;
-use crate::config::{ConfigError, check_cookie_name};
-use crate::issue::TokenPair;
+use crate::auth::builder::check_cookie_name;
+use crate::token::error::ConfigError;
+use crate::token::issue::TokenPair;
 
 /// How token cookies are named and flagged.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,9 +24,9 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error::AuthError;
-use crate::layer::AuthContext;
-use crate::scope::{Scope, ScopeError, ScopeList};
+use crate::http::layer::AuthContext;
+use crate::http::rfc6750::AuthError;
+use crate::token::scope::{Scope, ScopeError, ScopeList};
 
 /// Refuses requests whose token lacks the required scopes: 403 `insufficient_scope`
 /// (401 without a token, 500 without a [`TokenAuthLayer`](crate::TokenAuthLayer) in front).

@@ -13,9 +13,9 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AuthError, InvalidRequest};
-use crate::extract::Claims;
-use crate::layer::find_cookie;
+use crate::http::extract::Claims;
+use crate::http::layer::find_cookie;
+use crate::http::rfc6750::{AuthError, InvalidRequest};
 use crate::session::{LoginSession, Sessions};
 use crate::store::Session;
 
@@ -376,7 +376,7 @@ impl Sessions {
     /// The access token from the header or the access cookie, if any.
     fn access_token(&self, parts: &Parts) -> Result<Option<String>, AuthError> {
         let settings = &self.inner.auth.inner.settings;
-        Ok(crate::layer::find_token(
+        Ok(crate::http::layer::find_token(
             &parts.headers,
             settings.access_cookie.as_deref(),
             settings.max_token_bytes,
@@ -391,7 +391,8 @@ impl Sessions {
         // check but time: a token for another issuer or audience binds nothing.
         let claims: crate::TokenClaims = self.verify_session_token(
             token,
-            crate::validate::KindSet::of(crate::TokenKind::Refresh).with(crate::TokenKind::Access),
+            crate::trust::verify::KindSet::of(crate::TokenKind::Refresh)
+                .with(crate::TokenKind::Access),
         )?;
         auth.inner.csrf.check(
             &parts.method,

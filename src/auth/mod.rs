@@ -1,5 +1,7 @@
 //! [`TokenAuth`]: the immutable, cheaply cloneable handle everything hangs off.
 
+pub(crate) mod builder;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,13 +11,15 @@ use axum::routing::MethodRouter;
 use http::header::CACHE_CONTROL;
 use jsonwebtoken::jwk::JwkSet;
 
-use crate::claims::NoCustomClaims;
-use crate::config::{Clock, ConfigError, TokenAuthBuilder};
-use crate::cookies::CookieSettings;
-use crate::csrf::CsrfSettings;
-use crate::error::Rendering;
-use crate::layer::TokenAuthLayer;
+use crate::auth::builder::TokenAuthBuilder;
+use crate::http::cookies::CookieSettings;
+use crate::http::csrf::CsrfSettings;
+use crate::http::layer::TokenAuthLayer;
+use crate::http::rfc6750::Rendering;
 use crate::store::RevocationStore;
+use crate::token::claims::NoCustomClaims;
+use crate::token::clock::Clock;
+use crate::token::error::ConfigError;
 use crate::trust::TrustedIssuers;
 use crate::trust::keyring::LiveKeyring;
 
@@ -71,7 +75,7 @@ pub(crate) struct Settings {
     pub(crate) refresh_ttl: Duration,
     pub(crate) service_ttl: Duration,
     pub(crate) max_token_bytes: usize,
-    pub(crate) failure_policy: crate::config::StoreFailurePolicy,
+    pub(crate) failure_policy: crate::auth::builder::StoreFailurePolicy,
     pub(crate) cache_capacity: usize,
     /// The byte budget of each layer's cache.
     pub(crate) cache_bytes: usize,

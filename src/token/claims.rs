@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::scope::ScopeSet;
+use crate::token::scope::ScopeSet;
 
 /// What a token is for. Carried in the JOSE `typ` header, so one kind can never be
 /// accepted where another is expected.
@@ -153,7 +153,7 @@ impl<T> TokenClaims<T> {
 
     /// Whether the token has expired now (without leeway).
     pub fn is_expired(&self) -> bool {
-        self.is_expired_at(crate::config::unix_now())
+        self.is_expired_at(crate::token::clock::unix_now())
     }
 
     /// Whether the scopes grant `scope` (see [`ScopeSet::has`]).

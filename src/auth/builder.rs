@@ -2,17 +2,19 @@
 //! into an immutable [`TokenAuth`].
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
 use crate::auth::{Inner, Settings, TokenAuth};
-use crate::cookies::CookieSettings;
-use crate::csrf::CsrfSettings;
-use crate::error::{ErrorRenderer, JsonErrorRenderer, Rendering};
-use crate::keys::{Key, KeyRing, WeakSecret};
+use crate::http::cookies::CookieSettings;
+use crate::http::csrf::CsrfSettings;
+use crate::http::rfc6750::{ErrorRenderer, JsonErrorRenderer, Rendering};
 use crate::store::RevocationStore;
 use crate::store::memory::MemoryRevocationStore;
+use crate::token::clock::{Clock, SystemClock};
+use crate::token::error::ConfigError;
+use crate::token::keys::{Key, KeyRing};
 
 /// The default `realm` of `WWW-Authenticate` challenges.
 pub const DEFAULT_REALM: &str = "api";
@@ -37,86 +39,6 @@ pub(crate) const REFRESH_TTL_RANGE: (Duration, Duration) = (
 pub(crate) const SERVICE_TTL_RANGE: (Duration, Duration) =
     (Duration::from_secs(3600), Duration::from_secs(8760 * 3600));
 
-/// A configuration mistake, reported by [`TokenAuthBuilder::build`] (never at request time).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// No signing key was configured (and no external issuer is trusted: a verify-only
-    /// authority needs at least one).
-    #[error(
-        "no signing key configured (set JWT_SECRET_KEY, or call signing_key(); a verify-only service calls trust())"
-    )]
-    MissingSigningKey,
-    /// The signing key is a public key.
-    #[error("the signing key is a public key and cannot sign")]
-    SigningKeyCannotSign,
-    /// An HMAC secret was refused.
-    #[error("refused HMAC secret: {0}")]
-    WeakSecret(WeakSecret),
-    /// An RSA key is too small.
-    #[error("refused RSA key of {bits} bits (at least 2048 required)")]
-    WeakRsaKey {
-        /// The key's modulus size.
-        bits: usize,
-    },
-    /// A key cannot be used with the algorithm it was given.
-    #[error("the key cannot be used with {0:?}")]
-    KeyAlgorithmMismatch(Algorithm),
-    /// Key material could not be read.
-    #[error("invalid key: {0}")]
-    InvalidKey(&'static str),
-    /// Several keys are configured and one has no `kid`.
-    #[error("with several keys, every HMAC key needs a kid")]
-    MissingKid,
-    /// Two keys share a `kid`.
-    #[error("two keys share the kid {0:?}")]
-    DuplicateKid(String),
-    /// A lifetime is outside its allowed range.
-    #[error("the {kind} token lifetime must be between {min:?} and {max:?}")]
-    LifetimeOutOfRange {
-        /// Which lifetime.
-        kind: &'static str,
-        /// Smallest allowed.
-        min: Duration,
-        /// Largest allowed.
-        max: Duration,
-    },
-    /// The leeway is over 5 minutes.
-    #[error("the leeway must be at most 5 minutes")]
-    LeewayTooLarge,
-    /// The token size limit is outside 256 B ..= 64 KiB.
-    #[error("the token size limit must be between 256 bytes and 64 KiB")]
-    MaxTokenSize,
-    /// The realm, a cookie name, issuer or audience contains characters that cannot be used.
-    #[error("invalid {0}: use 1 to 255 printable ASCII characters without quotes or backslashes")]
-    InvalidText(&'static str),
-    /// An environment variable could not be parsed.
-    #[error("environment variable {name} is invalid: {reason}")]
-    Env {
-        /// The variable.
-        name: &'static str,
-        /// What is wrong with it (never its value).
-        reason: &'static str,
-    },
-    /// The operating system's random source failed.
-    #[error("the random source failed")]
-    Random,
-    /// A trusted external issuer is misconfigured.
-    #[error("trusted issuer {issuer:?}: {reason}")]
-    InvalidIssuer {
-        /// The issuer (`iss`).
-        issuer: String,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// The signing key cannot be retired (rotate to another key first).
-    #[error("the signing key cannot be retired; rotate first")]
-    RetiringSigningKey,
-    /// No key of the keyring has this `kid`.
-    #[error("no key has the kid {0:?}")]
-    UnknownKid(String),
-}
-
 /// What the layer does when the revocation store cannot answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -127,41 +49,6 @@ pub enum StoreFailurePolicy {
     /// ⚠️ Accept the (otherwise valid) token and log a warning: availability over
     /// revocation. A revoked token is accepted while the store is down.
     FailOpen,
-}
-
-/// Where "now" comes from. The default is the system clock; tests can pin it with
-/// [`FixedClock`].
-pub trait Clock: Send + Sync + 'static {
-    /// Seconds since the Unix epoch.
-    fn now(&self) -> u64;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> u64 {
-        unix_now()
-    }
-}
-
-/// A clock stuck at one instant (seconds since the epoch), for tests.
-#[derive(Debug, Clone, Copy)]
-pub struct FixedClock(pub u64);
-
-impl Clock for FixedClock {
-    fn now(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Seconds since the Unix epoch from the system clock.
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// Builds a [`TokenAuth`]. Every method consumes and returns the builder; mistakes are
@@ -227,8 +114,8 @@ impl Default for TokenAuthBuilder {
             trusted: Vec::new(),
             legacy: Vec::new(),
             failure_policy: StoreFailurePolicy::FailClosed,
-            cache_capacity: crate::cache::DEFAULT_CACHE_CAPACITY,
-            cache_bytes: crate::cache::DEFAULT_CACHE_BYTES,
+            cache_capacity: crate::http::cache::DEFAULT_CACHE_CAPACITY,
+            cache_bytes: crate::http::cache::DEFAULT_CACHE_BYTES,
             clock: Arc::new(SystemClock),
             error: None,
             store_guard: crate::store::guard::GuardSettings::default(),
@@ -504,7 +391,7 @@ impl TokenAuthBuilder {
 
     /// Checks everything and builds the immutable, cheaply cloneable [`TokenAuth`].
     pub fn build(self) -> Result<TokenAuth, ConfigError> {
-        crate::keys::install_crypto_provider();
+        crate::token::keys::install_crypto_provider();
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -653,6 +540,7 @@ pub(crate) fn check_cookie_name(v: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::keys::WeakSecret;
     use std::collections::HashMap;
 
     const SECRET: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";

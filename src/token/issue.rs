@@ -26,9 +26,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::auth::TokenAuth;
-use crate::claims::{Audience, RESERVED_CLAIMS, TokenClaims, TokenKind};
-use crate::config::{ACCESS_TTL_RANGE, REFRESH_TTL_RANGE, SERVICE_TTL_RANGE};
-use crate::scope::{ScopeError, ScopeSet};
+use crate::auth::builder::{ACCESS_TTL_RANGE, REFRESH_TTL_RANGE, SERVICE_TTL_RANGE};
+use crate::token::claims::{Audience, RESERVED_CLAIMS, TokenClaims, TokenKind};
+use crate::token::scope::{ScopeError, ScopeSet};
 
 /// Longest subject or tenant accepted, in bytes.
 pub const MAX_ID_LEN: usize = 255;

@@ -25,9 +25,9 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use crate::claims::TokenClaims;
-use crate::error::AuthError;
-use crate::issue::IssuedToken;
+use crate::http::rfc6750::AuthError;
+use crate::token::claims::TokenClaims;
+use crate::token::issue::IssuedToken;
 
 /// Raw claims: the registered ones typed, everything else (custom claims) kept as is.
 type RawClaims = TokenClaims<Map<String, Value>>;
@@ -172,7 +172,7 @@ impl SuccessorClaims {
         if let Some(custom) = self.custom {
             if custom
                 .keys()
-                .any(|k| crate::claims::RESERVED_CLAIMS.contains(&k.as_str()))
+                .any(|k| crate::token::claims::RESERVED_CLAIMS.contains(&k.as_str()))
             {
                 return Err(AuthError::Misconfigured(
                     "on_refresh returned a reserved claim name",

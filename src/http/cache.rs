@@ -86,8 +86,8 @@ use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::claims::ClaimsView;
 use crate::store::TokenDigest;
+use crate::token::claims::ClaimsView;
 
 /// Longest token the cache keeps, in bytes (longer ones are verified on every request).
 pub const MAX_CACHED_TOKEN: usize = 4096;
@@ -554,7 +554,7 @@ impl VerifiedCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::TokenClaims;
+    use crate::token::claims::TokenClaims;
 
     fn claims(exp: u64) -> Verdict {
         let c: TokenClaims = serde_json::from_value(serde_json::json!({
@@ -648,7 +648,7 @@ mod tests {
         let accepted = auth
             .verify_token::<crate::NoCustomClaims>(
                 token.as_str(),
-                crate::validate::KindSet::of(crate::TokenKind::Access),
+                crate::trust::verify::KindSet::of(crate::TokenKind::Access),
             )
             .ok()
             .unwrap();

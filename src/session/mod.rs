@@ -28,6 +28,9 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod hooks;
+pub(crate) mod routes;
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,18 +39,19 @@ use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use crate::auth::TokenAuth;
-use crate::claims::{TokenClaims, TokenKind};
-use crate::config::ConfigError;
-use crate::csrf::digest_bytes;
-use crate::error::{AuthError, InvalidToken};
-use crate::issue::{IssueError, IssuedToken, TokenPair, TokenRequest, random_id};
+use crate::http::csrf::digest_bytes;
+use crate::http::rfc6750::AuthError;
 use crate::store::{
     AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, StoreError, Successor,
     TokenDigest,
 };
-use crate::validate::KindSet;
+use crate::token::claims::{TokenClaims, TokenKind};
+use crate::token::error::ConfigError;
+use crate::token::error::InvalidToken;
+use crate::token::issue::{IssueError, IssuedToken, TokenPair, TokenRequest, random_id};
+use crate::trust::verify::KindSet;
 
-use crate::hooks::{NoHooks, RefreshDecision, SessionEvent, SessionHooks};
+use crate::session::hooks::{NoHooks, RefreshDecision, SessionEvent, SessionHooks};
 
 /// Default grace window for retrying the immediate parent: 10 seconds.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
@@ -120,7 +124,7 @@ pub struct SessionsBuilder {
     grace: Duration,
     family_lifetime: Duration,
     require_expired_access: bool,
-    delivery: crate::refresh::TokenDelivery,
+    delivery: crate::session::routes::TokenDelivery,
     keep_refresh_token: bool,
 }
 
@@ -172,7 +176,7 @@ impl SessionsBuilder {
     /// How [`Sessions::login_response`] (and refreshes by cookie) deliver the tokens;
     /// default [`TokenDelivery::Cookies`](crate::TokenDelivery::Cookies): no token in a
     /// body page script can read.
-    pub fn token_delivery(mut self, delivery: crate::refresh::TokenDelivery) -> Self {
+    pub fn token_delivery(mut self, delivery: crate::session::routes::TokenDelivery) -> Self {
         self.delivery = delivery;
         self
     }
@@ -272,7 +276,7 @@ pub(crate) struct SessionsInner {
     grace: u64,
     family_lifetime: u64,
     require_expired_access: bool,
-    pub(crate) delivery: crate::refresh::TokenDelivery,
+    pub(crate) delivery: crate::session::routes::TokenDelivery,
     keep_refresh_token: bool,
 }
 
@@ -306,7 +310,7 @@ impl Sessions {
             grace: DEFAULT_GRACE,
             family_lifetime: DEFAULT_FAMILY_LIFETIME,
             require_expired_access: false,
-            delivery: crate::refresh::TokenDelivery::default(),
+            delivery: crate::session::routes::TokenDelivery::default(),
             keep_refresh_token: false,
         }
     }
@@ -436,7 +440,11 @@ impl Sessions {
         let parent: RawClaims = auth
             .verify_kinds(refresh_token, KindSet::of(TokenKind::Refresh))
             .map_err(|e| auth.rejected(e))?;
-        let Some(family_id) = parent.fam.clone().filter(|f| crate::issue::is_valid_id(f)) else {
+        let Some(family_id) = parent
+            .fam
+            .clone()
+            .filter(|f| crate::token::issue::is_valid_id(f))
+        else {
             return Err(auth.rejected(InvalidToken::InvalidClaims));
         };
         // A refresh token revoked through `TokenAuth::revoke` (or all of its user's
@@ -575,7 +583,7 @@ impl Sessions {
         parent: &RawClaims,
         family_id: &str,
         digest: &TokenDigest,
-        changes: Option<crate::hooks::SuccessorClaims>,
+        changes: Option<crate::session::hooks::SuccessorClaims>,
         family_end: u64,
         now: u64,
     ) -> Result<LoginSession, AuthError> {
@@ -732,7 +740,7 @@ impl Sessions {
         // Ownership first: a token naming another user's family ends nothing. An ended
         // or unknown family is fine (logging out twice is not an error).
         if let Some((family, owner)) = &family {
-            if !crate::issue::is_valid_id(family) {
+            if !crate::token::issue::is_valid_id(family) {
                 return Err(auth.rejected(InvalidToken::InvalidClaims));
             }
             match self.owned_family_end(family, owner).await {
@@ -784,7 +792,7 @@ impl Sessions {
     pub async fn revoke_session(&self, user_id: &str, family_id: &str) -> Result<bool, AuthError> {
         // Ids we mint are 22 base64url characters; anything unprintable is no session
         // (and must not reach a store as a client-caused store error).
-        if !crate::issue::is_valid_id(family_id) {
+        if !crate::token::issue::is_valid_id(family_id) {
             return Ok(false);
         }
         let store = &self.inner.store;

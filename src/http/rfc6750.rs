@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 
-use crate::claims::TokenKind;
+use crate::token::error::InvalidToken;
 
 /// Why a request was refused.
 ///
@@ -85,84 +85,6 @@ pub enum InvalidRequest {
     /// `require_expired_access` policy on (Token-Auth's "access token not expired").
     #[error("the access token has not expired yet")]
     AccessTokenNotExpired,
-}
-
-/// Why a token is not accepted (401 `invalid_token`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum InvalidToken {
-    /// Not three base64url parts with a JSON header and payload.
-    #[error("the token is malformed")]
-    Malformed,
-    /// Longer than the configured size limit.
-    #[error("the token is too large")]
-    TooLarge,
-    /// The signature does not verify.
-    #[error("the token signature is invalid")]
-    BadSignature,
-    /// The `kid` names no key of the keyring.
-    #[error("the token was signed with an unknown key")]
-    UnknownKey,
-    /// The header's `alg` is not the key's algorithm (this includes `none`).
-    #[error("the token algorithm is not accepted")]
-    AlgorithmMismatch,
-    /// The header carries `crit` extensions this crate does not understand.
-    #[error("the token has unsupported critical header parameters")]
-    UnsupportedCritical,
-    /// `exp` is in the past (beyond the leeway).
-    #[error("the token has expired")]
-    Expired,
-    /// `nbf` is in the future (beyond the leeway).
-    #[error("the token is not valid yet")]
-    NotYetValid,
-    /// `iat` is in the future (beyond the leeway).
-    #[error("the token was issued in the future")]
-    IssuedInFuture,
-    /// `iss` is missing or not the configured issuer.
-    #[error("the token issuer is not accepted")]
-    WrongIssuer,
-    /// `aud` is missing or does not contain the configured audience (or carries an audience
-    /// when none is configured).
-    #[error("the token audience is not accepted")]
-    WrongAudience,
-    /// The token is of another kind than expected (e.g. a refresh token used as access token).
-    #[error("the token is not {} token", article(*.expected))]
-    WrongKind {
-        /// The kind this endpoint accepts.
-        expected: TokenKind,
-    },
-    /// A claim the token format requires is missing or of the wrong type.
-    #[error("the token claims are invalid")]
-    InvalidClaims,
-    /// The token was revoked.
-    #[error("the token has been revoked")]
-    Revoked,
-    /// A consumed refresh token was presented again (or with a foreign access token):
-    /// the whole session was revoked (Token-Auth's "compromised").
-    #[error("the refresh token was already used; the session has been revoked")]
-    RefreshReused,
-    /// The refresh token's session has ended (logged out, revoked, or past its lifetime).
-    #[error("the session has ended")]
-    SessionEnded,
-    /// A token of a legacy format whose migration window has closed.
-    #[error("tokens of this format are no longer accepted")]
-    LegacyFormatRetired,
-    /// The token is valid but its subject is no user of the application (any more).
-    #[error("the token's subject is not a known user")]
-    UnknownSubject,
-    /// The application refused the refresh
-    /// ([`SessionHooks::on_refresh`](crate::SessionHooks::on_refresh) returned `Deny`): the
-    /// session has been revoked.
-    #[error("the refresh was refused; the session has been revoked")]
-    RefreshDenied,
-}
-
-fn article(kind: TokenKind) -> &'static str {
-    match kind {
-        TokenKind::Access => "an access",
-        TokenKind::Refresh => "a refresh",
-        TokenKind::Service => "a service",
-    }
 }
 
 impl AuthError {
@@ -345,7 +267,10 @@ impl Rendering {
 
 impl Default for Rendering {
     fn default() -> Self {
-        Rendering::new(Arc::new(JsonErrorRenderer), crate::config::DEFAULT_REALM)
+        Rendering::new(
+            Arc::new(JsonErrorRenderer),
+            crate::auth::builder::DEFAULT_REALM,
+        )
     }
 }
 
@@ -368,6 +293,7 @@ impl IntoResponse for AuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::claims::TokenKind;
 
     #[test]
     fn statuses_and_codes_follow_rfc_6750() {

@@ -22,7 +22,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
 
-use crate::config::ConfigError;
+use crate::token::error::ConfigError;
 
 /// Smallest RSA modulus accepted, in bits.
 pub const MIN_RSA_BITS: usize = 2048;
@@ -621,7 +621,7 @@ mod tests {
                 Some(
                     Key::from_pem(
                         Algorithm::RS256,
-                        include_str!("../tests/fixtures/rsa2048_public.pem")
+                        include_str!("../../tests/fixtures/rsa2048_public.pem")
                     )
                     .unwrap()
                 ),

@@ -62,12 +62,13 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::auth::TokenAuth;
-use crate::claims::{Audience, TokenClaims, TokenKind};
-use crate::config::StoreFailurePolicy;
-use crate::error::{AuthError, InvalidToken};
-use crate::issue::is_valid_id;
-use crate::keys::Key;
+use crate::auth::builder::StoreFailurePolicy;
+use crate::http::rfc6750::AuthError;
 use crate::store::{RevocationCheck, TokenDigest};
+use crate::token::claims::{Audience, TokenClaims, TokenKind};
+use crate::token::error::InvalidToken;
+use crate::token::issue::is_valid_id;
+use crate::token::keys::Key;
 use crate::trust::external::KeyMiss;
 use crate::trust::{LegacyIssuer, TrustedIssuer};
 use sha2::{Digest as _, Sha256};
@@ -940,8 +941,8 @@ pub enum RevokeError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::FixedClock;
-    use crate::issue::TokenRequest;
+    use crate::token::clock::FixedClock;
+    use crate::token::issue::TokenRequest;
     use crate::{NoCustomClaims, TokenAuthBuilder};
 
     const SECRET: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";

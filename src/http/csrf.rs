@@ -49,7 +49,7 @@ use axum::response::Response;
 use http::header::{CONTENT_TYPE, UPGRADE};
 
 use crate::auth::TokenAuth;
-use crate::error::{AuthError, InvalidRequest};
+use crate::http::rfc6750::{AuthError, InvalidRequest};
 
 /// How cookie-authenticated requests are protected against CSRF.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,38 @@
+//! Where "now" comes from: [`Clock`], the system clock and a fixed one for tests.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Where "now" comes from. The default is the system clock; tests can pin it with
+/// [`FixedClock`].
+pub trait Clock: Send + Sync + 'static {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        unix_now()
+    }
+}
+
+/// A clock stuck at one instant (seconds since the epoch), for tests.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub u64);
+
+impl Clock for FixedClock {
+    fn now(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Seconds since the Unix epoch from the system clock.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,167 @@
+//! The errors of the token core: [`InvalidToken`] (why a token is refused) and
+//! [`ConfigError`] (a configuration mistake, reported once when the handle is built).
+
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+
+use crate::token::claims::TokenKind;
+use crate::token::keys::WeakSecret;
+
+/// Why a token is not accepted (401 `invalid_token`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidToken {
+    /// Not three base64url parts with a JSON header and payload.
+    #[error("the token is malformed")]
+    Malformed,
+    /// Longer than the configured size limit.
+    #[error("the token is too large")]
+    TooLarge,
+    /// The signature does not verify.
+    #[error("the token signature is invalid")]
+    BadSignature,
+    /// The `kid` names no key of the keyring.
+    #[error("the token was signed with an unknown key")]
+    UnknownKey,
+    /// The header's `alg` is not the key's algorithm (this includes `none`).
+    #[error("the token algorithm is not accepted")]
+    AlgorithmMismatch,
+    /// The header carries `crit` extensions this crate does not understand.
+    #[error("the token has unsupported critical header parameters")]
+    UnsupportedCritical,
+    /// `exp` is in the past (beyond the leeway).
+    #[error("the token has expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    #[error("the token was issued in the future")]
+    IssuedInFuture,
+    /// `iss` is missing or not the configured issuer.
+    #[error("the token issuer is not accepted")]
+    WrongIssuer,
+    /// `aud` is missing or does not contain the configured audience (or carries an audience
+    /// when none is configured).
+    #[error("the token audience is not accepted")]
+    WrongAudience,
+    /// The token is of another kind than expected (e.g. a refresh token used as access token).
+    #[error("the token is not {} token", article(*.expected))]
+    WrongKind {
+        /// The kind this endpoint accepts.
+        expected: TokenKind,
+    },
+    /// A claim the token format requires is missing or of the wrong type.
+    #[error("the token claims are invalid")]
+    InvalidClaims,
+    /// The token was revoked.
+    #[error("the token has been revoked")]
+    Revoked,
+    /// A consumed refresh token was presented again (or with a foreign access token):
+    /// the whole session was revoked (Token-Auth's "compromised").
+    #[error("the refresh token was already used; the session has been revoked")]
+    RefreshReused,
+    /// The refresh token's session has ended (logged out, revoked, or past its lifetime).
+    #[error("the session has ended")]
+    SessionEnded,
+    /// A token of a legacy format whose migration window has closed.
+    #[error("tokens of this format are no longer accepted")]
+    LegacyFormatRetired,
+    /// The token is valid but its subject is no user of the application (any more).
+    #[error("the token's subject is not a known user")]
+    UnknownSubject,
+    /// The application refused the refresh
+    /// ([`SessionHooks::on_refresh`](crate::SessionHooks::on_refresh) returned `Deny`): the
+    /// session has been revoked.
+    #[error("the refresh was refused; the session has been revoked")]
+    RefreshDenied,
+}
+
+/// A configuration mistake, reported by [`TokenAuthBuilder::build`] (never at request time).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No signing key was configured (and no external issuer is trusted: a verify-only
+    /// authority needs at least one).
+    #[error(
+        "no signing key configured (set JWT_SECRET_KEY, or call signing_key(); a verify-only service calls trust())"
+    )]
+    MissingSigningKey,
+    /// The signing key is a public key.
+    #[error("the signing key is a public key and cannot sign")]
+    SigningKeyCannotSign,
+    /// An HMAC secret was refused.
+    #[error("refused HMAC secret: {0}")]
+    WeakSecret(WeakSecret),
+    /// An RSA key is too small.
+    #[error("refused RSA key of {bits} bits (at least 2048 required)")]
+    WeakRsaKey {
+        /// The key's modulus size.
+        bits: usize,
+    },
+    /// A key cannot be used with the algorithm it was given.
+    #[error("the key cannot be used with {0:?}")]
+    KeyAlgorithmMismatch(Algorithm),
+    /// Key material could not be read.
+    #[error("invalid key: {0}")]
+    InvalidKey(&'static str),
+    /// Several keys are configured and one has no `kid`.
+    #[error("with several keys, every HMAC key needs a kid")]
+    MissingKid,
+    /// Two keys share a `kid`.
+    #[error("two keys share the kid {0:?}")]
+    DuplicateKid(String),
+    /// A lifetime is outside its allowed range.
+    #[error("the {kind} token lifetime must be between {min:?} and {max:?}")]
+    LifetimeOutOfRange {
+        /// Which lifetime.
+        kind: &'static str,
+        /// Smallest allowed.
+        min: Duration,
+        /// Largest allowed.
+        max: Duration,
+    },
+    /// The leeway is over 5 minutes.
+    #[error("the leeway must be at most 5 minutes")]
+    LeewayTooLarge,
+    /// The token size limit is outside 256 B ..= 64 KiB.
+    #[error("the token size limit must be between 256 bytes and 64 KiB")]
+    MaxTokenSize,
+    /// The realm, a cookie name, issuer or audience contains characters that cannot be used.
+    #[error("invalid {0}: use 1 to 255 printable ASCII characters without quotes or backslashes")]
+    InvalidText(&'static str),
+    /// An environment variable could not be parsed.
+    #[error("environment variable {name} is invalid: {reason}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it (never its value).
+        reason: &'static str,
+    },
+    /// The operating system's random source failed.
+    #[error("the random source failed")]
+    Random,
+    /// A trusted external issuer is misconfigured.
+    #[error("trusted issuer {issuer:?}: {reason}")]
+    InvalidIssuer {
+        /// The issuer (`iss`).
+        issuer: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The signing key cannot be retired (rotate to another key first).
+    #[error("the signing key cannot be retired; rotate first")]
+    RetiringSigningKey,
+    /// No key of the keyring has this `kid`.
+    #[error("no key has the kid {0:?}")]
+    UnknownKid(String),
+}
+
+fn article(kind: TokenKind) -> &'static str {
+    match kind {
+        TokenKind::Access => "an access",
+        TokenKind::Refresh => "a refresh",
+        TokenKind::Service => "a service",
+    }
+}
