@@ -15,7 +15,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum_token_auth::{Algorithm, Key, TokenAuth, TokenRequest};
+use axum_token_auth::{Key, TokenAuth, TokenRequest, token::Algorithm};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::StatusCode;
 use jsonwebtoken::{DecodingKey, Validation};

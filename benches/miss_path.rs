@@ -14,7 +14,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use axum_token_auth::{Algorithm, Key, TokenAuth, TokenRequest};
+use axum_token_auth::{Key, TokenAuth, TokenRequest, token::Algorithm};
 use tower::ServiceExt;
 
 const SECRET: &str = "bench-only-secret-0123456789-abcdefghijklmnopqrstuvwxyz";

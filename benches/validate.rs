@@ -30,7 +30,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum_token_auth::store::memory::MemoryRevocationStore;
 use axum_token_auth::store::{RevocationStore, TokenDigest};
 use axum_token_auth::{
-    Algorithm, Key, NoCustomClaims, ScopeSet, TokenAuth, TokenKind, TokenRequest,
+    Key, NoCustomClaims, TokenAuth, TokenRequest,
+    token::{Algorithm, ScopeSet, TokenKind},
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

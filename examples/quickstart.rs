@@ -33,12 +33,14 @@ use axum::routing::get;
 use axum::{Json, Router};
 use axum_token_auth::password::{hash_password, verify_password};
 use axum_token_auth::{
-    Algorithm, AuthError, Claims, CookieSettings, InvalidRequest, Key, RequireScope,
-    ScopeGuardLayer, Sessions, TokenAuth, TokenAuthBuilder, TokenDelivery, TokenRequest,
-    require_json_content_type, scope,
+    AuthError, Claims, Key, RequireScope, ScopeGuardLayer, Sessions, TokenAuth, TokenAuthBuilder,
+    TokenRequest,
+    http::{CookieSettings, InvalidRequest, require_json_content_type},
+    scope,
+    session::{TokenDelivery, user_agent},
     store::memory::{MemoryRefreshStore, MemoryRevocationStore},
     store::{RefreshStore, RevocationStore},
-    user_agent,
+    token::Algorithm,
 };
 use serde::Deserialize;
 use serde_json::json;

@@ -7,7 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use axum_token_auth::{Claims, Clock, TokenAuth, TokenKind, TokenRequest};
+use axum_token_auth::{
+    Claims, TokenAuth, TokenRequest,
+    token::{Clock, TokenKind},
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, StatusCode};

@@ -11,8 +11,9 @@ use axum::extract::FromRef;
 use axum::routing::get;
 use axum_token_auth::store::StoreError;
 use axum_token_auth::{
-    AuthError, ClaimsView, CurrentUser, InvalidToken, NoCustomClaims, TokenClaims, TokenKind,
-    TokenRequest, UserLoader, async_trait,
+    AuthError, NoCustomClaims, TokenClaims, TokenRequest, async_trait,
+    http::{CurrentUser, UserLoader},
+    token::{ClaimsView, InvalidToken, TokenKind},
 };
 use common::*;
 use http::StatusCode;
@@ -221,7 +222,7 @@ async fn the_refresh_route_takes_the_oauth2_form() {
 #[tokio::test]
 async fn session_lists_show_device_and_ip() {
     use axum_token_auth::store::memory::MemoryRefreshStore;
-    use axum_token_auth::{SessionInfo, Sessions};
+    use axum_token_auth::{Sessions, session::SessionInfo};
     let auth = auth();
     let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
         .build()
@@ -251,7 +252,7 @@ async fn an_apps_own_refresh_handler_uses_the_presented_refresh_extractor() {
     use axum::extract::State;
     use axum::response::{IntoResponse, Response};
     use axum_token_auth::store::memory::MemoryRefreshStore;
-    use axum_token_auth::{PresentedRefresh, Sessions};
+    use axum_token_auth::{Sessions, session::PresentedRefresh};
     async fn mine(State(s): State<Sessions>, PresentedRefresh(r): PresentedRefresh) -> Response {
         match s.refresh(&r.refresh_token, r.access_token.as_deref()).await {
             Ok(login) => axum::Json(login.pair.to_response()).into_response(),

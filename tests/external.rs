@@ -12,8 +12,9 @@ use axum::routing::get;
 use axum_token_auth::store::memory::MemoryRefreshStore;
 use axum_token_auth::trust::{Issuer, ScopeClaim};
 use axum_token_auth::{
-    Algorithm, AuthError, Claims, InvalidToken, IssueError, Key, NoCustomClaims, RequireScope,
-    Sessions, TokenAuth, TokenAuthLayer, TokenKind, TokenRequest,
+    AuthError, Claims, Key, NoCustomClaims, RequireScope, Sessions, TokenAuth, TokenAuthLayer,
+    TokenRequest,
+    token::{Algorithm, InvalidToken, IssueError, TokenKind},
 };
 use common::*;
 use http::StatusCode;

@@ -7,8 +7,8 @@ mod common;
 use axum::Router;
 use axum::routing::get;
 use axum_token_auth::{
-    Algorithm, AuthError, Claims, FixedClock, InvalidToken, Jwk, Key, TokenAuth, TokenAuthLayer,
-    TokenKind, TokenRequest,
+    AuthError, Claims, Key, TokenAuth, TokenAuthLayer, TokenRequest,
+    token::{Algorithm, FixedClock, InvalidToken, Jwk, TokenKind},
 };
 use common::*;
 use http::{Method, StatusCode};

@@ -6,7 +6,8 @@ mod common;
 
 use axum::Router;
 use axum_token_auth::{
-    Algorithm, AuthError, ConfigError, InvalidToken, Jwk, JwkSet, Key, TokenAuth, TokenRequest,
+    AuthError, ConfigError, Key, TokenAuth, TokenRequest,
+    token::{Algorithm, InvalidToken, Jwk, JwkSet},
 };
 use common::*;
 use http::StatusCode;

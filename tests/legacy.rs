@@ -12,7 +12,8 @@ use axum::routing::get;
 use axum_token_auth::store::TokenDigest;
 use axum_token_auth::trust::LegacyIssuer;
 use axum_token_auth::{
-    Algorithm, AuthError, Claims, InvalidToken, RequireScope, TokenAuth, TokenAuthLayer, TokenKind,
+    AuthError, Claims, RequireScope, TokenAuth, TokenAuthLayer,
+    token::{Algorithm, InvalidToken, TokenKind},
 };
 use common::*;
 use http::StatusCode;

@@ -16,7 +16,10 @@ use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
 use axum_token_auth::store::guard::{BreakerState, GuardSettings, Guarded};
 use axum_token_auth::store::memory::MemoryRefreshStore;
 use axum_token_auth::store::{RevocationStore, StoreError, TokenDigest};
-use axum_token_auth::{Claims, Scope, Sessions, TokenAuth, TokenKind, TokenRequest};
+use axum_token_auth::{
+    Claims, Sessions, TokenAuth, TokenRequest,
+    token::{Scope, TokenKind},
+};
 use http::{Request, StatusCode};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use tower::ServiceExt;

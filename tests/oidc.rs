@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use axum_token_auth::trust::Issuer;
-use axum_token_auth::{AuthError, Claims, InvalidToken, RequireScope, ScopeGuardLayer, TokenAuth};
+use axum_token_auth::{
+    AuthError, Claims, RequireScope, ScopeGuardLayer, TokenAuth, token::InvalidToken,
+};
 use common::oidc::{OidcProvider, RESOURCE, TestKey, unique};
 use common::*;
 use http::StatusCode;

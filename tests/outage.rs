@@ -26,7 +26,7 @@ use axum_token_auth::store::{
 };
 use axum_token_auth::store::{RefreshStore, RevocationStore};
 use axum_token_auth::{
-    Claims, LoginSession, Sessions, StoreFailurePolicy, TokenAuth, TokenRequest,
+    Claims, Sessions, TokenAuth, TokenRequest, session::LoginSession, store::StoreFailurePolicy,
 };
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;

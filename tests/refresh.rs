@@ -20,9 +20,10 @@ use axum::routing::{get, post};
 use axum_token_auth::store::RefreshStore;
 use axum_token_auth::store::memory::MemoryRefreshStore;
 use axum_token_auth::{
-    AuthError, Claims, CookieSettings, FixedClock, InvalidRequest, InvalidToken, IssuedToken,
-    LoginSession, SessionEvent, SessionHooks, Sessions, SessionsBuilder, TokenAuth,
-    TokenAuthBuilder, TokenRequest, user_agent,
+    AuthError, Claims, Sessions, TokenAuth, TokenAuthBuilder, TokenRequest,
+    http::{CookieSettings, InvalidRequest},
+    session::{LoginSession, SessionEvent, SessionHooks, SessionsBuilder, user_agent},
+    token::{FixedClock, InvalidToken, IssuedToken},
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -2143,10 +2144,10 @@ async fn cookie_login_and_cookie_refresh_never_put_a_token_in_the_body() {
 
     // Per request or per configuration, a login can be delivered otherwise.
     let l = start_session(&sessions, "bob").await;
-    let res = sessions.login_response_with(&l, axum_token_auth::TokenDelivery::Body);
+    let res = sessions.login_response_with(&l, axum_token_auth::session::TokenDelivery::Body);
     assert!(res.headers().get(SET_COOKIE).is_none());
     let spa = sessions_builder(&auth())
-        .token_delivery(axum_token_auth::TokenDelivery::CookiesWithAccessToken)
+        .token_delivery(axum_token_auth::session::TokenDelivery::CookiesWithAccessToken)
         .build()
         .unwrap();
     let l = start_session(&spa, "carol").await;
@@ -2260,9 +2261,9 @@ impl SessionHooks for GrantHooks {
     async fn on_refresh(
         &self,
         parent: &axum_token_auth::TokenClaims<serde_json::Map<String, Value>>,
-    ) -> axum_token_auth::RefreshDecision {
+    ) -> axum_token_auth::session::RefreshDecision {
+        use axum_token_auth::session::{RefreshDecision, SuccessorClaims};
         use axum_token_auth::store::grants::GrantStore;
-        use axum_token_auth::{RefreshDecision, SuccessorClaims};
         if self.disabled.lock().unwrap().contains(&parent.sub) {
             return RefreshDecision::Deny;
         }
@@ -2290,7 +2291,7 @@ async fn on_refresh_rereads_grants_and_can_deny() {
             .grant_scope(
                 "app",
                 "alice",
-                &axum_token_auth::Scope::new(s).unwrap(),
+                &axum_token_auth::token::Scope::new(s).unwrap(),
                 "root",
             )
             .await
@@ -2307,7 +2308,7 @@ async fn on_refresh_rereads_grants_and_can_deny() {
         async fn on_refresh(
             &self,
             parent: &axum_token_auth::TokenClaims<serde_json::Map<String, Value>>,
-        ) -> axum_token_auth::RefreshDecision {
+        ) -> axum_token_auth::session::RefreshDecision {
             self.0.on_refresh(parent).await
         }
     }
@@ -2330,7 +2331,7 @@ async fn on_refresh_rereads_grants_and_can_deny() {
         .revoke_scope(
             "app",
             "alice",
-            &axum_token_auth::Scope::new("users:write").unwrap(),
+            &axum_token_auth::token::Scope::new("users:write").unwrap(),
             "root",
         )
         .await

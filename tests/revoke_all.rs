@@ -5,7 +5,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use axum_token_auth::store::memory::MemoryRefreshStore;
-use axum_token_auth::{AuthError, Claims, InvalidToken, Sessions, TokenAuth, TokenRequest};
+use axum_token_auth::{AuthError, Claims, Sessions, TokenAuth, TokenRequest, token::InvalidToken};
 use http::{Request, StatusCode};
 use tower::ServiceExt;
 
@@ -84,7 +84,7 @@ async fn revoke_user_refuses_every_token_of_the_user_and_only_theirs() {
 #[tokio::test]
 async fn revoke_all_for_user_refuses_every_token_of_the_subject_however_it_was_minted() {
     use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
-    use axum_token_auth::{Scope, TokenKind};
+    use axum_token_auth::token::{Scope, TokenKind};
     let auth = TokenAuth::builder().hs256_secret(SECRET).build().unwrap();
     let app = Router::new()
         .route("/me", get(|c: Claims| async move { c.sub.clone() }))

@@ -11,8 +11,9 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_token_auth::{
-    AuthError, Claims, ErrorRenderer, FixedClock, InvalidRequest, InvalidToken, NoCustomClaims,
-    ScopeGuardLayer, TokenAuth, TokenAuthLayer, TokenKind, TokenRequest,
+    AuthError, Claims, NoCustomClaims, ScopeGuardLayer, TokenAuth, TokenAuthLayer, TokenRequest,
+    http::{ErrorRenderer, InvalidRequest},
+    token::{FixedClock, InvalidToken, TokenKind},
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -532,7 +533,7 @@ async fn oversize_token_is_401_invalid_token() {
     // key and a larger limit does.
     assert!(matches!(
         auth.issue_access(&big),
-        Err(axum_token_auth::IssueError::TokenTooLarge { .. })
+        Err(axum_token_auth::token::IssueError::TokenTooLarge { .. })
     ));
     let lax = builder().max_token_bytes(64 * 1024).build().unwrap();
     let token = lax.issue_access(&big).unwrap().into_string();
@@ -1264,7 +1265,7 @@ async fn readme_refusal_table_lists_the_csrf_row_as_the_code_answers_it() {
 /// reach the handler.
 #[tokio::test]
 async fn same_origin_extractor_refuses_cross_site_requests_on_any_handler() {
-    use axum_token_auth::SameOrigin;
+    use axum_token_auth::http::SameOrigin;
     let auth = auth();
     let app: Router = Router::new()
         .route(

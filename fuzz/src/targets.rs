@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::routing::get;
 use axum_token_auth::store::memory::MemoryRefreshStore;
 use axum_token_auth::trust::{Issuer, LegacyIssuer, ScopeClaim};
-use axum_token_auth::{Claims, Key, NoCustomClaims, Sessions, TokenAuth, TokenKind};
+use axum_token_auth::{Claims, Key, NoCustomClaims, Sessions, TokenAuth, token::TokenKind};
 use http::{Request, StatusCode};
 use tower::ServiceExt;
 
@@ -24,7 +24,7 @@ fn auth() -> &'static TokenAuth {
     static AUTH: OnceLock<TokenAuth> = OnceLock::new();
     AUTH.get_or_init(|| {
         let idp = Key::from_pem(
-            axum_token_auth::Algorithm::ES256,
+            axum_token_auth::token::Algorithm::ES256,
             include_str!("../../tests/fixtures/ec_p256_public.pem"),
         )
         .expect("fixture key")

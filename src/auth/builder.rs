@@ -9,15 +9,15 @@ use jsonwebtoken::Algorithm;
 use crate::auth::{Inner, Settings, TokenAuth};
 use crate::http::cookies::CookieSettings;
 use crate::http::csrf::CsrfSettings;
+use crate::http::rfc6750::DEFAULT_REALM;
 use crate::http::rfc6750::{ErrorRenderer, JsonErrorRenderer, Rendering};
 use crate::store::RevocationStore;
+use crate::store::StoreFailurePolicy;
 use crate::store::memory::MemoryRevocationStore;
 use crate::token::clock::{Clock, SystemClock};
 use crate::token::error::ConfigError;
 use crate::token::keys::{Key, KeyRing};
 
-/// The default `realm` of `WWW-Authenticate` challenges.
-pub const DEFAULT_REALM: &str = "api";
 /// Default access-token lifetime: 15 minutes.
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
 /// Default refresh-token lifetime: 7 days.
@@ -38,18 +38,6 @@ pub(crate) const REFRESH_TTL_RANGE: (Duration, Duration) = (
 );
 pub(crate) const SERVICE_TTL_RANGE: (Duration, Duration) =
     (Duration::from_secs(3600), Duration::from_secs(8760 * 3600));
-
-/// What the layer does when the revocation store cannot answer.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StoreFailurePolicy {
-    /// Refuse the request with 503 (the default): a revoked token is never accepted.
-    #[default]
-    FailClosed,
-    /// ⚠️ Accept the (otherwise valid) token and log a warning: availability over
-    /// revocation. A revoked token is accepted while the store is down.
-    FailOpen,
-}
 
 /// Builds a [`TokenAuth`]. Every method consumes and returns the builder; mistakes are
 /// collected and reported once by [`build`](Self::build).
@@ -248,7 +236,7 @@ impl TokenAuthBuilder {
     /// by their `iss`; call it once per issuer. See [`Issuer`](crate::trust::Issuer) and
     /// the [`trust`](crate::trust) module. With at least one trusted issuer, a signing key
     /// is optional (verify-only mode: issuing then fails with
-    /// [`IssueError::NoSigningKey`](crate::IssueError::NoSigningKey)).
+    /// [`IssueError::NoSigningKey`](crate::token::IssueError::NoSigningKey)).
     pub fn trust(mut self, issuer: crate::trust::Issuer) -> Self {
         self.trusted.push(issuer);
         self
@@ -355,7 +343,7 @@ impl TokenAuthBuilder {
     }
 
     /// How many verified tokens each layer remembers, so a repeated token skips its
-    /// signature check (default [`DEFAULT_CACHE_CAPACITY`](crate::DEFAULT_CACHE_CAPACITY),
+    /// signature check (default [`DEFAULT_CACHE_CAPACITY`](crate::http::DEFAULT_CACHE_CAPACITY),
     /// 16 384; 0 turns the cache off). Expiry, revocation and CSRF are still checked on
     /// every request; see the `cache` notes in the README.
     pub fn verified_cache_capacity(mut self, entries: usize) -> Self {
@@ -374,7 +362,7 @@ impl TokenAuthBuilder {
     }
 
     /// The memory budget of each layer's verified-token cache, in bytes (default
-    /// [`DEFAULT_CACHE_BYTES`](crate::DEFAULT_CACHE_BYTES), 16 MiB; 0 turns the cache
+    /// [`DEFAULT_CACHE_BYTES`](crate::http::DEFAULT_CACHE_BYTES), 16 MiB; 0 turns the cache
     /// off). Entries are charged for their claims whatever the tokens' size, and the
     /// cache never holds more than this; with the defaults it holds 16 384 users whose
     /// claims JSON is up to ~300 bytes.

@@ -2,6 +2,12 @@
 
 pub(crate) mod builder;
 
+pub use crate::trust::verify::RevokeError;
+pub use builder::{
+    DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REFRESH_TTL,
+    DEFAULT_SERVICE_TTL, TokenAuthBuilder,
+};
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +17,6 @@ use axum::routing::MethodRouter;
 use http::header::CACHE_CONTROL;
 use jsonwebtoken::jwk::JwkSet;
 
-use crate::auth::builder::TokenAuthBuilder;
 use crate::http::cookies::CookieSettings;
 use crate::http::csrf::CsrfSettings;
 use crate::http::layer::TokenAuthLayer;
@@ -75,7 +80,7 @@ pub(crate) struct Settings {
     pub(crate) refresh_ttl: Duration,
     pub(crate) service_ttl: Duration,
     pub(crate) max_token_bytes: usize,
-    pub(crate) failure_policy: crate::auth::builder::StoreFailurePolicy,
+    pub(crate) failure_policy: crate::store::StoreFailurePolicy,
     pub(crate) cache_capacity: usize,
     /// The byte budget of each layer's cache.
     pub(crate) cache_bytes: usize,
@@ -151,7 +156,7 @@ impl TokenAuth {
         self.inner.trusted.iter().map(|i| i.iss.as_str())
     }
 
-    /// Renders `error` with the configured [`ErrorRenderer`](crate::ErrorRenderer) and
+    /// Renders `error` with the configured [`ErrorRenderer`](crate::http::ErrorRenderer) and
     /// realm, attaching it to the response's extensions: for the application's own
     /// routes (a login that fails, a body that cannot be read) to answer like the layer.
     pub fn render_error(&self, error: crate::AuthError) -> axum::response::Response {

@@ -648,7 +648,7 @@ mod tests {
         let accepted = auth
             .verify_token::<crate::NoCustomClaims>(
                 token.as_str(),
-                crate::trust::verify::KindSet::of(crate::TokenKind::Access),
+                crate::trust::verify::KindSet::of(crate::token::TokenKind::Access),
             )
             .ok()
             .unwrap();

@@ -17,7 +17,7 @@
 //! production.
 //!
 //! ```
-//! use axum_token_auth::{CookieSettings, TokenAuth};
+//! use axum_token_auth::{TokenAuth, http::CookieSettings};
 //! use axum_token_auth::cookie::SameSite;
 //!
 //! let auth = TokenAuth::builder()

@@ -28,7 +28,7 @@
 //! `application/json` without a CORS preflight.
 //!
 //! ```
-//! use axum_token_auth::{CsrfSettings, TokenAuth};
+//! use axum_token_auth::{TokenAuth, http::CsrfSettings};
 //!
 //! let auth = TokenAuth::builder()
 //!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
@@ -225,7 +225,7 @@ pub fn require_json_content_type(headers: &HeaderMap) -> Result<(), AuthError> {
 ///
 /// ```
 /// use axum::{Router, routing::post};
-/// use axum_token_auth::{SameOrigin, TokenAuth};
+/// use axum_token_auth::{TokenAuth, http::SameOrigin};
 ///
 /// async fn login(_: SameOrigin) -> &'static str { "logged in" }
 ///

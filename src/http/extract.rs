@@ -44,7 +44,7 @@ use crate::token::scope::{ScopeList, ScopeMarker};
 const NO_LAYER: &str = "an axum-token-auth extractor ran on a route without TokenAuthLayer in front of it: add `.layer(auth.layer())` (routes added after `.layer` are not covered)";
 
 /// The rejection of the extractors: an [`AuthError`] rendered by the configured
-/// [`ErrorRenderer`](crate::ErrorRenderer) (or the default one when no layer ran).
+/// [`ErrorRenderer`](crate::http::ErrorRenderer) (or the default one when no layer ran).
 pub struct AuthRejection {
     error: AuthError,
     rendering: Option<Rendering>,
@@ -306,7 +306,7 @@ impl<L: ScopeList, S: Send + Sync> FromRequestParts<S> for RequireAnyScope<L> {
 ///
 /// ```
 /// use axum::{Router, extract::FromRef, routing::get};
-/// use axum_token_auth::{ClaimsView, CurrentUser, TokenAuth, UserLoader, async_trait};
+/// use axum_token_auth::{TokenAuth, async_trait, http::{CurrentUser, UserLoader}, token::ClaimsView};
 ///
 /// #[derive(Clone)]
 /// struct User { name: String }

@@ -126,7 +126,7 @@ impl<T> TokenAuthLayer<T> {
     /// entries, bytes); `None` when caching is off. Layers made from this one share
     /// its cache (and its counters), unless [`also_accept`](Self::also_accept) gave them
     /// their own.
-    pub fn cache_stats(&self) -> Option<crate::CacheStats> {
+    pub fn cache_stats(&self) -> Option<crate::http::CacheStats> {
         self.cache.as_deref().map(VerifiedCache::stats)
     }
 

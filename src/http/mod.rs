@@ -8,3 +8,13 @@ pub(crate) mod extract;
 pub(crate) mod guard;
 pub(crate) mod layer;
 pub(crate) mod rfc6750;
+
+pub use cache::{CacheStats, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_CAPACITY, MAX_CACHED_TOKEN};
+pub use cookies::CookieSettings;
+pub use csrf::{CsrfSettings, SameOrigin, require_json_content_type};
+pub use extract::{
+    AuthRejection, Claims, CurrentUser, RequireAllScopes, RequireAnyScope, RequireScope, UserLoader,
+};
+pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
+pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
+pub use rfc6750::{AuthError, DEFAULT_REALM, ErrorRenderer, InvalidRequest, JsonErrorRenderer};

@@ -11,6 +11,9 @@ use http::{HeaderValue, StatusCode};
 
 use crate::token::error::InvalidToken;
 
+/// The default `realm` of `WWW-Authenticate` challenges.
+pub const DEFAULT_REALM: &str = "api";
+
 /// Why a request was refused.
 ///
 /// Every variant maps to one RFC 6750 answer (see [`AuthError::status`] and
@@ -78,7 +81,7 @@ pub enum InvalidRequest {
     #[error("cross-site request refused")]
     CrossSite,
     /// The body must be `application/json` (see
-    /// [`require_json_content_type`](crate::require_json_content_type)).
+    /// [`require_json_content_type`](crate::http::require_json_content_type)).
     #[error("the request body must be application/json")]
     NotJson,
     /// A refresh while a still-valid access token was presented, with the
@@ -194,7 +197,7 @@ impl From<InvalidRequest> for AuthError {
 ///
 /// ```
 /// use axum::response::{IntoResponse, Response};
-/// use axum_token_auth::{AuthError, ErrorRenderer};
+/// use axum_token_auth::{AuthError, http::ErrorRenderer};
 ///
 /// struct PlainText;
 /// impl ErrorRenderer for PlainText {
@@ -269,7 +272,7 @@ impl Default for Rendering {
     fn default() -> Self {
         Rendering::new(
             Arc::new(JsonErrorRenderer),
-            crate::auth::builder::DEFAULT_REALM,
+            crate::http::rfc6750::DEFAULT_REALM,
         )
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use async_trait::async_trait;
-//! use axum_token_auth::{RefreshDecision, SessionHooks, SuccessorClaims, TokenClaims};
+//! use axum_token_auth::{TokenClaims, session::{RefreshDecision, SessionHooks, SuccessorClaims}};
 //! use serde_json::{Map, Value};
 //!
 //! /// Re-reads the user's scopes at each refresh; disabled users lose their sessions.
@@ -113,7 +113,7 @@ pub enum RefreshDecision {
     /// dropped: a refresh narrows a session, it never widens one (log in again for more).
     AllowWith(SuccessorClaims),
     /// Refuse: the family and its known access tokens are revoked, and the refresh is
-    /// answered `401 invalid_token` ([`InvalidToken::RefreshDenied`](crate::InvalidToken::RefreshDenied)).
+    /// answered `401 invalid_token` ([`InvalidToken::RefreshDenied`](crate::token::InvalidToken::RefreshDenied)).
     Deny,
 }
 
@@ -163,7 +163,7 @@ impl SuccessorClaims {
                 .map(String::as_str)
                 .filter(|s| claims.scope.has(s))
                 .collect();
-            claims.scope = crate::ScopeSet::try_from_iter(narrowed)
+            claims.scope = crate::token::ScopeSet::try_from_iter(narrowed)
                 .map_err(|_| AuthError::Misconfigured("on_refresh returned an invalid scope"))?;
         }
         if let Some(metadata) = self.metadata {

@@ -31,6 +31,9 @@
 pub(crate) mod hooks;
 pub(crate) mod routes;
 
+pub use hooks::{NoHooks, RefreshDecision, SessionEvent, SessionHooks, SuccessorClaims};
+pub use routes::{PresentedRefresh, RefreshRequest, TokenDelivery, user_agent};
+
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,8 +53,6 @@ use crate::token::error::ConfigError;
 use crate::token::error::InvalidToken;
 use crate::token::issue::{IssueError, IssuedToken, TokenPair, TokenRequest, random_id};
 use crate::trust::verify::KindSet;
-
-use crate::session::hooks::{NoHooks, RefreshDecision, SessionEvent, SessionHooks};
 
 /// Default grace window for retrying the immediate parent: 10 seconds.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
@@ -100,7 +101,7 @@ pub enum LoginError {
 /// application's mistake (its subject, scopes or claims), a 500 naming no detail.
 ///
 /// ```
-/// # use axum_token_auth::{AuthError, LoginError, store::StoreError};
+/// # use axum_token_auth::{AuthError, store::StoreError, session::LoginError};
 /// let e: AuthError = LoginError::Store(StoreError::Unavailable("down".into())).into();
 /// assert_eq!(e, AuthError::StoreUnavailable);
 /// ```
@@ -174,7 +175,7 @@ impl SessionsBuilder {
     }
 
     /// How [`Sessions::login_response`] (and refreshes by cookie) deliver the tokens;
-    /// default [`TokenDelivery::Cookies`](crate::TokenDelivery::Cookies): no token in a
+    /// default [`TokenDelivery::Cookies`]: no token in a
     /// body page script can read.
     pub fn token_delivery(mut self, delivery: crate::session::routes::TokenDelivery) -> Self {
         self.delivery = delivery;
@@ -226,7 +227,7 @@ impl SessionsBuilder {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionInfo {
-    /// The client's `User-Agent` (see [`user_agent`](crate::user_agent)).
+    /// The client's `User-Agent` (see [`user_agent`]).
     pub user_agent: Option<String>,
     /// A device name the application chose ("Alice's phone").
     pub device: Option<String>,
@@ -464,7 +465,7 @@ impl Sessions {
                     && access.exp.saturating_add(auth.inner.settings.leeway) > auth.now()
                 {
                     return Err(AuthError::InvalidRequest(
-                        crate::InvalidRequest::AccessTokenNotExpired,
+                        crate::http::InvalidRequest::AccessTokenNotExpired,
                     ));
                 }
                 Some(access.jti)

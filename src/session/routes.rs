@@ -48,7 +48,7 @@ struct Presented {
 /// a refresh token read that way works anywhere through the JSON refresh.
 ///
 /// [`Sessions::login_response`] uses the configured delivery
-/// ([`SessionsBuilder::token_delivery`](crate::SessionsBuilder::token_delivery), default
+/// ([`SessionsBuilder::token_delivery`](crate::session::SessionsBuilder::token_delivery), default
 /// [`Cookies`](Self::Cookies)); [`Sessions::login_response_with`] picks one per request.
 /// The refresh route follows the client: a refresh by cookie is answered with cookies
 /// (as configured, [`Cookies`](Self::Cookies) when the configuration is
@@ -81,7 +81,7 @@ struct CookieBody<'a> {
 
 impl Sessions {
     /// The response to a successful login, delivered as configured
-    /// ([`SessionsBuilder::token_delivery`](crate::SessionsBuilder::token_delivery),
+    /// ([`SessionsBuilder::token_delivery`](crate::session::SessionsBuilder::token_delivery),
     /// default [`TokenDelivery::Cookies`]), with `Cache-Control: no-store`.
     pub fn login_response(&self, login: &LoginSession) -> Response {
         self.login_response_with(login, self.inner.delivery)
@@ -271,9 +271,9 @@ impl Sessions {
                 let ended = matches!(
                     e,
                     AuthError::InvalidToken(
-                        crate::InvalidToken::RefreshReused
-                            | crate::InvalidToken::SessionEnded
-                            | crate::InvalidToken::RefreshDenied
+                        crate::token::InvalidToken::RefreshReused
+                            | crate::token::InvalidToken::SessionEnded
+                            | crate::token::InvalidToken::RefreshDenied
                     )
                 );
                 self.refuse(e, ended)
@@ -391,8 +391,8 @@ impl Sessions {
         // check but time: a token for another issuer or audience binds nothing.
         let claims: crate::TokenClaims = self.verify_session_token(
             token,
-            crate::trust::verify::KindSet::of(crate::TokenKind::Refresh)
-                .with(crate::TokenKind::Access),
+            crate::trust::verify::KindSet::of(crate::token::TokenKind::Refresh)
+                .with(crate::token::TokenKind::Access),
         )?;
         auth.inner.csrf.check(
             &parts.method,
@@ -466,7 +466,7 @@ impl std::fmt::Debug for RefreshRequest {
 ///
 /// ```
 /// use axum::{Json, extract::State, response::{IntoResponse, Response}};
-/// use axum_token_auth::{PresentedRefresh, Sessions};
+/// use axum_token_auth::{Sessions, session::PresentedRefresh};
 ///
 /// async fn my_refresh(State(sessions): State<Sessions>, PresentedRefresh(r): PresentedRefresh) -> Response {
 ///     match sessions.refresh(&r.refresh_token, r.access_token.as_deref()).await {

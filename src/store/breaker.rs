@@ -61,7 +61,7 @@ const OPEN: u8 = 1;
 const HALF_OPEN: u8 = 2;
 
 /// Milliseconds from a monotonic origin: the breaker's clock (the crate's
-/// [`Clock`](crate::Clock) has seconds only).
+/// [`Clock`](crate::token::Clock) has seconds only).
 pub(crate) trait Millis: Send + Sync + 'static {
     fn now_ms(&self) -> u64;
 }

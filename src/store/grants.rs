@@ -3,7 +3,7 @@
 //!
 //! ```
 //! use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
-//! use axum_token_auth::{Scope, TokenAuth, TokenKind, TokenRequest};
+//! use axum_token_auth::{TokenAuth, TokenRequest, token::{Scope, TokenKind}};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let grants = MemoryGrantStore::new();

@@ -33,7 +33,7 @@
 //!
 //! 1. While the breaker is open (the store failed), it is refused at once with
 //!    [`StoreError::Unavailable`]: the hot path answers 503 `temporarily_unavailable`
-//!    (or accepts, with [`StoreFailurePolicy::FailOpen`](crate::StoreFailurePolicy)),
+//!    (or accepts, with [`StoreFailurePolicy::FailOpen`](crate::store::StoreFailurePolicy)),
 //!    the session routes 503, all with `Retry-After`.
 //! 2. When [`max_in_flight`](GuardSettings::max_in_flight) calls are already running,
 //!    it is refused at once (no queue of requests waiting for a pool connection).

@@ -24,6 +24,18 @@ use std::fmt;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+/// What the layer does when the revocation store cannot answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreFailurePolicy {
+    /// Refuse the request with 503 (the default): a revoked token is never accepted.
+    #[default]
+    FailClosed,
+    /// ⚠️ Accept the (otherwise valid) token and log a warning: availability over
+    /// revocation. A revoked token is accepted while the store is down.
+    FailOpen,
+}
+
 /// A store failure, normalised.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -72,13 +72,13 @@ pub enum InvalidToken {
     #[error("the token's subject is not a known user")]
     UnknownSubject,
     /// The application refused the refresh
-    /// ([`SessionHooks::on_refresh`](crate::SessionHooks::on_refresh) returned `Deny`): the
+    /// ([`SessionHooks::on_refresh`](crate::session::SessionHooks::on_refresh) returned `Deny`): the
     /// session has been revoked.
     #[error("the refresh was refused; the session has been revoked")]
     RefreshDenied,
 }
 
-/// A configuration mistake, reported by [`TokenAuthBuilder::build`] (never at request time).
+/// A configuration mistake, reported by [`TokenAuthBuilder::build`](crate::TokenAuthBuilder::build) (never at request time).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {

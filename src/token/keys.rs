@@ -2,7 +2,7 @@
 //! keys by `kid`, one active signing key, and the public keys as a JWKS document.
 //!
 //! ```
-//! use axum_token_auth::{Algorithm, Key, TokenAuth};
+//! use axum_token_auth::{Key, TokenAuth, token::Algorithm};
 //!
 //! let current = Key::hmac(Algorithm::HS256, b"a-random-secret-of-at-least-32-bytes!!")?
 //!     .with_kid("2026-11");

@@ -1,7 +1,7 @@
 //! Scopes: the grammar, matching, [`ScopeSet`] and the [`scope!`](crate::scope!) marker macro.
 //!
 //! ```
-//! use axum_token_auth::{Scope, ScopeSet};
+//! use axum_token_auth::token::{Scope, ScopeSet};
 //!
 //! let granted: ScopeSet = "users:* admin".parse().unwrap();
 //! assert!(granted.has("users:read"));
@@ -341,7 +341,7 @@ impl_scope_list_tuple!(A, B, C, D, E, F, G, H);
 ///     pub UsersRead = "users:read";
 ///     pub Admin = "admin";
 /// }
-/// use axum_token_auth::ScopeMarker;
+/// use axum_token_auth::token::ScopeMarker;
 /// assert_eq!(UsersRead::SCOPE, "users:read");
 /// ```
 ///
@@ -357,7 +357,7 @@ macro_rules! scope {
             $(#[$meta])*
             #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
             $vis struct $name;
-            impl $crate::ScopeMarker for $name {
+            impl $crate::token::ScopeMarker for $name {
                 const SCOPE: &'static str = {
                     if $crate::__private::check_scope($scope).is_err() {
                         panic!(concat!("not a valid scope: ", $scope));
@@ -365,7 +365,7 @@ macro_rules! scope {
                     $scope
                 };
             }
-            const _: &str = <$name as $crate::ScopeMarker>::SCOPE;
+            const _: &str = <$name as $crate::token::ScopeMarker>::SCOPE;
         )+
     };
 }

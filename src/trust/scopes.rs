@@ -10,7 +10,7 @@ use crate::token::scope::{Scope, ScopeSet};
 /// The path names nested objects with dots (`realm_access.roles`); the value is a
 /// space-separated string or an array of strings. Each entry becomes a scope, with the
 /// optional prefix in front. Entries that are not valid scopes (see
-/// [`Scope::new`](crate::Scope::new)) are skipped, never an error: a provider's odd role
+/// [`Scope::new`](crate::token::Scope::new)) are skipped, never an error: a provider's odd role
 /// name must not lock every user out.
 ///
 /// ```

@@ -62,8 +62,8 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::auth::TokenAuth;
-use crate::auth::builder::StoreFailurePolicy;
 use crate::http::rfc6750::AuthError;
+use crate::store::StoreFailurePolicy;
 use crate::store::{RevocationCheck, TokenDigest};
 use crate::token::claims::{Audience, TokenClaims, TokenKind};
 use crate::token::error::InvalidToken;
@@ -873,7 +873,7 @@ impl TokenAuth {
     /// importing another system's revocation list, such as the SHA-256 hex digests in
     /// ScopedTokenService's `revoked_tokens` table
     /// ([`TokenDigest::from_hex`](crate::store::TokenDigest::from_hex)), which match the
-    /// digests of its tokens accepted through a [`LegacyIssuer`](crate::trust::LegacyIssuer).
+    /// digests of its tokens accepted through a [`LegacyIssuer`].
     pub async fn import_revoked_digest(
         &self,
         digest: TokenDigest,

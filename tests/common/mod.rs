@@ -16,7 +16,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum_token_auth::{
     AuthError, Claims, Key, RequireScope, ScopeGuardLayer, TokenAuth, TokenAuthBuilder,
-    TokenRequest, TokenSource,
+    TokenRequest, http::TokenSource,
 };
 use http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, WWW_AUTHENTICATE};
 use http::{Method, Request, StatusCode};

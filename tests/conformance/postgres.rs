@@ -4,11 +4,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum_token_auth::FixedClock;
-use axum_token_auth::Scope;
 use axum_token_auth::store::grants::GrantStore;
 use axum_token_auth::store::postgres::{PostgresOptions, PostgresStore};
 use axum_token_auth::store::{RefreshStore, RevocationStore, StoreError, TokenDigest};
+use axum_token_auth::token::FixedClock;
+use axum_token_auth::token::Scope;
 use sqlx::Row;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 

@@ -11,12 +11,12 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum_token_auth::Scope;
 use axum_token_auth::store::grants::{AuditAction, GrantStore};
 use axum_token_auth::store::{
     AccessRef, NewFamily, RefreshStore, RevocationCheck, RevocationStore, RotateOutcome, Rotation,
     StoreError, Successor, TokenDigest,
 };
+use axum_token_auth::token::Scope;
 use tokio::sync::Barrier;
 
 /// Handles to the stores under test. For a shared backend, two `Stores` opened one
@@ -1223,7 +1223,8 @@ pub async fn revoke_all_across_handles(a: Stores, b: Stores) {
 pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
     use axum_token_auth::store::memory::MemoryRefreshStore;
     use axum_token_auth::{
-        AuthError, InvalidToken, NoCustomClaims, Sessions, TokenAuth, TokenKind, TokenRequest,
+        AuthError, NoCustomClaims, Sessions, TokenAuth, TokenRequest,
+        token::{InvalidToken, TokenKind},
     };
     let auth = TokenAuth::builder()
         .hs256_secret("conformance-secret-0123456789abcdefghijklmnop")
