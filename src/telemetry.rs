@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use crate::store::breaker::BreakerState;
 use crate::token::claims::TokenKind;
 use crate::token::error::InvalidToken;
 
@@ -142,11 +141,11 @@ pub(crate) fn store_refused(store: &'static str, cause: &'static str) {
     let _ = (store, cause);
 }
 
-pub(crate) fn breaker_state(store: &'static str, state: BreakerState) {
+pub(crate) fn breaker_state(store: &'static str, gauge: f64) {
     #[cfg(feature = "metrics")]
-    metrics::gauge!(BREAKER_STATE, "store" => store).set(state.as_gauge());
+    metrics::gauge!(BREAKER_STATE, "store" => store).set(gauge);
     #[cfg(not(feature = "metrics"))]
-    let _ = (store, state);
+    let _ = (store, gauge);
 }
 
 pub(crate) fn in_flight(store: &'static str, delta: f64) {

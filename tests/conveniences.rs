@@ -10,6 +10,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
 use axum_token_auth::store::StoreError;
+use axum_token_auth::trust::VerifyError;
 use axum_token_auth::{
     AuthError, NoCustomClaims, TokenClaims, TokenRequest, async_trait,
     http::{CurrentUser, UserLoader},
@@ -49,7 +50,7 @@ async fn validate_any_says_which_kind() {
         auth.validate_any::<NoCustomClaims>(access.as_str())
             .await
             .unwrap_err(),
-        AuthError::InvalidToken(InvalidToken::Revoked)
+        VerifyError::InvalidToken(InvalidToken::Revoked)
     );
 }
 

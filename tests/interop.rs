@@ -6,6 +6,7 @@ mod common;
 
 use axum::Router;
 use axum::routing::get;
+use axum_token_auth::trust::VerifyError;
 use axum_token_auth::{
     AuthError, Claims, Key, TokenAuth, TokenAuthLayer, TokenRequest,
     token::{Algorithm, FixedClock, InvalidToken, Jwk, TokenKind},
@@ -39,6 +40,11 @@ fn invalid(reason: InvalidToken) -> AuthError {
     AuthError::InvalidToken(reason)
 }
 
+/// What `verify_jwt` answers for `reason`.
+fn refused(reason: InvalidToken) -> VerifyError {
+    VerifyError::InvalidToken(reason)
+}
+
 // ---------------------------------------------------------------------------
 // RFC 7515 appendix A.1
 // ---------------------------------------------------------------------------
@@ -59,7 +65,7 @@ fn rfc7515_a1_example_is_expired_by_the_real_clock() {
     let auth = rfc7515_auth(None);
     assert_eq!(
         auth.verify_jwt::<Value>(RFC7515_A1_TOKEN).unwrap_err(),
-        invalid(InvalidToken::Expired)
+        refused(InvalidToken::Expired)
     );
 }
 
@@ -72,13 +78,13 @@ fn rfc7515_a1_example_with_altered_signature_or_another_key_is_refused() {
     let bad_sig = format!("{message}.{flipped}{}", &sig[1..]);
     assert_eq!(
         auth.verify_jwt::<Value>(&bad_sig).unwrap_err(),
-        invalid(InvalidToken::BadSignature)
+        refused(InvalidToken::BadSignature)
     );
     // Another secret of the same algorithm does not verify it either.
     let other = builder().clock(FixedClock(RFC7515_A1_NOW)).build().unwrap();
     assert_eq!(
         other.verify_jwt::<Value>(RFC7515_A1_TOKEN).unwrap_err(),
-        invalid(InvalidToken::BadSignature)
+        refused(InvalidToken::BadSignature)
     );
 }
 
@@ -99,7 +105,7 @@ fn rfc7515_a1_example_checks_the_configured_issuer() {
         .unwrap();
     assert_eq!(
         jo.verify_jwt::<Value>(RFC7515_A1_TOKEN).unwrap_err(),
-        invalid(InvalidToken::WrongIssuer)
+        refused(InvalidToken::WrongIssuer)
     );
 }
 
@@ -124,7 +130,7 @@ fn verify_jwt_requires_exp() {
     claims.as_object_mut().unwrap().remove("exp");
     assert_eq!(
         auth.verify_jwt::<Value>(&raw_hs256(&claims)).unwrap_err(),
-        invalid(InvalidToken::InvalidClaims)
+        refused(InvalidToken::InvalidClaims)
     );
 }
 

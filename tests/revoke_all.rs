@@ -5,6 +5,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use axum_token_auth::store::memory::MemoryRefreshStore;
+use axum_token_auth::trust::VerifyError;
 use axum_token_auth::{AuthError, Claims, Sessions, TokenAuth, TokenRequest, token::InvalidToken};
 use http::{Request, StatusCode};
 use tower::ServiceExt;
@@ -127,7 +128,7 @@ async fn revoke_all_for_user_refuses_every_token_of_the_subject_however_it_was_m
             auth.validate_kind::<axum_token_auth::NoCustomClaims>(t.as_str(), t.kind)
                 .await
                 .unwrap_err(),
-            AuthError::InvalidToken(InvalidToken::Revoked)
+            VerifyError::InvalidToken(InvalidToken::Revoked)
         );
     }
     assert_eq!(me(&app, other.as_str()).await, StatusCode::OK);

@@ -6,17 +6,19 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
-use crate::auth::{Inner, Settings, TokenAuth};
+use crate::auth::{Inner, Lifetimes, TokenAuth};
 use crate::http::cookies::CookieSettings;
 use crate::http::csrf::CsrfSettings;
 use crate::http::rfc6750::DEFAULT_REALM;
 use crate::http::rfc6750::{ErrorRenderer, JsonErrorRenderer, Rendering};
+use crate::http::settings::WebSettings;
 use crate::store::RevocationStore;
 use crate::store::StoreFailurePolicy;
 use crate::store::memory::MemoryRevocationStore;
 use crate::token::clock::{Clock, SystemClock};
-use crate::token::error::ConfigError;
+use crate::token::error::{ConfigError, check_text};
 use crate::token::keys::{Key, KeyRing};
+use crate::trust::verify::{Verifier, VerifySettings};
 
 /// Default access-token lifetime: 15 minutes.
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
@@ -428,21 +430,6 @@ impl TokenAuthBuilder {
         for l in &self.legacy {
             l.check()?;
         }
-        let settings = Settings {
-            issuer: self.issuer,
-            audience: self.audience,
-            leeway: self.leeway.as_secs(),
-            access_ttl: self.access_ttl,
-            refresh_ttl: self.refresh_ttl,
-            service_ttl: self.service_ttl,
-            max_token_bytes: self.max_token_bytes,
-            failure_policy: self.failure_policy,
-            cache_capacity: self.cache_capacity,
-            cache_bytes: self.cache_bytes,
-            access_cookie: self
-                .access_cookie
-                .then(|| Arc::from(self.cookies.access_cookie_name())),
-        };
         let (revocation, revocation_guard) = crate::store::guard::guard_revocation(
             self.revocation.unwrap_or_else(|| {
                 Arc::new(
@@ -451,19 +438,41 @@ impl TokenAuthBuilder {
             }),
             &self.store_guard,
         );
+        let verifier = Verifier {
+            keys: crate::trust::keyring::LiveKeyring::new(keys, Arc::clone(&trust_epoch)),
+            trusted,
+            legacy: self.legacy,
+            trust_epoch,
+            settings: VerifySettings {
+                issuer: self.issuer,
+                audience: self.audience,
+                leeway: self.leeway.as_secs(),
+                max_token_bytes: self.max_token_bytes,
+                failure_policy: self.failure_policy,
+            },
+            revocation,
+            revocation_guard,
+            clock: self.clock,
+        };
+        let web = WebSettings {
+            rendering: Rendering::new(self.renderer, &self.realm),
+            access_cookie: self
+                .access_cookie
+                .then(|| Arc::from(self.cookies.access_cookie_name())),
+            cookies: self.cookies,
+            csrf: self.csrf,
+            cache_capacity: self.cache_capacity,
+            cache_bytes: self.cache_bytes,
+        };
         Ok(TokenAuth {
             inner: Arc::new(Inner {
-                keys: crate::trust::keyring::LiveKeyring::new(keys, Arc::clone(&trust_epoch)),
-                trusted,
-                legacy: self.legacy,
-                trust_epoch,
-                settings,
-                rendering: Rendering::new(self.renderer, &self.realm),
-                revocation,
-                revocation_guard,
-                clock: self.clock,
-                cookies: self.cookies,
-                csrf: self.csrf,
+                verifier: Arc::new(verifier),
+                web: Arc::new(web),
+                lifetimes: Lifetimes {
+                    access_ttl: self.access_ttl,
+                    refresh_ttl: self.refresh_ttl,
+                    service_ttl: self.service_ttl,
+                },
             }),
         })
     }
@@ -499,32 +508,6 @@ fn check_range(
     Ok(())
 }
 
-/// Printable ASCII without `"` and `\\`: safe inside a quoted header parameter.
-pub(crate) fn check_text(what: &'static str, v: &str) -> Result<(), ConfigError> {
-    let ok = !v.is_empty()
-        && v.len() <= 255
-        && v.bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::InvalidText(what))
-    }
-}
-
-/// RFC 6265 cookie-name characters (an HTTP token).
-pub(crate) fn check_cookie_name(v: &str) -> Result<(), ConfigError> {
-    let ok = !v.is_empty()
-        && v.len() <= 255
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::InvalidText("cookie name"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -554,9 +537,10 @@ mod tests {
         ]))
         .unwrap();
         let auth = b.build().unwrap();
-        let s = &auth.inner.settings;
-        assert_eq!(s.access_ttl, Duration::from_secs(1800));
-        assert_eq!(s.refresh_ttl, Duration::from_secs(14 * 86400));
+        let l = &auth.inner.lifetimes;
+        assert_eq!(l.access_ttl, Duration::from_secs(1800));
+        assert_eq!(l.refresh_ttl, Duration::from_secs(14 * 86400));
+        let s = &auth.inner.verifier.settings;
         assert_eq!(s.audience.as_deref(), Some("my-api"));
         assert_eq!(s.issuer.as_deref(), Some("my-issuer"));
         assert_eq!(s.leeway, 5);

@@ -1,6 +1,10 @@
 //! [`TokenAuth`]: the immutable, cheaply cloneable handle everything hangs off.
 
 pub(crate) mod builder;
+mod issue;
+mod keys;
+mod verify;
+mod web;
 
 pub use crate::trust::verify::RevokeError;
 pub use builder::{
@@ -17,16 +21,13 @@ use axum::routing::MethodRouter;
 use http::header::CACHE_CONTROL;
 use jsonwebtoken::jwk::JwkSet;
 
-use crate::http::cookies::CookieSettings;
-use crate::http::csrf::CsrfSettings;
 use crate::http::layer::TokenAuthLayer;
-use crate::http::rfc6750::Rendering;
+use crate::http::settings::WebSettings;
 use crate::store::RevocationStore;
+use crate::store::guard::{BreakerState, StoreGuard};
 use crate::token::claims::NoCustomClaims;
-use crate::token::clock::Clock;
 use crate::token::error::ConfigError;
-use crate::trust::TrustedIssuers;
-use crate::trust::keyring::LiveKeyring;
+use crate::trust::verify::Verifier;
 
 /// The configured token authority: validates, issues and revokes tokens, and makes the
 /// [`TokenAuthLayer`]. Built once with [`TokenAuth::builder`]; cloning is an `Arc` bump.
@@ -53,46 +54,27 @@ pub struct TokenAuth {
     pub(crate) inner: Arc<Inner>,
 }
 
+/// What the handle holds: the verification side (shared with every layer), the HTTP
+/// settings (shared with every layer too) and the lifetimes of issued tokens.
 pub(crate) struct Inner {
-    pub(crate) keys: LiveKeyring,
-    pub(crate) trusted: TrustedIssuers,
-    pub(crate) legacy: Vec<crate::trust::LegacyIssuer>,
-    /// Bumped whenever a key stops being trusted (retired from our keyring, dropped
-    /// from an external set): cached verdicts made before are void.
-    pub(crate) trust_epoch: Arc<std::sync::atomic::AtomicU64>,
-    pub(crate) settings: Settings,
-    pub(crate) rendering: Rendering,
-    pub(crate) revocation: Arc<dyn RevocationStore>,
-    /// The revocation store's guard (breaker, timeouts), shared with `Sessions` over the
-    /// same handle; `None` when stores are not guarded.
-    pub(crate) revocation_guard: Option<crate::store::guard::StoreGuard>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) cookies: CookieSettings,
-    pub(crate) csrf: CsrfSettings,
+    pub(crate) verifier: Arc<Verifier>,
+    pub(crate) web: Arc<WebSettings>,
+    pub(crate) lifetimes: Lifetimes,
 }
 
+/// The lifetimes of the tokens this handle issues.
 #[derive(Debug)]
-pub(crate) struct Settings {
-    pub(crate) issuer: Option<String>,
-    pub(crate) audience: Option<String>,
-    pub(crate) leeway: u64,
+pub(crate) struct Lifetimes {
     pub(crate) access_ttl: Duration,
     pub(crate) refresh_ttl: Duration,
     pub(crate) service_ttl: Duration,
-    pub(crate) max_token_bytes: usize,
-    pub(crate) failure_policy: crate::store::StoreFailurePolicy,
-    pub(crate) cache_capacity: usize,
-    /// The byte budget of each layer's cache.
-    pub(crate) cache_bytes: usize,
-    pub(crate) access_cookie: Option<Arc<str>>,
 }
 
 impl fmt::Debug for TokenAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenAuth")
-            .field("keys", &self.inner.keys)
-            .field("trusted", &self.inner.trusted)
-            .field("settings", &self.inner.settings)
+            .field("verifier", &self.inner.verifier)
+            .field("lifetimes", &self.inner.lifetimes)
             .finish_non_exhaustive()
     }
 }
@@ -124,7 +106,7 @@ impl TokenAuth {
     /// The public keys of the crate's own keyring as a JWKS document, as they are now
     /// (empty for HMAC-only keyrings). Keys of trusted external issuers never appear here.
     pub fn jwks(&self) -> JwkSet {
-        self.inner.keys.load().jwks()
+        self.inner.verifier.keys.load().jwks()
     }
 
     /// A `GET` route serving [`jwks`](Self::jwks), for `/.well-known/jwks.json`. It serves
@@ -143,7 +125,7 @@ impl TokenAuth {
     #[cfg(feature = "oidc")]
     pub async fn await_ready(&self, timeout: Duration) -> bool {
         let mut ready = true;
-        for issuer in self.inner.trusted.iter() {
+        for issuer in self.inner.verifier.trusted.iter() {
             if let Some(remote) = issuer.remote() {
                 ready &= remote.await_ready(timeout).await;
             }
@@ -153,39 +135,80 @@ impl TokenAuth {
 
     /// The issuers (`iss`) of the trusted external issuers.
     pub fn trusted_issuers(&self) -> impl Iterator<Item = &str> {
-        self.inner.trusted.iter().map(|i| i.iss.as_str())
+        self.inner.verifier.trusted.iter().map(|i| i.iss.as_str())
     }
 
     /// Renders `error` with the configured [`ErrorRenderer`](crate::http::ErrorRenderer) and
     /// realm, attaching it to the response's extensions: for the application's own
     /// routes (a login that fails, a body that cannot be read) to answer like the layer.
-    pub fn render_error(&self, error: crate::AuthError) -> axum::response::Response {
-        self.inner.rendering.render(error)
+    pub fn render_error(&self, error: crate::http::AuthError) -> axum::response::Response {
+        self.inner.web.rendering.render(error)
     }
 
     /// The configured revocation store, behind its guard (see
     /// [`store::guard`](crate::store::guard)).
     pub fn revocation_store(&self) -> &Arc<dyn RevocationStore> {
-        &self.inner.revocation
+        &self.inner.verifier.revocation
     }
 
     /// Now, by the configured clock (seconds since the epoch).
     pub fn now(&self) -> u64 {
-        self.inner.clock.now()
+        self.inner.verifier.clock.now()
     }
 
     /// The configured access-token lifetime.
     pub fn access_ttl(&self) -> Duration {
-        self.inner.settings.access_ttl
+        self.inner.lifetimes.access_ttl
     }
 
     /// The configured refresh-token lifetime.
     pub fn refresh_ttl(&self) -> Duration {
-        self.inner.settings.refresh_ttl
+        self.inner.lifetimes.refresh_ttl
     }
 
     /// The name of the cookie access tokens are read from, if any.
     pub fn access_cookie_name(&self) -> Option<&str> {
-        self.inner.settings.access_cookie.as_deref()
+        self.inner.web.access_cookie.as_deref()
+    }
+}
+
+impl<T> TokenAuthLayer<T> {
+    /// A layer in required mode accepting access tokens, decoding claims as `T`.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use axum_token_auth::{Claims, TokenAuth, TokenAuthLayer};
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Org {
+    ///     org: String,
+    /// }
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .build()?;
+    /// let app: Router = Router::new()
+    ///     .route("/org", get(|c: Claims<Org>| async move { c.custom.org.clone() }))
+    ///     .layer(TokenAuthLayer::<Org>::new(auth));
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn new(auth: TokenAuth) -> Self {
+        TokenAuthLayer::from_parts(
+            Arc::clone(&auth.inner.verifier),
+            Arc::clone(&auth.inner.web),
+        )
+    }
+}
+
+impl TokenAuth {
+    /// The state of the revocation store's circuit breaker (`None` when stores are not
+    /// guarded, see [`GuardSettings::disabled`](crate::store::guard::GuardSettings::disabled)): for a health or readiness endpoint.
+    pub fn store_breaker_state(&self) -> Option<BreakerState> {
+        self.inner
+            .verifier
+            .revocation_guard
+            .as_ref()
+            .map(StoreGuard::state)
     }
 }

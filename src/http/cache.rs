@@ -82,11 +82,11 @@
 //! Tested by `a_flood_of_one_time_tokens_keeps_the_main_queue`.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::store::TokenDigest;
+use crate::store::prehashed::Prehashed;
 use crate::token::claims::ClaimsView;
 
 /// Longest token the cache keeps, in bytes (longer ones are verified on every request).
@@ -103,41 +103,6 @@ const ALLOCATION_BYTES: usize = 2 * (16 + 16);
 const SMALL_TENTHS: usize = 1;
 /// The hit counter saturates here (S3-FIFO's 2 bits).
 const MAX_FREQ: u8 = 3;
-
-/// A hasher for keys that are already uniformly random (a mixed slot, a SHA-256 digest):
-/// it keeps 8 of their bytes instead of hashing them again.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Prehashed;
-
-impl BuildHasher for Prehashed {
-    type Hasher = PrehashedHasher;
-    fn build_hasher(&self) -> PrehashedHasher {
-        PrehashedHasher(0)
-    }
-}
-
-pub(crate) struct PrehashedHasher(u64);
-
-impl std::hash::Hasher for PrehashedHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        let mut b = [0u8; 8];
-        let n = bytes.len().min(8);
-        b[..n].copy_from_slice(&bytes[..n]);
-        self.0 ^= u64::from_le_bytes(b);
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 ^= v;
-    }
-    fn write_u128(&mut self, v: u128) {
-        self.0 ^= v as u64;
-    }
-    fn write_usize(&mut self, _: usize) {
-        // Length prefixes of fixed-size keys carry nothing.
-    }
-}
 
 /// The cache key of a token: SipHash-2-4-128 of it under the cache's secret key.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
@@ -646,6 +611,8 @@ mod tests {
             )
             .unwrap();
         let accepted = auth
+            .inner
+            .verifier
             .verify_token::<crate::NoCustomClaims>(
                 token.as_str(),
                 crate::trust::verify::KindSet::of(crate::token::TokenKind::Access),

@@ -36,10 +36,8 @@ use cookie::{Cookie, SameSite};
 use http::header::SET_COOKIE;
 use http::{HeaderMap, HeaderValue};
 
-use crate::auth::TokenAuth;
-use crate::auth::builder::check_cookie_name;
 use crate::token::error::ConfigError;
-use crate::token::issue::TokenPair;
+use crate::token::error::check_cookie_name;
 
 /// How token cookies are named and flagged.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,47 +280,6 @@ fn clamp(secs: u64) -> i64 {
 pub(crate) fn append(headers: &mut HeaderMap, cookie: &Cookie<'_>) {
     if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
         headers.append(SET_COOKIE, v);
-    }
-}
-
-impl TokenAuth {
-    /// The configured cookie settings.
-    pub fn cookie_settings(&self) -> &CookieSettings {
-        &self.inner.cookies
-    }
-
-    /// Appends `Set-Cookie` headers carrying `pair` (access and refresh cookies, each with
-    /// `Max-Age` from its token's lifetime), plus the CSRF cookie when `csrf` is given.
-    pub fn set_token_cookies(&self, headers: &mut HeaderMap, pair: &TokenPair, csrf: Option<&str>) {
-        let c = &self.inner.cookies;
-        let now = self.now();
-        append(
-            headers,
-            &c.access_cookie(
-                pair.access.as_str(),
-                pair.access.expires_at.saturating_sub(now),
-            ),
-        );
-        append(
-            headers,
-            &c.refresh_cookie(
-                pair.refresh.as_str(),
-                pair.refresh.expires_at.saturating_sub(now),
-            ),
-        );
-        if let Some(csrf) = csrf {
-            append(
-                headers,
-                &c.csrf_cookie(csrf, pair.refresh.expires_at.saturating_sub(now)),
-            );
-        }
-    }
-
-    /// Appends `Set-Cookie` headers that delete the token cookies.
-    pub fn clear_token_cookies(&self, headers: &mut HeaderMap) {
-        for c in self.inner.cookies.clearing_cookies() {
-            append(headers, &c);
-        }
     }
 }
 

@@ -44,11 +44,8 @@ use http::{HeaderMap, HeaderName, Method, Uri};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use axum::extract::{FromRef, FromRequestParts};
-use axum::response::Response;
 use http::header::{CONTENT_TYPE, UPGRADE};
 
-use crate::auth::TokenAuth;
 use crate::http::rfc6750::{AuthError, InvalidRequest};
 
 /// How cookie-authenticated requests are protected against CSRF.
@@ -132,7 +129,7 @@ impl CsrfSettings {
         }
     }
 
-    fn check_origin(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), AuthError> {
+    pub(crate) fn check_origin(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), AuthError> {
         let cross = || AuthError::InvalidRequest(InvalidRequest::CrossSite);
         if let Some(site) = headers.get("sec-fetch-site")
             && site.as_bytes().eq_ignore_ascii_case(b"cross-site")
@@ -177,31 +174,6 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
         .any(|p| p.eq_ignore_ascii_case("websocket"))
 }
 
-impl TokenAuth {
-    /// The crate's origin check as a building block for any handler (a login handler
-    /// above all): refuses (`403 invalid_request`, [`InvalidRequest::CrossSite`]) a
-    /// request whose `Sec-Fetch-Site` is `cross-site` or whose `Origin` is neither this
-    /// host nor a [trusted origin](CsrfSettings::trusted_origin). A request with neither
-    /// header (a non-browser client) passes. Applies even with CSRF protection disabled.
-    ///
-    /// ```
-    /// use axum_token_auth::TokenAuth;
-    /// use http::{HeaderMap, Uri};
-    ///
-    /// let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
-    /// let mut headers = HeaderMap::new();
-    /// headers.insert("host", "app.example".parse()?);
-    /// headers.insert("origin", "https://evil.example".parse()?);
-    /// assert!(auth.check_same_origin(&headers, &Uri::from_static("/auth/login")).is_err());
-    /// headers.insert("origin", "https://app.example".parse()?);
-    /// assert!(auth.check_same_origin(&headers, &Uri::from_static("/auth/login")).is_ok());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn check_same_origin(&self, headers: &HeaderMap, uri: &Uri) -> Result<(), AuthError> {
-        self.inner.csrf.check_origin(uri, headers)
-    }
-}
-
 /// Refuses (`400 invalid_request`, [`InvalidRequest::NotJson`]) a request whose
 /// `Content-Type` is not `application/json`: a cross-site form can only send
 /// `text/plain`, `application/x-www-form-urlencoded` or `multipart/form-data` without a
@@ -219,7 +191,7 @@ pub fn require_json_content_type(headers: &HeaderMap) -> Result<(), AuthError> {
     }
 }
 
-/// Extractor form of [`TokenAuth::check_same_origin`]: a handler taking `SameOrigin` only
+/// Extractor form of [`TokenAuth::check_same_origin`](crate::TokenAuth::check_same_origin): a handler taking `SameOrigin` only
 /// runs for requests that are not cross-site; others are refused with the configured
 /// renderer (`403 invalid_request`). Needs `TokenAuth: FromRef<S>` for the router state.
 ///
@@ -235,24 +207,6 @@ pub fn require_json_content_type(headers: &HeaderMap) -> Result<(), AuthError> {
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct SameOrigin;
-
-impl<S> FromRequestParts<S> for SameOrigin
-where
-    TokenAuth: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        let auth = TokenAuth::from_ref(state);
-        auth.check_same_origin(&parts.headers, &parts.uri)
-            .map(|()| SameOrigin)
-            .map_err(|e| auth.render_error(e))
-    }
-}
 
 fn is_safe(method: &Method) -> bool {
     matches!(

@@ -36,7 +36,8 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::auth::TokenAuth;
+use crate::http::settings::WebSettings;
+use crate::trust::verify::Verifier;
 use std::sync::atomic::Ordering;
 
 use crate::http::cache::{CacheKey, Verdict, VerifiedCache};
@@ -67,7 +68,7 @@ pub(crate) struct AuthContext {
     pub(crate) source: Option<TokenSource>,
 }
 
-/// Validates tokens on every request it wraps. Build it with [`TokenAuth::layer`] or,
+/// Validates tokens on every request it wraps. Build it with [`TokenAuth::layer`](crate::TokenAuth::layer) or,
 /// for an application claims type `T`, [`TokenAuthLayer::<T>::new`](TokenAuthLayer::new).
 ///
 /// * Required mode (default): a request without a valid access token is refused with an
@@ -76,7 +77,8 @@ pub(crate) struct AuthContext {
 ///   claims. The claims of an invalid token are never exposed.
 #[must_use]
 pub struct TokenAuthLayer<T = NoCustomClaims> {
-    auth: TokenAuth,
+    verifier: Arc<Verifier>,
+    web: Arc<WebSettings>,
     optional: bool,
     accept: KindSet,
     cache: Option<Arc<VerifiedCache>>,
@@ -86,7 +88,8 @@ pub struct TokenAuthLayer<T = NoCustomClaims> {
 impl<T> Clone for TokenAuthLayer<T> {
     fn clone(&self) -> Self {
         TokenAuthLayer {
-            auth: self.auth.clone(),
+            verifier: Arc::clone(&self.verifier),
+            web: Arc::clone(&self.web),
             optional: self.optional,
             accept: self.accept,
             cache: self.cache.clone(),
@@ -105,11 +108,13 @@ impl<T> fmt::Debug for TokenAuthLayer<T> {
 }
 
 impl<T> TokenAuthLayer<T> {
-    /// A layer in required mode accepting access tokens, decoding claims as `T`.
-    pub fn new(auth: TokenAuth) -> Self {
+    /// The layer over a handle's verification and HTTP settings (what
+    /// [`new`](Self::new) takes from a [`TokenAuth`](crate::TokenAuth)).
+    pub(crate) fn from_parts(verifier: Arc<Verifier>, web: Arc<WebSettings>) -> Self {
         TokenAuthLayer {
-            cache: new_cache(&auth),
-            auth,
+            cache: new_cache(&web),
+            verifier,
+            web,
             optional: false,
             accept: KindSet::of(TokenKind::Access),
             _claims: PhantomData,
@@ -135,15 +140,14 @@ impl<T> TokenAuthLayer<T> {
     pub fn also_accept(mut self, kind: TokenKind) -> Self {
         self.accept = self.accept.with(kind);
         // A cache shared with a layer accepting fewer kinds must not serve this one.
-        self.cache = new_cache(&self.auth);
+        self.cache = new_cache(&self.web);
         self
     }
 }
 
 /// A layer's own cache of verified tokens, as configured (`None`: caching off).
-fn new_cache(auth: &TokenAuth) -> Option<Arc<VerifiedCache>> {
-    let s = &auth.inner.settings;
-    VerifiedCache::new(s.cache_capacity, s.cache_bytes).map(Arc::new)
+fn new_cache(web: &WebSettings) -> Option<Arc<VerifiedCache>> {
+    VerifiedCache::new(web.cache_capacity, web.cache_bytes).map(Arc::new)
 }
 
 impl<S, T> Layer<S> for TokenAuthLayer<T> {
@@ -326,19 +330,19 @@ where
     S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
     T: DeserializeOwned + Send + Sync + 'static,
 {
-    let auth = &layer.auth.inner;
-    let settings = &auth.settings;
+    let verifier = &*layer.verifier;
+    let web = &*layer.web;
     let mut ctx = AuthContext {
-        rendering: auth.rendering.clone(),
+        rendering: web.rendering.clone(),
         claims: None,
         payload: None,
         source: None,
     };
 
-    let now = auth.clock.now();
+    let now = verifier.clock.now();
     let cache = layer.cache.as_deref();
     let epoch = if cache.is_some() {
-        auth.trust_epoch.load(Ordering::Acquire)
+        verifier.trust_epoch.load(Ordering::Acquire)
     } else {
         0
     };
@@ -347,8 +351,8 @@ where
     // accepted).
     let verified = match locate_token(
         req.headers(),
-        settings.access_cookie.as_deref(),
-        settings.max_token_bytes,
+        web.access_cookie.as_deref(),
+        verifier.settings.max_token_bytes,
     ) {
         Ok(Some((token, source))) => {
             // One keyed digest of the token: the lookup, and the insert after a miss.
@@ -357,7 +361,7 @@ where
                 Some(hit) => Ok((hit, source, None)),
                 None => match check_charset(token, source) {
                     Err(e) => Err(e),
-                    Ok(()) => match layer.auth.verify_token::<T>(token, layer.accept) {
+                    Ok(()) => match verifier.verify_token::<T>(token, layer.accept) {
                         Ok(accepted) => {
                             let leeway = accepted.leeway;
                             let verdict = Verdict {
@@ -372,7 +376,7 @@ where
                         Err(crate::trust::verify::Refusal::Refetch(remote, seen)) if may_wait => {
                             return ResponseFuture::wait_for_keys(layer, inner, req, remote, seen);
                         }
-                        Err(r) => Err(layer.auth.refused(r)),
+                        Err(r) => Err(verifier.refused(r).into()),
                     },
                 },
             }
@@ -386,7 +390,7 @@ where
     // CSRF: a cookie-authenticated unsafe request must prove it comes from our pages.
     let verified = verified.and_then(|v| {
         if v.1 == TokenSource::Cookie {
-            auth.csrf.check(
+            web.csrf.check(
                 req.method(),
                 req.uri(),
                 req.headers(),
@@ -399,7 +403,7 @@ where
         Ok(v) => v,
         Err(e) => return ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),
     };
-    let store = &auth.revocation;
+    let store = &verifier.revocation;
     let check = RevocationCheck {
         digest: &verdict.digest,
         subject: verdict.claims.subject(),
@@ -407,7 +411,7 @@ where
         issued_at: verdict.claims.issued_at(),
     };
     match store.check_now(&check) {
-        Some(revoked) => match layer.auth.revocation_verdict(revoked, &verdict.digest) {
+        Some(revoked) => match verifier.revocation_verdict(revoked, &verdict.digest) {
             Ok(()) => {
                 if let (Some(c), Some(key)) = (cache, fresh) {
                     c.insert(key, verdict.clone(), now, epoch);
@@ -415,7 +419,7 @@ where
                 ctx.accept(verdict, source);
                 ResponseFuture::call(inner, ctx, req)
             }
-            Err(e) => ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),
+            Err(e) => ResponseFuture::refuse_or_pass(layer.optional, e.into(), ctx, inner, req),
         },
         None => {
             let store = Arc::clone(store);
@@ -444,7 +448,7 @@ where
                         ctx,
                         verdict,
                         source,
-                        auth: layer.auth.clone(),
+                        verifier: Arc::clone(&layer.verifier),
                         optional: layer.optional,
                         cache: layer.cache.clone().zip(fresh),
                         now,
@@ -471,7 +475,7 @@ struct Pending<S, B> {
     ctx: AuthContext,
     verdict: Verdict,
     source: TokenSource,
-    auth: TokenAuth,
+    verifier: Arc<Verifier>,
     optional: bool,
     /// The layer's cache and the freshly verified token's key, to remember once accepted.
     cache: Option<(Arc<VerifiedCache>, CacheKey)>,
@@ -598,7 +602,7 @@ where
                         mut ctx,
                         verdict,
                         source,
-                        auth,
+                        verifier,
                         optional,
                         cache,
                         now,
@@ -606,7 +610,7 @@ where
                     } = *pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    match auth.revocation_verdict(revoked, &verdict.digest) {
+                    match verifier.revocation_verdict(revoked, &verdict.digest) {
                         Ok(()) => {
                             if let Some((c, key)) = cache {
                                 c.insert(key, verdict.clone(), now, epoch);
@@ -614,7 +618,7 @@ where
                             ctx.accept(verdict, source);
                             Self::call(&mut inner, ctx, req)
                         }
-                        Err(e) => Self::refuse_or_pass(optional, e, ctx, &mut inner, req),
+                        Err(e) => Self::refuse_or_pass(optional, e.into(), ctx, &mut inner, req),
                     }
                 }
                 StateProj::Refetching { wait, pending } => {

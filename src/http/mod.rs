@@ -8,6 +8,7 @@ pub(crate) mod extract;
 pub(crate) mod guard;
 pub(crate) mod layer;
 pub(crate) mod rfc6750;
+pub(crate) mod settings;
 
 pub use cache::{CacheStats, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_CAPACITY, MAX_CACHED_TOKEN};
 pub use cookies::CookieSettings;

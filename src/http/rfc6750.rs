@@ -10,6 +10,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderValue, StatusCode};
 
 use crate::token::error::InvalidToken;
+use crate::trust::VerifyError;
 
 /// The default `realm` of `WWW-Authenticate` challenges.
 pub const DEFAULT_REALM: &str = "api";
@@ -179,6 +180,16 @@ impl AuthError {
 impl From<InvalidToken> for AuthError {
     fn from(e: InvalidToken) -> Self {
         AuthError::InvalidToken(e)
+    }
+}
+
+impl From<VerifyError> for AuthError {
+    fn from(e: VerifyError) -> Self {
+        match e {
+            VerifyError::InvalidToken(e) => AuthError::InvalidToken(e),
+            VerifyError::KeysUnavailable => AuthError::KeysUnavailable,
+            VerifyError::StoreUnavailable => AuthError::StoreUnavailable,
+        }
     }
 }
 

@@ -206,7 +206,10 @@ impl SessionsBuilder {
                 max: Duration::from_secs(10 * 365 * 24 * 3600),
             });
         }
-        let store = crate::store::guard::guard_refresh(&self.auth, self.store);
+        let store = crate::store::guard::guard_refresh(
+            self.auth.inner.verifier.revocation_guard.as_ref(),
+            self.store,
+        );
         Ok(Sessions {
             inner: Arc::new(SessionsInner {
                 auth: self.auth,
@@ -353,7 +356,12 @@ impl Sessions {
         let auth = &s.auth;
         let family_id = random_id()?;
         let csrf = random_id()?;
-        let generation = auth.inner.revocation.generation(&request.subject).await?;
+        let generation = auth
+            .inner
+            .verifier
+            .revocation
+            .generation(&request.subject)
+            .await?;
         let mut request = request.clone();
         request.family = Some(family_id.clone());
         request.generation = Some(generation);
@@ -462,7 +470,10 @@ impl Sessions {
                     .map_err(|e| auth.rejected(e))?;
                 // "Not expired" as the layer sees it: within the leeway it still accepts it.
                 if s.require_expired_access
-                    && access.exp.saturating_add(auth.inner.settings.leeway) > auth.now()
+                    && access
+                        .exp
+                        .saturating_add(auth.inner.verifier.settings.leeway)
+                        > auth.now()
                 {
                     return Err(AuthError::InvalidRequest(
                         crate::http::InvalidRequest::AccessTokenNotExpired,
@@ -487,7 +498,7 @@ impl Sessions {
             RefreshDecision::Allow => None,
         };
         let now = auth.now();
-        let settings = &auth.inner.settings;
+        let settings = &auth.inner.lifetimes;
         if s.keep_refresh_token {
             return self
                 .refresh_keeping(
@@ -603,7 +614,7 @@ impl Sessions {
             changes.apply(&mut claims)?;
         }
         let jti = random_id().map_err(|_| AuthError::Misconfigured("random source failed"))?;
-        let exp = (now + auth.inner.settings.access_ttl.as_secs()).min(family_end);
+        let exp = (now + auth.inner.lifetimes.access_ttl.as_secs()).min(family_end);
         let mut access_claims = claims.clone();
         access_claims.jti = jti.clone();
         access_claims.iat = now;

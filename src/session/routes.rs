@@ -262,7 +262,7 @@ impl Sessions {
             Ok(login) if presented.from_cookie => {
                 let csrf = parts
                     .headers
-                    .get(self.inner.auth.inner.csrf.header_name())
+                    .get(self.inner.auth.inner.web.csrf.header_name())
                     .and_then(|v| v.to_str().ok());
                 self.pair_response(&login, csrf, self.cookie_delivery())
             }
@@ -375,11 +375,11 @@ impl Sessions {
 
     /// The access token from the header or the access cookie, if any.
     fn access_token(&self, parts: &Parts) -> Result<Option<String>, AuthError> {
-        let settings = &self.inner.auth.inner.settings;
+        let auth = &self.inner.auth.inner;
         Ok(crate::http::layer::find_token(
             &parts.headers,
-            settings.access_cookie.as_deref(),
-            settings.max_token_bytes,
+            auth.web.access_cookie.as_deref(),
+            auth.verifier.settings.max_token_bytes,
         )?
         .map(|(t, _)| t.to_owned()))
     }
@@ -389,12 +389,12 @@ impl Sessions {
         let auth = &self.inner.auth;
         // Only the bound digest is needed; the token is verified again by the flow. Every
         // check but time: a token for another issuer or audience binds nothing.
-        let claims: crate::TokenClaims = self.verify_session_token(
+        let claims: crate::token::TokenClaims = self.verify_session_token(
             token,
             crate::trust::verify::KindSet::of(crate::token::TokenKind::Refresh)
                 .with(crate::token::TokenKind::Access),
         )?;
-        auth.inner.csrf.check(
+        auth.inner.web.csrf.check(
             &parts.method,
             &parts.uri,
             &parts.headers,

@@ -25,12 +25,9 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::TokenAuth;
 use crate::store::StoreError;
-use crate::token::claims::TokenKind;
 use crate::token::clock::unix_now;
-use crate::token::issue::{IssueError, IssuedToken, TokenRequest};
-use crate::token::scope::{Scope, ScopeSet};
+use crate::token::scope::Scope;
 
 /// A scope granted to a principal within a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -269,32 +266,5 @@ impl GrantStore for MemoryGrantStore {
             .filter(|e| e.tenant == tenant && principal.is_none_or(|p| e.principal == p))
             .cloned()
             .collect())
-    }
-}
-
-impl TokenAuth {
-    /// Issues a token of `kind` only if every requested scope is granted to the request's
-    /// subject within its tenant (the tenant is required). A revoked grant stops future
-    /// tokens from carrying the scope; tokens already issued live until they expire or
-    /// are revoked.
-    pub async fn issue_granted(
-        &self,
-        grants: &dyn GrantStore,
-        kind: TokenKind,
-        request: &TokenRequest,
-    ) -> Result<IssuedToken, IssueError> {
-        let tenant = request
-            .tenant
-            .as_deref()
-            .ok_or(IssueError::Empty("tenant"))?;
-        let held = grants
-            .granted_scopes(tenant, &request.subject)
-            .await
-            .map_err(|_| IssueError::StoreUnavailable)?;
-        let granted = ScopeSet::try_from_iter(held.iter().map(|g| g.scope.as_str()))?;
-        if let Some(missing) = request.scopes.iter().find(|s| !granted.has(s)) {
-            return Err(IssueError::ScopeNotGranted(missing.clone()));
-        }
-        self.issue(kind, request)
     }
 }

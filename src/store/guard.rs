@@ -63,7 +63,6 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
 
-use crate::auth::TokenAuth;
 pub use crate::store::breaker::BreakerState;
 use crate::store::breaker::{Breaker, MonotonicMillis, Transition};
 use crate::store::family::RefreshStore;
@@ -161,11 +160,11 @@ impl GuardSettings {
     }
 
     /// Checks the durations (called by the builders).
-    pub(crate) fn check(&self) -> Result<(), crate::ConfigError> {
+    pub(crate) fn check(&self) -> Result<(), crate::token::ConfigError> {
         let range = |kind: &'static str, d: Duration, min: Duration| {
             let max = Duration::from_secs(60);
             if d < min || d > max {
-                return Err(crate::ConfigError::LifetimeOutOfRange { kind, min, max });
+                return Err(crate::token::ConfigError::LifetimeOutOfRange { kind, min, max });
             }
             Ok(())
         };
@@ -215,7 +214,7 @@ fn address<S: ?Sized>(store: &Arc<S>) -> usize {
 
 impl StoreGuard {
     fn new(name: &'static str, settings: &GuardSettings, handle: usize, probe: Probe) -> Self {
-        telemetry::breaker_state(name, BreakerState::Closed);
+        telemetry::breaker_state(name, BreakerState::Closed.as_gauge());
         StoreGuard(Arc::new(Shared {
             name,
             settings: settings.clone(),
@@ -319,7 +318,7 @@ impl StoreGuard {
                 op,
                 "store unavailable; circuit opened, calls refused until a probe answers"
             );
-            telemetry::breaker_state(s.name, BreakerState::Open);
+            telemetry::breaker_state(s.name, BreakerState::Open.as_gauge());
             s.opened.notify_waiters();
             tokio::spawn(probe_until_closed(Arc::downgrade(&self.0)));
         }
@@ -342,7 +341,7 @@ async fn probe_until_closed(shared: Weak<Shared>) {
         if !s.breaker.try_start_trial() {
             continue;
         }
-        telemetry::breaker_state(s.name, BreakerState::HalfOpen);
+        telemetry::breaker_state(s.name, BreakerState::HalfOpen.as_gauge());
         let answered = match tokio::time::timeout(s.settings.call_timeout, (s.probe)()).await {
             Ok(Ok(())) => true,
             // Reachable, but the probe's read was refused: the store is up.
@@ -351,10 +350,10 @@ async fn probe_until_closed(shared: Weak<Shared>) {
         };
         if s.breaker.end_trial(answered) == Transition::Closed {
             tracing::info!(store = s.name, "store answers again; circuit closed");
-            telemetry::breaker_state(s.name, BreakerState::Closed);
+            telemetry::breaker_state(s.name, BreakerState::Closed.as_gauge());
             return;
         }
-        telemetry::breaker_state(s.name, BreakerState::Open);
+        telemetry::breaker_state(s.name, BreakerState::Open.as_gauge());
     }
 }
 
@@ -490,10 +489,10 @@ pub(crate) fn guard_revocation(
 /// The refresh store as [`Sessions`](crate::Sessions) keeps it: guarded like `auth`'s
 /// revocation store, sharing its breaker when it is the same handle.
 pub(crate) fn guard_refresh(
-    auth: &TokenAuth,
+    revocation_guard: Option<&StoreGuard>,
     store: Arc<dyn RefreshStore>,
 ) -> Arc<dyn RefreshStore> {
-    let Some(revocation) = &auth.inner.revocation_guard else {
+    let Some(revocation) = revocation_guard else {
         return store;
     };
     if revocation.0.handle == address(&store) {
@@ -505,14 +504,6 @@ pub(crate) fn guard_refresh(
     }
     let settings = revocation.settings().clone();
     Arc::new(Guarded::refresh(store, &settings))
-}
-
-impl TokenAuth {
-    /// The state of the revocation store's circuit breaker (`None` when stores are not
-    /// guarded, see [`GuardSettings::disabled`]): for a health or readiness endpoint.
-    pub fn store_breaker_state(&self) -> Option<BreakerState> {
-        self.inner.revocation_guard.as_ref().map(StoreGuard::state)
-    }
 }
 
 #[cfg(test)]

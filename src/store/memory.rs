@@ -6,11 +6,11 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 
-use crate::http::cache::Prehashed;
 use crate::store::family::{
     AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
 };
+use crate::store::prehashed::Prehashed;
 use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
 use crate::token::clock::{Clock, SystemClock};
 

@@ -11,6 +11,7 @@ pub mod guard;
 pub mod memory;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub(crate) mod prehashed;
 #[cfg(feature = "redis")]
 pub mod redis;
 

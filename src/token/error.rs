@@ -165,3 +165,29 @@ fn article(kind: TokenKind) -> &'static str {
         TokenKind::Service => "a service",
     }
 }
+
+/// Printable ASCII without `"` and `\\`: safe inside a quoted header parameter.
+pub(crate) fn check_text(what: &'static str, v: &str) -> Result<(), ConfigError> {
+    let ok = !v.is_empty()
+        && v.len() <= 255
+        && v.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidText(what))
+    }
+}
+
+/// RFC 6265 cookie-name characters (an HTTP token).
+pub(crate) fn check_cookie_name(v: &str) -> Result<(), ConfigError> {
+    let ok = !v.is_empty()
+        && v.len() <= 255
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::InvalidText("cookie name"))
+    }
+}

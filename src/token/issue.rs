@@ -25,9 +25,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::auth::TokenAuth;
-use crate::auth::builder::{ACCESS_TTL_RANGE, REFRESH_TTL_RANGE, SERVICE_TTL_RANGE};
-use crate::token::claims::{Audience, RESERVED_CLAIMS, TokenClaims, TokenKind};
+use crate::token::claims::{Audience, TokenClaims, TokenKind};
 use crate::token::scope::{ScopeError, ScopeSet};
 
 /// Longest subject or tenant accepted, in bytes.
@@ -183,7 +181,7 @@ impl TokenRequest {
     }
 
     /// Writes the subject's current generation into the token (claim `gen`), so
-    /// [`TokenAuth::revoke_all_for_user`] also revokes it. Read it with
+    /// [`TokenAuth::revoke_all_for_user`](crate::TokenAuth::revoke_all_for_user) also revokes it. Read it with
     /// `auth.revocation_store().generation(subject)`; [`Sessions`](crate::Sessions) does
     /// this for you.
     pub fn user_generation(mut self, generation: u64) -> Self {
@@ -300,29 +298,29 @@ impl fmt::Debug for TokenResponse {
 
 /// The payload as written (field order is the wire order).
 #[derive(Serialize)]
-struct Payload<'a> {
-    sub: &'a str,
+pub(crate) struct Payload<'a> {
+    pub(crate) sub: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    iss: Option<&'a str>,
+    pub(crate) iss: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    aud: Option<Audience>,
-    iat: u64,
-    exp: u64,
-    jti: &'a str,
+    pub(crate) aud: Option<Audience>,
+    pub(crate) iat: u64,
+    pub(crate) exp: u64,
+    pub(crate) jti: &'a str,
     #[serde(skip_serializing_if = "ScopeSet::is_empty")]
-    scope: &'a ScopeSet,
+    pub(crate) scope: &'a ScopeSet,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tenant: Option<&'a str>,
+    pub(crate) tenant: Option<&'a str>,
     #[serde(skip_serializing_if = "Map::is_empty")]
-    metadata: &'a Map<String, Value>,
+    pub(crate) metadata: &'a Map<String, Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    fam: Option<&'a str>,
+    pub(crate) fam: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    csrf: Option<&'a str>,
+    pub(crate) csrf: Option<&'a str>,
     #[serde(rename = "gen", skip_serializing_if = "Option::is_none")]
-    generation: Option<u64>,
+    pub(crate) generation: Option<u64>,
     #[serde(flatten)]
-    custom: Map<String, Value>,
+    pub(crate) custom: Map<String, Value>,
 }
 
 /// 128 random bits, base64url (22 characters).
@@ -339,7 +337,7 @@ pub(crate) fn is_valid_id(v: &str) -> bool {
 }
 
 /// [`is_valid_id`], saying which part of the rule failed.
-fn check_id(what: &'static str, v: &str) -> Result<(), IssueError> {
+pub(crate) fn check_id(what: &'static str, v: &str) -> Result<(), IssueError> {
     if v.is_empty() {
         return Err(IssueError::Empty(what));
     }
@@ -352,150 +350,10 @@ fn check_id(what: &'static str, v: &str) -> Result<(), IssueError> {
     Ok(())
 }
 
-impl TokenAuth {
-    /// Issues an access token (`typ: at+jwt`).
-    pub fn issue_access(&self, request: &TokenRequest) -> Result<IssuedToken, IssueError> {
-        self.issue(TokenKind::Access, request)
-    }
-
-    /// Issues a refresh token (`typ: refresh+jwt`), in a new family unless the request
-    /// names one.
-    pub fn issue_refresh(&self, request: &TokenRequest) -> Result<IssuedToken, IssueError> {
-        self.issue(TokenKind::Refresh, request)
-    }
-
-    /// Issues a long-lived service token (`typ: service+jwt`).
-    pub fn issue_service(&self, request: &TokenRequest) -> Result<IssuedToken, IssueError> {
-        self.issue(TokenKind::Service, request)
-    }
-
-    /// Issues an access token and a refresh token with the same subject, scopes and tenant,
-    /// sharing a family id. The request's `ttl` applies to the access token only. This
-    /// mints tokens and records nothing: for browser sessions with rotation, reuse
-    /// detection and CSRF binding, use [`Sessions::login`](crate::Sessions::login).
-    pub fn issue_pair(&self, request: &TokenRequest) -> Result<TokenPair, IssueError> {
-        let mut request = request.clone();
-        if request.family.is_none() {
-            request.family = Some(random_id()?);
-        }
-        let access = self.issue(TokenKind::Access, &request)?;
-        let mut refresh_req = request;
-        refresh_req.ttl = None;
-        let refresh = self.issue(TokenKind::Refresh, &refresh_req)?;
-        Ok(TokenPair { access, refresh })
-    }
-
-    /// Issues a token of `kind`. Every input is checked; bad input is an error, never a
-    /// token.
-    pub fn issue(
-        &self,
-        kind: TokenKind,
-        request: &TokenRequest,
-    ) -> Result<IssuedToken, IssueError> {
-        let settings = &self.inner.settings;
-        check_id("subject", &request.subject)?;
-        if let Some(t) = &request.tenant {
-            check_id("tenant", t)?;
-        }
-        let scope = ScopeSet::try_from_iter(&request.scopes)?;
-        let (default_ttl, (min, max)) = match kind {
-            TokenKind::Access => (settings.access_ttl, ACCESS_TTL_RANGE),
-            TokenKind::Refresh => (settings.refresh_ttl, REFRESH_TTL_RANGE),
-            TokenKind::Service => (settings.service_ttl, SERVICE_TTL_RANGE),
-        };
-        let ttl = request.ttl.unwrap_or(default_ttl);
-        if ttl < min || ttl > max {
-            return Err(IssueError::LifetimeOutOfRange { kind, min, max });
-        }
-        for k in request.metadata.keys() {
-            if k.is_empty() || k.len() > MAX_ID_LEN {
-                return Err(IssueError::ReservedClaim(k.clone()));
-            }
-        }
-        let custom = match &request.custom {
-            None => Map::new(),
-            Some(Ok(Value::Object(m))) => m.clone(),
-            Some(_) => return Err(IssueError::CustomClaimsNotObject),
-        };
-        if let Some(k) = custom
-            .keys()
-            .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
-        {
-            return Err(IssueError::ReservedClaim(k.clone()));
-        }
-        let jti = random_id()?;
-        let family = match (kind, &request.family) {
-            (_, Some(f)) => Some(f.clone()),
-            (TokenKind::Refresh, None) => Some(random_id()?),
-            _ => None,
-        };
-        let iat = self.inner.clock.now();
-        let exp = iat + ttl.as_secs();
-        let payload = Payload {
-            sub: &request.subject,
-            iss: settings.issuer.as_deref(),
-            aud: settings.audience.clone().map(Audience::One),
-            iat,
-            exp,
-            jti: &jti,
-            scope: &scope,
-            tenant: request.tenant.as_deref(),
-            metadata: &request.metadata,
-            fam: family.as_deref(),
-            csrf: request.csrf.as_deref(),
-            generation: request.generation,
-            custom,
-        };
-        let token = self.sign(kind, &payload)?;
-        tracing::debug!(
-            kind = kind.as_str(),
-            jti_digest = %crate::store::TokenDigest::of_jti(&jti).short(),
-            "token issued"
-        );
-        Ok(IssuedToken {
-            token,
-            kind,
-            jti,
-            issued_at: iat,
-            expires_at: exp,
-        })
-    }
-
-    /// Signs `payload` as a token of `kind` with the active signing key.
-    pub(crate) fn sign<P: Serialize>(
-        &self,
-        kind: TokenKind,
-        payload: &P,
-    ) -> Result<String, IssueError> {
-        let ring = self.inner.keys.load();
-        let key = ring.signing().ok_or(IssueError::NoSigningKey)?;
-        let mut header = jsonwebtoken::Header::new(key.alg);
-        header.typ = Some(kind.typ().to_owned());
-        header.kid = key.kid.clone();
-        let encoding = key.encoding.as_ref().ok_or(IssueError::Signing)?;
-        let token =
-            jsonwebtoken::encode(&header, payload, encoding).map_err(|_| IssueError::Signing)?;
-        self.check_issued_size(&token)?;
-        crate::telemetry::token_issued(kind);
-        Ok(token)
-    }
-
-    /// A token this crate mints must pass its own layer's size check.
-    fn check_issued_size(&self, token: &str) -> Result<(), IssueError> {
-        let max = self.inner.settings.max_token_bytes;
-        if token.len() > max {
-            return Err(IssueError::TokenTooLarge {
-                len: token.len(),
-                max,
-            });
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::TokenAuth;
 
     fn auth() -> TokenAuth {
         TokenAuth::builder()

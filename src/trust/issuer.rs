@@ -328,12 +328,12 @@ impl Issuer {
             issuer: self.iss.clone(),
             reason,
         };
-        crate::auth::builder::check_text("issuer", &self.iss)?;
+        crate::token::error::check_text("issuer", &self.iss)?;
         if self.audiences.is_empty() {
             return Err(bad("an external issuer needs at least one audience"));
         }
         for a in &self.audiences {
-            crate::auth::builder::check_text("audience", a)?;
+            crate::token::error::check_text("audience", a)?;
         }
         if self.algorithms.is_empty() || !self.algorithms.iter().all(|a| ASYMMETRIC.contains(a)) {
             return Err(bad("external issuers use asymmetric algorithms only"));

@@ -45,10 +45,11 @@ mod legacy;
 #[cfg(feature = "oidc")]
 pub(crate) mod remote;
 mod scopes;
-pub(crate) mod verify;
+pub mod verify;
 
 pub use issuer::Issuer;
 pub use legacy::{LegacyFormat, LegacyIssuer};
 pub use scopes::ScopeClaim;
+pub use verify::VerifyError;
 
 pub(crate) use external::{TrustedIssuer, TrustedIssuers};

@@ -1,8 +1,32 @@
-//! Token → verified claims: the hot path. No I/O but the revocation check (and, for a
-//! trusted issuer's unknown `kid`, one shared refetch of its key set).
+//! Token → verified claims: the hot path, and the one place every check lives. No I/O
+//! but the revocation check (and, for a trusted issuer's unknown `kid`, one shared
+//! refetch of its key set). It knows no HTTP: refusals are [`VerifyError`]s, which
+//! [`AuthError`](crate::AuthError) maps to RFC 6750 answers. Its public face is
+//! [`TokenAuth::validate`](crate::TokenAuth::validate) and its siblings.
 //!
-//! Every check, in order (a reader can audit them top to bottom in
-//! [`TokenAuth::verify_token`]):
+//! ```
+//! use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
+//! use axum_token_auth::token::InvalidToken;
+//! use axum_token_auth::trust::VerifyError;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = TokenAuth::builder()
+//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+//!     .build()?;
+//! let token = auth.issue_access(&TokenRequest::new("alice"))?;
+//! assert_eq!(auth.validate::<NoCustomClaims>(token.as_str()).await?.sub, "alice");
+//!
+//! let mut forged = token.into_string();
+//! forged.push('A'); // one more signature character
+//! assert!(matches!(
+//!     auth.validate::<NoCustomClaims>(&forged).await,
+//!     Err(VerifyError::InvalidToken(InvalidToken::BadSignature | InvalidToken::Malformed))
+//! ));
+//! # Ok(()) }
+//! ```
+//!
+//! Every check, in order (a reader can audit them top to bottom in this file's
+//! `Verifier::verify_token`):
 //!
 //! 1. size ≤ the configured limit, before anything is decoded;
 //! 2. three base64url parts (`header.payload.signature`), canonical encoding;
@@ -20,7 +44,7 @@
 //! 10. `iss` equals the configured issuer exactly, when one is configured;
 //! 11. `aud` contains the configured audience; without one configured, no `aud` allowed;
 //! 12. `sub` and `jti` are not empty;
-//! 13. (async, [`TokenAuth::validate`]) the `jti` digest is not revoked.
+//! 13. (async, [`TokenAuth::validate`](crate::TokenAuth::validate)) the `jti` digest is not revoked.
 //!
 //! A trusted external issuer's token, after step 3:
 //!
@@ -61,17 +85,84 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::auth::TokenAuth;
-use crate::http::rfc6750::AuthError;
-use crate::store::StoreFailurePolicy;
-use crate::store::{RevocationCheck, TokenDigest};
+use crate::store::guard::StoreGuard;
+use crate::store::{RevocationCheck, RevocationStore, StoreFailurePolicy, TokenDigest};
 use crate::token::claims::{Audience, TokenClaims, TokenKind};
+use crate::token::clock::Clock;
 use crate::token::error::InvalidToken;
 use crate::token::issue::is_valid_id;
 use crate::token::keys::Key;
+use crate::trust::TrustedIssuers;
 use crate::trust::external::KeyMiss;
+use crate::trust::keyring::LiveKeyring;
 use crate::trust::{LegacyIssuer, TrustedIssuer};
 use sha2::{Digest as _, Sha256};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+/// Everything verification reads: our live keyring, the trusted and legacy issuers, the
+/// revocation store and the clock. Built once by the builder; [`TokenAuth`](crate::TokenAuth)
+/// and the layer share it.
+pub(crate) struct Verifier {
+    pub(crate) keys: LiveKeyring,
+    pub(crate) trusted: TrustedIssuers,
+    pub(crate) legacy: Vec<LegacyIssuer>,
+    /// Bumped whenever a key stops being trusted (retired from our keyring, dropped
+    /// from an external set): cached verdicts made before are void.
+    pub(crate) trust_epoch: Arc<AtomicU64>,
+    pub(crate) settings: VerifySettings,
+    pub(crate) revocation: Arc<dyn RevocationStore>,
+    /// The revocation store's guard (breaker, timeouts), shared with `Sessions` over the
+    /// same handle; `None` when stores are not guarded.
+    pub(crate) revocation_guard: Option<StoreGuard>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+/// The policy of the checks: our issuer and audience, the leeway, the size limit and
+/// what a store failure means.
+#[derive(Debug)]
+pub(crate) struct VerifySettings {
+    pub(crate) issuer: Option<String>,
+    pub(crate) audience: Option<String>,
+    pub(crate) leeway: u64,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) failure_policy: StoreFailurePolicy,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("keys", &self.keys)
+            .field("trusted", &self.trusted)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why verification refused a token: the error of
+/// [`TokenAuth::validate`](crate::TokenAuth::validate)(crate::TokenAuth::validate) and its siblings. It knows no HTTP;
+/// [`AuthError`](crate::AuthError) converts from it (401 `invalid_token`, or 503 for the
+/// two outages), so `?` works in a handler returning `AuthError`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The token is bad, expired, revoked or of the wrong kind.
+    #[error("invalid token: {0}")]
+    InvalidToken(InvalidToken),
+    /// The key set of the token's (external) issuer is unavailable now.
+    #[error("the key set of the token's issuer is unavailable")]
+    KeysUnavailable,
+    /// The revocation store cannot answer and the policy is to fail closed.
+    #[error("the revocation store is unavailable")]
+    StoreUnavailable,
+}
+
+impl From<InvalidToken> for VerifyError {
+    fn from(e: InvalidToken) -> Self {
+        VerifyError::InvalidToken(e)
+    }
+}
 
 /// The JOSE header fields this crate reads.
 #[derive(Deserialize)]
@@ -86,7 +177,7 @@ struct JoseHeader<'a> {
     crit: Option<IgnoredAny>,
 }
 
-/// The registered claims checked on any JWT (used by [`TokenAuth::verify_jwt`]).
+/// The registered claims checked on any JWT (used by [`TokenAuth::verify_jwt`](crate::TokenAuth::verify_jwt)).
 #[derive(Deserialize)]
 struct TimeAndParty {
     exp: Option<u64>,
@@ -121,7 +212,7 @@ impl KindSet {
 
 /// A token split into its parts, the payload decoded (nothing verified yet).
 struct Parts<'t> {
-    /// The base64url header, decoded by [`TokenAuth::parsed_header`].
+    /// The base64url header, decoded by [`Verifier::parsed_header`].
     h64: &'t str,
     /// `header.payload`, the signed message.
     message: &'t str,
@@ -200,10 +291,10 @@ fn peek_issuer(payload: &[u8]) -> Option<Cow<'_, str>> {
     serde_json::from_slice::<Peek<'_>>(payload).ok()?.iss
 }
 
-impl TokenAuth {
+impl Verifier {
     /// Steps 1–3: size, three canonical base64url parts, the header.
     fn split<'t>(&self, token: &'t str) -> Result<Parts<'t>, InvalidToken> {
-        if token.len() > self.inner.settings.max_token_bytes {
+        if token.len() > self.settings.max_token_bytes {
             return Err(InvalidToken::TooLarge);
         }
         let mut parts = token.split('.');
@@ -278,7 +369,7 @@ impl TokenAuth {
         parts: &Parts<'_>,
         header: &Header<'_>,
     ) -> Result<Signer<'a>, Refusal> {
-        let trusted = &self.inner.trusted;
+        let trusted = &self.trusted;
         let external = if trusted.is_empty() {
             None
         } else {
@@ -287,13 +378,13 @@ impl TokenAuth {
         let kid = header.kid.as_deref();
         // L1: a legacy format's token says `typ: JWT` or nothing (ours never do) and is
         // verified only by a legacy issuer's own key.
-        if external.is_none() && !self.inner.legacy.is_empty() {
+        if external.is_none() && !self.legacy.is_empty() {
             let plain = header
                 .typ
                 .as_deref()
                 .is_none_or(|t| t.eq_ignore_ascii_case("JWT"));
             if plain {
-                let legacy = self.inner.legacy.iter().find(|l| {
+                let legacy = self.legacy.iter().find(|l| {
                     l.key.alg == header.alg
                         && l.key.verify(parts.message.as_bytes(), parts.signature)
                 });
@@ -304,7 +395,7 @@ impl TokenAuth {
         }
         let verified = match external {
             None => {
-                let ring = self.inner.keys.load();
+                let ring = self.keys.load();
                 let key: &Key = ring.find(kid).ok_or(InvalidToken::UnknownKey)?;
                 if header.alg != key.alg {
                     return Err(InvalidToken::AlgorithmMismatch.into());
@@ -329,7 +420,7 @@ impl TokenAuth {
     fn verify_signature<'t>(&self, token: &'t str) -> Result<Verified<'t>, InvalidToken> {
         let parts = self.split(token)?;
         let header = Self::parsed_header(parts.h64)?;
-        let ring = self.inner.keys.load();
+        let ring = self.keys.load();
         let key: &Key = ring
             .find(header.kid.as_deref())
             .ok_or(InvalidToken::UnknownKey)?;
@@ -364,7 +455,7 @@ impl TokenAuth {
                     digest: TokenDigest::of_jti(&claims.jti),
                     claims,
                     payload: parts.payload.into(),
-                    leeway: self.inner.settings.leeway,
+                    leeway: self.settings.leeway,
                 })
             }
             Signer::External(issuer) => self.external_claims(
@@ -391,10 +482,10 @@ impl TokenAuth {
             serde_json::from_slice(payload).map_err(|_| InvalidToken::InvalidClaims)?;
         let time = |name: &str| map.get(name).and_then(numeric_date);
         let exp = time("exp").ok_or(InvalidToken::InvalidClaims)?;
-        let leeway = self.inner.settings.leeway;
+        let leeway = self.settings.leeway;
         self.check_time(exp, time("nbf"), time("iat"), leeway)?;
         // L4: the window and the format's claims mapped onto ours, its kind.
-        let (mut map, kind) = legacy.normalize(map, self.inner.clock.now())?;
+        let (mut map, kind) = legacy.normalize(map, self.clock.now())?;
         if !accepted.contains(kind) {
             return Err(InvalidToken::WrongKind {
                 expected: accepted.primary(),
@@ -475,7 +566,7 @@ impl TokenAuth {
         iat: Option<u64>,
         leeway: u64,
     ) -> Result<(), InvalidToken> {
-        let now = self.inner.clock.now();
+        let now = self.clock.now();
         if exp.saturating_add(leeway) <= now {
             return Err(InvalidToken::Expired);
         }
@@ -508,7 +599,7 @@ impl TokenAuth {
         iss: Option<&str>,
         aud: Option<&Audience>,
     ) -> Result<(), InvalidToken> {
-        let s = &self.inner.settings;
+        let s = &self.settings;
         self.check_time(exp, nbf, iat, s.leeway)?;
         self.check_party(iss, aud)
     }
@@ -520,7 +611,7 @@ impl TokenAuth {
         iss: Option<&str>,
         aud: Option<&Audience>,
     ) -> Result<(), InvalidToken> {
-        let s = &self.inner.settings;
+        let s = &self.settings;
         if let Some(expected) = &s.issuer
             && iss != Some(expected.as_str())
         {
@@ -583,31 +674,31 @@ impl TokenAuth {
     /// trusted issuer's token), without waiting on anything. An external issuer's token
     /// whose `kid` is not in the fetched set yet is refused here; [`validate`](Self::validate)
     /// refetches the set first.
-    pub fn verify_offline<T: DeserializeOwned>(
+    pub(crate) fn verify_offline<T: DeserializeOwned>(
         &self,
         token: &str,
         kind: TokenKind,
-    ) -> Result<TokenClaims<T>, AuthError> {
+    ) -> Result<TokenClaims<T>, VerifyError> {
         self.verify_token(token, KindSet::of(kind))
             .map(|a| a.claims)
             .map_err(|r| self.refused(r))
     }
 
     /// Validates an access token completely, revocation included: what the layer does.
-    pub async fn validate<T: DeserializeOwned>(
+    pub(crate) async fn validate<T: DeserializeOwned>(
         &self,
         token: &str,
-    ) -> Result<TokenClaims<T>, AuthError> {
+    ) -> Result<TokenClaims<T>, VerifyError> {
         self.validate_kind(token, TokenKind::Access).await
     }
 
     /// Validates a token of `kind` completely, revocation included. For a trusted
     /// issuer's token with an unknown `kid`, waits for one refetch of its key set.
-    pub async fn validate_kind<T: DeserializeOwned>(
+    pub(crate) async fn validate_kind<T: DeserializeOwned>(
         &self,
         token: &str,
         kind: TokenKind,
-    ) -> Result<TokenClaims<T>, AuthError> {
+    ) -> Result<TokenClaims<T>, VerifyError> {
         let accepted = self
             .verify_token_waiting::<T>(token, KindSet::of(kind))
             .await?;
@@ -620,10 +711,10 @@ impl TokenAuth {
     /// included, and says which in [`TokenClaims::kind`] (ScopedTokenService's
     /// `validate_token` returning `TokenData`). Never use it to grant access: a route
     /// guarded by it would take refresh tokens as access tokens.
-    pub async fn validate_any<T: DeserializeOwned>(
+    pub(crate) async fn validate_any<T: DeserializeOwned>(
         &self,
         token: &str,
-    ) -> Result<TokenClaims<T>, AuthError> {
+    ) -> Result<TokenClaims<T>, VerifyError> {
         let all = KindSet::of(TokenKind::Access)
             .with(TokenKind::Refresh)
             .with(TokenKind::Service);
@@ -639,7 +730,7 @@ impl TokenAuth {
         &self,
         token: &str,
         accepted: KindSet,
-    ) -> Result<Accepted<T>, AuthError> {
+    ) -> Result<Accepted<T>, VerifyError> {
         match self.verify_token(token, accepted) {
             #[cfg(feature = "oidc")]
             Err(Refusal::Refetch(remote, seen)) => {
@@ -652,13 +743,13 @@ impl TokenAuth {
     }
 
     /// A refusal as the error a client sees (a refetch not waited for: unknown key).
-    pub(crate) fn refused(&self, refusal: Refusal) -> AuthError {
+    pub(crate) fn refused(&self, refusal: Refusal) -> VerifyError {
         match refusal {
             Refusal::Token(e) => self.rejected(e),
             Refusal::KeysUnavailable => {
                 tracing::warn!("token of a trusted issuer whose keys are unavailable");
                 crate::telemetry::validation_refused("keys_unavailable");
-                AuthError::KeysUnavailable
+                VerifyError::KeysUnavailable
             }
             #[cfg(feature = "oidc")]
             Refusal::Refetch(..) => self.rejected(InvalidToken::UnknownKey),
@@ -671,14 +762,14 @@ impl TokenAuth {
         &self,
         claims: &TokenClaims<T>,
         digest: &TokenDigest,
-    ) -> Result<(), AuthError> {
+    ) -> Result<(), VerifyError> {
         let check = RevocationCheck {
             digest,
             subject: &claims.sub,
             generation: claims.generation,
             issued_at: claims.iat,
         };
-        let store = &self.inner.revocation;
+        let store = &self.revocation;
         let revoked = match store.check_now(&check) {
             Some(r) => r,
             None => store.check(&check).await,
@@ -692,11 +783,10 @@ impl TokenAuth {
     /// (`gen`) are refused by generation, the others by their `iat` against now (so a
     /// token without `gen` minted in the same second is refused too). Returns the
     /// subject's new generation.
-    pub async fn revoke_all_for_user(&self, subject: &str) -> Result<u64, RevokeError> {
+    pub(crate) async fn revoke_all_for_user(&self, subject: &str) -> Result<u64, RevokeError> {
         let generation = self
-            .inner
             .revocation
-            .revoke_all_for(subject, self.now())
+            .revoke_all_for(subject, self.clock.now())
             .await
             .map_err(RevokeError::Store)?;
         tracing::info!(generation, "all tokens of a subject revoked");
@@ -708,7 +798,7 @@ impl TokenAuth {
         &self,
         revoked: Result<bool, crate::store::StoreError>,
         digest: &TokenDigest,
-    ) -> Result<(), AuthError> {
+    ) -> Result<(), VerifyError> {
         match revoked {
             Ok(false) => {
                 crate::telemetry::validation_accepted(false);
@@ -717,9 +807,9 @@ impl TokenAuth {
             Ok(true) => {
                 tracing::debug!(jti_digest = %digest.short(), "revoked token refused");
                 crate::telemetry::validation_refused("revoked");
-                Err(AuthError::InvalidToken(InvalidToken::Revoked))
+                Err(VerifyError::InvalidToken(InvalidToken::Revoked))
             }
-            Err(e) => match self.inner.settings.failure_policy {
+            Err(e) => match self.settings.failure_policy {
                 StoreFailurePolicy::FailOpen => {
                     tracing::warn!(jti_digest = %digest.short(), error = %e, "revocation check failed; accepting (fail open)");
                     crate::telemetry::validation_accepted(true);
@@ -728,23 +818,23 @@ impl TokenAuth {
                 _ => {
                     tracing::warn!(jti_digest = %digest.short(), error = %e, "revocation check failed; refusing (fail closed)");
                     crate::telemetry::validation_refused("store_unavailable");
-                    Err(AuthError::StoreUnavailable)
+                    Err(VerifyError::StoreUnavailable)
                 }
             },
         }
     }
 
-    pub(crate) fn rejected(&self, reason: InvalidToken) -> AuthError {
+    pub(crate) fn rejected(&self, reason: InvalidToken) -> VerifyError {
         tracing::debug!(%reason, "token rejected");
         crate::telemetry::validation_refused(crate::telemetry::reason_name(&reason));
-        AuthError::InvalidToken(reason)
+        VerifyError::InvalidToken(reason)
     }
 
     /// Verifies any JWT signed by a key of the keyring, whatever its format: signature,
     /// algorithm, `exp` (required), `nbf`, `iat`, `iss` and `aud` as configured. No kind,
     /// `sub` or `jti` is required and revocation is not checked; use it for interop with
     /// tokens this crate did not mint.
-    pub fn verify_jwt<T: DeserializeOwned>(&self, token: &str) -> Result<T, AuthError> {
+    pub(crate) fn verify_jwt<T: DeserializeOwned>(&self, token: &str) -> Result<T, VerifyError> {
         let verified = self.verify_signature(token).map_err(|e| self.rejected(e))?;
         let party: TimeAndParty = serde_json::from_slice(&verified.payload)
             .map_err(|_| self.rejected(InvalidToken::InvalidClaims))?;
@@ -771,7 +861,7 @@ impl TokenAuth {
     /// digest. A token with a `sub` is counted against its subject's share of a bounded
     /// store (see [`revoke_jti_for`](Self::revoke_jti_for)): past it, all of the
     /// subject's tokens are revoked instead, never fewer.
-    pub async fn revoke(&self, token: &str) -> Result<(), RevokeError> {
+    pub(crate) async fn revoke(&self, token: &str) -> Result<(), RevokeError> {
         let t = self.revocation_target(token)?;
         match t.subject {
             Some(sub) => self.revoke_digest_for(&sub, t.digest, t.until).await,
@@ -782,13 +872,13 @@ impl TokenAuth {
     /// Revokes `subject`'s token by `jti` and expiry, counted against the subject's share
     /// of the revocation store (see
     /// [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
-    pub async fn revoke_jti_for(
+    pub(crate) async fn revoke_jti_for(
         &self,
         subject: &str,
         jti: &str,
         expires_at: u64,
     ) -> Result<(), RevokeError> {
-        let until = expires_at.saturating_add(self.inner.settings.leeway);
+        let until = expires_at.saturating_add(self.settings.leeway);
         self.revoke_digest_for(subject, TokenDigest::of_jti(jti), until)
             .await
     }
@@ -799,8 +889,7 @@ impl TokenAuth {
         digest: TokenDigest,
         until: u64,
     ) -> Result<(), RevokeError> {
-        self.inner
-            .revocation
+        self.revocation
             .revoke_for(subject, digest, until)
             .await
             .map_err(RevokeError::Store)?;
@@ -812,14 +901,13 @@ impl TokenAuth {
     /// keeps notes (PostgreSQL); read it back with
     /// [`RevocationStore::revocation_note`](crate::store::RevocationStore::revocation_note)
     /// and the digest returned.
-    pub async fn revoke_noted(
+    pub(crate) async fn revoke_noted(
         &self,
         token: &str,
         note: &crate::store::RevocationNote,
     ) -> Result<TokenDigest, RevokeError> {
         let t = self.revocation_target(token)?;
-        self.inner
-            .revocation
+        self.revocation
             .revoke_noted(t.digest, t.until, note)
             .await
             .map_err(RevokeError::Store)?;
@@ -851,7 +939,7 @@ impl TokenAuth {
         let (digest, leeway) = match signer {
             Signer::Own => {
                 let jti = id.jti.ok_or(invalid(InvalidToken::InvalidClaims))?;
-                (TokenDigest::of_jti(&jti), self.inner.settings.leeway)
+                (TokenDigest::of_jti(&jti), self.settings.leeway)
             }
             Signer::External(issuer) => {
                 let jti = id
@@ -860,7 +948,7 @@ impl TokenAuth {
                     .unwrap_or_else(|| derived_jti(token));
                 (external_digest(&issuer.iss, &jti), issuer.leeway)
             }
-            Signer::Legacy(_) => (TokenDigest::of_token(token), self.inner.settings.leeway),
+            Signer::Legacy(_) => (TokenDigest::of_token(token), self.settings.leeway),
         };
         Ok(RevocationTarget {
             digest,
@@ -874,7 +962,7 @@ impl TokenAuth {
     /// ScopedTokenService's `revoked_tokens` table
     /// ([`TokenDigest::from_hex`](crate::store::TokenDigest::from_hex)), which match the
     /// digests of its tokens accepted through a [`LegacyIssuer`].
-    pub async fn import_revoked_digest(
+    pub(crate) async fn import_revoked_digest(
         &self,
         digest: TokenDigest,
         until: u64,
@@ -883,8 +971,7 @@ impl TokenAuth {
     }
 
     async fn revoke_digest(&self, digest: TokenDigest, until: u64) -> Result<(), RevokeError> {
-        self.inner
-            .revocation
+        self.revocation
             .revoke(digest, until)
             .await
             .map_err(RevokeError::Store)?;
@@ -894,9 +981,9 @@ impl TokenAuth {
 
     /// Revokes one of the crate's own tokens by `jti` and expiry (when the token itself
     /// is not at hand).
-    pub async fn revoke_jti(&self, jti: &str, expires_at: u64) -> Result<(), RevokeError> {
+    pub(crate) async fn revoke_jti(&self, jti: &str, expires_at: u64) -> Result<(), RevokeError> {
         // Tokens are accepted until `exp + leeway`: the revocation must last as long.
-        let until = expires_at.saturating_add(self.inner.settings.leeway);
+        let until = expires_at.saturating_add(self.settings.leeway);
         self.revoke_digest(TokenDigest::of_jti(jti), until).await
     }
 }
@@ -941,6 +1028,7 @@ pub enum RevokeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::TokenAuth;
     use crate::token::clock::FixedClock;
     use crate::token::issue::TokenRequest;
     use crate::{NoCustomClaims, TokenAuthBuilder};
@@ -985,7 +1073,7 @@ mod tests {
         let e = at(exp + 30)
             .verify_offline::<NoCustomClaims>(t.as_str(), TokenKind::Access)
             .unwrap_err();
-        assert_eq!(e, AuthError::InvalidToken(InvalidToken::Expired));
+        assert_eq!(e, VerifyError::InvalidToken(InvalidToken::Expired));
     }
 
     #[test]
@@ -994,7 +1082,7 @@ mod tests {
         let e = at(1_000_000)
             .verify_offline::<NoCustomClaims>(t.as_str(), TokenKind::Access)
             .unwrap_err();
-        assert_eq!(e, AuthError::InvalidToken(InvalidToken::IssuedInFuture));
+        assert_eq!(e, VerifyError::InvalidToken(InvalidToken::IssuedInFuture));
     }
 
     #[test]
@@ -1006,7 +1094,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             e,
-            AuthError::InvalidToken(InvalidToken::WrongKind {
+            VerifyError::InvalidToken(InvalidToken::WrongKind {
                 expected: TokenKind::Access
             })
         );
@@ -1035,7 +1123,7 @@ mod tests {
             real.validate::<NoCustomClaims>(t.as_str())
                 .await
                 .unwrap_err(),
-            AuthError::InvalidToken(InvalidToken::Revoked)
+            VerifyError::InvalidToken(InvalidToken::Revoked)
         );
         // A token of another key cannot be revoked through us.
         let other = TokenAuth::builder()

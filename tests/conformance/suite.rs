@@ -17,6 +17,7 @@ use axum_token_auth::store::{
     StoreError, Successor, TokenDigest,
 };
 use axum_token_auth::token::Scope;
+use axum_token_auth::trust::VerifyError;
 use tokio::sync::Barrier;
 
 /// Handles to the stores under test. For a shared backend, two `Stores` opened one
@@ -1274,7 +1275,7 @@ pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
             auth.validate_kind::<NoCustomClaims>(t, kind)
                 .await
                 .unwrap_err(),
-            AuthError::InvalidToken(InvalidToken::Revoked),
+            VerifyError::InvalidToken(InvalidToken::Revoked),
             "{kind} token survived revoke-all"
         );
     }

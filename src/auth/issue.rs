@@ -1,0 +1,178 @@
+//! The issuing methods of [`TokenAuth`]: access, refresh and service tokens, pairs, and
+//! tokens whose scopes a grant store must allow. What a token carries is the
+//! [`TokenRequest`](crate::TokenRequest) of [`token`](crate::token).
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::auth::TokenAuth;
+use crate::auth::builder::{ACCESS_TTL_RANGE, REFRESH_TTL_RANGE, SERVICE_TTL_RANGE};
+use crate::store::grants::GrantStore;
+use crate::token::claims::{Audience, RESERVED_CLAIMS, TokenKind};
+use crate::token::issue::{
+    IssueError, IssuedToken, MAX_ID_LEN, Payload, TokenPair, TokenRequest, check_id, random_id,
+};
+use crate::token::scope::ScopeSet;
+
+impl TokenAuth {
+    /// Issues an access token (`typ: at+jwt`).
+    pub fn issue_access(&self, request: &TokenRequest) -> Result<IssuedToken, IssueError> {
+        self.issue(TokenKind::Access, request)
+    }
+
+    /// Issues a refresh token (`typ: refresh+jwt`), in a new family unless the request
+    /// names one.
+    pub fn issue_refresh(&self, request: &TokenRequest) -> Result<IssuedToken, IssueError> {
+        self.issue(TokenKind::Refresh, request)
+    }
+
+    /// Issues a long-lived service token (`typ: service+jwt`).
+    pub fn issue_service(&self, request: &TokenRequest) -> Result<IssuedToken, IssueError> {
+        self.issue(TokenKind::Service, request)
+    }
+
+    /// Issues an access token and a refresh token with the same subject, scopes and tenant,
+    /// sharing a family id. The request's `ttl` applies to the access token only. This
+    /// mints tokens and records nothing: for browser sessions with rotation, reuse
+    /// detection and CSRF binding, use [`Sessions::login`](crate::Sessions::login).
+    pub fn issue_pair(&self, request: &TokenRequest) -> Result<TokenPair, IssueError> {
+        let mut request = request.clone();
+        if request.family.is_none() {
+            request.family = Some(random_id()?);
+        }
+        let access = self.issue(TokenKind::Access, &request)?;
+        let mut refresh_req = request;
+        refresh_req.ttl = None;
+        let refresh = self.issue(TokenKind::Refresh, &refresh_req)?;
+        Ok(TokenPair { access, refresh })
+    }
+
+    /// Issues a token of `kind`. Every input is checked; bad input is an error, never a
+    /// token.
+    pub fn issue(
+        &self,
+        kind: TokenKind,
+        request: &TokenRequest,
+    ) -> Result<IssuedToken, IssueError> {
+        let settings = &self.inner.lifetimes;
+        let policy = &self.inner.verifier.settings;
+        check_id("subject", &request.subject)?;
+        if let Some(t) = &request.tenant {
+            check_id("tenant", t)?;
+        }
+        let scope = ScopeSet::try_from_iter(&request.scopes)?;
+        let (default_ttl, (min, max)) = match kind {
+            TokenKind::Access => (settings.access_ttl, ACCESS_TTL_RANGE),
+            TokenKind::Refresh => (settings.refresh_ttl, REFRESH_TTL_RANGE),
+            TokenKind::Service => (settings.service_ttl, SERVICE_TTL_RANGE),
+        };
+        let ttl = request.ttl.unwrap_or(default_ttl);
+        if ttl < min || ttl > max {
+            return Err(IssueError::LifetimeOutOfRange { kind, min, max });
+        }
+        for k in request.metadata.keys() {
+            if k.is_empty() || k.len() > MAX_ID_LEN {
+                return Err(IssueError::ReservedClaim(k.clone()));
+            }
+        }
+        let custom = match &request.custom {
+            None => Map::new(),
+            Some(Ok(Value::Object(m))) => m.clone(),
+            Some(_) => return Err(IssueError::CustomClaimsNotObject),
+        };
+        if let Some(k) = custom
+            .keys()
+            .find(|k| RESERVED_CLAIMS.contains(&k.as_str()))
+        {
+            return Err(IssueError::ReservedClaim(k.clone()));
+        }
+        let jti = random_id()?;
+        let family = match (kind, &request.family) {
+            (_, Some(f)) => Some(f.clone()),
+            (TokenKind::Refresh, None) => Some(random_id()?),
+            _ => None,
+        };
+        let iat = self.inner.verifier.clock.now();
+        let exp = iat + ttl.as_secs();
+        let payload = Payload {
+            sub: &request.subject,
+            iss: policy.issuer.as_deref(),
+            aud: policy.audience.clone().map(Audience::One),
+            iat,
+            exp,
+            jti: &jti,
+            scope: &scope,
+            tenant: request.tenant.as_deref(),
+            metadata: &request.metadata,
+            fam: family.as_deref(),
+            csrf: request.csrf.as_deref(),
+            generation: request.generation,
+            custom,
+        };
+        let token = self.sign(kind, &payload)?;
+        tracing::debug!(
+            kind = kind.as_str(),
+            jti_digest = %crate::store::TokenDigest::of_jti(&jti).short(),
+            "token issued"
+        );
+        Ok(IssuedToken::new(token, kind, jti, iat, exp))
+    }
+
+    /// Signs `payload` as a token of `kind` with the active signing key.
+    pub(crate) fn sign<P: Serialize>(
+        &self,
+        kind: TokenKind,
+        payload: &P,
+    ) -> Result<String, IssueError> {
+        let ring = self.inner.verifier.keys.load();
+        let key = ring.signing().ok_or(IssueError::NoSigningKey)?;
+        let mut header = jsonwebtoken::Header::new(key.alg);
+        header.typ = Some(kind.typ().to_owned());
+        header.kid = key.kid.clone();
+        let encoding = key.encoding.as_ref().ok_or(IssueError::Signing)?;
+        let token =
+            jsonwebtoken::encode(&header, payload, encoding).map_err(|_| IssueError::Signing)?;
+        self.check_issued_size(&token)?;
+        crate::telemetry::token_issued(kind);
+        Ok(token)
+    }
+
+    /// A token this crate mints must pass its own layer's size check.
+    fn check_issued_size(&self, token: &str) -> Result<(), IssueError> {
+        let max = self.inner.verifier.settings.max_token_bytes;
+        if token.len() > max {
+            return Err(IssueError::TokenTooLarge {
+                len: token.len(),
+                max,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl TokenAuth {
+    /// Issues a token of `kind` only if every requested scope is granted to the request's
+    /// subject within its tenant (the tenant is required). A revoked grant stops future
+    /// tokens from carrying the scope; tokens already issued live until they expire or
+    /// are revoked.
+    pub async fn issue_granted(
+        &self,
+        grants: &dyn GrantStore,
+        kind: TokenKind,
+        request: &TokenRequest,
+    ) -> Result<IssuedToken, IssueError> {
+        let tenant = request
+            .tenant
+            .as_deref()
+            .ok_or(IssueError::Empty("tenant"))?;
+        let held = grants
+            .granted_scopes(tenant, &request.subject)
+            .await
+            .map_err(|_| IssueError::StoreUnavailable)?;
+        let granted = ScopeSet::try_from_iter(held.iter().map(|g| g.scope.as_str()))?;
+        if let Some(missing) = request.scopes.iter().find(|s| !granted.has(s)) {
+            return Err(IssueError::ScopeNotGranted(missing.clone()));
+        }
+        self.issue(kind, request)
+    }
+}

@@ -1,0 +1,174 @@
+//! The verification and revocation methods of [`TokenAuth`]: the public face of
+//! [`trust::verify`](crate::trust::verify)'s checks, which run in the order listed there.
+
+use serde::de::DeserializeOwned;
+
+use crate::auth::RevokeError;
+use crate::auth::TokenAuth;
+use crate::http::AuthError;
+use crate::store::TokenDigest;
+use crate::token::{Audience, InvalidToken, TokenClaims, TokenKind};
+use crate::trust::VerifyError;
+use crate::trust::verify::KindSet;
+
+impl TokenAuth {
+    /// Checks a token completely except for revocation (steps 1–12, or E1–E9 for a
+    /// trusted issuer's token), without waiting on anything. An external issuer's token
+    /// whose `kid` is not in the fetched set yet is refused here; [`validate`](Self::validate)
+    /// refetches the set first.
+    pub fn verify_offline<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        kind: TokenKind,
+    ) -> Result<TokenClaims<T>, VerifyError> {
+        self.inner.verifier.verify_offline::<T>(token, kind)
+    }
+
+    /// Validates an access token completely, revocation included: what the layer does.
+    pub async fn validate<T: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<TokenClaims<T>, VerifyError> {
+        self.inner.verifier.validate::<T>(token).await
+    }
+
+    /// Validates a token of `kind` completely, revocation included. For a trusted
+    /// issuer's token with an unknown `kid`, waits for one refetch of its key set.
+    pub async fn validate_kind<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        kind: TokenKind,
+    ) -> Result<TokenClaims<T>, VerifyError> {
+        self.inner.verifier.validate_kind::<T>(token, kind).await
+    }
+
+    /// Validates a token of **any** kind (access, refresh or service), revocation
+    /// included, and says which in [`TokenClaims::kind`] (ScopedTokenService's
+    /// `validate_token` returning `TokenData`). Never use it to grant access: a route
+    /// guarded by it would take refresh tokens as access tokens.
+    pub async fn validate_any<T: DeserializeOwned>(
+        &self,
+        token: &str,
+    ) -> Result<TokenClaims<T>, VerifyError> {
+        self.inner.verifier.validate_any::<T>(token).await
+    }
+
+    /// Revokes every token of `subject` issued so far, however it was minted
+    /// ([`Sessions`](crate::Sessions), `issue_access`, `issue_service`, `issue_granted`,
+    /// …): one write, whatever the number of tokens. Tokens carrying a subject generation
+    /// (`gen`) are refused by generation, the others by their `iat` against now (so a
+    /// token without `gen` minted in the same second is refused too). Returns the
+    /// subject's new generation.
+    pub async fn revoke_all_for_user(&self, subject: &str) -> Result<u64, RevokeError> {
+        self.inner.verifier.revoke_all_for_user(subject).await
+    }
+
+    /// Verifies any JWT signed by a key of the keyring, whatever its format: signature,
+    /// algorithm, `exp` (required), `nbf`, `iat`, `iss` and `aud` as configured. No kind,
+    /// `sub` or `jti` is required and revocation is not checked; use it for interop with
+    /// tokens this crate did not mint.
+    pub fn verify_jwt<T: DeserializeOwned>(&self, token: &str) -> Result<T, VerifyError> {
+        self.inner.verifier.verify_jwt::<T>(token)
+    }
+
+    /// Revokes a token: its `jti` digest is stored until the token can no longer be
+    /// accepted (its expiry plus the leeway), and the layer refuses it from then on. The
+    /// token must carry a valid signature from the keyring, a trusted issuer or a legacy
+    /// issuer (any kind); a token already past that point needs no revocation and is
+    /// accepted as is. A trusted issuer's token without `jti` is revoked by its own
+    /// digest. A token with a `sub` is counted against its subject's share of a bounded
+    /// store (see [`revoke_jti_for`](Self::revoke_jti_for)): past it, all of the
+    /// subject's tokens are revoked instead, never fewer.
+    pub async fn revoke(&self, token: &str) -> Result<(), RevokeError> {
+        self.inner.verifier.revoke(token).await
+    }
+
+    /// Revokes `subject`'s token by `jti` and expiry, counted against the subject's share
+    /// of the revocation store (see
+    /// [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
+    pub async fn revoke_jti_for(
+        &self,
+        subject: &str,
+        jti: &str,
+        expires_at: u64,
+    ) -> Result<(), RevokeError> {
+        self.inner
+            .verifier
+            .revoke_jti_for(subject, jti, expires_at)
+            .await
+    }
+
+    /// [`revoke`](Self::revoke) with a note (when, why, by whom), kept where the store
+    /// keeps notes (PostgreSQL); read it back with
+    /// [`RevocationStore::revocation_note`](crate::store::RevocationStore::revocation_note)
+    /// and the digest returned.
+    pub async fn revoke_noted(
+        &self,
+        token: &str,
+        note: &crate::store::RevocationNote,
+    ) -> Result<TokenDigest, RevokeError> {
+        self.inner.verifier.revoke_noted(token, note).await
+    }
+
+    /// Stores a revocation digest as is, until `until` (seconds since the epoch): for
+    /// importing another system's revocation list, such as the SHA-256 hex digests in
+    /// ScopedTokenService's `revoked_tokens` table
+    /// ([`TokenDigest::from_hex`](crate::store::TokenDigest::from_hex)), which match the
+    /// digests of its tokens accepted through a [`LegacyIssuer`](crate::trust::LegacyIssuer).
+    pub async fn import_revoked_digest(
+        &self,
+        digest: TokenDigest,
+        until: u64,
+    ) -> Result<(), RevokeError> {
+        self.inner
+            .verifier
+            .import_revoked_digest(digest, until)
+            .await
+    }
+
+    /// Revokes one of the crate's own tokens by `jti` and expiry (when the token itself
+    /// is not at hand).
+    pub async fn revoke_jti(&self, jti: &str, expires_at: u64) -> Result<(), RevokeError> {
+        self.inner.verifier.revoke_jti(jti, expires_at).await
+    }
+}
+
+/// The checks as the crate's own flows use them (sessions, logout, the refresh route),
+/// with their refusals as the [`AuthError`] those flows answer.
+impl TokenAuth {
+    pub(crate) fn verify_kinds<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        accepted: KindSet,
+    ) -> Result<TokenClaims<T>, InvalidToken> {
+        self.inner.verifier.verify_kinds(token, accepted)
+    }
+
+    pub(crate) fn verify_untimed<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        accepted: KindSet,
+    ) -> Result<TokenClaims<T>, InvalidToken> {
+        self.inner.verifier.verify_untimed(token, accepted)
+    }
+
+    pub(crate) fn check_party(
+        &self,
+        iss: Option<&str>,
+        aud: Option<&Audience>,
+    ) -> Result<(), InvalidToken> {
+        self.inner.verifier.check_party(iss, aud)
+    }
+
+    pub(crate) async fn check_revoked<T>(
+        &self,
+        claims: &TokenClaims<T>,
+        digest: &TokenDigest,
+    ) -> Result<(), AuthError> {
+        Ok(self.inner.verifier.check_revoked(claims, digest).await?)
+    }
+
+    pub(crate) fn rejected(&self, reason: InvalidToken) -> AuthError {
+        self.inner.verifier.rejected(reason).into()
+    }
+}
