@@ -602,8 +602,8 @@ cargo test --all-features
 log "cargo test --no-default-features --features rust_crypto --lib"
 cargo test --no-default-features --features rust_crypto --lib
 
-log "cargo doc --no-deps --all-features (rustdoc warnings are errors)"
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
+log "docs as docs.rs builds them (scripts/check-docs.sh: warnings are errors, every public module has an example, feature badges)"
+bash scripts/check-docs.sh
 # (cargo build --all-targets --features aws_lc_rs,rust_crypto is covered by
 #  the --all-features clippy/test runs above.)
 # ===========================================================================

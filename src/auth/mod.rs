@@ -1,4 +1,35 @@
-//! [`TokenAuth`]: the immutable, cheaply cloneable handle everything hangs off.
+//! [`TokenAuth`], the one handle a service builds, and its [`TokenAuthBuilder`]: a facade
+//! over [`token`](crate::token) (what a token carries), [`trust`](crate::trust) (whose
+//! signatures count), [`store`](crate::store) (revocations) and [`http`](crate::http)
+//! (the layer, cookies, CSRF). Built once; cloning is an `Arc` bump, and every layer and
+//! [`Sessions`](crate::Sessions) made from it share its keyring and stores.
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = TokenAuth::builder()
+//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+//!     .issuer("https://auth.example.com")
+//!     .audience("orders-api")
+//!     .access_ttl(Duration::from_secs(10 * 60))
+//!     .build()?;
+//!
+//! // Issue, validate, revoke: what the layer and the session routes do for you.
+//! let token = auth.issue_access(&TokenRequest::new("alice").scopes(["orders:read"]))?;
+//! let claims = auth.validate::<NoCustomClaims>(token.as_str()).await?;
+//! assert!(claims.has_scope("orders:read"));
+//! auth.revoke(token.as_str()).await?;
+//! assert!(auth.validate::<NoCustomClaims>(token.as_str()).await.is_err());
+//! # Ok(()) }
+//! ```
+//!
+//! The same settings come from the environment with [`TokenAuth::from_env`] (the `JWT_*`
+//! variables of the systems this crate replaces; see [`TokenAuthBuilder::from_env_with`]).
+//! Keys rotate on the live handle ([`TokenAuth::rotate_signing_key`]); the revocation
+//! store is guarded by a circuit breaker unless told otherwise
+//! ([`TokenAuthBuilder::store_guard`]).
 
 pub(crate) mod builder;
 mod issue;
@@ -123,6 +154,7 @@ impl TokenAuth {
     /// `timeout` passes; returns whether all are ready. Optional: requests carrying a
     /// token of an issuer not ready yet are answered 503, and start-up never blocks.
     #[cfg(feature = "oidc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
     pub async fn await_ready(&self, timeout: Duration) -> bool {
         let mut ready = true;
         for issuer in self.inner.verifier.trusted.iter() {

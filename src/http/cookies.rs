@@ -1,36 +1,6 @@
 //! Cookie settings and the `Set-Cookie` headers that carry tokens to browsers.
 //!
-//! Defaults are the secure ones: `HttpOnly` always, `Secure` on, `SameSite=Lax` for the
-//! access cookie (sent on top-level navigations), `SameSite=Strict` for the refresh
-//! cookie, which is also scoped to the refresh path so it is sent nowhere else, and
-//! prefixed names: `__Host-access_token`, `__Host-csrf_token` (Secure, `Path=/`, no
-//! `Domain`: only this very host can set them, so a sibling subdomain cannot toss a
-//! cookie of its own in) and `__Secure-refresh_token` (it needs its own path, which
-//! `__Host-` forbids). A tossed refresh cookie still fails: a cookie refresh must send
-//! the CSRF value bound into *that* token, and the `__Host-csrf_token` the page reads is
-//! the victim's own.
-//!
-//! ⚠️ `Secure` cookies are sent over plain `http://` only to `localhost` by browsers, and
-//! many HTTP clients never send them to `http://127.0.0.1`. For local demos use
-//! `http://localhost`, or [`CookieSettings::insecure_dev_cookies`] (which also drops the
-//! prefixes, since browsers refuse prefixed cookies without `Secure`) — never in
-//! production.
-//!
-//! ```
-//! use axum_token_auth::{TokenAuth, http::CookieSettings};
-//! use axum_token_auth::cookie::SameSite;
-//!
-//! let auth = TokenAuth::builder()
-//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
-//!     .cookies(
-//!         CookieSettings::default()
-//!             .access_name("session")            // __Host-session, …
-//!             .access_same_site(SameSite::Strict),
-//!     )
-//!     .build()?;
-//! assert_eq!(auth.access_cookie_name(), Some("__Host-session"));
-//! # Ok::<(), axum_token_auth::ConfigError>(())
-//! ```
+//! (Documented with examples in the [`http`](crate::http) module docs.)
 
 use cookie::{Cookie, SameSite};
 use http::header::SET_COOKIE;

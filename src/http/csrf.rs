@@ -1,41 +1,7 @@
 //! CSRF protection for cookie-authenticated requests: a double submit bound to the token,
 //! plus an `Origin` / `Sec-Fetch-Site` check.
 //!
-//! At login a random value is set in a readable cookie (`csrf_token`) and its SHA-256
-//! digest is bound into the access and refresh tokens (`csrf` claim). A request that is
-//! authenticated by cookie and uses an unsafe method (anything but GET, HEAD, OPTIONS,
-//! TRACE) must send the value in `X-CSRF-Token`; it is hashed and compared in constant
-//! time with the token's claim. Such a request is also refused when the browser says it
-//! is cross-site (`Sec-Fetch-Site: cross-site`) or its `Origin` is not this host (or a
-//! trusted origin). Requests with an `Authorization: Bearer` header are exempt: a browser
-//! never adds that header by itself.
-//!
-//! A cookie-authenticated WebSocket handshake (`GET` with `Upgrade: websocket`) gets the
-//! `Origin` / `Sec-Fetch-Site` check too (a page cannot add `X-CSRF-Token` to a
-//! handshake, and browsers send cookies with cross-site handshakes): cross-site WebSocket
-//! hijacking is refused with 403.
-//!
-//! A request with neither `Origin` nor `Sec-Fetch-Site` passes the origin check (the
-//! token-bound double submit still applies): browsers send `Origin` on every cross-origin
-//! `POST`/`PUT`/`PATCH`/`DELETE` and WebSocket handshake, and every current browser sends
-//! `Sec-Fetch-Site`, so only non-browser clients (curl, servers, which no forged page can
-//! drive) send neither.
-//!
-//! [`TokenAuth::check_same_origin`] (and the [`SameOrigin`] extractor) is the same origin
-//! check as a building block for any handler — a login handler above all, where it stops
-//! login CSRF (a cross-site form logging the victim into the attacker's account); pair it
-//! with [`require_json_content_type`], since a cross-site form cannot send
-//! `application/json` without a CORS preflight.
-//!
-//! ```
-//! use axum_token_auth::{TokenAuth, http::CsrfSettings};
-//!
-//! let auth = TokenAuth::builder()
-//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
-//!     .csrf(CsrfSettings::default().trusted_origin("https://app.example.com"))
-//!     .build()?;
-//! # Ok::<(), axum_token_auth::ConfigError>(())
-//! ```
+//! (Documented with examples in the [`http`](crate::http) module docs.)
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

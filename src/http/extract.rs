@@ -1,27 +1,7 @@
 //! Axum extractors: [`Claims<T>`] (and `Option<Claims<T>>`), and the scope guards
 //! [`RequireScope<S>`], [`RequireAllScopes<L>`], [`RequireAnyScope<L>`].
 //!
-//! ```
-//! use axum::{Router, routing::{get, post}};
-//! use axum_token_auth::{Claims, RequireScope, RequireAnyScope, TokenAuth, scope};
-//!
-//! scope! {
-//!     pub UsersWrite = "users:write";
-//!     pub Admin = "admin";
-//! }
-//!
-//! async fn create_user(_: RequireScope<UsersWrite>, claims: Claims) -> String {
-//!     format!("created by {}", claims.sub)
-//! }
-//! async fn dashboard(_: RequireAnyScope<(Admin, UsersWrite)>) -> &'static str { "ok" }
-//!
-//! let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
-//! let app: Router = Router::new()
-//!     .route("/users", post(create_user))
-//!     .route("/dashboard", get(dashboard))
-//!     .layer(auth.layer());
-//! # Ok::<(), axum_token_auth::ConfigError>(())
-//! ```
+//! (Documented with examples in the [`http`](crate::http) module docs.)
 
 use std::any::Any;
 use std::fmt;

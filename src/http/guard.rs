@@ -1,16 +1,7 @@
-//! [`ScopeGuardLayer`]: guards a whole (sub-)router by scope, behind [`TokenAuthLayer`](crate::TokenAuthLayer).
+//! [`ScopeGuardLayer`]: guards a whole (sub-)router by scope, behind
+//! [`TokenAuthLayer`](crate::TokenAuthLayer).
 //!
-//! ```
-//! use axum::{Router, routing::get};
-//! use axum_token_auth::{ScopeGuardLayer, TokenAuth};
-//!
-//! let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
-//! let admin: Router = Router::new()
-//!     .route("/stats", get(|| async { "42" }))
-//!     .route_layer(ScopeGuardLayer::all(["admin"]).unwrap());
-//! let app: Router = Router::new().nest("/admin", admin).layer(auth.layer());
-//! # Ok::<(), axum_token_auth::ConfigError>(())
-//! ```
+//! (Documented with examples in the [`http`](crate::http) module docs.)
 
 use std::fmt;
 use std::future::Future;

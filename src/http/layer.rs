@@ -1,25 +1,8 @@
-//! [`TokenAuthLayer`]: the Tower layer that takes the token from `Authorization: Bearer`
-//! or the access cookie, validates it, and puts the verified claims in the request's
+//! [`TokenAuthLayer`]: the Tower layer that takes the token from `Authorization: Bearer` or
+//! the access cookie, validates it, and puts the verified claims in the request's
 //! extensions for the extractors.
 //!
-//! ```
-//! use axum::{Router, routing::get};
-//! use axum_token_auth::{Claims, TokenAuth, TokenAuthLayer};
-//! use serde::Deserialize;
-//!
-//! #[derive(Deserialize)]
-//! struct Org { org: String }
-//!
-//! let auth = TokenAuth::builder()
-//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
-//!     .build()?;
-//! let app: Router = Router::new()
-//!     .route("/org", get(|c: Claims<Org>| async move { c.custom.org.clone() }))
-//!     .layer(TokenAuthLayer::<Org>::new(auth.clone()))
-//!     // routes added after `.layer` are not behind it
-//!     .route("/health", get(|| async { "ok" }));
-//! # Ok::<(), axum_token_auth::ConfigError>(())
-//! ```
+//! (Documented with examples in the [`http`](crate::http) module docs.)
 
 use std::fmt;
 use std::future::Future;

@@ -27,6 +27,32 @@
 //! assert!(sessions.refresh(third.pair.refresh.as_str(), None).await.is_err());
 //! # Ok(()) }
 //! ```
+//!
+//! ## Hooks
+//!
+//! [`SessionHooks`]: what an application is told about sessions ([`SessionEvent`]) and
+//! what it decides inside every refresh ([`SessionHooks::on_refresh`] →
+//! [`RefreshDecision`]).
+//!
+//! ```
+//! use async_trait::async_trait;
+//! use axum_token_auth::{TokenClaims, session::{RefreshDecision, SessionHooks, SuccessorClaims}};
+//! use serde_json::{Map, Value};
+//!
+//! /// Re-reads the user's scopes at each refresh; disabled users lose their sessions.
+//! struct Accounts;
+//!
+//! #[async_trait]
+//! impl SessionHooks for Accounts {
+//!     async fn on_refresh(&self, parent: &TokenClaims<Map<String, Value>>) -> RefreshDecision {
+//!         if parent.sub == "disabled-user" {
+//!             return RefreshDecision::Deny;
+//!         }
+//!         // e.g. from a GrantStore: a revoked grant stops flowing into successors.
+//!         RefreshDecision::AllowWith(SuccessorClaims::new().scopes(["users:read"]))
+//!     }
+//! }
+//! ```
 
 pub(crate) mod hooks;
 pub(crate) mod routes;

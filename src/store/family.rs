@@ -13,6 +13,32 @@
 //!
 //! Only digests of refresh-token ids are stored; the plain `jti`s of a successor pair are
 //! kept for the grace window only, so a retry can be answered with the same pair.
+//!
+//! [`Sessions`](crate::Sessions) drives the store; an application reads it for "active
+//! sessions" pages and admin tools:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum_token_auth::{Sessions, TokenAuth, TokenRequest};
+//! use axum_token_auth::store::{RefreshStore, memory::MemoryRefreshStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = TokenAuth::builder()
+//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+//!     .build()?;
+//! let store: Arc<dyn RefreshStore> = Arc::new(MemoryRefreshStore::new());
+//! let sessions = Sessions::builder_shared(auth.clone(), Arc::clone(&store)).build()?;
+//!
+//! sessions.login(&TokenRequest::new("alice"), Some("Firefox")).await?;
+//! let now = auth.now();
+//! assert!(store.user_has_sessions("alice", now).await?);
+//! let list = store.list_sessions("alice", now).await?;
+//! assert_eq!(list.len(), 1);
+//!
+//! store.revoke_user("alice").await?; // every session of alice ends
+//! assert!(!store.user_has_sessions("alice", now).await?);
+//! # Ok(()) }
+//! ```
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

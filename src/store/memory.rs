@@ -1,4 +1,23 @@
-//! The in-memory stores: the embedded default for one process.
+//! The in-memory stores: the embedded default for one process. State lives as long as
+//! the process; several instances need the `redis` or `postgres` store.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use axum_token_auth::{Sessions, TokenAuth};
+//! use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};
+//!
+//! let auth = TokenAuth::builder()
+//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+//!     // A bounded store: past its share, a subject's tokens are revoked wholesale.
+//!     .revocation_store(Arc::new(MemoryRevocationStore::default().with_subject_quota(1_000)))
+//!     .build()?;
+//! let sessions = Sessions::builder(auth, MemoryRefreshStore::new())
+//!     .grace(Duration::from_secs(10))
+//!     .build()?;
+//! # let _ = sessions;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,8 +1,34 @@
-//! State that outlives a request: revoked token ids ([`RevocationStore`]) and refresh
-//! families ([`RefreshStore`]).
+//! State that outlives a request: revoked token ids ([`RevocationStore`]), refresh
+//! families ([`RefreshStore`]) and tenant scope grants ([`GrantStore`](grants::GrantStore)), each a trait
+//! with three backends: [`memory`] (the embedded default, one process), `redis` and
+//! `postgres` (cargo features of the same names, for several instances). Every store is
+//! wrapped in a [`guard`] (timeouts, a circuit breaker, bounded calls in flight), so an
+//! outage answers `503` fast and nothing is lost when the store comes back.
 //!
-//! Stores implement [`RevocationStore`]; [`memory::MemoryRevocationStore`] is the default.
+//! ```
+//! use std::sync::Arc;
+//! use axum_token_auth::{Sessions, TokenAuth, TokenRequest};
+//! use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // The defaults, spelled out: in-memory revocations and refresh families.
+//! let auth = TokenAuth::builder()
+//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+//!     .revocation_store(Arc::new(MemoryRevocationStore::default()))
+//!     .build()?;
+//! let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new()).build()?;
+//!
+//! let token = auth.issue_access(&TokenRequest::new("alice"))?;
+//! auth.revoke(token.as_str()).await?;
+//! // Only the SHA-256 digest of the token's `jti` is stored, never the token.
+//! let digest = axum_token_auth::store::TokenDigest::of_jti(&token.jti);
+//! assert!(auth.revocation_store().is_revoked(&digest).await?);
+//! # let _ = sessions; Ok(()) }
+//! ```
+//!
 //! Tokens are never stored: only the SHA-256 digest of their `jti` ([`TokenDigest`]).
+//! The conformance suite in `tests/conformance/` runs the same tests against every
+//! backend.
 
 pub(crate) mod breaker;
 pub mod family;
@@ -10,9 +36,11 @@ pub mod grants;
 pub mod guard;
 pub mod memory;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 pub(crate) mod prehashed;
 #[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 
 pub use family::{

@@ -1,21 +1,6 @@
 //! Minting tokens: [`TokenRequest`], [`IssuedToken`], [`TokenPair`].
 //!
-//! ```
-//! use std::time::Duration;
-//! use axum_token_auth::{TokenAuth, TokenRequest};
-//!
-//! let auth = TokenAuth::builder()
-//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
-//!     .build()?;
-//! let request = TokenRequest::new("music_module")
-//!     .tenant("community_123")
-//!     .scopes(["playlist:manage", "api.v1:read"])
-//!     .metadata("installed_by", "user_456");
-//! let pair = auth.issue_pair(&request)?;
-//! let service = auth.issue_service(&request.clone().ttl(Duration::from_secs(24 * 3600)))?;
-//! assert_ne!(pair.access.as_str(), service.as_str());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! (Documented with examples in the [`token`](crate::token) module docs.)
 
 use std::fmt;
 use std::time::Duration;

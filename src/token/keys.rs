@@ -1,19 +1,7 @@
-//! Keys and the keyring: each key bound to exactly one algorithm, several verification
-//! keys by `kid`, one active signing key, and the public keys as a JWKS document.
+//! Keys and the keyring: each key bound to exactly one algorithm, several verification keys
+//! by `kid`, one active signing key, and the public keys as a JWKS document.
 //!
-//! ```
-//! use axum_token_auth::{Key, TokenAuth, token::Algorithm};
-//!
-//! let current = Key::hmac(Algorithm::HS256, b"a-random-secret-of-at-least-32-bytes!!")?
-//!     .with_kid("2026-11");
-//! let previous = Key::hmac(Algorithm::HS256, b"the-previous-secret-still-accepted-for-now")?
-//!     .with_kid("2026-10");
-//! let auth = TokenAuth::builder()
-//!     .signing_key(current)          // signs new tokens, verifies them too
-//!     .verification_key(previous)    // still verifies tokens it signed
-//!     .build()?;
-//! # Ok::<(), axum_token_auth::ConfigError>(())
-//! ```
+//! (Documented with examples in the [`token`](crate::token) module docs.)
 
 use std::fmt;
 

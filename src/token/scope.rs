@@ -1,28 +1,7 @@
-//! Scopes: the grammar, matching, [`ScopeSet`] and the [`scope!`](crate::scope!) marker macro.
+//! Scopes: the grammar, matching, [`ScopeSet`] and the [`scope!`](crate::scope!) marker
+//! macro.
 //!
-//! ```
-//! use axum_token_auth::token::{Scope, ScopeSet};
-//!
-//! let granted: ScopeSet = "users:* admin".parse().unwrap();
-//! assert!(granted.has("users:read"));
-//! assert!(granted.has("admin"));
-//! assert!(!granted.has("administrator"));   // never prefix matching
-//! assert!(!granted.has("orders:read"));
-//! assert!(Scope::new("admin*").is_err());    // not a scope
-//! ```
-//!
-//! # Grammar
-//!
-//! ```text
-//! scope    = "*" / resource [ ":" action ] *( ":" action )
-//! resource = name *( "." name )            ; users, api.v1
-//! action   = name *( "." name ) / "*"      ; read, *  ("*" only as the last segment)
-//! name     = 1*( ALPHA / DIGIT / "_" / "-" )
-//! ```
-//!
-//! At most [`MAX_SCOPE_LEN`] bytes. Matching is segment-aware: `*` grants everything,
-//! `users:*` grants `users:read` and `users:profile:read` (but not `users`), and
-//! every other scope grants exactly itself.
+//! (Documented with examples in the [`token`](crate::token) module docs.)
 
 use std::fmt;
 use std::str::FromStr;

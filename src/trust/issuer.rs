@@ -312,6 +312,7 @@ impl Issuer {
     /// settings); give your own for private CAs or a proxy. Timeouts and the size limit
     /// still apply per fetch.
     #[cfg(feature = "oidc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
         self

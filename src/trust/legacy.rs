@@ -1,34 +1,8 @@
 //! Tokens of the systems this crate replaces, accepted for a migration window:
-//! [`LegacyIssuer`] maps a seed system's token format onto the crate's claims, so a
-//! team can cut over without logging everyone out or reissuing every service token.
+//! [`LegacyIssuer`] maps a seed system's token format onto the crate's claims, so a team
+//! can cut over without logging everyone out or reissuing every service token.
 //!
-//! ```
-//! use std::time::{Duration, SystemTime};
-//! use axum_token_auth::{TokenAuth, trust::LegacyIssuer};
-//!
-//! let until = SystemTime::now() + Duration::from_secs(30 * 24 * 3600);
-//! let auth = TokenAuth::builder()
-//!     .hs256_secret("the-new-random-secret-of-at-least-32-bytes")
-//!     .accept_legacy(LegacyIssuer::scoped_token_service("the-old-service-secret-of-32-bytes+")?.accept_until(until))
-//!     .build()?;
-//! # Ok::<(), axum_token_auth::ConfigError>(())
-//! ```
-//!
-//! | format | their claims | ours |
-//! | --- | --- | --- |
-//! | [`ScopedTokenService`](LegacyFormat::ScopedTokenService) | `module_name`, `community_id`, `scopes` (array), `type` (`access` / `service` / `refresh`), `jti`, `metadata` | `sub` = `module_name`, `tenant` = `community_id`, `scope`, kind from `type`, `jti`, `metadata` kept |
-//! | [`TokenAuth`](LegacyFormat::TokenAuth) (Flask) | `user_id`, `ref_id` (uuid4) | `sub` = `user_id`, `jti` = `ref_id`, an access token |
-//! | [`Fastcore`](LegacyFormat::Fastcore) (FastAPI) / webtool | `sub`, `type` (`access` / `refresh`, absent = access), `jti` optional, `iss`/`aud` when configured | the same names; kind from `type` |
-//!
-//! Rules: a legacy token is recognised only by its shape — its header's `typ` is `JWT`
-//! or absent (the crate's own tokens always say `at+jwt`, `refresh+jwt` or
-//! `service+jwt`) and its `iss` names no trusted external issuer — and only a legacy
-//! issuer's own key verifies it. Kinds are never confused: a legacy `type: refresh` is
-//! a refresh token, never an access token. After [`accept_until`](LegacyIssuer::accept_until)
-//! every token of the format is refused (`invalid_token`). A legacy token's revocation
-//! digest is the SHA-256 of the whole token, exactly what ScopedTokenService stores in
-//! its `revoked_tokens` table, so that list is imported as is
-//! ([`TokenAuth::import_revoked_digest`](crate::TokenAuth::import_revoked_digest)).
+//! (Documented with examples in the [`trust`](crate::trust) module docs.)
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

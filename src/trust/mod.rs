@@ -34,6 +34,94 @@
 //! | Google | [`Issuer::google`]`()` | `https://accounts.google.com` | none | ID tokens minted for the service (access tokens are opaque) |
 //!
 //! Every preset still needs [`Issuer::audience`].
+//!
+//! ## Our own keyring, live
+//!
+//! The crate's own keyring, live: the signing key rotates and verification keys come and
+//! go at runtime, without rebuilding the `Router`
+//! ([`TokenAuth::rotate_signing_key`](crate::TokenAuth::rotate_signing_key),
+//! [`add_verification_key`](crate::TokenAuth::add_verification_key),
+//! [`retire_key`](crate::TokenAuth::retire_key)).
+//!
+//! Readers (every token verification) load the current ring without a lock; writers
+//! build a new ring and swap it in, one at a time. Retiring a key bumps the trust epoch,
+//! so no layer's verified-token cache keeps accepting what it verified.
+//!
+//! ```
+//! use axum_token_auth::{Key, TokenAuth, TokenRequest};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = TokenAuth::builder()
+//!     .signing_key(Key::hs256("a-random-secret-of-at-least-32-bytes!!")?.with_kid("2026-11"))
+//!     .build()?;
+//! let old = auth.issue_access(&TokenRequest::new("alice"))?;
+//!
+//! // Rotate: new tokens are signed with the new key; the old one still verifies.
+//! auth.rotate_signing_key(Key::hs256("another-random-secret-of-32-bytes-or-more")?.with_kid("2026-12"))?;
+//! let new = auth.issue_access(&TokenRequest::new("alice"))?;
+//! assert!(auth.validate::<axum_token_auth::NoCustomClaims>(old.as_str()).await.is_ok());
+//!
+//! // Retire the old key once its tokens have expired (or now, to cut them off).
+//! auth.retire_key("2026-11")?;
+//! assert!(auth.validate::<axum_token_auth::NoCustomClaims>(old.as_str()).await.is_err());
+//! assert!(auth.validate::<axum_token_auth::NoCustomClaims>(new.as_str()).await.is_ok());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Migrating from a legacy format
+//!
+//! Tokens of the systems this crate replaces, accepted for a migration window:
+//! [`LegacyIssuer`] maps a seed system's token format onto the crate's claims, so a
+//! team can cut over without logging everyone out or reissuing every service token.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use axum_token_auth::{TokenAuth, trust::LegacyIssuer};
+//!
+//! let until = SystemTime::now() + Duration::from_secs(30 * 24 * 3600);
+//! let auth = TokenAuth::builder()
+//!     .hs256_secret("the-new-random-secret-of-at-least-32-bytes")
+//!     .accept_legacy(LegacyIssuer::scoped_token_service("the-old-service-secret-of-32-bytes+")?.accept_until(until))
+//!     .build()?;
+//! # Ok::<(), axum_token_auth::ConfigError>(())
+//! ```
+//!
+//! | format | their claims | ours |
+//! | --- | --- | --- |
+//! | [`ScopedTokenService`](LegacyFormat::ScopedTokenService) | `module_name`, `community_id`, `scopes` (array), `type` (`access` / `service` / `refresh`), `jti`, `metadata` | `sub` = `module_name`, `tenant` = `community_id`, `scope`, kind from `type`, `jti`, `metadata` kept |
+//! | [`TokenAuth`](LegacyFormat::TokenAuth) (Flask) | `user_id`, `ref_id` (uuid4) | `sub` = `user_id`, `jti` = `ref_id`, an access token |
+//! | [`Fastcore`](LegacyFormat::Fastcore) (FastAPI) / webtool | `sub`, `type` (`access` / `refresh`, absent = access), `jti` optional, `iss`/`aud` when configured | the same names; kind from `type` |
+//!
+//! Rules: a legacy token is recognised only by its shape — its header's `typ` is `JWT`
+//! or absent (the crate's own tokens always say `at+jwt`, `refresh+jwt` or
+//! `service+jwt`) and its `iss` names no trusted external issuer — and only a legacy
+//! issuer's own key verifies it. Kinds are never confused: a legacy `type: refresh` is
+//! a refresh token, never an access token. After [`accept_until`](LegacyIssuer::accept_until)
+//! every token of the format is refused (`invalid_token`). A legacy token's revocation
+//! digest is the SHA-256 of the whole token, exactly what ScopedTokenService stores in
+//! its `revoked_tokens` table, so that list is imported as is
+//! ([`TokenAuth::import_revoked_digest`](crate::TokenAuth::import_revoked_digest)).
+//!
+//! ## Remote key sets
+//!
+//! A live remote key set (feature `oidc`): fetched in the background, refreshed as its
+//! `Cache-Control` says, refetched once on an unknown `kid`, kept through failures.
+//!
+//! The state machine, every transition driven by `RemoteKeys::fetch_now`:
+//!
+//! * **not ready** (never fetched): tokens of the issuer get 503 until the first success;
+//!   the first fetch starts in the background (start-up never blocks; see
+//!   [`TokenAuth::await_ready`](crate::TokenAuth::await_ready)).
+//! * **fresh**: the set verifies; the background task refreshes it when `max-age`
+//!   (clamped) runs out.
+//! * **unknown `kid`**: one refetch, **single-flight** (requests arriving meanwhile wait
+//!   for the same fetch, then look again) and **rate-limited** (at most one such fetch
+//!   per `refetch_interval`, whatever the number of distinct `kid`s).
+//! * **failing**: the last good set keeps verifying (stale-while-error) for `max_stale`
+//!   after its last successful fetch; past that, 503 `temporarily_unavailable`, never
+//!   401. Retries every `retry_interval`; the first success recovers, no restart.
+//! * **keys retired**: a fetched set that drops or changes a key bumps the trust epoch,
+//!   so the layers' verified-token caches forget what the old key verified.
 
 pub(crate) mod external;
 #[cfg(feature = "oidc")]

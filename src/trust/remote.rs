@@ -1,21 +1,7 @@
 //! A live remote key set (feature `oidc`): fetched in the background, refreshed as its
 //! `Cache-Control` says, refetched once on an unknown `kid`, kept through failures.
 //!
-//! The state machine, every transition driven by [`RemoteKeys::fetch_now`]:
-//!
-//! * **not ready** (never fetched): tokens of the issuer get 503 until the first success;
-//!   the first fetch starts in the background (start-up never blocks; see
-//!   [`TokenAuth::await_ready`](crate::TokenAuth::await_ready)).
-//! * **fresh**: the set verifies; the background task refreshes it when `max-age`
-//!   (clamped) runs out.
-//! * **unknown `kid`**: one refetch, **single-flight** (requests arriving meanwhile wait
-//!   for the same fetch, then look again) and **rate-limited** (at most one such fetch
-//!   per `refetch_interval`, whatever the number of distinct `kid`s).
-//! * **failing**: the last good set keeps verifying (stale-while-error) for `max_stale`
-//!   after its last successful fetch; past that, 503 `temporarily_unavailable`, never
-//!   401. Retries every `retry_interval`; the first success recovers, no restart.
-//! * **keys retired**: a fetched set that drops or changes a key bumps the trust epoch,
-//!   so the layers' verified-token caches forget what the old key verified.
+//! (Documented with examples in the [`trust`](crate::trust) module docs.)
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
