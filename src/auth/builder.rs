@@ -214,6 +214,15 @@ impl TokenAuthBuilder {
     }
 
     /// The key that signs new tokens (and verifies them).
+    ///
+    /// ```
+    /// use axum_token_auth::{Key, TokenAuth, token::Algorithm};
+    ///
+    /// let key = Key::hmac(Algorithm::HS384, b"a-random-secret-of-at-least-48-bytes-for-hs384!!")?.with_kid("2026-12");
+    /// let auth = TokenAuth::builder().signing_key(key).build()?;
+    /// assert!(auth.jwks().keys.is_empty()); // HMAC keys are never published
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn signing_key(mut self, key: Key) -> Self {
         self.signing = Some(key);
         self
@@ -229,6 +238,18 @@ impl TokenAuthBuilder {
 
     /// A further key that verifies tokens but signs none: a previous key during rotation,
     /// or another issuer's public key. With several keys, each needs a `kid`.
+    ///
+    /// ```
+    /// use axum_token_auth::{Key, TokenAuth};
+    ///
+    /// // Tokens signed with the previous secret stay valid until they expire.
+    /// let auth = TokenAuth::builder()
+    ///     .signing_key(Key::hs256("the-new-secret-of-at-least-32-bytes!!")?.with_kid("new"))
+    ///     .verification_key(Key::hs256("the-old-secret-of-at-least-32-bytes!!")?.with_kid("old"))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn verification_key(mut self, key: Key) -> Self {
         self.verification.push(key);
         self
@@ -239,6 +260,17 @@ impl TokenAuthBuilder {
     /// the [`trust`](crate::trust) module. With at least one trusted issuer, a signing key
     /// is optional (verify-only mode: issuing then fails with
     /// [`IssueError::NoSigningKey`](crate::token::IssueError::NoSigningKey)).
+    ///
+    /// ```
+    /// use axum_token_auth::{TokenAuth, trust::Issuer};
+    ///
+    /// // A verify-only service: no signing key, tokens from the company Keycloak.
+    /// let auth = TokenAuth::builder()
+    ///     .trust(Issuer::keycloak("https://sso.example.com", "staff").audience("orders-api"))
+    ///     .build()?;
+    /// assert_eq!(auth.trusted_issuers().collect::<Vec<_>>(), ["https://sso.example.com/realms/staff"]);
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn trust(mut self, issuer: crate::trust::Issuer) -> Self {
         self.trusted.push(issuer);
         self
@@ -246,12 +278,40 @@ impl TokenAuthBuilder {
 
     /// Also accepts tokens of a system this crate replaces, mapped onto the crate's
     /// claims, until the adapter's end date (see [`LegacyIssuer`](crate::trust::LegacyIssuer)).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use axum_token_auth::{Key, TokenAuth, trust::{LegacyFormat, LegacyIssuer}};
+    ///
+    /// let old = LegacyIssuer::new(LegacyFormat::ScopedTokenService, Key::hs256("the-old-service-secret-32-bytes-long!!")?)
+    ///     .accept_until(SystemTime::now() + Duration::from_secs(30 * 86_400));
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .accept_legacy(old)
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn accept_legacy(mut self, legacy: crate::trust::LegacyIssuer) -> Self {
         self.legacy.push(legacy);
         self
     }
 
     /// The issuer: written into `iss` and required (exact match) on every token.
+    ///
+    /// ```
+    /// use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .issuer("https://auth.example.com")
+    ///     .build()?;
+    /// let token = auth.issue_access(&TokenRequest::new("alice"))?;
+    /// let claims = auth.validate::<NoCustomClaims>(token.as_str()).await?;
+    /// assert_eq!(claims.iss.as_deref(), Some("https://auth.example.com"));
+    /// # Ok(()) }
+    /// ```
     pub fn issuer(mut self, iss: impl Into<String>) -> Self {
         self.issuer = Some(iss.into());
         self
@@ -259,36 +319,114 @@ impl TokenAuthBuilder {
 
     /// The audience: written into `aud` and required on every token. Without one, tokens
     /// that carry an `aud` are refused (they were meant for someone else).
+    ///
+    /// ```
+    /// use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let orders = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .audience("orders-api")
+    ///     .build()?;
+    /// let billing = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .audience("billing-api")
+    ///     .build()?;
+    /// let token = orders.issue_access(&TokenRequest::new("alice"))?;
+    /// // Same secret, other audience: refused.
+    /// assert!(billing.validate::<NoCustomClaims>(token.as_str()).await.is_err());
+    /// # Ok(()) }
+    /// ```
     pub fn audience(mut self, aud: impl Into<String>) -> Self {
         self.audience = Some(aud.into());
         self
     }
 
     /// Clock-skew leeway for `exp`, `nbf`, `iat` (at most 5 minutes).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::TokenAuth;
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .leeway(Duration::from_secs(5)) // at most 5 minutes
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
     }
 
     /// Access-token lifetime (1 minute ..= 24 hours).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{TokenAuth, TokenRequest};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .access_ttl(Duration::from_secs(5 * 60))
+    ///     .build()?;
+    /// assert_eq!(auth.issue_access(&TokenRequest::new("alice"))?.expires_in(), 300);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn access_ttl(mut self, ttl: Duration) -> Self {
         self.access_ttl = ttl;
         self
     }
 
     /// Refresh-token lifetime (1 hour ..= 365 days).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::TokenAuth;
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .refresh_ttl(Duration::from_secs(24 * 3600))
+    ///     .build()?;
+    /// assert_eq!(auth.refresh_ttl(), Duration::from_secs(86_400));
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
         self.refresh_ttl = ttl;
         self
     }
 
     /// Default service-token lifetime (1 hour ..= 8760 hours).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{TokenAuth, TokenRequest};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .service_ttl(Duration::from_secs(90 * 86_400))
+    ///     .build()?;
+    /// let token = auth.issue_service(&TokenRequest::new("billing-worker"))?;
+    /// assert_eq!(token.expires_in(), 90 * 86_400);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn service_ttl(mut self, ttl: Duration) -> Self {
         self.service_ttl = ttl;
         self
     }
 
     /// The largest token accepted, checked before any decoding (256 B ..= 64 KiB).
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .max_token_bytes(4 * 1024) // 256 B ..= 64 KiB
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn max_token_bytes(mut self, bytes: usize) -> Self {
         self.max_token_bytes = bytes;
         self
@@ -296,42 +434,133 @@ impl TokenAuthBuilder {
 
     /// The cookie the layer reads access tokens from (default `access_token`); shorthand
     /// for [`cookies`](Self::cookies) with [`CookieSettings::access_name`].
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .access_cookie("session")
+    ///     .build()?;
+    /// assert_eq!(auth.access_cookie_name(), Some("__Host-session"));
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn access_cookie(mut self, name: impl Into<String>) -> Self {
         self.cookies = self.cookies.access_name(name);
         self
     }
 
     /// Names and flags of the token cookies (see [`CookieSettings`]).
+    ///
+    /// ```
+    /// use axum_token_auth::{TokenAuth, http::CookieSettings};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .cookies(CookieSettings::default().refresh_path("/api/auth/refresh"))
+    ///     .build()?;
+    /// assert_eq!(auth.cookie_settings().refresh_cookie_name(), "__Secure-refresh_token");
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn cookies(mut self, cookies: CookieSettings) -> Self {
         self.cookies = cookies;
         self
     }
 
     /// CSRF protection of cookie-authenticated requests (on by default; see [`CsrfSettings`]).
+    ///
+    /// ```
+    /// use axum_token_auth::{TokenAuth, http::CsrfSettings};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .csrf(CsrfSettings::default().trusted_origin("https://app.example.com"))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn csrf(mut self, csrf: CsrfSettings) -> Self {
         self.csrf = csrf;
         self
     }
 
     /// Read access tokens only from the `Authorization` header, never from a cookie.
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    ///
+    /// // An API for non-browser clients: only `Authorization: Bearer`.
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .without_access_cookie()
+    ///     .build()?;
+    /// assert_eq!(auth.access_cookie_name(), None);
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn without_access_cookie(mut self) -> Self {
         self.access_cookie = false;
         self
     }
 
     /// The `realm` of `WWW-Authenticate` challenges (default `api`).
+    ///
+    /// ```
+    /// use axum_token_auth::{AuthError, TokenAuth};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .realm("orders")
+    ///     .build()?;
+    /// let res = auth.render_error(AuthError::MissingCredentials);
+    /// assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="orders""#);
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = realm.into();
         self
     }
 
     /// Replaces how refusals are rendered (default: [`JsonErrorRenderer`]).
+    ///
+    /// ```
+    /// use axum::response::{IntoResponse, Response};
+    /// use axum_token_auth::{AuthError, TokenAuth, http::ErrorRenderer};
+    ///
+    /// struct Plain;
+    /// impl ErrorRenderer for Plain {
+    ///     fn render(&self, error: &AuthError, realm: &str) -> Response {
+    ///         let mut res = (error.status(), error.description().into_owned()).into_response();
+    ///         if let Some(v) = error.www_authenticate(realm) {
+    ///             res.headers_mut().insert(http::header::WWW_AUTHENTICATE, v);
+    ///         }
+    ///         res
+    ///     }
+    /// }
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .error_renderer(Plain)
+    ///     .build()?;
+    /// assert_eq!(auth.render_error(AuthError::MissingCredentials).status(), 401);
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn error_renderer(mut self, renderer: impl ErrorRenderer) -> Self {
         self.renderer = Arc::new(renderer);
         self
     }
 
     /// Where revoked token ids are kept (default: a [`MemoryRevocationStore`]).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use axum_token_auth::{TokenAuth, store::memory::MemoryRevocationStore};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .revocation_store(Arc::new(MemoryRevocationStore::with_capacity(100_000)))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
         self.revocation = Some(store);
         self
@@ -339,6 +568,18 @@ impl TokenAuthBuilder {
 
     /// What to do when the revocation store cannot answer (default
     /// [`StoreFailurePolicy::FailClosed`]: 503).
+    ///
+    /// ```
+    /// use axum_token_auth::{TokenAuth, store::StoreFailurePolicy};
+    ///
+    /// // Availability over revocation: documented, and logged at each use.
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .on_store_failure(StoreFailurePolicy::FailOpen)
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn on_store_failure(mut self, policy: StoreFailurePolicy) -> Self {
         self.failure_policy = policy;
         self
@@ -348,6 +589,17 @@ impl TokenAuthBuilder {
     /// signature check (default [`DEFAULT_CACHE_CAPACITY`](crate::http::DEFAULT_CACHE_CAPACITY),
     /// 16 384; 0 turns the cache off). Expiry, revocation and CSRF are still checked on
     /// every request; see the `cache` notes in the README.
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .verified_cache_capacity(0) // every request verifies its token in full
+    ///     .build()?;
+    /// assert!(auth.layer().cache_stats().is_none());
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn verified_cache_capacity(mut self, entries: usize) -> Self {
         self.cache_capacity = entries;
         self
@@ -358,6 +610,18 @@ impl TokenAuthBuilder {
     /// calls in flight. Default [`GuardSettings::default`](crate::store::guard::GuardSettings):
     /// 250 ms for the per-request check, 750 ms for other calls, 256 in flight, open after
     /// one outage, probe every 200 ms. See [`store::guard`](crate::store::guard).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{TokenAuth, store::guard::GuardSettings};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .store_guard(GuardSettings::default().check_timeout(Duration::from_millis(100)))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn store_guard(mut self, settings: crate::store::guard::GuardSettings) -> Self {
         self.store_guard = settings;
         self
@@ -368,6 +632,17 @@ impl TokenAuthBuilder {
     /// off). Entries are charged for their claims whatever the tokens' size, and the
     /// cache never holds more than this; with the defaults it holds 16 384 users whose
     /// claims JSON is up to ~300 bytes.
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .verified_cache_bytes(4 << 20) // 4 MiB per layer
+    ///     .build()?;
+    /// assert!(auth.layer().cache_stats().is_some());
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn verified_cache_bytes(mut self, bytes: usize) -> Self {
         self.cache_bytes = bytes;
         self
@@ -380,6 +655,14 @@ impl TokenAuthBuilder {
     }
 
     /// Checks everything and builds the immutable, cheaply cloneable [`TokenAuth`].
+    ///
+    /// ```
+    /// use axum_token_auth::{ConfigError, TokenAuth};
+    ///
+    /// let err = TokenAuth::builder().hs256_secret("short").build().unwrap_err();
+    /// assert!(matches!(err, ConfigError::WeakSecret(_)));
+    /// assert!(matches!(TokenAuth::builder().build(), Err(ConfigError::MissingSigningKey)));
+    /// ```
     pub fn build(self) -> Result<TokenAuth, ConfigError> {
         crate::token::keys::install_crypto_provider();
         if let Some(e) = self.error {

@@ -51,30 +51,67 @@ impl Default for CookieSettings {
 
 impl CookieSettings {
     /// Name of the access-token cookie (default `access_token`).
+    ///
+    /// ```
+    /// use axum_token_auth::http::CookieSettings;
+    ///
+    /// let c = CookieSettings::default().access_name("session");
+    /// assert_eq!(c.access_cookie_name(), "__Host-session");
+    /// ```
     pub fn access_name(mut self, name: impl Into<String>) -> Self {
         self.access_name = name.into();
         self
     }
 
     /// Name of the refresh-token cookie (default `refresh_token`).
+    ///
+    /// ```
+    /// use axum_token_auth::http::CookieSettings;
+    ///
+    /// let c = CookieSettings::default().refresh_name("renew");
+    /// assert_eq!(c.refresh_cookie_name(), "__Secure-renew");
+    /// ```
     pub fn refresh_name(mut self, name: impl Into<String>) -> Self {
         self.refresh_name = name.into();
         self
     }
 
     /// Name of the readable CSRF cookie (default `csrf_token`).
+    ///
+    /// ```
+    /// use axum_token_auth::http::CookieSettings;
+    ///
+    /// let c = CookieSettings::default().csrf_name("xsrf");
+    /// assert_eq!(c.csrf_cookie_name(), "__Host-xsrf");
+    /// ```
     pub fn csrf_name(mut self, name: impl Into<String>) -> Self {
         self.csrf_name = name.into();
         self
     }
 
     /// `SameSite` of the access cookie (default `Lax`).
+    ///
+    /// ```
+    /// use axum_token_auth::http::CookieSettings;
+    ///
+    /// use axum_token_auth::cookie::SameSite;
+    /// let c = CookieSettings::default().access_same_site(SameSite::Strict);
+    /// assert_eq!(c.access_cookie("t", 60).same_site(), Some(SameSite::Strict));
+    /// ```
     pub fn access_same_site(mut self, same_site: SameSite) -> Self {
         self.access_same_site = same_site;
         self
     }
 
     /// `SameSite` of the refresh cookie (default `Strict`).
+    ///
+    /// ```
+    /// use axum_token_auth::http::CookieSettings;
+    ///
+    /// use axum_token_auth::cookie::SameSite;
+    /// let c = CookieSettings::default().refresh_same_site(SameSite::Lax);
+    /// assert_eq!(c.refresh_cookie("t", 60).same_site(), Some(SameSite::Lax));
+    /// ```
     pub fn refresh_same_site(mut self, same_site: SameSite) -> Self {
         self.refresh_same_site = same_site;
         self
@@ -82,6 +119,13 @@ impl CookieSettings {
 
     /// Path of the refresh cookie: the prefix of the refresh and logout routes (default
     /// `/auth`), so the refresh token is sent nowhere else.
+    ///
+    /// ```
+    /// use axum_token_auth::http::CookieSettings;
+    ///
+    /// let c = CookieSettings::default().refresh_path("/api/auth/refresh");
+    /// assert_eq!(c.refresh_cookie("t", 60).path(), Some("/api/auth/refresh"));
+    /// ```
     pub fn refresh_path(mut self, path: impl Into<String>) -> Self {
         self.refresh_path = path.into();
         self
@@ -89,6 +133,14 @@ impl CookieSettings {
 
     /// `Domain` attribute for all cookies (default none: host-only cookies). `__Host-`
     /// cookies cannot carry one: with a domain, names get `__Secure-`.
+    ///
+    /// ```
+    /// use axum_token_auth::http::CookieSettings;
+    ///
+    /// // A Domain cookie cannot be `__Host-`: names fall back to `__Secure-`.
+    /// let c = CookieSettings::default().domain("example.com");
+    /// assert_eq!(c.access_cookie("t", 60).domain(), Some("example.com"));
+    /// ```
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain = Some(domain.into());
         if self.prefix == Prefix::Host {
@@ -100,12 +152,26 @@ impl CookieSettings {
     /// Prefixes every name with `__Host-` (Secure, `Path=/`, no Domain: the browser
     /// guarantees the cookie came from this very host) — the default. The refresh
     /// cookie, which needs its own path, gets `__Secure-` instead.
+    ///
+    /// ```
+    /// use axum_token_auth::http::CookieSettings;
+    ///
+    /// let c = CookieSettings::default().insecure_unprefixed_names().host_prefix();
+    /// assert_eq!(c.access_cookie_name(), "__Host-access_token");
+    /// ```
     pub fn host_prefix(mut self) -> Self {
         self.prefix = Prefix::Host;
         self
     }
 
     /// Prefixes every name with `__Secure-`.
+    ///
+    /// ```
+    /// use axum_token_auth::http::CookieSettings;
+    ///
+    /// let c = CookieSettings::default().secure_prefix();
+    /// assert_eq!(c.access_cookie_name(), "__Secure-access_token");
+    /// ```
     pub fn secure_prefix(mut self) -> Self {
         self.prefix = Prefix::Secure;
         self
@@ -114,6 +180,13 @@ impl CookieSettings {
     /// ⚠️ Plain names (`access_token`, …) without `__Host-` / `__Secure-`: a sibling
     /// subdomain can then set (toss) cookies of the same name. Only for front ends that
     /// must find the cookies under their old names.
+    ///
+    /// ```
+    /// use axum_token_auth::http::CookieSettings;
+    ///
+    /// let c = CookieSettings::default().insecure_unprefixed_names();
+    /// assert_eq!(c.access_cookie_name(), "access_token");
+    /// ```
     pub fn insecure_unprefixed_names(mut self) -> Self {
         self.prefix = Prefix::None;
         self
@@ -122,6 +195,14 @@ impl CookieSettings {
     /// ⚠️ Development only: drops the `Secure` flag so cookies travel over plain HTTP to
     /// any host, and with it the name prefixes (browsers refuse prefixed cookies that are
     /// not `Secure`). Never use it in production.
+    ///
+    /// ```
+    /// use axum_token_auth::http::CookieSettings;
+    ///
+    /// // Plain http on a dev machine: no `Secure`, no prefixes.
+    /// let c = CookieSettings::default().insecure_dev_cookies();
+    /// assert_eq!(c.access_cookie("t", 60).secure(), Some(false));
+    /// ```
     pub fn insecure_dev_cookies(mut self) -> Self {
         self.secure = false;
         self.prefix = Prefix::None;

@@ -35,6 +35,14 @@ impl Default for CsrfSettings {
 
 impl CsrfSettings {
     /// The header carrying the CSRF value (default `X-CSRF-Token`).
+    ///
+    /// ```
+    /// use axum_token_auth::http::CsrfSettings;
+    /// use http::HeaderName;
+    ///
+    /// let c = CsrfSettings::default().header(HeaderName::from_static("x-xsrf-token"));
+    /// assert_eq!(c.header_name(), "x-xsrf-token");
+    /// ```
     pub fn header(mut self, name: HeaderName) -> Self {
         self.header = name;
         self
@@ -42,6 +50,18 @@ impl CsrfSettings {
 
     /// An origin (`scheme://host[:port]`) allowed besides the request's own host, e.g. a
     /// front end served from another origin.
+    ///
+    /// ```
+    /// use axum_token_auth::{TokenAuth, http::CsrfSettings};
+    ///
+    /// // The SPA is served from another origin than the API.
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .csrf(CsrfSettings::default().trusted_origin("https://app.example.com"))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn trusted_origin(mut self, origin: impl Into<String>) -> Self {
         self.trusted_origins
             .push(origin.into().trim_end_matches('/').to_ascii_lowercase());
@@ -51,6 +71,14 @@ impl CsrfSettings {
     /// ⚠️ Turns CSRF protection off. Only for APIs whose cookies are never sent by
     /// browsers to other sites' requests (e.g. `SameSite=Strict` everywhere and no
     /// state-changing GETs) — think twice.
+    ///
+    /// ```
+    /// use axum_token_auth::http::CsrfSettings;
+    ///
+    /// // Only for APIs no browser ever reaches with cookies.
+    /// let c = CsrfSettings::default().insecure_disable();
+    /// # let _ = c;
+    /// ```
     pub fn insecure_disable(mut self) -> Self {
         self.enabled = false;
         self

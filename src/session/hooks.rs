@@ -57,6 +57,38 @@ pub enum SessionEvent {
 
 /// Hooks called by [`Sessions`](crate::Sessions) (Token-Auth's `after_new_access_token_generated` and
 /// friends). Every method has a no-op default; errors in hooks are the hook's business.
+///
+/// ```
+/// use axum_token_auth::{Sessions, TokenAuth, TokenRequest, async_trait};
+/// use axum_token_auth::session::{SessionEvent, SessionHooks};
+/// use axum_token_auth::store::memory::MemoryRefreshStore;
+/// use std::sync::{Arc, Mutex};
+///
+/// /// Counts logins, e.g. for a security dashboard.
+/// #[derive(Clone, Default)]
+/// struct Logins(Arc<Mutex<u32>>);
+///
+/// #[async_trait]
+/// impl SessionHooks for Logins {
+///     async fn on_event(&self, event: &SessionEvent) {
+///         if matches!(event, SessionEvent::Issued { .. }) {
+///             *self.0.lock().unwrap() += 1;
+///         }
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let auth = TokenAuth::builder()
+///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+///     .build()?;
+/// let logins = Logins::default();
+/// let sessions = Sessions::builder(auth, MemoryRefreshStore::new())
+///     .hooks(logins.clone())
+///     .build()?;
+/// sessions.login(&TokenRequest::new("alice"), None).await?;
+/// assert_eq!(*logins.0.lock().unwrap(), 1);
+/// # Ok(()) }
+/// ```
 #[async_trait]
 pub trait SessionHooks: Send + Sync + 'static {
     /// After a refresh answered with a pair (Token-Auth's
@@ -125,12 +157,32 @@ impl SuccessorClaims {
     }
 
     /// The successor's `metadata` claim.
+    ///
+    /// ```
+    /// use axum_token_auth::session::SuccessorClaims;
+    /// use serde_json::{Map, json};
+    ///
+    /// let mut m = Map::new();
+    /// m.insert("plan".into(), json!("pro"));
+    /// let changes = SuccessorClaims::default().metadata(m);
+    /// # let _ = changes;
+    /// ```
     pub fn metadata(mut self, metadata: Map<String, Value>) -> Self {
         self.metadata = Some(metadata);
         self
     }
 
     /// The successor's own (custom) claims; names this crate owns are refused.
+    ///
+    /// ```
+    /// use axum_token_auth::session::SuccessorClaims;
+    /// use serde_json::{Map, json};
+    ///
+    /// let mut c = Map::new();
+    /// c.insert("org".into(), json!("acme"));
+    /// let changes = SuccessorClaims::default().custom(c);
+    /// # let _ = changes;
+    /// ```
     pub fn custom(mut self, custom: Map<String, Value>) -> Self {
         self.custom = Some(custom);
         self

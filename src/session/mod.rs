@@ -142,7 +142,27 @@ impl From<LoginError> for AuthError {
     }
 }
 
-/// Builds [`Sessions`].
+/// Builds [`Sessions`]: the grace window, the absolute session lifetime, the refresh
+/// policies, how tokens are delivered, and the application's [`SessionHooks`].
+///
+/// ```
+/// use std::time::Duration;
+/// use axum_token_auth::{Sessions, TokenAuth};
+/// use axum_token_auth::session::{NoHooks, TokenDelivery};
+/// use axum_token_auth::store::memory::MemoryRefreshStore;
+///
+/// let auth = TokenAuth::builder()
+///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+///     .build()?;
+/// let sessions = Sessions::builder(auth, MemoryRefreshStore::new())
+///     .grace(Duration::from_secs(10))
+///     .family_lifetime(Duration::from_secs(30 * 86_400))
+///     .token_delivery(TokenDelivery::Cookies)
+///     .hooks(NoHooks)
+///     .build()?;
+/// # let _ = sessions;
+/// # Ok::<(), axum_token_auth::ConfigError>(())
+/// ```
 #[must_use]
 pub struct SessionsBuilder {
     auth: TokenAuth,
@@ -167,6 +187,18 @@ impl fmt::Debug for SessionsBuilder {
 impl SessionsBuilder {
     /// The window in which a retry of the immediate parent returns the same successor
     /// (two tabs refreshing at once). Default 10 s; `Duration::ZERO` disables it; at most 60 s.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{Sessions, TokenAuth, store::memory::MemoryRefreshStore};
+    ///
+    /// # let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// let sessions = Sessions::builder(auth, MemoryRefreshStore::new())
+    ///     .grace(Duration::from_secs(5))
+    ///     .build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn grace(mut self, grace: Duration) -> Self {
         self.grace = grace;
         self
@@ -174,6 +206,19 @@ impl SessionsBuilder {
 
     /// The absolute lifetime of a family: no refresh token of a login outlives it, however
     /// often it is refreshed. Default 30 days; at least the refresh-token lifetime.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{Sessions, TokenAuth, store::memory::MemoryRefreshStore};
+    ///
+    /// # let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// // However often it is refreshed, a login ends after 14 days.
+    /// let sessions = Sessions::builder(auth, MemoryRefreshStore::new())
+    ///     .family_lifetime(Duration::from_secs(14 * 86_400))
+    ///     .build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn family_lifetime(mut self, lifetime: Duration) -> Self {
         self.family_lifetime = lifetime;
         self
@@ -181,6 +226,18 @@ impl SessionsBuilder {
 
     /// Token-Auth's policy: refuse a refresh while a still-valid access token is
     /// presented. Off by default (it logs out users with several tabs).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{Sessions, TokenAuth, store::memory::MemoryRefreshStore};
+    ///
+    /// # let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// let sessions = Sessions::builder(auth, MemoryRefreshStore::new())
+    ///     .require_expired_access(true)
+    ///     .build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn require_expired_access(mut self, on: bool) -> Self {
         self.require_expired_access = on;
         self
@@ -195,6 +252,19 @@ impl SessionsBuilder {
     /// stolen refresh token works until its session is ended; and the access tokens minted
     /// by such refreshes are not remembered by the family (logout cannot revoke them: they
     /// expire within the access lifetime).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{Sessions, TokenAuth, store::memory::MemoryRefreshStore};
+    ///
+    /// # let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// // A confidential client (a server) keeps one refresh token for the session.
+    /// let sessions = Sessions::builder(auth, MemoryRefreshStore::new())
+    ///     .keep_refresh_token(true)
+    ///     .build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn keep_refresh_token(mut self, on: bool) -> Self {
         self.keep_refresh_token = on;
         self
@@ -203,18 +273,60 @@ impl SessionsBuilder {
     /// How [`Sessions::login_response`] (and refreshes by cookie) deliver the tokens;
     /// default [`TokenDelivery::Cookies`]: no token in a
     /// body page script can read.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{Sessions, TokenAuth, store::memory::MemoryRefreshStore};
+    ///
+    /// # let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// use axum_token_auth::session::TokenDelivery;
+    /// let sessions = Sessions::builder(auth, MemoryRefreshStore::new())
+    ///     .token_delivery(TokenDelivery::Body) // mobile clients: tokens in the JSON body
+    ///     .build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn token_delivery(mut self, delivery: crate::session::routes::TokenDelivery) -> Self {
         self.delivery = delivery;
         self
     }
 
     /// The hooks to call.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{Sessions, TokenAuth, store::memory::MemoryRefreshStore};
+    ///
+    /// # let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// use axum_token_auth::{async_trait, session::{SessionEvent, SessionHooks}};
+    /// struct Audit;
+    /// #[async_trait]
+    /// impl SessionHooks for Audit {
+    ///     async fn on_event(&self, event: &SessionEvent) {
+    ///         tracing::info!(?event, "session event");
+    ///     }
+    /// }
+    /// let sessions = Sessions::builder(auth, MemoryRefreshStore::new()).hooks(Audit).build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn hooks(mut self, hooks: impl SessionHooks) -> Self {
         self.hooks = Arc::new(hooks);
         self
     }
 
     /// Checks the settings.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{Sessions, TokenAuth, store::memory::MemoryRefreshStore};
+    ///
+    /// # let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// // A grace window over 60 s is refused.
+    /// let r = Sessions::builder(auth, MemoryRefreshStore::new()).grace(Duration::from_secs(120)).build();
+    /// assert!(r.is_err());
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn build(self) -> Result<Sessions, ConfigError> {
         if self.grace > Duration::from_secs(60) {
             return Err(ConfigError::LifetimeOutOfRange {
@@ -294,6 +406,49 @@ fn cut(s: &str) -> String {
 }
 
 /// Logins, refresh, logout and session lists. Cheap to clone.
+///
+/// ```
+/// use axum::{Json, Router, routing::{get, post}};
+/// use axum_token_auth::{Claims, Sessions, TokenAuth, TokenRequest};
+/// use axum_token_auth::store::memory::MemoryRefreshStore;
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let auth = TokenAuth::builder()
+///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+///     .build()?;
+/// let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new()).build()?;
+///
+/// // The login route is the application's (it checks the password); the rest is ready.
+/// let login = {
+///     let sessions = sessions.clone();
+///     post(move |Json(user): Json<String>| async move {
+///         // … verify the user's credentials here …
+///         match sessions.login(&TokenRequest::new(user), None).await {
+///             Ok(login) => sessions.login_response(&login),
+///             Err(e) => sessions.auth().render_error(e.into()),
+///         }
+///     })
+/// };
+/// let app: Router = Router::new()
+///     .route("/auth/login", login)
+///     .route("/auth/refresh", sessions.refresh_route())
+///     .route("/auth/logout", sessions.logout_route())
+///     .merge(
+///         Router::new()
+///             .route("/auth/sessions", sessions.sessions_route())
+///             .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+///             .route_layer(auth.layer()),
+///     );
+///
+/// // The same flow without HTTP: log in, rotate twice, then a stolen old token shows
+/// // up: reuse is detected and the whole session (family) ends.
+/// let first = sessions.login(&TokenRequest::new("alice"), None).await?;
+/// let second = sessions.refresh(first.pair.refresh.as_str(), None).await?;
+/// let third = sessions.refresh(second.pair.refresh.as_str(), None).await?;
+/// assert!(sessions.refresh(first.pair.refresh.as_str(), None).await.is_err());
+/// assert!(sessions.refresh(third.pair.refresh.as_str(), None).await.is_err());
+/// # let _ = app; Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Sessions {
     pub(crate) inner: Arc<SessionsInner>,

@@ -125,6 +125,14 @@ impl GuardSettings {
     }
 
     /// Sets the timeout of the per-request revocation check (1 ms ..= 60 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::guard::GuardSettings;
+    ///
+    /// let g = GuardSettings::default().check_timeout(Duration::from_millis(100));
+    /// # let _ = g;
+    /// ```
     #[must_use]
     pub fn check_timeout(mut self, timeout: Duration) -> Self {
         self.check_timeout = timeout;
@@ -132,6 +140,14 @@ impl GuardSettings {
     }
 
     /// Sets the timeout of every other store call (1 ms ..= 60 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::guard::GuardSettings;
+    ///
+    /// let g = GuardSettings::default().call_timeout(Duration::from_millis(500));
+    /// # let _ = g;
+    /// ```
     #[must_use]
     pub fn call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = timeout;
@@ -139,6 +155,14 @@ impl GuardSettings {
     }
 
     /// Sets how many calls may be in flight per store handle (at least 1).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::guard::GuardSettings;
+    ///
+    /// let g = GuardSettings::default().max_in_flight(1024);
+    /// # let _ = g;
+    /// ```
     #[must_use]
     pub fn max_in_flight(mut self, calls: usize) -> Self {
         self.max_in_flight = calls.max(1);
@@ -146,6 +170,14 @@ impl GuardSettings {
     }
 
     /// Sets how many consecutive outages open the breaker (at least 1).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::guard::GuardSettings;
+    ///
+    /// let g = GuardSettings::default().open_after(10);
+    /// # let _ = g;
+    /// ```
     #[must_use]
     pub fn open_after(mut self, failures: u32) -> Self {
         self.open_after = failures.max(1);
@@ -153,6 +185,14 @@ impl GuardSettings {
     }
 
     /// Sets how often an open breaker probes the store (10 ms ..= 60 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::guard::GuardSettings;
+    ///
+    /// let g = GuardSettings::default().probe_interval(Duration::from_secs(2));
+    /// # let _ = g;
+    /// ```
     #[must_use]
     pub fn probe_interval(mut self, interval: Duration) -> Self {
         self.probe_interval = interval;

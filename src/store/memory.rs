@@ -141,6 +141,13 @@ impl MemoryRevocationStore {
     /// How many unexpired revocations one subject may hold before its further
     /// revocations become one subject-wide revocation (default
     /// [`DEFAULT_SUBJECT_QUOTA`]; at least 1).
+    ///
+    /// ```
+    /// use axum_token_auth::store::memory::MemoryRevocationStore;
+    ///
+    /// let store = MemoryRevocationStore::with_capacity(1_000_000).with_subject_quota(1_000);
+    /// # let _ = store;
+    /// ```
     #[must_use]
     pub fn with_subject_quota(mut self, quota: usize) -> Self {
         self.subject_quota = quota.max(1);
@@ -148,6 +155,13 @@ impl MemoryRevocationStore {
     }
 
     /// Uses `clock` to decide which entries have expired (tests).
+    ///
+    /// ```
+    /// use axum_token_auth::{store::memory::MemoryRevocationStore, token::FixedClock};
+    ///
+    /// let store = MemoryRevocationStore::default().with_clock(FixedClock(1_767_225_600));
+    /// # let _ = store;
+    /// ```
     #[must_use]
     pub fn with_clock(self, clock: impl Clock) -> Self {
         self.with_shared_clock(Arc::new(clock))

@@ -77,6 +77,43 @@ pub enum IssueError {
 
 /// What to put in a token: subject, scopes, tenant, metadata, custom claims, lifetime.
 /// Checked when issued.
+///
+/// ```
+/// use std::time::Duration;
+/// use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
+/// use serde::Serialize;
+///
+/// #[derive(Serialize)]
+/// struct Org {
+///     org: &'static str,
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let auth = TokenAuth::builder()
+///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+///     .build()?;
+/// let request = TokenRequest::new("alice")
+///     .scopes(["orders:read", "orders:write"])
+///     .tenant("acme")
+///     .metadata("plan", "pro")
+///     .claims(&Org { org: "acme-eu" })
+///     .ttl(Duration::from_secs(300));
+/// let token = auth.issue_access(&request)?;
+/// let claims = auth.validate::<serde_json::Value>(token.as_str()).await?;
+/// assert_eq!(claims.tenant.as_deref(), Some("acme"));
+/// assert!(claims.has_scope("orders:write"));
+/// assert_eq!(claims.custom["org"], "acme-eu");
+///
+/// // Custom claims cannot take a reserved name: refused when issued.
+/// #[derive(Serialize)]
+/// struct Sneaky {
+///     sub: &'static str,
+/// }
+/// let bad = TokenRequest::new("alice").claims(&Sneaky { sub: "root" });
+/// assert!(auth.issue_access(&bad).is_err());
+/// # let _ = auth.validate::<NoCustomClaims>(token.as_str()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Default)]
 #[must_use]
 pub struct TokenRequest {
@@ -135,18 +172,42 @@ impl TokenRequest {
     }
 
     /// Adds one scope.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::TokenRequest;
+    ///
+    /// let r = TokenRequest::new("alice").scope("orders:read").scope("orders:write");
+    /// # let _ = r;
+    /// ```
     pub fn scope(mut self, scope: impl Into<String>) -> Self {
         self.scopes.push(scope.into());
         self
     }
 
     /// Sets the tenant (the seeds' "community").
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::TokenRequest;
+    ///
+    /// let r = TokenRequest::new("alice").tenant("acme");
+    /// # let _ = r;
+    /// ```
     pub fn tenant(mut self, tenant: impl Into<String>) -> Self {
         self.tenant = Some(tenant.into());
         self
     }
 
     /// Adds a metadata entry (carried in the `metadata` claim).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::TokenRequest;
+    ///
+    /// let r = TokenRequest::new("alice").metadata("plan", "pro").metadata("seats", 25);
+    /// # let _ = r;
+    /// ```
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
         self.metadata.insert(key.into(), value.into());
         self
@@ -160,6 +221,15 @@ impl TokenRequest {
     }
 
     /// Overrides the lifetime configured for the kind (within the kind's range).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::TokenRequest;
+    ///
+    /// // Shorter than the configured lifetime, within the allowed range.
+    /// let r = TokenRequest::new("alice").ttl(Duration::from_secs(120));
+    /// # let _ = r;
+    /// ```
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = Some(ttl);
         self
@@ -169,6 +239,18 @@ impl TokenRequest {
     /// [`TokenAuth::revoke_all_for_user`](crate::TokenAuth::revoke_all_for_user) also revokes it. Read it with
     /// `auth.revocation_store().generation(subject)`; [`Sessions`](crate::Sessions) does
     /// this for you.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::TokenRequest;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let auth = axum_token_auth::TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// let generation = auth.revocation_store().generation("alice").await?;
+    /// let token = auth.issue_access(&TokenRequest::new("alice").user_generation(generation))?;
+    /// auth.revoke_all_for_user("alice").await?; // refuses it, by generation
+    /// # let _ = token; Ok(()) }
+    /// ```
     pub fn user_generation(mut self, generation: u64) -> Self {
         self.generation = Some(generation);
         self

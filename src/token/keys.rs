@@ -267,6 +267,14 @@ impl Key {
     }
 
     /// Sets the key id (`kid`), written into the header of every token this key signs.
+    ///
+    /// ```
+    /// use axum_token_auth::Key;
+    ///
+    /// let key = Key::hs256("a-random-secret-of-at-least-32-bytes!!")?.with_kid("2026-12");
+    /// assert_eq!(key.kid(), Some("2026-12"));
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     #[must_use]
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
         self.kid = Some(kid.into());

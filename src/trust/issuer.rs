@@ -208,6 +208,14 @@ impl Issuer {
     }
 
     /// Adds an accepted audience (at least one is required).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// let issuer = Issuer::auth0("example.eu.auth0.com").audience("https://orders.example.com");
+    /// # let _ = issuer;
+    /// ```
     pub fn audience(mut self, aud: impl Into<String>) -> Self {
         self.audiences.push(aud.into());
         self
@@ -224,6 +232,15 @@ impl Issuer {
     }
 
     /// The claim holding the audience (default `aud`; Cognito: `client_id`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// // Cognito access tokens name their client in `client_id`, not `aud`.
+    /// let issuer = Issuer::cognito("eu-west-1", "eu-west-1_AbCdE").audience("my-app-client-id").audience_claim("client_id");
+    /// # let _ = issuer;
+    /// ```
     pub fn audience_claim(mut self, claim: impl Into<String>) -> Self {
         self.audience_claim = claim.into();
         self
@@ -231,30 +248,73 @@ impl Issuer {
 
     /// The accepted algorithms (default: every asymmetric one). HMAC algorithms are
     /// refused at build: a shared secret is not a provider's key.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// let issuer = Issuer::jwks_url("https://idp.example.com", "https://idp.example.com/jwks").audience("api").algorithms([Algorithm::ES256]);
+    /// # let _ = issuer;
+    /// ```
     pub fn algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = algs.into_iter().collect();
         self
     }
 
     /// Accepts only tokens whose `typ` is `at+jwt` (RFC 9068), not `JWT` or none.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// // RFC 9068 access tokens only: an ID token (`typ: JWT`) is refused.
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").require_at_jwt();
+    /// # let _ = issuer;
+    /// ```
     pub fn require_at_jwt(mut self) -> Self {
         self.require_at_jwt = true;
         self
     }
 
     /// Where scopes come from (replaces the default, `scope`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// let issuer = Issuer::discover("https://idp.example.com")
+    ///     .audience("api")
+    ///     .scope_claims([ScopeClaim::path("scope"), ScopeClaim::path("groups").prefix("group:")]);
+    /// # let _ = issuer;
+    /// ```
     pub fn scope_claims(mut self, claims: impl IntoIterator<Item = ScopeClaim>) -> Self {
         self.scope_claims = claims.into_iter().collect();
         self
     }
 
     /// The claim whose string value becomes the tenant ([`TokenClaims::tenant`](crate::TokenClaims::tenant)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").tenant_claim(ScopeClaim::path("org_id"));
+    /// # let _ = issuer;
+    /// ```
     pub fn tenant_claim(mut self, claim: ScopeClaim) -> Self {
         self.tenant_claim = Some(claim);
         self
     }
 
     /// Only tokens whose top-level claim `name` is the string `value` pass.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// let issuer = Issuer::keycloak("https://sso.example.com", "staff").audience("api").require_claim("typ", "Bearer");
+    /// # let _ = issuer;
+    /// ```
     pub fn require_claim(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.required_claims.push((name.into(), value.into()));
         self
@@ -262,6 +322,14 @@ impl Issuer {
 
     /// Clock-skew leeway for this issuer's `exp`, `nbf`, `iat` (default: the
     /// [`TokenAuthBuilder::leeway`](crate::TokenAuthBuilder::leeway)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// let issuer = Issuer::google().audience("my-client.apps.googleusercontent.com").leeway(Duration::from_secs(60));
+    /// # let _ = issuer;
+    /// ```
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = Some(leeway);
         self
@@ -269,6 +337,15 @@ impl Issuer {
 
     /// A remote set is refreshed when the JWKS response's `Cache-Control: max-age` says,
     /// clamped into `min ..= max` (default 1 min ..= 1 h; 10 min without `max-age`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// // Refetch the key set at least hourly, at most every 5 minutes, whatever max-age says.
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").refresh_bounds(Duration::from_secs(300), Duration::from_secs(3600));
+    /// # let _ = issuer;
+    /// ```
     pub fn refresh_bounds(mut self, min: Duration, max: Duration) -> Self {
         self.refresh.min_refresh = min;
         self.refresh.max_refresh = max;
@@ -278,12 +355,28 @@ impl Issuer {
 
     /// Shortest time between two fetches caused by a token with an unknown `kid`
     /// (default 30 s): a flood of random `kid`s costs at most one fetch per interval.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").refetch_interval(Duration::from_secs(30));
+    /// # let _ = issuer;
+    /// ```
     pub fn refetch_interval(mut self, interval: Duration) -> Self {
         self.refresh.refetch_interval = interval;
         self
     }
 
     /// Time between attempts after a failed fetch (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").retry_interval(Duration::from_secs(10));
+    /// # let _ = issuer;
+    /// ```
     pub fn retry_interval(mut self, interval: Duration) -> Self {
         self.refresh.retry_interval = interval;
         self
@@ -291,18 +384,43 @@ impl Issuer {
 
     /// How long the last good key set keeps verifying while fetches fail (default 24 h);
     /// past it, this issuer's tokens are answered 503 `temporarily_unavailable`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// // Keep trusting the last good key set for up to a day while the provider is down.
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").max_stale(Duration::from_secs(86_400));
+    /// # let _ = issuer;
+    /// ```
     pub fn max_stale(mut self, max: Duration) -> Self {
         self.refresh.max_stale = max;
         self
     }
 
     /// The time limit of one fetch (default 5 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").fetch_timeout(Duration::from_secs(2));
+    /// # let _ = issuer;
+    /// ```
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
         self.refresh.fetch_timeout = timeout;
         self
     }
 
     /// The largest discovery or JWKS document read (default 256 KiB).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").max_document_bytes(64 * 1024);
+    /// # let _ = issuer;
+    /// ```
     pub fn max_document_bytes(mut self, bytes: usize) -> Self {
         self.refresh.max_document_bytes = bytes;
         self
@@ -311,6 +429,15 @@ impl Issuer {
     /// The HTTP client for fetches (default: rustls with the webpki roots, no proxy
     /// settings); give your own for private CAs or a proxy. Timeouts and the size limit
     /// still apply per fetch.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
+    ///
+    /// let client = reqwest::Client::builder().user_agent("orders-api").build().unwrap();
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").http_client(client);
+    /// # let _ = issuer;
+    /// ```
     #[cfg(feature = "oidc")]
     #[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {

@@ -75,6 +75,17 @@ impl LegacyIssuer {
 
     /// The end of the migration window: from then on, tokens of this format are refused.
     /// Required: a legacy format is a way out, not a second front door.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use axum_token_auth::{Key, trust::{LegacyFormat, LegacyIssuer}};
+    ///
+    /// let key = Key::hs256("the-old-service-secret-32-bytes-long!!")?;
+    /// let legacy = LegacyIssuer::new(LegacyFormat::ScopedTokenService, key)
+    ///     .accept_until(SystemTime::now() + Duration::from_secs(14 * 86_400));
+    /// # let _ = legacy;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn accept_until(mut self, until: SystemTime) -> Self {
         self.until = Some(
             until
@@ -86,12 +97,36 @@ impl LegacyIssuer {
     }
 
     /// Requires this `iss` (fastcore's `JWT_ISSUER`).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use axum_token_auth::{Key, trust::{LegacyFormat, LegacyIssuer}};
+    ///
+    /// let key = Key::hs256("the-old-service-secret-32-bytes-long!!")?;
+    /// let legacy = LegacyIssuer::new(LegacyFormat::TokenAuth, key)
+    ///     .accept_until(SystemTime::now() + Duration::from_secs(86_400))
+    ///     .issuer("https://old-auth.example.com");
+    /// # let _ = legacy;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn issuer(mut self, iss: impl Into<String>) -> Self {
         self.issuer = Some(iss.into());
         self
     }
 
     /// Requires this audience (fastcore's `JWT_AUDIENCE`).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use axum_token_auth::{Key, trust::{LegacyFormat, LegacyIssuer}};
+    ///
+    /// let key = Key::hs256("the-old-service-secret-32-bytes-long!!")?;
+    /// let legacy = LegacyIssuer::new(LegacyFormat::Fastcore, key)
+    ///     .accept_until(SystemTime::now() + Duration::from_secs(86_400))
+    ///     .audience("orders-api");
+    /// # let _ = legacy;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn audience(mut self, aud: impl Into<String>) -> Self {
         self.audience = Some(aud.into());
         self

@@ -51,6 +51,14 @@ impl ScopeClaim {
     }
 
     /// Puts `prefix` in front of every value (`role:` turns `admin` into `role:admin`).
+    ///
+    /// ```
+    /// use axum_token_auth::trust::ScopeClaim;
+    ///
+    /// // Cognito groups become scopes `group:admins`, `group:ops`, …
+    /// let claim = ScopeClaim::path("cognito:groups").prefix("group:");
+    /// # let _ = claim;
+    /// ```
     #[must_use]
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
