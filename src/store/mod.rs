@@ -27,8 +27,8 @@
 //! ```
 //!
 //! Tokens are never stored: only the SHA-256 digest of their `jti` ([`TokenDigest`]).
-//! The conformance suite in `tests/conformance/` runs the same tests against every
-//! backend.
+//! One conformance suite runs the same tests against every backend (memory, Redis,
+//! PostgreSQL, and each behind its guard).
 
 pub(crate) mod breaker;
 pub mod family;

@@ -15,8 +15,8 @@ use crate::token::error::InvalidToken;
 use crate::token::issue::is_valid_id;
 use crate::token::keys::Key;
 
-/// The token formats of the systems this crate replaces (`../shared/seeds` of the
-/// project: ScopedTokenService, Token-Auth, fastcore, webtool).
+/// The token formats of the systems this crate replaces (ScopedTokenService, the Flask
+/// Token-Auth module, fastcore security and webtool's JWTService).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LegacyFormat {
