@@ -7,6 +7,9 @@ pub(crate) mod csrf;
 pub(crate) mod extract;
 pub(crate) mod guard;
 pub(crate) mod layer;
+#[cfg(feature = "utoipa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
+pub mod openapi;
 pub(crate) mod rfc6750;
 
 pub use cache::{CacheStats, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_CAPACITY, MAX_CACHED_TOKEN};
