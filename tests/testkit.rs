@@ -284,3 +284,49 @@ async fn handlers_take_testkit_claims_of_any_type_without_a_router() {
 fn claims_of_a_misfit_type_panic_with_the_reason() {
     let _: Claims<Org> = claims(&test_auth(), &TokenRequest::new("alice"));
 }
+
+// ---------------------------------------------------------------------------------------
+// README: `route_layer` for a guarded sub-router
+// ---------------------------------------------------------------------------------------
+
+/// The README's sessions router: with `.layer` the layer also wraps the fallback, so an
+/// unknown path answers 401 (and tells a scanner which paths exist); with `.route_layer`
+/// only the routes are guarded and an unknown path stays 404.
+#[tokio::test]
+async fn unknown_paths_stay_404_behind_route_layer_and_turn_401_behind_layer() {
+    let auth = test_auth();
+    let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .build()
+        .unwrap();
+    let with = |route_layer: bool| {
+        let guarded = Router::new().route("/auth/sessions", sessions.sessions_route());
+        let guarded = if route_layer {
+            guarded.route_layer(auth.layer())
+        } else {
+            guarded.layer(auth.layer())
+        };
+        guarded.route("/auth/refresh", sessions.refresh_route())
+    };
+    let quiet = with(true);
+    assert_eq!(
+        status(&quiet, plain(Method::GET, "/nope")).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        status(&quiet, plain(Method::GET, "/auth/sessions")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let token = auth.issue_access(&TokenRequest::new("alice")).unwrap();
+    assert_eq!(
+        status(
+            &quiet,
+            bearer(Method::GET, "/auth/sessions", token.as_str())
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&with(false), plain(Method::GET, "/nope")).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
