@@ -135,7 +135,9 @@ pub(crate) async fn demo_app() -> Result<Router, Box<dyn std::error::Error>> {
                 .route("/admin", get(admin))
                 .route_layer(ScopeGuardLayer::all(["admin"])?),
         )
-        .layer(auth.layer());
+        // `route_layer`: the routes above are guarded, unknown paths stay 404 (`.layer`
+        // would wrap the fallback too and answer them 401).
+        .route_layer(auth.layer());
     if !auth.jwks().keys.is_empty() {
         protected = protected.route("/.well-known/jwks.json", auth.jwks_route());
     }

@@ -13,6 +13,9 @@ pub mod token;
 #[cfg_attr(docsrs, doc(cfg(feature = "password")))]
 pub mod password;
 pub mod store;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 pub mod trust;
 
 pub use crate::auth::{TokenAuth, TokenAuthBuilder};

@@ -1,16 +1,11 @@
 //! The verified-token cache never weakens a check: every case here is first cached as a
 //! valid token, then must be refused.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use axum_token_auth::{
-    Claims, TokenAuth, TokenRequest,
-    token::{Clock, TokenKind},
-};
+use axum_token_auth::testing::{Attack, AttackTokens, ManualClock};
+use axum_token_auth::{Claims, TokenAuth, TokenRequest, token::TokenKind};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Request, StatusCode};
@@ -18,24 +13,7 @@ use tower::ServiceExt;
 
 const SECRET: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
 
-/// A clock the test moves forward.
-#[derive(Clone)]
-struct TestClock(Arc<AtomicU64>);
-
-impl Clock for TestClock {
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-fn real_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn auth_with(clock: TestClock) -> TokenAuth {
+fn auth_with(clock: ManualClock) -> TokenAuth {
     TokenAuth::builder()
         .hs256_secret(SECRET)
         .clock(clock)
@@ -62,28 +40,25 @@ async fn status(app: &Router, token: &str) -> StatusCode {
         .status()
 }
 
-fn tamper_payload(token: &str) -> String {
-    let parts: Vec<&str> = token.split('.').collect();
-    let mut payload: serde_json::Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-    payload["sub"] = "mallory".into();
-    let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap());
-    format!("{}.{}.{}", parts[0], p, parts[2])
-}
-
 #[tokio::test]
 async fn tampered_token_after_a_cached_one_is_401() {
-    let auth = auth_with(TestClock(Arc::new(AtomicU64::new(real_now()))));
+    let auth = auth_with(ManualClock::starting_now());
     let app = app(&auth);
-    let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
-    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
-    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK, "cached hit");
-    assert_eq!(
-        status(&app, &tamper_payload(t.as_str())).await,
-        StatusCode::UNAUTHORIZED
-    );
-    // A different signature on the same header and payload.
-    let mut forged = t.as_str().to_owned();
+    let attacks = AttackTokens::for_auth(&auth, &TokenRequest::new("alice")).unwrap();
+    let t = attacks.genuine();
+    assert_eq!(status(&app, t).await, StatusCode::OK);
+    assert_eq!(status(&app, t).await, StatusCode::OK, "cached hit");
+    for attack in [Attack::TamperedPayload, Attack::TamperedSignature] {
+        let forged = attacks.get(attack).unwrap();
+        assert_eq!(
+            status(&app, forged).await,
+            StatusCode::UNAUTHORIZED,
+            "{attack}"
+        );
+    }
+    // The last base64url character changed (for HS256 only its significant bits, or
+    // only its unused ones: a non-canonical text of the same signature).
+    let mut forged = t.to_owned();
     let last = forged.pop().unwrap();
     forged.push(if last == 'A' { 'B' } else { 'A' });
     assert_eq!(status(&app, &forged).await, StatusCode::UNAUTHORIZED);
@@ -91,7 +66,7 @@ async fn tampered_token_after_a_cached_one_is_401() {
 
 #[tokio::test]
 async fn revoked_after_cached_is_401() {
-    let auth = auth_with(TestClock(Arc::new(AtomicU64::new(real_now()))));
+    let auth = auth_with(ManualClock::starting_now());
     let app = app(&auth);
     let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
     assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
@@ -101,21 +76,21 @@ async fn revoked_after_cached_is_401() {
 
 #[tokio::test]
 async fn expired_while_cached_is_401() {
-    let clock = TestClock(Arc::new(AtomicU64::new(real_now())));
+    let clock = ManualClock::starting_now();
     let auth = auth_with(clock.clone());
     let app = app(&auth);
     let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
     assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
     // Just inside the 30 s leeway: still valid, from the cache.
-    clock.0.store(t.expires_at + 29, Ordering::SeqCst);
+    clock.set(t.expires_at + 29);
     assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
-    clock.0.store(t.expires_at + 30, Ordering::SeqCst);
+    clock.set(t.expires_at + 30);
     assert_eq!(status(&app, t.as_str()).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn alg_mismatch_after_cached_is_401() {
-    let auth = auth_with(TestClock(Arc::new(AtomicU64::new(real_now()))));
+    let auth = auth_with(ManualClock::starting_now());
     let app = app(&auth);
     let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
     assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
@@ -136,7 +111,7 @@ async fn alg_mismatch_after_cached_is_401() {
 
 #[tokio::test]
 async fn service_token_cached_by_a_service_layer_is_not_accepted_by_an_access_layer() {
-    let auth = auth_with(TestClock(Arc::new(AtomicU64::new(real_now()))));
+    let auth = auth_with(ManualClock::starting_now());
     let access_only = auth.layer();
     let with_service = access_only.clone().also_accept(TokenKind::Service);
     let route = || get(|c: Claims| async move { c.sub.clone() });
@@ -155,31 +130,32 @@ async fn cache_off_still_validates() {
         .build()
         .unwrap();
     let app = app(&auth);
-    let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
-    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
-    assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    let attacks = AttackTokens::for_auth(&auth, &TokenRequest::new("alice")).unwrap();
+    let t = attacks.genuine();
+    assert_eq!(status(&app, t).await, StatusCode::OK);
+    assert_eq!(status(&app, t).await, StatusCode::OK);
     assert_eq!(
-        status(&app, &tamper_payload(t.as_str())).await,
+        status(&app, attacks.get(Attack::TamperedPayload).unwrap()).await,
         StatusCode::UNAUTHORIZED
     );
 }
 
 #[tokio::test]
 async fn a_revoked_token_stays_refused_through_the_leeway_after_its_expiry() {
-    let clock = TestClock(Arc::new(AtomicU64::new(real_now())));
+    let clock = ManualClock::starting_now();
     let auth = auth_with(clock.clone());
     let app = app(&auth);
     let t = auth.issue_access(&TokenRequest::new("alice")).unwrap();
     assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
-    clock.0.store(t.expires_at - 5, Ordering::SeqCst);
+    clock.set(t.expires_at - 5);
     auth.revoke(t.as_str()).await.unwrap();
     // Past `exp` but within the 30 s leeway the token would still be accepted, so the
     // revocation must still hold.
-    clock.0.store(t.expires_at + 10, Ordering::SeqCst);
+    clock.set(t.expires_at + 10);
     assert_eq!(status(&app, t.as_str()).await, StatusCode::UNAUTHORIZED);
     // A revocation made after `exp` (logout of an expired session) holds too.
     let u = auth.issue_access(&TokenRequest::new("bob")).unwrap();
-    clock.0.store(u.expires_at + 1, Ordering::SeqCst);
+    clock.set(u.expires_at + 1);
     auth.revoke(u.as_str()).await.unwrap();
     assert_eq!(status(&app, u.as_str()).await, StatusCode::UNAUTHORIZED);
 }
@@ -231,7 +207,7 @@ async fn a_stream_of_one_time_tokens_does_not_evict_returning_users() {
 
 #[tokio::test]
 async fn cache_stats_count_the_layers_lookups() {
-    let auth = auth_with(TestClock(Arc::new(AtomicU64::new(real_now()))));
+    let auth = auth_with(ManualClock::starting_now());
     let layer = auth.layer();
     let app = Router::new()
         .route("/me", get(|c: Claims| async move { c.sub.clone() }))

@@ -5,6 +5,7 @@
 mod common;
 
 use axum::Router;
+use axum_token_auth::testing::{Attack, AttackTokens};
 use axum_token_auth::{
     AuthError, ConfigError, Key, TokenAuth, TokenRequest,
     token::{Algorithm, InvalidToken, Jwk, JwkSet},
@@ -268,6 +269,43 @@ async fn hs256_token_signed_with_the_rsa_public_key_is_refused() {
         let token = raw_token(&header, &wire_claims("mallory", "*"), &secret);
         assert_refused(
             send_get(&app(&auth), "/me", Some(&token)).await,
+            invalid(InvalidToken::AlgorithmMismatch),
+        )
+        .await;
+    }
+}
+
+/// The testkit's attack tokens for every asymmetric algorithm, the public-key confusion
+/// among them (keyed with the key's PEM as published: the fixture file), are refused by a
+/// real router, and the refusal of the confusion says why.
+#[tokio::test]
+async fn every_attack_token_is_refused_for_every_asymmetric_algorithm() {
+    for (alg, private, public) in [
+        (Algorithm::RS256, RSA2048_PRIVATE, Some(RSA2048_PUBLIC)),
+        (Algorithm::PS256, RSA2048_PRIVATE, Some(RSA2048_PUBLIC)),
+        (Algorithm::ES256, P256_PRIVATE, Some(P256_PUBLIC)),
+        (Algorithm::ES384, P384_PRIVATE, None),
+        (Algorithm::EdDSA, ED25519_PRIVATE, Some(ED25519_PUBLIC)),
+    ] {
+        let auth = signer(key(alg, private));
+        let mut attacks = AttackTokens::for_auth(&auth, &TokenRequest::new("alice")).unwrap();
+        let derived = attacks.get(Attack::AlgorithmConfusion).map(str::to_owned);
+        assert!(derived.is_some(), "{alg:?}: a confusion token from the key");
+        if let Some(pem) = public {
+            attacks = attacks.with_public_key_pem(pem.as_bytes());
+            assert_eq!(
+                attacks.get(Attack::AlgorithmConfusion).map(str::to_owned),
+                derived,
+                "{alg:?}: the derived PEM is the published one"
+            );
+        }
+        let app = app(&auth);
+        attacks
+            .assert_refused_by(&app, http::Method::GET, "/me")
+            .await;
+        let confusion = attacks.get(Attack::AlgorithmConfusion).unwrap();
+        assert_refused(
+            send_get(&app, "/me", Some(confusion)).await,
             invalid(InvalidToken::AlgorithmMismatch),
         )
         .await;

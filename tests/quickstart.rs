@@ -93,3 +93,18 @@ async fn a_same_origin_json_login_sets_cookies_and_puts_no_token_in_the_body() {
     assert!(body["access_token"].is_string() && body["refresh_token"].is_string());
     assert!(cookies.is_empty(), "{cookies:?}");
 }
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_guarded_ones_401_without_a_token() {
+    let app = quickstart::demo_app().await.expect("the demo app builds");
+    for (path, expected) in [
+        ("/nope", StatusCode::NOT_FOUND),
+        ("/me", StatusCode::UNAUTHORIZED),
+        ("/admin", StatusCode::UNAUTHORIZED),
+        ("/health", StatusCode::OK),
+    ] {
+        let req = Request::get(path).body(Body::empty()).unwrap();
+        let res = app.clone().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), expected, "{path}");
+    }
+}

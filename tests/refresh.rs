@@ -19,6 +19,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum_token_auth::store::RefreshStore;
 use axum_token_auth::store::memory::MemoryRefreshStore;
+use axum_token_auth::testing::CookieJar;
 use axum_token_auth::{
     AuthError, Claims, Sessions, TokenAuth, TokenAuthBuilder, TokenRequest,
     http::{CookieSettings, InvalidRequest},
@@ -407,12 +408,10 @@ fn set_cookies(headers: &HeaderMap) -> Vec<SetCookie> {
         .collect()
 }
 
-/// The values a browser would keep from a login answer: name → value.
-fn cookie_jar(res: &Resp) -> HashMap<String, String> {
-    res.set_cookies()
-        .into_iter()
-        .map(|c| (c.name, c.value))
-        .collect()
+/// The cookies a browser would keep from an answer (the testkit's jar; the attributes
+/// are checked with [`SetCookie`], parsed independently).
+fn cookie_jar(res: &Resp) -> CookieJar {
+    CookieJar::from_headers(&res.headers)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1034,8 +1033,8 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     let app = router(&sessions);
     let login = login_route(&app, "alice").await;
     let jar = cookie_jar(&login);
-    let access = jar[ACCESS_COOKIE].clone();
-    let csrf = jar[CSRF_COOKIE].clone();
+    let access = jar.get(ACCESS_COOKIE).unwrap().to_owned();
+    let csrf = jar.get(CSRF_COOKIE).unwrap().to_owned();
     assert_eq!(
         payload(&access)["csrf"],
         csrf_digest(&csrf),
@@ -1058,7 +1057,10 @@ async fn cookie_authenticated_unsafe_requests_need_the_bound_csrf_value() {
     let res = post_users().csrf("forged-value").send(&app).await;
     res.assert_refusal(StatusCode::FORBIDDEN, "invalid_request");
     // Another session's value (valid for that session, not this token): 403.
-    let other = cookie_jar(&login_route(&app, "alice").await)[CSRF_COOKIE].clone();
+    let other = cookie_jar(&login_route(&app, "alice").await)
+        .get(CSRF_COOKIE)
+        .unwrap()
+        .to_owned();
     assert_ne!(other, csrf);
     let res = post_users().csrf(&other).send(&app).await;
     res.assert_refusal(StatusCode::FORBIDDEN, "invalid_request");
@@ -1119,9 +1121,9 @@ async fn refresh_and_logout_by_cookie_need_the_csrf_value_but_json_refresh_does_
     let app = router(&sessions);
     let jar = cookie_jar(&login_route(&app, "alice").await);
     let (access, refresh, csrf) = (
-        jar[ACCESS_COOKIE].clone(),
-        jar[REFRESH_COOKIE].clone(),
-        jar[CSRF_COOKIE].clone(),
+        jar.get(ACCESS_COOKIE).unwrap().to_owned(),
+        jar.get(REFRESH_COOKIE).unwrap().to_owned(),
+        jar.get(CSRF_COOKIE).unwrap().to_owned(),
     );
     let by_cookie = |path: &str, access: &str, refresh: &str| {
         req(Method::POST, path)
@@ -1198,7 +1200,7 @@ async fn cookie_logout_with_a_basic_authorization_header_still_needs_the_csrf_va
     let sessions = sessions();
     let app = router(&sessions);
     let jar = cookie_jar(&login_route(&app, "alice").await);
-    let access = jar[ACCESS_COOKIE].clone();
+    let access = jar.get(ACCESS_COOKIE).unwrap().to_owned();
     let res = req(Method::POST, "/auth/logout")
         .cookie(ACCESS_COOKIE, &access)
         .header(AUTHORIZATION.as_str(), "Basic dXNlcjpwYXNz")
@@ -1214,7 +1216,7 @@ async fn the_layer_does_not_exempt_cookie_requests_carrying_a_basic_authorizatio
     let app = router(&sessions);
     let jar = cookie_jar(&login_route(&app, "alice").await);
     let res = req(Method::POST, "/users")
-        .cookie(ACCESS_COOKIE, &jar[ACCESS_COOKIE])
+        .cookie(ACCESS_COOKIE, jar.get(ACCESS_COOKIE).unwrap())
         .header(AUTHORIZATION.as_str(), "Basic dXNlcjpwYXNz")
         .send(&app)
         .await;
@@ -1286,7 +1288,7 @@ async fn prefixed_names_are_the_default_and_the_layer_reads_the_prefixed_one() {
         }
     }
     let jar = cookie_jar(&res);
-    let access = &jar["__Host-access_token"];
+    let access = jar.get("__Host-access_token").unwrap();
     let ok = req(Method::GET, "/me")
         .cookie("__Host-access_token", access)
         .send(&app)
@@ -1300,8 +1302,11 @@ async fn prefixed_names_are_the_default_and_the_layer_reads_the_prefixed_one() {
     assert_eq!(unprefixed.status, StatusCode::UNAUTHORIZED);
     // Cookie refresh with the prefixed names.
     let res = req(Method::POST, "/auth/refresh")
-        .cookie("__Secure-refresh_token", &jar["__Secure-refresh_token"])
-        .csrf(&jar["__Host-csrf_token"])
+        .cookie(
+            "__Secure-refresh_token",
+            jar.get("__Secure-refresh_token").unwrap(),
+        )
+        .csrf(jar.get("__Host-csrf_token").unwrap())
         .send(&app)
         .await;
     assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
@@ -1335,9 +1340,9 @@ async fn the_csrf_cookie_lives_as_long_as_the_refresh_cookies_of_its_family() {
     let six_days = 6 * 86400;
     let app6 = router(&at(six_days));
     let res = req(Method::POST, "/auth/refresh")
-        .cookie(REFRESH_COOKIE, &jar[REFRESH_COOKIE])
-        .cookie(CSRF_COOKIE, &jar[CSRF_COOKIE])
-        .csrf(&jar[CSRF_COOKIE])
+        .cookie(REFRESH_COOKIE, jar.get(REFRESH_COOKIE).unwrap())
+        .cookie(CSRF_COOKIE, jar.get(CSRF_COOKIE).unwrap())
+        .csrf(jar.get(CSRF_COOKIE).unwrap())
         .send(&app6)
         .await;
     assert_eq!(res.status, StatusCode::OK, "{:?}", res.body);
@@ -2117,9 +2122,9 @@ async fn cookie_login_and_cookie_refresh_never_put_a_token_in_the_body() {
     assert_eq!(body["refresh_expires_in"], 7 * 86400);
     let jar = cookie_jar(&login);
     let (access, refresh, csrf) = (
-        jar[ACCESS_COOKIE].clone(),
-        jar[REFRESH_COOKIE].clone(),
-        jar[CSRF_COOKIE].clone(),
+        jar.get(ACCESS_COOKIE).unwrap().to_owned(),
+        jar.get(REFRESH_COOKIE).unwrap().to_owned(),
+        jar.get(CSRF_COOKIE).unwrap().to_owned(),
     );
 
     // XSS reads the csrf cookie and posts the refresh: it gets cookies it cannot read.

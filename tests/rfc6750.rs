@@ -10,6 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum_token_auth::testing::{Attack, AttackTokens};
 use axum_token_auth::{
     AuthError, Claims, NoCustomClaims, ScopeGuardLayer, TokenAuth, TokenAuthLayer, TokenRequest,
     http::{ErrorRenderer, InvalidRequest},
@@ -253,11 +254,13 @@ async fn alg_none_is_401_invalid_token() {
     let tokens = [
         // `{"alg":"none"}` exactly, empty signature.
         format!("eyJhbGciOiJub25lIn0.{payload}."),
-        // With the access typ, and with a real signature glued on.
-        format!(
-            "{}.{payload}.",
-            b64(&json!({"alg": "none", "typ": "at+jwt"}))
-        ),
+        // The testkit's: with the access typ, over a genuine token's payload.
+        AttackTokens::for_auth(&auth(), &TokenRequest::new("alice"))
+            .unwrap()
+            .get(Attack::AlgNone)
+            .unwrap()
+            .to_owned(),
+        // With the access typ and a real signature glued on.
         format!(
             "{}.{payload}.{real_sig}",
             b64(&json!({"alg": "none", "typ": "at+jwt"}))
@@ -285,6 +288,40 @@ async fn alg_none_is_401_invalid_token() {
         invalid(InvalidToken::AlgorithmMismatch),
     )
     .await;
+}
+
+/// Each attack token of the testkit is refused by the check it aims at, with the full
+/// RFC 6750 answer (so the kit's tokens break exactly one thing each).
+#[tokio::test]
+async fn every_testkit_attack_token_is_refused_by_its_own_check() {
+    let auth = builder()
+        .issuer("https://auth.test")
+        .audience("orders")
+        .build()
+        .unwrap();
+    let app = app(&auth);
+    let attacks = AttackTokens::for_auth(&auth, &TokenRequest::new("alice")).unwrap();
+    for (attack, token) in attacks.iter() {
+        let reason = match attack {
+            Attack::AlgNone | Attack::AlgorithmConfusion => InvalidToken::AlgorithmMismatch,
+            Attack::Expired => InvalidToken::Expired,
+            Attack::NotYetValid => InvalidToken::NotYetValid,
+            Attack::UnknownKid => InvalidToken::UnknownKey,
+            Attack::WrongAudience => InvalidToken::WrongAudience,
+            Attack::WrongIssuer => InvalidToken::WrongIssuer,
+            Attack::RefreshType | Attack::UntypedJwt => InvalidToken::WrongKind {
+                expected: TokenKind::Access,
+            },
+            Attack::TamperedPayload | Attack::TamperedSignature | Attack::ForeignKey => {
+                InvalidToken::BadSignature
+            }
+            other => panic!("a new attack to map: {other}"),
+        };
+        let r = refusal(send_get(&app, "/me", Some(token)).await).await;
+        assert_eq!(r.error, Some(invalid(reason)), "attack {attack}");
+    }
+    assert_eq!(attacks.attacks().count(), 11);
+    ok_body(send_get(&app, "/me", Some(attacks.genuine())).await).await;
 }
 
 #[tokio::test]

@@ -648,7 +648,9 @@ impl TokenAuthBuilder {
         self
     }
 
-    /// The clock used for `iat`/`exp` when issuing and for checks when validating.
+    /// The clock used for `iat`/`exp` when issuing and for checks when validating. An
+    /// `Arc<dyn Clock>` is a clock too, so one clock can be shared with the code that
+    /// moves it (see `testing::ManualClock`, feature `testing`).
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self

@@ -248,6 +248,9 @@ pub(crate) mod csrf;
 pub(crate) mod extract;
 pub(crate) mod guard;
 pub(crate) mod layer;
+#[cfg(feature = "utoipa")]
+#[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
+pub mod openapi;
 pub(crate) mod rfc6750;
 pub(crate) mod settings;
 

@@ -3,10 +3,19 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Where "now" comes from. The default is the system clock; tests can pin it with
-/// [`FixedClock`].
+/// [`FixedClock`], or move it with `testing::ManualClock` (feature `testing`).
 pub trait Clock: Send + Sync + 'static {
     /// Seconds since the Unix epoch.
     fn now(&self) -> u64;
+}
+
+/// A shared clock is a clock: an `Arc<dyn Clock>` (or an `Arc` of any clock) can be
+/// handed to [`TokenAuthBuilder::clock`](crate::TokenAuthBuilder::clock) and kept by the
+/// test or the application that moves it.
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now(&self) -> u64 {
+        (**self).now()
+    }
 }
 
 /// The system clock.

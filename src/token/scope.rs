@@ -280,12 +280,24 @@ impl<'de> Deserialize<'de> for ScopeSet {
 
 /// A zero-sized type naming one scope, declared with [`scope!`](crate::scope!) and used
 /// by [`RequireScope`](crate::RequireScope).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a scope marker",
+    label = "not declared with `scope!`",
+    note = "declare a marker with `axum_token_auth::scope!(pub UsersWrite = \"users:write\");` and use `RequireScope<UsersWrite>`",
+    note = "for several scopes use a tuple of markers: `RequireAllScopes<(A, B)>` (every one) or `RequireAnyScope<(A, B)>` (one of them)"
+)]
 pub trait ScopeMarker: Send + Sync + 'static {
     /// The scope this marker stands for.
     const SCOPE: &'static str;
 }
 
 /// A list of scope markers: a single marker or a tuple of up to eight markers.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a list of scope markers",
+    label = "expected a `scope!` marker or a tuple of up to eight of them",
+    note = "declare markers with `axum_token_auth::scope! {{ pub A = \"a:read\"; pub B = \"b:write\"; }}`",
+    note = "then `RequireAllScopes<(A, B)>` needs every scope and `RequireAnyScope<(A, B)>` one of them; a single scope is `RequireScope<A>`"
+)]
 pub trait ScopeList: Send + Sync + 'static {
     /// The scopes in the list.
     const SCOPES: &'static [&'static str];
