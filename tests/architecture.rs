@@ -25,7 +25,6 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "testing",
         &["token", "trust", "store", "http", "auth", "session"],
     ),
-    ("openapi", &["token", "http", "auth"]),
 ];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {

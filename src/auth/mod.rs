@@ -34,6 +34,8 @@
 pub(crate) mod builder;
 mod issue;
 mod keys;
+#[cfg(feature = "utoipa")]
+mod openapi;
 mod verify;
 mod web;
 

@@ -1,4 +1,4 @@
-//! OpenAPI (utoipa 5, feature `utoipa`): the security schemes of a [`TokenAuth`] and the
+//! OpenAPI (utoipa 5, feature `utoipa`): the security schemes of a [`TokenAuth`](crate::TokenAuth) and the
 //! security requirements of its scope guards, from the `scope!` markers themselves.
 //!
 //! ```
@@ -38,7 +38,6 @@ use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 
-use crate::auth::TokenAuth;
 use crate::token::scope::{ScopeList, ScopeMarker};
 
 /// The name of the HTTP bearer (JWT) scheme in `components.securitySchemes`.
@@ -47,8 +46,8 @@ pub const BEARER_SCHEME: &str = "bearer";
 /// `components.securitySchemes`, present when the authority reads an access cookie.
 pub const COOKIE_SCHEME: &str = "access_cookie";
 
-/// The security schemes of a [`TokenAuth`], as OpenAPI sees them, and the requirements
-/// of its guards. Built by [`TokenAuth::openapi_security`]; add the schemes to a document
+/// The security schemes of a [`TokenAuth`](crate::TokenAuth), as OpenAPI sees them, and the requirements
+/// of its guards. Built by [`TokenAuth::openapi_security`](crate::TokenAuth::openapi_security); add the schemes to a document
 /// with [`Modify::modify`] (also usable in `#[openapi(modifiers(…))]` through a
 /// wrapper of yours that builds it).
 #[derive(Debug, Clone)]
@@ -57,21 +56,16 @@ pub struct OpenApiSecurity {
     csrf_header: String,
 }
 
-impl TokenAuth {
-    /// The OpenAPI security schemes of this configuration: `Authorization: Bearer` with
-    /// a JWT, and the access cookie (by its configured name, prefix included) unless
-    /// [`without_access_cookie`](crate::TokenAuthBuilder::without_access_cookie) was
-    /// set. See [`http::openapi`](crate::http::openapi).
-    #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
-    pub fn openapi_security(&self) -> OpenApiSecurity {
+impl OpenApiSecurity {
+    /// The schemes of a configuration reading the access cookie `cookie` (if any) and
+    /// taking the CSRF value in `csrf_header`.
+    pub(crate) fn new(cookie: Option<String>, csrf_header: String) -> Self {
         OpenApiSecurity {
-            cookie: self.access_cookie_name().map(str::to_owned),
-            csrf_header: self.inner.csrf.header_name().as_str().to_owned(),
+            cookie,
+            csrf_header,
         }
     }
-}
 
-impl OpenApiSecurity {
     /// The schemes, by their names in `components.securitySchemes`.
     pub fn schemes(&self) -> Vec<(&'static str, SecurityScheme)> {
         let bearer = HttpBuilder::new()

@@ -170,7 +170,7 @@ impl CookieJar {
             && let Ok(v) = HeaderValue::from_str(csrf)
         {
             req.headers_mut()
-                .insert(auth.inner.csrf.header_name().clone(), v);
+                .insert(auth.inner.web.csrf.header_name().clone(), v);
         }
     }
 }
