@@ -88,9 +88,9 @@ impl Cache {
     /// The first channel not heard within the staleness bound.
     fn stale_channel(&self) -> Option<usize> {
         let now = self.now_ms();
-        self.last_heard_ms.iter().position(|t| {
-            now.saturating_sub(t.load(Ordering::Acquire)) > self.max_staleness_ms
-        })
+        self.last_heard_ms
+            .iter()
+            .position(|t| now.saturating_sub(t.load(Ordering::Acquire)) > self.max_staleness_ms)
     }
 
     /// Applies one message of a revocation channel.

@@ -91,7 +91,9 @@ impl Conn {
             }
         }
         if out.is_empty() {
-            return Err(StoreError::Unavailable("redis cluster has no masters".into()));
+            return Err(StoreError::Unavailable(
+                "redis cluster has no masters".into(),
+            ));
         }
         Ok(out)
     }

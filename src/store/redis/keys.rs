@@ -207,7 +207,10 @@ mod tests {
     fn single_node_names_are_the_first_release_names() {
         let k = Keys::new("p:", false);
         let d = TokenDigest::of_jti("x");
-        assert_eq!(k.rev(&d), (format!("p:rev:{}", d.to_hex()), "p:revoked".into()));
+        assert_eq!(
+            k.rev(&d),
+            (format!("p:rev:{}", d.to_hex()), "p:revoked".into())
+        );
         assert_eq!(
             k.cutoff("u"),
             ("p:gen:u".into(), "p:cut:u".into(), "p:revoked".into())
@@ -226,10 +229,7 @@ mod tests {
             let (rev, channel) = k.rev(&d);
             assert_eq!(hash_tag(&rev), hash_tag(&channel));
             assert_eq!(Keys::digest_of_rev_key(&rev), Some(d.to_hex().as_str()));
-            assert_eq!(
-                k.bucket_of_channel(&channel),
-                Some(Keys::digest_bucket(&d))
-            );
+            assert_eq!(k.bucket_of_channel(&channel), Some(Keys::digest_bucket(&d)));
         }
         for user in ["alice", "bob", "x}y", "{z}"] {
             let (g, c, ch) = k.cutoff(user);

@@ -500,9 +500,7 @@ impl RevocationStore for RedisStore {
 
     async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
         let mut conn = self.conn.clone();
-        conn.exists(self.keys.rev(digest).0)
-            .await
-            .map_err(map_err)
+        conn.exists(self.keys.rev(digest).0).await.map_err(map_err)
     }
 
     fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
@@ -563,26 +561,26 @@ impl RevocationStore for RedisStore {
         let (rev, _) = self.keys.rev(token.digest);
         let (generation, cut, _) = self.keys.cutoff(token.subject);
         let mut conn = self.conn.clone();
-        let (revoked, generation, cut): (bool, Option<u64>, Option<u64>) =
-            if self.keys.is_cluster() {
-                let mut other = self.conn.clone();
-                let mut pipe = redis::pipe();
-                pipe.get(&generation).get(&cut);
-                let (revoked, cutoff) = tokio::join!(
-                    conn.exists::<_, bool>(&rev),
-                    pipe.query_async::<(Option<u64>, Option<u64>)>(&mut other)
-                );
-                let (generation, cut) = cutoff.map_err(map_err)?;
-                (revoked.map_err(map_err)?, generation, cut)
-            } else {
-                redis::pipe()
-                    .exists(&rev)
-                    .get(&generation)
-                    .get(&cut)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(map_err)?
-            };
+        let (revoked, generation, cut): (bool, Option<u64>, Option<u64>) = if self.keys.is_cluster()
+        {
+            let mut other = self.conn.clone();
+            let mut pipe = redis::pipe();
+            pipe.get(&generation).get(&cut);
+            let (revoked, cutoff) = tokio::join!(
+                conn.exists::<_, bool>(&rev),
+                pipe.query_async::<(Option<u64>, Option<u64>)>(&mut other)
+            );
+            let (generation, cut) = cutoff.map_err(map_err)?;
+            (revoked.map_err(map_err)?, generation, cut)
+        } else {
+            redis::pipe()
+                .exists(&rev)
+                .get(&generation)
+                .get(&cut)
+                .query_async(&mut conn)
+                .await
+                .map_err(map_err)?
+        };
         let cutoff = SubjectCutoff {
             generation: generation.unwrap_or(0),
             issued_through: cut.unwrap_or(0),
@@ -730,9 +728,7 @@ impl RefreshStore for RedisStore {
             .map_err(map_err)?;
         let mut out = Vec::new();
         for id in &ids {
-            let reply: Vec<String> = self
-                .eval(REVOKE_FAMILY, &[&self.keys.fam(id)], &[])
-                .await?;
+            let reply: Vec<String> = self.eval(REVOKE_FAMILY, &[&self.keys.fam(id)], &[]).await?;
             if let [_, access] = reply.as_slice() {
                 out.extend(parse_access(access));
             }
