@@ -246,3 +246,64 @@ async fn one_active_session_costs_what_was_measured_in_redis_memory() {
     assert_eq!(packed_encoding, "listpack");
     assert!(packed < after, "{packed} bytes");
 }
+
+/// A cache that cannot hold another revocation stops being trusted (checks go to Redis,
+/// which still answers right), and is trusted again by itself once expired entries make
+/// room: it re-fills from Redis without waiting for the subscription to drop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cache_that_overflowed_refills_itself_once_entries_expire() {
+    let prefix = unique_prefix();
+    let writer = store(&prefix).await;
+    let small = RedisStore::connect_with(
+        &redis_url(),
+        RedisOptions::default()
+            .prefix(&prefix)
+            .cache_capacity(4)
+            .max_staleness(Duration::from_millis(400)),
+    )
+    .await
+    .unwrap();
+    assert!(small.wait_for_cache(Duration::from_secs(5)).await);
+    let long: Vec<TokenDigest> = (0..3)
+        .map(|i| TokenDigest::of_jti(&format!("long-{i}")))
+        .collect();
+    let short: Vec<TokenDigest> = (0..3)
+        .map(|i| TokenDigest::of_jti(&format!("short-{i}")))
+        .collect();
+    for d in &long {
+        writer.revoke(*d, exp_in(600)).await.unwrap();
+    }
+    for d in &short {
+        writer.revoke(*d, exp_in(2)).await.unwrap();
+    }
+    // Six revocations, room for four: no longer trusted, and Redis answers instead.
+    let t0 = Instant::now();
+    while small.cache_is_fresh() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "the overflow went unnoticed"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        small.is_revoked_now(&long[2]),
+        None,
+        "no answer from a cache not trusted"
+    );
+    assert!(small.is_revoked(&long[2]).await.unwrap());
+    // The short ones expire (in Redis and in the copy): the copy re-fills and is trusted.
+    assert!(
+        small.wait_for_cache(Duration::from_secs(8)).await,
+        "the cache never re-filled after entries expired"
+    );
+    println!(
+        "re-filled and trusted again {:?} after the overflow",
+        t0.elapsed()
+    );
+    for d in &long {
+        assert_eq!(small.is_revoked_now(d), Some(Ok(true)));
+    }
+    for d in &short {
+        assert_eq!(small.is_revoked_now(d), Some(Ok(false)), "expired");
+    }
+}
