@@ -243,6 +243,38 @@ fn parse_access(json: &str) -> Vec<AccessRef> {
     serde_json::from_str::<Vec<AccessRef>>(json).unwrap_or_default()
 }
 
+/// The longest value a family hash holds, so Redis keeps it a listpack (its default
+/// `hash-max-listpack-value`).
+const MAX_VALUE: usize = 64;
+/// Chunks of one text field: the session layer cuts texts to 256 characters (at most
+/// 1 024 bytes of UTF-8, so at most 17 pieces cut at character boundaries).
+const MAX_CHUNKS: usize = 20;
+
+/// `v` in pieces of at most [`MAX_VALUE`] bytes, cut at character boundaries.
+fn chunks(mut v: &str) -> impl Iterator<Item = &str> {
+    std::iter::from_fn(move || {
+        if v.is_empty() {
+            return None;
+        }
+        let mut end = v.len().min(MAX_VALUE);
+        while !v.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (piece, rest) = v.split_at(end);
+        v = rest;
+        Some(piece)
+    })
+    .take(MAX_CHUNKS)
+}
+
+fn chunk_field(name: &str, i: usize) -> String {
+    if i == 0 {
+        name.to_owned()
+    } else {
+        format!("{name}.{i}")
+    }
+}
+
 fn bad_reply() -> StoreError {
     StoreError::Backend("unexpected redis reply".into())
 }
@@ -598,12 +630,12 @@ impl RevocationStore for RedisStore {
 impl RefreshStore for RedisStore {
     async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
         let key = self.keys.fam(&family.family_id);
-        let access = serde_json::to_string(&vec![family.access.clone()])
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
         let created = family.created_at.to_string();
         let expires = family.expires_at.to_string();
         let cur = hex(&family.refresh);
-        let fields: [&str; 21] = [
+        let access_field = format!("a:{}", family.access.jti);
+        let access_exp = family.access.expires_at.to_string();
+        let mut fields: Vec<&str> = vec![
             "user",
             &family.user_id,
             "created",
@@ -612,20 +644,32 @@ impl RefreshStore for RedisStore {
             &created,
             "expires",
             &expires,
-            "ua",
-            family.user_agent.as_deref().unwrap_or_default(),
-            "dev",
-            family.device.as_deref().unwrap_or_default(),
-            "ip",
-            family.ip.as_deref().unwrap_or_default(),
             "cur",
             &cur,
             "cur_access",
             &family.access.jti,
-            "access",
-            &access,
-            &expires,
+            &access_field,
+            &access_exp,
         ];
+        let texts = [
+            ("ua", family.user_agent.as_deref()),
+            ("dev", family.device.as_deref()),
+            ("ip", family.ip.as_deref()),
+        ];
+        let chunked: Vec<(String, &str)> = texts
+            .iter()
+            .filter_map(|(name, v)| Some((*name, (*v)?)))
+            .flat_map(|(name, v)| {
+                chunks(v)
+                    .enumerate()
+                    .map(move |(i, c)| (chunk_field(name, i), c))
+            })
+            .collect();
+        for (name, c) in &chunked {
+            fields.push(name);
+            fields.push(c);
+        }
+        fields.push(&expires);
         let _: i64 = self.eval(CREATE_FAMILY, &[&key], &fields).await?;
         // The family first, then its index entry: a concurrent `revoke_user` either sees
         // the entry (and ends the family) or the family is as if created after it.
@@ -758,36 +802,52 @@ impl RefreshStore for RedisStore {
 
     async fn session(&self, family_id: &str, now: u64) -> Result<Option<Session>, StoreError> {
         let mut conn = self.conn.clone();
-        let v: Vec<Option<String>> = conn
-            .hmget(
-                self.keys.fam(family_id),
-                &["user", "created", "last_used", "expires", "ua", "dev", "ip"],
-            )
+        let mut names: Vec<String> = ["user", "created", "last_used", "expires"]
+            .map(str::to_owned)
+            .to_vec();
+        for name in ["ua", "dev", "ip"] {
+            names.extend((0..MAX_CHUNKS).map(|i| chunk_field(name, i)));
+        }
+        let v: Vec<Option<Vec<u8>>> = conn
+            .hmget(self.keys.fam(family_id), &names)
             .await
             .map_err(map_err)?;
-        let num = |i: usize| {
+        let text = |i: usize| {
             v.get(i)
                 .cloned()
                 .flatten()
-                .and_then(|s| s.parse::<u64>().ok())
+                .and_then(|b| String::from_utf8(b).ok())
         };
+        let num = |i: usize| text(i).and_then(|s| s.parse::<u64>().ok());
         let (Some(user_id), Some(created_at), Some(last_used_at), Some(expires_at)) =
-            (v.first().cloned().flatten(), num(1), num(2), num(3))
+            (text(0), num(1), num(2), num(3))
         else {
             return Ok(None);
         };
         if expires_at <= now {
             return Ok(None);
         }
+        // A text field is its chunks joined (one field when written by earlier releases).
+        let joined = |field: usize| -> Option<String> {
+            let start = 4 + field * MAX_CHUNKS;
+            let mut bytes = Vec::new();
+            for part in v.get(start..start + MAX_CHUNKS)? {
+                match part {
+                    Some(p) => bytes.extend_from_slice(p),
+                    None => break,
+                }
+            }
+            String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
+        };
         Ok(Some(Session {
             id: family_id.to_owned(),
             user_id,
             created_at,
             last_used_at,
             expires_at,
-            user_agent: v.get(4).cloned().flatten().filter(|s| !s.is_empty()),
-            device: v.get(5).cloned().flatten().filter(|s| !s.is_empty()),
-            ip: v.get(6).cloned().flatten().filter(|s| !s.is_empty()),
+            user_agent: joined(0),
+            device: joined(1),
+            ip: joined(2),
         }))
     }
 
@@ -942,6 +1002,23 @@ mod tests {
         let d = TokenDigest::of_jti("x");
         assert_eq!(parse_hex(&hex(&d)), Some(d));
         assert_eq!(parse_hex("zz"), None);
+    }
+
+    #[test]
+    fn texts_are_cut_into_short_pieces_at_character_boundaries() {
+        let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        let pieces: Vec<&str> = chunks(ua).collect();
+        assert_eq!(pieces.len(), 2);
+        assert!(pieces.iter().all(|p| p.len() <= MAX_VALUE));
+        assert_eq!(pieces.concat(), ua);
+        let wide = "\u{1F600}".repeat(256); // 1 024 bytes, 4 per character
+        let pieces: Vec<&str> = chunks(&wide).collect();
+        assert!(pieces.len() <= MAX_CHUNKS);
+        assert!(pieces.iter().all(|p| p.len() <= MAX_VALUE));
+        assert_eq!(pieces.concat(), wide);
+        assert_eq!(chunks("").count(), 0);
+        assert_eq!(chunk_field("ua", 0), "ua");
+        assert_eq!(chunk_field("ua", 2), "ua.2");
     }
 
     #[test]
