@@ -137,7 +137,7 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
             let mut i = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 i += 1;
-                if (i + worker) % 2 == 0 {
+                if (i + worker).is_multiple_of(2) {
                     let d = TokenDigest::of_jti(&rand_hex(16));
                     match writer.revoke(d, now() + 600).await {
                         Ok(()) => committed.lock().unwrap().revocations.push(d),
@@ -173,7 +173,7 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before_kill = {
-        let c = committed.lock().unwrap();
+        let c = std::mem::take(&mut *committed.lock().unwrap());
         c.revocations.len() + c.families.len()
     };
     assert!(before_kill > 0, "the load is running");
@@ -241,7 +241,7 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
         l.await.unwrap();
     }
 
-    let c = committed.lock().unwrap();
+    let c = std::mem::take(&mut *committed.lock().unwrap());
     let mut lost_revocations = 0;
     for d in &c.revocations {
         if !writer.is_revoked(d).await.unwrap() {
