@@ -40,8 +40,17 @@ fn now() -> u64 {
         .as_secs()
 }
 
-/// `CLUSTER NODES` as seen by `node`: (port, flags) of every node.
-async fn cluster_nodes(node: &str) -> Option<Vec<(u16, String)>> {
+/// One line of `CLUSTER NODES`.
+#[derive(Debug, Clone)]
+struct NodeLine {
+    id: String,
+    port: u16,
+    flags: String,
+    master: String,
+}
+
+/// `CLUSTER NODES` as seen by `node`.
+async fn cluster_nodes(node: &str) -> Option<Vec<NodeLine>> {
     let client = redis::Client::open(format!("redis://{node}/")).ok()?;
     let mut conn = tokio::time::timeout(
         Duration::from_secs(1),
@@ -59,11 +68,17 @@ async fn cluster_nodes(node: &str) -> Option<Vec<(u16, String)>> {
         text.lines()
             .filter_map(|l| {
                 let mut f = l.split(' ');
-                let _id = f.next()?;
+                let id = f.next()?.to_owned();
                 let addr = f.next()?;
                 let flags = f.next()?.to_owned();
+                let master = f.next()?.to_owned();
                 let port = addr.split('@').next()?.rsplit(':').next()?.parse().ok()?;
-                Some((port, flags))
+                Some(NodeLine {
+                    id,
+                    port,
+                    flags,
+                    master,
+                })
             })
             .collect(),
     )
@@ -121,11 +136,17 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
 
     // The victim: a master, with its replica.
     let all = cluster_nodes(&nodes()[0]).await.expect("cluster nodes");
-    let victim = all
+    let victim_line = all
         .iter()
-        .find(|(_, f)| f.contains("master") && !f.contains("fail"))
-        .map(|(p, _)| *p)
-        .expect("a master");
+        .find(|n| n.flags.contains("master") && !n.flags.contains("fail"))
+        .expect("a master")
+        .clone();
+    let victim = victim_line.port;
+    let replica = all
+        .iter()
+        .find(|n| n.master == victim_line.id)
+        .expect("the victim's replica")
+        .port;
     let victim_pid = pid_of(victim);
 
     let committed = Arc::new(Mutex::new(Committed::default()));
@@ -186,24 +207,20 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
             .success()
     );
 
-    // A replica takes over (cluster-node-timeout 2 s, then an election).
-    let others: Vec<u16> = all
-        .iter()
-        .map(|(p, _)| *p)
-        .filter(|p| *p != victim)
-        .collect();
-    let mut promoted = None;
-    while promoted.is_none() {
+    // Its replica takes over (cluster-node-timeout 2 s, then an election): it says it is a
+    // master, and its cluster is whole again.
+    let promoted = loop {
         assert!(killed_at.elapsed() < Duration::from_secs(30), "no failover");
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if cluster_ok(others[0]).await
-            && let Some(view) = cluster_nodes(&format!("127.0.0.1:{}", others[0])).await
-            && view.iter().any(|(p, f)| *p == victim && f.contains("fail"))
+        if cluster_ok(replica).await
+            && let Some(view) = cluster_nodes(&format!("127.0.0.1:{replica}")).await
+            && view
+                .iter()
+                .any(|n| n.port == replica && n.flags.contains("myself,master"))
         {
-            promoted = Some(killed_at.elapsed());
+            break killed_at.elapsed();
         }
-    }
-    let promoted = promoted.unwrap();
+    };
     // The old master comes back as a replica of the new one, so WAIT 1 succeeds there again.
     let server = std::env::var("TEST_REDIS_SERVER_BIN").unwrap();
     assert!(
@@ -288,18 +305,21 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
     // replica.
     let t0 = Instant::now();
     loop {
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "the old master never rejoined"
-        );
-        if cluster_ok(victim).await
-            && let Some(view) = cluster_nodes(&format!("127.0.0.1:{victim}")).await
-            && view
-                .iter()
-                .any(|(p, f)| *p == victim && f.contains("slave") && !f.contains("fail"))
+        let ok = cluster_ok(victim).await;
+        let view = cluster_nodes(&format!("127.0.0.1:{victim}")).await;
+        if ok
+            && view.as_ref().is_some_and(|v| {
+                v.iter().any(|n| {
+                    n.port == victim && n.flags.contains("slave") && !n.flags.contains("fail")
+                })
+            })
         {
             break;
         }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the old master never rejoined: cluster ok {ok}, its view {view:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
