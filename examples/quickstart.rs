@@ -154,7 +154,8 @@ pub(crate) async fn demo_app() -> Result<Router, Box<dyn std::error::Error>> {
 type Stores = (Arc<dyn RevocationStore>, Arc<dyn RefreshStore>);
 
 /// The stores named by `STORE` (`memory`, the default; `redis` with `REDIS_URL`;
-/// `postgres` with `DATABASE_URL`). Redis and PostgreSQL need their cargo feature.
+/// `redis-cluster` with `REDIS_CLUSTER_NODES=host:port,host:port,…`; `postgres` with
+/// `DATABASE_URL`). Redis and PostgreSQL need their cargo feature.
 async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
     let store = std::env::var("STORE").unwrap_or_else(|_| "memory".into());
     match store.as_str() {
@@ -164,20 +165,36 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
         )),
         #[cfg(feature = "redis")]
         "redis" => {
-            let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+            let url =
+                std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
             let redis = Arc::new(axum_token_auth::store::redis::RedisStore::connect(&url).await?);
             tracing::info!("store: redis");
             Ok((redis.clone(), redis))
         }
+        #[cfg(feature = "redis")]
+        "redis-cluster" => {
+            let nodes = std::env::var("REDIS_CLUSTER_NODES").map_err(
+                |_| "STORE=redis-cluster needs REDIS_CLUSTER_NODES=host:port,host:port,…",
+            )?;
+            let nodes: Vec<&str> = nodes.split(',').filter(|n| !n.trim().is_empty()).collect();
+            let options = axum_token_auth::store::redis::RedisOptions::default();
+            let redis = Arc::new(
+                axum_token_auth::store::redis::RedisStore::connect_cluster(&nodes, options).await?,
+            );
+            tracing::info!(nodes = nodes.len(), "store: redis cluster");
+            Ok((redis.clone(), redis))
+        }
         #[cfg(feature = "postgres")]
         "postgres" => {
-            let url = std::env::var("DATABASE_URL").map_err(|_| "STORE=postgres needs DATABASE_URL")?;
+            let url =
+                std::env::var("DATABASE_URL").map_err(|_| "STORE=postgres needs DATABASE_URL")?;
             // POSTGRES_SCHEMA puts the tables in a schema of their own (created if missing).
             let mut options = axum_token_auth::store::postgres::PostgresOptions::default();
             if let Ok(schema) = std::env::var("POSTGRES_SCHEMA") {
                 options = options.schema(schema);
             }
-            let pg = axum_token_auth::store::postgres::PostgresStore::connect_with(&url, options).await?;
+            let pg = axum_token_auth::store::postgres::PostgresStore::connect_with(&url, options)
+                .await?;
             pg.migrate().await?;
             pg.spawn_cleanup(std::time::Duration::from_secs(600));
             let pg = Arc::new(pg);
@@ -185,11 +202,16 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
             Ok((pg.clone(), pg))
         }
         #[allow(unreachable_patterns)] // reachable when a store feature is off
-        "redis" | "postgres" => Err(format!(
-            "STORE={store} needs the `{store}` feature: cargo run --example quickstart --features {store}"
-        )
-        .into()),
-        other => Err(format!("unknown STORE={other:?} (memory, redis or postgres)").into()),
+        "redis" | "redis-cluster" | "postgres" => {
+            let feature = store.trim_end_matches("-cluster");
+            Err(format!(
+                "STORE={store} needs the `{feature}` feature: cargo run --example quickstart --features {feature}"
+            )
+            .into())
+        }
+        other => Err(
+            format!("unknown STORE={other:?} (memory, redis, redis-cluster or postgres)").into(),
+        ),
     }
 }
 

@@ -6,6 +6,9 @@
 //!   use random ids, so they run in parallel on one database without cleaning it. Three
 //!   times: with the revocation cache (default), without it, and in a schema of its own.
 //!
+//! - Redis (feature `redis`): on one server (`REDIS_URL`) and on a Redis Cluster
+//!   (`REDIS_CLUSTER_NODES`, 3 masters with a replica each), both started by
+//!   `scripts/test.sh`;
 //! - the in-memory stores behind the store guard (`store::guard::Guarded`), which must
 //!   forward every method.
 //!
@@ -44,6 +47,24 @@ mod redis_stores {
             .expect("connect to REDIS_URL");
         assert!(
             store.wait_for_cache(Duration::from_secs(5)).await,
+            "cache never synced"
+        );
+        Stores::all(store)
+    }
+
+    /// The same stores on the Redis Cluster of `REDIS_CLUSTER_NODES` (3 masters, 3
+    /// replicas, started by scripts/test.sh).
+    pub async fn open_cluster() -> Stores {
+        let nodes = std::env::var("REDIS_CLUSTER_NODES").expect(
+            "REDIS_CLUSTER_NODES is not set: run `scripts/test.sh cargo test --features redis --test conformance`",
+        );
+        let nodes: Vec<&str> = nodes.split(',').collect();
+        let store = RedisStore::connect_cluster(&nodes, RedisOptions::default().prefix(prefix()))
+            .await
+            .expect("connect to REDIS_CLUSTER_NODES");
+        assert!(store.is_cluster());
+        assert!(
+            store.wait_for_cache(Duration::from_secs(10)).await,
             "cache never synced"
         );
         Stores::all(store)
@@ -100,6 +121,13 @@ conformance_suite!(
     redis,
     open: redis_stores::open(),
     reopen: |_: &Stores| redis_stores::open(),
+);
+
+#[cfg(feature = "redis")]
+conformance_suite!(
+    redis_cluster,
+    open: redis_stores::open_cluster(),
+    reopen: |_: &Stores| redis_stores::open_cluster(),
 );
 
 conformance_suite!(

@@ -143,6 +143,15 @@ impl Default for PostgresOptions {
 impl PostgresOptions {
     /// Puts this crate's tables in `schema` (letters, digits and `_`, not starting with
     /// a digit, at most 52 bytes; checked by [`PostgresStore::connect_with`]).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::postgres::PostgresOptions;
+    ///
+    /// // Side by side with a legacy `revoked_tokens` table of the system being replaced.
+    /// let o = PostgresOptions::default().schema("token_auth");
+    /// # let _ = o;
+    /// ```
     #[must_use]
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = Some(schema.into());
@@ -150,6 +159,14 @@ impl PostgresOptions {
     }
 
     /// Turns the local revocation cache off: every check is one query.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::postgres::PostgresOptions;
+    ///
+    /// let o = PostgresOptions::default().without_local_cache();
+    /// # let _ = o;
+    /// ```
     #[must_use]
     pub fn without_local_cache(mut self) -> Self {
         self.local_cache = false;
@@ -157,6 +174,14 @@ impl PostgresOptions {
     }
 
     /// Sets the cache's staleness bound (and a heartbeat of a quarter of it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::postgres::PostgresOptions;
+    ///
+    /// let o = PostgresOptions::default().max_staleness(Duration::from_secs(2));
+    /// # let _ = o;
+    /// ```
     #[must_use]
     pub fn max_staleness(mut self, bound: Duration) -> Self {
         self.max_staleness = bound;
@@ -165,6 +190,14 @@ impl PostgresOptions {
     }
 
     /// Sets the pool size.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::postgres::PostgresOptions;
+    ///
+    /// let o = PostgresOptions::default().max_connections(20);
+    /// # let _ = o;
+    /// ```
     #[must_use]
     pub fn max_connections(mut self, n: u32) -> Self {
         self.max_connections = n.max(1);
@@ -172,6 +205,14 @@ impl PostgresOptions {
     }
 
     /// Sets how long an operation waits for a connection.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::postgres::PostgresOptions;
+    ///
+    /// let o = PostgresOptions::default().acquire_timeout(Duration::from_millis(250));
+    /// # let _ = o;
+    /// ```
     #[must_use]
     pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
         self.acquire_timeout = timeout;
@@ -287,6 +328,16 @@ impl PostgresStore {
     /// expired, and grant and audit times (tests). The local revocation cache judges
     /// expiry by the system clock, so this handle does without it (every check is one
     /// query).
+    ///
+    /// ```no_run
+    /// use axum_token_auth::{store::postgres::PostgresStore, token::FixedClock};
+    ///
+    /// # async fn f() -> Result<(), axum_token_auth::store::StoreError> {
+    /// let store = PostgresStore::connect("postgres://localhost/app")
+    ///     .await?
+    ///     .with_clock(FixedClock(1_767_225_600));
+    /// # let _ = store; Ok(()) }
+    /// ```
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);

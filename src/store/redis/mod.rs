@@ -1,0 +1,1072 @@
+//! Redis stores (feature `redis`), on one server or a Redis Cluster: revocation with an
+//! in-process cache kept current by pub/sub, refresh families rotated by atomic Lua
+//! scripts, and scope grants with an append-only audit list.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use axum_token_auth::{Sessions, TokenAuth, store::redis::{RedisOptions, RedisStore}};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Arc::new(RedisStore::connect("redis://127.0.0.1:6379/").await?);
+//! // Or a cluster, from any of its nodes:
+//! // let store = Arc::new(RedisStore::connect_cluster(
+//! //     &["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"], RedisOptions::default()).await?);
+//! let auth = TokenAuth::builder()
+//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+//!     .revocation_store(store.clone())
+//!     .build()?;
+//! let sessions = Sessions::builder_shared(auth, store).build()?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Keys (prefix `tokenauth:` by default)
+//!
+//! | key (single node) | key (cluster) | type | what | expires |
+//! | --- | --- | --- | --- | --- |
+//! | `rev:<sha256(jti) hex>` | `rev:{rNN}:<hex>` | string | a revoked token | when the token does |
+//! | `fam:<family id>` | `fam:{<id>}` | hash | a refresh family: user, times, user agent, current and previous refresh digests, the successor kept for the grace window, known access tokens | at the family's end |
+//! | `user:<user id>` | `user:{<id>}` | sorted set | the user's family ids by creation time | — (pruned as families end) |
+//! | `gen:<user id>` | `gen:{rNN}:<user>` | integer | the user's generation (bumped by "revoke everything") | — |
+//! | `cut:<user id>` | `cut:{rNN}:<user>` | integer | the last issue instant "revoke everything" covers (tokens without `gen`) | — |
+//! | `grants:<len>:<tenant>:<principal>` | `grants:{<len>:<tenant>}:<principal>` | hash | scope → who granted it and when | — |
+//! | `audit:<len>:<tenant>` | `audit:{<len>:<tenant>}` | list | the append-only audit trail of the tenant | — |
+//!
+//! The single-node names are those of the first release, so upgrading needs no data
+//! migration. On a cluster every key one script touches carries the same hash tag
+//! (`{…}`) and is passed to the script in `KEYS`: per family, per user, per tenant, and
+//! for revocations one of 16 buckets `{r00}`…`{r15}` (the first byte of the digest, or
+//! of the user's SHA-256, modulo 16). An index entry in `user:` is added after its family
+//! and removed after it, as a second command (they live in different slots), so a
+//! concurrent "log out everywhere" never leaves a live family out of the index.
+//!
+//! Revocations are published on channel `revoked` (single node, `PUBLISH`) or on the
+//! sharded channel `revoked:{rNN}` of their bucket (cluster, `SPUBLISH`, Redis ≥ 7), by the
+//! same script that stores them: `{hex}:{exp}` for a token, `c:{generation}:{cutoff}:{user}`
+//! for "revoke everything" (older stores publish `g:{generation}:{user}`), and heartbeats.
+//!
+//! # The revocation cache and its staleness bound
+//!
+//! Every `RedisStore` keeps the revoked digests in process memory, filled by a `SCAN` (of
+//! every master, on a cluster) after subscribing and kept current through pub/sub, so the
+//! per-request check costs no round trip and a fixed number of atomic loads (one per
+//! channel) plus one hash lookup, whatever the number of revocations. A revocation is
+//! written and published by one Lua script (atomically), so no subscriber can miss a
+//! revocation that was stored. Each store publishes a heartbeat on every channel every
+//! [`RedisOptions::heartbeat`]; a store trusts its cache only while it has heard
+//! *something* on *each* channel within [`RedisOptions::max_staleness`] (default 2 s).
+//! Otherwise (subscription lost, a node failed over, Redis stalled) every check asks Redis
+//! directly until the subscriptions are back and the cache re-filled. So a revocation
+//! made on one instance is honoured by every other within `max_staleness` in the worst
+//! case, and within the pub/sub delivery time (sub-millisecond on a LAN) normally.
+//!
+//! # Revocations at volume
+//!
+//! The cache holds [`RedisOptions::cache_capacity`] unexpired revocations (default one
+//! million, at most about 90 MB of process memory at that size). A cache that cannot hold
+//! another entry stops being trusted, so checks go to Redis (one `EXISTS`, O(1)) rather
+//! than miss a revocation; it tries a re-fill every few heartbeats and is trusted again as
+//! soon as one fits (expired entries make room). In Redis a revocation costs one small
+//! string key with an expiry (181 B measured on Redis 7.0; 1 M ≈ 180 MB, spread over the
+//! masters of a cluster by the 16 buckets).
+//!
+//! # Replicas and failover
+//!
+//! Redis replicates asynchronously: a master that fails right after acknowledging a write
+//! may lose it. [`RedisOptions::wait_for_replicas`] makes every write wait (`WAIT`) until
+//! that many replicas have it, and fail with [`StoreError::Unavailable`] otherwise, so a
+//! write that succeeded survives the failover of its master.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManagerConfig;
+use redis::cluster::ClusterClientBuilder;
+use redis::{AsyncCommands, Client, FromRedisValue, Pipeline, Script, Value};
+
+use crate::store::family::{
+    AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
+    Successor,
+};
+use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
+use crate::store::memory::DEFAULT_REVOCATION_CAPACITY;
+use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
+use crate::token::clock::unix_now;
+use crate::token::scope::Scope;
+
+mod cache;
+mod conn;
+mod keys;
+mod scripts;
+
+use cache::Cache;
+use conn::{Conn, KeyScan};
+use keys::Keys;
+use scripts::*;
+
+/// Options of a [`RedisStore`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RedisOptions {
+    /// Prefix of every key and of the channel (default `tokenauth:`). On a cluster it may
+    /// not contain `{` or `}` (the hash tags are the store's).
+    pub prefix: String,
+    /// Keep revoked digests in process memory, current through pub/sub (default on).
+    pub local_cache: bool,
+    /// How many unexpired revocations the local cache holds (default one million).
+    pub cache_capacity: usize,
+    /// How often each store publishes a heartbeat (default 500 ms).
+    pub heartbeat: Duration,
+    /// How long the cache is trusted without hearing anything on a channel (default 2 s).
+    pub max_staleness: Duration,
+    /// Timeout of one command (default 1 s): an unreachable Redis answers quickly.
+    pub response_timeout: Duration,
+    /// Replicas every write must reach before it succeeds (`WAIT`; default 0: none).
+    pub wait_replicas: u32,
+}
+
+impl Default for RedisOptions {
+    fn default() -> Self {
+        RedisOptions {
+            prefix: "tokenauth:".into(),
+            local_cache: true,
+            cache_capacity: DEFAULT_REVOCATION_CAPACITY,
+            heartbeat: Duration::from_millis(500),
+            max_staleness: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(1),
+            wait_replicas: 0,
+        }
+    }
+}
+
+impl RedisOptions {
+    /// Sets the key prefix.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::redis::RedisOptions;
+    ///
+    /// // Two services on one Redis: keys `orders:rev:…`, `billing:rev:…`.
+    /// let o = RedisOptions::default().prefix("orders:");
+    /// # let _ = o;
+    /// ```
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Turns the local revocation cache off: every check is one `EXISTS` round trip.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::redis::RedisOptions;
+    ///
+    /// // Every check is one round trip to Redis.
+    /// let o = RedisOptions::default().without_local_cache();
+    /// # let _ = o;
+    /// ```
+    #[must_use]
+    pub fn without_local_cache(mut self) -> Self {
+        self.local_cache = false;
+        self
+    }
+
+    /// Sets how many unexpired revocations the local cache holds (see the module docs).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::redis::RedisOptions;
+    ///
+    /// let o = RedisOptions::default().cache_capacity(200_000);
+    /// assert_eq!(o.cache_capacity, 200_000);
+    /// ```
+    #[must_use]
+    pub fn cache_capacity(mut self, entries: usize) -> Self {
+        self.cache_capacity = entries;
+        self
+    }
+
+    /// Sets the cache's staleness bound (and a heartbeat of a quarter of it).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::redis::RedisOptions;
+    ///
+    /// let o = RedisOptions::default().max_staleness(Duration::from_millis(500));
+    /// # let _ = o;
+    /// ```
+    #[must_use]
+    pub fn max_staleness(mut self, bound: Duration) -> Self {
+        self.max_staleness = bound;
+        self.heartbeat = bound / 4;
+        self
+    }
+
+    /// Makes every write wait until `replicas` replicas of its master have it (at most
+    /// the response timeout), and fail with [`StoreError::Unavailable`] otherwise: a
+    /// write that succeeded then survives a failover of its master.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use axum_token_auth::store::redis::RedisOptions;
+    ///
+    /// // A write is acknowledged once one replica has it (a failover loses nothing).
+    /// let o = RedisOptions::default().wait_for_replicas(1);
+    /// assert_eq!(o.wait_replicas, 1);
+    /// ```
+    #[must_use]
+    pub fn wait_for_replicas(mut self, replicas: u32) -> Self {
+        self.wait_replicas = replicas;
+        self
+    }
+}
+
+/// Revocation, refresh families and sessions in Redis, on one server
+/// ([`connect`](Self::connect)) or a Redis Cluster ([`connect_cluster`](Self::connect_cluster)).
+/// Cheap to share behind an `Arc`; several processes pointing at one Redis see one state.
+pub struct RedisStore {
+    conn: Conn,
+    keys: Keys,
+    wait_replicas: u32,
+    wait_ms: u64,
+    cache: Option<Arc<Cache>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("keys", &self.keys)
+            .field("cache_fresh", &self.cache.as_ref().map(|c| c.fresh()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        if let Some(t) = &self.task {
+            t.abort();
+        }
+    }
+}
+
+/// Only the error's category is kept: its details may echo command arguments.
+fn map_err(e: redis::RedisError) -> StoreError {
+    if e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+        || e.is_cluster_error()
+    {
+        StoreError::Unavailable(format!("redis: {:?}", e.kind()))
+    } else {
+        StoreError::Backend(format!("redis: {:?}", e.kind()))
+    }
+}
+
+fn hex(d: &TokenDigest) -> String {
+    d.to_hex()
+}
+
+fn parse_hex(s: &str) -> Option<TokenDigest> {
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(TokenDigest(out))
+}
+
+/// Parses a JSON list of access refs written by Lua (`cjson` encodes `[]` as `{}`).
+fn parse_access(json: &str) -> Vec<AccessRef> {
+    serde_json::from_str::<Vec<AccessRef>>(json).unwrap_or_default()
+}
+
+/// The longest value a family hash holds, so Redis keeps it a listpack (its default
+/// `hash-max-listpack-value`).
+const MAX_VALUE: usize = 64;
+/// Chunks of one text field: the session layer cuts texts to 256 characters (at most
+/// 1 024 bytes of UTF-8, so at most 17 pieces cut at character boundaries).
+const MAX_CHUNKS: usize = 20;
+
+/// `v` in pieces of at most [`MAX_VALUE`] bytes, cut at character boundaries.
+fn chunks(mut v: &str) -> impl Iterator<Item = &str> {
+    std::iter::from_fn(move || {
+        if v.is_empty() {
+            return None;
+        }
+        let mut end = v.len().min(MAX_VALUE);
+        while !v.is_char_boundary(end) {
+            end -= 1;
+        }
+        let (piece, rest) = v.split_at(end);
+        v = rest;
+        Some(piece)
+    })
+    .take(MAX_CHUNKS)
+}
+
+fn chunk_field(name: &str, i: usize) -> String {
+    if i == 0 {
+        name.to_owned()
+    } else {
+        format!("{name}.{i}")
+    }
+}
+
+fn bad_reply() -> StoreError {
+    StoreError::Backend("unexpected redis reply".into())
+}
+
+impl RedisStore {
+    /// Connects to one server with the default [`RedisOptions`] and, with the local cache
+    /// on, starts the subscription task (needs a Tokio runtime).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, RedisOptions::default()).await
+    }
+
+    /// Connects to one server with `options`.
+    pub async fn connect_with(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
+        let client = Client::open(url).map_err(map_err)?;
+        let config = ConnectionManagerConfig::new()
+            .set_response_timeout(Some(options.response_timeout))
+            .set_connection_timeout(Some(options.response_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let manager = redis::aio::ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(map_err)?;
+        let conn = Conn::Single(manager);
+        let keys = Keys::new(&options.prefix, false);
+        let (cache, task) = if options.local_cache {
+            let cache = Arc::new(Cache::new(
+                keys.channels(),
+                options.cache_capacity,
+                options.max_staleness,
+            ));
+            let task = tokio::spawn(cache::single_node_task(
+                client,
+                conn.clone(),
+                keys.clone(),
+                Arc::clone(&cache),
+                options.heartbeat,
+            ));
+            (Some(cache), Some(task))
+        } else {
+            (None, None)
+        };
+        Ok(Self::assemble(conn, keys, &options, cache, task))
+    }
+
+    /// Connects to a Redis Cluster (≥ 7: the cache uses sharded pub/sub) through any of
+    /// its `nodes` (`redis://host:port/` URLs or `host:port`), with `options`. The same
+    /// store API as on one server; see the module docs for the key layout.
+    pub async fn connect_cluster<N: AsRef<str>>(
+        nodes: &[N],
+        options: RedisOptions,
+    ) -> Result<Self, StoreError> {
+        if options.prefix.contains(['{', '}']) {
+            return Err(StoreError::Backend(
+                "a redis cluster key prefix may not contain `{` or `}`".into(),
+            ));
+        }
+        let urls: Vec<String> = nodes
+            .iter()
+            .map(|n| {
+                let n = n.as_ref().trim();
+                if n.contains("://") {
+                    n.to_owned()
+                } else {
+                    format!("redis://{n}/")
+                }
+            })
+            .collect();
+        if urls.is_empty() {
+            return Err(StoreError::Backend("no redis cluster nodes given".into()));
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut builder = ClusterClientBuilder::new(urls)
+            .connection_timeout(options.response_timeout)
+            .response_timeout(options.response_timeout)
+            .retries(3)
+            .max_retry_wait(500);
+        if options.local_cache {
+            builder = builder
+                .use_protocol(redis::ProtocolVersion::RESP3)
+                .push_sender(tx);
+        }
+        let client = builder.build().map_err(map_err)?;
+        let cluster = client.get_async_connection().await.map_err(map_err)?;
+        let conn = Conn::Cluster(cluster.clone());
+        let keys = Keys::new(&options.prefix, true);
+        let (cache, task) = if options.local_cache {
+            let cache = Arc::new(Cache::new(
+                keys.channels(),
+                options.cache_capacity,
+                options.max_staleness,
+            ));
+            let task = tokio::spawn(cache::cluster_task(
+                cluster,
+                rx,
+                keys.clone(),
+                Arc::clone(&cache),
+                options.heartbeat,
+            ));
+            (Some(cache), Some(task))
+        } else {
+            (None, None)
+        };
+        Ok(Self::assemble(conn, keys, &options, cache, task))
+    }
+
+    fn assemble(
+        conn: Conn,
+        keys: Keys,
+        options: &RedisOptions,
+        cache: Option<Arc<Cache>>,
+        task: Option<tokio::task::JoinHandle<()>>,
+    ) -> Self {
+        RedisStore {
+            conn,
+            keys,
+            wait_replicas: options.wait_replicas,
+            wait_ms: (options.response_timeout.as_millis() as u64 / 2).max(1),
+            cache,
+            task,
+        }
+    }
+
+    /// Whether this store talks to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.keys.is_cluster()
+    }
+
+    /// Whether the local revocation cache is currently trusted (see the module docs).
+    pub fn cache_is_fresh(&self) -> bool {
+        self.cache.as_ref().is_some_and(|c| c.fresh())
+    }
+
+    /// Waits up to `timeout` for the local cache to be filled and trusted.
+    pub async fn wait_for_cache(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.cache_is_fresh() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.cache_is_fresh()
+    }
+
+    /// Bytes Redis uses for one family (`MEMORY USAGE` of its hash), for capacity planning.
+    pub async fn family_memory_usage(&self, family_id: &str) -> Result<Option<u64>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("MEMORY")
+            .arg("USAGE")
+            .arg(self.keys.fam(family_id))
+            .arg("SAMPLES")
+            .arg(0)
+            .query_async(&mut conn)
+            .await
+            .map_err(map_err)
+    }
+
+    /// The encoding Redis keeps one family's hash in (`OBJECT ENCODING`: `listpack` while
+    /// every field is short, `hashtable` otherwise), for capacity planning.
+    pub async fn family_encoding(&self, family_id: &str) -> Result<Option<String>, StoreError> {
+        let mut conn = self.conn.clone();
+        redis::cmd("OBJECT")
+            .arg("ENCODING")
+            .arg(self.keys.fam(family_id))
+            .query_async(&mut conn)
+            .await
+            .map_err(map_err)
+    }
+
+    /// Runs `pipe`, then (with [`RedisOptions::wait_for_replicas`]) `WAIT` on the same
+    /// connection, and returns the values of `pipe`'s commands.
+    async fn write(&self, mut pipe: Pipeline) -> Result<Vec<Value>, StoreError> {
+        if self.wait_replicas > 0 {
+            pipe.cmd("WAIT").arg(self.wait_replicas).arg(self.wait_ms);
+        }
+        let mut conn = self.conn.clone();
+        let mut values: Vec<Value> = pipe.query_async(&mut conn).await.map_err(map_err)?;
+        if self.wait_replicas > 0 {
+            let acked = values
+                .pop()
+                .and_then(|v| i64::from_redis_value(v).ok())
+                .unwrap_or(0);
+            if acked < i64::from(self.wait_replicas) {
+                return Err(StoreError::Unavailable(format!(
+                    "redis: write reached {acked} of {} replicas",
+                    self.wait_replicas
+                )));
+            }
+        }
+        Ok(values)
+    }
+
+    /// Runs a Lua script over `keys` (every key it touches; one slot on a cluster).
+    async fn eval<T: FromRedisValue>(
+        &self,
+        code: &'static str,
+        keys: &[&str],
+        args: &[&str],
+    ) -> Result<T, StoreError> {
+        if self.wait_replicas == 0 {
+            let script = Script::new(code);
+            let mut call = script.prepare_invoke();
+            for k in keys {
+                call.key(*k);
+            }
+            for a in args {
+                call.arg(*a);
+            }
+            let mut conn = self.conn.clone();
+            return call.invoke_async(&mut conn).await.map_err(map_err);
+        }
+        // EVAL rather than EVALSHA: WAIT must follow on the same connection, in one pipeline.
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVAL")
+            .arg(code)
+            .arg(keys.len())
+            .arg(keys)
+            .arg(args);
+        let mut values = self.write(pipe).await?;
+        T::from_redis_value(values.pop().ok_or_else(bad_reply)?).map_err(|_| bad_reply())
+    }
+
+    /// Drops `family_id` from `user`'s index (a second command: another slot on a cluster).
+    async fn unindex(&self, user: &str, family_ids: &[&str]) -> Result<(), StoreError> {
+        if user.is_empty() || family_ids.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.zrem(self.keys.user(user), family_ids);
+        self.write(pipe).await.map(drop)
+    }
+}
+
+#[async_trait]
+impl RevocationStore for RedisStore {
+    async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
+        if expires_at <= unix_now() {
+            return Ok(());
+        }
+        let (key, channel) = self.keys.rev(&digest);
+        let exp = expires_at.to_string();
+        let message = format!("{}:{expires_at}", hex(&digest));
+        let _: i64 = self
+            .eval(
+                REVOKE,
+                &[&key, &channel],
+                &[&exp, &message, self.keys.publish_cmd()],
+            )
+            .await?;
+        if let Some(c) = &self.cache {
+            c.remember(digest, expires_at).await;
+        }
+        Ok(())
+    }
+
+    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        conn.exists(self.keys.rev(digest).0).await.map_err(map_err)
+    }
+
+    fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
+        let cache = self.cache.as_ref().filter(|c| c.fresh())?;
+        cache.revoked.is_revoked_now(digest)
+    }
+
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
+        let (generation, cut, channel) = self.keys.cutoff(subject);
+        let at_s = at.to_string();
+        let n: u64 = self
+            .eval(
+                BUMP_GENERATION,
+                &[&generation, &channel, &cut],
+                &[subject, &at_s, self.keys.publish_cmd()],
+            )
+            .await?;
+        if let Some(c) = &self.cache {
+            c.revoked.set_cutoff(
+                subject,
+                SubjectCutoff {
+                    generation: n,
+                    issued_through: at,
+                },
+            );
+        }
+        Ok(n)
+    }
+
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
+        let (generation, cut, _) = self.keys.cutoff(subject);
+        let mut conn = self.conn.clone();
+        // Both keys share a slot on a cluster.
+        let (generation, cut): (Option<u64>, Option<u64>) = redis::pipe()
+            .get(generation)
+            .get(cut)
+            .query_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(SubjectCutoff {
+            generation: generation.unwrap_or(0),
+            issued_through: cut.unwrap_or(0),
+        })
+    }
+
+    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
+        let mut conn = self.conn.clone();
+        let n: Option<u64> = conn
+            .get(self.keys.cutoff(subject).0)
+            .await
+            .map_err(map_err)?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// `EXISTS` of the digest and `GET` of the subject's generation and cutoff: one round
+    /// trip on a single node, two concurrent ones on a cluster (two slots).
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        let (rev, _) = self.keys.rev(token.digest);
+        let (generation, cut, _) = self.keys.cutoff(token.subject);
+        let mut conn = self.conn.clone();
+        let (revoked, generation, cut): (bool, Option<u64>, Option<u64>) = if self.keys.is_cluster()
+        {
+            let mut other = self.conn.clone();
+            let mut pipe = redis::pipe();
+            pipe.get(&generation).get(&cut);
+            let (revoked, cutoff) = tokio::join!(
+                conn.exists::<_, bool>(&rev),
+                pipe.query_async::<(Option<u64>, Option<u64>)>(&mut other)
+            );
+            let (generation, cut) = cutoff.map_err(map_err)?;
+            (revoked.map_err(map_err)?, generation, cut)
+        } else {
+            redis::pipe()
+                .exists(&rev)
+                .get(&generation)
+                .get(&cut)
+                .query_async(&mut conn)
+                .await
+                .map_err(map_err)?
+        };
+        let cutoff = SubjectCutoff {
+            generation: generation.unwrap_or(0),
+            issued_through: cut.unwrap_or(0),
+        };
+        Ok(revoked || cutoff.revokes(token))
+    }
+
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        let cache = self.cache.as_ref().filter(|c| c.fresh())?;
+        cache.revoked.check_now(token)
+    }
+}
+
+#[async_trait]
+impl RefreshStore for RedisStore {
+    async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
+        let key = self.keys.fam(&family.family_id);
+        let created = family.created_at.to_string();
+        let expires = family.expires_at.to_string();
+        let cur = hex(&family.refresh);
+        let access_field = format!("a:{}", family.access.jti);
+        let access_exp = family.access.expires_at.to_string();
+        let mut fields: Vec<&str> = vec![
+            "user",
+            &family.user_id,
+            "created",
+            &created,
+            "last_used",
+            &created,
+            "expires",
+            &expires,
+            "cur",
+            &cur,
+            "cur_access",
+            &family.access.jti,
+            &access_field,
+            &access_exp,
+        ];
+        let texts = [
+            ("ua", family.user_agent.as_deref()),
+            ("dev", family.device.as_deref()),
+            ("ip", family.ip.as_deref()),
+        ];
+        let chunked: Vec<(String, &str)> = texts
+            .iter()
+            .filter_map(|(name, v)| Some((*name, (*v)?)))
+            .flat_map(|(name, v)| {
+                chunks(v)
+                    .enumerate()
+                    .map(move |(i, c)| (chunk_field(name, i), c))
+            })
+            .collect();
+        for (name, c) in &chunked {
+            fields.push(name);
+            fields.push(c);
+        }
+        fields.push(&expires);
+        let _: i64 = self.eval(CREATE_FAMILY, &[&key], &fields).await?;
+        // The family first, then its index entry: a concurrent `revoke_user` either sees
+        // the entry (and ends the family) or the family is as if created after it.
+        let mut pipe = redis::pipe();
+        pipe.zadd(
+            self.keys.user(&family.user_id),
+            &family.family_id,
+            family.created_at,
+        );
+        self.write(pipe).await.map(drop)
+    }
+
+    async fn verify(
+        &self,
+        family_id: &str,
+        presented: &TokenDigest,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let (cur, expires): (Option<String>, Option<u64>) = conn
+            .hmget(self.keys.fam(family_id), &["cur", "expires"])
+            .await
+            .map_err(map_err)?;
+        Ok(cur.as_deref() == Some(hex(presented).as_str()) && expires.is_some_and(|e| e > now))
+    }
+
+    async fn rotate(&self, r: Rotation) -> Result<RotateOutcome, StoreError> {
+        let succ_json =
+            serde_json::to_string(&r.successor).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let succ_digest = hex(&TokenDigest::of_jti(&r.successor.refresh_jti));
+        let key = self.keys.fam(&r.family_id);
+        let (presented, now, grace) = (
+            hex(&r.presented),
+            r.now.to_string(),
+            r.grace_secs.to_string(),
+        );
+        let bound = MAX_ACCESS_PER_FAMILY.to_string();
+        let reply: Vec<String> = self
+            .eval(
+                ROTATE,
+                &[&key],
+                &[
+                    &presented,
+                    &now,
+                    &grace,
+                    r.presented_access.as_deref().unwrap_or(""),
+                    &succ_json,
+                    &succ_digest,
+                    &bound,
+                ],
+            )
+            .await?;
+        let succ = |s: Option<&String>| -> Result<Successor, StoreError> {
+            serde_json::from_str(s.ok_or_else(bad_reply)?).map_err(|_| bad_reply())
+        };
+        let user = || reply.get(1).cloned().unwrap_or_default();
+        let access = || parse_access(reply.get(2).map(String::as_str).unwrap_or("[]"));
+        let outcome = match reply.first().map(String::as_str) {
+            Some("rotated") => RotateOutcome::Rotated(succ(reply.get(1))?),
+            Some("retry") => RotateOutcome::Retry(succ(reply.get(1))?),
+            Some("reused") => RotateOutcome::Reused {
+                user_id: user(),
+                access: access(),
+            },
+            Some("compromised") => RotateOutcome::Compromised {
+                user_id: user(),
+                access: access(),
+            },
+            Some("unknown") => RotateOutcome::Unknown,
+            _ => return Err(bad_reply()),
+        };
+        if matches!(
+            reply.first().map(String::as_str),
+            Some("reused" | "compromised" | "unknown")
+        ) {
+            // The family is gone; its index entry is only an index (pruned lazily too).
+            let _ = self.unindex(&user(), &[&r.family_id]).await;
+        }
+        Ok(outcome)
+    }
+
+    async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+        let reply: Vec<String> = self
+            .eval(REVOKE_FAMILY, &[&self.keys.fam(family_id)], &[])
+            .await?;
+        let [user, access] = reply.as_slice() else {
+            return Ok(Vec::new());
+        };
+        let _ = self.unindex(user, &[family_id]).await;
+        Ok(parse_access(access))
+    }
+
+    /// Ends every family in the user's index, one script each, then drops exactly those
+    /// entries: a family created meanwhile keeps its entry (it is as if created after).
+    async fn revoke_user(&self, user_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+        let mut conn = self.conn.clone();
+        let ids: Vec<String> = conn
+            .zrange(self.keys.user(user_id), 0, -1)
+            .await
+            .map_err(map_err)?;
+        let mut out = Vec::new();
+        for id in &ids {
+            let reply: Vec<String> = self.eval(REVOKE_FAMILY, &[&self.keys.fam(id)], &[]).await?;
+            if let [_, access] = reply.as_slice() {
+                out.extend(parse_access(access));
+            }
+        }
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.unindex(user_id, &ids).await?;
+        Ok(out)
+    }
+
+    async fn list_sessions(&self, user_id: &str, now: u64) -> Result<Vec<Session>, StoreError> {
+        let mut conn = self.conn.clone();
+        let user_key = self.keys.user(user_id);
+        let ids: Vec<String> = conn.zrange(&user_key, 0, -1).await.map_err(map_err)?;
+        let mut out = Vec::with_capacity(ids.len());
+        let mut gone = Vec::new();
+        for id in ids {
+            match self.session(&id, now).await? {
+                Some(s) => out.push(s),
+                None => gone.push(id),
+            }
+        }
+        if !gone.is_empty() {
+            let _: Result<i64, _> = conn.zrem(&user_key, gone).await;
+        }
+        Ok(out)
+    }
+
+    async fn session(&self, family_id: &str, now: u64) -> Result<Option<Session>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut names: Vec<String> = ["user", "created", "last_used", "expires"]
+            .map(str::to_owned)
+            .to_vec();
+        for name in ["ua", "dev", "ip"] {
+            names.extend((0..MAX_CHUNKS).map(|i| chunk_field(name, i)));
+        }
+        let v: Vec<Option<Vec<u8>>> = conn
+            .hmget(self.keys.fam(family_id), &names)
+            .await
+            .map_err(map_err)?;
+        let text = |i: usize| {
+            v.get(i)
+                .cloned()
+                .flatten()
+                .and_then(|b| String::from_utf8(b).ok())
+        };
+        let num = |i: usize| text(i).and_then(|s| s.parse::<u64>().ok());
+        let (Some(user_id), Some(created_at), Some(last_used_at), Some(expires_at)) =
+            (text(0), num(1), num(2), num(3))
+        else {
+            return Ok(None);
+        };
+        if expires_at <= now {
+            return Ok(None);
+        }
+        // A text field is its chunks joined (one field when written by earlier releases).
+        let joined = |field: usize| -> Option<String> {
+            let start = 4 + field * MAX_CHUNKS;
+            let mut bytes = Vec::new();
+            for part in v.get(start..start + MAX_CHUNKS)? {
+                match part {
+                    Some(p) => bytes.extend_from_slice(p),
+                    None => break,
+                }
+            }
+            String::from_utf8(bytes).ok().filter(|s| !s.is_empty())
+        };
+        Ok(Some(Session {
+            id: family_id.to_owned(),
+            user_id,
+            created_at,
+            last_used_at,
+            expires_at,
+            user_agent: joined(0),
+            device: joined(1),
+            ip: joined(2),
+        }))
+    }
+
+    async fn purge_expired(&self, now: u64) -> Result<u64, StoreError> {
+        // Redis expires families and revocations by itself; drop dangling index entries.
+        let mut conn = self.conn.clone();
+        let mut dropped = 0u64;
+        let mut scan = KeyScan::new(&mut conn, self.keys.user_pattern()).await?;
+        while let Some((_, keys)) = scan.next_batch(&mut conn).await? {
+            for k in keys {
+                let Some(user) = self.keys.user_of_index_key(&k) else {
+                    continue;
+                };
+                let before: u64 = conn.zcard(&k).await.map_err(map_err)?;
+                let kept = self.list_sessions(user, now).await?.len() as u64;
+                dropped += before.saturating_sub(kept);
+            }
+        }
+        Ok(dropped)
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct GrantValue {
+    by: String,
+    at: u64,
+}
+
+fn audit_entry(
+    tenant: &str,
+    principal: &str,
+    scope: &Scope,
+    action: AuditAction,
+    actor: &str,
+) -> Result<String, StoreError> {
+    serde_json::to_string(&AuditEntry {
+        tenant: tenant.to_owned(),
+        principal: principal.to_owned(),
+        scope: scope.to_string(),
+        action,
+        actor: actor.to_owned(),
+        at: unix_now(),
+    })
+    .map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+/// Grants as one hash per tenant and principal; the audit trail as one append-only list
+/// per tenant (this crate only ever `RPUSH`es to it). Each change and its audit entry are
+/// written by one Lua script.
+#[async_trait]
+impl GrantStore for RedisStore {
+    async fn grant_scope(
+        &self,
+        tenant: &str,
+        principal: &str,
+        scope: &Scope,
+        granted_by: &str,
+    ) -> Result<bool, StoreError> {
+        check_grant_ids(tenant, principal, granted_by)?;
+        let value = serde_json::to_string(&GrantValue {
+            by: granted_by.to_owned(),
+            at: unix_now(),
+        })
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let entry = audit_entry(tenant, principal, scope, AuditAction::Grant, granted_by)?;
+        let changed: i64 = self
+            .eval(
+                GRANT,
+                &[
+                    &self.keys.grants(tenant, principal),
+                    &self.keys.audit(tenant),
+                ],
+                &[scope.as_str(), &value, &entry],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn revoke_scope(
+        &self,
+        tenant: &str,
+        principal: &str,
+        scope: &Scope,
+        revoked_by: &str,
+    ) -> Result<bool, StoreError> {
+        check_grant_ids(tenant, principal, revoked_by)?;
+        let entry = audit_entry(tenant, principal, scope, AuditAction::Revoke, revoked_by)?;
+        let changed: i64 = self
+            .eval(
+                REVOKE_GRANT,
+                &[
+                    &self.keys.grants(tenant, principal),
+                    &self.keys.audit(tenant),
+                ],
+                &[scope.as_str(), &entry],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn granted_scopes(
+        &self,
+        tenant: &str,
+        principal: &str,
+    ) -> Result<Vec<ScopeGrant>, StoreError> {
+        let mut conn = self.conn.clone();
+        let all: Vec<(String, String)> = conn
+            .hgetall(self.keys.grants(tenant, principal))
+            .await
+            .map_err(map_err)?;
+        let mut out: Vec<ScopeGrant> = all
+            .into_iter()
+            .filter_map(|(scope, v)| {
+                let v: GrantValue = serde_json::from_str(&v).ok()?;
+                Some(ScopeGrant {
+                    tenant: tenant.to_owned(),
+                    principal: principal.to_owned(),
+                    scope,
+                    granted_by: v.by,
+                    granted_at: v.at,
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.scope.as_bytes().cmp(b.scope.as_bytes()));
+        Ok(out)
+    }
+
+    async fn audit_log(
+        &self,
+        tenant: &str,
+        principal: Option<&str>,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut conn = self.conn.clone();
+        let raw: Vec<String> = conn
+            .lrange(self.keys.audit(tenant), 0, -1)
+            .await
+            .map_err(map_err)?;
+        Ok(raw
+            .iter()
+            .filter_map(|r| serde_json::from_str::<AuditEntry>(r).ok())
+            .filter(|e| principal.is_none_or(|p| e.principal == p))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips() {
+        let d = TokenDigest::of_jti("x");
+        assert_eq!(parse_hex(&hex(&d)), Some(d));
+        assert_eq!(parse_hex("zz"), None);
+    }
+
+    #[test]
+    fn texts_are_cut_into_short_pieces_at_character_boundaries() {
+        let ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+        let pieces: Vec<&str> = chunks(ua).collect();
+        assert_eq!(pieces.len(), 2);
+        assert!(pieces.iter().all(|p| p.len() <= MAX_VALUE));
+        assert_eq!(pieces.concat(), ua);
+        let wide = "\u{1F600}".repeat(256); // 1 024 bytes, 4 per character
+        let pieces: Vec<&str> = chunks(&wide).collect();
+        assert!(pieces.len() <= MAX_CHUNKS);
+        assert!(pieces.iter().all(|p| p.len() <= MAX_VALUE));
+        assert_eq!(pieces.concat(), wide);
+        assert_eq!(chunks("").count(), 0);
+        assert_eq!(chunk_field("ua", 0), "ua");
+        assert_eq!(chunk_field("ua", 2), "ua.2");
+    }
+
+    #[test]
+    fn lua_empty_list_reads_as_empty() {
+        assert!(parse_access("{}").is_empty());
+        assert_eq!(parse_access(r#"[{"jti":"a","expires_at":5}]"#).len(), 1);
+    }
+}
