@@ -333,6 +333,11 @@ pub struct RequireScope<S>(PhantomData<fn() -> S>);
 pub struct RequireAllScopes<L>(PhantomData<fn() -> L>);
 
 /// Requires at least one scope of `L` (a marker or a tuple of markers).
+///
+/// Its 403 challenge lists **every** scope of `L` in `scope=` (e.g. `scope="docs:read
+/// docs:admin"`), although one suffices: RFC 6750 §3 reads the attribute as the scopes a
+/// token needs, and a client asking for all of them gets a token that passes; naming
+/// only one would hide the alternatives. See [`AuthError::InsufficientScope`].
 pub struct RequireAnyScope<L>(PhantomData<fn() -> L>);
 
 macro_rules! debug_marker {

@@ -193,6 +193,8 @@ impl<T> TokenAuthLayer<T> {
     /// through without claims (anonymous); a request with a token that is not accepted
     /// (bad, expired, revoked, wrong kind, malformed header, failed CSRF check) is
     /// refused as in required mode — 401 `invalid_token` tells the client to refresh.
+    /// That includes an expired access *cookie*: for pages a browser should still see
+    /// anonymously with a stale cookie, [`optional`](Self::optional) fits better.
     ///
     /// A presented token always gets a definite answer: when the revocation store (or an
     /// external issuer's key set) is down, the request is refused with 503
