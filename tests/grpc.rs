@@ -2,7 +2,7 @@
 //! A valid token reaches the method, which reads the subject from the request's
 //! extensions; a missing, invalid or expired one is refused by the layer with
 //! `grpc-status` 16 (the client sees `Code::Unauthenticated`), a method's own
-//! `AuthError` becomes a gRPC status too, and a non-gRPC request to the same server
+//! `AuthError` and a `ScopeGuardLayer` refusal become gRPC statuses too, and a non-gRPC request to the same server
 //! still gets the RFC 6750 JSON answer.
 //!
 //! The service is hand-written over `tonic::server::Grpc` with a UTF-8 codec: no protoc,
@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum_token_auth::{AuthError, Claims, TokenAuth, TokenRequest};
+use axum_token_auth::{AuthError, Claims, ScopeGuardLayer, TokenAuth, TokenRequest};
 use bytes::{Buf, BufMut};
 use http::uri::PathAndQuery;
 use http_body_util::BodyExt;
@@ -124,6 +124,23 @@ async fn serve(auth: &TokenAuth) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = Server::builder().layer(auth.layer()).add_service(Greeter);
+    tokio::spawn(async move {
+        router
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+            .expect("gRPC server runs");
+    });
+    addr
+}
+
+/// The greeter behind `auth`'s layer and a scope guard requiring `grpc:call`.
+async fn serve_guarded(auth: &TokenAuth) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Server::builder()
+        .layer(auth.layer())
+        .layer(ScopeGuardLayer::all(["grpc:call"]).unwrap())
+        .add_service(Greeter);
     tokio::spawn(async move {
         router
             .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
@@ -243,4 +260,22 @@ async fn a_non_grpc_request_to_a_tonic_service_gets_the_json_refusal() {
     assert_eq!(res.headers()["content-type"], "application/grpc");
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert!(body.is_empty());
+}
+
+#[tokio::test]
+async fn a_scope_guard_in_front_of_a_tonic_server_answers_permission_denied() {
+    let auth = auth();
+    let addr = serve_guarded(&auth).await;
+    let without = issue(&auth, "alice", &[]);
+    let status = call(addr, "/demo.Greeter/Hello", Some(&without))
+        .await
+        .expect_err("refused by the guard");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
+    let status = call(addr, "/demo.Greeter/Hello", None)
+        .await
+        .expect_err("refused by the layer");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let with = issue(&auth, "alice", &["grpc:call"]);
+    let reply = call(addr, "/demo.Greeter/Hello", Some(&with)).await;
+    assert_eq!(reply.expect("the guard lets it through"), "hello alice: hi");
 }

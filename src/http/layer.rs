@@ -699,7 +699,7 @@ impl Outbound {
 }
 
 /// The layer's answer to a refused request: the configured renderer's, or a gRPC status.
-fn refusal<ResBody: RefusalBody>(
+pub(crate) fn refusal<ResBody: RefusalBody>(
     rendering: &Rendering,
     grpc: bool,
     error: AuthError,
