@@ -18,7 +18,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use axum_token_auth::{AuthError, Claims, TokenAuth, TokenRequest};
+use axum_token_auth::token::Algorithm;
+use axum_token_auth::{AuthError, Claims, Key, TokenAuth, TokenRequest};
 use bytes::{Buf, BufMut};
 use http::uri::PathAndQuery;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
@@ -123,8 +124,9 @@ async fn call(channel: Channel, token: Option<&str>) -> Result<String, Status> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // A random secret: the client below gets its token from the same handle.
     let auth = TokenAuth::builder()
-        .hs256_secret("an-example-secret-of-at-least-32-bytes!!")
+        .signing_key(Key::generate_hmac(Algorithm::HS256)?)
         .build()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

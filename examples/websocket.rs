@@ -20,7 +20,8 @@ use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
-use axum_token_auth::{Claims, TokenAuth, TokenRequest};
+use axum_token_auth::token::Algorithm;
+use axum_token_auth::{Claims, Key, TokenAuth, TokenRequest};
 
 /// Echoes messages until the token expires, then closes the socket (the client
 /// reconnects with a fresh token).
@@ -49,9 +50,11 @@ async fn ws(upgrade: WebSocketUpgrade, claims: Claims) -> Response {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let secret = std::env::var("JWT_SECRET_KEY")
-        .unwrap_or_else(|_| "an-example-secret-of-at-least-32-bytes!!".to_owned());
-    let auth = TokenAuth::builder().hs256_secret(secret).build()?;
+    // A random secret (tokens do not survive a restart); `JWT_SECRET_KEY` and the other
+    // `JWT_*` variables of `TokenAuth::from_env` in real life.
+    let auth = TokenAuth::builder()
+        .signing_key(Key::generate_hmac(Algorithm::HS256)?)
+        .build()?;
     let issuer = auth.clone();
     let app = Router::new()
         .route("/ws", get(ws))
