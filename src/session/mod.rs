@@ -87,8 +87,8 @@ impl fmt::Debug for LoginSession {
 ///
 /// It is a response ([`IntoResponse`](axum::response::IntoResponse)), so a login handler
 /// can return `Result<Response, LoginError>` and use `?` on the password check and on
-/// [`Sessions::login`] alike; see [`From<LoginError> for AuthError`](AuthError#impl-From<LoginError>-for-AuthError)
-/// for the statuses.
+/// [`Sessions::login`] alike; the statuses are those of the [`AuthError`] it converts
+/// into (401 wrong credentials, 503 store failure, 500 refused token request).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoginError {
