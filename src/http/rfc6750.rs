@@ -1,27 +1,5 @@
 //! [`AuthError`]: every way a request can be refused, rendered as an RFC 6750 response,
 //! and the [`ErrorRenderer`] hook that lets an application render it its own way.
-//!
-//! **One error path.** Whoever refuses a request — the layer, an extractor, a scope
-//! guard, or your handler returning an `AuthError` (or a
-//! [`LoginError`](crate::session::LoginError)) — the client gets the same answer,
-//! rendered by the configured renderer: an `AuthError` turned into a response without
-//! one (its [`IntoResponse`]) is rendered with the default JSON renderer and marked, and
-//! a [`TokenAuthLayer`](crate::TokenAuthLayer) it passes through on the way out renders
-//! it again with the configured renderer (or as a gRPC status for a gRPC request),
-//! keeping the first response's `Set-Cookie` headers. A custom body with the RFC 6750
-//! headers: [`AuthError::apply_headers`] or [`AuthError::into_response_with`].
-//!
-//! ```
-//! use axum::Json;
-//! use axum_token_auth::{AuthError, http::DEFAULT_REALM};
-//!
-//! // Your own body, the RFC 6750 status and headers (WWW-Authenticate, Cache-Control).
-//! let res = AuthError::MissingCredentials
-//!     .into_response_with(DEFAULT_REALM, Json(serde_json::json!({"login": "/login"})));
-//! assert_eq!(res.status(), 401);
-//! assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"api\"");
-//! assert_eq!(res.headers()["cache-control"], "no-store");
-//! ```
 
 use std::borrow::Cow;
 use std::fmt;
@@ -43,6 +21,28 @@ pub const DEFAULT_REALM: &str = "api";
 /// [`AuthError::error_code`]). Descriptions are fixed strings: nothing a client sent is
 /// ever echoed back. The error is attached to the response's extensions, so outer
 /// layers can tell why a request was refused.
+///
+/// **One error path.** Whoever refuses a request — the layer, an extractor, a scope
+/// guard, or your handler returning an `AuthError` (or a
+/// [`LoginError`](crate::session::LoginError)) — the client gets the same answer,
+/// rendered by the configured renderer: an `AuthError` turned into a response without
+/// one (its [`IntoResponse`]) is rendered with the default JSON renderer and marked, and
+/// a [`TokenAuthLayer`](crate::TokenAuthLayer) it passes through on the way out renders
+/// it again with the configured renderer (or as a gRPC status for a gRPC request),
+/// keeping the first response's `Set-Cookie` headers. A custom body with the RFC 6750
+/// headers: [`AuthError::apply_headers`] or [`AuthError::into_response_with`].
+///
+/// ```
+/// use axum::Json;
+/// use axum_token_auth::{AuthError, http::DEFAULT_REALM};
+///
+/// // Your own body, the RFC 6750 status and headers (WWW-Authenticate, Cache-Control).
+/// let res = AuthError::MissingCredentials
+///     .into_response_with(DEFAULT_REALM, Json(serde_json::json!({"login": "/login"})));
+/// assert_eq!(res.status(), 401);
+/// assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"api\"");
+/// assert_eq!(res.headers()["cache-control"], "no-store");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -417,8 +417,8 @@ impl fmt::Debug for Rendering {
 
 /// Renders with the default JSON renderer and realm; the error is attached to the
 /// response's extensions. A [`TokenAuthLayer`](crate::TokenAuthLayer) the response
-/// passes on its way out renders it again with the configured renderer (see the
-/// [module docs](self)), so a handler may simply return `Err(AuthError::…)`.
+/// passes on its way out renders it again with the configured renderer (see "One error
+/// path" on [`AuthError`]), so a handler may simply return `Err(AuthError::…)`.
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
         Rendering::render_fallback(self)
