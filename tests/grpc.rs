@@ -26,7 +26,7 @@ use tonic::transport::{Channel, Server};
 use tonic::{Code, Status};
 use tower::{Layer, ServiceExt};
 
-use common::{auth, issue, raw_hs256, wire_claims};
+use common::{auth, builder, issue, raw_hs256, wire_claims};
 
 /// Messages are UTF-8 strings.
 #[derive(Debug, Clone, Copy, Default)]
@@ -278,4 +278,45 @@ async fn a_scope_guard_in_front_of_a_tonic_server_answers_permission_denied() {
     let with = issue(&auth, "alice", &["grpc:call"]);
     let reply = call(addr, "/demo.Greeter/Hello", Some(&with)).await;
     assert_eq!(reply.expect("the guard lets it through"), "hello alice: hi");
+}
+
+/// A revocation store whose backend is unreachable (the store guard sees the same
+/// `StoreError::Unavailable` as from Redis or PostgreSQL).
+#[derive(Debug)]
+struct Unreachable;
+
+#[async_trait::async_trait]
+impl axum_token_auth::store::RevocationStore for Unreachable {
+    async fn revoke(
+        &self,
+        _: axum_token_auth::store::TokenDigest,
+        _: u64,
+    ) -> Result<(), axum_token_auth::store::StoreError> {
+        Err(axum_token_auth::store::StoreError::Unavailable(
+            "down".into(),
+        ))
+    }
+
+    async fn is_revoked(
+        &self,
+        _: &axum_token_auth::store::TokenDigest,
+    ) -> Result<bool, axum_token_auth::store::StoreError> {
+        Err(axum_token_auth::store::StoreError::Unavailable(
+            "down".into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_store_outage_is_unavailable_for_a_grpc_client() {
+    let auth = builder()
+        .revocation_store(std::sync::Arc::new(Unreachable))
+        .build()
+        .unwrap();
+    let addr = serve(&auth).await;
+    let token = issue(&auth, "alice", &[]);
+    let status = call(addr, "/demo.Greeter/Hello", Some(&token))
+        .await
+        .expect_err("the token cannot be checked");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
 }
