@@ -27,6 +27,7 @@ const SECRET: &str = "bench-only-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 type Stores = (Arc<dyn RevocationStore>, Arc<dyn RefreshStore>);
 
 fn stores(rt: &Runtime) -> Vec<(&'static str, Stores)> {
+    #[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(unused_mut))]
     let mut out: Vec<(&'static str, Stores)> = vec![(
         "memory",
         (

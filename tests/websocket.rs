@@ -2,10 +2,18 @@
 //! is refused (403, RFC 6750 JSON) before the upgrade; a same-origin one, or one
 //! authenticated by bearer header, is upgraded (101). A real handshake over a socket
 //! with tokio-tungstenite against an axum `WebSocketUpgrade` route behind the layer.
+//!
+//! Browsers' token in the URL: with `accept_query_token_on_upgrade`, the `access_token`
+//! query parameter authenticates an upgrade request (and is gone from the URI the
+//! handler sees), never a plain GET; an expired one is refused; and the server closes
+//! the socket when the token expires (`Claims::expires_in`).
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use axum::Router;
+use axum::extract::OriginalUri;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
@@ -15,7 +23,7 @@ use http::StatusCode;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Error as WsError};
 
-use common::{auth, issue, spawn_server};
+use common::{auth, issue, now, raw_hs256, spawn_server, wire_claims};
 
 async fn echo(ws: WebSocketUpgrade, claims: Claims) -> Response {
     let sub = claims.sub.clone();
@@ -36,7 +44,18 @@ async fn handshake(
     addr: std::net::SocketAddr,
     headers: &[(&str, String)],
 ) -> Result<String, tungstenite::http::Response<Option<Vec<u8>>>> {
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+    handshake_at(addr, "/ws", headers).await
+}
+
+/// [`handshake`] on `path_and_query`.
+async fn handshake_at(
+    addr: std::net::SocketAddr,
+    path_and_query: &str,
+    headers: &[(&str, String)],
+) -> Result<String, tungstenite::http::Response<Option<Vec<u8>>>> {
+    let mut request = format!("ws://{addr}{path_and_query}")
+        .into_client_request()
+        .unwrap();
     for (k, v) in headers {
         request.headers_mut().insert(
             tungstenite::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
@@ -113,4 +132,151 @@ async fn same_origin_and_bearer_websocket_handshakes_are_upgraded() {
     .await
     .expect("bearer handshake upgrades");
     assert_eq!(bearer, "hello alice");
+}
+
+/// Answers with the subject and the URI the handler saw, then serves the socket until
+/// the token expires and closes it.
+async fn until_expiry(
+    ws: WebSocketUpgrade,
+    claims: Claims,
+    uri: http::Uri,
+    OriginalUri(original): OriginalUri,
+) -> Response {
+    let sub = claims.sub.clone();
+    let deadline = tokio::time::Instant::now() + claims.expires_in();
+    ws.on_upgrade(move |mut socket: WebSocket| async move {
+        let _ = socket
+            .send(Message::text(format!("{sub} {uri} {original}")))
+            .await;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => break,
+                msg = socket.recv() => if !matches!(msg, Some(Ok(_))) { return },
+            }
+        }
+        let _ = socket.send(Message::Close(None)).await;
+    })
+}
+
+/// The router behind a layer accepting query tokens on upgrades; `/me` is a plain route.
+async fn query_server(accept_query: bool) -> (std::net::SocketAddr, axum_token_auth::TokenAuth) {
+    let auth = auth();
+    let layer = if accept_query {
+        auth.layer().accept_query_token_on_upgrade()
+    } else {
+        auth.layer()
+    };
+    let app = Router::new()
+        .route("/ws", get(until_expiry))
+        .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+        .layer(layer);
+    (spawn_server(app).await, auth)
+}
+
+fn refusal_body(res: &tungstenite::http::Response<Option<Vec<u8>>>) -> serde_json::Value {
+    serde_json::from_slice(res.body().as_deref().unwrap_or_default()).unwrap()
+}
+
+#[tokio::test]
+async fn a_query_token_authenticates_an_upgrade_and_the_handler_never_sees_it() {
+    let (addr, auth) = query_server(true).await;
+    let token = issue(&auth, "alice", &[]);
+    let first = handshake_at(addr, &format!("/ws?room=7&access_token={token}"), &[])
+        .await
+        .expect("the upgrade is authenticated by the query token");
+    // Neither the URI nor axum's `OriginalUri` (set by the router before its layers).
+    assert_eq!(first, "alice /ws?room=7 /ws?room=7");
+    assert!(!first.contains(&token));
+}
+
+#[tokio::test]
+async fn a_query_token_is_ignored_on_a_plain_get_and_when_not_enabled() {
+    let (addr, auth) = query_server(true).await;
+    let token = issue(&auth, "alice", &[]);
+    // A plain GET (no upgrade) with the token in the query: no credentials.
+    let res = reqwest::get(format!("http://{addr}/me?access_token={token}"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"api\"");
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["error"], "unauthorized");
+    // The same plain GET with the header is fine.
+    let res = reqwest::Client::new()
+        .get(format!("http://{addr}/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // A layer that does not opt in ignores the parameter on upgrades too.
+    let (addr, auth) = query_server(false).await;
+    let token = issue(&auth, "alice", &[]);
+    let refused = handshake_at(addr, &format!("/ws?access_token={token}"), &[])
+        .await
+        .expect_err("no credentials without the opt-in");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_expired_query_token_is_401_invalid_token() {
+    let (addr, _) = query_server(true).await;
+    let mut claims = wire_claims("alice", "");
+    claims["iat"] = serde_json::json!(now() - 7200);
+    claims["exp"] = serde_json::json!(now() - 3600);
+    let expired = raw_hs256(&claims);
+    let refused = handshake_at(addr, &format!("/ws?access_token={expired}"), &[])
+        .await
+        .expect_err("an expired token does not upgrade");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let challenge = refused.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    assert_eq!(refusal_body(&refused)["error"], "invalid_token");
+}
+
+#[tokio::test]
+async fn a_query_token_next_to_a_header_token_is_400() {
+    let (addr, auth) = query_server(true).await;
+    let token = issue(&auth, "alice", &[]);
+    let refused = handshake_at(
+        addr,
+        &format!("/ws?access_token={token}"),
+        &[("authorization", format!("Bearer {token}"))],
+    )
+    .await
+    .expect_err("two credentials");
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(refusal_body(&refused)["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn the_server_closes_the_socket_when_the_token_expires() {
+    let (addr, _) = query_server(true).await;
+    let mut claims = wire_claims("alice", "");
+    claims["exp"] = serde_json::json!(now() + 2);
+    let short = raw_hs256(&claims);
+    let request = format!("ws://{addr}/ws?access_token={short}")
+        .into_client_request()
+        .unwrap();
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let started = Instant::now();
+    let first = ws.next().await.unwrap().unwrap();
+    assert!(first.into_text().unwrap().starts_with("alice "));
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(tungstenite::Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the socket outlived its token");
+    let lived = started.elapsed();
+    assert!(lived < Duration::from_secs(4), "closed after {lived:?}");
+    assert!(
+        lived >= Duration::from_millis(500),
+        "closed too early: {lived:?}"
+    );
 }

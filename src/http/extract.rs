@@ -8,9 +8,11 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
+use http::Extensions;
 use http::request::Parts;
 
 use serde::de::DeserializeOwned;
@@ -60,16 +62,19 @@ impl std::error::Error for AuthRejection {}
 
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        if let AuthError::Misconfigured(m) = &self.error {
-            tracing::error!(message = m, "axum-token-auth misconfigured");
+        match self.rendering {
+            Some(r) => r.render(self.error),
+            None => Rendering::render_fallback(self.error),
         }
-        self.rendering.unwrap_or_default().render(self.error)
     }
 }
 
 fn context(parts: &Parts) -> Result<&AuthContext, AuthRejection> {
-    parts
-        .extensions
+    context_in(&parts.extensions)
+}
+
+fn context_in(extensions: &Extensions) -> Result<&AuthContext, AuthRejection> {
+    extensions
         .get::<AuthContext>()
         .ok_or_else(|| AuthRejection::new(AuthError::Misconfigured(NO_LAYER), None))
 }
@@ -132,19 +137,90 @@ impl<T> Clone for Decoded<T> {
     }
 }
 
+impl<T> Claims<T> {
+    /// The time left until the token expires (zero once it has), by the system clock:
+    /// when a long-lived connection authenticated by it (a WebSocket, a gRPC stream)
+    /// should end. The layer checked the token when the connection opened; nothing
+    /// checks it again while the connection lasts.
+    ///
+    /// ```
+    /// use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+    /// use axum::response::Response;
+    /// use axum_token_auth::Claims;
+    ///
+    /// async fn socket(ws: WebSocketUpgrade, claims: Claims) -> Response {
+    ///     let deadline = tokio::time::Instant::now() + claims.expires_in();
+    ///     ws.on_upgrade(move |mut socket: WebSocket| async move {
+    ///         loop {
+    ///             tokio::select! {
+    ///                 // The token has expired: close; the client reconnects with a new one.
+    ///                 _ = tokio::time::sleep_until(deadline) => break,
+    ///                 msg = socket.recv() => match msg {
+    ///                     Some(Ok(msg)) => { let _ = socket.send(msg).await; }
+    ///                     _ => return,
+    ///                 },
+    ///             }
+    ///         }
+    ///         let _ = socket.send(Message::Close(None)).await;
+    ///     })
+    /// }
+    /// ```
+    pub fn expires_in(&self) -> Duration {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        Duration::from_secs(self.exp).saturating_sub(now)
+    }
+}
+
 impl<T: DeserializeOwned + Send + Sync + 'static> Claims<T> {
+    /// The verified claims in request extensions the layer has seen, for services that
+    /// are no axum handlers: a tonic method reads them from `request.extensions()`.
+    ///
+    /// `Ok(None)` when the request carries no (valid) token (optional modes);
+    /// `Err(AuthError::Misconfigured)` when no [`TokenAuthLayer`](crate::TokenAuthLayer)
+    /// ran; `Err(AuthError::InvalidToken)` when the claims do not fit `T`. With the
+    /// `tonic` feature, `AuthError` converts into a `tonic::Status`.
+    ///
+    /// ```
+    /// use axum_token_auth::{AuthError, Claims};
+    ///
+    /// fn subject(extensions: &http::Extensions) -> Result<String, AuthError> {
+    ///     let claims = Claims::<axum_token_auth::NoCustomClaims>::from_extensions(extensions)?
+    ///         .ok_or(AuthError::MissingCredentials)?;
+    ///     Ok(claims.sub.clone())
+    /// }
+    /// # assert!(matches!(subject(&http::Extensions::new()), Err(AuthError::Misconfigured(_))));
+    /// ```
+    pub fn from_extensions(extensions: &Extensions) -> Result<Option<Self>, AuthError> {
+        Self::decode(extensions)
+            .map(|c| c.map(|(c, _)| c))
+            .map_err(|r| r.error)
+    }
+
     fn from_parts(parts: &mut Parts) -> Result<Option<Self>, AuthRejection> {
-        let ctx = context(parts)?;
+        let decoded = Self::decode(&parts.extensions)?;
+        Ok(decoded.map(|(claims, fresh)| {
+            if fresh {
+                parts.extensions.insert(Decoded(Arc::clone(&claims.0)));
+            }
+            claims
+        }))
+    }
+
+    /// The claims as `T`, and whether they were decoded now (to remember them).
+    fn decode(extensions: &Extensions) -> Result<Option<(Self, bool)>, AuthRejection> {
+        let ctx = context_in(extensions)?;
         let Some(view) = &ctx.claims else {
             return Ok(None);
         };
         // The layer's own claims type: handed over without decoding.
         let any: Arc<dyn Any + Send + Sync> = Arc::clone(view) as Arc<dyn Any + Send + Sync>;
         if let Ok(c) = any.downcast::<TokenClaims<T>>() {
-            return Ok(Some(Claims(c)));
+            return Ok(Some((Claims(c), false)));
         }
-        if let Some(d) = parts.extensions.get::<Decoded<T>>() {
-            return Ok(Some(Claims(Arc::clone(&d.0))));
+        if let Some(d) = extensions.get::<Decoded<T>>() {
+            return Ok(Some((Claims(Arc::clone(&d.0)), false)));
         }
         let kind = view.kind();
         let decoded = ctx
@@ -162,9 +238,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Claims<T> {
             ));
         };
         claims.kind = kind;
-        let claims = Arc::new(claims);
-        parts.extensions.insert(Decoded(Arc::clone(&claims)));
-        Ok(Some(Claims(claims)))
+        Ok(Some((Claims(Arc::new(claims)), true)))
     }
 }
 
@@ -233,12 +307,46 @@ fn guard(
 
 /// Requires the scope `S` (a marker declared with [`scope!`](crate::scope!)):
 /// 403 `insufficient_scope` naming it otherwise.
+///
+/// ```
+/// use axum::{Router, body::Body, routing::post};
+/// use axum_token_auth::{RequireScope, TokenAuth, TokenRequest, scope};
+/// use http::{Request, StatusCode};
+/// use tower::ServiceExt;
+///
+/// scope!(pub OrdersWrite = "orders:write");
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let auth = TokenAuth::builder()
+///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+///     .build()?;
+/// let app = Router::new()
+///     .route("/orders", post(|_: RequireScope<OrdersWrite>| async { "created" }))
+///     .layer(auth.layer());
+///
+/// let reader = auth.issue_access(&TokenRequest::new("alice").scopes(["orders:read"]))?;
+/// let req = Request::post("/orders")
+///     .header("authorization", format!("Bearer {}", reader.as_str()))
+///     .body(Body::empty())?;
+/// let res = app.oneshot(req).await?;
+/// assert_eq!(res.status(), StatusCode::FORBIDDEN);
+/// assert_eq!(
+///     res.headers()["www-authenticate"],
+///     r#"Bearer realm="api", error="insufficient_scope", error_description="the token does not grant the required scope", scope="orders:write""#
+/// );
+/// # Ok(()) }
+/// ```
 pub struct RequireScope<S>(PhantomData<fn() -> S>);
 
 /// Requires every scope of `L` (a marker or a tuple of markers).
 pub struct RequireAllScopes<L>(PhantomData<fn() -> L>);
 
 /// Requires at least one scope of `L` (a marker or a tuple of markers).
+///
+/// Its 403 challenge lists **every** scope of `L` in `scope=` (e.g. `scope="docs:read
+/// docs:admin"`), although one suffices: RFC 6750 §3 reads the attribute as the scopes a
+/// token needs, and a client asking for all of them gets a token that passes; naming
+/// only one would hide the alternatives. See [`AuthError::InsufficientScope`].
 pub struct RequireAnyScope<L>(PhantomData<fn() -> L>);
 
 macro_rules! debug_marker {

@@ -9,14 +9,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use axum::response::{IntoResponse, Response};
-use http::Request;
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::http::layer::AuthContext;
-use crate::http::rfc6750::AuthError;
+use crate::http::grpc;
+use crate::http::layer::{AuthContext, refusal};
+use crate::http::rfc6750::{AuthError, RefusalBody, Rendering};
 use crate::token::scope::{Scope, ScopeError, ScopeList};
 
 /// Refuses requests whose token lacks the required scopes: 403 `insufficient_scope`
@@ -91,17 +91,25 @@ impl ScopeGuardLayer {
         Self::new(L::SCOPES, true).expect("scope markers are checked at compile time")
     }
 
-    fn check<B>(&self, req: &Request<B>) -> Result<(), Box<Response>> {
+    fn check<B, ResBody: RefusalBody>(
+        &self,
+        req: &Request<B>,
+    ) -> Result<(), Box<Response<ResBody>>> {
         let Some(ctx) = req.extensions().get::<AuthContext>() else {
-            return Err(Box::new(
-                AuthError::Misconfigured("ScopeGuardLayer needs a TokenAuthLayer in front of it")
-                    .into_response(),
-            ));
+            let error =
+                AuthError::Misconfigured("ScopeGuardLayer needs a TokenAuthLayer in front of it");
+            return Err(Box::new(if grpc::is_grpc(req.headers()) {
+                grpc::refusal(error, crate::http::rfc6750::DEFAULT_REALM)
+            } else {
+                Rendering::render_fallback(error).map(ResBody::from_refusal)
+            }));
         };
         let Some(claims) = &ctx.claims else {
-            return Err(Box::new(
-                ctx.rendering.render(AuthError::MissingCredentials),
-            ));
+            return Err(Box::new(refusal(
+                &ctx.rendering,
+                ctx.grpc,
+                AuthError::MissingCredentials,
+            )));
         };
         let granted = claims.scopes();
         let mut required = self.required.iter().map(Scope::as_str);
@@ -113,7 +121,9 @@ impl ScopeGuardLayer {
         if ok {
             Ok(())
         } else {
-            Err(Box::new(ctx.rendering.render(
+            Err(Box::new(refusal(
+                &ctx.rendering,
+                ctx.grpc,
                 AuthError::InsufficientScope {
                     required: self.challenge.to_string().into(),
                 },
@@ -139,11 +149,12 @@ pub struct ScopeGuard<S> {
     layer: ScopeGuardLayer,
 }
 
-impl<S, B> Service<Request<B>> for ScopeGuard<S>
+impl<S, B, ResBody> Service<Request<B>> for ScopeGuard<S>
 where
-    S: Service<Request<B>, Response = Response>,
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: RefusalBody,
 {
-    type Response = Response;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = GuardFuture<S::Future>;
 
@@ -160,7 +171,7 @@ where
             },
             Err(response) => GuardFuture {
                 state: GuardState::Refused {
-                    response: Some(*response),
+                    response: Some(Ok(*response)),
                 },
             },
         }
@@ -169,7 +180,7 @@ where
 
 pin_project! {
     /// The response future of [`ScopeGuard`].
-    pub struct GuardFuture<F> {
+    pub struct GuardFuture<F: Future> {
         #[pin]
         state: GuardState<F>,
     }
@@ -177,23 +188,23 @@ pin_project! {
 
 pin_project! {
     #[project = GuardProj]
-    enum GuardState<F> {
+    enum GuardState<F: Future> {
         Inner { #[pin] future: F },
-        Refused { response: Option<Response> },
+        // The refusal, as the inner service's output (`Ok(response)`).
+        Refused { response: Option<F::Output> },
     }
 }
 
-impl<F, E> Future for GuardFuture<F>
-where
-    F: Future<Output = Result<Response, E>>,
-{
-    type Output = Result<Response, E>;
+impl<F: Future> Future for GuardFuture<F> {
+    type Output = F::Output;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
             GuardProj::Inner { future } => future.poll(cx),
-            GuardProj::Refused { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("GuardFuture polled after completion"))),
+            GuardProj::Refused { response } => Poll::Ready(
+                response
+                    .take()
+                    .expect("GuardFuture polled after completion"),
+            ),
         }
     }
 }

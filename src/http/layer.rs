@@ -11,9 +11,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
-use axum::response::Response;
-use http::header::{AUTHORIZATION, COOKIE};
-use http::{HeaderMap, Request};
+use std::borrow::Cow;
+
+use http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
+use http::{HeaderMap, Request, Response};
 use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
@@ -24,7 +25,8 @@ use crate::trust::verify::Verifier;
 use std::sync::atomic::Ordering;
 
 use crate::http::cache::{CacheKey, Verdict, VerifiedCache};
-use crate::http::rfc6750::{AuthError, InvalidRequest, Rendering};
+use crate::http::rfc6750::{AuthError, FallbackRendered, InvalidRequest, RefusalBody, Rendering};
+use crate::http::{grpc, websocket};
 use crate::store::{RevocationCheck, StoreError};
 use crate::token::claims::{ClaimsView, NoCustomClaims, TokenKind};
 use crate::token::error::InvalidToken;
@@ -38,6 +40,32 @@ pub enum TokenSource {
     Header,
     /// The access-token cookie.
     Cookie,
+    /// The `access_token` query parameter of a WebSocket upgrade request (RFC 6750
+    /// §2.3), when the layer accepts it
+    /// ([`accept_query_token_on_upgrade`](TokenAuthLayer::accept_query_token_on_upgrade)).
+    Query,
+}
+
+/// What the layer does with a request that has no acceptable token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Refuse it.
+    Required,
+    /// Pass it on without claims, whatever the reason.
+    Optional,
+    /// Pass it on without claims when it carries no token; refuse it otherwise.
+    OptionalRefusingInvalid,
+}
+
+impl Mode {
+    /// Whether a request refused for `error` passes on without claims.
+    fn passes(self, error: &AuthError) -> bool {
+        match self {
+            Mode::Required => false,
+            Mode::Optional => true,
+            Mode::OptionalRefusingInvalid => *error == AuthError::MissingCredentials,
+        }
+    }
 }
 
 /// What the layer leaves in the request's extensions: always the renderer (so extractors
@@ -49,6 +77,10 @@ pub(crate) struct AuthContext {
     /// The verified claims JSON, for extracting other claims types than the layer's.
     pub(crate) payload: Option<Arc<[u8]>>,
     pub(crate) source: Option<TokenSource>,
+    /// The request is a gRPC call: refusals are gRPC statuses.
+    pub(crate) grpc: bool,
+    /// The token was found in the query (to be removed from the URI the inner service sees).
+    pub(crate) query_token: bool,
 }
 
 /// Validates tokens on every request it wraps. Build it with [`TokenAuth::layer`](crate::TokenAuth::layer) or,
@@ -58,11 +90,31 @@ pub(crate) struct AuthContext {
 ///   RFC 6750 response and never reaches the handler.
 /// * Optional mode ([`optional`](Self::optional)): such a request passes through without
 ///   claims. The claims of an invalid token are never exposed.
+/// * Optional mode refusing invalid tokens
+///   ([`optional_refusing_invalid`](Self::optional_refusing_invalid)): a request without
+///   a token passes through without claims; one with a bad, expired or revoked token is
+///   refused, so the client learns to refresh it.
+///
+/// The layer wraps any `http` service whose response body implements
+/// [`RefusalBody`](crate::http::RefusalBody): axum routers, and tonic servers with the
+/// `tonic` feature. A refused gRPC request (`content-type: application/grpc…`) is
+/// answered with HTTP 200 and a `grpc-status` (16 `UNAUTHENTICATED`, 7
+/// `PERMISSION_DENIED`, 14 `UNAVAILABLE`, see [`AuthError::grpc_code`]) and
+/// `grpc-message` in the headers, not by the [`ErrorRenderer`](crate::http::ErrorRenderer).
+///
+/// ```
+/// # #[cfg(feature = "tonic")] fn demo(auth: axum_token_auth::TokenAuth) {
+/// // tonic: the layer in front of every service; methods read the claims with
+/// // `Claims::<T>::from_extensions(request.extensions())`.
+/// let server = tonic::transport::Server::builder().layer(auth.layer());
+/// # let _ = server; }
+/// ```
 #[must_use]
 pub struct TokenAuthLayer<T = NoCustomClaims> {
     verifier: Arc<Verifier>,
     web: Arc<WebSettings>,
-    optional: bool,
+    mode: Mode,
+    query_on_upgrade: bool,
     accept: KindSet,
     cache: Option<Arc<VerifiedCache>>,
     _claims: PhantomData<fn() -> T>,
@@ -73,7 +125,8 @@ impl<T> Clone for TokenAuthLayer<T> {
         TokenAuthLayer {
             verifier: Arc::clone(&self.verifier),
             web: Arc::clone(&self.web),
-            optional: self.optional,
+            mode: self.mode,
+            query_on_upgrade: self.query_on_upgrade,
             accept: self.accept,
             cache: self.cache.clone(),
             _claims: PhantomData,
@@ -84,7 +137,8 @@ impl<T> Clone for TokenAuthLayer<T> {
 impl<T> fmt::Debug for TokenAuthLayer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenAuthLayer")
-            .field("optional", &self.optional)
+            .field("mode", &self.mode)
+            .field("query_on_upgrade", &self.query_on_upgrade)
             .field("accept", &self.accept)
             .finish_non_exhaustive()
     }
@@ -98,15 +152,97 @@ impl<T> TokenAuthLayer<T> {
             cache: new_cache(&web),
             verifier,
             web,
-            optional: false,
+            mode: Mode::Required,
+            query_on_upgrade: false,
             accept: KindSet::of(TokenKind::Access),
             _claims: PhantomData,
         }
     }
 
     /// Optional mode: requests without a valid token pass through without claims.
+    ///
+    /// Whatever the reason: no token, a bad, expired or revoked one, a malformed
+    /// `Authorization` header — and an outage of the revocation store or of an external
+    /// issuer's keys, which makes such requests anonymous (never authenticated) until it
+    /// ends. For routes where a stale token should make the client refresh rather than
+    /// silently see the anonymous page, use
+    /// [`optional_refusing_invalid`](Self::optional_refusing_invalid).
     pub fn optional(mut self) -> Self {
-        self.optional = true;
+        self.mode = Mode::Optional;
+        self
+    }
+
+    /// Optional mode for clients that refresh: a request **without** a token passes
+    /// through without claims (anonymous); a request with a token that is not accepted
+    /// (bad, expired, revoked, wrong kind, malformed header, failed CSRF check) is
+    /// refused as in required mode — 401 `invalid_token` tells the client to refresh.
+    /// That includes an expired access *cookie*: for pages a browser should still see
+    /// anonymously with a stale cookie, [`optional`](Self::optional) fits better.
+    ///
+    /// A presented token always gets a definite answer: when the revocation store (or an
+    /// external issuer's key set) is down, the request is refused with 503
+    /// `temporarily_unavailable` and `Retry-After` (unless the revocation store's
+    /// failure policy is fail-open), never downgraded to anonymous.
+    ///
+    /// ```
+    /// # fn demo(auth: axum_token_auth::TokenAuth) {
+    /// use axum::{Router, routing::get};
+    /// use axum_token_auth::Claims;
+    ///
+    /// async fn home(claims: Option<Claims>) -> String {
+    ///     match claims {
+    ///         Some(c) => format!("hello {}", c.sub),
+    ///         None => "hello stranger".into(),
+    ///     }
+    /// }
+    /// let app: Router = Router::new()
+    ///     .route("/", get(home))
+    ///     .layer(auth.layer().optional_refusing_invalid());
+    /// # }
+    /// ```
+    pub fn optional_refusing_invalid(mut self) -> Self {
+        self.mode = Mode::OptionalRefusingInvalid;
+        self
+    }
+
+    /// Also takes the token from the `access_token` query parameter (RFC 6750 §2.3) —
+    /// on WebSocket upgrade requests only (`GET` with `Upgrade: websocket`), for
+    /// browsers, whose WebSocket API cannot set an `Authorization` header:
+    /// `new WebSocket("wss://api.example.com/ws?access_token=" + token)`.
+    ///
+    /// On any other request the parameter is ignored (the request has no token). A
+    /// query token together with a header or cookie token, or two `access_token`
+    /// parameters, is 400 `invalid_request`. A query token is no ambient credential:
+    /// no CSRF or origin check applies to it. The layer removes `access_token` from the
+    /// URI the inner service sees (and from axum's `OriginalUri`), so handlers and
+    /// layers inside this one never see it.
+    ///
+    /// ⚠️ **The URL is logged by others.** Reverse proxies, load balancers and access
+    /// logs record request URLs, query string included: a token there is as good as
+    /// leaked to whoever reads those logs. Keep tokens for such sockets short-lived
+    /// (minutes: `TokenRequest::ttl`), make sure no proxy or `TraceLayer` *outside* this
+    /// layer logs the query string of the WebSocket route, and prefer the cookie (a
+    /// same-site browser sends it with the handshake) where you can.
+    ///
+    /// ```
+    /// # fn demo(auth: axum_token_auth::TokenAuth) {
+    /// use axum::{Router, extract::ws::WebSocketUpgrade, response::Response, routing::get};
+    /// use axum_token_auth::Claims;
+    ///
+    /// async fn ws(upgrade: WebSocketUpgrade, claims: Claims) -> Response {
+    ///     let deadline = tokio::time::Instant::now() + claims.expires_in();
+    ///     upgrade.on_upgrade(move |socket| async move {
+    ///         // … serve `socket` until `deadline` (see `Claims::expires_in`)
+    ///         # let _ = (socket, deadline);
+    ///     })
+    /// }
+    /// let app: Router = Router::new()
+    ///     .route("/ws", get(ws))
+    ///     .layer(auth.layer().accept_query_token_on_upgrade());
+    /// # }
+    /// ```
+    pub fn accept_query_token_on_upgrade(mut self) -> Self {
+        self.query_on_upgrade = true;
         self
     }
 
@@ -234,10 +370,11 @@ fn parse_bearer(value: &[u8], max_bytes: usize) -> Result<Option<&str>, AuthErro
     Ok(Some(token))
 }
 
-/// The `b64token` charset check of a header token (RFC 6750 §2.1): 400 when it fails.
-/// The layer runs it only on a cache miss: a cached token passed it when it was verified.
+/// The `b64token` charset check of a header or query token (RFC 6750 §2.1): 400 when it
+/// fails. The layer runs it only on a cache miss: a cached token passed it when it was
+/// verified.
 pub(crate) fn check_charset(token: &str, source: TokenSource) -> Result<(), AuthError> {
-    if source == TokenSource::Header && !is_b64token(token) {
+    if source != TokenSource::Cookie && !is_b64token(token) {
         return Err(AuthError::InvalidRequest(
             InvalidRequest::MalformedAuthorization,
         ));
@@ -277,17 +414,37 @@ pub(crate) fn find_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h 
         })
 }
 
+/// The request's token as the layer reads it: the header or cookie token, or — when
+/// enabled, on WebSocket upgrades only — the `access_token` query parameter.
+fn locate_request_token<'r, B, T>(
+    layer: &TokenAuthLayer<T>,
+    req: &'r Request<B>,
+) -> Result<Option<(Cow<'r, str>, TokenSource)>, AuthError> {
+    let max_bytes = layer.verifier.settings.max_token_bytes;
+    let found = locate_token(req.headers(), layer.web.access_cookie.as_deref(), max_bytes)?;
+    if !layer.query_on_upgrade || !websocket::is_upgrade(req) {
+        return Ok(found.map(|(t, s)| (Cow::Borrowed(t), s)));
+    }
+    match (found, websocket::query_token(req.uri(), max_bytes)?) {
+        (Some(_), Some(_)) => Err(InvalidRequest::MultipleTokens.into()),
+        (Some((t, s)), None) => Ok(Some((Cow::Borrowed(t), s))),
+        (None, Some(q)) => Ok(Some((q, TokenSource::Query))),
+        (None, None) => Ok(None),
+    }
+}
+
 type RevocationFuture = Pin<Box<dyn Future<Output = Result<bool, StoreError>> + Send>>;
 type WaitFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// Runs the layer's checks again on a request (after a key-set refetch).
 type Resume<S, B> = Box<dyn FnOnce(&mut S, Request<B>) -> ResponseFuture<S, B> + Send>;
 
-impl<S, T, B> Service<Request<B>> for TokenAuthService<S, T>
+impl<S, T, B, ResBody> Service<Request<B>> for TokenAuthService<S, T>
 where
-    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    ResBody: RefusalBody,
     T: DeserializeOwned + Send + Sync + 'static,
 {
-    type Response = Response;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = ResponseFuture<S, B>;
 
@@ -303,14 +460,15 @@ where
 /// The layer's work on one request: find the token, take the verdict from the cache or
 /// verify it (waiting for one key-set refetch when `may_wait` and an external issuer's
 /// `kid` is unknown), CSRF, revocation; then the inner service or a refusal.
-fn authenticate<S, T, B>(
+fn authenticate<S, T, B, ResBody>(
     layer: &TokenAuthLayer<T>,
     inner: &mut S,
     mut req: Request<B>,
     may_wait: bool,
 ) -> ResponseFuture<S, B>
 where
-    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    ResBody: RefusalBody,
     T: DeserializeOwned + Send + Sync + 'static,
 {
     let verifier = &*layer.verifier;
@@ -320,6 +478,8 @@ where
         claims: None,
         payload: None,
         source: None,
+        grpc: grpc::is_grpc(req.headers()),
+        query_token: false,
     };
 
     let now = verifier.clock.now();
@@ -332,19 +492,16 @@ where
     // The token's verdict: from the cache of verified tokens, or verified in full.
     // `fresh` holds the token's cache key when it was verified now (to be cached once
     // accepted).
-    let verified = match locate_token(
-        req.headers(),
-        web.access_cookie.as_deref(),
-        verifier.settings.max_token_bytes,
-    ) {
+    let verified = match locate_request_token(layer, &req) {
         Ok(Some((token, source))) => {
+            ctx.query_token = source == TokenSource::Query;
             // One keyed digest of the token: the lookup, and the insert after a miss.
-            let key = cache.and_then(|c| c.key(token));
+            let key = cache.and_then(|c| c.key(&token));
             match cache.zip(key).and_then(|(c, k)| c.get(k, now, epoch)) {
                 Some(hit) => Ok((hit, source, None)),
-                None => match check_charset(token, source) {
+                None => match check_charset(&token, source) {
                     Err(e) => Err(e),
-                    Ok(()) => match verifier.verify_token::<T>(token, layer.accept) {
+                    Ok(()) => match verifier.verify_token::<T>(&token, layer.accept) {
                         Ok(accepted) => {
                             let leeway = accepted.leeway;
                             let verdict = Verdict {
@@ -384,7 +541,7 @@ where
     });
     let (verdict, source, fresh) = match verified {
         Ok(v) => v,
-        Err(e) => return ResponseFuture::refuse_or_pass(layer.optional, e, ctx, inner, req),
+        Err(e) => return ResponseFuture::refuse_or_pass(layer.mode, e, ctx, inner, req),
     };
     let store = &verifier.revocation;
     let check = RevocationCheck {
@@ -402,7 +559,7 @@ where
                 ctx.accept(verdict, source);
                 ResponseFuture::call(inner, ctx, req)
             }
-            Err(e) => ResponseFuture::refuse_or_pass(layer.optional, e.into(), ctx, inner, req),
+            Err(e) => ResponseFuture::refuse_or_pass(layer.mode, e.into(), ctx, inner, req),
         },
         None => {
             let store = Arc::clone(store);
@@ -432,7 +589,7 @@ where
                         verdict,
                         source,
                         verifier: Arc::clone(&layer.verifier),
-                        optional: layer.optional,
+                        mode: layer.mode,
                         cache: layer.cache.clone().zip(fresh),
                         now,
                         epoch,
@@ -459,7 +616,7 @@ struct Pending<S, B> {
     verdict: Verdict,
     source: TokenSource,
     verifier: Arc<Verifier>,
-    optional: bool,
+    mode: Mode,
     /// The layer's cache and the freshly verified token's key, to remember once accepted.
     cache: Option<(Arc<VerifiedCache>, CacheKey)>,
     now: u64,
@@ -490,43 +647,94 @@ pin_project! {
     where
         S: Service<Request<B>>,
     {
-        Refused { response: Option<Response> },
+        Refused { response: Option<S::Response> },
         // Boxed: the future stays as small as the inner one on the common, synchronous path.
         Checking { check: RevocationFuture, pending: Option<Box<Pending<S, B>>> },
         Refetching { wait: WaitFuture, pending: Option<Box<Refetching<S, B>>> },
-        Inner { #[pin] future: S::Future },
+        Inner { #[pin] future: S::Future, outbound: Outbound },
     }
 }
 
-impl<S, B> ResponseFuture<S, B>
+/// What the layer needs on the way out: to render again a response that carries an
+/// [`AuthError`] rendered without the configured renderer.
+struct Outbound {
+    rendering: Rendering,
+    grpc: bool,
+}
+
+impl Outbound {
+    /// `res`, or — when it is an `AuthError` rendered by the default renderer (its own
+    /// `IntoResponse`) — that error rendered as this layer renders refusals, keeping
+    /// the `Set-Cookie` headers of the first rendering.
+    fn finish<ResBody: RefusalBody>(&self, res: Response<ResBody>) -> Response<ResBody> {
+        if res.extensions().get::<FallbackRendered>().is_none() {
+            return res;
+        }
+        let Some(error) = res.extensions().get::<AuthError>().cloned() else {
+            return res;
+        };
+        let mut out = refusal(&self.rendering, self.grpc, error);
+        for cookie in res.headers().get_all(SET_COOKIE) {
+            out.headers_mut().append(SET_COOKIE, cookie.clone());
+        }
+        out
+    }
+}
+
+/// The layer's answer to a refused request: the configured renderer's, or a gRPC status.
+pub(crate) fn refusal<ResBody: RefusalBody>(
+    rendering: &Rendering,
+    grpc: bool,
+    error: AuthError,
+) -> Response<ResBody> {
+    if grpc {
+        return grpc::refusal(error, rendering.realm());
+    }
+    rendering.render(error).map(ResBody::from_refusal)
+}
+
+impl<S, B, ResBody> ResponseFuture<S, B>
 where
-    S: Service<Request<B>, Response = Response>,
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: RefusalBody,
 {
     /// Calls the inner service with `ctx` in the request's extensions.
     fn call(inner: &mut S, ctx: AuthContext, mut req: Request<B>) -> Self {
+        if ctx.query_token {
+            *req.uri_mut() = websocket::strip_query_token(req.uri());
+            if let Some(original) = req.extensions_mut().get_mut::<axum::extract::OriginalUri>() {
+                original.0 = websocket::strip_query_token(&original.0);
+            }
+        }
+        let outbound = Outbound {
+            rendering: ctx.rendering.clone(),
+            grpc: ctx.grpc,
+        };
         req.extensions_mut().insert(ctx);
         ResponseFuture {
             state: State::Inner {
                 future: inner.call(req),
+                outbound,
             },
         }
     }
 
-    /// Refuses with `error` (required mode), or passes the request on without claims
-    /// (optional mode; a store outage included).
+    /// Refuses with `error`, or passes the request on without claims when the layer's
+    /// mode lets it (see [`TokenAuthLayer::optional`] and
+    /// [`TokenAuthLayer::optional_refusing_invalid`]).
     fn refuse_or_pass(
-        optional: bool,
+        mode: Mode,
         error: AuthError,
         ctx: AuthContext,
         inner: &mut S,
         req: Request<B>,
     ) -> Self {
-        if optional {
+        if mode.passes(&error) {
             return Self::call(inner, ctx, req);
         }
         ResponseFuture {
             state: State::Refused {
-                response: Some(ctx.rendering.render(error)),
+                response: Some(refusal(&ctx.rendering, ctx.grpc, error)),
             },
         }
     }
@@ -561,11 +769,12 @@ where
     }
 }
 
-impl<S, B> Future for ResponseFuture<S, B>
+impl<S, B, ResBody> Future for ResponseFuture<S, B>
 where
-    S: Service<Request<B>, Response = Response>,
+    S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: RefusalBody,
 {
-    type Output = Result<Response, S::Error>;
+    type Output = Result<Response<ResBody>, S::Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         loop {
@@ -576,7 +785,10 @@ where
                         .expect("ResponseFuture polled after completion");
                     return Poll::Ready(Ok(response));
                 }
-                StateProj::Inner { future } => return future.poll(cx),
+                StateProj::Inner { future, outbound } => {
+                    let res = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(outbound.finish(res)));
+                }
                 StateProj::Checking { check, pending } => {
                     let revoked = ready!(check.as_mut().poll(cx));
                     let Pending {
@@ -586,7 +798,7 @@ where
                         verdict,
                         source,
                         verifier,
-                        optional,
+                        mode,
                         cache,
                         now,
                         epoch,
@@ -601,7 +813,7 @@ where
                             ctx.accept(verdict, source);
                             Self::call(&mut inner, ctx, req)
                         }
-                        Err(e) => Self::refuse_or_pass(optional, e.into(), ctx, &mut inner, req),
+                        Err(e) => Self::refuse_or_pass(mode, e.into(), ctx, &mut inner, req),
                     }
                 }
                 StateProj::Refetching { wait, pending } => {

@@ -80,6 +80,11 @@
 //! # Ok::<(), axum_token_auth::ConfigError>(())
 //! ```
 //!
+//! Like the layer, the guard wraps any `http` service whose response body implements
+//! [`RefusalBody`] (a tonic server with the `tonic` feature:
+//! `Server::builder().layer(auth.layer()).layer(ScopeGuardLayer::all(["admin"])?)`),
+//! and refuses gRPC requests with a gRPC status (7 `PERMISSION_DENIED`).
+//!
 //! ## Cookies
 //!
 //! Cookie settings and the `Set-Cookie` headers that carry tokens to browsers.
@@ -246,6 +251,7 @@ pub(crate) mod cache;
 pub(crate) mod cookies;
 pub(crate) mod csrf;
 pub(crate) mod extract;
+pub(crate) mod grpc;
 pub(crate) mod guard;
 pub(crate) mod layer;
 #[cfg(feature = "utoipa")]
@@ -253,6 +259,7 @@ pub(crate) mod layer;
 pub mod openapi;
 pub(crate) mod rfc6750;
 pub(crate) mod settings;
+pub(crate) mod websocket;
 
 pub use cache::{CacheStats, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_CAPACITY, MAX_CACHED_TOKEN};
 pub use cookies::CookieSettings;
@@ -262,4 +269,6 @@ pub use extract::{
 };
 pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
 pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
-pub use rfc6750::{AuthError, DEFAULT_REALM, ErrorRenderer, InvalidRequest, JsonErrorRenderer};
+pub use rfc6750::{
+    AuthError, DEFAULT_REALM, ErrorRenderer, InvalidRequest, JsonErrorRenderer, RefusalBody,
+};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::token::error::InvalidToken;
 use crate::trust::VerifyError;
@@ -21,6 +21,28 @@ pub const DEFAULT_REALM: &str = "api";
 /// [`AuthError::error_code`]). Descriptions are fixed strings: nothing a client sent is
 /// ever echoed back. The error is attached to the response's extensions, so outer
 /// layers can tell why a request was refused.
+///
+/// **One error path.** Whoever refuses a request — the layer, an extractor, a scope
+/// guard, or your handler returning an `AuthError` (or a
+/// [`LoginError`](crate::session::LoginError)) — the client gets the same answer,
+/// rendered by the configured renderer: an `AuthError` turned into a response without
+/// one (its [`IntoResponse`]) is rendered with the default JSON renderer and marked, and
+/// a [`TokenAuthLayer`](crate::TokenAuthLayer) it passes through on the way out renders
+/// it again with the configured renderer (or as a gRPC status for a gRPC request),
+/// keeping the first response's `Set-Cookie` headers. A custom body with the RFC 6750
+/// headers: [`AuthError::apply_headers`] or [`AuthError::into_response_with`].
+///
+/// ```
+/// use axum::Json;
+/// use axum_token_auth::{AuthError, http::DEFAULT_REALM};
+///
+/// // Your own body, the RFC 6750 status and headers (WWW-Authenticate, Cache-Control).
+/// let res = AuthError::MissingCredentials
+///     .into_response_with(DEFAULT_REALM, Json(serde_json::json!({"login": "/login"})));
+/// assert_eq!(res.status(), 401);
+/// assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"api\"");
+/// assert_eq!(res.headers()["cache-control"], "no-store");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -34,6 +56,14 @@ pub enum AuthError {
     #[error("invalid token: {0}")]
     InvalidToken(InvalidToken),
     /// The token lacks a required scope: 403 `insufficient_scope`.
+    ///
+    /// `required` is the `scope` attribute of the challenge. For
+    /// [`RequireScope`](crate::RequireScope) and [`RequireAllScopes`](crate::RequireAllScopes)
+    /// it lists every scope needed. For [`RequireAnyScope`](crate::RequireAnyScope) it
+    /// lists *every accepted* scope too, although one suffices: RFC 6750 §3 reads the
+    /// attribute as the scopes a token needs, and a client that asks for all of them
+    /// gets a token that passes, whereas naming only one would hide the others (the
+    /// `error_description` stays the same fixed string).
     #[error("insufficient scope (requires `{required}`)")]
     InsufficientScope {
         /// The scopes required, space-separated (as in the `scope` attribute).
@@ -52,7 +82,9 @@ pub enum AuthError {
     #[error("the issuer's keys are unavailable")]
     KeysUnavailable,
     /// A programming error: an extractor ran on a route without the layer in front of it.
-    /// 500, with a message naming the mistake.
+    /// 500 with a generic body (`server_error`, "internal server error"); the message
+    /// naming the mistake is logged (`tracing::error!`) when the error is rendered, and
+    /// is this error's `Display`.
     #[error("{0}")]
     Misconfigured(&'static str),
 }
@@ -64,6 +96,10 @@ pub enum InvalidRequest {
     /// A bearer token in the header and a different one in the cookie.
     #[error("the request carries two different tokens (header and cookie)")]
     ConflictingCredentials,
+    /// An `access_token` query parameter (accepted on WebSocket upgrades when enabled)
+    /// together with another token, or more than once (RFC 6750 §2: one method only).
+    #[error("the request carries more than one token")]
+    MultipleTokens,
     /// The `Authorization: Bearer` header is not `Bearer <token68>`.
     #[error("the Authorization header is malformed")]
     MalformedAuthorization,
@@ -142,7 +178,8 @@ impl AuthError {
             AuthError::KeysUnavailable => {
                 "the token issuer's keys are unavailable, try again shortly".into()
             }
-            AuthError::Misconfigured(m) => Cow::Borrowed(m),
+            // The detail is for the logs, not for the client.
+            AuthError::Misconfigured(_) => "internal server error".into(),
             AuthError::InvalidRequest(r) => r.to_string().into(),
             AuthError::InvalidToken(r) => r.to_string().into(),
         }
@@ -174,6 +211,43 @@ impl AuthError {
         }
         // Every piece is a fixed string or was checked when configured (realm, scopes).
         HeaderValue::from_str(&v).ok()
+    }
+
+    /// Adds this error's RFC 6750 headers to `headers`: `WWW-Authenticate` for `realm`
+    /// (when the error carries a challenge), `Cache-Control: no-store`, and
+    /// `Retry-After: 1` for the 503s. For an application's own error bodies; the
+    /// default renderer uses it too.
+    ///
+    /// ```
+    /// use axum_token_auth::AuthError;
+    ///
+    /// let mut headers = http::HeaderMap::new();
+    /// AuthError::StoreUnavailable.apply_headers(&mut headers, "api");
+    /// assert_eq!(headers["retry-after"], "1");
+    /// assert!(headers.get("www-authenticate").is_none()); // a 503 is no challenge
+    /// ```
+    pub fn apply_headers(&self, headers: &mut HeaderMap, realm: &str) {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let Some(v) = self.www_authenticate(realm) {
+            headers.insert(WWW_AUTHENTICATE, v);
+        }
+        if matches!(
+            self,
+            AuthError::StoreUnavailable | AuthError::KeysUnavailable
+        ) {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+    }
+
+    /// `body` as this error's response: its status, its RFC 6750 headers (see
+    /// [`apply_headers`](Self::apply_headers)), and the error in the response's
+    /// extensions. Unlike [`into_response`](IntoResponse::into_response) it is not
+    /// rendered again by the layer on the way out: the body is yours.
+    pub fn into_response_with(self, realm: &str, body: impl IntoResponse) -> Response {
+        let mut res = (self.status(), body).into_response();
+        self.apply_headers(res.headers_mut(), realm);
+        res.extensions_mut().insert(self);
+        res
     }
 }
 
@@ -240,16 +314,7 @@ impl ErrorRenderer for JsonErrorRenderer {
         let mut res = (error.status(), body.to_string()).into_response();
         let headers = res.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(v) = error.www_authenticate(realm) {
-            headers.insert(WWW_AUTHENTICATE, v);
-        }
-        if matches!(
-            error,
-            AuthError::StoreUnavailable | AuthError::KeysUnavailable
-        ) {
-            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        }
+        error.apply_headers(headers, realm);
         res
     }
 }
@@ -273,9 +338,63 @@ impl Rendering {
     }
 
     pub(crate) fn render(&self, error: AuthError) -> Response {
+        if let AuthError::Misconfigured(detail) = &error {
+            tracing::error!(detail, "axum-token-auth misconfigured");
+        }
         let mut res = self.0.renderer.render(&error, &self.0.realm);
         res.extensions_mut().insert(error);
         res
+    }
+
+    /// The realm errors are rendered for.
+    pub(crate) fn realm(&self) -> &str {
+        &self.0.realm
+    }
+
+    /// Renders with the default renderer, marking the response so that a layer on the
+    /// way out renders it again with its configured one.
+    pub(crate) fn render_fallback(error: AuthError) -> Response {
+        let mut res = Rendering::default().render(error);
+        res.extensions_mut().insert(FallbackRendered);
+        res
+    }
+}
+
+/// Marks a response rendered without the configured renderer (an `AuthError`'s own
+/// `IntoResponse`): the layer renders it again on the way out.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FallbackRendered;
+
+/// A response body type the layer can answer refusals in: the body of what an
+/// [`ErrorRenderer`] rendered (an axum [`Body`](axum::body::Body)), converted.
+///
+/// Implemented for axum's `Body` (axum routers: nothing changes) and, with the `tonic`
+/// feature, for `tonic::body::Body` (tonic 0.14 servers). Implement it for your own
+/// response body type to put the layer in front of any other `http` service.
+///
+/// ```
+/// use axum_token_auth::http::RefusalBody;
+///
+/// struct MyBody(axum::body::Body);
+/// impl RefusalBody for MyBody {
+///     fn from_refusal(body: axum::body::Body) -> Self { MyBody(body) }
+/// }
+/// ```
+pub trait RefusalBody: Sized {
+    /// The refusal's body, as this type.
+    fn from_refusal(body: axum::body::Body) -> Self;
+}
+
+impl RefusalBody for axum::body::Body {
+    fn from_refusal(body: axum::body::Body) -> Self {
+        body
+    }
+}
+
+#[cfg(feature = "tonic")]
+impl RefusalBody for tonic::body::Body {
+    fn from_refusal(body: axum::body::Body) -> Self {
+        tonic::body::Body::new(body)
     }
 }
 
@@ -297,10 +416,12 @@ impl fmt::Debug for Rendering {
 }
 
 /// Renders with the default JSON renderer and realm; the error is attached to the
-/// response's extensions.
+/// response's extensions. A [`TokenAuthLayer`](crate::TokenAuthLayer) the response
+/// passes on its way out renders it again with the configured renderer (see "One error
+/// path" on [`AuthError`]), so a handler may simply return `Err(AuthError::…)`.
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        Rendering::default().render(self)
+        Rendering::render_fallback(self)
     }
 }
 

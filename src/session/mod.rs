@@ -110,9 +110,18 @@ impl fmt::Debug for LoginSession {
 }
 
 /// Why a login could not start a session.
+///
+/// It is a response ([`IntoResponse`](axum::response::IntoResponse)), so a login handler
+/// can return `Result<Response, LoginError>` and use `?` on the password check and on
+/// [`Sessions::login`] alike; the statuses are those of the [`AuthError`] it converts
+/// into (401 wrong credentials, 503 store failure, 500 refused token request).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoginError {
+    /// The user name or password is wrong (for the application's login handler to
+    /// return): 401 `invalid_grant`.
+    #[error("invalid credentials")]
+    InvalidCredentials,
     /// The token request was refused.
     #[error(transparent)]
     Issue(#[from] IssueError),
@@ -122,23 +131,60 @@ pub enum LoginError {
 }
 
 /// How a failed login answers, rendered with
-/// [`TokenAuth::render_error`](crate::TokenAuth::render_error): a store outage is a 503
-/// (`temporarily_unavailable`, `Retry-After`); a refused token request is the
-/// application's mistake (its subject, scopes or claims), a 500 naming no detail.
+/// [`TokenAuth::render_error`](crate::TokenAuth::render_error) or as a response of its
+/// own: wrong credentials are a 401 (`invalid_grant`, a bare challenge); a store
+/// outage (unreachable, full, or answering nonsense) is a 503 (`temporarily_unavailable`,
+/// `Retry-After`); a refused token request is the application's mistake (its subject,
+/// scopes or claims), a 500 naming no detail.
 ///
 /// ```
 /// # use axum_token_auth::{AuthError, store::StoreError, session::LoginError};
 /// let e: AuthError = LoginError::Store(StoreError::Unavailable("down".into())).into();
 /// assert_eq!(e, AuthError::StoreUnavailable);
+/// assert_eq!(AuthError::from(LoginError::InvalidCredentials).status(), 401);
 /// ```
 impl From<LoginError> for AuthError {
     fn from(e: LoginError) -> Self {
         match e {
+            LoginError::InvalidCredentials => AuthError::InvalidCredentials,
             LoginError::Store(_) => AuthError::StoreUnavailable,
             LoginError::Issue(_) => {
                 AuthError::Misconfigured("the login's token request was refused")
             }
         }
+    }
+}
+
+/// The [`AuthError`] it converts into, as a response: rendered with the default JSON
+/// renderer here, and again with the configured one by a
+/// [`TokenAuthLayer`](crate::TokenAuthLayer) it passes on the way out. Store failures
+/// and refused token requests log their detail (`warn` / `error`); the client sees
+/// none of it.
+///
+/// ```
+/// use axum::response::{IntoResponse, Response};
+/// use axum_token_auth::session::LoginError;
+///
+/// async fn login(/* credentials */) -> Result<Response, LoginError> {
+///     let password_ok = false; // your check
+///     if !password_ok {
+///         return Err(LoginError::InvalidCredentials);
+///     }
+///     // let login = sessions.login(&TokenRequest::new(user), user_agent(&headers)).await?;
+///     // Ok(sessions.login_response(&login))
+///     # unreachable!()
+/// }
+/// let res = LoginError::InvalidCredentials.into_response();
+/// assert_eq!(res.status(), 401);
+/// ```
+impl axum::response::IntoResponse for LoginError {
+    fn into_response(self) -> axum::response::Response {
+        match &self {
+            LoginError::InvalidCredentials => {}
+            LoginError::Store(e) => tracing::warn!(error = %e, "login: store failure"),
+            LoginError::Issue(e) => tracing::error!(error = %e, "login: token request refused"),
+        }
+        AuthError::from(self).into_response()
     }
 }
 
