@@ -229,6 +229,16 @@ impl TokenAuthBuilder {
     }
 
     /// Shorthand for an `HS256` signing key from a secret (see [`Key::hmac`]).
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!") // at least 32 bytes
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn hs256_secret(self, secret: impl AsRef<[u8]>) -> Self {
         match Key::hs256(secret) {
             Ok(k) => self.signing_key(k),
@@ -651,6 +661,18 @@ impl TokenAuthBuilder {
     /// The clock used for `iat`/`exp` when issuing and for checks when validating. An
     /// `Arc<dyn Clock>` is a clock too, so one clock can be shared with the code that
     /// moves it (see `testing::ManualClock`, feature `testing`).
+    ///
+    /// ```
+    /// use axum_token_auth::{TokenAuth, TokenRequest, token::FixedClock};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .clock(FixedClock(1_767_225_600))
+    ///     .build()?;
+    /// assert_eq!(auth.now(), 1_767_225_600);
+    /// assert_eq!(auth.issue_access(&TokenRequest::new("alice"))?.issued_at, 1_767_225_600);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
         self

@@ -167,6 +167,21 @@ impl<T> TokenAuthLayer<T> {
     /// ends. For routes where a stale token should make the client refresh rather than
     /// silently see the anonymous page, use
     /// [`optional_refusing_invalid`](Self::optional_refusing_invalid).
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use axum_token_auth::{Claims, TokenAuth};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .build()?;
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|c: Option<Claims>| async move {
+    ///         c.map_or("hello stranger".to_owned(), |c| format!("hello {}", c.sub))
+    ///     }))
+    ///     .layer(auth.layer().optional());
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn optional(mut self) -> Self {
         self.mode = Mode::Optional;
         self
@@ -256,6 +271,20 @@ impl<T> TokenAuthLayer<T> {
 
     /// Also accepts tokens of `kind` (e.g. [`TokenKind::Service`] on machine-to-machine
     /// routes). Access tokens are always accepted.
+    ///
+    /// ```
+    /// use axum::{Router, routing::post};
+    /// use axum_token_auth::{Claims, TokenAuth, token::TokenKind};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .build()?;
+    /// // A machine-to-machine route: service tokens (and access tokens) are accepted.
+    /// let internal: Router = Router::new()
+    ///     .route("/internal/reindex", post(|c: Claims| async move { c.sub.clone() }))
+    ///     .route_layer(auth.layer().also_accept(TokenKind::Service));
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
     pub fn also_accept(mut self, kind: TokenKind) -> Self {
         self.accept = self.accept.with(kind);
         // A cache shared with a layer accepting fewer kinds must not serve this one.

@@ -425,6 +425,13 @@ pub struct SessionInfo {
 
 impl SessionInfo {
     /// Sets the user agent.
+    ///
+    /// ```
+    /// use axum_token_auth::session::SessionInfo;
+    ///
+    /// let info = SessionInfo::default().user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/133.0");
+    /// # let _ = info;
+    /// ```
     #[must_use]
     pub fn user_agent(mut self, ua: impl Into<String>) -> Self {
         self.user_agent = Some(ua.into());
@@ -432,6 +439,13 @@ impl SessionInfo {
     }
 
     /// Sets the device name.
+    ///
+    /// ```
+    /// use axum_token_auth::session::SessionInfo;
+    ///
+    /// let info = SessionInfo::default().device("Alice's laptop");
+    /// # let _ = info;
+    /// ```
     #[must_use]
     pub fn device(mut self, device: impl Into<String>) -> Self {
         self.device = Some(device.into());
@@ -439,6 +453,14 @@ impl SessionInfo {
     }
 
     /// Sets the IP address.
+    ///
+    /// ```
+    /// use axum_token_auth::session::SessionInfo;
+    ///
+    /// let ip: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+    /// let info = SessionInfo::default().ip(ip);
+    /// # let _ = info;
+    /// ```
     #[must_use]
     pub fn ip(mut self, ip: impl std::fmt::Display) -> Self {
         self.ip = Some(ip.to_string());

@@ -168,6 +168,13 @@ impl RevocationNote {
     }
 
     /// Who revoked it.
+    ///
+    /// ```
+    /// use axum_token_auth::store::RevocationNote;
+    ///
+    /// let note = RevocationNote::new("laptop stolen").by("support:bob");
+    /// # let _ = note;
+    /// ```
     #[must_use]
     pub fn by(mut self, actor: impl Into<String>) -> Self {
         self.by = Some(actor.into().chars().take(256).collect());

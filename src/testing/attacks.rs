@@ -241,6 +241,21 @@ impl AttackTokens {
     /// Adds (or replaces) the [`Attack::AlgorithmConfusion`] token: the genuine header
     /// with `alg: HS256` and payload, HMAC-signed with `pem` as the secret. Pass the
     /// exact bytes of the public key file your service publishes (an attacker has them).
+    ///
+    /// ```
+    /// use axum_token_auth::{Key, TokenAuth, TokenRequest, token::Algorithm};
+    /// use axum_token_auth::testing::{Attack, AttackTokens};
+    ///
+    /// # fn demo(private_pem: &[u8], public_pem: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+    /// let auth = TokenAuth::builder()
+    ///     .signing_key(Key::from_pem(Algorithm::RS256, private_pem)?)
+    ///     .build()?;
+    /// // The exact bytes of the public key file the service publishes.
+    /// let attacks = AttackTokens::for_auth(&auth, &TokenRequest::new("alice"))?
+    ///     .with_public_key_pem(public_pem);
+    /// assert!(attacks.get(Attack::AlgorithmConfusion).is_some());
+    /// # Ok(()) }
+    /// ```
     pub fn with_public_key_pem(mut self, pem: &[u8]) -> Self {
         let (header64, payload64, _) = split(&self.genuine);
         let mut header: Value = decode_json(header64);
