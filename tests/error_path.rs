@@ -177,3 +177,57 @@ async fn require_any_scope_names_every_accepted_scope() {
     let res = send_get(&app(&auth), "/docs", Some(&reader)).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+async fn refuses_with_cors() -> Response {
+    let mut res = AuthError::InvalidToken(InvalidToken::Revoked).into_response();
+    let h = res.headers_mut();
+    h.append(
+        "access-control-allow-origin",
+        "https://app.example.com".parse().unwrap(),
+    );
+    h.append("vary", "origin".parse().unwrap());
+    h.append("vary", "cookie".parse().unwrap());
+    res
+}
+
+async fn refusal_made_a_redirect() -> Response {
+    let mut res = AuthError::MissingCredentials.into_response();
+    *res.status_mut() = StatusCode::FOUND;
+    res.headers_mut()
+        .insert("location", "/login".parse().unwrap());
+    res
+}
+
+#[tokio::test]
+async fn the_rerendered_response_keeps_the_headers_inner_layers_added() {
+    let auth = builder().error_renderer(Custom).build().unwrap();
+    let app = Router::new()
+        .route("/cors", get(refuses_with_cors))
+        .layer(auth.layer().optional());
+    let res = send_get(&app, "/cors", None).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let vary: Vec<_> = res.headers().get_all("vary").iter().collect();
+    assert_eq!(
+        vary,
+        ["origin", "cookie"],
+        "every value of a repeated header"
+    );
+    // The refusal's own headers are the configured rendering's, once.
+    assert_eq!(res.headers().get_all(WWW_AUTHENTICATE).iter().count(), 1);
+    assert_eq!(body_text(res).await, "custom invalid_token");
+}
+
+#[tokio::test]
+async fn a_refusal_an_inner_layer_turned_into_something_else_is_left_alone() {
+    let auth = builder().error_renderer(Custom).build().unwrap();
+    let app = Router::new()
+        .route("/r", get(refusal_made_a_redirect))
+        .layer(auth.layer().optional());
+    let res = send_get(&app, "/r", None).await;
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/login");
+}

@@ -280,3 +280,82 @@ async fn the_server_closes_the_socket_when_the_token_expires() {
         "closed too early: {lived:?}"
     );
 }
+
+/// What a plain route behind a query-token layer sees of the request's URI.
+fn uri_echo_app(auth: &axum_token_auth::TokenAuth, optional: bool) -> Router {
+    let layer = auth.layer().accept_query_token_on_upgrade();
+    let layer = if optional { layer.optional() } else { layer };
+    Router::new()
+        .route(
+            "/echo",
+            get(
+                |c: Option<Claims>, uri: http::Uri, OriginalUri(original): OriginalUri| async move {
+                    let who = c.map_or("anonymous".to_owned(), |c| c.sub.clone());
+                    format!("{who} {uri} {original}")
+                },
+            ),
+        )
+        .layer(layer)
+}
+
+fn handshake_headers(b: http::request::Builder) -> http::request::Builder {
+    b.header("upgrade", "websocket")
+        .header("connection", "Upgrade")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .header("sec-websocket-version", "13")
+}
+
+async fn body_of(res: axum::response::Response) -> String {
+    use http_body_util::BodyExt;
+    String::from_utf8(res.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_refused_query_token_never_reaches_an_optional_route() {
+    use tower::ServiceExt;
+    let auth = auth();
+    let token = issue(&auth, "alice", &[]);
+    // Header and query token on a handshake: 400 in required mode, anonymous in optional
+    // mode — and the inner service sees the URI without the parameter either way.
+    let req = handshake_headers(http::Request::get(format!(
+        "/echo?x=1&access_token={token}"
+    )))
+    .header("authorization", format!("Bearer {token}"))
+    .body(axum::body::Body::empty())
+    .unwrap();
+    let res = uri_echo_app(&auth, true).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let seen = body_of(res).await;
+    assert_eq!(seen, "anonymous /echo?x=1 /echo?x=1");
+    assert!(!seen.contains(&token));
+
+    // On a plain request the parameter is ignored — and removed all the same.
+    let req = http::Request::get(format!("/echo?access_token={token}"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = uri_echo_app(&auth, false).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_of(res).await, "alice /echo /echo");
+}
+
+#[tokio::test]
+async fn an_upgrade_header_alone_does_not_make_a_route_take_query_tokens() {
+    use tower::ServiceExt;
+    let auth = auth();
+    let token = issue(&auth, "alice", &[]);
+    // `Upgrade: websocket` without `Connection: upgrade` and a key: not a handshake.
+    let req = http::Request::get(format!("/echo?access_token={token}"))
+        .header("upgrade", "websocket")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = uri_echo_app(&auth, false).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    // The complete handshake headers: the query token is read.
+    let req = handshake_headers(http::Request::get(format!("/echo?access_token={token}")))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = uri_echo_app(&auth, false).oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(body_of(res).await, "alice /echo /echo");
+}

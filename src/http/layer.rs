@@ -79,7 +79,8 @@ pub(crate) struct AuthContext {
     pub(crate) source: Option<TokenSource>,
     /// The request is a gRPC call: refusals are gRPC statuses.
     pub(crate) grpc: bool,
-    /// The token was found in the query (to be removed from the URI the inner service sees).
+    /// The URI carries an `access_token` parameter and the query source is on: it is
+    /// removed from the URI the inner service sees.
     pub(crate) query_token: bool,
 }
 
@@ -221,16 +222,19 @@ impl<T> TokenAuthLayer<T> {
     }
 
     /// Also takes the token from the `access_token` query parameter (RFC 6750 §2.3) —
-    /// on WebSocket upgrade requests only (`GET` with `Upgrade: websocket`), for
+    /// on WebSocket opening handshakes only (`GET` with `Upgrade: websocket`,
+    /// `Connection: upgrade` and a `Sec-WebSocket-Key`), for
     /// browsers, whose WebSocket API cannot set an `Authorization` header:
     /// `new WebSocket("wss://api.example.com/ws?access_token=" + token)`.
     ///
     /// On any other request the parameter is ignored (the request has no token). A
     /// query token together with a header or cookie token, or two `access_token`
     /// parameters, is 400 `invalid_request`. A query token is no ambient credential:
-    /// no CSRF or origin check applies to it. The layer removes `access_token` from the
-    /// URI the inner service sees (and from axum's `OriginalUri`), so handlers and
-    /// layers inside this one never see it.
+    /// no CSRF or origin check applies to it. With the option on, the layer removes
+    /// `access_token` from the URI the inner service sees (and from axum's
+    /// `OriginalUri`) on **every** request that reaches it — read, refused and passed on
+    /// in an optional mode, or ignored on a plain request — so handlers and layers inside
+    /// this one never see it.
     ///
     /// ⚠️ **The URL is logged by others.** Reverse proxies, load balancers and access
     /// logs record request URLs, query string included: a token there is as good as
@@ -508,7 +512,10 @@ where
         payload: None,
         source: None,
         grpc: grpc::is_grpc(req.headers()),
-        query_token: false,
+        // With the option on, an `access_token` parameter never reaches the inner
+        // service: read (upgrade), refused (optional modes pass on), or ignored (a plain
+        // request), it is removed from the URI all the same.
+        query_token: layer.query_on_upgrade && websocket::has_query_token(req.uri()),
     };
 
     let now = verifier.clock.now();
@@ -523,7 +530,6 @@ where
     // accepted).
     let verified = match locate_request_token(layer, &req) {
         Ok(Some((token, source))) => {
-            ctx.query_token = source == TokenSource::Query;
             // One keyed digest of the token: the lookup, and the insert after a miss.
             let key = cache.and_then(|c| c.key(&token));
             match cache.zip(key).and_then(|(c, k)| c.get(k, now, epoch)) {
@@ -702,12 +708,40 @@ impl Outbound {
         let Some(error) = res.extensions().get::<AuthError>().cloned() else {
             return res;
         };
+        // A layer inside this one that made something else of the refusal (a redirect
+        // to a login page, say) has the last word.
+        if res.status() != error.status() {
+            return res;
+        }
         let mut out = refusal(&self.rendering, self.grpc, error);
-        for cookie in res.headers().get_all(SET_COOKIE) {
-            out.headers_mut().append(SET_COOKIE, cookie.clone());
+        // Headers added on the way out by layers inside this one (CORS, security
+        // headers, cookies) stay; the refusal's own (its challenge, caching, body type)
+        // are this rendering's.
+        let rendered: Vec<http::HeaderName> = out.headers().keys().cloned().collect();
+        for (name, value) in res.headers() {
+            let own = is_refusal_header(name) || rendered.contains(name);
+            if !own || name == SET_COOKIE {
+                out.headers_mut().append(name, value.clone());
+            }
         }
         out
     }
+}
+
+/// Headers a refusal's rendering owns: not carried over from the first rendering.
+fn is_refusal_header(name: &http::HeaderName) -> bool {
+    use http::header::{
+        CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+    };
+    [
+        WWW_AUTHENTICATE,
+        CACHE_CONTROL,
+        RETRY_AFTER,
+        CONTENT_TYPE,
+        CONTENT_LENGTH,
+    ]
+    .contains(name)
+        || name.as_str().starts_with("grpc-")
 }
 
 /// The layer's answer to a refused request: the configured renderer's, or a gRPC status.

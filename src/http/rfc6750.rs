@@ -196,10 +196,15 @@ impl AuthError {
             AuthError::MissingCredentials | AuthError::InvalidCredentials => {}
             AuthError::InsufficientScope { required } => {
                 v.push_str(&format!(
-                    ", error=\"insufficient_scope\", error_description=\"{}\", scope=\"{}\"",
-                    self.description(),
-                    required
+                    ", error=\"insufficient_scope\", error_description=\"{}\"",
+                    self.description()
                 ));
+                // RFC 6750 §3: scope tokens are %x21 / %x23-5B / %x5D-7E, separated by
+                // spaces. Anything else (a quote, a backslash: parameters of their own)
+                // leaves the attribute out rather than in the header.
+                if is_scope_list(required) {
+                    v.push_str(&format!(", scope=\"{required}\""));
+                }
             }
             _ => {
                 v.push_str(&format!(
@@ -255,6 +260,16 @@ impl From<InvalidToken> for AuthError {
     fn from(e: InvalidToken) -> Self {
         AuthError::InvalidToken(e)
     }
+}
+
+/// Whether `s` is a space-separated list of RFC 6750 scope tokens.
+fn is_scope_list(s: &str) -> bool {
+    !s.is_empty()
+        && s.split(' ').all(|t| {
+            !t.is_empty()
+                && t.bytes()
+                    .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        })
 }
 
 impl From<VerifyError> for AuthError {
@@ -428,6 +443,28 @@ impl IntoResponse for AuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scope_outside_the_grammar_never_reaches_the_challenge() {
+        let injected = AuthError::InsufficientScope {
+            required: "admin\", error=\"none".into(),
+        };
+        let v = injected.www_authenticate("api").unwrap();
+        assert_eq!(
+            v,
+            "Bearer realm=\"api\", error=\"insufficient_scope\", error_description=\"the token does not grant the required scope\""
+        );
+        let fine = AuthError::InsufficientScope {
+            required: "users:read admin".into(),
+        };
+        assert!(
+            fine.www_authenticate("api")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .ends_with(", scope=\"users:read admin\"")
+        );
+    }
     use crate::token::claims::TokenKind;
 
     #[test]

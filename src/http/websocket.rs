@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use http::header::UPGRADE;
+use http::header::{CONNECTION, SEC_WEBSOCKET_KEY, UPGRADE};
 use http::{Method, Request, Uri};
 
 use crate::http::rfc6750::{AuthError, InvalidRequest};
@@ -14,16 +14,30 @@ use crate::token::error::InvalidToken;
 /// The query parameter of RFC 6750 §2.3.
 const PARAM: &str = "access_token";
 
-/// Whether the request is an HTTP/1.1 WebSocket upgrade: `GET` with `Upgrade: websocket`.
+/// Whether the request is an HTTP/1.1 WebSocket opening handshake (RFC 6455 §4.1): `GET`
+/// with `Upgrade: websocket`, `Connection: upgrade` and a `Sec-WebSocket-Key`. All three,
+/// so a client cannot make an ordinary route take a URL-borne token by adding one header.
 pub(crate) fn is_upgrade<B>(req: &Request<B>) -> bool {
-    req.method() == Method::GET
-        && req
-            .headers()
-            .get_all(UPGRADE)
+    let lists = |name| {
+        req.headers()
+            .get_all(name)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .any(|p| p.trim().eq_ignore_ascii_case("websocket"))
+            .map(str::trim)
+    };
+    req.method() == Method::GET
+        && lists(UPGRADE).any(|p| p.eq_ignore_ascii_case("websocket"))
+        && lists(CONNECTION).any(|p| p.eq_ignore_ascii_case("upgrade"))
+        && req.headers().contains_key(SEC_WEBSOCKET_KEY)
+}
+
+/// Whether `uri` carries an `access_token` parameter (however it is encoded): such a
+/// parameter is removed before the inner service sees the request, whether the layer
+/// read it, refused it or ignored it.
+pub(crate) fn has_query_token(uri: &Uri) -> bool {
+    uri.query()
+        .is_some_and(|q| form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == PARAM))
 }
 
 /// The `access_token` query parameter: `Ok(None)` when absent, 400 when given twice or
@@ -71,7 +85,10 @@ pub(crate) fn strip_query_token(uri: &Uri) -> Uri {
     };
     let mut parts = uri.clone().into_parts();
     parts.path_and_query = path_and_query.parse().ok();
-    Uri::from_parts(parts).unwrap_or_else(|_| uri.clone())
+    // Never the original (it holds the token): at worst the bare path, or `/`.
+    Uri::from_parts(parts)
+        .or_else(|_| uri.path().parse())
+        .unwrap_or_else(|_| Uri::from_static("/"))
 }
 
 #[cfg(test)]
@@ -81,18 +98,41 @@ mod tests {
     fn req(method: Method, upgrade: Option<&str>) -> Request<()> {
         let mut b = Request::builder().method(method).uri("/ws");
         if let Some(u) = upgrade {
-            b = b.header(UPGRADE, u);
+            b = b
+                .header(UPGRADE, u)
+                .header(CONNECTION, "keep-alive, Upgrade")
+                .header(SEC_WEBSOCKET_KEY, "dGhlIHNhbXBsZSBub25jZQ==");
         }
         b.body(()).unwrap()
     }
 
     #[test]
-    fn only_get_with_upgrade_websocket_is_an_upgrade() {
+    fn only_a_complete_get_handshake_is_an_upgrade() {
         assert!(is_upgrade(&req(Method::GET, Some("websocket"))));
         assert!(is_upgrade(&req(Method::GET, Some("WebSocket"))));
         assert!(!is_upgrade(&req(Method::GET, None)));
         assert!(!is_upgrade(&req(Method::POST, Some("websocket"))));
         assert!(!is_upgrade(&req(Method::GET, Some("h2c"))));
+        // `Upgrade: websocket` alone (no Connection: upgrade, no key) is not a handshake.
+        let bare = Request::get("/ws")
+            .header(UPGRADE, "websocket")
+            .body(())
+            .unwrap();
+        assert!(!is_upgrade(&bare));
+        let no_key = Request::get("/ws")
+            .header(UPGRADE, "websocket")
+            .header(CONNECTION, "upgrade")
+            .body(())
+            .unwrap();
+        assert!(!is_upgrade(&no_key));
+    }
+
+    #[test]
+    fn a_query_token_is_seen_however_encoded() {
+        assert!(has_query_token(&"/x?a=1&access_token=t".parse().unwrap()));
+        assert!(has_query_token(&"/x?access%5Ftoken=t".parse().unwrap()));
+        assert!(!has_query_token(&"/x?a=1".parse().unwrap()));
+        assert!(!has_query_token(&"/x".parse().unwrap()));
     }
 
     #[test]

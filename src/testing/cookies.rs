@@ -37,10 +37,19 @@ use crate::auth::TokenAuth;
 /// assert!(cookie.contains("access_token=") && !cookie.contains("refresh_token="));
 /// # Ok::<(), axum_token_auth::token::IssueError>(())
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CookieJar {
     /// name → (value, path)
     cookies: BTreeMap<String, (String, String)>,
+}
+
+/// Cookie names and paths only: the values are tokens.
+impl std::fmt::Debug for CookieJar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.cookies.iter().map(|(name, (_, path))| (name, path)))
+            .finish()
+    }
 }
 
 impl CookieJar {
@@ -193,6 +202,14 @@ mod tests {
             h.append(SET_COOKIE, HeaderValue::from_str(c).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn debug_shows_names_and_paths_never_values() {
+        let jar = CookieJar::from_headers(&answer(&["__Host-access_token=eyJ.secret.sig; Path=/"]));
+        let shown = format!("{jar:?}");
+        assert!(shown.contains("__Host-access_token"), "{shown}");
+        assert!(!shown.contains("secret"), "{shown}");
     }
 
     #[test]
