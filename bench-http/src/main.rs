@@ -43,7 +43,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use axum_token_auth::{Algorithm, Key, TokenAuth, TokenRequest};
+use axum_token_auth::{Key, TokenAuth, TokenRequest, token::Algorithm};
 use serde::Deserialize;
 
 /// Shared HS256 secret (ASCII: jwt-authorizer takes the secret as `&str`).
