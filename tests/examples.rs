@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio_tungstenite::tungstenite::Message;
 
 /// The built example `name` (cargo builds every example before running tests).
@@ -18,15 +18,6 @@ fn example(name: &str) -> PathBuf {
     let path = profile_dir.join("examples").join(name);
     assert!(path.exists(), "{} not built", path.display());
     path
-}
-
-/// Kills the child when the test ends, whatever happens.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.start_kill();
-    }
 }
 
 #[cfg(feature = "tonic")]
@@ -67,7 +58,8 @@ async fn the_websocket_example_takes_the_query_token_on_upgrades_only() {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let _running = Running(child);
+    // `kill_on_drop`: the server goes when the test ends, whatever happens.
+    let _child = child;
     // It prints its curl/websocat line once it listens.
     let mut lines = BufReader::new(stdout).lines();
     let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
