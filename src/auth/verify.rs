@@ -9,7 +9,9 @@ use crate::http::AuthError;
 use crate::store::TokenDigest;
 use crate::token::{Audience, InvalidToken, TokenClaims, TokenKind};
 use crate::trust::VerifyError;
-use crate::trust::verify::KindSet;
+use crate::trust::verify::{
+    Acceptance, Accepted, Holder, KindSet, OriginFilter, Refusal, TokenIdentity,
+};
 
 impl TokenAuth {
     /// Checks a token completely except for revocation (steps 1–12, or E1–E9 for a
@@ -136,12 +138,26 @@ impl TokenAuth {
 /// The checks as the crate's own flows use them (sessions, logout, the refresh route),
 /// with their refusals as the [`AuthError`] those flows answer.
 impl TokenAuth {
-    pub(crate) fn verify_kinds<T: DeserializeOwned>(
+    pub(crate) fn verify_own<T: DeserializeOwned>(
         &self,
         token: &str,
-        accepted: KindSet,
-    ) -> Result<TokenClaims<T>, InvalidToken> {
-        self.inner.verifier.verify_kinds(token, accepted)
+        kinds: KindSet,
+    ) -> Result<Accepted<T>, InvalidToken> {
+        static OWN: std::sync::LazyLock<OriginFilter> =
+            std::sync::LazyLock::new(|| OriginFilter::Any.with_own());
+        let acceptance = Acceptance {
+            kinds,
+            origins: &OWN,
+            timed: true,
+        };
+        // Own tokens only: no key set to wait for, nothing unavailable.
+        self.inner
+            .verifier
+            .verify_token(token, &acceptance)
+            .map_err(|r| match r {
+                Refusal::Token(e) => e,
+                _ => InvalidToken::UnknownKey,
+            })
     }
 
     pub(crate) fn verify_untimed<T: DeserializeOwned>(
@@ -163,9 +179,13 @@ impl TokenAuth {
     pub(crate) async fn check_revoked<T>(
         &self,
         claims: &TokenClaims<T>,
-        digest: &TokenDigest,
+        identity: &TokenIdentity,
     ) -> Result<(), AuthError> {
-        Ok(self.inner.verifier.check_revoked(claims, digest).await?)
+        Ok(self
+            .inner
+            .verifier
+            .check_revoked(Holder::of_claims(claims), identity)
+            .await?)
     }
 
     pub(crate) fn rejected(&self, reason: InvalidToken) -> AuthError {

@@ -7,9 +7,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-use crate::store::TokenDigest;
 use crate::store::prehashed::Prehashed;
 use crate::token::claims::ClaimsView;
+use crate::trust::verify::{Accepted, TokenIdentity};
 
 /// Longest token the cache keeps, in bytes (longer ones are verified on every request).
 pub const MAX_CACHED_TOKEN: usize = 4096;
@@ -68,8 +68,19 @@ impl Prf {
 pub(crate) struct Verdict {
     pub(crate) claims: Arc<dyn ClaimsView>,
     pub(crate) payload: Arc<[u8]>,
-    pub(crate) digest: TokenDigest,
-    pub(crate) until: u64,
+    /// The verified token's identity, as verification decided it: its revocation key and
+    /// until when it may be accepted (the legacy window included).
+    pub(crate) identity: TokenIdentity,
+}
+
+impl<T: Send + Sync + 'static> From<Accepted<T>> for Verdict {
+    fn from(a: Accepted<T>) -> Self {
+        Verdict {
+            claims: Arc::new(a.claims),
+            payload: a.payload,
+            identity: a.identity,
+        }
+    }
 }
 
 impl Verdict {
@@ -131,7 +142,7 @@ struct Entry {
 
 impl Entry {
     fn live(&self, now: u64, epoch: u64) -> bool {
-        self.verdict.until > now && self.epoch == epoch
+        self.verdict.identity.until > now && self.epoch == epoch
     }
 }
 
@@ -441,6 +452,7 @@ impl VerifiedCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::TokenDigest;
     use crate::token::claims::TokenClaims;
 
     fn claims(exp: u64) -> Verdict {
@@ -451,8 +463,15 @@ mod tests {
         Verdict {
             claims: Arc::new(c),
             payload: Arc::from(&b"{\"sub\":\"a\",\"exp\":1000,\"iat\":0,\"jti\":\"j\"}"[..]),
-            digest: TokenDigest::of_jti("j"),
-            until: exp + 30,
+            identity: TokenIdentity {
+                digest: TokenDigest::of_jti("j"),
+                until: exp + 30,
+                issued_at: 0,
+                revocation: crate::trust::verify::RevocationRule {
+                    check: true,
+                    on_failure: crate::store::StoreFailurePolicy::FailClosed,
+                },
+            },
         }
     }
 
@@ -537,16 +556,13 @@ mod tests {
             .verifier
             .verify_token::<crate::NoCustomClaims>(
                 token.as_str(),
-                crate::trust::verify::KindSet::of(crate::token::TokenKind::Access),
+                &crate::trust::verify::Acceptance::kinds(crate::trust::verify::KindSet::of(
+                    crate::token::TokenKind::Access,
+                )),
             )
             .ok()
             .unwrap();
-        let verdict = Verdict {
-            until: accepted.claims.exp + 30,
-            claims: Arc::new(accepted.claims),
-            payload: accepted.payload,
-            digest: accepted.digest,
-        };
+        let verdict = Verdict::from(accepted);
         eprintln!(
             "claims JSON {} bytes, entry charged {} bytes, {} bytes reserved per entry",
             verdict.payload.len(),

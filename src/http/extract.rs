@@ -238,6 +238,7 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Claims<T> {
             ));
         };
         claims.kind = kind;
+        claims.origin = view.origin().clone();
         Ok(Some((Claims(Arc::new(claims)), true)))
     }
 }

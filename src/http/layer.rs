@@ -27,10 +27,10 @@ use std::sync::atomic::Ordering;
 use crate::http::cache::{CacheKey, Verdict, VerifiedCache};
 use crate::http::rfc6750::{AuthError, FallbackRendered, InvalidRequest, RefusalBody, Rendering};
 use crate::http::{grpc, websocket};
-use crate::store::{RevocationCheck, StoreError};
+use crate::store::StoreError;
 use crate::token::claims::{ClaimsView, NoCustomClaims, TokenKind};
 use crate::token::error::InvalidToken;
-use crate::trust::verify::KindSet;
+use crate::trust::verify::{Acceptance, Holder, KindSet, OriginFilter, revocation_check};
 
 /// Where the request's token came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,7 @@ pub struct TokenAuthLayer<T = NoCustomClaims> {
     mode: Mode,
     query_on_upgrade: bool,
     accept: KindSet,
+    origins: OriginFilter,
     cache: Option<Arc<VerifiedCache>>,
     _claims: PhantomData<fn() -> T>,
 }
@@ -129,6 +130,7 @@ impl<T> Clone for TokenAuthLayer<T> {
             mode: self.mode,
             query_on_upgrade: self.query_on_upgrade,
             accept: self.accept,
+            origins: self.origins.clone(),
             cache: self.cache.clone(),
             _claims: PhantomData,
         }
@@ -141,6 +143,7 @@ impl<T> fmt::Debug for TokenAuthLayer<T> {
             .field("mode", &self.mode)
             .field("query_on_upgrade", &self.query_on_upgrade)
             .field("accept", &self.accept)
+            .field("origins", &self.origins)
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +159,7 @@ impl<T> TokenAuthLayer<T> {
             mode: Mode::Required,
             query_on_upgrade: false,
             accept: KindSet::of(TokenKind::Access),
+            origins: OriginFilter::Any,
             _claims: PhantomData,
         }
     }
@@ -298,6 +302,73 @@ impl<T> TokenAuthLayer<T> {
 }
 
 /// A layer's own cache of verified tokens, as configured (`None`: caching off).
+impl<T> TokenAuthLayer<T> {
+    /// Accepts only this service's own tokens: a trusted identity provider's or a legacy
+    /// format's token is refused with 401 `invalid_token` ("the token issuer is not
+    /// accepted"), even though the handle trusts it elsewhere. For routes that act on
+    /// *this service's* users by `sub` (their sessions, their account): a `sub` is unique
+    /// only within its issuer, so an identity provider's `alice` is not ours.
+    ///
+    /// Combines with [`issuers`](Self::issuers) into one allow-list.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use axum_token_auth::{Claims, TokenAuth};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .build()?;
+    /// let account: Router = Router::new()
+    ///     .route("/account", get(|c: Claims| async move { c.sub.clone() }))
+    ///     .route_layer(auth.layer().own_tokens_only());
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn own_tokens_only(mut self) -> Self {
+        self.origins = std::mem::take(&mut self.origins).with_own();
+        // A cache shared with a layer accepting more signers must not serve this one.
+        self.cache = new_cache(&self.web);
+        self
+    }
+
+    /// Accepts only tokens of these trusted issuers (their exact `iss`), plus this
+    /// service's own when [`own_tokens_only`](Self::own_tokens_only) is also called:
+    /// the calls build one allow-list. Any other signer's token is refused with 401
+    /// `invalid_token`. An `iss` the handle does not trust adds nothing.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use axum_token_auth::{Claims, TokenAuth};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .build()?;
+    /// // Machine-to-machine routes: the identity provider's tokens only.
+    /// let m2m: Router = Router::new()
+    ///     .route("/jobs", get(|c: Claims| async move { c.sub.clone() }))
+    ///     .route_layer(auth.layer().issuers(["https://idp.example.com"]));
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn issuers<I, S>(mut self, issuers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.origins = std::mem::take(&mut self.origins)
+            .with_issuers(issuers.into_iter().map(|i| Arc::from(i.as_ref())));
+        self.cache = new_cache(&self.web);
+        self
+    }
+
+    /// What this layer accepts: its kinds and signers, time checked.
+    fn acceptance(&self) -> Acceptance<'_> {
+        Acceptance {
+            kinds: self.accept,
+            origins: &self.origins,
+            timed: true,
+        }
+    }
+}
+
 fn new_cache(web: &WebSettings) -> Option<Arc<VerifiedCache>> {
     VerifiedCache::new(web.cache_capacity, web.cache_bytes).map(Arc::new)
 }
@@ -536,17 +607,8 @@ where
                 Some(hit) => Ok((hit, source, None)),
                 None => match check_charset(&token, source) {
                     Err(e) => Err(e),
-                    Ok(()) => match verifier.verify_token::<T>(&token, layer.accept) {
-                        Ok(accepted) => {
-                            let leeway = accepted.leeway;
-                            let verdict = Verdict {
-                                until: accepted.claims.exp.saturating_add(leeway),
-                                claims: Arc::new(accepted.claims),
-                                payload: accepted.payload,
-                                digest: accepted.digest,
-                            };
-                            Ok((verdict, source, key))
-                        }
+                    Ok(()) => match verifier.verify_token::<T>(&token, &layer.acceptance()) {
+                        Ok(accepted) => Ok((Verdict::from(accepted), source, key)),
                         #[cfg(feature = "oidc")]
                         Err(crate::trust::verify::Refusal::Refetch(remote, seen)) if may_wait => {
                             return ResponseFuture::wait_for_keys(layer, inner, req, remote, seen);
@@ -578,15 +640,8 @@ where
         Ok(v) => v,
         Err(e) => return ResponseFuture::refuse_or_pass(layer.mode, e, ctx, inner, req),
     };
-    let store = &verifier.revocation;
-    let check = RevocationCheck {
-        digest: &verdict.digest,
-        subject: verdict.claims.subject(),
-        generation: verdict.claims.generation(),
-        issued_at: verdict.claims.issued_at(),
-    };
-    match store.check_now(&check) {
-        Some(revoked) => match verifier.revocation_verdict(revoked, &verdict.digest) {
+    match verifier.check_revoked_now(Holder::of(&*verdict.claims), &verdict.identity) {
+        Some(revoked) => match verifier.revocation_verdict(revoked, &verdict.identity) {
             Ok(()) => {
                 if let (Some(c), Some(key)) = (cache, fresh) {
                     c.insert(key, verdict.clone(), now, epoch);
@@ -597,17 +652,12 @@ where
             Err(e) => ResponseFuture::refuse_or_pass(layer.mode, e.into(), ctx, inner, req),
         },
         None => {
-            let store = Arc::clone(store);
+            let store = Arc::clone(&verifier.revocation);
             let view = Arc::clone(&verdict.claims);
-            let digest = verdict.digest;
+            let identity = verdict.identity;
             let check: RevocationFuture = Box::pin(async move {
                 store
-                    .check(&RevocationCheck {
-                        digest: &digest,
-                        subject: view.subject(),
-                        generation: view.generation(),
-                        issued_at: view.issued_at(),
-                    })
+                    .check(&revocation_check(Holder::of(&*view), &identity))
                     .await
             });
             req.extensions_mut().remove::<AuthContext>();
@@ -868,7 +918,7 @@ where
                     } = *pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    match verifier.revocation_verdict(revoked, &verdict.digest) {
+                    match verifier.revocation_verdict(revoked, &verdict.identity) {
                         Ok(()) => {
                             if let Some((c, key)) = cache {
                                 c.insert(key, verdict.clone(), now, epoch);

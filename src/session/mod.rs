@@ -695,9 +695,10 @@ impl Sessions {
     ) -> Result<LoginSession, AuthError> {
         let s = &self.inner;
         let auth = &s.auth;
-        let parent: RawClaims = auth
-            .verify_kinds(refresh_token, KindSet::of(TokenKind::Refresh))
+        let verified = auth
+            .verify_own::<Map<String, Value>>(refresh_token, KindSet::of(TokenKind::Refresh))
             .map_err(|e| auth.rejected(e))?;
+        let parent: RawClaims = verified.claims;
         let Some(family_id) = parent
             .fam
             .clone()
@@ -707,8 +708,8 @@ impl Sessions {
         };
         // A refresh token revoked through `TokenAuth::revoke` (or all of its user's
         // tokens through `revoke_all_for_user`) stays revoked.
-        let digest = TokenDigest::of_jti(&parent.jti);
-        auth.check_revoked(&parent, &digest).await?;
+        let digest = verified.identity.digest;
+        auth.check_revoked(&parent, &verified.identity).await?;
         // The family must be active and belong to the token's subject.
         let family_end = self.owned_family_end(&family_id, &parent.sub).await?;
         let presented_access = match access_token {
@@ -740,7 +741,7 @@ impl Sessions {
                     .revoke_family(&family_id)
                     .await
                     .map_err(unavailable)?;
-                self.revoke_access(&parent.sub, &known).await;
+                self.revoke_access(&parent.sub, &known).await?;
                 return Err(auth.rejected(InvalidToken::RefreshDenied));
             }
             RefreshDecision::AllowWith(changes) => Some(changes),
@@ -789,7 +790,7 @@ impl Sessions {
             RotateOutcome::Reused { user_id, access }
             | RotateOutcome::Compromised { user_id, access } => {
                 tracing::warn!(family = %short(&family_id), "refresh token reuse detected; family revoked");
-                self.revoke_access(&user_id, &access).await;
+                self.revoke_access(&user_id, &access).await?;
                 s.hooks
                     .on_event(&SessionEvent::ReuseDetected {
                         user_id,
@@ -919,7 +920,13 @@ impl Sessions {
 
     /// Revokes `user_id`'s access tokens of a revoked family (counted against the user's
     /// share of the revocation store, see [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
-    async fn revoke_access(&self, user_id: &str, access: &[AccessRef]) {
+    async fn revoke_access(&self, user_id: &str, access: &[AccessRef]) -> Result<(), AuthError> {
+        // Every one is tried; one failure fails the whole (503): the caller must not
+        // report an ended session while one of its access tokens is still accepted. The
+        // family is gone from the refresh store by now (its refresh tokens are refused),
+        // so the ones that failed are retried in the background until they are written
+        // or have expired: when the store is back, none of them is accepted again.
+        let mut failed = Vec::new();
         for a in access {
             if let Err(e) = self
                 .inner
@@ -927,13 +934,42 @@ impl Sessions {
                 .revoke_jti_for(user_id, &a.jti, a.expires_at)
                 .await
             {
-                tracing::warn!(error = %e, "could not revoke an access token of a revoked family");
+                tracing::warn!(error = %e, "could not revoke an access token of a revoked family; retrying in the background");
+                failed.push(a.clone());
             }
         }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        let auth = self.inner.auth.clone();
+        let user_id = user_id.to_owned();
+        tokio::spawn(async move {
+            let mut delay = std::time::Duration::from_millis(250);
+            while !failed.is_empty() {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                // Accepted until expiry plus the leeway: retried as long.
+                let now = auth.now();
+                let leeway = auth.inner.verifier.settings.leeway;
+                let mut left = Vec::new();
+                for a in failed
+                    .into_iter()
+                    .filter(|a| a.expires_at.saturating_add(leeway) > now)
+                {
+                    if auth
+                        .revoke_jti_for(&user_id, &a.jti, a.expires_at)
+                        .await
+                        .is_err()
+                    {
+                        left.push(a);
+                    }
+                }
+                failed = left;
+            }
+        });
+        Err(AuthError::StoreUnavailable)
     }
 
-    /// The end of the active family `family_id`, which must belong to `owner`: a token
-    /// naming another user's family is refused (401), an ended one is `SessionEnded`.
     async fn owned_family_end(&self, family_id: &str, owner: &str) -> Result<u64, AuthError> {
         let auth = &self.inner.auth;
         let session = self
@@ -972,6 +1008,13 @@ impl Sessions {
     /// Logs out: revokes the family named by the refresh token (or, without one, by the
     /// access token's `fam`), the access tokens it knew, and the presented access token.
     /// Expired tokens are accepted here (they still say which session to end).
+    ///
+    /// When the revocation store cannot take one of the family's access tokens, the
+    /// answer is [`AuthError::StoreUnavailable`] (503), not success: the family is ended
+    /// (its refresh tokens are refused), and the access tokens not yet revoked are
+    /// retried in the background until written or expired. The same holds for
+    /// [`revoke_session`](Self::revoke_session), [`revoke_user`](Self::revoke_user) and
+    /// the family ended by a detected refresh-token reuse.
     pub async fn logout(
         &self,
         refresh_token: Option<&str>,
@@ -1021,7 +1064,7 @@ impl Sessions {
                 .revoke_family(family)
                 .await
                 .map_err(unavailable)?;
-            self.revoke_access(owner, &known).await;
+            self.revoke_access(owner, &known).await?;
         }
         let family = family.map(|(f, _)| f);
         let user_id = refresh.map(|r| r.sub).or(access.map(|a| a.sub));
@@ -1066,7 +1109,7 @@ impl Sessions {
             return Ok(false);
         }
         let known = store.revoke_family(family_id).await.map_err(unavailable)?;
-        self.revoke_access(user_id, &known).await;
+        self.revoke_access(user_id, &known).await?;
         self.inner
             .hooks
             .on_event(&SessionEvent::Revoked {
@@ -1093,7 +1136,7 @@ impl Sessions {
             .revoke_user(user_id)
             .await
             .map_err(unavailable)?;
-        self.revoke_access(user_id, &known).await;
+        self.revoke_access(user_id, &known).await?;
         self.inner
             .hooks
             .on_event(&SessionEvent::Revoked {

@@ -120,6 +120,20 @@ impl Sessions {
     }
 
     /// How a refresh by cookie is answered: cookies, whatever the login delivery.
+    /// The session routes act on this service's users by `sub`: a token of a trusted
+    /// identity provider or of a legacy format (whose `sub` may equal a local user id)
+    /// is refused with 401 `invalid_token`, whatever layer let it through.
+    fn own_claims(&self, claims: &Claims) -> Result<(), Response> {
+        if claims.origin.is_own() {
+            return Ok(());
+        }
+        tracing::debug!("session route refused a token not of this service");
+        Err(self.refuse(
+            AuthError::InvalidToken(crate::token::InvalidToken::WrongIssuer),
+            false,
+        ))
+    }
+
     fn cookie_delivery(&self) -> TokenDelivery {
         match self.inner.delivery {
             TokenDelivery::CookiesWithAccessToken => TokenDelivery::CookiesWithAccessToken,
@@ -161,12 +175,20 @@ impl Sessions {
     }
 
     /// `GET` route listing the caller's active sessions as JSON (needs the
-    /// [`TokenAuthLayer`](crate::TokenAuthLayer) in front of it).
+    /// [`TokenAuthLayer`](crate::TokenAuthLayer) in front of it). Only this service's own
+    /// tokens are answered: an identity provider's or a legacy token is refused with 401
+    /// `invalid_token`, so a provider principal whose `sub` equals a local user id sees
+    /// nothing of that user's sessions. Guard the route with
+    /// [`own_tokens_only`](crate::TokenAuthLayer::own_tokens_only) to refuse them before
+    /// any handler runs.
     pub fn sessions_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
         let sessions = self.clone();
         axum::routing::get(move |claims: Claims| {
             let sessions = sessions.clone();
             async move {
+                if let Err(refused) = sessions.own_claims(&claims) {
+                    return refused;
+                }
                 match sessions.list(&claims.sub).await {
                     Ok(list) => {
                         let views: Vec<SessionView> = list
@@ -185,12 +207,17 @@ impl Sessions {
     }
 
     /// `DELETE` route for `/auth/sessions/{id}`: revokes one of the caller's sessions
-    /// ("log out that device"); 204, or 404 when the caller has no such session.
+    /// ("log out that device"); 204, or 404 when the caller has no such session. Like
+    /// [`sessions_route`](Self::sessions_route), only this service's own tokens are
+    /// answered (401 `invalid_token` for any other).
     pub fn revoke_session_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
         let sessions = self.clone();
         axum::routing::delete(move |claims: Claims, Path(id): Path<String>| {
             let sessions = sessions.clone();
             async move {
+                if let Err(refused) = sessions.own_claims(&claims) {
+                    return refused;
+                }
                 match sessions.revoke_session(&claims.sub, &id).await {
                     Ok(true) => StatusCode::NO_CONTENT.into_response(),
                     Ok(false) => StatusCode::NOT_FOUND.into_response(),

@@ -4,6 +4,7 @@
 
 use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -59,6 +60,35 @@ impl TokenKind {
 impl fmt::Display for TokenKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Who vouches for a verified token ([`TokenClaims::origin`]): decided once, by
+/// verification, from the key that verified the signature.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum TokenOrigin {
+    /// Signed by this service's own keyring.
+    #[default]
+    Own,
+    /// Signed by a trusted external issuer (an identity provider); its exact `iss`.
+    Issuer(Arc<str>),
+    /// A legacy format accepted during its migration window.
+    Legacy,
+}
+
+impl TokenOrigin {
+    /// Whether the token is one of this service's own.
+    pub fn is_own(&self) -> bool {
+        matches!(self, TokenOrigin::Own)
+    }
+
+    /// The external issuer's `iss`, for a token of a trusted issuer.
+    pub fn issuer(&self) -> Option<&str> {
+        match self {
+            TokenOrigin::Issuer(iss) => Some(iss),
+            _ => None,
+        }
     }
 }
 
@@ -140,6 +170,14 @@ pub struct TokenClaims<T = NoCustomClaims> {
     /// The kind of the token, from its `typ` header (not a claim).
     #[serde(skip)]
     pub kind: TokenKind,
+    /// Who vouches for the token: this service, a trusted identity provider, or a
+    /// legacy format during its migration window. Set by verification (not a claim).
+    ///
+    /// A `sub` is unique only within its origin: an identity provider's `alice` is not
+    /// this service's `alice`. Key anything per user by origin *and* subject, or guard
+    /// the route with [`own_tokens_only`](crate::TokenAuthLayer::own_tokens_only).
+    #[serde(skip)]
+    pub origin: TokenOrigin,
     /// The application's own claims.
     #[serde(flatten)]
     pub custom: T,
@@ -220,6 +258,8 @@ pub trait ClaimsView: Any + Send + Sync {
     fn generation(&self) -> Option<u64>;
     /// Issued at (seconds since the epoch).
     fn issued_at(&self) -> u64;
+    /// Who vouches for the token ([`TokenClaims::origin`]).
+    fn origin(&self) -> &TokenOrigin;
 }
 
 impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
@@ -252,6 +292,9 @@ impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
     }
     fn issued_at(&self) -> u64 {
         self.iat
+    }
+    fn origin(&self) -> &TokenOrigin {
+        &self.origin
     }
 }
 

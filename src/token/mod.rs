@@ -77,7 +77,7 @@ pub(crate) mod issue;
 pub(crate) mod keys;
 pub(crate) mod scope;
 
-pub use claims::{Audience, ClaimsView, NoCustomClaims, TokenClaims, TokenKind};
+pub use claims::{Audience, ClaimsView, NoCustomClaims, TokenClaims, TokenKind, TokenOrigin};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{ConfigError, InvalidToken};
 pub use issue::{IssueError, IssuedToken, MAX_ID_LEN, TokenPair, TokenRequest, TokenResponse};

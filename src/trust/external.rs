@@ -41,6 +41,12 @@ enum Keys {
 /// One external issuer, ready to verify.
 pub(crate) struct TrustedIssuer {
     pub(crate) iss: String,
+    /// `iss` again, shared into every verified token's [`TokenOrigin`](crate::token::TokenOrigin).
+    pub(crate) iss_shared: Arc<str>,
+    /// Whether its tokens are looked up in the revocation store.
+    pub(crate) check_revocation: bool,
+    /// What a revocation-store outage means for its tokens (`None`: the handle's policy).
+    pub(crate) on_store_failure: Option<crate::store::StoreFailurePolicy>,
     audiences: Vec<String>,
     audience_claim: String,
     pub(crate) require_at_jwt: bool,
@@ -107,6 +113,9 @@ impl TrustedIssuer {
             _ => unreachable!("Issuer::check refuses remote sources without `oidc`"),
         };
         Ok(TrustedIssuer {
+            iss_shared: Arc::from(issuer.iss.as_str()),
+            check_revocation: issuer.check_revocation,
+            on_store_failure: issuer.on_store_failure,
             iss: issuer.iss,
             audiences: issuer.audiences,
             audience_claim: issuer.audience_claim,
@@ -166,13 +175,15 @@ impl TrustedIssuer {
     }
 
     /// E6–E8 on the payload: required claims, audience, `sub`, then the claims rewritten
-    /// into the crate's format (`scope` from the mapped claims, the tenant, an id for a
-    /// token without `jti`, session-only claims dropped). Returns the rewritten object
-    /// and the token id.
+    /// into the crate's format (`scope` from the mapped claims, never a wildcard; the
+    /// tenant from the configured claim only; an id for a token without a string `jti`,
+    /// a numeric one in decimal, else derived from `signed`, the token's
+    /// `header.payload`; session-only claims dropped). Returns the rewritten object and
+    /// the token id.
     pub(crate) fn normalize(
         &self,
         mut claims: Map<String, Value>,
-        token: &str,
+        signed: &str,
     ) -> Result<(Map<String, Value>, String), InvalidToken> {
         for (name, want) in &self.required_claims {
             if claims.get(name).and_then(Value::as_str) != Some(want.as_str()) {
@@ -192,21 +203,26 @@ impl TrustedIssuer {
         {
             return Err(InvalidToken::InvalidClaims);
         }
-        let jti = match claims.get("jti").and_then(Value::as_str) {
-            Some(j) if is_valid_id(j) => j.to_owned(),
-            _ => {
-                let id = crate::trust::verify::derived_jti(token);
-                claims.insert("jti".into(), Value::String(id.clone()));
-                id
-            }
+        let jti = match claims.get("jti") {
+            Some(Value::String(j)) if is_valid_id(j) => j.clone(),
+            // A numeric id (RFC 7519 says string; some issuers write numbers): the same
+            // id in decimal, so it can be revoked and imported as the issuer spells it.
+            Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
+            _ => crate::trust::verify::derived_jti(signed),
         };
+        claims.insert("jti".into(), Value::String(jti.clone()));
         let scopes = map_scopes(&self.scope_claims, &claims);
+        // With a tenant claim configured, the tenant comes from it or from nowhere: the
+        // token's own `tenant` claim never stands in for it.
         let tenant = self
             .tenant_claim
             .as_ref()
             .and_then(|c| c.find(&claims))
             .and_then(Value::as_str)
             .map(str::to_owned);
+        if self.tenant_claim.is_some() {
+            claims.remove("tenant");
+        }
         for name in SESSION_CLAIMS {
             claims.remove(*name);
         }

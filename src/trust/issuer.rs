@@ -6,6 +6,7 @@ use std::time::Duration;
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::JwkSet;
 
+use crate::store::StoreFailurePolicy;
 use crate::token::error::ConfigError;
 use crate::token::keys::Key;
 use crate::trust::keyset::ASYMMETRIC;
@@ -101,6 +102,8 @@ pub struct Issuer {
     pub(crate) required_claims: Vec<(String, String)>,
     pub(crate) leeway: Option<Duration>,
     pub(crate) refresh: RefreshPolicy,
+    pub(crate) check_revocation: bool,
+    pub(crate) on_store_failure: Option<StoreFailurePolicy>,
     #[cfg(feature = "oidc")]
     pub(crate) client: Option<reqwest::Client>,
 }
@@ -119,6 +122,8 @@ impl Issuer {
             required_claims: Vec::new(),
             leeway: None,
             refresh: RefreshPolicy::default(),
+            check_revocation: true,
+            on_store_failure: None,
             #[cfg(feature = "oidc")]
             client: None,
         }
@@ -442,6 +447,46 @@ impl Issuer {
     #[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.client = Some(client);
+        self
+    }
+
+    /// What an outage of the revocation store means for this issuer's tokens (default:
+    /// the handle's [`on_store_failure`](crate::TokenAuthBuilder::on_store_failure),
+    /// fail closed). Machine-to-machine traffic of an identity provider need not fail
+    /// with the store that holds browser sessions: with
+    /// [`FailOpen`](StoreFailurePolicy::FailOpen) its tokens are accepted (with a
+    /// warning) while the store is down, and a revocation of one of them is not seen
+    /// until it is back.
+    ///
+    /// ```
+    /// use axum_token_auth::{store::StoreFailurePolicy, trust::Issuer};
+    ///
+    /// let m2m = Issuer::discover("https://idp.example.com")
+    ///     .audience("orders-api")
+    ///     .on_store_failure(StoreFailurePolicy::FailOpen);
+    /// # let _ = m2m;
+    /// ```
+    pub fn on_store_failure(mut self, policy: StoreFailurePolicy) -> Self {
+        self.on_store_failure = Some(policy);
+        self
+    }
+
+    /// ⚠️ Never looks this issuer's tokens up in the revocation store: they cannot be
+    /// revoked through this service ([`TokenAuth::revoke`](crate::TokenAuth::revoke) and
+    /// revoke-all still write, but nothing reads it), and no store outage touches them.
+    /// For an identity provider whose access tokens are short-lived and revoked at the
+    /// provider; the default checks every token.
+    ///
+    /// ```
+    /// use axum_token_auth::trust::Issuer;
+    ///
+    /// let m2m = Issuer::discover("https://idp.example.com")
+    ///     .audience("orders-api")
+    ///     .without_revocation_check();
+    /// # let _ = m2m;
+    /// ```
+    pub fn without_revocation_check(mut self) -> Self {
+        self.check_revocation = false;
         self
     }
 

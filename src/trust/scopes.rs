@@ -91,9 +91,11 @@ impl ScopeClaim {
                 candidate = format!("{}{s}", self.prefix);
                 &candidate
             };
+            // A wildcard never comes from a claim value: an identity provider's `*` (or a
+            // `group:*` made by a prefix) is a string it issued, not a grant of ours.
             match Scope::new(s) {
-                Ok(scope) => out.insert(scope),
-                Err(_) => *skipped += 1,
+                Ok(scope) if !s.contains('*') => out.insert(scope),
+                _ => *skipped += 1,
             }
         };
         match self.find(claims) {

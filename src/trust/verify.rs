@@ -87,7 +87,7 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::store::guard::StoreGuard;
 use crate::store::{RevocationCheck, RevocationStore, StoreFailurePolicy, TokenDigest};
-use crate::token::claims::{Audience, TokenClaims, TokenKind};
+use crate::token::claims::{Audience, ClaimsView, TokenClaims, TokenKind, TokenOrigin};
 use crate::token::clock::Clock;
 use crate::token::error::InvalidToken;
 use crate::token::issue::is_valid_id;
@@ -198,6 +198,12 @@ impl KindSet {
     pub(crate) const fn with(self, kind: TokenKind) -> Self {
         KindSet(self.0 | 1 << kind as u8)
     }
+    /// Every kind (revocation, [`TokenAuth::validate_any`](crate::TokenAuth::validate_any)).
+    pub(crate) const fn all() -> Self {
+        KindSet::of(TokenKind::Access)
+            .with(TokenKind::Refresh)
+            .with(TokenKind::Service)
+    }
     pub(crate) const fn contains(self, kind: TokenKind) -> bool {
         self.0 & (1 << kind as u8) != 0
     }
@@ -233,16 +239,118 @@ struct Verified<'t> {
     payload: Vec<u8>,
 }
 
-/// A token that passed every offline check (steps 1–12 or E1–E9), with what the layer
-/// keeps of it: the claims, the digest its revocation is looked up by, and the claims
-/// JSON (rewritten into the crate's format for external tokens), from which
-/// [`Claims<U>`](crate::Claims) decodes any other claims type.
+/// A token that passed every offline check (steps 1–12, E1–E9 or L1–L6): the one
+/// normalised verified token. Its claims (their [`origin`](TokenClaims::origin) set), the
+/// claims JSON (rewritten into the crate's format for external and legacy tokens, from
+/// which [`Claims<U>`](crate::Claims) decodes any other claims type) and its
+/// [`TokenIdentity`]. The layer, the verified-token cache, revocation and the session
+/// routes read these; none of them re-derives any of it.
 pub(crate) struct Accepted<T> {
     pub(crate) claims: TokenClaims<T>,
+    pub(crate) payload: Arc<[u8]>,
+    pub(crate) identity: TokenIdentity,
+}
+
+/// What revocation and the verified-token cache know of a verified token, decided once
+/// by verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TokenIdentity {
+    /// The stable revocation identity: never derived from the signature or from a
+    /// spelling an attacker can vary (our `jti`; an external issuer's `iss` and id; a
+    /// legacy format's id).
     pub(crate) digest: TokenDigest,
-    pub(crate) payload: std::sync::Arc<[u8]>,
-    /// The leeway of the token's issuer (accepted until `exp + leeway`).
-    pub(crate) leeway: u64,
+    /// The instant (seconds since the epoch) from which the token is refused: its `exp`
+    /// plus its issuer's leeway, or the end of its legacy window when that comes first.
+    pub(crate) until: u64,
+    /// The `iat` a revoke-all cutoff compares: the token's `iat` minus its issuer's
+    /// leeway, so a token from a clock running ahead (within the leeway) is still
+    /// issued "before" a revoke-all made now.
+    pub(crate) issued_at: u64,
+    /// Whether and how the revocation store is consulted for it.
+    pub(crate) revocation: RevocationRule,
+}
+
+/// Whether a token's revocation is checked, and what a store failure means for it (per
+/// issuer: [`Issuer::on_store_failure`](crate::trust::Issuer::on_store_failure)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RevocationRule {
+    pub(crate) check: bool,
+    pub(crate) on_failure: StoreFailurePolicy,
+}
+
+/// Which signers a caller accepts (the layer's
+/// [`own_tokens_only`](crate::TokenAuthLayer::own_tokens_only) and
+/// [`issuers`](crate::TokenAuthLayer::issuers)): checked right after the signature, so
+/// a cached verdict was made under the same filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) enum OriginFilter {
+    /// Every signer the handle trusts.
+    #[default]
+    Any,
+    /// An allow-list.
+    Only {
+        own: bool,
+        issuers: Arc<[Arc<str>]>,
+    },
+}
+
+impl OriginFilter {
+    /// The filter admitting own tokens too.
+    pub(crate) fn with_own(self) -> Self {
+        match self {
+            OriginFilter::Any => OriginFilter::Only {
+                own: true,
+                issuers: Arc::from([]),
+            },
+            OriginFilter::Only { issuers, .. } => OriginFilter::Only { own: true, issuers },
+        }
+    }
+
+    /// The filter admitting these external issuers too.
+    pub(crate) fn with_issuers(self, more: impl IntoIterator<Item = Arc<str>>) -> Self {
+        let (own, mut list) = match self {
+            OriginFilter::Any => (false, Vec::new()),
+            OriginFilter::Only { own, issuers } => (own, issuers.to_vec()),
+        };
+        list.extend(more);
+        OriginFilter::Only {
+            own,
+            issuers: list.into(),
+        }
+    }
+
+    fn admits(&self, signer: &Signer<'_>) -> bool {
+        match (self, signer) {
+            (OriginFilter::Any, _) => true,
+            (OriginFilter::Only { own, .. }, Signer::Own) => *own,
+            (OriginFilter::Only { issuers, .. }, Signer::External(i)) => {
+                issuers.iter().any(|a| **a == *i.iss)
+            }
+            (OriginFilter::Only { .. }, Signer::Legacy(_)) => false,
+        }
+    }
+}
+
+/// What a caller accepts: the kinds, the signers, and whether the time claims are
+/// checked (they are not only for revocation, which must also reach an expired token's
+/// identity).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Acceptance<'a> {
+    pub(crate) kinds: KindSet,
+    pub(crate) origins: &'a OriginFilter,
+    pub(crate) timed: bool,
+}
+
+impl Acceptance<'static> {
+    /// Tokens of `kinds` from any trusted signer, time checked.
+    pub(crate) fn kinds(kinds: KindSet) -> Self {
+        static ANY: OriginFilter = OriginFilter::Any;
+        Acceptance {
+            kinds,
+            origins: &ANY,
+            timed: true,
+        }
+    }
 }
 
 /// Why verification did not accept a token.
@@ -437,35 +545,61 @@ impl Verifier {
         })
     }
 
-    /// Every offline check of a token of our own or of a trusted issuer: steps 1–12, or
-    /// 1–3 and E1–E9 for an external issuer.
+    /// Every offline check of a token of our own, of a trusted issuer or of a legacy
+    /// format: steps 1–12, 1–3 and E1–E9, or 1–3 and L1–L6. The one pipeline: the
+    /// layer, `validate`, revocation and the session routes all come through here.
     pub(crate) fn verify_token<T: DeserializeOwned>(
         &self,
         token: &str,
-        accepted: KindSet,
+        acceptance: &Acceptance<'_>,
     ) -> Result<Accepted<T>, Refusal> {
         let parts = self.split(token)?;
         let header = Self::parsed_header(parts.h64)?;
-        match self.check_signature(&parts, &header)? {
+        let signer = self.check_signature(&parts, &header)?;
+        if !acceptance.origins.admits(&signer) {
+            return Err(InvalidToken::WrongIssuer.into());
+        }
+        match signer {
             Signer::Own => {
-                let claims =
-                    self.own_claims::<T>(header.typ.as_deref(), &parts.payload, accepted)?;
-                self.check_claims(&claims)?;
+                let mut claims =
+                    self.own_claims::<T>(header.typ.as_deref(), &parts.payload, acceptance.kinds)?;
+                if acceptance.timed {
+                    self.check_claims(&claims)?;
+                } else {
+                    self.check_party(claims.iss.as_deref(), claims.aud.as_ref())?;
+                }
+                claims.origin = TokenOrigin::Own;
+                let leeway = self.settings.leeway;
                 Ok(Accepted {
-                    digest: TokenDigest::of_jti(&claims.jti),
+                    identity: TokenIdentity {
+                        digest: TokenDigest::of_jti(&claims.jti),
+                        until: claims.exp.saturating_add(leeway),
+                        issued_at: claims.iat.saturating_sub(leeway),
+                        revocation: self.own_revocation(),
+                    },
                     claims,
                     payload: parts.payload.into(),
-                    leeway: self.settings.leeway,
                 })
             }
             Signer::External(issuer) => self.external_claims(
                 issuer,
                 header.typ.as_deref(),
                 parts.payload,
-                token,
-                accepted,
+                parts.message,
+                acceptance,
             ),
-            Signer::Legacy(legacy) => self.legacy_claims(legacy, &parts.payload, token, accepted),
+            Signer::Legacy(legacy) => {
+                self.legacy_claims(legacy, &parts.payload, token, parts.message, acceptance)
+            }
+        }
+    }
+
+    /// The revocation rule of the crate's own (and legacy) tokens: always checked, the
+    /// handle's store-failure policy.
+    fn own_revocation(&self) -> RevocationRule {
+        RevocationRule {
+            check: true,
+            on_failure: self.settings.failure_policy,
         }
     }
 
@@ -475,42 +609,56 @@ impl Verifier {
         legacy: &LegacyIssuer,
         payload: &[u8],
         token: &str,
-        accepted: KindSet,
+        message: &str,
+        acceptance: &Acceptance<'_>,
     ) -> Result<Accepted<T>, Refusal> {
         // L2: a JSON object; L3: exp (required), nbf, iat with the leeway.
         let map: serde_json::Map<String, serde_json::Value> =
             serde_json::from_slice(payload).map_err(|_| InvalidToken::InvalidClaims)?;
         let time = |name: &str| map.get(name).and_then(numeric_date);
         let exp = time("exp").ok_or(InvalidToken::InvalidClaims)?;
+        let iat = time("iat");
         let leeway = self.settings.leeway;
-        self.check_time(exp, time("nbf"), time("iat"), leeway)?;
+        if acceptance.timed {
+            self.check_time(exp, time("nbf"), iat, leeway)?;
+        }
         // L4: the window and the format's claims mapped onto ours, its kind.
         let (mut map, kind) = legacy.normalize(map, self.clock.now())?;
-        if !accepted.contains(kind) {
+        if !acceptance.kinds.contains(kind) {
             return Err(InvalidToken::WrongKind {
-                expected: accepted.primary(),
+                expected: acceptance.kinds.primary(),
             }
             .into());
         }
-        // L5: an id for a token without one; the revocation digest is the token's own
-        // SHA-256 (what ScopedTokenService stores in `revoked_tokens`).
+        // L5: an id for a token without one (from the signed part, never the
+        // signature); the revocation digest is the token's own SHA-256 (what
+        // ScopedTokenService stores in `revoked_tokens`).
         if !map
             .get("jti")
             .and_then(serde_json::Value::as_str)
             .is_some_and(is_valid_id)
         {
-            map.insert("jti".into(), serde_json::Value::String(derived_jti(token)));
+            map.insert("jti".into(), serde_json::Value::String(derived_jti(message)));
         }
         // L6: the claims type.
         let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
         let mut claims: TokenClaims<T> =
             serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
         claims.kind = kind;
+        claims.origin = TokenOrigin::Legacy;
+        // The token stops at its expiry or at the end of the window, whichever is first.
+        let until = exp
+            .saturating_add(leeway)
+            .min(legacy.until.unwrap_or(0));
         Ok(Accepted {
-            digest: TokenDigest::of_token(token),
+            identity: TokenIdentity {
+                digest: TokenDigest::of_token(token),
+                until,
+                issued_at: iat.unwrap_or(0).saturating_sub(leeway),
+                revocation: self.own_revocation(),
+            },
             claims,
             payload: payload.into(),
-            leeway,
         })
     }
 
@@ -520,9 +668,10 @@ impl Verifier {
         issuer: &TrustedIssuer,
         typ: Option<&str>,
         payload: Vec<u8>,
-        token: &str,
-        accepted: KindSet,
+        message: &str,
+        acceptance: &Acceptance<'_>,
     ) -> Result<Accepted<T>, Refusal> {
+        let accepted = acceptance.kinds;
         // E5: an access token by its `typ` (RFC 9068), or `JWT`/none unless at+jwt is required.
         let plain = match typ {
             None => true,
@@ -542,19 +691,33 @@ impl Verifier {
         // E7: exp (required), nbf, iat with the issuer's leeway.
         let time = |name: &str| map.get(name).and_then(numeric_date);
         let exp = time("exp").ok_or(InvalidToken::InvalidClaims)?;
-        self.check_time(exp, time("nbf"), time("iat"), issuer.leeway)?;
-        // E8: required claims, audience, sub; the claims rewritten into our format.
-        let (map, jti) = issuer.normalize(map, token)?;
+        let iat = time("iat");
+        if acceptance.timed {
+            self.check_time(exp, time("nbf"), iat, issuer.leeway)?;
+        }
+        // E8: required claims, audience, sub; the claims rewritten into our format, an
+        // id derived from the signed part for a token without one.
+        let (map, jti) = issuer.normalize(map, message)?;
         // E9: the claims type.
         let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
         let mut claims: TokenClaims<T> =
             serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
         claims.kind = TokenKind::Access;
+        claims.origin = TokenOrigin::Issuer(Arc::clone(&issuer.iss_shared));
         Ok(Accepted {
-            digest: external_digest(&issuer.iss, &jti),
+            identity: TokenIdentity {
+                digest: external_digest(&issuer.iss, &jti),
+                until: exp.saturating_add(issuer.leeway),
+                issued_at: iat.unwrap_or(0).saturating_sub(issuer.leeway),
+                revocation: RevocationRule {
+                    check: issuer.check_revocation,
+                    on_failure: issuer
+                        .on_store_failure
+                        .unwrap_or(self.settings.failure_policy),
+                },
+            },
             claims,
             payload: payload.into(),
-            leeway: issuer.leeway,
         })
     }
 
@@ -625,17 +788,6 @@ impl Verifier {
         Ok(())
     }
 
-    /// Steps 1–12 for a token of one of the `accepted` kinds.
-    pub(crate) fn verify_kinds<T: DeserializeOwned>(
-        &self,
-        token: &str,
-        accepted: KindSet,
-    ) -> Result<TokenClaims<T>, InvalidToken> {
-        let claims = self.verify_untimed::<T>(token, accepted)?;
-        self.check_claims(&claims)?;
-        Ok(claims)
-    }
-
     /// Steps 1–8 and 12, but neither time nor party: who a token speaks for, even when it
     /// has expired (logout, the compromise check). Never grants access by itself. The
     /// crate's own tokens only.
@@ -679,7 +831,7 @@ impl Verifier {
         token: &str,
         kind: TokenKind,
     ) -> Result<TokenClaims<T>, VerifyError> {
-        self.verify_token(token, KindSet::of(kind))
+        self.verify_token(token, &Acceptance::kinds(KindSet::of(kind)))
             .map(|a| a.claims)
             .map_err(|r| self.refused(r))
     }
@@ -700,9 +852,9 @@ impl Verifier {
         kind: TokenKind,
     ) -> Result<TokenClaims<T>, VerifyError> {
         let accepted = self
-            .verify_token_waiting::<T>(token, KindSet::of(kind))
+            .verify_token_waiting::<T>(token, &Acceptance::kinds(KindSet::of(kind)))
             .await?;
-        self.check_revoked(&accepted.claims, &accepted.digest)
+        self.check_revoked(Holder::of_claims(&accepted.claims), &accepted.identity)
             .await?;
         Ok(accepted.claims)
     }
@@ -715,11 +867,10 @@ impl Verifier {
         &self,
         token: &str,
     ) -> Result<TokenClaims<T>, VerifyError> {
-        let all = KindSet::of(TokenKind::Access)
-            .with(TokenKind::Refresh)
-            .with(TokenKind::Service);
-        let accepted = self.verify_token_waiting::<T>(token, all).await?;
-        self.check_revoked(&accepted.claims, &accepted.digest)
+        let accepted = self
+            .verify_token_waiting::<T>(token, &Acceptance::kinds(KindSet::all()))
+            .await?;
+        self.check_revoked(Holder::of_claims(&accepted.claims), &accepted.identity)
             .await?;
         Ok(accepted.claims)
     }
@@ -729,13 +880,13 @@ impl Verifier {
     pub(crate) async fn verify_token_waiting<T: DeserializeOwned>(
         &self,
         token: &str,
-        accepted: KindSet,
+        acceptance: &Acceptance<'_>,
     ) -> Result<Accepted<T>, VerifyError> {
-        match self.verify_token(token, accepted) {
+        match self.verify_token(token, acceptance) {
             #[cfg(feature = "oidc")]
             Err(Refusal::Refetch(remote, seen)) => {
                 remote.refetch_unknown_kid(seen).await;
-                self.verify_token(token, accepted)
+                self.verify_token(token, acceptance)
                     .map_err(|r| self.refused(r))
             }
             other => other.map_err(|r| self.refused(r)),
@@ -757,24 +908,31 @@ impl Verifier {
     }
 
     /// Step 13: refuses a revoked token id or an outdated subject generation (and fails
-    /// closed when the store is down).
-    pub(crate) async fn check_revoked<T>(
+    /// closed when the store is down, unless the token's issuer says otherwise).
+    pub(crate) async fn check_revoked(
         &self,
-        claims: &TokenClaims<T>,
-        digest: &TokenDigest,
+        holder: Holder<'_>,
+        identity: &TokenIdentity,
     ) -> Result<(), VerifyError> {
-        let check = RevocationCheck {
-            digest,
-            subject: &claims.sub,
-            generation: claims.generation,
-            issued_at: claims.iat,
-        };
-        let store = &self.revocation;
-        let revoked = match store.check_now(&check) {
+        let revoked = match self.check_revoked_now(holder, identity) {
             Some(r) => r,
-            None => store.check(&check).await,
+            None => self.revocation.check(&revocation_check(holder, identity)).await,
         };
-        self.revocation_verdict(revoked, digest)
+        self.revocation_verdict(revoked, identity)
+    }
+
+    /// Step 13 without waiting: the answer when the store has one at hand (a local
+    /// replica, the memory store), or when the token's issuer skips the check.
+    pub(crate) fn check_revoked_now(
+        &self,
+        holder: Holder<'_>,
+        identity: &TokenIdentity,
+    ) -> Option<Result<bool, crate::store::StoreError>> {
+        if !identity.revocation.check {
+            return Some(Ok(false));
+        }
+        self.revocation
+            .check_now(&revocation_check(holder, identity))
     }
 
     /// Revokes every token of `subject` issued so far, however it was minted
@@ -784,6 +942,8 @@ impl Verifier {
     /// token without `gen` minted in the same second is refused too). Returns the
     /// subject's new generation.
     pub(crate) async fn revoke_all_for_user(&self, subject: &str) -> Result<u64, RevokeError> {
+        // Tokens are compared by their `iat` minus their issuer's leeway
+        // (`TokenIdentity::issued_at`), so one from a clock running ahead is covered.
         let generation = self
             .revocation
             .revoke_all_for(subject, self.clock.now())
@@ -797,8 +957,9 @@ impl Verifier {
     pub(crate) fn revocation_verdict(
         &self,
         revoked: Result<bool, crate::store::StoreError>,
-        digest: &TokenDigest,
+        identity: &TokenIdentity,
     ) -> Result<(), VerifyError> {
+        let digest = &identity.digest;
         match revoked {
             Ok(false) => {
                 crate::telemetry::validation_accepted(false);
@@ -809,7 +970,7 @@ impl Verifier {
                 crate::telemetry::validation_refused("revoked");
                 Err(VerifyError::InvalidToken(InvalidToken::Revoked))
             }
-            Err(e) => match self.settings.failure_policy {
+            Err(e) => match identity.revocation.on_failure {
                 StoreFailurePolicy::FailOpen => {
                     tracing::warn!(jti_digest = %digest.short(), error = %e, "revocation check failed; accepting (fail open)");
                     crate::telemetry::validation_accepted(true);
@@ -853,20 +1014,19 @@ impl Verifier {
             .map_err(|_| self.rejected(InvalidToken::InvalidClaims))
     }
 
-    /// Revokes a token: its `jti` digest is stored until the token can no longer be
-    /// accepted (its expiry plus the leeway), and the layer refuses it from then on. The
-    /// token must carry a valid signature from the keyring, a trusted issuer or a legacy
-    /// issuer (any kind); a token already past that point needs no revocation and is
-    /// accepted as is. A trusted issuer's token without `jti` is revoked by its own
-    /// digest. A token with a `sub` is counted against its subject's share of a bounded
-    /// store (see [`revoke_jti_for`](Self::revoke_jti_for)): past it, all of the
-    /// subject's tokens are revoked instead, never fewer.
+    /// Revokes a token: its revocation identity is stored until the token can no longer
+    /// be accepted (its expiry plus the leeway, or the end of its legacy window), and
+    /// the layer refuses it from then on. The identity is the one verification decides
+    /// ([`TokenIdentity`]), so every token the layer accepts can be revoked and the
+    /// revocation hits exactly what the layer looks up. The token must pass every check
+    /// but time (any kind); an expired one needs no revocation and is accepted as is.
+    /// The revocation is counted against the subject's share of a bounded store (see
+    /// [`revoke_jti_for`](Self::revoke_jti_for)): past it, all of the subject's tokens
+    /// are revoked instead, never fewer.
     pub(crate) async fn revoke(&self, token: &str) -> Result<(), RevokeError> {
-        let t = self.revocation_target(token)?;
-        match t.subject {
-            Some(sub) => self.revoke_digest_for(&sub, t.digest, t.until).await,
-            None => self.revoke_digest(t.digest, t.until).await,
-        }
+        let t = self.revocation_target(token).await?;
+        self.revoke_digest_for(&t.claims.sub, t.identity.digest, t.identity.until)
+            .await
     }
 
     /// Revokes `subject`'s token by `jti` and expiry, counted against the subject's share
@@ -906,55 +1066,35 @@ impl Verifier {
         token: &str,
         note: &crate::store::RevocationNote,
     ) -> Result<TokenDigest, RevokeError> {
-        let t = self.revocation_target(token)?;
+        let t = self.revocation_target(token).await?;
+        let digest = t.identity.digest;
         self.revocation
-            .revoke_noted(t.digest, t.until, note)
+            .revoke_noted(digest, t.identity.until, note)
             .await
             .map_err(RevokeError::Store)?;
-        tracing::info!(jti_digest = %t.digest.short(), "token revoked");
-        Ok(t.digest)
+        tracing::info!(jti_digest = %digest.short(), "token revoked");
+        Ok(digest)
     }
 
-    /// What revoking `token` stores: its digest (by signer: our `jti`, an external
-    /// issuer's id, a legacy token's SHA-256), until when (its `exp` plus its issuer's
-    /// leeway), and its subject. Its signature must verify (any kind).
-    fn revocation_target(&self, token: &str) -> Result<RevocationTarget, RevokeError> {
-        #[derive(Deserialize)]
-        struct Id {
-            #[serde(default)]
-            jti: Option<String>,
-            exp: u64,
-            #[serde(default)]
-            sub: Option<String>,
-        }
-        let invalid = RevokeError::Invalid;
-        let parts = self.split(token).map_err(invalid)?;
-        let header = Self::parsed_header(parts.h64).map_err(invalid)?;
-        let signer = self.check_signature(&parts, &header).map_err(|r| match r {
-            Refusal::Token(e) => invalid(e),
-            _ => invalid(InvalidToken::UnknownKey),
-        })?;
-        let id: Id = serde_json::from_slice(&parts.payload)
-            .map_err(|_| invalid(InvalidToken::InvalidClaims))?;
-        let (digest, leeway) = match signer {
-            Signer::Own => {
-                let jti = id.jti.ok_or(invalid(InvalidToken::InvalidClaims))?;
-                (TokenDigest::of_jti(&jti), self.settings.leeway)
-            }
-            Signer::External(issuer) => {
-                let jti = id
-                    .jti
-                    .filter(|j| is_valid_id(j))
-                    .unwrap_or_else(|| derived_jti(token));
-                (external_digest(&issuer.iss, &jti), issuer.leeway)
-            }
-            Signer::Legacy(_) => (TokenDigest::of_token(token), self.settings.leeway),
+    /// What revoking `token` stores: the token through the verification pipeline (every
+    /// kind, every trusted signer, time not checked), so its identity is exactly the one
+    /// the layer looks up.
+    async fn revocation_target(
+        &self,
+        token: &str,
+    ) -> Result<Accepted<crate::token::claims::NoCustomClaims>, RevokeError> {
+        static ANY: OriginFilter = OriginFilter::Any;
+        let acceptance = Acceptance {
+            kinds: KindSet::all(),
+            origins: &ANY,
+            timed: false,
         };
-        Ok(RevocationTarget {
-            digest,
-            until: id.exp.saturating_add(leeway),
-            subject: id.sub.filter(|s| is_valid_id(s)),
-        })
+        self.verify_token_waiting(token, &acceptance)
+            .await
+            .map_err(|e| match e {
+                VerifyError::InvalidToken(e) => RevokeError::Invalid(e),
+                _ => RevokeError::Invalid(InvalidToken::UnknownKey),
+            })
     }
 
     /// Stores a revocation digest as is, until `until` (seconds since the epoch): for
@@ -994,23 +1134,56 @@ fn external_digest(iss: &str, jti: &str) -> TokenDigest {
     TokenDigest::of_jti(&format!("{iss}\n{jti}"))
 }
 
-/// The id of a token that carries no (valid) `jti`: `t.` + base64url(SHA-256 of the
-/// token), so it can still be revoked.
-pub(crate) fn derived_jti(token: &str) -> String {
-    format!("t.{}", URL_SAFE_NO_PAD.encode(Sha256::digest(token)))
+/// The id of a token that carries no (valid) `jti`: `t.` + base64url(SHA-256 of its
+/// signed part, `header.payload`), so it can still be revoked. Never of the signature:
+/// ECDSA signatures are malleable (`(r, n−s)` verifies too), so a second spelling of the
+/// same token would get a second id and escape its revocation. The signed part has one
+/// spelling: both parts are decoded as canonical base64url.
+pub(crate) fn derived_jti(signed: &str) -> String {
+    format!("t.{}", URL_SAFE_NO_PAD.encode(Sha256::digest(signed)))
+}
+
+/// Whose token a revocation check is about: its subject and the subject generation it
+/// carries.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Holder<'a> {
+    pub(crate) subject: &'a str,
+    pub(crate) generation: Option<u64>,
+}
+
+impl<'a> Holder<'a> {
+    pub(crate) fn of(claims: &'a dyn ClaimsView) -> Self {
+        Holder {
+            subject: claims.subject(),
+            generation: claims.generation(),
+        }
+    }
+
+    pub(crate) fn of_claims<T>(claims: &'a TokenClaims<T>) -> Self {
+        Holder {
+            subject: &claims.sub,
+            generation: claims.generation,
+        }
+    }
+}
+
+/// The revocation check of a verified token: its identity and its holder.
+pub(crate) fn revocation_check<'a>(
+    holder: Holder<'a>,
+    identity: &'a TokenIdentity,
+) -> RevocationCheck<'a> {
+    RevocationCheck {
+        digest: &identity.digest,
+        subject: holder.subject,
+        generation: holder.generation,
+        issued_at: identity.issued_at,
+    }
 }
 
 /// A NumericDate (RFC 7519): whole seconds; a fractional one is rounded down.
 fn numeric_date(v: &serde_json::Value) -> Option<u64> {
     v.as_u64()
         .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
-}
-
-/// What revoking a token stores.
-struct RevocationTarget {
-    digest: TokenDigest,
-    until: u64,
-    subject: Option<String>,
 }
 
 /// Why a token could not be revoked.
