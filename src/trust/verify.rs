@@ -288,10 +288,7 @@ pub(crate) enum OriginFilter {
     #[default]
     Any,
     /// An allow-list.
-    Only {
-        own: bool,
-        issuers: Arc<[Arc<str>]>,
-    },
+    Only { own: bool, issuers: Arc<[Arc<str>]> },
 }
 
 impl OriginFilter {
@@ -638,7 +635,10 @@ impl Verifier {
             .and_then(serde_json::Value::as_str)
             .is_some_and(is_valid_id)
         {
-            map.insert("jti".into(), serde_json::Value::String(derived_jti(message)));
+            map.insert(
+                "jti".into(),
+                serde_json::Value::String(derived_jti(message)),
+            );
         }
         // L6: the claims type.
         let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
@@ -647,9 +647,7 @@ impl Verifier {
         claims.kind = kind;
         claims.origin = TokenOrigin::Legacy;
         // The token stops at its expiry or at the end of the window, whichever is first.
-        let until = exp
-            .saturating_add(leeway)
-            .min(legacy.until.unwrap_or(0));
+        let until = exp.saturating_add(leeway).min(legacy.until.unwrap_or(0));
         Ok(Accepted {
             identity: TokenIdentity {
                 digest: TokenDigest::of_token(token),
@@ -916,7 +914,11 @@ impl Verifier {
     ) -> Result<(), VerifyError> {
         let revoked = match self.check_revoked_now(holder, identity) {
             Some(r) => r,
-            None => self.revocation.check(&revocation_check(holder, identity)).await,
+            None => {
+                self.revocation
+                    .check(&revocation_check(holder, identity))
+                    .await
+            }
         };
         self.revocation_verdict(revoked, identity)
     }
