@@ -9,7 +9,7 @@ mod common;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::routing::get;
@@ -483,4 +483,106 @@ async fn logout_answers_503_when_an_access_token_cannot_be_revoked() {
             }
         }
     }
+}
+
+/// A ScopedTokenService token of `kind` (HS256 with [`LEGACY_SECRET`]).
+fn legacy_token(kind: &str, iat: u64) -> String {
+    jsonwebtoken::encode(
+        &Header::new(jsonwebtoken::Algorithm::HS256),
+        &json!({"community_id": "c1", "module_name": "m1", "scopes": ["users:read"],
+                "type": kind, "iat": iat, "exp": iat + 3600}),
+        &EncodingKey::from_secret(LEGACY_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+fn legacy_auth() -> axum_token_auth::TokenAuth {
+    let legacy = LegacyIssuer::scoped_token_service(LEGACY_SECRET)
+        .unwrap()
+        .accept_until(SystemTime::now() + Duration::from_secs(86_400));
+    builder().accept_legacy(legacy).build().unwrap()
+}
+
+fn refresh_json(token: &str) -> http::Request<axum::body::Body> {
+    http::Request::post("/auth/refresh")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            json!({ "refresh_token": token }).to_string(),
+        ))
+        .unwrap()
+}
+
+// 17. A legacy refresh token is exchanged for a new session by the refresh route (opt-in)
+//     and consumed; without the opt-in it is refused as another issuer's, not as a bad
+//     signature.
+#[tokio::test]
+async fn refresh_route_exchanges_a_legacy_refresh_token_once_when_enabled() {
+    let auth = legacy_auth();
+    let old = legacy_token("refresh", now());
+
+    let off = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .build()
+        .unwrap();
+    let app: Router = Router::new().route("/auth/refresh", off.refresh_route());
+    assert_refused(
+        send(&app, refresh_json(&old)).await,
+        axum_token_auth::AuthError::InvalidToken(InvalidToken::WrongIssuer),
+    )
+    .await;
+
+    let on = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .exchange_legacy_refresh_tokens(true)
+        .build()
+        .unwrap();
+    let app: Router = Router::new()
+        .route("/auth/refresh", on.refresh_route())
+        .route(
+            "/me",
+            get(|c: Claims| async move { c.sub.clone() }).route_layer(auth.layer()),
+        );
+    let pair: Value =
+        serde_json::from_str(&ok_body(send(&app, refresh_json(&old)).await).await).unwrap();
+    let access = pair["access_token"].as_str().unwrap();
+    let c = auth.validate::<NoCustomClaims>(access).await.unwrap();
+    assert_eq!(c.sub, "m1");
+    assert_eq!(c.tenant.as_deref(), Some("c1"));
+    assert!(c.has_scope("users:read"));
+    assert!(c.origin.is_own(), "a session of ours now");
+    assert_eq!(on.list("m1").await.unwrap().len(), 1);
+    // Consumed: a second presentation is refused.
+    assert_refused(
+        send(&app, refresh_json(&old)).await,
+        axum_token_auth::AuthError::InvalidToken(InvalidToken::Revoked),
+    )
+    .await;
+    // A legacy access token is never a refresh token.
+    let legacy_access = legacy_token("access", now());
+    assert_eq!(
+        send(&app, refresh_json(&legacy_access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+// 17. Logout revokes a legacy access token.
+#[tokio::test]
+async fn logout_revokes_a_legacy_access_token() {
+    let auth = legacy_auth();
+    let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .build()
+        .unwrap();
+    let app: Router = Router::new()
+        .route("/auth/logout", sessions.logout_route())
+        .merge(me_app(auth.layer()));
+    let token = legacy_token("access", now());
+    assert_eq!(
+        send_get(&app, "/me", Some(&token)).await.status(),
+        StatusCode::OK
+    );
+    let res = send(&app, request(Method::POST, "/auth/logout", Some(&token))).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_refused(
+        send_get(&app, "/me", Some(&token)).await,
+        axum_token_auth::AuthError::InvalidToken(InvalidToken::Revoked),
+    )
+    .await;
 }

@@ -7,7 +7,7 @@ use crate::auth::RevokeError;
 use crate::auth::TokenAuth;
 use crate::http::AuthError;
 use crate::store::TokenDigest;
-use crate::token::{Audience, InvalidToken, TokenClaims, TokenKind};
+use crate::token::{InvalidToken, TokenClaims, TokenKind};
 use crate::trust::VerifyError;
 use crate::trust::verify::{
     Acceptance, Accepted, Holder, KindSet, OriginFilter, Refusal, TokenIdentity,
@@ -138,19 +138,26 @@ impl TokenAuth {
 /// The checks as the crate's own flows use them (sessions, logout, the refresh route),
 /// with their refusals as the [`AuthError`] those flows answer.
 impl TokenAuth {
-    pub(crate) fn verify_own<T: DeserializeOwned>(
+    /// The crate's own tokens (and, with `legacy`, a legacy format's) through the
+    /// verification pipeline, time checked or not (`timed: false`: logout and the CSRF
+    /// pre-check, where an expired token still says which session to end).
+    pub(crate) fn verify_session<T: DeserializeOwned>(
         &self,
         token: &str,
         kinds: KindSet,
+        legacy: bool,
+        timed: bool,
     ) -> Result<Accepted<T>, InvalidToken> {
         static OWN: std::sync::LazyLock<OriginFilter> =
-            std::sync::LazyLock::new(|| OriginFilter::Any.with_own());
+            std::sync::LazyLock::new(|| OriginFilter::ANY.with_own());
+        static OWN_OR_LEGACY: std::sync::LazyLock<OriginFilter> =
+            std::sync::LazyLock::new(|| OriginFilter::ANY.with_own().with_legacy());
         let acceptance = Acceptance {
             kinds,
-            origins: &OWN,
-            timed: true,
+            origins: if legacy { &OWN_OR_LEGACY } else { &OWN },
+            timed,
         };
-        // Own tokens only: no key set to wait for, nothing unavailable.
+        // No external issuer: no key set to wait for, nothing unavailable.
         self.inner
             .verifier
             .verify_token(token, &acceptance)
@@ -160,20 +167,12 @@ impl TokenAuth {
             })
     }
 
-    pub(crate) fn verify_untimed<T: DeserializeOwned>(
+    pub(crate) async fn revoke_verified(
         &self,
-        token: &str,
-        accepted: KindSet,
-    ) -> Result<TokenClaims<T>, InvalidToken> {
-        self.inner.verifier.verify_untimed(token, accepted)
-    }
-
-    pub(crate) fn check_party(
-        &self,
-        iss: Option<&str>,
-        aud: Option<&Audience>,
-    ) -> Result<(), InvalidToken> {
-        self.inner.verifier.check_party(iss, aud)
+        subject: &str,
+        identity: &TokenIdentity,
+    ) -> Result<(), RevokeError> {
+        self.inner.verifier.revoke_verified(subject, identity).await
     }
 
     pub(crate) async fn check_revoked<T>(

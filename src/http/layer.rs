@@ -117,7 +117,7 @@ pub struct TokenAuthLayer<T = NoCustomClaims> {
     mode: Mode,
     query_on_upgrade: bool,
     accept: KindSet,
-    origins: OriginFilter,
+    origins: Arc<OriginFilter>,
     cache: Option<Arc<VerifiedCache>>,
     _claims: PhantomData<fn() -> T>,
 }
@@ -130,7 +130,7 @@ impl<T> Clone for TokenAuthLayer<T> {
             mode: self.mode,
             query_on_upgrade: self.query_on_upgrade,
             accept: self.accept,
-            origins: self.origins.clone(),
+            origins: Arc::clone(&self.origins),
             cache: self.cache.clone(),
             _claims: PhantomData,
         }
@@ -159,7 +159,7 @@ impl<T> TokenAuthLayer<T> {
             mode: Mode::Required,
             query_on_upgrade: false,
             accept: KindSet::of(TokenKind::Access),
-            origins: OriginFilter::Any,
+            origins: Arc::new(OriginFilter::ANY),
             _claims: PhantomData,
         }
     }
@@ -324,7 +324,7 @@ impl<T> TokenAuthLayer<T> {
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn own_tokens_only(mut self) -> Self {
-        self.origins = std::mem::take(&mut self.origins).with_own();
+        self.origins = Arc::new(OriginFilter::clone(&self.origins).with_own());
         // A cache shared with a layer accepting more signers must not serve this one.
         self.cache = new_cache(&self.web);
         self
@@ -353,8 +353,10 @@ impl<T> TokenAuthLayer<T> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.origins = std::mem::take(&mut self.origins)
-            .with_issuers(issuers.into_iter().map(|i| Arc::from(i.as_ref())));
+        self.origins = Arc::new(
+            OriginFilter::clone(&self.origins)
+                .with_issuers(issuers.into_iter().map(|i| Arc::from(i.as_ref()))),
+        );
         self.cache = new_cache(&self.web);
         self
     }

@@ -74,11 +74,13 @@ use crate::store::{
     AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session, StoreError, Successor,
     TokenDigest,
 };
+use crate::token::TokenOrigin;
 use crate::token::claims::{TokenClaims, TokenKind};
 use crate::token::error::ConfigError;
 use crate::token::error::InvalidToken;
 use crate::token::issue::{IssueError, IssuedToken, TokenPair, TokenRequest, random_id};
 use crate::trust::verify::KindSet;
+use crate::trust::verify::{Accepted, TokenIdentity};
 
 /// Default grace window for retrying the immediate parent: 10 seconds.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
@@ -219,6 +221,7 @@ pub struct SessionsBuilder {
     require_expired_access: bool,
     delivery: crate::session::routes::TokenDelivery,
     keep_refresh_token: bool,
+    legacy_exchange: bool,
 }
 
 impl fmt::Debug for SessionsBuilder {
@@ -316,6 +319,41 @@ impl SessionsBuilder {
         self
     }
 
+    /// Migration (off by default): [`Sessions::refresh`] and the refresh route also take
+    /// a refresh token of a legacy format the handle accepts
+    /// ([`TokenAuthBuilder::accept_legacy`](crate::TokenAuthBuilder::accept_legacy)), by
+    /// JSON or form body: verified as the layer would (its window open, not revoked), it
+    /// is revoked and exchanged for a new session of its subject, with its scopes and
+    /// tenant. Users move over at their next refresh instead of logging in again. Without
+    /// it, such a token is refused with 401 `invalid_token` ("the token issuer is not
+    /// accepted").
+    ///
+    /// ⚠️ The exchange is not one atomic step across instances: two presentations of the
+    /// same legacy token in the same instant may each start a session (every later one
+    /// is refused as revoked). Logout revokes a legacy access or refresh token whether
+    /// this is on or not.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use axum_token_auth::{Key, Sessions, TokenAuth, store::memory::MemoryRefreshStore};
+    /// use axum_token_auth::token::Algorithm;
+    /// use axum_token_auth::trust::{LegacyFormat, LegacyIssuer};
+    ///
+    /// # let old_key = Key::generate_hmac(Algorithm::HS256)?;
+    /// let legacy = LegacyIssuer::new(LegacyFormat::ScopedTokenService, old_key)
+    ///     .accept_until(SystemTime::now() + Duration::from_secs(30 * 86_400));
+    /// # let auth = TokenAuth::builder().signing_key(Key::generate_hmac(Algorithm::HS256)?).accept_legacy(legacy).build()?;
+    /// let sessions = Sessions::builder(auth, MemoryRefreshStore::new())
+    ///     .exchange_legacy_refresh_tokens(true)
+    ///     .build()?;
+    /// # let _ = sessions;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn exchange_legacy_refresh_tokens(mut self, on: bool) -> Self {
+        self.legacy_exchange = on;
+        self
+    }
+
     /// How [`Sessions::login_response`] (and refreshes by cookie) deliver the tokens;
     /// default [`TokenDelivery::Cookies`]: no token in a
     /// body page script can read.
@@ -404,6 +442,7 @@ impl SessionsBuilder {
                 require_expired_access: self.require_expired_access,
                 delivery: self.delivery,
                 keep_refresh_token: self.keep_refresh_token,
+                legacy_exchange: self.legacy_exchange,
             }),
         })
     }
@@ -531,6 +570,7 @@ pub(crate) struct SessionsInner {
     require_expired_access: bool,
     pub(crate) delivery: crate::session::routes::TokenDelivery,
     keep_refresh_token: bool,
+    legacy_exchange: bool,
 }
 
 impl fmt::Debug for Sessions {
@@ -565,6 +605,7 @@ impl Sessions {
             require_expired_access: false,
             delivery: crate::session::routes::TokenDelivery::default(),
             keep_refresh_token: false,
+            legacy_exchange: false,
         }
     }
 
@@ -696,8 +737,16 @@ impl Sessions {
         let s = &self.inner;
         let auth = &s.auth;
         let verified = auth
-            .verify_own::<Map<String, Value>>(refresh_token, KindSet::of(TokenKind::Refresh))
+            .verify_session::<Map<String, Value>>(
+                refresh_token,
+                KindSet::of(TokenKind::Refresh),
+                s.legacy_exchange,
+                true,
+            )
             .map_err(|e| auth.rejected(e))?;
+        if verified.claims.origin == TokenOrigin::Legacy {
+            return self.exchange_legacy(verified).await;
+        }
         let parent: RawClaims = verified.claims;
         let Some(family_id) = parent
             .fam
@@ -716,8 +765,9 @@ impl Sessions {
             None => None,
             Some(t) => {
                 let access: TokenClaims = auth
-                    .verify_untimed(t, KindSet::of(TokenKind::Access))
-                    .map_err(|e| auth.rejected(e))?;
+                    .verify_session(t, KindSet::of(TokenKind::Access), false, false)
+                    .map_err(|e| auth.rejected(e))?
+                    .claims;
                 // "Not expired" as the layer sees it: within the leeway it still accepts it.
                 if s.require_expired_access
                     && access
@@ -811,6 +861,32 @@ impl Sessions {
     }
 
     /// The end of every successful refresh: the hooks hear of it, the caller gets the pair.
+    /// The opt-in migration path of the refresh route
+    /// ([`SessionsBuilder::exchange_legacy_refresh_tokens`]): a legacy format's refresh
+    /// token, verified and not revoked, is revoked (consumed) and exchanged for a new
+    /// session of its subject with its scopes and tenant.
+    async fn exchange_legacy(
+        &self,
+        verified: Accepted<Map<String, Value>>,
+    ) -> Result<LoginSession, AuthError> {
+        let auth = &self.inner.auth;
+        let claims = &verified.claims;
+        auth.check_revoked(claims, &verified.identity).await?;
+        // Consumed before anything is issued: when the store cannot take the
+        // revocation, no session is started (503) and the token stays usable.
+        auth.revoke_verified(&claims.sub, &verified.identity)
+            .await
+            .map_err(|_| AuthError::StoreUnavailable)?;
+        let mut request =
+            TokenRequest::new(claims.sub.as_str()).scopes(claims.scope.iter().map(|s| s.as_str()));
+        if let Some(tenant) = &claims.tenant {
+            request = request.tenant(tenant.as_str());
+        }
+        let login = self.login(&request, None).await.map_err(AuthError::from)?;
+        tracing::info!(family = %short(&login.family_id), "legacy refresh token exchanged for a session");
+        Ok(login)
+    }
+
     async fn refreshed(
         &self,
         user_id: &str,
@@ -995,14 +1071,10 @@ impl Sessions {
         &self,
         token: &str,
         accepted: KindSet,
-    ) -> Result<TokenClaims<T>, AuthError> {
+    ) -> Result<Accepted<T>, AuthError> {
         let auth = &self.inner.auth;
-        let claims: TokenClaims<T> = auth
-            .verify_untimed(token, accepted)
-            .map_err(|e| auth.rejected(e))?;
-        auth.check_party(claims.iss.as_deref(), claims.aud.as_ref())
-            .map_err(|e| auth.rejected(e))?;
-        Ok(claims)
+        auth.verify_session(token, accepted, true, false)
+            .map_err(|e| auth.rejected(e))
     }
 
     /// Logs out: revokes the family named by the refresh token (or, without one, by the
@@ -1021,14 +1093,27 @@ impl Sessions {
         access_token: Option<&str>,
     ) -> Result<(), AuthError> {
         let auth = &self.inner.auth;
-        let refresh: Option<RawClaims> = match refresh_token {
+        let refresh: Option<Accepted<Map<String, Value>>> = match refresh_token {
             Some(t) => Some(self.verify_session_token(t, KindSet::of(TokenKind::Refresh))?),
             None => None,
         };
-        let access: Option<TokenClaims> = match access_token {
+        let access: Option<Accepted<crate::NoCustomClaims>> = match access_token {
             Some(t) => Some(self.verify_session_token(t, KindSet::of(TokenKind::Access))?),
             None => None,
         };
+        if refresh.is_none() && access.is_none() {
+            return Err(AuthError::MissingCredentials);
+        }
+        // A legacy format's token (a migration window) names no session of ours: it is
+        // revoked by the identity verification gave it, and that is all.
+        let (refresh, legacy_refresh) = split_legacy(refresh);
+        let (access, legacy_access) = split_legacy(access);
+        for (sub, identity) in legacy_refresh.iter().chain(legacy_access.iter()) {
+            auth.revoke_verified(sub, identity)
+                .await
+                .map_err(|_| AuthError::StoreUnavailable)?;
+        }
+        let refresh = refresh.map(|r| r.claims);
         // The family to end, and whose token named it.
         let family = refresh
             .as_ref()
@@ -1036,11 +1121,8 @@ impl Sessions {
             .or_else(|| {
                 access
                     .as_ref()
-                    .and_then(|a| a.fam.clone().map(|f| (f, a.sub.clone())))
+                    .and_then(|a| a.claims.fam.clone().map(|f| (f, a.claims.sub.clone())))
             });
-        if refresh.is_none() && access.is_none() {
-            return Err(AuthError::MissingCredentials);
-        }
         // Ownership first: a token naming another user's family ends nothing. An ended
         // or unknown family is fine (logging out twice is not an error).
         if let Some((family, owner)) = &family {
@@ -1053,7 +1135,7 @@ impl Sessions {
             }
         }
         if let Some(a) = &access {
-            auth.revoke_jti_for(&a.sub, &a.jti, a.exp)
+            auth.revoke_verified(&a.claims.sub, &a.identity)
                 .await
                 .map_err(|_| AuthError::StoreUnavailable)?;
         }
@@ -1067,7 +1149,10 @@ impl Sessions {
             self.revoke_access(owner, &known).await?;
         }
         let family = family.map(|(f, _)| f);
-        let user_id = refresh.map(|r| r.sub).or(access.map(|a| a.sub));
+        let user_id = refresh
+            .map(|r| r.sub)
+            .or(access.map(|a| a.claims.sub))
+            .or(legacy_refresh.or(legacy_access).map(|(sub, _)| sub));
         tracing::info!(
             family = family.as_deref().map(short).unwrap_or_default(),
             "logged out"
@@ -1149,6 +1234,19 @@ impl Sessions {
 }
 
 /// The first 8 characters of an id, for logs.
+/// Splits a verified token into one of the crate's own, or a legacy format's subject and
+/// identity.
+fn split_legacy<T>(
+    token: Option<Accepted<T>>,
+) -> (Option<Accepted<T>>, Option<(String, TokenIdentity)>) {
+    match token {
+        Some(t) if t.claims.origin == TokenOrigin::Legacy => {
+            (None, Some((t.claims.sub, t.identity)))
+        }
+        other => (other, None),
+    }
+}
+
 fn short(id: &str) -> String {
     id.chars().take(8).collect()
 }

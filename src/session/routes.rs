@@ -416,11 +416,13 @@ impl Sessions {
         let auth = &self.inner.auth;
         // Only the bound digest is needed; the token is verified again by the flow. Every
         // check but time: a token for another issuer or audience binds nothing.
-        let claims: crate::token::TokenClaims = self.verify_session_token(
-            token,
-            crate::trust::verify::KindSet::of(crate::token::TokenKind::Refresh)
-                .with(crate::token::TokenKind::Access),
-        )?;
+        let claims: crate::token::TokenClaims = self
+            .verify_session_token(
+                token,
+                crate::trust::verify::KindSet::of(crate::token::TokenKind::Refresh)
+                    .with(crate::token::TokenKind::Access),
+            )?
+            .claims;
         auth.inner.web.csrf.check(
             &parts.method,
             &parts.uri,

@@ -234,8 +234,7 @@ struct Header<'h> {
 }
 
 /// A token whose signature verified, before its claims are read.
-struct Verified<'t> {
-    typ: Option<Cow<'t, str>>,
+struct Verified {
     payload: Vec<u8>,
 }
 
@@ -282,49 +281,66 @@ pub(crate) struct RevocationRule {
 /// [`own_tokens_only`](crate::TokenAuthLayer::own_tokens_only) and
 /// [`issuers`](crate::TokenAuthLayer::issuers)): checked right after the signature, so
 /// a cached verdict was made under the same filter.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) enum OriginFilter {
-    /// Every signer the handle trusts.
-    #[default]
-    Any,
-    /// An allow-list.
-    Only { own: bool, issuers: Arc<[Arc<str>]> },
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct OriginFilter {
+    /// Every signer the handle trusts (no allow-list yet).
+    any: bool,
+    own: bool,
+    legacy: bool,
+    issuers: Vec<Arc<str>>,
+}
+
+impl Default for OriginFilter {
+    fn default() -> Self {
+        OriginFilter::ANY
+    }
 }
 
 impl OriginFilter {
+    /// Every signer the handle trusts.
+    pub(crate) const ANY: OriginFilter = OriginFilter {
+        any: true,
+        own: false,
+        legacy: false,
+        issuers: Vec::new(),
+    };
+
+    /// The first restriction starts an empty allow-list.
+    fn restricted(mut self) -> Self {
+        self.any = false;
+        self
+    }
+
     /// The filter admitting own tokens too.
     pub(crate) fn with_own(self) -> Self {
-        match self {
-            OriginFilter::Any => OriginFilter::Only {
-                own: true,
-                issuers: Arc::from([]),
-            },
-            OriginFilter::Only { issuers, .. } => OriginFilter::Only { own: true, issuers },
+        OriginFilter {
+            own: true,
+            ..self.restricted()
+        }
+    }
+
+    /// The filter admitting legacy formats too (the session flows' migration paths).
+    pub(crate) fn with_legacy(self) -> Self {
+        OriginFilter {
+            legacy: true,
+            ..self.restricted()
         }
     }
 
     /// The filter admitting these external issuers too.
     pub(crate) fn with_issuers(self, more: impl IntoIterator<Item = Arc<str>>) -> Self {
-        let (own, mut list) = match self {
-            OriginFilter::Any => (false, Vec::new()),
-            OriginFilter::Only { own, issuers } => (own, issuers.to_vec()),
-        };
-        list.extend(more);
-        OriginFilter::Only {
-            own,
-            issuers: list.into(),
-        }
+        let mut this = self.restricted();
+        this.issuers.extend(more);
+        this
     }
 
     fn admits(&self, signer: &Signer<'_>) -> bool {
-        match (self, signer) {
-            (OriginFilter::Any, _) => true,
-            (OriginFilter::Only { own, .. }, Signer::Own) => *own,
-            (OriginFilter::Only { issuers, .. }, Signer::External(i)) => {
-                issuers.iter().any(|a| **a == *i.iss)
+        self.any
+            || match signer {
+                Signer::Own => self.own,
+                Signer::Legacy(_) => self.legacy,
+                Signer::External(i) => self.issuers.iter().any(|a| **a == *i.iss),
             }
-            (OriginFilter::Only { .. }, Signer::Legacy(_)) => false,
-        }
     }
 }
 
@@ -341,7 +357,7 @@ pub(crate) struct Acceptance<'a> {
 impl Acceptance<'static> {
     /// Tokens of `kinds` from any trusted signer, time checked.
     pub(crate) fn kinds(kinds: KindSet) -> Self {
-        static ANY: OriginFilter = OriginFilter::Any;
+        static ANY: OriginFilter = OriginFilter::ANY;
         Acceptance {
             kinds,
             origins: &ANY,
@@ -522,7 +538,7 @@ impl Verifier {
     }
 
     /// Steps 1–6 for the crate's own tokens only (sessions, revocation by `jti`).
-    fn verify_signature<'t>(&self, token: &'t str) -> Result<Verified<'t>, InvalidToken> {
+    fn verify_signature(&self, token: &str) -> Result<Verified, InvalidToken> {
         let parts = self.split(token)?;
         let header = Self::parsed_header(parts.h64)?;
         let ring = self.keys.load();
@@ -535,9 +551,7 @@ impl Verifier {
         if !key.verify(parts.message.as_bytes(), parts.signature) {
             return Err(InvalidToken::BadSignature);
         }
-        let typ = header.typ.as_deref().map(|t| Cow::Owned(t.to_owned()));
         Ok(Verified {
-            typ,
             payload: parts.payload,
         })
     }
@@ -786,18 +800,6 @@ impl Verifier {
         Ok(())
     }
 
-    /// Steps 1–8 and 12, but neither time nor party: who a token speaks for, even when it
-    /// has expired (logout, the compromise check). Never grants access by itself. The
-    /// crate's own tokens only.
-    pub(crate) fn verify_untimed<T: DeserializeOwned>(
-        &self,
-        token: &str,
-        accepted: KindSet,
-    ) -> Result<TokenClaims<T>, InvalidToken> {
-        let verified = self.verify_signature(token)?;
-        self.own_claims(verified.typ.as_deref(), &verified.payload, accepted)
-    }
-
     /// Steps 7, 8 and 12: the kind from `typ`, the claims type, `sub` and `jti`.
     fn own_claims<T: DeserializeOwned>(
         &self,
@@ -1027,7 +1029,16 @@ impl Verifier {
     /// are revoked instead, never fewer.
     pub(crate) async fn revoke(&self, token: &str) -> Result<(), RevokeError> {
         let t = self.revocation_target(token).await?;
-        self.revoke_digest_for(&t.claims.sub, t.identity.digest, t.identity.until)
+        self.revoke_verified(&t.claims.sub, &t.identity).await
+    }
+
+    /// Revokes a verified token by the identity verification gave it.
+    pub(crate) async fn revoke_verified(
+        &self,
+        subject: &str,
+        identity: &TokenIdentity,
+    ) -> Result<(), RevokeError> {
+        self.revoke_digest_for(subject, identity.digest, identity.until)
             .await
     }
 
@@ -1085,7 +1096,7 @@ impl Verifier {
         &self,
         token: &str,
     ) -> Result<Accepted<crate::token::claims::NoCustomClaims>, RevokeError> {
-        static ANY: OriginFilter = OriginFilter::Any;
+        static ANY: OriginFilter = OriginFilter::ANY;
         let acceptance = Acceptance {
             kinds: KindSet::all(),
             origins: &ANY,
