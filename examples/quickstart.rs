@@ -118,21 +118,30 @@ pub(crate) async fn demo_app() -> Result<Router, Box<dyn std::error::Error>> {
     let (revocation, refresh) = open_stores().await?;
     let auth = build_auth(revocation)?;
     let users = demo_users()?;
-    let sessions = Sessions::builder_shared(auth.clone(), refresh).build()?;
+    // A legacy format's refresh token (when one is configured) is exchanged for a new
+    // session at its next refresh: users move over without logging in again.
+    let sessions = Sessions::builder_shared(auth.clone(), refresh)
+        .exchange_legacy_refresh_tokens(true)
+        .build()?;
     let state = AppState {
         auth: auth.clone(),
         sessions: sessions.clone(),
         users: Arc::new(users),
     };
 
-    let mut protected = Router::new()
-        .route("/me", get(me))
+    // The session routes act on *our* users by `sub`: an identity provider's token (whose
+    // `sub` may equal a local user id) or a legacy one is refused before the handler.
+    let own_sessions = Router::new()
         .route("/auth/sessions", sessions.sessions_route())
         .route("/auth/sessions/{id}", sessions.revoke_session_route())
+        .route_layer(auth.layer().own_tokens_only());
+    let mut protected = Router::new()
+        .route("/me", get(me))
         .route("/users", get(list_users).post(create_user))
         .merge(
             Router::new()
                 .route("/admin", get(admin))
+                .route("/admin/revocations", axum::routing::post(revoke_token))
                 .route_layer(ScopeGuardLayer::all(["admin"])?),
         )
         // `route_layer`: the routes above are guarded, unknown paths stay 404 (`.layer`
@@ -146,6 +155,7 @@ pub(crate) async fn demo_app() -> Result<Router, Box<dyn std::error::Error>> {
         .route("/auth/login", axum::routing::post(login))
         .route("/auth/refresh", sessions.refresh_route())
         .route("/auth/logout", sessions.logout_route())
+        .merge(own_sessions)
         .merge(protected)
         .with_state(state);
     Ok(app)
@@ -405,4 +415,41 @@ async fn create_user(
 
 async fn admin(claims: Claims) -> Json<serde_json::Value> {
     Json(json!({ "admin": claims.sub }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Revocation {
+    token: String,
+}
+
+/// `POST /admin/revocations` (scope `admin`), `{"token": "…"}`: revokes any token the
+/// layer would accept (our own, an identity provider's, a legacy one) until it would
+/// expire. 204; 400 for a body or token that cannot be read; 503 when the store is down.
+async fn revoke_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Response> {
+    use axum::response::IntoResponse;
+    require_json_content_type(&headers).map_err(|e| state.auth.render_error(e))?;
+    let malformed = || {
+        state
+            .auth
+            .render_error(AuthError::InvalidRequest(InvalidRequest::MalformedBody))
+    };
+    let Revocation { token } = serde_json::from_slice(&body).map_err(|_| malformed())?;
+    match state.auth.revoke(&token).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(axum_token_auth::auth::RevokeError::Invalid(reason)) => Err((
+            StatusCode::BAD_REQUEST,
+            [(axum::http::header::CACHE_CONTROL, "no-store")],
+            Json(json!({
+                "error": "invalid_request",
+                "error_description": format!("the token cannot be revoked: {reason}"),
+            })),
+        )
+            .into_response()),
+        Err(_) => Err(state.auth.render_error(AuthError::StoreUnavailable)),
+    }
 }

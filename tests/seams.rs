@@ -487,6 +487,7 @@ async fn logout_answers_503_when_an_access_token_cannot_be_revoked() {
 
 /// A ScopedTokenService token of `kind` (HS256 with [`LEGACY_SECRET`]).
 fn legacy_token(kind: &str, iat: u64) -> String {
+    ensure_crypto_provider();
     jsonwebtoken::encode(
         &Header::new(jsonwebtoken::Algorithm::HS256),
         &json!({"community_id": "c1", "module_name": "m1", "scopes": ["users:read"],

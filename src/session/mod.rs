@@ -1097,7 +1097,7 @@ impl Sessions {
             Some(t) => Some(self.verify_session_token(t, KindSet::of(TokenKind::Refresh))?),
             None => None,
         };
-        let access: Option<Accepted<crate::NoCustomClaims>> = match access_token {
+        let access: Option<Accepted<crate::token::NoCustomClaims>> = match access_token {
             Some(t) => Some(self.verify_session_token(t, KindSet::of(TokenKind::Access))?),
             None => None,
         };

@@ -37,7 +37,10 @@
 //! 5. the key: the one its `kid` names in our keyring (unknown `kid` → refused), else
 //!    the signing key; the header's `alg` equals that key's one algorithm (`none` never
 //!    does);
-//! 6. the signature verifies over `header.payload`;
+//! 6. the signature verifies over `header.payload`; the signer (ours, a trusted issuer,
+//!    a legacy format) is one the caller accepts (the layer's
+//!    [`own_tokens_only`](crate::TokenAuthLayer::own_tokens_only) /
+//!    [`issuers`](crate::TokenAuthLayer::issuers), the session flows: ours only);
 //! 7. the `typ` header names an accepted kind (`at+jwt` for access tokens);
 //! 8. the payload is JSON of the claims type (`sub`, `exp`, `iat`, `jti` required);
 //! 9. `exp` (required), `nbf`, `iat` against the clock, with the leeway;
@@ -45,6 +48,15 @@
 //! 11. `aud` contains the configured audience; without one configured, no `aud` allowed;
 //! 12. `sub` and `jti` are not empty;
 //! 13. (async, [`TokenAuth::validate`](crate::TokenAuth::validate)) the `jti` digest is not revoked.
+//!
+//! What comes out is one normalised verified token: the claims with their
+//! [`origin`](crate::token::TokenClaims::origin), and its identity — the revocation
+//! digest, the instant it stops being valid (`exp` plus the issuer's leeway, or the end
+//! of a legacy window when that comes first), the `iat` a revoke-all compares (minus the
+//! leeway), and its issuer's revocation rule. The layer, the verified-token cache,
+//! [`TokenAuth::revoke`](crate::TokenAuth::revoke) and the session flows read these and
+//! re-derive none of them. Revocation runs the same pipeline (time not checked), so
+//! every token the layer accepts can be revoked, by exactly the key the layer looks up.
 //!
 //! A trusted external issuer's token, after step 3:
 //!
@@ -60,10 +72,14 @@
 //! - E6. the payload is a JSON object;
 //! - E7. `exp` (required), `nbf`, `iat` with the issuer's leeway;
 //! - E8. the issuer's required claims, an accepted audience (from its audience claim),
-//!   a valid `sub`; then scopes mapped from its scope claims, session-only claims
-//!   dropped, an id derived for a token without `jti`;
+//!   a valid `sub`; then scopes mapped from its scope claims (never a wildcard: `*` or a
+//!   prefixed `group:*` is dropped), the tenant from the configured tenant claim only,
+//!   session-only claims dropped, a numeric `jti` in decimal, and for a token without
+//!   one an id derived from its signed part `header.payload` (never the signature: ECDSA
+//!   signatures are malleable);
 //! - E9. the rewritten claims decode as the claims type; revocation (step 13) is looked
-//!   up by issuer and id.
+//!   up by issuer and id, unless the issuer is configured without it, with the issuer's
+//!   store-failure policy.
 //!
 //! A token of a legacy format ([`LegacyIssuer`], a migration window), after step 3:
 //!
@@ -72,7 +88,8 @@
 //! - L2. the payload is a JSON object; L3. `exp` (required), `nbf`, `iat` with the leeway;
 //! - L4. the window is open; the format's claims map onto ours (subject, tenant, scopes,
 //!   kind from its `type` claim), its `iss`/`aud` as configured; the kind is accepted;
-//! - L5. an id for a token without `jti`; the revocation digest is the token's SHA-256;
+//! - L5. an id for a token without `jti` (from the signed part); the revocation digest
+//!   is the token's SHA-256; the token stops at its `exp` or the window's end;
 //! - L6. the rewritten claims decode as the claims type.
 
 use std::borrow::Cow;
