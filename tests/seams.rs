@@ -235,6 +235,27 @@ async fn layer_filters_tokens_by_origin() {
         StatusCode::OK
     );
 
+    // The scope guard reads the same decision.
+    let guarded: Router = Router::new()
+        .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+        .route_layer(
+            axum_token_auth::ScopeGuardLayer::all(["users:read"])
+                .unwrap()
+                .own_tokens_only(),
+        )
+        .route_layer(auth.layer());
+    let own_reader = issue(&auth, "alice", &["users:read"]);
+    let foreign_reader = idp_token(json!({"sub": "alice", "scope": "users:read"}));
+    assert_eq!(
+        send_get(&guarded, "/me", Some(&own_reader)).await.status(),
+        StatusCode::OK
+    );
+    assert_refused(
+        send_get(&guarded, "/me", Some(&foreign_reader)).await,
+        wrong_issuer.clone(),
+    )
+    .await;
+
     // The claims say who vouches for them.
     let c = auth.validate::<NoCustomClaims>(&foreign).await.unwrap();
     assert_eq!(c.origin, TokenOrigin::Issuer(Arc::from(IDP)));

@@ -18,6 +18,7 @@ use crate::http::grpc;
 use crate::http::layer::{AuthContext, refusal};
 use crate::http::rfc6750::{AuthError, RefusalBody, Rendering};
 use crate::token::scope::{Scope, ScopeError, ScopeList};
+use crate::trust::verify::OriginFilter;
 
 /// Refuses requests whose token lacks the required scopes: 403 `insufficient_scope`
 /// (401 without a token, 500 without a [`TokenAuthLayer`](crate::TokenAuthLayer) in front).
@@ -27,6 +28,7 @@ pub struct ScopeGuardLayer {
     required: Arc<[Scope]>,
     any: bool,
     challenge: Arc<str>,
+    origins: Arc<OriginFilter>,
 }
 
 impl fmt::Debug for ScopeGuardLayer {
@@ -34,6 +36,7 @@ impl fmt::Debug for ScopeGuardLayer {
         f.debug_struct("ScopeGuardLayer")
             .field("required", &self.required)
             .field("any", &self.any)
+            .field("origins", &self.origins)
             .finish()
     }
 }
@@ -60,7 +63,51 @@ impl ScopeGuardLayer {
             required: required.into(),
             any,
             challenge: challenge.into(),
+            origins: Arc::new(OriginFilter::ANY),
         })
+    }
+
+    /// Also requires the token to be one of this service's own (see
+    /// [`TokenAuthLayer::own_tokens_only`](crate::TokenAuthLayer::own_tokens_only)): any
+    /// other is refused with 401 `invalid_token`. Combines with
+    /// [`issuers`](Self::issuers) into one allow-list.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use axum_token_auth::{ScopeGuardLayer, TokenAuth};
+    ///
+    /// # let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// let admin: Router = Router::new()
+    ///     .route("/admin", get(|| async { "ok" }))
+    ///     .route_layer(ScopeGuardLayer::all(["admin"])?.own_tokens_only())
+    ///     .route_layer(auth.layer());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn own_tokens_only(mut self) -> Self {
+        self.origins = Arc::new(OriginFilter::clone(&self.origins).with_own());
+        self
+    }
+
+    /// Also requires the token to come from one of these trusted issuers (see
+    /// [`TokenAuthLayer::issuers`](crate::TokenAuthLayer::issuers)).
+    ///
+    /// ```
+    /// use axum_token_auth::ScopeGuardLayer;
+    ///
+    /// let jobs = ScopeGuardLayer::all(["jobs:run"])?.issuers(["https://idp.example.com"]);
+    /// # let _ = jobs;
+    /// # Ok::<(), axum_token_auth::token::ScopeError>(())
+    /// ```
+    pub fn issuers<I, S>(mut self, issuers: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.origins = Arc::new(
+            OriginFilter::clone(&self.origins)
+                .with_issuers(issuers.into_iter().map(|i| Arc::from(i.as_ref()))),
+        );
+        self
     }
 
     /// Requires every one of `scopes` (checked against the grammar; at least one).
@@ -111,6 +158,13 @@ impl ScopeGuardLayer {
                 AuthError::MissingCredentials,
             )));
         };
+        if !self.origins.admits_origin(claims.origin()) {
+            return Err(Box::new(refusal(
+                &ctx.rendering,
+                ctx.grpc,
+                AuthError::InvalidToken(crate::token::InvalidToken::WrongIssuer),
+            )));
+        }
         let granted = claims.scopes();
         let mut required = self.required.iter().map(Scope::as_str);
         let ok = if self.any {

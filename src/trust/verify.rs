@@ -352,11 +352,21 @@ impl OriginFilter {
     }
 
     fn admits(&self, signer: &Signer<'_>) -> bool {
+        match signer {
+            Signer::Own => self.admits_origin(&TokenOrigin::Own),
+            Signer::Legacy(_) => self.admits_origin(&TokenOrigin::Legacy),
+            Signer::External(i) => self.any || self.issuers.iter().any(|a| **a == *i.iss),
+        }
+    }
+
+    /// Whether a verified token of `origin` passes (the scope guard's check on claims
+    /// the layer verified).
+    pub(crate) fn admits_origin(&self, origin: &TokenOrigin) -> bool {
         self.any
-            || match signer {
-                Signer::Own => self.own,
-                Signer::Legacy(_) => self.legacy,
-                Signer::External(i) => self.issuers.iter().any(|a| **a == *i.iss),
+            || match origin {
+                TokenOrigin::Own => self.own,
+                TokenOrigin::Legacy => self.legacy,
+                TokenOrigin::Issuer(iss) => self.issuers.iter().any(|a| a == iss),
             }
     }
 }
