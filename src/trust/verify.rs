@@ -70,9 +70,11 @@
 //! - L1. its `typ` is `JWT` or absent, its `iss` names no external issuer, and a legacy
 //!   issuer's own key (of the header's `alg`) verifies its signature;
 //! - L2. the payload is a JSON object; L3. `exp` (required), `nbf`, `iat` with the leeway;
-//! - L4. the window is open; the format's claims map onto ours (subject, tenant, scopes,
-//!   kind from its `type` claim), its `iss`/`aud` as configured; the kind is accepted;
-//! - L5. an id for a token without `jti`; the revocation digest is the token's SHA-256;
+//! - L4. the window is open; the format's claims map onto ours (subject, tenant, scopes
+//!   one element at a time, kind from its `type` claim or webtool's `at_hash`), its
+//!   `iss`/`aud` as configured; the kind is accepted;
+//! - L5. its id and revocation digest, decided by its format (by its id, or the
+//!   SHA-256 of a ScopedTokenService token; see [`LegacyIssuer`]);
 //! - L6. the rewritten claims decode as the claims type.
 
 use std::borrow::Cow;
@@ -484,22 +486,14 @@ impl Verifier {
         let exp = time("exp").ok_or(InvalidToken::InvalidClaims)?;
         let leeway = self.settings.leeway;
         self.check_time(exp, time("nbf"), time("iat"), leeway)?;
-        // L4: the window and the format's claims mapped onto ours, its kind.
-        let (mut map, kind) = legacy.normalize(map, self.clock.now())?;
+        // L4: the window and the format's claims mapped onto ours, its kind; L5: its
+        // id and revocation digest, decided by its format.
+        let (map, kind, digest) = legacy.normalize(map, token, self.clock.now())?;
         if !accepted.contains(kind) {
             return Err(InvalidToken::WrongKind {
                 expected: accepted.primary(),
             }
             .into());
-        }
-        // L5: an id for a token without one; the revocation digest is the token's own
-        // SHA-256 (what ScopedTokenService stores in `revoked_tokens`).
-        if !map
-            .get("jti")
-            .and_then(serde_json::Value::as_str)
-            .is_some_and(is_valid_id)
-        {
-            map.insert("jti".into(), serde_json::Value::String(derived_jti(token)));
         }
         // L6: the claims type.
         let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
@@ -507,7 +501,7 @@ impl Verifier {
             serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
         claims.kind = kind;
         Ok(Accepted {
-            digest: TokenDigest::of_token(token),
+            digest,
             claims,
             payload: payload.into(),
             leeway,
@@ -923,9 +917,9 @@ impl Verifier {
         struct Id {
             #[serde(default)]
             jti: Option<String>,
-            exp: u64,
+            exp: serde_json::Value,
             #[serde(default)]
-            sub: Option<String>,
+            sub: Option<serde_json::Value>,
         }
         let invalid = RevokeError::Invalid;
         let parts = self.split(token).map_err(invalid)?;
@@ -948,12 +942,22 @@ impl Verifier {
                     .unwrap_or_else(|| derived_jti(token));
                 (external_digest(&issuer.iss, &jti), issuer.leeway)
             }
-            Signer::Legacy(_) => (TokenDigest::of_token(token), self.settings.leeway),
+            Signer::Legacy(legacy) => {
+                let claims = serde_json::from_slice(&parts.payload)
+                    .map_err(|_| invalid(InvalidToken::InvalidClaims))?;
+                (legacy.identity(&claims, token).digest, self.settings.leeway)
+            }
         };
+        let exp = numeric_date(&id.exp).ok_or(invalid(InvalidToken::InvalidClaims))?;
         Ok(RevocationTarget {
             digest,
-            until: id.exp.saturating_add(leeway),
-            subject: id.sub.filter(|s| is_valid_id(s)),
+            until: exp.saturating_add(leeway),
+            subject: id
+                .sub
+                .as_ref()
+                .and_then(serde_json::Value::as_str)
+                .filter(|s| is_valid_id(s))
+                .map(str::to_owned),
         })
     }
 
