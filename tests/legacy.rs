@@ -1,6 +1,6 @@
-//! Tokens of the systems this crate replaces, minted by PyJWT exactly as each seed system
-//! mints them (`scripts/test.sh` provides a python3 with PyJWT), through a real `Router`
-//! during the migration window and after it.
+//! Tokens of the systems this crate replaces, minted by python exactly as each system's
+//! code mints them (`common::seeds`; `scripts/test.sh` provides a python3 with PyJWT),
+//! through a real `Router` during the migration window and after it.
 
 mod common;
 
@@ -24,9 +24,9 @@ use sha2::{Digest as _, Sha256};
 
 const OLD_SECRET: &str = "waddlebot-module-sdk-7Qz1-0123456789-abcdef";
 
-/// `jwt.encode(payload, secret, algorithm=alg)` with PyJWT; `{now}` in the payload's
-/// numbers is the current time (`time.time()`), and `{jti}` a `secrets.token_hex(16)`,
-/// `{uuid}` a `str(uuid.uuid4())`, as the seeds write them.
+/// `jwt.encode(payload, secret, algorithm=alg)` with PyJWT, for hand-made payloads (a
+/// forgery, a foreign key); `{now}` in the payload's numbers is `int(time.time())`,
+/// `{jti}` a `secrets.token_hex(16)`, `{uuid}` a `str(uuid.uuid4())`.
 fn pyjwt(payload: &str, secret: &str, alg: &str) -> String {
     let python = std::env::var("TEST_PYJWT_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
     let script = r#"
