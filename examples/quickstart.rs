@@ -19,12 +19,20 @@
 //! (comma-separated, required); `OIDC_SCOPE_CLAIMS` (comma-separated claim paths, default
 //! `scope`). Its access tokens are then accepted next to the quickstart's own.
 //!
-//! Migration: `LEGACY_SCOPED_TOKEN_SECRET` accepts ScopedTokenService tokens (HS256, that
-//! secret) until `LEGACY_ACCEPT_UNTIL` (seconds since the epoch; default 30 days from start).
+//! Migration: the tokens of the systems this replaces, each accepted when its secret is
+//! set, until `LEGACY_ACCEPT_UNTIL` (RFC 3339, `2027-01-31T00:00:00Z`, or seconds since
+//! the epoch; default 30 days from start):
+//! `LEGACY_SCOPED_TOKEN_SECRET` (ScopedTokenService, HS256),
+//! `LEGACY_WEBTOOL_SECRET` (webtool's JWTService, HS384, float dates),
+//! `LEGACY_FASTCORE_SECRET` (fastcore; `LEGACY_FASTCORE_ALGORITHM`, default HS256, and
+//! `LEGACY_FASTCORE_AUDIENCE` / `LEGACY_FASTCORE_ISSUER` as its `JWT_AUDIENCE` /
+//! `JWT_ISSUER`), `LEGACY_TOKEN_AUTH_SECRET` (Flask Token-Auth;
+//! `LEGACY_TOKEN_AUTH_ALGORITHM`, default HS256).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -41,6 +49,7 @@ use axum_token_auth::{
     store::memory::{MemoryRefreshStore, MemoryRevocationStore},
     store::{RefreshStore, RevocationStore},
     token::Algorithm,
+    trust::LegacyIssuer,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -115,8 +124,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// The demo application, configured from the environment (`tests/quickstart.rs` drives
 /// it through a real `Router`).
 pub(crate) async fn demo_app() -> Result<Router, Box<dyn std::error::Error>> {
+    demo_app_with(&|name| std::env::var(name).ok()).await
+}
+
+/// [`demo_app`], with the `LEGACY_*` variables read through `env` (tests pass their own).
+pub(crate) async fn demo_app_with(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Router, Box<dyn std::error::Error>> {
+    let legacy = legacy_issuers(env)?;
     let (revocation, refresh) = open_stores().await?;
-    let auth = build_auth(revocation)?;
+    let auth = build_auth(revocation, legacy)?;
     let users = demo_users()?;
     // A legacy format's refresh token (when one is configured) is exchanged for a new
     // session at its next refresh: users move over without logging in again.
@@ -227,6 +244,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
 
 fn build_auth(
     revocation: Arc<dyn RevocationStore>,
+    legacy: Vec<LegacyIssuer>,
 ) -> Result<TokenAuth, Box<dyn std::error::Error>> {
     let mut builder = TokenAuthBuilder::from_env()?.revocation_store(revocation);
     let has_key = ["JWT_SECRET_KEY", "JWT_PRIVATE_KEY", "JWT_PRIVATE_KEY_FILE"]
@@ -242,26 +260,8 @@ fn build_auth(
         );
         builder = builder.signing_key(Key::generate_hmac(alg)?);
     }
-    if let Some(secret) = std::env::var("LEGACY_SCOPED_TOKEN_SECRET")
-        .ok()
-        .filter(|s| !s.trim().is_empty())
-    {
-        let until = match std::env::var("LEGACY_ACCEPT_UNTIL") {
-            Ok(v) => {
-                std::time::UNIX_EPOCH
-                    + std::time::Duration::from_secs(
-                        v.trim()
-                            .parse()
-                            .map_err(|_| "LEGACY_ACCEPT_UNTIL: seconds since the epoch")?,
-                    )
-            }
-            Err(_) => std::time::SystemTime::now() + std::time::Duration::from_secs(30 * 86_400),
-        };
-        tracing::info!("accepting ScopedTokenService tokens during the migration window");
-        builder = builder.accept_legacy(
-            axum_token_auth::trust::LegacyIssuer::scoped_token_service(secret.trim())?
-                .accept_until(until),
-        );
+    for l in legacy {
+        builder = builder.accept_legacy(l);
     }
     #[cfg(feature = "oidc")]
     if let Some(issuer) = external_issuer()? {
@@ -274,6 +274,115 @@ fn build_auth(
         builder = builder.cookies(CookieSettings::default().insecure_dev_cookies());
     }
     Ok(builder.build()?)
+}
+
+/// The legacy formats whose `LEGACY_*_SECRET` is set, each accepted until
+/// `LEGACY_ACCEPT_UNTIL`. Secrets are never logged; weak ones are refused.
+fn legacy_issuers(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<LegacyIssuer>, Box<dyn std::error::Error>> {
+    let var = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let alg = |name: &str| -> Result<Algorithm, String> {
+        var(name).map_or(Ok(Algorithm::HS256), |a| {
+            a.parse()
+                .map_err(|_| format!("{name}: not a JWT algorithm"))
+        })
+    };
+    let mut issuers = Vec::new();
+    if let Some(secret) = var("LEGACY_SCOPED_TOKEN_SECRET") {
+        issuers.push(LegacyIssuer::scoped_token_service(secret)?);
+    }
+    if let Some(secret) = var("LEGACY_WEBTOOL_SECRET") {
+        issuers.push(LegacyIssuer::webtool(secret)?);
+    }
+    if let Some(secret) = var("LEGACY_FASTCORE_SECRET") {
+        let mut fastcore = LegacyIssuer::fastcore(alg("LEGACY_FASTCORE_ALGORITHM")?, secret)?;
+        if let Some(aud) = var("LEGACY_FASTCORE_AUDIENCE") {
+            fastcore = fastcore.audience(aud);
+        }
+        if let Some(iss) = var("LEGACY_FASTCORE_ISSUER") {
+            fastcore = fastcore.issuer(iss);
+        }
+        issuers.push(fastcore);
+    }
+    if let Some(secret) = var("LEGACY_TOKEN_AUTH_SECRET") {
+        issuers.push(LegacyIssuer::token_auth(
+            alg("LEGACY_TOKEN_AUTH_ALGORITHM")?,
+            secret,
+        )?);
+    }
+    if issuers.is_empty() {
+        return Ok(issuers);
+    }
+    let until = match var("LEGACY_ACCEPT_UNTIL") {
+        Some(v) => UNIX_EPOCH + Duration::from_secs(
+            v.parse::<u64>().ok().or_else(|| rfc3339_seconds(&v)).ok_or(
+                "LEGACY_ACCEPT_UNTIL: an RFC 3339 date-time (2027-01-31T00:00:00Z) or seconds since the epoch",
+            )?,
+        ),
+        None => SystemTime::now() + Duration::from_secs(30 * 86_400),
+    };
+    let formats: Vec<_> = issuers.iter().map(LegacyIssuer::format).collect();
+    tracing::info!(
+        ?formats,
+        "accepting legacy tokens during the migration window"
+    );
+    Ok(issuers.into_iter().map(|l| l.accept_until(until)).collect())
+}
+
+/// Seconds since the epoch of an RFC 3339 date-time: `2027-01-31T00:00:00Z`, with an
+/// offset (`+02:00`) or a fraction (dropped). `None` for anything else.
+pub(crate) fn rfc3339_seconds(v: &str) -> Option<u64> {
+    let digits = |s: Option<&str>| -> Option<i64> {
+        let s = s?;
+        s.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())?
+    };
+    let b = v.as_bytes();
+    if b.len() < 20
+        || (b[4], b[7], b[13], b[16]) != (b'-', b'-', b':', b':')
+        || !matches!(b[10], b'T' | b't')
+    {
+        return None;
+    }
+    let field = |from: usize, to: usize| digits(v.get(from..to));
+    let (y, mo, d) = (field(0, 4)?, field(5, 7)?, field(8, 10)?);
+    let (h, mi, s) = (field(11, 13)?, field(14, 16)?, field(17, 19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut rest = &v[19..];
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &fraction[n..];
+    }
+    let offset = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && rest.as_bytes()[3] == b':' => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            sign * (digits(rest.get(1..3))? * 3600 + digits(rest.get(4..6))? * 60)
+        }
+        _ => return None,
+    };
+    // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + mi * 60 + s - offset).ok()
 }
 
 /// The external issuer named by `OIDC_ISSUER` or `JWKS_URL` + `JWKS_ISSUER`, if any.

@@ -2,17 +2,21 @@
 //! driven through its real `Router`): login CSRF is refused — a body that is not
 //! `application/json`, or a cross-site `Origin` / `Sec-Fetch-Site` — with RFC 6750 JSON
 //! answers and no cookies; a same-origin JSON login gets cookies and no token in the
-//! body; `"token_delivery": "body"` gets the JSON pair and no cookies.
+//! body; `"token_delivery": "body"` gets the JSON pair and no cookies. And its migration
+//! contract: a token of every legacy format set in `LEGACY_*` is accepted until
+//! `LEGACY_ACCEPT_UNTIL`, and refused after it.
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/quickstart.rs"]
 mod quickstart;
+#[path = "common/seeds.rs"]
+mod seeds;
 
 use axum::body::Body;
 use http::header::{CONTENT_TYPE, HOST, ORIGIN, SET_COOKIE};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tower::ServiceExt;
 
 const ALICE: &str = r#"{"username":"alice","password":"alice-password"}"#;
@@ -106,5 +110,111 @@ async fn unknown_paths_are_404_and_guarded_ones_401_without_a_token() {
         let req = Request::get(path).body(Body::empty()).unwrap();
         let res = app.clone().oneshot(req).await.unwrap();
         assert_eq!(res.status(), expected, "{path}");
+    }
+}
+
+const SCOPED_SECRET: &str = "waddlebot-module-sdk-7Qz1-0123456789-abcdef";
+const WEBTOOL_SECRET: &str = "webtool-7f3a-key-of-forty-eight-bytes-abcdefghij";
+const FASTCORE_SECRET: &str = "fc-7Hq2-Vb9x-Lm4k-Zt81-Pw0s-Qe5r-Nd3y-0a6j";
+const TOKEN_AUTH_SECRET: &str = "ta-Rk3v-9Wd1-Hn7c-Qp2m-Xs5e-Lb8t-Gz4u-6f0y";
+
+/// The quickstart's environment with every `LEGACY_*` secret set.
+fn legacy_env(until: String) -> impl Fn(&str) -> Option<String> {
+    move |name: &str| {
+        Some(match name {
+            "LEGACY_SCOPED_TOKEN_SECRET" => SCOPED_SECRET.to_owned(),
+            "LEGACY_WEBTOOL_SECRET" => WEBTOOL_SECRET.to_owned(),
+            "LEGACY_FASTCORE_SECRET" => FASTCORE_SECRET.to_owned(),
+            "LEGACY_FASTCORE_AUDIENCE" => "fastcore-client".to_owned(),
+            "LEGACY_TOKEN_AUTH_SECRET" => TOKEN_AUTH_SECRET.to_owned(),
+            "LEGACY_ACCEPT_UNTIL" => until.clone(),
+            _ => return None,
+        })
+    }
+}
+
+/// One token of each format, minted by python as each system does, with its subject.
+fn legacy_tokens() -> Vec<(&'static str, String, &'static str)> {
+    vec![
+        (
+            "scoped_token_service",
+            seeds::scoped_token_service(SCOPED_SECRET, "access", &["users:read"]),
+            "music_module",
+        ),
+        (
+            "webtool",
+            seeds::webtool_pair(WEBTOOL_SECRET, "user123").0,
+            "user123",
+        ),
+        (
+            "fastcore",
+            seeds::fastcore(FASTCORE_SECRET, "access", "user7"),
+            "user7",
+        ),
+        (
+            "token_auth",
+            seeds::token_auth(TOKEN_AUTH_SECRET, json!(42), true),
+            "42",
+        ),
+    ]
+}
+
+async fn get_me(app: &axum::Router, token: &str) -> (StatusCode, Option<String>, Value) {
+    let req = Request::get("/me")
+        .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let challenge = res
+        .headers()
+        .get(http::header::WWW_AUTHENTICATE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (status, challenge, serde_json::from_slice(&bytes).unwrap())
+}
+
+#[tokio::test]
+async fn every_legacy_format_is_accepted_until_legacy_accept_until() {
+    let open = quickstart::demo_app_with(&legacy_env("2099-01-01T00:00:00Z".into()))
+        .await
+        .expect("the demo app builds");
+    let tokens = legacy_tokens();
+    for (format, token, sub) in &tokens {
+        let (status, _, body) = get_me(&open, token).await;
+        assert_eq!(status, StatusCode::OK, "{format}: {body}");
+        assert_eq!(body["sub"], *sub, "{format}");
+    }
+    // The window closed a minute ago (Unix seconds this time).
+    let past = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 60;
+    let closed = quickstart::demo_app_with(&legacy_env(past.to_string()))
+        .await
+        .expect("the demo app builds");
+    for (format, token, _) in &tokens {
+        let (status, challenge, body) = get_me(&closed, token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{format}: {body}");
+        assert_eq!(body["error"], "invalid_token", "{format}");
+        assert!(
+            challenge.is_some_and(|c| c.starts_with("Bearer") && c.contains("invalid_token")),
+            "{format}: an RFC 6750 challenge"
+        );
+    }
+}
+
+#[test]
+fn legacy_accept_until_reads_rfc_3339() {
+    for (text, secs) in [
+        ("2027-01-31T00:00:00Z", Some(1_801_353_600)),
+        ("2000-02-29T23:59:59.5+01:00", Some(951_865_199)),
+        ("1970-01-01T00:00:00Z", Some(0)),
+        ("2027-01-31", None),
+        ("2027-13-01T00:00:00Z", None),
+        ("2027-01-31T00:00:00", None),
+    ] {
+        assert_eq!(quickstart::rfc3339_seconds(text), secs, "{text}");
     }
 }

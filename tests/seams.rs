@@ -577,6 +577,24 @@ async fn refresh_route_exchanges_a_legacy_refresh_token_once_when_enabled() {
         axum_token_auth::AuthError::InvalidToken(InvalidToken::Revoked),
     )
     .await;
+    // A webtool refresh token is never exchanged (webtool forgets rotated ones in an
+    // allow list nothing can import).
+    const WEBTOOL_SECRET: &str = "webtool-secret-for-the-exchange-test-0123456789-abcdefghij";
+    let webtool = LegacyIssuer::webtool(WEBTOOL_SECRET)
+        .unwrap()
+        .accept_until(SystemTime::now() + Duration::from_secs(86_400));
+    let wauth = builder().accept_legacy(webtool).build().unwrap();
+    let won = Sessions::builder(wauth.clone(), MemoryRefreshStore::new())
+        .exchange_legacy_refresh_tokens(true)
+        .build()
+        .unwrap();
+    let wapp: Router = Router::new().route("/auth/refresh", won.refresh_route());
+    let (_, webtool_refresh) = seeds::webtool_pair(WEBTOOL_SECRET, "42");
+    assert_refused(
+        send(&wapp, refresh_json(&webtool_refresh)).await,
+        axum_token_auth::AuthError::InvalidToken(InvalidToken::WrongIssuer),
+    )
+    .await;
     // A legacy access token is never a refresh token.
     let legacy_access = legacy_token("access", now());
     assert_eq!(

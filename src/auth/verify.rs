@@ -8,10 +8,10 @@ use crate::auth::TokenAuth;
 use crate::http::AuthError;
 use crate::store::TokenDigest;
 use crate::token::{InvalidToken, TokenClaims, TokenKind};
-use crate::trust::VerifyError;
 use crate::trust::verify::{
     Acceptance, Accepted, Holder, KindSet, OriginFilter, Refusal, TokenIdentity,
 };
+use crate::trust::{LegacyFormat, VerifyError};
 
 impl TokenAuth {
     /// Checks a token completely except for revocation (steps 1–12, or E1–E9 for a
@@ -117,11 +117,57 @@ impl TokenAuth {
     /// ScopedTokenService's `revoked_tokens` table
     /// ([`TokenDigest::from_hex`](crate::store::TokenDigest::from_hex)), which match the
     /// digests of its tokens accepted through a [`LegacyIssuer`](crate::trust::LegacyIssuer).
+    /// The lists of the other replaced systems hold token ids: import them with
+    /// [`import_legacy_revocation`](Self::import_legacy_revocation).
     pub async fn import_revoked_digest(
         &self,
         digest: TokenDigest,
         until: u64,
     ) -> Result<(), RevokeError> {
+        self.inner
+            .verifier
+            .import_revoked_digest(digest, until)
+            .await
+    }
+
+    /// Imports one entry of a replaced system's revocation list, until `until` (seconds
+    /// since the epoch; the token's expiry will do): its tokens accepted through a
+    /// [`LegacyIssuer`](crate::trust::LegacyIssuer) of that `format` are refused from then
+    /// on. The entry is what that system stores: a hex SHA-256 of the whole token for
+    /// [`ScopedTokenService`](LegacyFormat::ScopedTokenService) (`revoked_tokens`), the
+    /// `jti` for [`Fastcore`](LegacyFormat::Fastcore) and
+    /// [`Webtool`](LegacyFormat::Webtool), the `ref_id` for
+    /// [`TokenAuth`](LegacyFormat::TokenAuth) (where to find them:
+    /// [`trust::legacy`](crate::trust::legacy#revocation-identity)). Ids are kept per format:
+    /// they never revoke another format's token or one of the crate's own. An entry that
+    /// is not one (empty, control characters, not 64 hex digits) is refused
+    /// ([`InvalidToken::InvalidClaims`]) and nothing is stored.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    /// use axum_token_auth::{TokenAuth, trust::{LegacyFormat, LegacyIssuer}};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let window = SystemTime::now() + Duration::from_secs(14 * 86_400);
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("the-new-random-secret-of-at-least-32-bytes")
+    ///     .accept_legacy(LegacyIssuer::fastcore(axum_token_auth::token::Algorithm::HS256, "fastcore-signing-key-of-32-bytes-or-more")?.accept_until(window))
+    ///     .build()?;
+    /// // Each row of fastcore's revoked tokens: (jti, expires_at).
+    /// let expires_at = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() + 1800;
+    /// auth.import_legacy_revocation(LegacyFormat::Fastcore, "0b9d7c2e-5f4a-4c1e-9a57-3f2d8e6b1c40", expires_at).await?;
+    /// assert!(auth.import_legacy_revocation(LegacyFormat::ScopedTokenService, "not-a-digest", expires_at).await.is_err());
+    /// # Ok(()) }
+    /// ```
+    pub async fn import_legacy_revocation(
+        &self,
+        format: LegacyFormat,
+        entry: &str,
+        until: u64,
+    ) -> Result<(), RevokeError> {
+        let digest = format
+            .imported_digest(entry)
+            .ok_or(RevokeError::Invalid(InvalidToken::InvalidClaims))?;
         self.inner
             .verifier
             .import_revoked_digest(digest, until)

@@ -328,6 +328,9 @@ impl SessionsBuilder {
     /// it, such a token is refused with 401 `invalid_token` ("the token issuer is not
     /// accepted").
     ///
+    /// webtool refresh tokens are never exchanged: webtool forgets a refresh token when it
+    /// rotates it (an allow list, nothing to import), so a rotated one would verify.
+    ///
     /// ⚠️ The exchange is not one atomic step across instances: two presentations of the
     /// same legacy token in the same instant may each start a session (every later one
     /// is refused as revoked). Logout revokes a legacy access or refresh token whether
@@ -871,6 +874,12 @@ impl Sessions {
     ) -> Result<LoginSession, AuthError> {
         let auth = &self.inner.auth;
         let claims = &verified.claims;
+        // webtool keeps its refresh tokens in an allow list it deletes them from when it
+        // rotates them; that list cannot be imported, so a rotated (stolen, replayed)
+        // webtool refresh token would still verify here. Never exchanged.
+        if verified.legacy == Some(crate::trust::LegacyFormat::Webtool) {
+            return Err(auth.rejected(InvalidToken::WrongIssuer));
+        }
         auth.check_revoked(claims, &verified.identity).await?;
         // Consumed before anything is issued: when the store cannot take the
         // revocation, no session is started (503) and the token stays usable.

@@ -86,21 +86,8 @@
 //! # Ok::<(), axum_token_auth::ConfigError>(())
 //! ```
 //!
-//! | format | their claims | ours |
-//! | --- | --- | --- |
-//! | [`ScopedTokenService`](LegacyFormat::ScopedTokenService) | `module_name`, `community_id`, `scopes` (array), `type` (`access` / `service` / `refresh`), `jti`, `metadata` | `sub` = `module_name`, `tenant` = `community_id`, `scope`, kind from `type`, `jti`, `metadata` kept |
-//! | [`TokenAuth`](LegacyFormat::TokenAuth) (Flask) | `user_id`, `ref_id` (uuid4) | `sub` = `user_id`, `jti` = `ref_id`, an access token |
-//! | [`Fastcore`](LegacyFormat::Fastcore) (FastAPI) / webtool | `sub`, `type` (`access` / `refresh`, absent = access), `jti` optional, `iss`/`aud` when configured | the same names; kind from `type` |
-//!
-//! Rules: a legacy token is recognised only by its shape — its header's `typ` is `JWT`
-//! or absent (the crate's own tokens always say `at+jwt`, `refresh+jwt` or
-//! `service+jwt`) and its `iss` names no trusted external issuer — and only a legacy
-//! issuer's own key verifies it. Kinds are never confused: a legacy `type: refresh` is
-//! a refresh token, never an access token. After [`accept_until`](LegacyIssuer::accept_until)
-//! every token of the format is refused (`invalid_token`). A legacy token's revocation
-//! digest is the SHA-256 of the whole token, exactly what ScopedTokenService stores in
-//! its `revoked_tokens` table, so that list is imported as is
-//! ([`TokenAuth::import_revoked_digest`](crate::TokenAuth::import_revoked_digest)).
+//! Formats, claims mapping, scopes, revocation identity and how to import each old
+//! system's revocation list: [`legacy`].
 //!
 //! ## Remote key sets
 //!
@@ -129,7 +116,7 @@ pub(crate) mod fetch;
 mod issuer;
 pub(crate) mod keyring;
 pub(crate) mod keyset;
-mod legacy;
+pub mod legacy;
 #[cfg(feature = "oidc")]
 pub(crate) mod remote;
 mod scopes;

@@ -86,10 +86,12 @@
 //! - L1. its `typ` is `JWT` or absent, its `iss` names no external issuer, and a legacy
 //!   issuer's own key (of the header's `alg`) verifies its signature;
 //! - L2. the payload is a JSON object; L3. `exp` (required), `nbf`, `iat` with the leeway;
-//! - L4. the window is open; the format's claims map onto ours (subject, tenant, scopes,
-//!   kind from its `type` claim), its `iss`/`aud` as configured; the kind is accepted;
-//! - L5. an id for a token without `jti` (from the signed part); the revocation digest
-//!   is the token's SHA-256; the token stops at its `exp` or the window's end;
+//! - L4. the window is open; the format's claims map onto ours (subject, tenant, scopes
+//!   one element at a time, kind from its `type` claim or webtool's `at_hash`), its
+//!   `iss`/`aud` as configured; the kind is accepted;
+//! - L5. its id and revocation digest, decided by its format (by its id, or the
+//!   SHA-256 of a ScopedTokenService token; see [`LegacyIssuer`]); the token stops at
+//!   its `exp` or the window's end, whichever is first;
 //! - L6. the rewritten claims decode as the claims type.
 
 use std::borrow::Cow;
@@ -265,6 +267,8 @@ pub(crate) struct Accepted<T> {
     pub(crate) claims: TokenClaims<T>,
     pub(crate) payload: Arc<[u8]>,
     pub(crate) identity: TokenIdentity,
+    /// The legacy format of a legacy token (its origin says `Legacy`).
+    pub(crate) legacy: Option<crate::trust::LegacyFormat>,
 }
 
 /// What revocation and the verified-token cache know of a verified token, decided once
@@ -617,6 +621,7 @@ impl Verifier {
                     },
                     claims,
                     payload: parts.payload.into(),
+                    legacy: None,
                 })
             }
             Signer::External(issuer) => self.external_claims(
@@ -626,9 +631,7 @@ impl Verifier {
                 parts.message,
                 acceptance,
             ),
-            Signer::Legacy(legacy) => {
-                self.legacy_claims(legacy, &parts.payload, token, parts.message, acceptance)
-            }
+            Signer::Legacy(legacy) => self.legacy_claims(legacy, &parts.payload, token, acceptance),
         }
     }
 
@@ -647,7 +650,6 @@ impl Verifier {
         legacy: &LegacyIssuer,
         payload: &[u8],
         token: &str,
-        message: &str,
         acceptance: &Acceptance<'_>,
     ) -> Result<Accepted<T>, Refusal> {
         // L2: a JSON object; L3: exp (required), nbf, iat with the leeway.
@@ -660,26 +662,14 @@ impl Verifier {
         if acceptance.timed {
             self.check_time(exp, time("nbf"), iat, leeway)?;
         }
-        // L4: the window and the format's claims mapped onto ours, its kind.
-        let (mut map, kind) = legacy.normalize(map, self.clock.now())?;
+        // L4: the window and the format's claims mapped onto ours, its kind; L5: its
+        // id and revocation digest, decided by its format.
+        let (map, kind, digest) = legacy.normalize(map, token, self.clock.now())?;
         if !acceptance.kinds.contains(kind) {
             return Err(InvalidToken::WrongKind {
                 expected: acceptance.kinds.primary(),
             }
             .into());
-        }
-        // L5: an id for a token without one (from the signed part, never the
-        // signature); the revocation digest is the token's own SHA-256 (what
-        // ScopedTokenService stores in `revoked_tokens`).
-        if !map
-            .get("jti")
-            .and_then(serde_json::Value::as_str)
-            .is_some_and(is_valid_id)
-        {
-            map.insert(
-                "jti".into(),
-                serde_json::Value::String(derived_jti(message)),
-            );
         }
         // L6: the claims type.
         let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
@@ -691,13 +681,14 @@ impl Verifier {
         let until = exp.saturating_add(leeway).min(legacy.until.unwrap_or(0));
         Ok(Accepted {
             identity: TokenIdentity {
-                digest: TokenDigest::of_token(token),
+                digest,
                 until,
                 issued_at: iat.unwrap_or(0).saturating_sub(leeway),
                 revocation: self.own_revocation(),
             },
             claims,
             payload: payload.into(),
+            legacy: Some(legacy.format),
         })
     }
 
@@ -757,6 +748,7 @@ impl Verifier {
             },
             claims,
             payload: payload.into(),
+            legacy: None,
         })
     }
 

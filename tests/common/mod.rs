@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod oidc;
+pub mod seeds;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
