@@ -6,7 +6,9 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -414,6 +416,124 @@ async fn fetches_are_bounded_in_size_and_time_and_plain_http_is_loopback_only() 
         .build()
         .unwrap_err();
     assert!(e.to_string().contains("https"), "{e}");
+}
+
+#[tokio::test]
+async fn an_emptied_key_set_refuses_the_issuers_tokens_401_not_503() {
+    let key = TestKey::generate("k1");
+    let srv = KeysServer::start().await;
+    srv.serve("/jwks", json!({ "keys": [key.public_jwk()] }));
+    let auth = authority(
+        Issuer::jwks_url(srv.url(""), srv.url("/jwks"))
+            .audience(RESOURCE)
+            .refresh_bounds(Duration::from_secs(1), Duration::from_secs(1))
+            .retry_interval(Duration::from_millis(200)),
+    );
+    assert!(auth.await_ready(Duration::from_secs(10)).await);
+    let app = router(&auth);
+    let token = key.sign(&server_claims(&srv), &json!({}));
+    assert_eq!(status(&app, "/users", &token).await, StatusCode::OK);
+    assert_eq!(status(&app, "/users", &token).await, StatusCode::OK, "cached");
+
+    // The provider withdraws every key: a successful fetch, not an outage. The withdrawn
+    // key stops verifying (cached verdicts too) within the refresh interval, and the
+    // issuer's tokens are 401 invalid_token (unknown key), never 503.
+    srv.serve("/jwks", json!({ "keys": [] }));
+    let withdrawn = Instant::now();
+    while status(&app, "/users", &token).await == StatusCode::OK {
+        assert!(withdrawn.elapsed() < Duration::from_secs(10), "still trusted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("keys withdrawn -> first refusal after {:?}", withdrawn.elapsed());
+    for _ in 0..3 {
+        assert_refused(
+            send_get(&app, "/users", Some(&token)).await,
+            AuthError::InvalidToken(InvalidToken::UnknownKey),
+        )
+        .await;
+    }
+
+    // Published again: accepted again, no restart.
+    srv.serve("/jwks", json!({ "keys": [key.public_jwk()] }));
+    let back = Instant::now();
+    while status(&app, "/users", &token).await != StatusCode::OK {
+        assert!(back.elapsed() < Duration::from_secs(10), "not trusted again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Claims of an access token of [`KeysServer`]'s issuer for [`RESOURCE`].
+fn server_claims(srv: &KeysServer) -> serde_json::Value {
+    let now = common::now();
+    json!({
+        "iss": srv.url(""), "aud": RESOURCE, "sub": "svc", "jti": unique("srv"),
+        "iat": now, "exp": now + 600, "scope": "users:read",
+    })
+}
+
+/// A plain HTTP server on loopback for what the real provider cannot do: publish an
+/// empty key set, redirect its JWKS. Each path serves a JSON document or a redirect the
+/// test sets (404 otherwise), and counts its requests.
+#[derive(Clone)]
+struct KeysServer {
+    addr: SocketAddr,
+    routes: Arc<Mutex<HashMap<String, Route>>>,
+    hits: Arc<Mutex<HashMap<String, u64>>>,
+}
+
+#[derive(Clone)]
+enum Route {
+    Json(serde_json::Value),
+    Redirect(String),
+}
+
+impl KeysServer {
+    async fn start() -> KeysServer {
+        let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
+        let hits: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+        let (r, h) = (Arc::clone(&routes), Arc::clone(&hits));
+        let app = Router::new().fallback(move |uri: http::Uri| {
+            let (r, h) = (Arc::clone(&r), Arc::clone(&h));
+            async move {
+                use axum::response::IntoResponse;
+                let path = uri.path().to_owned();
+                *h.lock().unwrap().entry(path.clone()).or_default() += 1;
+                let route = r.lock().unwrap().get(&path).cloned();
+                match route {
+                    Some(Route::Json(v)) => axum::Json(v).into_response(),
+                    Some(Route::Redirect(to)) => {
+                        (StatusCode::FOUND, [(http::header::LOCATION, to)]).into_response()
+                    }
+                    None => StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        });
+        let addr = spawn_server(app).await;
+        KeysServer { addr, routes, hits }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn serve(&self, path: &str, doc: serde_json::Value) {
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), Route::Json(doc));
+    }
+
+    fn redirect(&self, path: &str, to: &str) {
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), Route::Redirect(to.to_owned()));
+    }
+
+    fn hits(&self, path: &str) -> u64 {
+        self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
 }
 
 /// The claims of a real provider token, for forging a look-alike.

@@ -122,6 +122,12 @@
 //!   401. Retries every `retry_interval`; the first success recovers, no restart.
 //! * **keys retired**: a fetched set that drops or changes a key bumps the trust epoch,
 //!   so the layers' verified-token caches forget what the old key verified.
+//! * **keys withdrawn**: a successful fetch is the provider's whole word on its keys. A
+//!   JWKS without a usable key (`{"keys":[]}`, or only keys never trusted remotely)
+//!   replaces the last set like any other: trust is removed at once (trust epoch
+//!   bumped), and the issuer's tokens are refused 401 `invalid_token` (unknown key) —
+//!   not 503, which means "cannot check now" — until it publishes a key again. Only a
+//!   *failed* fetch (transport error, non-200, not a JWKS) keeps the last good set.
 
 pub(crate) mod external;
 #[cfg(feature = "oidc")]

@@ -151,7 +151,8 @@ impl RemoteKeys {
     }
 
     /// Fetches now (callers hold `flight`, except the first fetch of a test). Keeps the
-    /// last good set on any failure.
+    /// last good set on any failure; a successful fetch replaces it, even by an empty
+    /// set (the provider withdrew its keys), bumping the trust epoch when a key is gone.
     pub(crate) async fn fetch_now(&self) -> Result<usize, FetchError> {
         let now = self.clock.now();
         self.state().last_attempt = Some(now);
@@ -174,6 +175,9 @@ impl RemoteKeys {
                 st.stale = false;
                 st.next_refresh = now.saturating_add(refresh.as_secs());
                 drop(st);
+                if n == 0 {
+                    tracing::warn!(issuer = %self.iss, "key set fetched without a usable key: this issuer's tokens are refused (401) until it publishes one");
+                }
                 tracing::debug!(issuer = %self.iss, keys = n, refresh_secs = refresh.as_secs(), "key set fetched");
                 Ok(n)
             }
@@ -215,10 +219,10 @@ impl RemoteKeys {
             }
         };
         let doc = self.fetcher.get(&jwks_uri).await?;
+        // A JWKS document is the provider's whole word on its keys: one without a usable
+        // key (`{"keys":[]}`, or only keys we never trust) withdraws every key. Only a
+        // failed fetch (transport, status, not a JWKS) keeps the last good set.
         let set = KeySet::from_jwks(&doc.body, &self.allowed).map_err(FetchError::Jwks)?;
-        if set.len() == 0 {
-            return Err(FetchError::Jwks("no usable signature key"));
-        }
         Ok((set, doc.max_age))
     }
 
@@ -579,17 +583,41 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_empty_set_is_a_failure_not_a_wipe() {
+    async fn an_emptied_set_removes_trust_and_voids_cached_verdicts() {
         let (script, clock) = (Arc::new(Script::default()), TestClock::default());
         let r = remote(&script, &clock, jwks_locator());
         r.background.store(true, Ordering::SeqCst);
         script.push(jwks(&["a"], None));
         r.fetch_now().await.unwrap();
+        // The provider withdrew every key: a successful fetch, not an outage.
         script.push(Ok(Fetched {
             body: br#"{"keys":[]}"#.to_vec(),
             max_age: None,
         }));
+        assert_eq!(r.fetch_now().await.unwrap(), 0);
+        let set = r.key_set().expect("a usable (empty) set, not 503");
+        assert!(!set.has_kid("a"), "a withdrawn key no longer verifies");
+        assert!(!r.is_failing());
+        assert_eq!(r.epoch.load(Ordering::SeqCst), 1, "cached verdicts die");
+        // A set of keys none of which is usable (here: only a shared secret) is the same.
+        script.push(jwks(&["a"], None));
+        r.fetch_now().await.unwrap();
+        script.push(Ok(Fetched {
+            body: br#"{"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}]}"#
+                .to_vec(),
+            max_age: None,
+        }));
+        assert_eq!(r.fetch_now().await.unwrap(), 0);
+        assert!(!r.key_set().unwrap().has_kid("a"));
+        assert_eq!(r.epoch.load(Ordering::SeqCst), 2);
+        // Only a failed fetch (not a JWKS at all, an error status) keeps the last good set.
+        script.push(jwks(&["b"], None));
+        r.fetch_now().await.unwrap();
+        script.push(Ok(Fetched {
+            body: b"<html>maintenance</html>".to_vec(),
+            max_age: None,
+        }));
         assert!(r.fetch_now().await.is_err());
-        assert!(r.key_set().unwrap().has_kid("a"));
+        assert!(r.key_set().unwrap().has_kid("b"));
     }
 }
