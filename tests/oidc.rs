@@ -462,6 +462,50 @@ async fn an_emptied_key_set_refuses_the_issuers_tokens_401_not_503() {
     }
 }
 
+#[tokio::test]
+async fn keys_behind_a_redirect_are_never_trusted_whatever_the_http_client() {
+    let key = TestKey::generate("k1");
+    let srv = KeysServer::start().await;
+    // The configured JWKS URL answers 302 to another URL serving a key set.
+    srv.redirect("/jwks", &srv.url("/elsewhere"));
+    srv.serve("/elsewhere", json!({ "keys": [key.public_jwk()] }));
+    let token = key.sign(&server_claims(&srv), &json!({}));
+    for client in [
+        // reqwest's default policy follows up to 10 redirects.
+        Some(reqwest::Client::new()),
+        Some(
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::limited(3))
+                .build()
+                .unwrap(),
+        ),
+        None,
+    ] {
+        let followed = srv.hits("/elsewhere");
+        let mut issuer = Issuer::jwks_url(srv.url(""), srv.url("/jwks"))
+            .audience(RESOURCE)
+            .retry_interval(Duration::from_millis(200));
+        if let Some(c) = client.clone() {
+            issuer = issuer.http_client(c);
+        }
+        let auth = authority(issuer);
+        assert!(
+            !auth.await_ready(Duration::from_millis(800)).await,
+            "a key set from a redirect target was accepted (client {client:?})"
+        );
+        assert!(srv.hits("/jwks") >= 1);
+        // Never fetched: 503, and the token signed by the key behind the redirect never passes.
+        assert_refused(
+            send_get(&router(&auth), "/users", Some(&token)).await,
+            AuthError::KeysUnavailable,
+        )
+        .await;
+        if client.is_none() {
+            assert_eq!(srv.hits("/elsewhere"), followed, "the crate's client never follows");
+        }
+    }
+}
+
 /// Claims of an access token of [`KeysServer`]'s issuer for [`RESOURCE`].
 fn server_claims(srv: &KeysServer) -> serde_json::Value {
     let now = common::now();

@@ -428,13 +428,24 @@ impl Issuer {
 
     /// The HTTP client for fetches (default: rustls with the webpki roots, no proxy
     /// settings); give your own for private CAs or a proxy. Timeouts and the size limit
-    /// still apply per fetch.
+    /// still apply per fetch, and so does the URL policy: documents come from the URL
+    /// asked and nowhere else. A `3xx` answer is a failed fetch, and an answer from
+    /// another URL (a redirect your client followed) is refused and its keys never
+    /// trusted.
+    ///
+    /// ⚠️ Build the client with `redirect(reqwest::redirect::Policy::none())`: reqwest's
+    /// default policy follows up to 10 redirects, so the redirected request is still
+    /// *sent* (to whatever host the redirect names) before its answer is refused.
     ///
     /// ```
     /// use std::time::Duration;
     /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
     ///
-    /// let client = reqwest::Client::builder().user_agent("orders-api").build().unwrap();
+    /// let client = reqwest::Client::builder()
+    ///     .user_agent("orders-api")
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .build()
+    ///     .unwrap();
     /// let issuer = Issuer::discover("https://idp.example.com").audience("api").http_client(client);
     /// # let _ = issuer;
     /// ```
