@@ -199,7 +199,10 @@ mod tests {
             .route(
                 "/jwks",
                 axum::routing::get(|| async {
-                    (http::StatusCode::FOUND, [(http::header::LOCATION, "/elsewhere")])
+                    (
+                        http::StatusCode::FOUND,
+                        [(http::header::LOCATION, "/elsewhere")],
+                    )
                         .into_response()
                 }),
             )
