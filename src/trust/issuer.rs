@@ -586,6 +586,28 @@ mod tests {
     }
 
     #[test]
+    fn the_refetch_budget_is_checked() {
+        let ok = || Issuer::keys("https://idp.example", []).audience("api");
+        assert_eq!(ok().refresh.refetch_interval, Duration::from_secs(4));
+        assert_eq!(ok().refresh.refetch_burst, 3);
+        assert!(ok().refetch_burst(1).check().is_ok());
+        assert!(ok().refetch_burst(32).check().is_ok());
+        assert!(
+            ok().refetch_interval(Duration::from_secs(30))
+                .check()
+                .is_ok()
+        );
+        for bad in [
+            ok().refetch_burst(0),
+            ok().refetch_burst(33),
+            ok().refetch_interval(Duration::from_millis(500)),
+        ] {
+            let e = bad.check().unwrap_err();
+            assert!(matches!(e, ConfigError::InvalidIssuer { .. }), "{e:?}");
+        }
+    }
+
+    #[test]
     fn presets_name_the_documented_issuers() {
         assert_eq!(
             Issuer::keycloak("https://sso.example.com/", "acme").issuer(),
