@@ -27,7 +27,8 @@ pub(crate) enum KeyMiss {
     /// The issuer has no usable set now (503).
     #[cfg_attr(not(feature = "oidc"), allow(dead_code))]
     Unavailable,
-    /// The `kid` is unknown and one refetch is allowed: wait for it, then verify again.
+    /// The `kid` is unknown and the refetch budget lets the token wait for a refetch (one
+    /// in flight, or one it causes): wait for it, then verify again, once.
     #[cfg(feature = "oidc")]
     Refetch(Arc<crate::trust::remote::RemoteKeys>, u64),
 }
@@ -144,24 +145,11 @@ impl TrustedIssuer {
             return KeyMiss::Token(InvalidToken::AlgorithmMismatch);
         }
         match &self.keys {
-            // The provider is failing: fail fast — start the refetch in the background
-            // (single-flight, rate-limited, a probe of the provider) and answer 503 now
-            // rather than 401: the token may well be signed by a key we cannot fetch yet.
+            // A rotation or a forgery: a refetch within the issuer's budget, 503 while
+            // the provider is failing, else 401 (see `RemoteKeys::unknown_kid`).
             #[cfg(feature = "oidc")]
-            Keys::Remote(remote) if kid.is_some() && remote.is_failing() => {
-                if remote.may_refetch()
-                    && let Ok(rt) = tokio::runtime::Handle::try_current()
-                {
-                    let (remote, seen) = (Arc::clone(remote), remote.version());
-                    rt.spawn(async move { remote.refetch_unknown_kid(seen).await });
-                }
-                KeyMiss::Unavailable
-            }
-            #[cfg(feature = "oidc")]
-            Keys::Remote(remote) if kid.is_some() && remote.may_refetch() => {
-                KeyMiss::Refetch(Arc::clone(remote), remote.version())
-            }
-            _ => KeyMiss::Token(InvalidToken::UnknownKey),
+            Keys::Remote(remote) => remote.unknown_kid(kid),
+            Keys::Static(_) => KeyMiss::Token(InvalidToken::UnknownKey),
         }
     }
 

@@ -23,6 +23,8 @@ pub(crate) enum FetchError {
     Transport(String),
     #[error("the server answered {0}")]
     Status(u16),
+    #[error("the answer came from another URL than the one asked (a redirect was followed)")]
+    Redirected,
     #[error("the document is larger than the limit")]
     TooLarge,
     #[error("the fetch timed out")]
@@ -62,6 +64,8 @@ fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 /// The production fetcher: reqwest, no redirects, a whole-request timeout, a body limit.
+/// With an application's client (which may follow redirects), a response from any URL
+/// but the one asked is refused all the same.
 pub(crate) struct HttpFetch {
     client: reqwest::Client,
     timeout: Duration,
@@ -95,14 +99,21 @@ impl HttpFetch {
 impl Fetch for HttpFetch {
     async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
         check_url(url).map_err(|_| FetchError::InsecureUrl)?;
+        let asked = reqwest::Url::parse(url).map_err(|_| FetchError::InsecureUrl)?;
         let work = async {
             let mut res = self
                 .client
-                .get(url)
+                .get(asked.clone())
                 .header(ACCEPT, "application/json")
                 .send()
                 .await
                 .map_err(|e| FetchError::Transport(without_url(e)))?;
+            // The policy holds whatever client the application gave: an answer from any
+            // other URL (a redirect its client followed, perhaps to plain http or an
+            // internal host) is refused, and a 3xx is a failed fetch like any non-200.
+            if *res.url() != asked {
+                return Err(FetchError::Redirected);
+            }
             if res.status() != reqwest::StatusCode::OK {
                 return Err(FetchError::Status(res.status().as_u16()));
             }
@@ -162,6 +173,8 @@ pub(crate) fn parse_max_age(v: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[test]
     fn only_https_or_loopback_http() {
@@ -173,6 +186,53 @@ mod tests {
         assert!(check_url("http://10.0.0.1/jwks").is_err());
         assert!(check_url("ftp://127.0.0.1/jwks").is_err());
         assert!(check_url("not a url").is_err());
+    }
+
+    /// A real loopback server: `/jwks` answers 302 to `/elsewhere`, which serves a JWKS.
+    async fn redirecting_server() -> (String, Arc<AtomicUsize>) {
+        use axum::response::IntoResponse;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let followed = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&followed);
+        let app = axum::Router::new()
+            .route(
+                "/jwks",
+                axum::routing::get(|| async {
+                    (
+                        http::StatusCode::FOUND,
+                        [(http::header::LOCATION, "/elsewhere")],
+                    )
+                        .into_response()
+                }),
+            )
+            .route(
+                "/elsewhere",
+                axum::routing::get(move || {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    async { r#"{"keys":[]}"# }
+                }),
+            );
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (base, followed)
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_a_failed_fetch_whatever_the_client() {
+        let (base, followed) = redirecting_server().await;
+        let url = format!("{base}/jwks");
+        let ours = HttpFetch::new(None, Duration::from_secs(5), 1024).unwrap();
+        assert_eq!(ours.get(&url).await.unwrap_err(), FetchError::Status(302));
+        assert_eq!(followed.load(Ordering::SeqCst), 0, "ours never follows");
+        // An application's client that follows redirects (reqwest's default policy):
+        // the document comes from another URL than the one asked, and is refused.
+        let theirs =
+            HttpFetch::new(Some(reqwest::Client::new()), Duration::from_secs(5), 1024).unwrap();
+        assert_eq!(theirs.get(&url).await.unwrap_err(), FetchError::Redirected);
+        assert_eq!(followed.load(Ordering::SeqCst), 1, "it did follow");
+        // The URL asked is served as is.
+        let direct = theirs.get(&format!("{base}/elsewhere")).await.unwrap();
+        assert_eq!(direct.body, br#"{"keys":[]}"#);
     }
 
     #[test]

@@ -33,8 +33,10 @@ pub(crate) struct RefreshPolicy {
     /// `max-age` is clamped into `min_refresh ..= max_refresh`.
     pub(crate) min_refresh: Duration,
     pub(crate) max_refresh: Duration,
-    /// Shortest time between two fetches caused by unknown `kid`s.
+    /// The unknown-`kid` budget: a bucket of `refetch_burst` fetches, refilled one per
+    /// `refetch_interval` (see `trust::refetch`).
     pub(crate) refetch_interval: Duration,
+    pub(crate) refetch_burst: u32,
     /// Time between attempts after a failed fetch.
     pub(crate) retry_interval: Duration,
     /// How long the last good set is used while fetches fail; past it, 503.
@@ -50,7 +52,8 @@ impl Default for RefreshPolicy {
             default_refresh: Duration::from_secs(10 * 60),
             min_refresh: Duration::from_secs(60),
             max_refresh: Duration::from_secs(3600),
-            refetch_interval: Duration::from_secs(30),
+            refetch_interval: Duration::from_secs(4),
+            refetch_burst: 3,
             retry_interval: Duration::from_secs(10),
             max_stale: Duration::from_secs(24 * 3600),
             fetch_timeout: Duration::from_secs(5),
@@ -358,18 +361,54 @@ impl Issuer {
         self
     }
 
-    /// Shortest time between two fetches caused by a token with an unknown `kid`
-    /// (default 30 s): a flood of random `kid`s costs at most one fetch per interval.
+    /// The pace of fetches caused by tokens with an unknown `kid` once the
+    /// [burst](Self::refetch_burst) is spent: one per `interval` (default **4 s**, whole
+    /// seconds, at least 1 s). An unknown `kid` is either a rotation at the provider or a
+    /// forgery, and the two look alike until the key is fetched, so the budget is a token
+    /// bucket per issuer:
+    ///
+    /// * **amplification bound**: a flood of random `kid`s causes at most
+    ///   `burst + window / interval` fetches in any window — with the defaults, 3 at
+    ///   once, then 15 a minute (18 in its first minute), whatever the number of `kid`s
+    ///   or requests;
+    /// * **rotation bound**: every fetch brings in whatever the provider publishes, so a
+    ///   rotation is picked up within one `interval` (4 s) of the first token signed by
+    ///   the new key, even during such a flood; with budget left (no flood) at once;
+    /// * **per `kid`**: a `kid` still absent from a set fetched after it was first seen
+    ///   causes no other fetch for 30 s (a replayed forgery spends nothing), and
+    ///   concurrent requests share one fetch.
+    ///
+    /// A token refused for an unknown `kid` is a 401 `invalid_token`; the refusals are
+    /// logged as a WARN (at most one per issuer per 10 s, naming the issuer and a short
+    /// hash of the `kid`). Earlier versions allowed a single fetch per 30 s, so one forged
+    /// token blocked a real rotation for 30 s; an interval set for them still works, as
+    /// the pace of the bucket.
     ///
     /// ```
     /// use std::time::Duration;
     /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
     ///
-    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").refetch_interval(Duration::from_secs(30));
+    /// // Fewer fetches under a flood (at most 3 + 6 a minute), rotations within 10 s.
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").refetch_interval(Duration::from_secs(10));
     /// # let _ = issuer;
     /// ```
     pub fn refetch_interval(mut self, interval: Duration) -> Self {
         self.refresh.refetch_interval = interval;
+        self
+    }
+
+    /// How many fetches tokens with unknown `kid`s may cause back to back before the
+    /// [`refetch_interval`](Self::refetch_interval) paces them (default 3, at most 32):
+    /// one forged token then leaves the next ones for a real rotation right after it.
+    ///
+    /// ```
+    /// use axum_token_auth::trust::Issuer;
+    ///
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").refetch_burst(5);
+    /// # let _ = issuer;
+    /// ```
+    pub fn refetch_burst(mut self, burst: u32) -> Self {
+        self.refresh.refetch_burst = burst;
         self
     }
 
@@ -433,13 +472,24 @@ impl Issuer {
 
     /// The HTTP client for fetches (default: rustls with the webpki roots, no proxy
     /// settings); give your own for private CAs or a proxy. Timeouts and the size limit
-    /// still apply per fetch.
+    /// still apply per fetch, and so does the URL policy: documents come from the URL
+    /// asked and nowhere else. A `3xx` answer is a failed fetch, and an answer from
+    /// another URL (a redirect your client followed) is refused and its keys never
+    /// trusted.
+    ///
+    /// ⚠️ Build the client with `redirect(reqwest::redirect::Policy::none())`: reqwest's
+    /// default policy follows up to 10 redirects, so the redirected request is still
+    /// *sent* (to whatever host the redirect names) before its answer is refused.
     ///
     /// ```
     /// use std::time::Duration;
     /// use axum_token_auth::{token::Algorithm, trust::{Issuer, ScopeClaim}};
     ///
-    /// let client = reqwest::Client::builder().user_agent("orders-api").build().unwrap();
+    /// let client = reqwest::Client::builder()
+    ///     .user_agent("orders-api")
+    ///     .redirect(reqwest::redirect::Policy::none())
+    ///     .build()
+    ///     .unwrap();
     /// let issuer = Issuer::discover("https://idp.example.com").audience("api").http_client(client);
     /// # let _ = issuer;
     /// ```
@@ -515,6 +565,7 @@ impl Issuer {
         if r.min_refresh < Duration::from_secs(1)
             || r.max_refresh < r.min_refresh
             || r.refetch_interval < Duration::from_secs(1)
+            || !(1..=32).contains(&r.refetch_burst)
             || r.retry_interval < Duration::from_millis(100)
             || r.fetch_timeout < Duration::from_millis(100)
             || r.max_stale < r.max_refresh.min(r.default_refresh)
@@ -577,6 +628,28 @@ mod tests {
             .check()
             .unwrap_err();
         assert!(matches!(e, ConfigError::InvalidIssuer { .. }));
+    }
+
+    #[test]
+    fn the_refetch_budget_is_checked() {
+        let ok = || Issuer::keys("https://idp.example", []).audience("api");
+        assert_eq!(ok().refresh.refetch_interval, Duration::from_secs(4));
+        assert_eq!(ok().refresh.refetch_burst, 3);
+        assert!(ok().refetch_burst(1).check().is_ok());
+        assert!(ok().refetch_burst(32).check().is_ok());
+        assert!(
+            ok().refetch_interval(Duration::from_secs(30))
+                .check()
+                .is_ok()
+        );
+        for bad in [
+            ok().refetch_burst(0),
+            ok().refetch_burst(33),
+            ok().refetch_interval(Duration::from_millis(500)),
+        ] {
+            let e = bad.check().unwrap_err();
+            assert!(matches!(e, ConfigError::InvalidIssuer { .. }), "{e:?}");
+        }
     }
 
     #[test]

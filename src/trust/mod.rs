@@ -92,7 +92,8 @@
 //! ## Remote key sets
 //!
 //! A live remote key set (feature `oidc`): fetched in the background, refreshed as its
-//! `Cache-Control` says, refetched once on an unknown `kid`, kept through failures.
+//! `Cache-Control` says, refetched on an unknown `kid` within a budget, kept through
+//! failures.
 //!
 //! The state machine, every transition driven by `RemoteKeys::fetch_now`:
 //!
@@ -101,14 +102,29 @@
 //!   [`TokenAuth::await_ready`](crate::TokenAuth::await_ready)).
 //! * **fresh**: the set verifies; the background task refreshes it when `max-age`
 //!   (clamped) runs out.
-//! * **unknown `kid`**: one refetch, **single-flight** (requests arriving meanwhile wait
-//!   for the same fetch, then look again) and **rate-limited** (at most one such fetch
-//!   per `refetch_interval`, whatever the number of distinct `kid`s).
+//! * **unknown `kid`** (a rotation, or a forgery: they look alike until the key is
+//!   fetched): a refetch, **single-flight** (requests arriving meanwhile wait for the
+//!   same fetch, then look again, once) and **budgeted** per issuer — a token bucket of
+//!   [`refetch_burst`](Issuer::refetch_burst) fetches (3) refilled one per
+//!   [`refetch_interval`](Issuer::refetch_interval) (4 s), and one fetch per `kid` (a
+//!   `kid` absent from a set fetched after it was first seen causes no other for 30 s).
+//!   A flood of random `kid`s thus costs at most 3 fetches at once, then 15 a minute,
+//!   whatever the number of `kid`s; and since every fetch brings in what the provider
+//!   publishes, a rotation is picked up within 4 s even during such a flood (at once
+//!   otherwise). A token the budget leaves without a fetch is a 401 `invalid_token`
+//!   (unknown key), logged as a WARN at most once per issuer per 10 s, with a short hash
+//!   of the `kid`, never the token.
 //! * **failing**: the last good set keeps verifying (stale-while-error) for `max_stale`
 //!   after its last successful fetch; past that, 503 `temporarily_unavailable`, never
 //!   401. Retries every `retry_interval`; the first success recovers, no restart.
 //! * **keys retired**: a fetched set that drops or changes a key bumps the trust epoch,
 //!   so the layers' verified-token caches forget what the old key verified.
+//! * **keys withdrawn**: a successful fetch is the provider's whole word on its keys. A
+//!   JWKS without a usable key (`{"keys":[]}`, or only keys never trusted remotely)
+//!   replaces the last set like any other: trust is removed at once (trust epoch
+//!   bumped), and the issuer's tokens are refused 401 `invalid_token` (unknown key) —
+//!   not 503, which means "cannot check now" — until it publishes a key again. Only a
+//!   *failed* fetch (transport error, non-200, not a JWKS) keeps the last good set.
 
 pub(crate) mod external;
 #[cfg(feature = "oidc")]
@@ -117,6 +133,8 @@ mod issuer;
 pub(crate) mod keyring;
 pub(crate) mod keyset;
 pub mod legacy;
+#[cfg(feature = "oidc")]
+pub(crate) mod refetch;
 #[cfg(feature = "oidc")]
 pub(crate) mod remote;
 mod scopes;

@@ -1,5 +1,6 @@
 //! A live remote key set (feature `oidc`): fetched in the background, refreshed as its
-//! `Cache-Control` says, refetched once on an unknown `kid`, kept through failures.
+//! `Cache-Control` says, refetched on an unknown `kid` within a budget
+//! ([`RefetchBudget`]), kept through failures.
 //!
 //! (Documented with examples in the [`trust`](crate::trust) module docs.)
 
@@ -12,9 +13,12 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 use crate::token::clock::Clock;
+use crate::token::error::InvalidToken;
+use crate::trust::external::KeyMiss;
 use crate::trust::fetch::{Fetch, FetchError};
 use crate::trust::issuer::RefreshPolicy;
 use crate::trust::keyset::KeySet;
+use crate::trust::refetch::{Ask, KidId, RefetchBudget};
 
 /// Where the JWKS URL comes from.
 #[derive(Debug, Clone)]
@@ -32,13 +36,17 @@ pub(crate) enum Unavailable {
     Stale,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct FetchState {
     /// When the last fetch started (any outcome).
     last_attempt: Option<u64>,
-    /// When the last fetch caused by an unknown `kid` started: the rate limit. Regular
-    /// refreshes do not count, so a rotation right after one is still picked up at once.
-    last_refetch: Option<u64>,
+    /// How many fetches have started (the number of the last one).
+    started: u64,
+    /// The number of the last fetch that succeeded.
+    fresh_from: u64,
+    /// What unknown `kid`s may still cause. Regular refreshes do not draw on it, so a
+    /// rotation right after one is still picked up at once.
+    budget: RefetchBudget,
     /// When a fetch last succeeded.
     last_success: Option<u64>,
     /// Whether the last fetch failed.
@@ -97,7 +105,17 @@ impl RemoteKeys {
             clock,
             current: ArcSwapOption::empty(),
             version: AtomicU64::new(0),
-            state: Mutex::new(FetchState::default()),
+            state: Mutex::new(FetchState {
+                last_attempt: None,
+                started: 0,
+                fresh_from: 0,
+                budget: RefetchBudget::new(policy.refetch_interval.as_secs(), policy.refetch_burst),
+                last_success: None,
+                failing: false,
+                next_refresh: 0,
+                jwks_uri: None,
+                stale: false,
+            }),
             flight: tokio::sync::Mutex::new(()),
             epoch,
             background: AtomicBool::new(false),
@@ -126,35 +144,87 @@ impl RemoteKeys {
     }
 
     /// Whether the last fetch failed (the provider is down or answering garbage).
+    #[cfg(test)]
     pub(crate) fn is_failing(&self) -> bool {
         self.state().failing
     }
 
-    /// Whether a token with an unknown `kid` may cause a fetch now (the rate limit).
-    pub(crate) fn may_refetch(&self) -> bool {
+    /// E2 for a token whose `kid` the current set does not hold (its issuer's token, with
+    /// a `kid`, and no key of that `kid` under another algorithm):
+    ///
+    /// * the provider is failing: 503 at once — the token may well be signed by a key we
+    ///   cannot fetch yet — and, when the budget allows, a refetch in the background (a
+    ///   probe of the provider, single flight);
+    /// * else, when the [`RefetchBudget`] lets this `kid` wait for a refetch (one in
+    ///   flight, or one it may cause): [`KeyMiss::Refetch`];
+    /// * else 401 unknown key, with a rate-limited WARN naming the issuer and 8 hex
+    ///   digits of the `kid`'s hash (never the token, never the `kid`).
+    pub(crate) fn unknown_kid(self: &Arc<Self>, kid: Option<&str>) -> KeyMiss {
+        // Without a kid there is no rotation to pick up: only a lone key matches those.
+        let Some(kid) = kid else {
+            return KeyMiss::Token(InvalidToken::UnknownKey);
+        };
+        let id = KidId::of(kid);
         let now = self.clock.now();
-        self.state()
-            .last_refetch
-            .is_none_or(|t| now >= t.saturating_add(self.policy.refetch_interval.as_secs()))
+        let seen = self.version();
+        let in_flight = self.flight.try_lock().is_err();
+        let mut st = self.state();
+        if st.failing {
+            let probe = !in_flight && st.budget.allows(now);
+            drop(st);
+            if probe && let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let remote = Arc::clone(self);
+                rt.spawn(async move { remote.refetch_unknown_kid(seen).await });
+            }
+            return KeyMiss::Unavailable;
+        }
+        let (started, fresh_from) = (st.started, st.fresh_from);
+        match st.budget.ask(id, now, started, fresh_from, in_flight) {
+            Ask::Wait => KeyMiss::Refetch(Arc::clone(self), seen),
+            Ask::Refuse(why) => {
+                let warn = st.budget.warn_due(now);
+                drop(st);
+                if let Some(suppressed) = warn {
+                    tracing::warn!(
+                        issuer = %self.iss,
+                        kid_hash = %id.short(),
+                        kid_len = kid.len(),
+                        reason = why.as_str(),
+                        suppressed,
+                        "token of a trusted issuer refused: its kid is not in the key set"
+                    );
+                }
+                KeyMiss::Token(InvalidToken::UnknownKey)
+            }
+        }
     }
 
     /// One refetch for an unknown `kid` seen with the set of version `seen`: waits for a
     /// fetch in flight instead of starting another, and fetches only when no newer set
-    /// arrived meanwhile and the rate limit allows.
+    /// arrived meanwhile and the budget holds a fetch (which it takes).
     pub(crate) async fn refetch_unknown_kid(&self, seen: u64) {
         let _flight = self.flight.lock().await;
-        if self.version() != seen || !self.may_refetch() {
+        if self.version() != seen {
             return;
         }
-        self.state().last_refetch = Some(self.clock.now());
+        let now = self.clock.now();
+        if !self.state().budget.take(now) {
+            return;
+        }
         let _ = self.fetch_now().await;
     }
 
     /// Fetches now (callers hold `flight`, except the first fetch of a test). Keeps the
-    /// last good set on any failure.
+    /// last good set on any failure; a successful fetch replaces it, even by an empty
+    /// set (the provider withdrew its keys), bumping the trust epoch when a key is gone.
     pub(crate) async fn fetch_now(&self) -> Result<usize, FetchError> {
         let now = self.clock.now();
-        self.state().last_attempt = Some(now);
+        let number = {
+            let mut st = self.state();
+            st.last_attempt = Some(now);
+            st.started += 1;
+            st.started
+        };
         match self.fetch_set().await {
             Ok((set, max_age)) => {
                 let n = set.len();
@@ -169,11 +239,15 @@ impl RemoteKeys {
                     .unwrap_or(p.default_refresh)
                     .clamp(p.min_refresh, p.max_refresh);
                 let mut st = self.state();
+                st.fresh_from = st.fresh_from.max(number);
                 st.last_success = Some(now);
                 st.failing = false;
                 st.stale = false;
                 st.next_refresh = now.saturating_add(refresh.as_secs());
                 drop(st);
+                if n == 0 {
+                    tracing::warn!(issuer = %self.iss, "key set fetched without a usable key: this issuer's tokens are refused (401) until it publishes one");
+                }
                 tracing::debug!(issuer = %self.iss, keys = n, refresh_secs = refresh.as_secs(), "key set fetched");
                 Ok(n)
             }
@@ -215,10 +289,10 @@ impl RemoteKeys {
             }
         };
         let doc = self.fetcher.get(&jwks_uri).await?;
+        // A JWKS document is the provider's whole word on its keys: one without a usable
+        // key (`{"keys":[]}`, or only keys we never trust) withdraws every key. Only a
+        // failed fetch (transport, status, not a JWKS) keeps the last good set.
         let set = KeySet::from_jwks(&doc.body, &self.allowed).map_err(FetchError::Jwks)?;
-        if set.len() == 0 {
-            return Err(FetchError::Jwks("no usable signature key"));
-        }
         Ok((set, doc.max_age))
     }
 
@@ -342,12 +416,18 @@ mod tests {
     #[derive(Default)]
     struct Script {
         answers: Mutex<VecDeque<Result<Fetched, FetchError>>>,
+        /// Answered once the scripted answers are used up (else a 500).
+        published: Mutex<Option<Vec<&'static str>>>,
         requests: Mutex<Vec<String>>,
         delay: Option<Duration>,
     }
     impl Script {
         fn push(&self, a: Result<Fetched, FetchError>) {
             self.answers.lock().unwrap().push_back(a);
+        }
+        /// The provider publishes these kids from now on.
+        fn publish(&self, kids: &[&'static str]) {
+            *self.published.lock().unwrap() = Some(kids.to_vec());
         }
         fn count(&self) -> usize {
             self.requests.lock().unwrap().len()
@@ -360,11 +440,11 @@ mod tests {
             if let Some(d) = self.delay {
                 tokio::time::sleep(d).await;
             }
-            self.answers
-                .lock()
-                .unwrap()
-                .pop_front()
-                .unwrap_or(Err(FetchError::Status(500)))
+            let scripted = self.answers.lock().unwrap().pop_front();
+            scripted.unwrap_or_else(|| match &*self.published.lock().unwrap() {
+                Some(kids) => jwks(kids, None),
+                None => Err(FetchError::Status(500)),
+            })
         }
     }
 
@@ -384,9 +464,9 @@ mod tests {
         })
     }
 
+    /// The default refetch budget (3 at once, then one per 4 s).
     fn policy() -> RefreshPolicy {
         RefreshPolicy {
-            refetch_interval: Duration::from_secs(30),
             max_stale: Duration::from_secs(3600),
             ..RefreshPolicy::default()
         }
@@ -471,32 +551,115 @@ mod tests {
         assert!(r.key_set().is_ok(), "recovers on the next success");
     }
 
-    #[tokio::test]
-    async fn unknown_kid_refetches_are_rate_limited() {
-        let (script, clock) = (Arc::new(Script::default()), TestClock::default());
-        clock.advance(100);
-        let r = remote(&script, &clock, jwks_locator());
-        script.push(jwks(&["a"], None));
+    /// What verification does with a token of `kid` (E1–E2): the key is in the set, or
+    /// the miss goes to `unknown_kid`; a refetch is waited for, then the set is looked
+    /// at once more (and a miss asked about again, as the verifier does).
+    async fn present(r: &Arc<RemoteKeys>, kid: &str) -> &'static str {
+        let found = |r: &Arc<RemoteKeys>| r.key_set().is_ok_and(|s| s.has_kid(kid));
+        if found(r) {
+            return "200";
+        }
+        match r.unknown_kid(Some(kid)) {
+            KeyMiss::Refetch(remote, seen) => {
+                remote.refetch_unknown_kid(seen).await;
+                if found(r) {
+                    "200"
+                } else if let KeyMiss::Unavailable = r.unknown_kid(Some(kid)) {
+                    "503"
+                } else {
+                    "401"
+                }
+            }
+            KeyMiss::Unavailable => "503",
+            KeyMiss::Token(_) => "401",
+        }
+    }
+
+    /// A remote set fetched once (publishing `a`), clock at 1000, no background task.
+    async fn fetched(script: &Arc<Script>, clock: &TestClock) -> Arc<RemoteKeys> {
+        clock.advance(1_000);
+        let r = remote(script, clock, jwks_locator());
+        r.background.store(true, Ordering::SeqCst);
+        script.publish(&["a"]);
         r.fetch_now().await.unwrap();
         assert_eq!(script.count(), 1);
-        // A regular fetch does not count: the first unknown kid refetches at once.
-        script.push(jwks(&["a"], None));
-        for _ in 0..100 {
-            r.refetch_unknown_kid(r.version()).await;
+        r
+    }
+
+    #[tokio::test]
+    async fn a_random_kid_flood_costs_the_burst_then_one_fetch_per_interval() {
+        let (script, clock) = (Arc::new(Script::default()), TestClock::default());
+        let r = fetched(&script, &clock).await;
+        // 1,020 random kids over 60 s.
+        for second in 0..60 {
+            for i in 0..17 {
+                assert_eq!(present(&r, &format!("random-{second}-{i}")).await, "401");
+            }
+            clock.advance(1);
         }
-        assert_eq!(script.count(), 2, "one fetch, however many kids");
-        clock.advance(29);
-        for _ in 0..100 {
-            r.refetch_unknown_kid(r.version()).await;
+        let fetches = script.count() - 1;
+        assert_eq!(fetches, 3 + 14, "3 at once, then one at 4, 8, ..., 56 s");
+        assert_eq!(present(&r, "a").await, "200", "the real key meanwhile");
+    }
+
+    #[tokio::test]
+    async fn one_forged_kid_does_not_delay_a_rotation() {
+        let (script, clock) = (Arc::new(Script::default()), TestClock::default());
+        let r = fetched(&script, &clock).await;
+        assert_eq!(present(&r, "random").await, "401");
+        assert_eq!(script.count(), 2, "the forged kid did cause a fetch");
+        // The provider rotates the same second: the new kid is picked up at once.
+        script.publish(&["b", "a"]);
+        assert_eq!(present(&r, "b").await, "200");
+        assert_eq!(script.count(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_rotation_right_after_a_flood_is_picked_up_within_the_interval() {
+        let (script, clock) = (Arc::new(Script::default()), TestClock::default());
+        let r = fetched(&script, &clock).await;
+        for i in 0..50 {
+            assert_eq!(present(&r, &format!("random-{i}")).await, "401");
         }
-        assert_eq!(script.count(), 2, "still within the interval");
+        assert_eq!(script.count(), 1 + 3, "the flood spent the burst");
+        script.publish(&["b", "a"]);
+        // The flood goes on and gets the next fetch before any token of the new key:
+        // that fetch brings the new key in all the same.
+        let mut waited = 0;
+        loop {
+            for i in 0..17 {
+                assert_eq!(present(&r, &format!("random-{waited}-{i}")).await, "401");
+            }
+            if present(&r, "b").await == "200" {
+                break;
+            }
+            clock.advance(1);
+            waited += 1;
+            assert!(waited <= 4, "not picked up within refetch_interval");
+        }
+        assert_eq!(waited, 4, "right after the flood: one interval");
+        assert_eq!(script.count(), 1 + 3 + 1);
+    }
+
+    #[tokio::test]
+    async fn the_same_unknown_kid_causes_one_fetch_per_kid_retry() {
+        let (script, clock) = (Arc::new(Script::default()), TestClock::default());
+        let r = fetched(&script, &clock).await;
+        // A replayed forgery (or a stale token retried) every 100 ms for 29 s.
+        for _ in 0..29 {
+            for _ in 0..10 {
+                assert_eq!(present(&r, "stale").await, "401");
+            }
+            clock.advance(1);
+        }
+        assert_eq!(script.count(), 2, "one fetch for that kid");
+        // It left the budget whole: a rotation now is picked up at once.
+        script.publish(&["b", "a"]);
+        assert_eq!(present(&r, "b").await, "200");
+        assert_eq!(script.count(), 3);
         clock.advance(1);
-        script.push(jwks(&["a", "b"], None));
-        for _ in 0..100 {
-            r.refetch_unknown_kid(r.version()).await;
-        }
-        assert_eq!(script.count(), 3, "one fetch per interval");
-        assert!(r.key_set().unwrap().has_kid("b"));
+        assert_eq!(present(&r, "stale").await, "401");
+        assert_eq!(script.count(), 4, "after 30 s it may cause one more");
     }
 
     #[tokio::test]
@@ -506,22 +669,87 @@ mod tests {
             ..Script::default()
         });
         let clock = TestClock::default();
-        let r = remote(&script, &clock, jwks_locator());
-        script.push(jwks(&["a", "b"], None));
-        let seen = r.version();
-        let waits: Vec<_> = (0..32)
-            .map(|_| {
-                let r = Arc::clone(&r);
-                tokio::spawn(async move { r.refetch_unknown_kid(seen).await })
-            })
-            .collect();
-        for w in waits {
-            w.await.unwrap();
+        let r = fetched(&script, &clock).await;
+        let all = |kids: Vec<String>| {
+            let r = Arc::clone(&r);
+            async move {
+                let waits: Vec<_> = kids
+                    .into_iter()
+                    .map(|kid| {
+                        let r = Arc::clone(&r);
+                        tokio::spawn(async move { present(&r, &kid).await })
+                    })
+                    .collect();
+                let mut answers = Vec::new();
+                for w in waits {
+                    answers.push(w.await.unwrap());
+                }
+                answers
+            }
+        };
+        // A rotation: 32 requests with the new kid at once.
+        script.publish(&["a", "b"]);
+        let answers = all(vec!["b".to_owned(); 32]).await;
+        assert!(answers.iter().all(|a| *a == "200"), "{answers:?}");
+        assert_eq!(script.count(), 2, "single flight");
+        // A flood: 32 distinct random kids at once.
+        let answers = all((0..32).map(|i| format!("random-{i}")).collect()).await;
+        assert!(answers.iter().all(|a| *a == "401"), "{answers:?}");
+        assert_eq!(script.count(), 3, "single flight");
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kid_while_the_provider_fails_is_503_and_probes_within_the_budget() {
+        let (script, clock) = (Arc::new(Script::default()), TestClock::default());
+        let r = fetched(&script, &clock).await;
+        *script.published.lock().unwrap() = None; // down: 500s from now on
+        assert!(r.fetch_now().await.is_err());
+        for i in 0..100 {
+            assert_eq!(present(&r, &format!("k-{i}")).await, "503");
+            tokio::task::yield_now().await;
         }
-        assert_eq!(script.count(), 1, "single flight");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(script.count(), 2 + 3, "probes: the burst, no more");
+    }
+
+    #[tokio::test]
+    async fn refusals_are_warned_rate_limited_without_the_kid() {
+        use std::io::Write;
+        #[derive(Clone, Default)]
+        struct Buf(Arc<Mutex<Vec<u8>>>);
+        impl Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let out = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || out.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let (script, clock) = (Arc::new(Script::default()), TestClock::default());
+        let r = fetched(&script, &clock).await;
+        for i in 0..200 {
+            assert_eq!(present(&r, &format!("flood-kid-{i}")).await, "401");
+        }
+        clock.advance(10);
+        assert_eq!(present(&r, "flood-kid-0").await, "401");
+        let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let warnings: Vec<_> = logs.lines().filter(|l| l.contains("refused")).collect();
+        assert_eq!(warnings.len(), 2, "{logs}");
+        assert!(warnings[0].contains("issuer=https://idp.example"), "{logs}");
+        assert!(warnings[0].contains("kid_hash="), "{logs}");
+        assert!(warnings[1].contains("suppressed="), "{logs}");
         assert!(
-            r.key_set().unwrap().has_kid("b"),
-            "every waiter sees the new set"
+            !logs.contains("flood-kid"),
+            "the kid itself is never logged: {logs}"
         );
     }
 
@@ -579,17 +807,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_empty_set_is_a_failure_not_a_wipe() {
+    async fn an_emptied_set_removes_trust_and_voids_cached_verdicts() {
         let (script, clock) = (Arc::new(Script::default()), TestClock::default());
         let r = remote(&script, &clock, jwks_locator());
         r.background.store(true, Ordering::SeqCst);
         script.push(jwks(&["a"], None));
         r.fetch_now().await.unwrap();
+        // The provider withdrew every key: a successful fetch, not an outage.
         script.push(Ok(Fetched {
             body: br#"{"keys":[]}"#.to_vec(),
             max_age: None,
         }));
+        assert_eq!(r.fetch_now().await.unwrap(), 0);
+        let set = r.key_set().expect("a usable (empty) set, not 503");
+        assert!(!set.has_kid("a"), "a withdrawn key no longer verifies");
+        assert!(!r.is_failing());
+        assert_eq!(r.epoch.load(Ordering::SeqCst), 1, "cached verdicts die");
+        // A set of keys none of which is usable (here: only a shared secret) is the same.
+        script.push(jwks(&["a"], None));
+        r.fetch_now().await.unwrap();
+        script.push(Ok(Fetched {
+            body:
+                br#"{"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"}]}"#
+                    .to_vec(),
+            max_age: None,
+        }));
+        assert_eq!(r.fetch_now().await.unwrap(), 0);
+        assert!(!r.key_set().unwrap().has_kid("a"));
+        assert_eq!(r.epoch.load(Ordering::SeqCst), 2);
+        // Only a failed fetch (not a JWKS at all, an error status) keeps the last good set.
+        script.push(jwks(&["b"], None));
+        r.fetch_now().await.unwrap();
+        script.push(Ok(Fetched {
+            body: b"<html>maintenance</html>".to_vec(),
+            max_age: None,
+        }));
         assert!(r.fetch_now().await.is_err());
-        assert!(r.key_set().unwrap().has_kid("a"));
+        assert!(r.key_set().unwrap().has_kid("b"));
     }
 }
