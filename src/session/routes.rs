@@ -123,12 +123,12 @@ impl Sessions {
     /// The session routes act on this service's users by `sub`: a token of a trusted
     /// identity provider or of a legacy format (whose `sub` may equal a local user id)
     /// is refused with 401 `invalid_token`, whatever layer let it through.
-    fn own_claims(&self, claims: &Claims) -> Result<(), Response> {
+    fn own_claims(&self, claims: &Claims) -> Option<Response> {
         if claims.origin.is_own() {
-            return Ok(());
+            return None;
         }
         tracing::debug!("session route refused a token not of this service");
-        Err(self.refuse(
+        Some(self.refuse(
             AuthError::InvalidToken(crate::token::InvalidToken::WrongIssuer),
             false,
         ))
@@ -186,7 +186,7 @@ impl Sessions {
         axum::routing::get(move |claims: Claims| {
             let sessions = sessions.clone();
             async move {
-                if let Err(refused) = sessions.own_claims(&claims) {
+                if let Some(refused) = sessions.own_claims(&claims) {
                     return refused;
                 }
                 match sessions.list(&claims.sub).await {
@@ -215,7 +215,7 @@ impl Sessions {
         axum::routing::delete(move |claims: Claims, Path(id): Path<String>| {
             let sessions = sessions.clone();
             async move {
-                if let Err(refused) = sessions.own_claims(&claims) {
+                if let Some(refused) = sessions.own_claims(&claims) {
                     return refused;
                 }
                 match sessions.revoke_session(&claims.sub, &id).await {
