@@ -1,4 +1,4 @@
-//! The module tree's dependency rule (README "Architecture"): top-level modules depend
+//! The module tree's dependency rule (README "What you get"): top-level modules depend
 //! one way, `token` ← `store` ← `trust` ← `http` ← `auth` ← `session` (and `telemetry`
 //! under all but `token`). Read from the sources: every `crate::<module>` path in code
 //! (comments and `#[cfg(test)] mod tests` blocks aside, as unit tests may use the facade)
