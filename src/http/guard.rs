@@ -84,7 +84,7 @@ impl ScopeGuardLayer {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn own_tokens_only(mut self) -> Self {
-        self.origins = Arc::new(OriginFilter::clone(&self.origins).with_own());
+        self.origins = OriginFilter::add_own(&self.origins);
         self
     }
 
@@ -103,10 +103,7 @@ impl ScopeGuardLayer {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.origins = Arc::new(
-            OriginFilter::clone(&self.origins)
-                .with_issuers(issuers.into_iter().map(|i| Arc::from(i.as_ref()))),
-        );
+        self.origins = OriginFilter::add_issuers(&self.origins, issuers);
         self
     }
 

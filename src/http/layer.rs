@@ -324,7 +324,7 @@ impl<T> TokenAuthLayer<T> {
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn own_tokens_only(mut self) -> Self {
-        self.origins = Arc::new(OriginFilter::clone(&self.origins).with_own());
+        self.origins = OriginFilter::add_own(&self.origins);
         // A cache shared with a layer accepting more signers must not serve this one.
         self.cache = new_cache(&self.web);
         self
@@ -353,10 +353,7 @@ impl<T> TokenAuthLayer<T> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.origins = Arc::new(
-            OriginFilter::clone(&self.origins)
-                .with_issuers(issuers.into_iter().map(|i| Arc::from(i.as_ref()))),
-        );
+        self.origins = OriginFilter::add_issuers(&self.origins, issuers);
         self.cache = new_cache(&self.web);
         self
     }

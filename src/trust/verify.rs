@@ -348,6 +348,20 @@ impl OriginFilter {
         }
     }
 
+    /// A shared filter with own tokens added (the layers' `own_tokens_only`).
+    pub(crate) fn add_own(this: &Arc<Self>) -> Arc<Self> {
+        Arc::new(Self::clone(this).with_own())
+    }
+
+    /// A shared filter with these issuers added (the layers' `issuers`).
+    pub(crate) fn add_issuers<I, S>(this: &Arc<Self>, issuers: I) -> Arc<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        Arc::new(Self::clone(this).with_issuers(issuers.into_iter().map(|i| Arc::from(i.as_ref()))))
+    }
+
     /// The filter admitting these external issuers too.
     pub(crate) fn with_issuers(self, more: impl IntoIterator<Item = Arc<str>>) -> Self {
         let mut this = self.restricted();
