@@ -63,8 +63,10 @@
 //! - E1. the issuer has a usable key set (never fetched yet, or stale past its
 //!   `max_stale` → 503 `temporarily_unavailable`, never 401);
 //! - E2. the key with the token's `kid` *and* `alg` in that set; a known `kid` with
-//!   another `alg` is refused; an unknown `kid` causes at most one shared, rate-limited
-//!   refetch (async paths), then is refused;
+//!   another `alg` is refused; an unknown `kid` causes at most one shared refetch
+//!   (async paths; within the issuer's refetch budget — a small burst refilled every
+//!   `refetch_interval`, a missing `kid` at most once per 30 s — so random `kid`s cannot
+//!   starve a real rotation), then is refused;
 //! - E3. (implied by E2) the key's one algorithm is the header's; HMAC never, so a token
 //!   "signed" with the provider's public key as an HMAC secret has no key;
 //! - E4. the signature verifies;
@@ -417,8 +419,8 @@ pub(crate) enum Refusal {
     Token(InvalidToken),
     /// The token's issuer has no usable key set now: 503.
     KeysUnavailable,
-    /// An external issuer's `kid` is unknown and one refetch of its set is allowed:
-    /// wait for it, then verify once more.
+    /// An external issuer's `kid` is unknown and its refetch budget allows a fetch (or
+    /// one is in flight): wait for it, then verify once more.
     #[cfg(feature = "oidc")]
     Refetch(std::sync::Arc<crate::trust::remote::RemoteKeys>, u64),
 }
