@@ -1,0 +1,34 @@
+//! The layer↔extractor contract: what [`TokenAuthLayer`](super::TokenAuthLayer) leaves in
+//! the request's extensions for the extractors, the scope guard and the error path.
+
+use std::sync::Arc;
+
+use crate::http::cache::Verdict;
+use crate::http::layer::credentials::TokenSource;
+use crate::http::rfc6750::Rendering;
+use crate::token::claims::ClaimsView;
+
+/// What the layer leaves in the request's extensions: always the renderer (so extractors
+/// know the layer ran), and the verified claims when there are any.
+#[derive(Clone)]
+pub(crate) struct AuthContext {
+    pub(crate) rendering: Rendering,
+    pub(crate) claims: Option<Arc<dyn ClaimsView>>,
+    /// The verified claims JSON, for extracting other claims types than the layer's.
+    pub(crate) payload: Option<Arc<[u8]>>,
+    pub(crate) source: Option<TokenSource>,
+    /// The request is a gRPC call: refusals are gRPC statuses.
+    pub(crate) grpc: bool,
+    /// The URI carries an `access_token` parameter and the query source is on: it is
+    /// removed from the URI the inner service sees.
+    pub(crate) query_token: bool,
+}
+
+impl AuthContext {
+    /// Puts a verified token's claims in the context.
+    pub(super) fn accept(&mut self, verdict: Verdict, source: TokenSource) {
+        self.claims = Some(verdict.claims);
+        self.payload = Some(verdict.payload);
+        self.source = Some(source);
+    }
+}

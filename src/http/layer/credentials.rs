@@ -1,0 +1,259 @@
+//! The request-credentials reader: the token of a request, from `Authorization: Bearer`,
+//! the access cookie, or (on WebSocket upgrades, when enabled) the `access_token` query
+//! parameter — and the request's mistakes (two headers, a malformed `Bearer` value, a
+//! header token and a different cookie token) as [`AuthError`]s. Shared by the layer and
+//! the session routes.
+
+use std::borrow::Cow;
+
+use http::header::{AUTHORIZATION, COOKIE};
+use http::{HeaderMap, Request};
+
+use crate::http::rfc6750::{AuthError, InvalidRequest};
+use crate::http::websocket;
+use crate::token::error::InvalidToken;
+
+/// Where the request's token came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// The `Authorization: Bearer` header.
+    Header,
+    /// The access-token cookie.
+    Cookie,
+    /// The `access_token` query parameter of a WebSocket upgrade request (RFC 6750
+    /// §2.3), when the layer accepts it
+    /// ([`accept_query_token_on_upgrade`](TokenAuthLayer::accept_query_token_on_upgrade)).
+    Query,
+}
+
+/// Finds the request's token: `Ok(None)` when there is none, an error when the request
+/// is malformed (two `Authorization` headers, a bad `Bearer` value, or a header token
+/// and a different cookie token).
+pub(crate) fn find_token<'h>(
+    headers: &'h HeaderMap,
+    cookie_name: Option<&str>,
+    max_bytes: usize,
+) -> Result<Option<(&'h str, TokenSource)>, AuthError> {
+    let found = locate_token(headers, cookie_name, max_bytes)?;
+    if let Some((token, source)) = found {
+        check_charset(token, source)?;
+    }
+    Ok(found)
+}
+
+/// [`find_token`] without the charset check of the header token.
+fn locate_token<'h>(
+    headers: &'h HeaderMap,
+    cookie_name: Option<&str>,
+    max_bytes: usize,
+) -> Result<Option<(&'h str, TokenSource)>, AuthError> {
+    let mut auth_headers = headers.get_all(AUTHORIZATION).iter();
+    let header_token = match (auth_headers.next(), auth_headers.next()) {
+        (Some(_), Some(_)) => return Err(InvalidRequest::MultipleAuthorization.into()),
+        (Some(v), None) => parse_bearer(v.as_bytes(), max_bytes)?,
+        (None, _) => None,
+    };
+    let cookie_token = match cookie_name {
+        Some(name) => find_cookie(headers, name),
+        None => None,
+    };
+    if cookie_token.is_some_and(|c| c.len() > max_bytes) {
+        return Err(InvalidToken::TooLarge.into());
+    }
+    match (header_token, cookie_token) {
+        (Some(h), Some(c)) if !c.is_empty() && h != c => {
+            Err(InvalidRequest::ConflictingCredentials.into())
+        }
+        (Some(h), _) => Ok(Some((h, TokenSource::Header))),
+        (None, Some(c)) if !c.is_empty() => Ok(Some((c, TokenSource::Cookie))),
+        _ => Ok(None),
+    }
+}
+
+/// `Bearer <b64token>` (RFC 6750 §2.1), scheme case-insensitive. Another scheme is not
+/// a bearer credential (`Ok(None)`).
+fn parse_bearer(value: &[u8], max_bytes: usize) -> Result<Option<&str>, AuthError> {
+    let malformed = || AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization);
+    // `Bearer` followed by a space or the end; any other scheme is no bearer credential.
+    let (scheme, rest) = match value.get(..6) {
+        Some(s) if value.len() == 6 || value[6] == b' ' => (s, &value[6..]),
+        _ => return Ok(None),
+    };
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return Ok(None);
+    }
+    let rest = std::str::from_utf8(rest).map_err(|_| malformed())?;
+    let token = rest.trim_start_matches(' ');
+    if token.len() > max_bytes {
+        return Err(InvalidToken::TooLarge.into());
+    }
+    if token.is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some(token))
+}
+
+/// The `b64token` charset check of a header or query token (RFC 6750 §2.1): 400 when it
+/// fails. The layer runs it only on a cache miss: a cached token passed it when it was
+/// verified.
+pub(crate) fn check_charset(token: &str, source: TokenSource) -> Result<(), AuthError> {
+    if source != TokenSource::Cookie && !is_b64token(token) {
+        return Err(AuthError::InvalidRequest(
+            InvalidRequest::MalformedAuthorization,
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
+fn is_b64token(t: &str) -> bool {
+    const fn table() -> [bool; 256] {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let b = i as u8;
+            t[i] =
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+            i += 1;
+        }
+        t
+    }
+    static B64TOKEN: [bool; 256] = table();
+    let body = t.trim_end_matches('=');
+    // No early exit: a valid token is read to its end anyway, and the loop stays simple.
+    !body.is_empty() && body.bytes().fold(true, |ok, b| ok & B64TOKEN[b as usize])
+}
+
+/// The first cookie called `name` across all `Cookie` headers.
+pub(crate) fn find_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k.trim() == name).then(|| v.trim().trim_matches('"'))
+        })
+}
+
+/// The request's token as the layer reads it: the header or cookie token, or — when
+/// enabled, on WebSocket upgrades only — the `access_token` query parameter.
+pub(super) fn locate_request_token<'r, B>(
+    req: &'r Request<B>,
+    cookie_name: Option<&str>,
+    max_bytes: usize,
+    query_on_upgrade: bool,
+) -> Result<Option<(Cow<'r, str>, TokenSource)>, AuthError> {
+    let found = locate_token(req.headers(), cookie_name, max_bytes)?;
+    if !query_on_upgrade || !websocket::is_upgrade(req) {
+        return Ok(found.map(|(t, s)| (Cow::Borrowed(t), s)));
+    }
+    match (found, websocket::query_token(req.uri(), max_bytes)?) {
+        (Some(_), Some(_)) => Err(InvalidRequest::MultipleTokens.into()),
+        (Some((t, s)), None) => Ok(Some((Cow::Borrowed(t), s))),
+        (None, Some(q)) => Ok(Some((q, TokenSource::Query))),
+        (None, None) => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn bearer_scheme_is_case_insensitive() {
+        for v in [
+            "Bearer abc.def.ghi",
+            "bearer abc.def.ghi",
+            "BEARER  abc.def.ghi",
+        ] {
+            let h = headers(&[("authorization", v)]);
+            assert_eq!(
+                find_token(&h, None, 8192).unwrap(),
+                Some(("abc.def.ghi", TokenSource::Header)),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_bearer_values_are_invalid_request() {
+        for v in [
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Bearer a\"b",
+            "Bearer =abc",
+            "Bearer a,b",
+        ] {
+            let h = headers(&[("authorization", v)]);
+            assert_eq!(
+                find_token(&h, None, 8192).unwrap_err(),
+                AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization),
+                "{v}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_schemes_are_not_bearer_credentials() {
+        let h = headers(&[("authorization", "Basic dXNlcjpwYXNz")]);
+        assert_eq!(find_token(&h, None, 8192).unwrap(), None);
+    }
+
+    #[test]
+    fn two_authorization_headers_are_invalid_request() {
+        let h = headers(&[("authorization", "Bearer a"), ("authorization", "Bearer a")]);
+        assert_eq!(
+            find_token(&h, None, 8192).unwrap_err(),
+            AuthError::InvalidRequest(InvalidRequest::MultipleAuthorization)
+        );
+    }
+
+    #[test]
+    fn cookie_is_found_and_conflicts_are_refused() {
+        let h = headers(&[("cookie", "a=1; access_token=tok.en.x; b=2")]);
+        assert_eq!(
+            find_token(&h, Some("access_token"), 8192).unwrap(),
+            Some(("tok.en.x", TokenSource::Cookie))
+        );
+        assert_eq!(find_token(&h, None, 8192).unwrap(), None);
+        let h = headers(&[
+            ("cookie", "access_token=one"),
+            ("authorization", "Bearer two"),
+        ]);
+        assert_eq!(
+            find_token(&h, Some("access_token"), 8192).unwrap_err(),
+            AuthError::InvalidRequest(InvalidRequest::ConflictingCredentials)
+        );
+        let h = headers(&[
+            ("cookie", "access_token=same"),
+            ("authorization", "Bearer same"),
+        ]);
+        assert_eq!(
+            find_token(&h, Some("access_token"), 8192).unwrap(),
+            Some(("same", TokenSource::Header))
+        );
+    }
+
+    #[test]
+    fn oversize_is_refused_before_decoding() {
+        let big = format!("Bearer {}", "a".repeat(300));
+        let h = headers(&[("authorization", &big)]);
+        assert_eq!(
+            find_token(&h, None, 256).unwrap_err(),
+            AuthError::InvalidToken(InvalidToken::TooLarge)
+        );
+    }
+}
