@@ -140,6 +140,7 @@ pub(crate) fn find_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h 
 
 /// The request's token as the layer reads it: the header or cookie token, or — when
 /// enabled, on WebSocket upgrades only — the `access_token` query parameter.
+#[inline]
 pub(super) fn locate_request_token<'r, B>(
     req: &'r Request<B>,
     cookie_name: Option<&str>,

@@ -32,24 +32,19 @@ type WaitFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// Runs the layer's checks again on a request (after a key-set refetch).
 type Resume<S, B> = Box<dyn FnOnce(&mut S, Request<B>) -> ResponseFuture<S, B> + Send>;
 
-/// A verified token waiting for the revocation verdict, and what accepting it takes.
-pub(super) struct Verified {
-    pub(super) verdict: Verdict,
-    pub(super) source: TokenSource,
-    /// The layer's cache and the freshly verified token's key, to remember once accepted.
-    pub(super) cache: Option<(Arc<VerifiedCache>, CacheKey)>,
-    pub(super) now: u64,
-    pub(super) epoch: u64,
-}
-
 /// A request waiting for the revocation store's answer.
 pub(super) struct Pending<S, B> {
     pub(super) inner: S,
     pub(super) req: Request<B>,
     pub(super) ctx: AuthContext,
-    pub(super) verified: Verified,
+    pub(super) verdict: Verdict,
+    pub(super) source: TokenSource,
     pub(super) verifier: Arc<Verifier>,
     pub(super) mode: Mode,
+    /// The layer's cache and the freshly verified token's key, to remember once accepted.
+    pub(super) cache: Option<(Arc<VerifiedCache>, CacheKey)>,
+    pub(super) now: u64,
+    pub(super) epoch: u64,
 }
 
 /// A request waiting for an external issuer's key set to be refetched.
@@ -156,6 +151,7 @@ where
     ResBody: RefusalBody,
 {
     /// Calls the inner service with `ctx` in the request's extensions.
+    #[inline]
     pub(super) fn call(inner: &mut S, ctx: AuthContext, mut req: Request<B>) -> Self {
         if ctx.query_token {
             *req.uri_mut() = websocket::strip_query_token(req.uri());
@@ -179,38 +175,6 @@ where
     /// Refuses with `error`, or passes the request on without claims when the layer's
     /// mode lets it (see [`TokenAuthLayer::optional`] and
     /// [`TokenAuthLayer::optional_refusing_invalid`]).
-    /// The end of the layer's work on a verified token, whether the revocation verdict
-    /// came at once or after a wait: accepted, the token is remembered (when verified
-    /// now) and its claims go to the inner service; refused, the request is refused or
-    /// passed on without claims as the mode says.
-    pub(super) fn conclude(
-        verifier: &Verifier,
-        mode: Mode,
-        revoked: Result<bool, StoreError>,
-        inner: &mut S,
-        mut ctx: AuthContext,
-        req: Request<B>,
-        verified: Verified,
-    ) -> Self {
-        let Verified {
-            verdict,
-            source,
-            cache,
-            now,
-            epoch,
-        } = verified;
-        match verifier.revocation_verdict(revoked, &verdict.identity) {
-            Ok(()) => {
-                if let Some((c, key)) = cache {
-                    c.insert(key, verdict.clone(), now, epoch);
-                }
-                ctx.accept(verdict, source);
-                Self::call(inner, ctx, req)
-            }
-            Err(e) => Self::refuse_or_pass(mode, e.into(), ctx, inner, req),
-        }
-    }
-
     /// Waits for the revocation store's answer on a verified token.
     pub(super) fn checking(check: RevocationFuture, pending: Pending<S, B>) -> Self {
         ResponseFuture {
@@ -293,14 +257,27 @@ where
                     let Pending {
                         mut inner,
                         req,
-                        ctx,
-                        verified,
+                        mut ctx,
+                        verdict,
+                        source,
                         verifier,
                         mode,
+                        cache,
+                        now,
+                        epoch,
                     } = *pending
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    Self::conclude(&verifier, mode, revoked, &mut inner, ctx, req, verified)
+                    match verifier.revocation_verdict(revoked, &verdict.identity) {
+                        Ok(()) => {
+                            if let Some((c, key)) = cache {
+                                c.insert(key, verdict.clone(), now, epoch);
+                            }
+                            ctx.accept(verdict, source);
+                            Self::call(&mut inner, ctx, req)
+                        }
+                        Err(e) => Self::refuse_or_pass(mode, e.into(), ctx, &mut inner, req),
+                    }
                 }
                 StateProj::Refetching { wait, pending } => {
                     ready!(wait.as_mut().poll(cx));

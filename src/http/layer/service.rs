@@ -15,7 +15,7 @@ use crate::http::grpc;
 use crate::http::layer::TokenAuthLayer;
 use crate::http::layer::context::AuthContext;
 use crate::http::layer::credentials::{TokenSource, check_charset, locate_request_token};
-use crate::http::layer::future::{Pending, ResponseFuture, RevocationFuture, Verified};
+use crate::http::layer::future::{Pending, ResponseFuture, RevocationFuture};
 use crate::http::rfc6750::{AuthError, RefusalBody};
 use crate::http::websocket;
 use crate::token::claims::NoCustomClaims;
@@ -80,7 +80,7 @@ where
 {
     let verifier = &*layer.verifier;
     let web = &*layer.web;
-    let ctx = AuthContext {
+    let mut ctx = AuthContext {
         rendering: web.rendering.clone(),
         claims: None,
         payload: None,
@@ -145,22 +145,21 @@ where
         Ok(v) => v,
         Err(e) => return ResponseFuture::refuse_or_pass(layer.mode, e, ctx, inner, req),
     };
-    let now_answer = verifier.check_revoked_now(Holder::of(&*verdict.claims), &verdict.identity);
-    let verified = Verified {
-        cache: fresh.and_then(|key| layer.cache.clone().map(|c| (c, key))),
-        verdict,
-        source,
-        now,
-        epoch,
-    };
-    match now_answer {
-        Some(revoked) => {
-            ResponseFuture::conclude(verifier, layer.mode, revoked, inner, ctx, req, verified)
-        }
+    match verifier.check_revoked_now(Holder::of(&*verdict.claims), &verdict.identity) {
+        Some(revoked) => match verifier.revocation_verdict(revoked, &verdict.identity) {
+            Ok(()) => {
+                if let (Some(c), Some(key)) = (cache, fresh) {
+                    c.insert(key, verdict.clone(), now, epoch);
+                }
+                ctx.accept(verdict, source);
+                ResponseFuture::call(inner, ctx, req)
+            }
+            Err(e) => ResponseFuture::refuse_or_pass(layer.mode, e.into(), ctx, inner, req),
+        },
         None => {
             let store = Arc::clone(&verifier.revocation);
-            let view = Arc::clone(&verified.verdict.claims);
-            let identity = verified.verdict.identity;
+            let view = Arc::clone(&verdict.claims);
+            let identity = verdict.identity;
             let check: RevocationFuture = Box::pin(async move {
                 store
                     .check(&revocation_check(Holder::of(&*view), &identity))
@@ -176,9 +175,13 @@ where
                     inner,
                     req,
                     ctx,
-                    verified,
+                    verdict,
+                    source,
                     verifier: Arc::clone(&layer.verifier),
                     mode: layer.mode,
+                    cache: layer.cache.clone().zip(fresh),
+                    now,
+                    epoch,
                 },
             )
         }
