@@ -40,14 +40,12 @@
 //! # Ok(()) }
 //! ```
 
-mod rotation;
+pub(crate) mod rotation;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{StoreError, TokenDigest};
-
-pub(crate) use rotation::{Decision, FamilyState, Parent, decide, remember_access};
 
 /// How many unexpired access tokens a family remembers (the most recent ones), so a
 /// client refreshing in a loop cannot grow a family's record without bound. Older access

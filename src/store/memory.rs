@@ -25,10 +25,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 
-use crate::store::family::{
-    AccessRef, Decision, FamilyState, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
-    decide, remember_access,
-};
+use crate::store::family::rotation::{Decision, FamilyState, decide, remember_access};
+use crate::store::family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session};
 use crate::store::prehashed::Prehashed;
 use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
 use crate::token::clock::{Clock, SystemClock};

@@ -84,10 +84,8 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::store::family::{
-    AccessRef, Decision, FamilyState, NewFamily, Parent, RefreshStore, RotateOutcome, Rotation,
-    Session, decide, remember_access,
-};
+use crate::store::family::rotation::{Decision, FamilyState, Parent, decide, remember_access};
+use crate::store::family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session};
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
 use crate::store::{
     RevocationCheck, RevocationNote, RevocationStore, StoreError, SubjectCutoff, TokenDigest,
