@@ -87,6 +87,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use crate::store::family::rotation::{Decision, FamilyState, Parent, decide, remember_access};
 use crate::store::family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session};
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
+use crate::store::memory::DEFAULT_REVOCATION_CAPACITY;
+use crate::store::replica::RevocationReplica;
 use crate::store::{
     RevocationCheck, RevocationNote, RevocationStore, StoreError, SubjectCutoff, TokenDigest,
 };
@@ -240,7 +242,7 @@ pub struct PostgresStore {
     pool: PgPool,
     clock: Arc<dyn Clock>,
     schema: Option<Arc<str>>,
-    cache: Option<Arc<cache::Cache>>,
+    cache: Option<Arc<RevocationReplica>>,
     /// Aborts the cache's tasks when the last clone goes.
     _tasks: Option<Arc<cache::Tasks>>,
 }
@@ -295,7 +297,12 @@ impl PostgresStore {
         let mut store = Self::from_pool(pool);
         store.schema = options.schema.as_deref().map(Arc::from);
         if options.local_cache {
-            let cache = Arc::new(cache::Cache::new(options.max_staleness));
+            let cache = Arc::new(RevocationReplica::new(
+                "postgres",
+                1,
+                DEFAULT_REVOCATION_CAPACITY,
+                options.max_staleness,
+            ));
             let tasks = cache::spawn(
                 store.pool.clone(),
                 Arc::clone(&cache),
@@ -358,11 +365,6 @@ impl PostgresStore {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.cache_is_fresh()
-    }
-
-    /// The trusted cache, if any.
-    fn fresh_cache(&self) -> Option<&cache::Cache> {
-        self.cache.as_deref().filter(|c| c.fresh())
     }
 
     /// The connection pool.
@@ -694,13 +696,13 @@ impl RevocationStore for PostgresStore {
     }
 
     fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
-        self.fresh_cache()?.revoked.is_revoked_now(digest)
+        self.cache.as_deref()?.is_revoked_now(digest)
     }
 
     /// From the local cache while it is trusted, else `None` (then
     /// [`check`](RevocationStore::check) queries).
     fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        self.fresh_cache()?.revoked.check_now(token)
+        self.cache.as_deref()?.check_now(token)
     }
 }
 
