@@ -20,6 +20,9 @@ mod suite;
 #[cfg(feature = "postgres")]
 #[path = "conformance/postgres.rs"]
 mod postgres;
+/// The table of rotation cases (also run against the pure decision inside the crate).
+#[path = "conformance/rotation_cases.rs"]
+mod rotation_cases;
 
 /// Redis (feature `redis`): against `REDIS_URL`, under one random key prefix per run (the
 /// checks use random ids); a second handle is a second connection with its own
@@ -73,6 +76,7 @@ mod redis_stores {
 
 use std::sync::Arc;
 
+use axum_token_auth::store;
 use axum_token_auth::store::grants::MemoryGrantStore;
 use axum_token_auth::store::guard::{GuardSettings, Guarded};
 use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};

@@ -40,6 +40,8 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod rotation;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 

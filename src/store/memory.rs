@@ -25,10 +25,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 
-use crate::store::family::{
-    AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
-    Successor,
-};
+use crate::store::family::rotation::{Decision, FamilyState, decide, remember_access};
+use crate::store::family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session};
 use crate::store::prehashed::Prehashed;
 use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
 use crate::token::clock::{Clock, SystemClock};
@@ -365,18 +363,10 @@ const FIRST_FAMILY_SWEEP: usize = 1024;
 
 struct Family {
     session: Session,
-    current: TokenDigest,
-    current_access: AccessRef,
-    previous: Option<Previous>,
+    /// What rotations are decided on.
+    state: FamilyState,
     /// Access tokens issued in this family that may still be alive.
     access: Vec<AccessRef>,
-}
-
-struct Previous {
-    digest: TokenDigest,
-    access_jti: String,
-    rotated_at: u64,
-    successor: Successor,
 }
 
 impl std::fmt::Debug for MemoryRefreshStore {
@@ -440,6 +430,7 @@ impl RefreshStore for MemoryRefreshStore {
             s.sweep(family.created_at);
             s.purge_at = s.by_id.len() * 2;
         }
+        let state = FamilyState::first(&family);
         let session = Session {
             id: family.family_id.clone(),
             user_id: family.user_id.clone(),
@@ -458,9 +449,7 @@ impl RefreshStore for MemoryRefreshStore {
             family.family_id,
             Family {
                 session,
-                current: family.refresh,
-                current_access: family.access.clone(),
-                previous: None,
+                state,
                 access: vec![family.access],
             },
         );
@@ -476,76 +465,26 @@ impl RefreshStore for MemoryRefreshStore {
         Ok(self
             .lock()
             .active(family_id, now)
-            .is_some_and(|f| f.current == *presented))
+            .is_some_and(|f| f.state.current == *presented))
     }
 
     async fn rotate(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
-        let Rotation {
-            family_id,
-            presented,
-            mut successor,
-            now,
-            grace_secs,
-            presented_access,
-        } = rotation;
+        let (id, now) = (&rotation.family_id, rotation.now);
         let mut s = self.lock();
-        let Some(f) = s.by_id.get_mut(&family_id) else {
-            return Ok(RotateOutcome::Unknown);
-        };
-        if f.session.expires_at <= now {
-            s.remove(&family_id);
-            return Ok(RotateOutcome::Unknown);
+        let decision = decide(s.by_id.get(id).map(|f| &f.state), &rotation);
+        if decision.ends_family() {
+            let (user_id, access) = s
+                .remove(id)
+                .map(|f| (f.session.user_id, f.access))
+                .unwrap_or_default();
+            return Ok(decision.outcome(user_id, access));
         }
-        let mapped_access = if presented == f.current {
-            Some(f.current_access.jti.as_str())
-        } else {
-            f.previous
-                .as_ref()
-                .filter(|p| p.digest == presented)
-                .map(|p| p.access_jti.as_str())
-        };
-        if let (Some(mapped), Some(access)) = (mapped_access, presented_access.as_deref())
-            && mapped != access
-        {
-            let f = s.remove(&family_id).expect("family was just found");
-            return Ok(RotateOutcome::Compromised {
-                user_id: f.session.user_id,
-                access: f.access,
-            });
-        }
-        if presented == f.current {
-            successor.refresh_expires_at = successor.refresh_expires_at.min(f.session.expires_at);
-            let new_access = AccessRef {
-                jti: successor.access_jti.clone(),
-                expires_at: successor.access_expires_at,
-            };
-            f.previous = Some(Previous {
-                digest: f.current,
-                access_jti: std::mem::replace(&mut f.current_access, new_access.clone()).jti,
-                rotated_at: now,
-                successor: successor.clone(),
-            });
-            f.current = TokenDigest::of_jti(&successor.refresh_jti);
-            f.access.retain(|a| a.expires_at > now);
-            f.access.push(new_access);
-            let excess = f.access.len().saturating_sub(MAX_ACCESS_PER_FAMILY);
-            f.access.drain(..excess);
+        if let (Decision::Rotate(successor), Some(f)) = (&decision, s.by_id.get_mut(id)) {
+            f.state.rotate(successor, now);
+            remember_access(&mut f.access, successor, now);
             f.session.last_used_at = now;
-            return Ok(RotateOutcome::Rotated(successor));
         }
-        if let Some(p) = &f.previous
-            && p.digest == presented
-            && grace_secs > 0
-            && now <= p.rotated_at.saturating_add(grace_secs)
-            && f.current == TokenDigest::of_jti(&p.successor.refresh_jti)
-        {
-            return Ok(RotateOutcome::Retry(p.successor.clone()));
-        }
-        let f = s.remove(&family_id).expect("family was just found");
-        Ok(RotateOutcome::Reused {
-            user_id: f.session.user_id,
-            access: f.access,
-        })
+        Ok(decision.outcome(String::new(), Vec::new()))
     }
 
     async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {

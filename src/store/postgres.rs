@@ -84,11 +84,11 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::store::family::{
-    AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
-    Successor,
-};
+use crate::store::family::rotation::{Decision, FamilyState, Parent, decide, remember_access};
+use crate::store::family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session};
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
+use crate::store::memory::DEFAULT_REVOCATION_CAPACITY;
+use crate::store::replica::RevocationReplica;
 use crate::store::{
     RevocationCheck, RevocationNote, RevocationStore, StoreError, SubjectCutoff, TokenDigest,
 };
@@ -242,7 +242,7 @@ pub struct PostgresStore {
     pool: PgPool,
     clock: Arc<dyn Clock>,
     schema: Option<Arc<str>>,
-    cache: Option<Arc<cache::Cache>>,
+    cache: Option<Arc<RevocationReplica>>,
     /// Aborts the cache's tasks when the last clone goes.
     _tasks: Option<Arc<cache::Tasks>>,
 }
@@ -297,7 +297,12 @@ impl PostgresStore {
         let mut store = Self::from_pool(pool);
         store.schema = options.schema.as_deref().map(Arc::from);
         if options.local_cache {
-            let cache = Arc::new(cache::Cache::new(options.max_staleness));
+            let cache = Arc::new(RevocationReplica::new(
+                "postgres",
+                1,
+                DEFAULT_REVOCATION_CAPACITY,
+                options.max_staleness,
+            ));
             let tasks = cache::spawn(
                 store.pool.clone(),
                 Arc::clone(&cache),
@@ -360,11 +365,6 @@ impl PostgresStore {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         self.cache_is_fresh()
-    }
-
-    /// The trusted cache, if any.
-    fn fresh_cache(&self) -> Option<&cache::Cache> {
-        self.cache.as_deref().filter(|c| c.fresh())
     }
 
     /// The connection pool.
@@ -696,13 +696,13 @@ impl RevocationStore for PostgresStore {
     }
 
     fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
-        self.fresh_cache()?.revoked.is_revoked_now(digest)
+        self.cache.as_deref()?.is_revoked_now(digest)
     }
 
     /// From the local cache while it is trusted, else `None` (then
     /// [`check`](RevocationStore::check) queries).
     fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        self.fresh_cache()?.revoked.check_now(token)
+        self.cache.as_deref()?.check_now(token)
     }
 }
 
@@ -722,6 +722,39 @@ type FamilyRow = (
     Option<String>,  // previous_successor::text
     String,          // access::text
 );
+
+/// A family as `rotate` loads it: its user, the state rotations are decided on, and the
+/// access tokens it knows.
+fn family_from_row(
+    (
+        user_id,
+        expires_at,
+        current,
+        current_access_jti,
+        previous_digest,
+        previous_access_jti,
+        previous_rotated_at,
+        previous_successor,
+        access,
+    ): FamilyRow,
+) -> Result<(String, FamilyState, Vec<AccessRef>), StoreError> {
+    let previous = match (previous_digest, previous_successor) {
+        (Some(digest), Some(successor)) => Some(Parent {
+            digest: digest_from_db(&digest)?,
+            access_jti: previous_access_jti.unwrap_or_default(),
+            rotated_at: previous_rotated_at.map_or(0, from_db),
+            successor: from_json(&successor)?,
+        }),
+        _ => None,
+    };
+    let state = FamilyState {
+        expires_at: from_db(expires_at),
+        current: digest_from_db(&current)?,
+        current_access_jti,
+        previous,
+    };
+    Ok((user_id, state, from_json(&access)?))
+}
 
 /// Deletes the (locked) family and commits.
 async fn delete_family(
@@ -820,14 +853,7 @@ impl RefreshStore for PostgresStore {
     }
 
     async fn rotate(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
-        let Rotation {
-            family_id,
-            presented,
-            mut successor,
-            now,
-            grace_secs,
-            presented_access,
-        } = rotation;
+        let (id, now) = (rotation.family_id.as_str(), rotation.now);
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         // Whatever the database's default: under REPEATABLE READ or SERIALIZABLE a
         // rotation waiting for the lock would fail instead of reading the winner's result.
@@ -843,102 +869,45 @@ impl RefreshStore for PostgresStore {
              previous_successor::text, access::text \
              FROM refresh_families WHERE id = $1 FOR UPDATE",
         )
-        .bind(&family_id)
+        .bind(id)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        let Some((
-            user_id,
-            expires_at,
-            current,
-            current_access_jti,
-            previous_digest,
-            previous_access_jti,
-            previous_rotated_at,
-            previous_successor,
-            access,
-        )) = row
-        else {
+        let Some((user_id, mut state, mut access)) = row.map(family_from_row).transpose()? else {
             tx.rollback().await.map_err(db_err)?;
-            return Ok(RotateOutcome::Unknown);
+            return Ok(decide(None, &rotation).outcome(String::new(), Vec::new()));
         };
-        let expires_at = from_db(expires_at);
-
-        if expires_at <= now {
-            delete_family(tx, &family_id).await?;
-            return Ok(RotateOutcome::Unknown);
+        let decision = decide(Some(&state), &rotation);
+        match &decision {
+            Decision::Rotate(successor) => {
+                state.rotate(successor, now);
+                remember_access(&mut access, successor, now);
+                let previous = state.previous.as_ref();
+                sqlx::query(
+                    "UPDATE refresh_families SET \
+                     previous_digest = $2, previous_access_jti = $3, previous_rotated_at = $4, \
+                     previous_successor = $5::jsonb, current_digest = $6, \
+                     current_access_jti = $7, access = $8::jsonb, last_used_at = $9 \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(previous.map(|p| &p.digest.0[..]))
+                .bind(previous.map(|p| &p.access_jti))
+                .bind(previous.map(|p| to_db(p.rotated_at)))
+                .bind(previous.map(|p| to_json(&p.successor)).transpose()?)
+                .bind(&state.current.0[..])
+                .bind(&state.current_access_jti)
+                .bind(to_json(&access)?)
+                .bind(to_db(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+                tx.commit().await.map_err(db_err)?;
+            }
+            Decision::Retry(_) => tx.rollback().await.map_err(db_err)?,
+            _ => delete_family(tx, id).await?,
         }
-
-        let current = digest_from_db(&current)?;
-        let previous = match (previous_digest, previous_successor) {
-            (Some(digest), Some(successor)) => Some((
-                digest_from_db(&digest)?,
-                previous_access_jti.unwrap_or_default(),
-                previous_rotated_at.map_or(0, from_db),
-                from_json::<Successor>(&successor)?,
-            )),
-            _ => None,
-        };
-        let mut access: Vec<AccessRef> = from_json(&access)?;
-
-        let mapped_access = if presented == current {
-            Some(current_access_jti.as_str())
-        } else {
-            previous
-                .as_ref()
-                .filter(|p| p.0 == presented)
-                .map(|p| p.1.as_str())
-        };
-        if let (Some(mapped), Some(presented_access)) = (mapped_access, presented_access.as_deref())
-            && mapped != presented_access
-        {
-            delete_family(tx, &family_id).await?;
-            return Ok(RotateOutcome::Compromised { user_id, access });
-        }
-
-        if presented == current {
-            successor.refresh_expires_at = successor.refresh_expires_at.min(expires_at);
-            access.retain(|a| a.expires_at > now);
-            access.push(AccessRef {
-                jti: successor.access_jti.clone(),
-                expires_at: successor.access_expires_at,
-            });
-            let excess = access.len().saturating_sub(MAX_ACCESS_PER_FAMILY);
-            access.drain(..excess);
-            sqlx::query(
-                "UPDATE refresh_families SET \
-                 previous_digest = $2, previous_access_jti = $3, previous_rotated_at = $4, \
-                 previous_successor = $5::jsonb, current_digest = $6, \
-                 current_access_jti = $7, access = $8::jsonb, last_used_at = $4 \
-                 WHERE id = $1",
-            )
-            .bind(&family_id)
-            .bind(&current.0[..])
-            .bind(&current_access_jti)
-            .bind(to_db(now))
-            .bind(to_json(&successor)?)
-            .bind(&TokenDigest::of_jti(&successor.refresh_jti).0[..])
-            .bind(&successor.access_jti)
-            .bind(to_json(&access)?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
-            return Ok(RotateOutcome::Rotated(successor));
-        }
-
-        if let Some((digest, _, rotated_at, successor)) = previous
-            && digest == presented
-            && grace_secs > 0
-            && now <= rotated_at.saturating_add(grace_secs)
-            && current == TokenDigest::of_jti(&successor.refresh_jti)
-        {
-            tx.rollback().await.map_err(db_err)?;
-            return Ok(RotateOutcome::Retry(successor));
-        }
-
-        delete_family(tx, &family_id).await?;
-        Ok(RotateOutcome::Reused { user_id, access })
+        Ok(decision.outcome(user_id, access))
     }
 
     async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {

@@ -1,25 +1,23 @@
-//! The in-process revocation set of a [`PostgresStore`](super::PostgresStore): filled at
-//! start, kept current by LISTEN/NOTIFY, trusted only within the staleness bound.
+//! The PostgreSQL feed of the revocation replica of a
+//! [`PostgresStore`](super::PostgresStore) ([`RevocationReplica`], which holds the copy and
+//! decides when it is trusted): filled at start, kept current by LISTEN/NOTIFY.
 //!
-//! The design is the Redis cache's (see `store::redis`): subscribe first, then load, so
-//! nothing committed meanwhile is missed; every store sends a heartbeat on the channel;
-//! a store trusts its copy only while it has heard the channel within `max_staleness`
-//! and the copy was filled after the subscription came up. Any doubt (listener
-//! connection lost, a notification that cannot be kept, the triggers missing) and the
-//! copy is not trusted: checks go to the database until a new subscription is up and
-//! the copy re-filled.
+//! Like the Redis feed: subscribe first, then load, so nothing committed meanwhile is
+//! missed; every store sends a heartbeat on the channel. Any doubt (listener connection
+//! lost, a notification that cannot be kept, the triggers missing) and the copy is not
+//! trusted: checks go to the database until a new subscription is up and the copy
+//! re-filled.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::postgres::{PgListener, PgPool, PgPoolOptions};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::{db_err, from_db, to_db};
-use crate::store::memory::MemoryRevocationStore;
-use crate::store::{RevocationStore, StoreError, SubjectCutoff, TokenDigest};
+use crate::store::replica::RevocationReplica;
+use crate::store::{StoreError, SubjectCutoff, TokenDigest};
 use crate::token::clock::unix_now;
 
 /// `application_name` of the listener's connection (visible in `pg_stat_activity`).
@@ -28,76 +26,18 @@ pub(super) const LISTENER_APPLICATION_NAME: &str = "axum-token-auth-listener";
 /// Rows read per warm-start query (keyset pages, so no long-held snapshot or cursor).
 const LOAD_PAGE: i64 = 10_000;
 
-/// The copy and whether it can be trusted.
-pub(super) struct Cache {
-    pub(super) revoked: MemoryRevocationStore,
-    /// Whether the subscription is up and the copy was filled after it came up.
-    synced: AtomicBool,
-    /// Milliseconds since `epoch` when the channel last delivered anything.
-    last_heard_ms: AtomicU64,
-    epoch: Instant,
-    max_staleness_ms: u64,
-}
-
-impl Cache {
-    pub(super) fn new(max_staleness: Duration) -> Self {
-        Cache {
-            revoked: MemoryRevocationStore::default(),
-            synced: AtomicBool::new(false),
-            last_heard_ms: AtomicU64::new(0),
-            epoch: Instant::now(),
-            max_staleness_ms: max_staleness.as_millis() as u64,
-        }
-    }
-
-    pub(super) fn fresh(&self) -> bool {
-        let now = self.epoch.elapsed().as_millis() as u64;
-        self.synced.load(Ordering::Acquire)
-            && now.saturating_sub(self.last_heard_ms.load(Ordering::Acquire))
-                <= self.max_staleness_ms
-    }
-
-    /// Adds a revocation to the copy. One that cannot be kept (the copy is full) makes
-    /// the copy untrusted until the next resync.
-    pub(super) async fn remember(&self, digest: TokenDigest, expires_at: u64) {
-        if let Err(e) = self.revoked.revoke(digest, expires_at).await {
-            tracing::warn!(error = %e, "revocation cache cannot hold more entries; checks go to postgres");
-            self.synced.store(false, Ordering::Release);
-        }
-    }
-
-    pub(super) fn set_cutoff(&self, subject: &str, cutoff: SubjectCutoff) {
-        self.revoked.set_cutoff(subject, cutoff);
-    }
-
-    fn heard(&self) {
-        self.last_heard_ms
-            .store(self.epoch.elapsed().as_millis() as u64, Ordering::Release);
-    }
-
-    /// Applies one notification payload (see the migration that installs the triggers).
-    async fn apply(&self, payload: &str) {
-        if let Some(rest) = payload.strip_prefix("r:") {
-            if let Some((hex, exp)) = rest.split_once(':')
-                && let (Some(d), Ok(exp)) = (TokenDigest::from_hex(hex), exp.parse::<u64>())
-            {
-                self.remember(d, exp).await;
-            }
-        } else if let Some(rest) = payload.strip_prefix("c:")
-            && let Some((generation, rest)) = rest.split_once(':')
-            && let Some((cut, subject)) = rest.split_once(':')
-            && let (Ok(generation), Ok(issued_through)) = (generation.parse(), cut.parse())
+/// Applies one notification payload (see the migration that installs the triggers).
+async fn apply(cache: &RevocationReplica, payload: &str) {
+    if let Some(rest) = payload.strip_prefix("r:") {
+        if let Some((hex, exp)) = rest.split_once(':')
+            && let (Some(d), Ok(exp)) = (TokenDigest::from_hex(hex), exp.parse::<u64>())
         {
-            self.set_cutoff(
-                subject,
-                SubjectCutoff {
-                    generation,
-                    issued_through,
-                },
-            );
+            cache.remember(d, exp).await;
         }
-        // "h" (heartbeat) and anything unknown: only proof the channel is alive.
+    } else {
+        cache.apply_cutoff(payload);
     }
+    // "h" (heartbeat) and anything unknown: only proof the channel is alive.
 }
 
 /// The cache's background tasks, aborted when the last handle of the store is dropped.
@@ -114,7 +54,7 @@ impl Drop for Tasks {
 /// Starts the listener and the heartbeat (needs a Tokio runtime).
 pub(super) fn spawn(
     pool: PgPool,
-    cache: Arc<Cache>,
+    cache: Arc<RevocationReplica>,
     heartbeat: Duration,
     connect_timeout: Duration,
 ) -> Tasks {
@@ -133,15 +73,15 @@ pub(super) fn spawn(
 /// fails.
 async fn listener_task(
     pool: PgPool,
-    cache: Arc<Cache>,
+    cache: Arc<RevocationReplica>,
     channel: watch::Sender<Option<String>>,
     connect_timeout: Duration,
 ) {
     let mut backoff = Duration::from_millis(50);
     loop {
-        cache.synced.store(false, Ordering::Release);
+        cache.distrust();
         let result = run_listener(&pool, &cache, &channel, connect_timeout, &mut backoff).await;
-        cache.synced.store(false, Ordering::Release);
+        cache.distrust();
         if let Err(e) = result {
             tracing::warn!(error = %e, "postgres revocation listener lost; checks go to postgres");
         }
@@ -161,7 +101,7 @@ const CHANNEL_SQL: &str = "\
 
 async fn run_listener(
     pool: &PgPool,
-    cache: &Cache,
+    cache: &RevocationReplica,
     channel_tx: &watch::Sender<Option<String>>,
     connect_timeout: Duration,
     backoff: &mut Duration,
@@ -203,17 +143,16 @@ async fn run_listener(
     channel_tx.send_replace(Some(channel));
 
     // Fill the copy after subscribing: what commits meanwhile is both loaded and heard.
+    cache.filling();
     load(pool, cache).await?;
-    cache.heard();
-    cache.synced.store(true, Ordering::Release);
+    cache.filled()?;
     *backoff = Duration::from_millis(50);
-    tracing::debug!("postgres revocation cache synced");
 
     loop {
         match listener.try_recv().await {
             Ok(Some(n)) => {
-                cache.heard();
-                cache.apply(n.payload()).await;
+                cache.heard(0);
+                apply(cache, n.payload()).await;
             }
             Ok(None) => {
                 return Err(StoreError::Unavailable(
@@ -226,7 +165,7 @@ async fn run_listener(
 }
 
 /// Loads every live revocation and every subject cutoff, in keyset pages.
-async fn load(pool: &PgPool, cache: &Cache) -> Result<(), StoreError> {
+async fn load(pool: &PgPool, cache: &RevocationReplica) -> Result<(), StoreError> {
     let now = to_db(unix_now());
     let mut after: Vec<u8> = Vec::new();
     loop {

@@ -1,9 +1,9 @@
-//! The in-process copy of the revocation list and the tasks that keep it current: one
-//! `SUBSCRIBE` on a single node, one `SSUBSCRIBE` per bucket on a cluster.
+//! The Redis feed of the revocation replica ([`RevocationReplica`], which holds the copy
+//! and decides when it is trusted): one `SUBSCRIBE` on a single node, one `SSUBSCRIBE`
+//! per bucket on a cluster, a fill over every master, the channels' messages applied.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use redis::cluster_async::ClusterConnection;
@@ -13,182 +13,86 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::conn::{Conn, KeyScan};
 use super::keys::Keys;
 use super::{map_err, parse_hex};
-use crate::store::memory::MemoryRevocationStore;
-use crate::store::{RevocationStore, StoreError, SubjectCutoff};
+use crate::store::replica::RevocationReplica;
+use crate::store::{StoreError, SubjectCutoff};
 
-/// The in-process copy of the revocation list.
-pub(super) struct Cache {
-    pub(super) revoked: MemoryRevocationStore,
-    /// Whether the subscriptions are up and the copy was filled after they came up.
-    synced: AtomicBool,
-    /// Set when the copy could not hold a revocation: it is re-filled once there is room.
-    overflowed: AtomicBool,
-    /// Milliseconds since `epoch` when each channel last delivered anything.
-    last_heard_ms: Box<[AtomicU64]>,
-    epoch: Instant,
-    max_staleness_ms: u64,
+/// Applies one message of a revocation channel.
+async fn apply(cache: &RevocationReplica, payload: &str) {
+    if cache.apply_cutoff(payload) {
+        return;
+    }
+    if let Some(rest) = payload.strip_prefix("g:") {
+        if let Some((n, user)) = rest.split_once(':')
+            && let Ok(generation) = n.parse::<u64>()
+        {
+            cache.set_cutoff(
+                user,
+                SubjectCutoff {
+                    generation,
+                    issued_through: 0,
+                },
+            );
+        }
+    } else if let Some((h, exp)) = payload.split_once(':')
+        && let (Some(d), Ok(exp)) = (parse_hex(h), exp.parse::<u64>())
+    {
+        cache.remember(d, exp).await;
+    }
 }
 
-impl Cache {
-    pub(super) fn new(channels: usize, capacity: usize, max_staleness: Duration) -> Self {
-        Cache {
-            revoked: MemoryRevocationStore::with_capacity(capacity),
-            synced: AtomicBool::new(false),
-            overflowed: AtomicBool::new(false),
-            last_heard_ms: (0..channels).map(|_| AtomicU64::new(0)).collect(),
-            epoch: Instant::now(),
-            max_staleness_ms: max_staleness.as_millis() as u64,
+/// Fills the copy from Redis (every master of a cluster): revoked digests with their
+/// expiry, then every user's generation and cutoff. Called after subscribing, so
+/// nothing published meanwhile is missed. Trusted afterwards unless it overflowed.
+async fn fill(cache: &RevocationReplica, conn: &mut Conn, keys: &Keys) -> Result<(), StoreError> {
+    cache.filling();
+    let mut scan = KeyScan::new(conn, keys.rev_pattern()).await?;
+    while let Some((node, batch)) = scan.next_batch(conn).await? {
+        if batch.is_empty() {
+            continue;
         }
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
-    }
-
-    /// Trusted: synced, and every channel heard within the staleness bound. A fixed
-    /// number of atomic loads (one per channel), whatever the number of revocations.
-    pub(super) fn fresh(&self) -> bool {
-        if !self.synced.load(Ordering::Acquire) {
-            return false;
+        let mut pipe = redis::pipe();
+        for k in &batch {
+            pipe.cmd("EXPIRETIME").arg(k);
         }
-        let now = self.now_ms();
-        self.last_heard_ms
-            .iter()
-            .all(|t| now.saturating_sub(t.load(Ordering::Acquire)) <= self.max_staleness_ms)
-    }
-
-    /// Whether the copy could not hold a revocation since it was last filled.
-    pub(super) fn overflowed(&self) -> bool {
-        self.overflowed.load(Ordering::Acquire)
-    }
-
-    /// Adds a revocation to the local copy. If it cannot be kept (the copy is full), the
-    /// copy is no longer trusted: checks go to Redis until a re-fill succeeds.
-    pub(super) async fn remember(&self, digest: crate::store::TokenDigest, expires_at: u64) {
-        if let Err(e) = self.revoked.revoke(digest, expires_at).await {
-            if !self.overflowed.swap(true, Ordering::AcqRel) {
-                tracing::warn!(error = %e, "revocation cache cannot hold more entries; checks go to redis until it is re-filled");
+        let exps: Vec<i64> = conn.pipe_on(&node, pipe).await?;
+        for (k, exp) in batch.iter().zip(exps) {
+            if let (Some(d), Ok(exp)) = (
+                Keys::digest_of_rev_key(k).and_then(parse_hex),
+                u64::try_from(exp),
+            ) {
+                cache.remember(d, exp).await;
             }
-            self.synced.store(false, Ordering::Release);
         }
     }
-
-    fn heard(&self, channel: usize) {
-        if let Some(t) = self.last_heard_ms.get(channel) {
-            t.store(self.now_ms(), Ordering::Release);
-        }
-    }
-
-    fn heard_all(&self) {
-        for c in 0..self.last_heard_ms.len() {
-            self.heard(c);
-        }
-    }
-
-    /// The first channel not heard within the staleness bound.
-    fn stale_channel(&self) -> Option<usize> {
-        let now = self.now_ms();
-        self.last_heard_ms
+    let mut scan = KeyScan::new(conn, keys.gen_pattern()).await?;
+    while let Some((node, batch)) = scan.next_batch(conn).await? {
+        let users: Vec<&str> = batch
             .iter()
-            .position(|t| now.saturating_sub(t.load(Ordering::Acquire)) > self.max_staleness_ms)
-    }
-
-    /// Applies one message of a revocation channel.
-    async fn apply(&self, payload: &str) {
-        if let Some(rest) = payload.strip_prefix("c:") {
-            if let Some((n, rest)) = rest.split_once(':')
-                && let Some((cut, user)) = rest.split_once(':')
-                && let (Ok(generation), Ok(issued_through)) = (n.parse(), cut.parse())
-            {
-                self.revoked.set_cutoff(
+            .filter_map(|k| keys.user_of_gen_key(k))
+            .collect();
+        if users.is_empty() {
+            continue;
+        }
+        // A user's `gen:` and `cut:` share a slot, so both live on `node`.
+        let mut pipe = redis::pipe();
+        for u in &users {
+            let (generation, cut, _) = keys.cutoff(u);
+            pipe.get(generation).get(cut);
+        }
+        let values: Vec<Option<u64>> = conn.pipe_on(&node, pipe).await?;
+        for (user, pair) in users.iter().zip(values.chunks(2)) {
+            if let [Some(generation), cut] = pair {
+                cache.set_cutoff(
                     user,
                     SubjectCutoff {
-                        generation,
-                        issued_through,
+                        generation: *generation,
+                        issued_through: cut.unwrap_or(0),
                     },
                 );
             }
-        } else if let Some(rest) = payload.strip_prefix("g:") {
-            if let Some((n, user)) = rest.split_once(':')
-                && let Ok(generation) = n.parse::<u64>()
-            {
-                self.revoked.set_cutoff(
-                    user,
-                    SubjectCutoff {
-                        generation,
-                        issued_through: 0,
-                    },
-                );
-            }
-        } else if let Some((h, exp)) = payload.split_once(':')
-            && let (Some(d), Ok(exp)) = (parse_hex(h), exp.parse::<u64>())
-        {
-            self.remember(d, exp).await;
         }
     }
-
-    /// Fills the copy from Redis (every master of a cluster): revoked digests with their
-    /// expiry, then every user's generation and cutoff. Called after subscribing, so
-    /// nothing published meanwhile is missed. Trusted afterwards unless it overflowed.
-    async fn fill(&self, conn: &mut Conn, keys: &Keys) -> Result<(), StoreError> {
-        self.overflowed.store(false, Ordering::Release);
-        let mut scan = KeyScan::new(conn, keys.rev_pattern()).await?;
-        while let Some((node, batch)) = scan.next_batch(conn).await? {
-            if batch.is_empty() {
-                continue;
-            }
-            let mut pipe = redis::pipe();
-            for k in &batch {
-                pipe.cmd("EXPIRETIME").arg(k);
-            }
-            let exps: Vec<i64> = conn.pipe_on(&node, pipe).await?;
-            for (k, exp) in batch.iter().zip(exps) {
-                if let (Some(d), Ok(exp)) = (
-                    Keys::digest_of_rev_key(k).and_then(parse_hex),
-                    u64::try_from(exp),
-                ) {
-                    self.remember(d, exp).await;
-                }
-            }
-        }
-        let mut scan = KeyScan::new(conn, keys.gen_pattern()).await?;
-        while let Some((node, batch)) = scan.next_batch(conn).await? {
-            let users: Vec<&str> = batch
-                .iter()
-                .filter_map(|k| keys.user_of_gen_key(k))
-                .collect();
-            if users.is_empty() {
-                continue;
-            }
-            // A user's `gen:` and `cut:` share a slot, so both live on `node`.
-            let mut pipe = redis::pipe();
-            for u in &users {
-                let (generation, cut, _) = keys.cutoff(u);
-                pipe.get(generation).get(cut);
-            }
-            let values: Vec<Option<u64>> = conn.pipe_on(&node, pipe).await?;
-            for (user, pair) in users.iter().zip(values.chunks(2)) {
-                if let [Some(generation), cut] = pair {
-                    self.revoked.set_cutoff(
-                        user,
-                        SubjectCutoff {
-                            generation: *generation,
-                            issued_through: cut.unwrap_or(0),
-                        },
-                    );
-                }
-            }
-        }
-        if self.overflowed() {
-            return Err(StoreError::Unavailable(
-                "revocation cache is full; re-filled when entries expire".into(),
-            ));
-        }
-        self.heard_all();
-        self.synced.store(true, Ordering::Release);
-        tracing::debug!("revocation cache synced");
-        Ok(())
-    }
+    cache.filled()
 }
 
 /// How long a copy that overflowed waits before trying to re-fill.
@@ -202,16 +106,16 @@ pub(super) async fn single_node_task(
     client: Client,
     conn: Conn,
     keys: Keys,
-    cache: Arc<Cache>,
+    cache: Arc<RevocationReplica>,
     heartbeat: Duration,
 ) {
     let mut backoff = Duration::from_millis(50);
     loop {
-        cache.synced.store(false, Ordering::Release);
+        cache.distrust();
         if let Err(e) = run_single(&client, conn.clone(), &keys, &cache, heartbeat).await {
             tracing::warn!(error = %e, "revocation cache not trusted; checks go to redis");
         }
-        cache.synced.store(false, Ordering::Release);
+        cache.distrust();
         if cache.overflowed() {
             tokio::time::sleep(refill_period(heartbeat)).await;
         } else {
@@ -225,14 +129,14 @@ async fn run_single(
     client: &Client,
     mut conn: Conn,
     keys: &Keys,
-    cache: &Cache,
+    cache: &RevocationReplica,
     heartbeat: Duration,
 ) -> Result<(), StoreError> {
     let channel = keys.channel(0);
     let mut pubsub = client.get_async_pubsub().await.map_err(map_err)?;
     pubsub.subscribe(&channel).await.map_err(map_err)?;
     let mut messages = pubsub.into_on_message();
-    cache.fill(&mut conn, keys).await?;
+    fill(cache, &mut conn, keys).await?;
     let mut ticker = tokio::time::interval(heartbeat);
     loop {
         tokio::select! {
@@ -242,7 +146,7 @@ async fn run_single(
                 };
                 cache.heard(0);
                 let payload: String = msg.get_payload().unwrap_or_default();
-                cache.apply(&payload).await;
+                apply(cache, &payload).await;
             }
             _ = ticker.tick() => {
                 let _: Result<i64, _> = conn.publish(&channel, "heartbeat").await;
@@ -263,19 +167,19 @@ pub(super) async fn cluster_task(
     conn: ClusterConnection,
     mut pushes: UnboundedReceiver<PushInfo>,
     keys: Keys,
-    cache: Arc<Cache>,
+    cache: Arc<RevocationReplica>,
     heartbeat: Duration,
 ) {
     let mut backoff = Duration::from_millis(50);
     loop {
-        cache.synced.store(false, Ordering::Release);
+        cache.distrust();
         match run_cluster(conn.clone(), &mut pushes, &keys, &cache, heartbeat).await {
             Ok(()) => return, // the store is gone
             Err(e) => {
                 tracing::warn!(error = %e, "revocation cache not trusted; checks go to redis")
             }
         }
-        cache.synced.store(false, Ordering::Release);
+        cache.distrust();
         if cache.overflowed() {
             tokio::time::sleep(refill_period(heartbeat)).await;
         } else {
@@ -289,7 +193,7 @@ async fn run_cluster(
     mut cluster: ClusterConnection,
     pushes: &mut UnboundedReceiver<PushInfo>,
     keys: &Keys,
-    cache: &Cache,
+    cache: &RevocationReplica,
     heartbeat: Duration,
 ) -> Result<(), StoreError> {
     // What is queued is older than the fill below, which covers it.
@@ -300,7 +204,7 @@ async fn run_cluster(
         cluster.ssubscribe(c).await.map_err(map_err)?;
     }
     let mut conn = Conn::Cluster(cluster.clone());
-    cache.fill(&mut conn, keys).await?;
+    fill(cache, &mut conn, keys).await?;
     let mut ticker = tokio::time::interval(heartbeat);
     loop {
         tokio::select! {
@@ -317,7 +221,7 @@ async fn run_cluster(
                         };
                         let Some(bucket) = keys.bucket_of_channel(&channel) else { continue };
                         cache.heard(bucket);
-                        cache.apply(&payload).await;
+                        apply(cache, &payload).await;
                     }
                     PushKind::Disconnection => {
                         return Err(StoreError::Unavailable("redis cluster node connection lost".into()));

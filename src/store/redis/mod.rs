@@ -90,6 +90,7 @@ use crate::store::family::{
 };
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
 use crate::store::memory::DEFAULT_REVOCATION_CAPACITY;
+use crate::store::replica::RevocationReplica;
 use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
 use crate::token::clock::unix_now;
 use crate::token::scope::Scope;
@@ -99,7 +100,6 @@ mod conn;
 mod keys;
 mod scripts;
 
-use cache::Cache;
 use conn::{Conn, KeyScan};
 use keys::Keys;
 use scripts::*;
@@ -230,7 +230,7 @@ pub struct RedisStore {
     keys: Keys,
     wait_replicas: u32,
     wait_ms: u64,
-    cache: Option<Arc<Cache>>,
+    cache: Option<Arc<RevocationReplica>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -343,7 +343,8 @@ impl RedisStore {
         let conn = Conn::Single(manager);
         let keys = Keys::new(&options.prefix, false);
         let (cache, task) = if options.local_cache {
-            let cache = Arc::new(Cache::new(
+            let cache = Arc::new(RevocationReplica::new(
+                "redis",
                 keys.channels(),
                 options.cache_capacity,
                 options.max_staleness,
@@ -404,7 +405,8 @@ impl RedisStore {
         let conn = Conn::Cluster(cluster.clone());
         let keys = Keys::new(&options.prefix, true);
         let (cache, task) = if options.local_cache {
-            let cache = Arc::new(Cache::new(
+            let cache = Arc::new(RevocationReplica::new(
+                "redis",
                 keys.channels(),
                 options.cache_capacity,
                 options.max_staleness,
@@ -427,7 +429,7 @@ impl RedisStore {
         conn: Conn,
         keys: Keys,
         options: &RedisOptions,
-        cache: Option<Arc<Cache>>,
+        cache: Option<Arc<RevocationReplica>>,
         task: Option<tokio::task::JoinHandle<()>>,
     ) -> Self {
         RedisStore {
@@ -579,8 +581,7 @@ impl RevocationStore for RedisStore {
     }
 
     fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
-        let cache = self.cache.as_ref().filter(|c| c.fresh())?;
-        cache.revoked.is_revoked_now(digest)
+        self.cache.as_ref()?.is_revoked_now(digest)
     }
 
     async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
@@ -594,7 +595,7 @@ impl RevocationStore for RedisStore {
             )
             .await?;
         if let Some(c) = &self.cache {
-            c.revoked.set_cutoff(
+            c.set_cutoff(
                 subject,
                 SubjectCutoff {
                     generation: n,
@@ -664,8 +665,7 @@ impl RevocationStore for RedisStore {
     }
 
     fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        let cache = self.cache.as_ref().filter(|c| c.fresh())?;
-        cache.revoked.check_now(token)
+        self.cache.as_ref()?.check_now(token)
     }
 }
 

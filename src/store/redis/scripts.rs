@@ -62,6 +62,12 @@ end
     };
 }
 
+// The rotation decision of `store::family::rotation` (`decide`), in Lua because it must
+// run inside Redis to be atomic: the same checks in the same order (ended → compromised →
+// current → grace retry → reuse). It is held to the same table of cases as the Rust
+// decision: `tests/conformance/rotation_cases.rs`, run by the conformance suite against
+// this store (one server and a cluster) and by the unit test of `decide`.
+//
 // KEYS: family. ARGV: presented digest, now, grace, presented access jti, successor JSON,
 // successor digest, access list bound. A family that ends is deleted here; the caller
 // then drops it from the user's index (another slot on a cluster), hence the user id in
