@@ -26,7 +26,7 @@
 //!
 //! let token = auth.issue_access(&TokenRequest::new("alice").scopes(["users:read"]))?;
 //! let request = Request::get("/users")
-//!     .header("authorization", format!("Bearer {token}"))
+//!     .header("authorization", format!("Bearer {}", token.as_str()))
 //!     .body(Body::empty())?;
 //! assert_eq!(app.clone().oneshot(request).await?.status(), StatusCode::OK);
 //!
