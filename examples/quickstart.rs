@@ -116,7 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  curl -i {base}/auth/refresh -H 'content-type: application/json' -d \"{{\\\"refresh_token\\\":\\\"$REFRESH\\\"}}\""
     );
-    println!("  (the cookie flow with CSRF: see the README, section \"Sessions\")\n");
+    println!("  (the cookie flow with CSRF: see the manual, page \"sessions\")\n");
     axum::serve(listener, app).await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Metrics through the [`metrics`](https://docs.rs/metrics) facade (feature `metrics`);
 //! without the feature every function here is empty. The table of names and labels is in
-//! the README. No label ever carries a token, a subject, an id or anything a client
+//! `manual::metrics`. No label ever carries a token, a subject, an id or anything a client
 //! chose: only kinds, fixed reason names, operation and store names.
 // Without the feature only the names of the counters are used.
 #![cfg_attr(not(feature = "metrics"), allow(dead_code))]

@@ -1269,14 +1269,16 @@ fn default_access_lifetime_is_15_minutes() {
     );
 }
 
-/// The README's refusal table lists the CSRF refusal, and says what the code answers.
+/// The manual's refusal table (`manual::security`) lists the CSRF refusal, and says what
+/// the code answers.
 #[tokio::test]
-async fn readme_refusal_table_lists_the_csrf_row_as_the_code_answers_it() {
-    let readme = include_str!("../README.md");
-    let row = readme
+async fn manual_refusal_table_lists_the_csrf_row_as_the_code_answers_it() {
+    let page = include_str!("../src/manual/security.rs");
+    let row = page
         .lines()
+        .map(|l| l.trim_start_matches("//!").trim_start())
         .find(|l| l.starts_with("| CSRF"))
-        .expect("README refusal table has a CSRF row");
+        .expect("the manual's refusal table has a CSRF row");
     assert!(
         row.contains("| 403 |") && row.contains("invalid_request"),
         "{row}"

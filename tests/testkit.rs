@@ -286,10 +286,10 @@ fn claims_of_a_misfit_type_panic_with_the_reason() {
 }
 
 // ---------------------------------------------------------------------------------------
-// README: `route_layer` for a guarded sub-router
+// The manual's sessions page: `route_layer` for a guarded sub-router
 // ---------------------------------------------------------------------------------------
 
-/// The README's sessions router: with `.layer` the layer also wraps the fallback, so an
+/// The sessions router of the manual (`manual::sessions`): with `.layer` the layer also wraps the fallback, so an
 /// unknown path answers 401 (and tells a scanner which paths exist); with `.route_layer`
 /// only the routes are guarded and an unknown path stays 404.
 #[tokio::test]

@@ -598,7 +598,7 @@ impl TokenAuthBuilder {
     /// How many verified tokens each layer remembers, so a repeated token skips its
     /// signature check (default [`DEFAULT_CACHE_CAPACITY`](crate::http::DEFAULT_CACHE_CAPACITY),
     /// 16 384; 0 turns the cache off). Expiry, revocation and CSRF are still checked on
-    /// every request; see the `cache` notes in the README.
+    /// every request; see [`manual::cache`](crate::manual::cache).
     ///
     /// ```
     /// use axum_token_auth::TokenAuth;

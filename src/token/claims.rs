@@ -1,6 +1,6 @@
 //! The token format: registered claims, [`TokenKind`], [`Audience`] and [`TokenClaims`].
 //!
-//! The wire format is documented in the crate README ("Wire format").
+//! The wire format is documented in [`manual::wire_format`](crate::manual::wire_format).
 
 use std::any::Any;
 use std::fmt;

@@ -1,0 +1,34 @@
+//! Configuration from the environment: what
+//! [`TokenAuth::from_env`](crate::TokenAuth::from_env) reads, and what the quickstart adds.
+//!
+//! ```no_run
+//! let auth = axum_token_auth::TokenAuth::from_env()?;
+//! # Ok::<(), axum_token_auth::ConfigError>(())
+//! ```
+//!
+//! # `TokenAuth::from_env`
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `JWT_SECRET_KEY` | HMAC secret (HS*): at least the hash size (32 bytes for HS256), no placeholders | — |
+//! | `JWT_ALGORITHM` | `HS256` `HS384` `HS512` `RS256` `RS384` `RS512` `PS256` `ES256` `ES384` `EdDSA` | `HS256` |
+//! | `JWT_PRIVATE_KEY` / `JWT_PRIVATE_KEY_FILE` | PEM private key for the asymmetric algorithms | — |
+//! | `JWT_KEY_ID` | `kid` of the signing key | RFC 7638 thumbprint (asymmetric) |
+//! | `JWT_ACCESS_TOKEN_EXPIRE_MINUTES` | access-token lifetime (1 min … 24 h; outside: `ConfigError`) | 15 |
+//! | `JWT_REFRESH_TOKEN_EXPIRE_DAYS` | refresh-token lifetime (1 day … 365 d; outside: `ConfigError`) | 7 |
+//! | `JWT_AUDIENCE` | required `aud` (exact match) | none |
+//! | `JWT_ISSUER` | required `iss` (exact match) | none |
+//! | `JWT_LEEWAY_SECONDS` | clock-skew leeway for `exp`/`nbf`/`iat` (≤ 300) | 30 |
+//!
+//! # The quickstart (`examples/quickstart.rs`)
+//!
+//! The `JWT_*` variables above, and:
+//!
+//! | variable | meaning |
+//! | --- | --- |
+//! | `ADDR` | the address to listen on (`127.0.0.1:3000`) |
+//! | `JWT_SECRET_KEY` | unset: a random secret, with a warning that tokens won't survive a restart |
+//! | `COOKIE_SECURE=false` | development only: cookies without `Secure` and without name prefixes (see [sessions](super::sessions#cookies-over-plain-http)) |
+//! | `STORE` | `redis`, `redis-cluster` or `postgres` (default: in memory); with `REDIS_URL`, `REDIS_CLUSTER_NODES`, `DATABASE_URL`, optional `POSTGRES_SCHEMA` (see [stores](super::stores)) |
+//! | `OIDC_ISSUER`, or `JWKS_URL` + `JWKS_ISSUER`; `OIDC_AUDIENCE`, `OIDC_SCOPE_CLAIMS` | trust an external issuer (feature `oidc`; see [identity providers](super::identity_providers#in-the-quickstart)) |
+//! | `LEGACY_*` | accept the tokens of a replaced system for a migration window (see [migration](super::migration)) |
