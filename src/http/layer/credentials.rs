@@ -23,7 +23,7 @@ pub enum TokenSource {
     Cookie,
     /// The `access_token` query parameter of a WebSocket upgrade request (RFC 6750
     /// §2.3), when the layer accepts it
-    /// ([`accept_query_token_on_upgrade`](TokenAuthLayer::accept_query_token_on_upgrade)).
+    /// ([`accept_query_token_on_upgrade`](crate::TokenAuthLayer::accept_query_token_on_upgrade)).
     Query,
 }
 
