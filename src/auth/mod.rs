@@ -169,7 +169,7 @@ impl TokenAuth {
 
     /// The issuers (`iss`) of the trusted external issuers.
     pub fn trusted_issuers(&self) -> impl Iterator<Item = &str> {
-        self.inner.verifier.trusted.iter().map(|i| i.iss.as_str())
+        self.inner.verifier.trusted.iter().map(|i| &*i.iss)
     }
 
     /// Renders `error` with the configured [`ErrorRenderer`](crate::http::ErrorRenderer) and

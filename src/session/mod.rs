@@ -767,22 +767,16 @@ impl Sessions {
         let presented_access = match access_token {
             None => None,
             Some(t) => {
-                let access: TokenClaims = auth
+                let access: Accepted<crate::token::NoCustomClaims> = auth
                     .verify_session(t, KindSet::of(TokenKind::Access), false, false)
-                    .map_err(|e| auth.rejected(e))?
-                    .claims;
-                // "Not expired" as the layer sees it: within the leeway it still accepts it.
-                if s.require_expired_access
-                    && access
-                        .exp
-                        .saturating_add(auth.inner.verifier.settings.leeway)
-                        > auth.now()
-                {
+                    .map_err(|e| auth.rejected(e))?;
+                // "Not expired" as the layer sees it: until its identity says.
+                if s.require_expired_access && access.identity.until > auth.now() {
                     return Err(AuthError::InvalidRequest(
                         crate::http::InvalidRequest::AccessTokenNotExpired,
                     ));
                 }
-                Some(access.jti)
+                Some(access.claims.jti)
             }
         };
         let decision = s.hooks.on_refresh(&parent).await;
@@ -1033,13 +1027,13 @@ impl Sessions {
             while !failed.is_empty() {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(std::time::Duration::from_secs(5));
-                // Accepted until expiry plus the leeway: retried as long.
+                // Retried as long as the token would be accepted.
                 let now = auth.now();
-                let leeway = auth.inner.verifier.settings.leeway;
+                let verifier = &auth.inner.verifier;
                 let mut left = Vec::new();
                 for a in failed
                     .into_iter()
-                    .filter(|a| a.expires_at.saturating_add(leeway) > now)
+                    .filter(|a| verifier.own_until(a.expires_at) > now)
                 {
                     if auth
                         .revoke_jti_for(&user_id, &a.jti, a.expires_at)

@@ -41,9 +41,9 @@ enum Keys {
 
 /// One external issuer, ready to verify.
 pub(crate) struct TrustedIssuer {
-    pub(crate) iss: String,
-    /// `iss` again, shared into every verified token's [`TokenOrigin`](crate::token::TokenOrigin).
-    pub(crate) iss_shared: Arc<str>,
+    /// Its exact `iss`, shared into every verified token's
+    /// [`TokenOrigin`](crate::token::TokenOrigin).
+    pub(crate) iss: Arc<str>,
     /// Whether its tokens are looked up in the revocation store.
     pub(crate) check_revocation: bool,
     /// What a revocation-store outage means for its tokens (`None`: the handle's policy).
@@ -114,10 +114,9 @@ impl TrustedIssuer {
             _ => unreachable!("Issuer::check refuses remote sources without `oidc`"),
         };
         Ok(TrustedIssuer {
-            iss_shared: Arc::from(issuer.iss.as_str()),
             check_revocation: issuer.check_revocation,
             on_store_failure: issuer.on_store_failure,
-            iss: issuer.iss,
+            iss: Arc::from(issuer.iss),
             audiences: issuer.audiences,
             audience_claim: issuer.audience_claim,
             require_at_jwt: issuer.require_at_jwt,
@@ -242,7 +241,7 @@ impl TrustedIssuers {
         for (i, a) in issuers.iter().enumerate() {
             if issuers[..i].iter().any(|b| b.iss == a.iss) {
                 return Err(ConfigError::InvalidIssuer {
-                    issuer: a.iss.clone(),
+                    issuer: a.iss.to_string(),
                     reason: "trusted twice",
                 });
             }
@@ -255,7 +254,7 @@ impl TrustedIssuers {
     }
 
     pub(crate) fn find(&self, iss: &str) -> Option<&TrustedIssuer> {
-        self.issuers.iter().find(|i| i.iss == iss)
+        self.issuers.iter().find(|i| *i.iss == *iss)
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &TrustedIssuer> {

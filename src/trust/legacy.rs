@@ -83,7 +83,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::Algorithm;
+use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use serde_json::{Map, Value};
 
 use crate::store::TokenDigest;
@@ -93,6 +93,7 @@ use crate::token::error::InvalidToken;
 use crate::token::issue::is_valid_id;
 use crate::token::keys::Key;
 use crate::token::scope::check_scope;
+use crate::trust::verify::derived_jti;
 
 /// The token formats of the systems this crate replaces (ScopedTokenService, the Flask
 /// Token-Auth module, fastcore security and webtool's JWTService).
@@ -149,17 +150,6 @@ impl LegacyFormat {
 pub(crate) struct LegacyIdentity {
     pub(crate) jti: String,
     pub(crate) digest: TokenDigest,
-}
-
-/// The id of a token without one: `t.` + base64url(SHA-256 of `header.payload`), what
-/// the signature covers (never the signature, which a holder may respell).
-fn derived_id(token: &str) -> String {
-    let signed = token.rsplit_once('.').map_or(token, |(signed, _)| signed);
-    crate::trust::verify::derived_jti(signed)
-}
-
-fn is_hmac(alg: Algorithm) -> bool {
-    matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
 }
 
 /// The format's scopes as our `scope` claim, one scope at a time. ScopedTokenService's
@@ -348,18 +338,25 @@ impl LegacyIssuer {
     /// A token's one revocation identity, decided by its format (see the module docs):
     /// its id (the format's id claim, else derived from `header.payload`) and the digest
     /// it is revoked by. `claims` are the token's own, before [`normalize`](Self::normalize).
-    pub(crate) fn identity(&self, claims: &Map<String, Value>, token: &str) -> LegacyIdentity {
-        let jti = claims
+    pub(crate) fn identity(
+        &self,
+        claims: &Map<String, Value>,
+        token: &str,
+        signed: &str,
+    ) -> LegacyIdentity {
+        // An id of its own, else one derived from what the signature covers
+        // (`header.payload`), never from the signature, which a holder may respell.
+        let own_id = claims
             .get(self.format.id_claim())
             .and_then(Value::as_str)
-            .filter(|id| is_valid_id(id))
-            .map_or_else(|| derived_id(token), str::to_owned);
+            .filter(|id| is_valid_id(id));
+        let jti = own_id.map_or_else(|| derived_jti(signed), str::to_owned);
         let digest = match self.format {
             // What its `revoked_tokens` table stores; sound for HMAC keys only.
-            LegacyFormat::ScopedTokenService if is_hmac(self.key.alg) => {
+            LegacyFormat::ScopedTokenService if self.key.alg.family() == AlgorithmFamily::Hmac => {
                 TokenDigest::of_token(token)
             }
-            LegacyFormat::ScopedTokenService => self.format.id_digest(&derived_id(token)),
+            LegacyFormat::ScopedTokenService => self.format.id_digest(&derived_jti(signed)),
             format => format.id_digest(&jti),
         };
         LegacyIdentity { jti, digest }
@@ -371,12 +368,13 @@ impl LegacyIssuer {
         &self,
         mut claims: Map<String, Value>,
         token: &str,
+        signed: &str,
         now: u64,
     ) -> Result<(Map<String, Value>, TokenKind, TokenDigest), InvalidToken> {
         if self.until.is_none_or(|until| now >= until) {
             return Err(InvalidToken::LegacyFormatRetired);
         }
-        let identity = self.identity(&claims, token);
+        let identity = self.identity(&claims, token, signed);
         let take_str = |claims: &mut Map<String, Value>, name: &str| match claims.remove(name) {
             Some(Value::String(s)) => Some(s),
             _ => None,
@@ -507,6 +505,7 @@ mod tests {
     }
 
     /// A token's parts as `normalize` sees them (signature not checked there).
+    const SIGNED: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0";
     const TOKEN: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2lnbmF0dXJl";
 
     fn scoped() -> LegacyIssuer {
@@ -522,6 +521,7 @@ mod tests {
                 map(json!({"community_id": "c1", "module_name": "music", "scopes": ["read", "api.v1:write"],
                     "type": "service", "jti": "abc", "iat": 1, "exp": 2, "metadata": {"user_id": "u"}})),
                 TOKEN,
+                SIGNED,
                 1,
             )
             .unwrap();
@@ -534,6 +534,7 @@ mod tests {
             .normalize(
                 map(json!({"community_id": "c1", "module_name": "m", "type": "refresh"})),
                 TOKEN,
+                SIGNED,
                 1,
             )
             .unwrap();
@@ -549,6 +550,7 @@ mod tests {
             .normalize(
                 map(json!({"community_id": "c", "module_name": "m", "type": "access"})),
                 TOKEN,
+                SIGNED,
                 100,
             )
             .unwrap_err();
@@ -570,6 +572,7 @@ mod tests {
             .normalize(
                 map(json!({"user_id": 42, "ref_id": "5f0c…-uuid", "iat": 1, "exp": 2})),
                 TOKEN,
+                SIGNED,
                 1,
             )
             .unwrap();
@@ -588,12 +591,13 @@ mod tests {
             .normalize(
                 map(json!({"sub": "u", "type": "refresh", "aud": "app"})),
                 TOKEN,
+                SIGNED,
                 1,
             )
             .unwrap();
         assert_eq!(kind, TokenKind::Refresh);
         assert_eq!(
-            fc.normalize(map(json!({"sub": "u", "aud": "other"})), TOKEN, 1)
+            fc.normalize(map(json!({"sub": "u", "aud": "other"})), TOKEN, SIGNED, 1)
                 .unwrap_err(),
             InvalidToken::WrongAudience
         );
@@ -601,6 +605,7 @@ mod tests {
             fc.normalize(
                 map(json!({"sub": "u", "type": "weird", "aud": "app"})),
                 TOKEN,
+                SIGNED,
                 1
             )
             .unwrap_err(),
@@ -617,7 +622,7 @@ mod tests {
         let wt = open(LegacyIssuer::webtool(WEBTOOL_SECRET).unwrap());
         let claims = json!({"sub": "user123", "exp": 1_900_000_000.75, "iat": 1_899_996_400.25,
             "jti": "9f1c", "extra": {}});
-        let (c, kind, _) = wt.normalize(map(claims.clone()), TOKEN, 1).unwrap();
+        let (c, kind, _) = wt.normalize(map(claims.clone()), TOKEN, SIGNED, 1).unwrap();
         assert_eq!(
             (c["exp"].as_u64(), c["iat"].as_u64()),
             (Some(1_900_000_000), Some(1_899_996_400))
@@ -625,13 +630,13 @@ mod tests {
         assert_eq!(kind, TokenKind::Access);
         let mut refresh = map(claims);
         refresh.insert("at_hash".into(), json!("x4Bq"));
-        let (c, kind, _) = wt.normalize(refresh, TOKEN, 1).unwrap();
+        let (c, kind, _) = wt.normalize(refresh, TOKEN, SIGNED, 1).unwrap();
         assert_eq!(kind, TokenKind::Refresh);
         assert!(c.get("at_hash").is_none());
         // A negative date is no date.
         let bad = map(json!({"sub": "u", "exp": -1.0, "jti": "j"}));
         assert_eq!(
-            wt.normalize(bad, TOKEN, 1).unwrap_err(),
+            wt.normalize(bad, TOKEN, SIGNED, 1).unwrap_err(),
             InvalidToken::InvalidClaims
         );
     }
@@ -645,6 +650,7 @@ mod tests {
                     "scopes": ["read admin", "users:read", "read.", "read *", "group:*", "*", 7]}),
                 ),
                 TOKEN,
+                SIGNED,
                 1,
             )
             .unwrap();
@@ -655,6 +661,7 @@ mod tests {
             .normalize(
                 map(json!({"sub": "u", "scope": "users:read read. * users:*"})),
                 TOKEN,
+                SIGNED,
                 1,
             )
             .unwrap();
@@ -671,7 +678,7 @@ mod tests {
         let ta = open(LegacyIssuer::token_auth(Algorithm::HS256, SECRET).unwrap());
         let st = scoped();
         // By id, per format: never the crate's own digest of that jti.
-        let ids = [&fc, &wt, &ta].map(|l| l.identity(&claims, &one).digest);
+        let ids = [&fc, &wt, &ta].map(|l| l.identity(&claims, &one, signed).digest);
         assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
         assert!(!ids.contains(&TokenDigest::of_jti("id-1")));
         assert_eq!(Some(ids[0]), LegacyFormat::Fastcore.imported_digest("id-1"));
@@ -682,13 +689,16 @@ mod tests {
         // Without an id: derived from header.payload, whatever the signature's spelling.
         let bare = map(json!({"sub": "u"}));
         for l in [&fc, &wt, &ta] {
-            let (a, b) = (l.identity(&bare, &one), l.identity(&bare, &two));
+            let (a, b) = (
+                l.identity(&bare, &one, signed),
+                l.identity(&bare, &two, signed),
+            );
             assert_eq!((a.jti.as_str(), a.digest), (b.jti.as_str(), b.digest));
             assert!(a.jti.starts_with("t."));
         }
         // ScopedTokenService with its HMAC key: the whole token, as `revoked_tokens` holds.
         assert_eq!(
-            st.identity(&claims, &one).digest,
+            st.identity(&claims, &one, signed).digest,
             TokenDigest::of_token(&one)
         );
         assert_eq!(
@@ -702,8 +712,8 @@ mod tests {
             Key::from_pem(Algorithm::ES256, ec).unwrap(),
         ));
         assert_eq!(
-            st_ec.identity(&claims, &one).digest,
-            st_ec.identity(&claims, &two).digest
+            st_ec.identity(&claims, &one, signed).digest,
+            st_ec.identity(&claims, &two, signed).digest
         );
         assert_eq!(LegacyFormat::Webtool.imported_digest(""), None);
         assert_eq!(

@@ -375,8 +375,12 @@ impl OriginFilter {
         match signer {
             Signer::Own => self.admits_origin(&TokenOrigin::Own),
             Signer::Legacy(_) => self.admits_origin(&TokenOrigin::Legacy),
-            Signer::External(i) => self.any || self.issuers.iter().any(|a| **a == *i.iss),
+            Signer::External(i) => self.any || self.admits_issuer(&i.iss),
         }
+    }
+
+    fn admits_issuer(&self, iss: &str) -> bool {
+        self.issuers.iter().any(|a| **a == *iss)
     }
 
     /// Whether a verified token of `origin` passes (the scope guard's check on claims
@@ -386,7 +390,7 @@ impl OriginFilter {
             || match origin {
                 TokenOrigin::Own => self.own,
                 TokenOrigin::Legacy => self.legacy,
-                TokenOrigin::Issuer(iss) => self.issuers.iter().any(|a| a == iss),
+                TokenOrigin::Issuer(iss) => self.admits_issuer(iss),
             }
     }
 }
@@ -627,12 +631,11 @@ impl Verifier {
                     self.check_party(claims.iss.as_deref(), claims.aud.as_ref())?;
                 }
                 claims.origin = TokenOrigin::Own;
-                let leeway = self.settings.leeway;
                 Ok(Accepted {
                     identity: TokenIdentity {
                         digest: TokenDigest::of_jti(&claims.jti),
-                        until: claims.exp.saturating_add(leeway),
-                        issued_at: claims.iat.saturating_sub(leeway),
+                        until: self.own_until(claims.exp),
+                        issued_at: claims.iat.saturating_sub(self.settings.leeway),
                         revocation: self.own_revocation(),
                     },
                     claims,
@@ -647,8 +650,17 @@ impl Verifier {
                 parts.message,
                 acceptance,
             ),
-            Signer::Legacy(legacy) => self.legacy_claims(legacy, &parts.payload, token, acceptance),
+            Signer::Legacy(legacy) => {
+                self.legacy_claims(legacy, &parts.payload, token, parts.message, acceptance)
+            }
         }
+    }
+
+    /// Until when one of the crate's own tokens expiring at `exp` is accepted (the
+    /// leeway included): what its identity says, and how long its revocation must last
+    /// when only its `jti` and expiry are at hand (a session's access tokens).
+    pub(crate) fn own_until(&self, exp: u64) -> u64 {
+        exp.saturating_add(self.settings.leeway)
     }
 
     /// The revocation rule of the crate's own (and legacy) tokens: always checked, the
@@ -666,6 +678,7 @@ impl Verifier {
         legacy: &LegacyIssuer,
         payload: &[u8],
         token: &str,
+        signed: &str,
         acceptance: &Acceptance<'_>,
     ) -> Result<Accepted<T>, Refusal> {
         // L2: a JSON object; L3: exp (required), nbf, iat with the leeway.
@@ -680,7 +693,7 @@ impl Verifier {
         }
         // L4: the window and the format's claims mapped onto ours, its kind; L5: its
         // id and revocation digest, decided by its format.
-        let (map, kind, digest) = legacy.normalize(map, token, self.clock.now())?;
+        let (map, kind, digest) = legacy.normalize(map, token, signed, self.clock.now())?;
         if !acceptance.kinds.contains(kind) {
             return Err(InvalidToken::WrongKind {
                 expected: acceptance.kinds.primary(),
@@ -749,7 +762,7 @@ impl Verifier {
         let mut claims: TokenClaims<T> =
             serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
         claims.kind = TokenKind::Access;
-        claims.origin = TokenOrigin::Issuer(Arc::clone(&issuer.iss_shared));
+        claims.origin = TokenOrigin::Issuer(Arc::clone(&issuer.iss));
         Ok(Accepted {
             identity: TokenIdentity {
                 digest: external_digest(&issuer.iss, &jti),
@@ -1086,7 +1099,7 @@ impl Verifier {
         jti: &str,
         expires_at: u64,
     ) -> Result<(), RevokeError> {
-        let until = expires_at.saturating_add(self.settings.leeway);
+        let until = self.own_until(expires_at);
         self.revoke_digest_for(subject, TokenDigest::of_jti(jti), until)
             .await
     }
@@ -1131,11 +1144,9 @@ impl Verifier {
         &self,
         token: &str,
     ) -> Result<Accepted<crate::token::claims::NoCustomClaims>, RevokeError> {
-        static ANY: OriginFilter = OriginFilter::ANY;
         let acceptance = Acceptance {
-            kinds: KindSet::all(),
-            origins: &ANY,
             timed: false,
+            ..Acceptance::kinds(KindSet::all())
         };
         self.verify_token_waiting(token, &acceptance)
             .await
@@ -1171,7 +1182,7 @@ impl Verifier {
     /// is not at hand).
     pub(crate) async fn revoke_jti(&self, jti: &str, expires_at: u64) -> Result<(), RevokeError> {
         // Tokens are accepted until `exp + leeway`: the revocation must last as long.
-        let until = expires_at.saturating_add(self.settings.leeway);
+        let until = self.own_until(expires_at);
         self.revoke_digest(TokenDigest::of_jti(jti), until).await
     }
 }
