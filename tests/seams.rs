@@ -343,6 +343,11 @@ impl PrivateRedis {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port)
+    }
+
+    /// A server on `port` (a restart of one that was stopped), once it listens.
+    fn start_on(port: u16) -> PrivateRedis {
         let bin = std::env::var("TEST_REDIS_SERVER_BIN")
             .expect("TEST_REDIS_SERVER_BIN: run the tests through scripts/test.sh");
         let child = Command::new(bin)
@@ -479,18 +484,7 @@ async fn logout_answers_503_when_an_access_token_cannot_be_revoked() {
     // The session is ended all the same: its refresh token is refused.
     assert!(sessions.refresh(&refresh, None).await.is_err());
     // The store comes back (same port): the access token gets revoked in the background.
-    let restarted = Command::new(std::env::var("TEST_REDIS_SERVER_BIN").unwrap())
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(["--save", "", "--appendonly", "no"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _redis = PrivateRedis {
-        child: restarted,
-        port,
-    };
+    let _redis = PrivateRedis::start_on(port);
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
         match auth.validate::<NoCustomClaims>(&access).await {
