@@ -550,7 +550,7 @@ async fn revoke_token(
     let Revocation { token } = serde_json::from_slice(&body).map_err(|_| malformed())?;
     match state.auth.revoke(&token).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(axum_token_auth::auth::RevokeError::Invalid(reason)) => Err((
+        Err(axum_token_auth::trust::RevokeError::Invalid(reason)) => Err((
             StatusCode::BAD_REQUEST,
             [(axum::http::header::CACHE_CONTROL, "no-store")],
             Json(json!({

@@ -771,17 +771,15 @@ impl TokenAuthBuilder {
             cache_capacity: self.cache_capacity,
             cache_bytes: self.cache_bytes,
         };
-        Ok(TokenAuth {
-            inner: Arc::new(Inner {
-                verifier: Arc::new(verifier),
-                web: Arc::new(web),
-                lifetimes: Lifetimes {
-                    access_ttl: self.access_ttl,
-                    refresh_ttl: self.refresh_ttl,
-                    service_ttl: self.service_ttl,
-                },
-            }),
-        })
+        Ok(TokenAuth::from_inner(Inner::new(
+            Arc::new(verifier),
+            web,
+            Lifetimes {
+                access_ttl: self.access_ttl,
+                refresh_ttl: self.refresh_ttl,
+                service_ttl: self.service_ttl,
+            },
+        )))
     }
 }
 
@@ -847,7 +845,7 @@ mod tests {
         let l = &auth.inner.lifetimes;
         assert_eq!(l.access_ttl, Duration::from_secs(1800));
         assert_eq!(l.refresh_ttl, Duration::from_secs(14 * 86400));
-        let s = &auth.inner.verifier.settings;
+        let s = &auth.verifier().settings;
         assert_eq!(s.audience.as_deref(), Some("my-api"));
         assert_eq!(s.issuer.as_deref(), Some("my-issuer"));
         assert_eq!(s.leeway, 5);

@@ -184,6 +184,7 @@ pub(crate) mod layer;
 pub mod openapi;
 pub(crate) mod rfc6750;
 pub(crate) mod settings;
+pub(crate) mod web;
 pub(crate) mod websocket;
 
 pub use cache::{CacheStats, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_CAPACITY, MAX_CACHED_TOKEN};
@@ -193,6 +194,7 @@ pub use extract::{
     AuthRejection, Claims, CurrentUser, RequireAllScopes, RequireAnyScope, RequireScope, UserLoader,
 };
 pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
+pub use web::Web;
 pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
 pub use rfc6750::{
     AuthError, DEFAULT_REALM, ErrorRenderer, InvalidRequest, JsonErrorRenderer, RefusalBody,

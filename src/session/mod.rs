@@ -79,6 +79,7 @@ use crate::token::claims::{TokenClaims, TokenKind};
 use crate::token::error::ConfigError;
 use crate::token::error::InvalidToken;
 use crate::token::issue::{IssueError, IssuedToken, TokenPair, TokenRequest, random_id};
+use crate::trust::revoke::Revocation;
 use crate::trust::verify::KindSet;
 use crate::trust::verify::{Accepted, TokenIdentity};
 
@@ -432,7 +433,7 @@ impl SessionsBuilder {
             });
         }
         let store = crate::store::guard::guard_refresh(
-            self.auth.inner.verifier.revocation_guard.as_ref(),
+            self.auth.verifier().revocation_guard.as_ref(),
             self.store,
         );
         Ok(Sessions {
@@ -535,7 +536,7 @@ fn cut(s: &str) -> String {
 ///         // … verify the user's credentials here …
 ///         match sessions.login(&TokenRequest::new(user), None).await {
 ///             Ok(login) => sessions.login_response(&login),
-///             Err(e) => sessions.auth().render_error(e.into()),
+///             Err(e) => sessions.auth().web().render_error(e.into()),
 ///         }
 ///     })
 /// };
@@ -650,8 +651,7 @@ impl Sessions {
         let family_id = random_id()?;
         let csrf = random_id()?;
         let generation = auth
-            .inner
-            .verifier
+            .verifier()
             .revocation
             .generation(&request.subject)
             .await?;
@@ -795,7 +795,7 @@ impl Sessions {
             RefreshDecision::Allow => None,
         };
         let now = auth.now();
-        let settings = &auth.inner.lifetimes;
+        let settings = &auth.lifetimes();
         if s.keep_refresh_token {
             return self
                 .refresh_keeping(
@@ -943,7 +943,7 @@ impl Sessions {
             changes.apply(&mut claims)?;
         }
         let jti = random_id().map_err(|_| AuthError::Misconfigured("random source failed"))?;
-        let exp = (now + auth.inner.lifetimes.access_ttl.as_secs()).min(family_end);
+        let exp = (now + auth.lifetimes().access_ttl.as_secs()).min(family_end);
         let mut access_claims = claims.clone();
         access_claims.jti = jti.clone();
         access_claims.iat = now;
@@ -1010,7 +1010,7 @@ impl Sessions {
             if let Err(e) = self
                 .inner
                 .auth
-                .revoke_jti_for(user_id, &a.jti, a.expires_at)
+                .revoke(Revocation::id(&a.jti, a.expires_at).held_by(user_id))
                 .await
             {
                 tracing::warn!(error = %e, "could not revoke an access token of a revoked family; retrying in the background");
@@ -1029,14 +1029,14 @@ impl Sessions {
                 delay = (delay * 2).min(std::time::Duration::from_secs(5));
                 // Retried as long as the token would be accepted.
                 let now = auth.now();
-                let verifier = &auth.inner.verifier;
+                let verifier = &auth.verifier();
                 let mut left = Vec::new();
                 for a in failed
                     .into_iter()
                     .filter(|a| verifier.own_until(a.expires_at) > now)
                 {
                     if auth
-                        .revoke_jti_for(&user_id, &a.jti, a.expires_at)
+                        .revoke(Revocation::id(&a.jti, a.expires_at).held_by(&user_id))
                         .await
                         .is_err()
                     {
@@ -1215,7 +1215,7 @@ impl Sessions {
     pub async fn revoke_user(&self, user_id: &str) -> Result<(), AuthError> {
         self.inner
             .auth
-            .revoke_all_for_user(user_id)
+            .revoke(Revocation::subject(user_id))
             .await
             .map_err(|_| AuthError::StoreUnavailable)?;
         let known = self

@@ -109,6 +109,7 @@ impl Sessions {
         };
         self.inner
             .auth
+            .web()
             .set_token_cookies(&mut headers, pair, csrf.filter(|c| !c.is_empty()));
         let body = CookieBody {
             access_token,
@@ -142,9 +143,9 @@ impl Sessions {
     }
 
     fn refuse(&self, error: AuthError, clear_cookies: bool) -> Response {
-        let mut res = self.inner.auth.render_error(error);
+        let mut res = self.inner.auth.web().render_error(error);
         if clear_cookies {
-            self.inner.auth.clear_token_cookies(res.headers_mut());
+            self.inner.auth.web().clear_token_cookies(res.headers_mut());
         }
         res
     }
@@ -241,12 +242,12 @@ impl Sessions {
     /// async fn my_refresh(State(sessions): State<Sessions>, req: Request) -> Response {
     ///     let presented = match sessions.read_refresh_request(req).await {
     ///         Ok(p) => p,
-    ///         Err(e) => return sessions.auth().render_error(e),
+    ///         Err(e) => return sessions.auth().web().render_error(e),
     ///     };
     ///     // ... the application's own checks here ...
     ///     match sessions.refresh(&presented.refresh_token, presented.access_token.as_deref()).await {
     ///         Ok(login) => axum::Json(login.pair.to_response()).into_response(),
-    ///         Err(e) => sessions.auth().render_error(e),
+    ///         Err(e) => sessions.auth().web().render_error(e),
     ///     }
     /// }
     /// ```
@@ -289,7 +290,7 @@ impl Sessions {
             Ok(login) if presented.from_cookie => {
                 let csrf = parts
                     .headers
-                    .get(self.inner.auth.inner.web.csrf.header_name())
+                    .get(self.inner.auth.web().csrf_settings().header_name())
                     .and_then(|v| v.to_str().ok());
                 self.pair_response(&login, csrf, self.cookie_delivery())
             }
@@ -334,7 +335,7 @@ impl Sessions {
         match self.logout(refresh, access.as_deref()).await {
             Ok(()) => {
                 let mut res = StatusCode::NO_CONTENT.into_response();
-                self.inner.auth.clear_token_cookies(res.headers_mut());
+                self.inner.auth.web().clear_token_cookies(res.headers_mut());
                 res
             }
             // No credentials (a cross-site form, say): nothing to end, nothing to clear.
@@ -384,7 +385,7 @@ impl Sessions {
             }
             Some(token)
         };
-        let cookie_name = self.inner.auth.cookie_settings().refresh_cookie_name();
+        let cookie_name = self.inner.auth.web().cookie_settings().refresh_cookie_name();
         let from_cookie = find_cookie(&parts.headers, &cookie_name).filter(|c| !c.is_empty());
         match (from_body, from_cookie) {
             (Some(b), Some(c)) if b != c => Err(InvalidRequest::ConflictingCredentials.into()),
@@ -402,11 +403,11 @@ impl Sessions {
 
     /// The access token from the header or the access cookie, if any.
     fn access_token(&self, parts: &Parts) -> Result<Option<String>, AuthError> {
-        let auth = &self.inner.auth.inner;
+        let auth = &self.inner.auth;
         Ok(crate::http::layer::find_token(
             &parts.headers,
-            auth.web.access_cookie.as_deref(),
-            auth.verifier.settings.max_token_bytes,
+            auth.web().access_cookie_name(),
+            auth.verifier().settings.max_token_bytes,
         )?
         .map(|(t, _)| t.to_owned()))
     }
@@ -423,7 +424,7 @@ impl Sessions {
                     .with(crate::token::TokenKind::Access),
             )?
             .claims;
-        auth.inner.web.csrf.check(
+        auth.web().csrf_settings().check(
             &parts.method,
             &parts.uri,
             &parts.headers,
@@ -500,7 +501,7 @@ impl std::fmt::Debug for RefreshRequest {
 /// async fn my_refresh(State(sessions): State<Sessions>, PresentedRefresh(r): PresentedRefresh) -> Response {
 ///     match sessions.refresh(&r.refresh_token, r.access_token.as_deref()).await {
 ///         Ok(login) => Json(login.pair.to_response()).into_response(),
-///         Err(e) => sessions.auth().render_error(e),
+///         Err(e) => sessions.auth().web().render_error(e),
 ///     }
 /// }
 /// ```
@@ -520,6 +521,6 @@ where
             .read_refresh_request(req)
             .await
             .map(PresentedRefresh)
-            .map_err(|e| sessions.auth().render_error(e))
+            .map_err(|e| sessions.auth().web().render_error(e))
     }
 }

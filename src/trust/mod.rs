@@ -126,6 +126,7 @@
 //!   not 503, which means "cannot check now" — until it publishes a key again. Only a
 //!   *failed* fetch (transport error, non-200, not a JWKS) keeps the last good set.
 
+pub(crate) mod check;
 pub(crate) mod external;
 #[cfg(feature = "oidc")]
 pub(crate) mod fetch;
@@ -137,12 +138,15 @@ pub mod legacy;
 pub(crate) mod refetch;
 #[cfg(feature = "oidc")]
 pub(crate) mod remote;
+pub mod revoke;
 mod scopes;
 pub mod verify;
 
 pub use issuer::Issuer;
 pub use legacy::{LegacyFormat, LegacyIssuer};
 pub use scopes::ScopeClaim;
+pub use check::TokenCheck;
+pub use revoke::{Revocation, RevokeError, Revoked};
 pub use verify::VerifyError;
 
 pub(crate) use external::{TrustedIssuer, TrustedIssuers};
