@@ -3,6 +3,7 @@
 
 mod common;
 
+use axum_token_auth::trust::TokenCheck;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -29,7 +30,7 @@ async fn validate_any_says_which_kind() {
         (auth.issue_service(&req).unwrap(), TokenKind::Service),
     ] {
         let c = auth
-            .validate_any::<NoCustomClaims>(token.as_str())
+            .validate::<NoCustomClaims>(token.as_str(), TokenCheck::ANY_KIND)
             .await
             .unwrap();
         assert_eq!(c.kind, kind);
@@ -38,7 +39,7 @@ async fn validate_any_says_which_kind() {
         assert_eq!(back, c);
         let again = auth.issue_access(&TokenRequest::from_claims(&c)).unwrap();
         let c2 = auth
-            .validate::<NoCustomClaims>(again.as_str())
+            .validate::<NoCustomClaims>(again.as_str(), TokenCheck::ACCESS)
             .await
             .unwrap();
         assert_eq!((c2.sub.as_str(), c2.tenant.as_deref()), ("svc", Some("t1")));
@@ -47,7 +48,7 @@ async fn validate_any_says_which_kind() {
     let access = auth.issue_access(&req).unwrap();
     auth.revoke(access.as_str()).await.unwrap();
     assert_eq!(
-        auth.validate_any::<NoCustomClaims>(access.as_str())
+        auth.validate::<NoCustomClaims>(access.as_str(), TokenCheck::ANY_KIND)
             .await
             .unwrap_err(),
         VerifyError::InvalidToken(InvalidToken::Revoked)
@@ -142,7 +143,7 @@ async fn keep_refresh_token_mode_answers_new_access_tokens_and_keeps_the_refresh
     assert_eq!(second.pair.refresh.as_str(), refresh);
     assert_ne!(first.pair.access.as_str(), second.pair.access.as_str());
     let c = auth
-        .validate::<NoCustomClaims>(second.pair.access.as_str())
+        .validate::<NoCustomClaims>(second.pair.access.as_str(), TokenCheck::ACCESS)
         .await
         .unwrap();
     assert!(c.has_scope("a:b"));
@@ -257,7 +258,7 @@ async fn an_apps_own_refresh_handler_uses_the_presented_refresh_extractor() {
     async fn mine(State(s): State<Sessions>, PresentedRefresh(r): PresentedRefresh) -> Response {
         match s.refresh(&r.refresh_token, r.access_token.as_deref()).await {
             Ok(login) => axum::Json(login.pair.to_response()).into_response(),
-            Err(e) => s.auth().render_error(e),
+            Err(e) => s.auth().web().render_error(e),
         }
     }
     let auth = auth();

@@ -90,12 +90,16 @@ async fn login_handler(sessions: Sessions, headers: HeaderMap, body: Bytes) -> R
     let Ok(body) = serde_json::from_slice::<LoginBody>(&body) else {
         return sessions
             .auth()
+            .web()
             .render_error(AuthError::InvalidRequest(InvalidRequest::MalformedBody));
     };
     let request = TokenRequest::new(body.username).scopes(body.scopes);
     match sessions.login(&request, user_agent(&headers)).await {
         Ok(login) => sessions.login_response(&login),
-        Err(_) => sessions.auth().render_error(AuthError::StoreUnavailable),
+        Err(_) => sessions
+            .auth()
+            .web()
+            .render_error(AuthError::StoreUnavailable),
     }
 }
 

@@ -310,6 +310,7 @@ impl TokenAuthBuilder {
     /// The issuer: written into `iss` and required (exact match) on every token.
     ///
     /// ```
+    /// use axum_token_auth::trust::TokenCheck;
     /// use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -318,7 +319,7 @@ impl TokenAuthBuilder {
     ///     .issuer("https://auth.example.com")
     ///     .build()?;
     /// let token = auth.issue_access(&TokenRequest::new("alice"))?;
-    /// let claims = auth.validate::<NoCustomClaims>(token.as_str()).await?;
+    /// let claims = auth.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await?;
     /// assert_eq!(claims.iss.as_deref(), Some("https://auth.example.com"));
     /// # Ok(()) }
     /// ```
@@ -331,6 +332,7 @@ impl TokenAuthBuilder {
     /// that carry an `aud` are refused (they were meant for someone else).
     ///
     /// ```
+    /// use axum_token_auth::trust::TokenCheck;
     /// use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -344,7 +346,7 @@ impl TokenAuthBuilder {
     ///     .build()?;
     /// let token = orders.issue_access(&TokenRequest::new("alice"))?;
     /// // Same secret, other audience: refused.
-    /// assert!(billing.validate::<NoCustomClaims>(token.as_str()).await.is_err());
+    /// assert!(billing.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await.is_err());
     /// # Ok(()) }
     /// ```
     pub fn audience(mut self, aud: impl Into<String>) -> Self {
@@ -452,7 +454,7 @@ impl TokenAuthBuilder {
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
     ///     .access_cookie("session")
     ///     .build()?;
-    /// assert_eq!(auth.access_cookie_name(), Some("__Host-session"));
+    /// assert_eq!(auth.web().access_cookie_name(), Some("__Host-session"));
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn access_cookie(mut self, name: impl Into<String>) -> Self {
@@ -469,7 +471,7 @@ impl TokenAuthBuilder {
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
     ///     .cookies(CookieSettings::default().refresh_path("/api/auth/refresh"))
     ///     .build()?;
-    /// assert_eq!(auth.cookie_settings().refresh_cookie_name(), "__Secure-refresh_token");
+    /// assert_eq!(auth.web().cookie_settings().refresh_cookie_name(), "__Secure-refresh_token");
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn cookies(mut self, cookies: CookieSettings) -> Self {
@@ -504,7 +506,7 @@ impl TokenAuthBuilder {
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
     ///     .without_access_cookie()
     ///     .build()?;
-    /// assert_eq!(auth.access_cookie_name(), None);
+    /// assert_eq!(auth.web().access_cookie_name(), None);
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn without_access_cookie(mut self) -> Self {
@@ -521,7 +523,7 @@ impl TokenAuthBuilder {
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
     ///     .realm("orders")
     ///     .build()?;
-    /// let res = auth.render_error(AuthError::MissingCredentials);
+    /// let res = auth.web().render_error(AuthError::MissingCredentials);
     /// assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="orders""#);
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
@@ -550,7 +552,7 @@ impl TokenAuthBuilder {
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
     ///     .error_renderer(Plain)
     ///     .build()?;
-    /// assert_eq!(auth.render_error(AuthError::MissingCredentials).status(), 401);
+    /// assert_eq!(auth.web().render_error(AuthError::MissingCredentials).status(), 401);
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn error_renderer(mut self, renderer: impl ErrorRenderer) -> Self {

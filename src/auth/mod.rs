@@ -5,6 +5,7 @@
 //! [`Sessions`](crate::Sessions) made from it share its keyring and stores.
 //!
 //! ```
+//! use axum_token_auth::trust::TokenCheck;
 //! use std::time::Duration;
 //! use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
 //!
@@ -18,10 +19,10 @@
 //!
 //! // Issue, validate, revoke: what the layer and the session routes do for you.
 //! let token = auth.issue_access(&TokenRequest::new("alice").scopes(["orders:read"]))?;
-//! let claims = auth.validate::<NoCustomClaims>(token.as_str()).await?;
+//! let claims = auth.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await?;
 //! assert!(claims.has_scope("orders:read"));
 //! auth.revoke(token.as_str()).await?;
-//! assert!(auth.validate::<NoCustomClaims>(token.as_str()).await.is_err());
+//! assert!(auth.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await.is_err());
 //! # Ok(()) }
 //! ```
 //!
@@ -36,7 +37,6 @@ mod issue;
 mod keys;
 mod verify;
 mod web;
-
 
 pub use builder::{
     DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REFRESH_TTL,
@@ -62,6 +62,7 @@ use crate::trust::verify::Verifier;
 /// [`TokenAuthLayer`]. Built once with [`TokenAuth::builder`]; cloning is an `Arc` bump.
 ///
 /// ```
+/// use axum_token_auth::trust::TokenCheck;
 /// use axum::{Router, routing::get};
 /// use axum_token_auth::{Claims, TokenAuth, TokenRequest};
 ///
@@ -74,7 +75,7 @@ use crate::trust::verify::Verifier;
 ///     .layer(auth.layer());
 ///
 /// let token = auth.issue_access(&TokenRequest::new("alice").scopes(["users:read"]))?;
-/// let claims = auth.validate::<axum_token_auth::NoCustomClaims>(token.as_str()).await?;
+/// let claims = auth.validate::<axum_token_auth::NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await?;
 /// assert_eq!(claims.sub, "alice");
 /// # Ok(()) }
 /// ```
@@ -219,7 +220,6 @@ impl TokenAuth {
     pub fn refresh_ttl(&self) -> Duration {
         self.inner.lifetimes.refresh_ttl
     }
-
 }
 
 impl TokenAuth {

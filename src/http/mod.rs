@@ -117,7 +117,7 @@
 //!             .access_same_site(SameSite::Strict),
 //!     )
 //!     .build()?;
-//! assert_eq!(auth.access_cookie_name(), Some("__Host-session"));
+//! assert_eq!(auth.web().access_cookie_name(), Some("__Host-session"));
 //! # Ok::<(), axum_token_auth::ConfigError>(())
 //! ```
 //!
@@ -194,8 +194,8 @@ pub use extract::{
     AuthRejection, Claims, CurrentUser, RequireAllScopes, RequireAnyScope, RequireScope, UserLoader,
 };
 pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
-pub use web::Web;
 pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
 pub use rfc6750::{
     AuthError, DEFAULT_REALM, ErrorRenderer, InvalidRequest, JsonErrorRenderer, RefusalBody,
 };
+pub use web::Web;

@@ -15,7 +15,7 @@
 //! forgeable — rotate it in the old system first. Each format keeps its own revocation
 //! identity (a ScopedTokenService token's SHA-256, the others' `jti` / `ref_id`), so each old
 //! revocation list is imported as is with
-//! `auth.import_legacy_revocation(LegacyFormat::…, entry, expires_at)`; scopes are mapped one
+//! `auth.revoke(Revocation::legacy(LegacyFormat::…, entry, expires_at))`; scopes are mapped one
 //! array element at a time. Details, and where each system keeps its list:
 //! [`trust::legacy`](crate::trust::legacy).
 //!
@@ -46,15 +46,15 @@
 //! | --- | --- |
 //! | `ScopedTokenService(secret_key, algorithm='HS256')` | `TokenAuth::builder().hs256_secret(…)` (≥ 32 bytes, placeholders refused) |
 //! | `generate_token(community_id, module_name, scopes, expires_in_hours, token_type, metadata)` | `auth.issue_access / issue_service / issue_refresh(&TokenRequest::new(module).tenant(community).scopes(…).metadata(k, v).ttl(…))` |
-//! | `validate_token(token)` → payload or `None` | `auth.validate_any::<NoCustomClaims>(token)` → `TokenClaims` with `.kind`, or an `AuthError` saying why; in handlers `Claims` |
+//! | `validate_token(token)` → payload or `None` | `auth.validate::<NoCustomClaims>(token, TokenCheck::ANY_KIND)` → `TokenClaims` with `.kind`, or an `AuthError` saying why; in handlers `Claims` |
 //! | `payload['community_id']`, `['module_name']`, `['scopes']`, `['type']` | `claims.tenant`, `claims.sub`, `claims.scope`, `claims.kind` |
 //! | `TokenData.is_expired()`, `has_scope()`, `to_dict()` / `from_dict()` | `TokenClaims::is_expired()`, `has_scope()`, `to_value()` / `from_value()` (kind included) |
 //! | `revoke_token(token)` → bool | `auth.revoke(token).await` → `Result` (a store outage is an error, not `False`) |
 //! | `grant_scope_async` / `get_granted_scopes_async` / `revoke_scope_async` | `GrantStore::grant_scope` / `granted_scopes` / `revoke_scope`; `auth.issue_granted` refuses ungranted scopes |
 //! | `module_scope_audit` table | `GrantStore::audit_log` (append-only on PostgreSQL, enforced by a trigger) |
-//! | refresh: validate, check `type == 'refresh'`, `generate_token(...)` | `auth.validate_kind(t, TokenKind::Refresh)` + `TokenRequest::from_claims(&claims)`, or `Sessions` (rotation, reuse detection) |
-//! | "revoke all on password change" (loop over tokens) | `auth.revoke_all_for_user(sub)`: one write |
-//! | `revoked_tokens` (SHA-256 of tokens) | import each row: `auth.import_legacy_revocation(LegacyFormat::ScopedTokenService, hash, expires_at)`; legacy tokens are revoked by the same digest |
+//! | refresh: validate, check `type == 'refresh'`, `generate_token(...)` | `auth.validate(t, TokenCheck::kind(TokenKind::Refresh))` + `TokenRequest::from_claims(&claims)`, or `Sessions` (rotation, reuse detection) |
+//! | "revoke all on password change" (loop over tokens) | `auth.revoke(Revocation::subject(sub))`: one write |
+//! | `revoked_tokens` (SHA-256 of tokens) | import each row: `auth.revoke(Revocation::legacy(LegacyFormat::ScopedTokenService, hash, expires_at))`; legacy tokens are revoked by the same digest |
 //! | their tokens during the cutover | `LegacyIssuer::scoped_token_service(old_secret)?.accept_until(date)`; quickstart: `LEGACY_SCOPED_TOKEN_SECRET` (+ `LEGACY_ACCEPT_UNTIL`, RFC 3339 or Unix seconds) |
 //! | default lifetime 24 h, 1–8760 h | access 15 min (1 min … 24 h), service 30 d (1 h … 8760 h) |
 //!

@@ -76,7 +76,7 @@
 //! # Revocation
 //!
 //! Revocation stores the SHA-256 digest of the `jti`, never the token. "Revoke everything of
-//! a user" (`auth.revoke_all_for_user(sub)`, `sessions.revoke_user(sub)`) is one write
+//! a user" (`auth.revoke(Revocation::subject(sub))`, `sessions.revoke_user(sub)`) is one write
 //! covering every token of the subject however it was minted (`Sessions`, `issue_access`,
 //! `issue_service`, `issue_granted`, `issue_pair`): it bumps the subject's generation and
 //! records now as its cutoff (`SubjectCutoff`). A token carrying `gen` is refused when its

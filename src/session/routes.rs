@@ -385,7 +385,12 @@ impl Sessions {
             }
             Some(token)
         };
-        let cookie_name = self.inner.auth.web().cookie_settings().refresh_cookie_name();
+        let cookie_name = self
+            .inner
+            .auth
+            .web()
+            .cookie_settings()
+            .refresh_cookie_name();
         let from_cookie = find_cookie(&parts.headers, &cookie_name).filter(|c| !c.is_empty());
         match (from_body, from_cookie) {
             (Some(b), Some(c)) if b != c => Err(InvalidRequest::ConflictingCredentials.into()),

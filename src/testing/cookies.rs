@@ -24,7 +24,7 @@ use crate::auth::TokenAuth;
 /// let auth = test_auth();
 /// let pair = auth.issue_pair(&TokenRequest::new("alice"))?;
 /// let mut answer = HeaderMap::new();
-/// auth.set_token_cookies(&mut answer, &pair, Some("csrf-value")); // what a login answers
+/// auth.web().set_token_cookies(&mut answer, &pair, Some("csrf-value")); // what a login answers
 ///
 /// let mut jar = CookieJar::new();
 /// jar.store(&answer);

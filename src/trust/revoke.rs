@@ -283,7 +283,10 @@ impl Verifier {
     /// What revoking `token` stores: the token through the verification pipeline (every
     /// kind, every trusted signer, time not checked), so its identity is exactly the one
     /// the layer looks up.
-    async fn revocation_target(&self, token: &str) -> Result<Accepted<NoCustomClaims>, RevokeError> {
+    async fn revocation_target(
+        &self,
+        token: &str,
+    ) -> Result<Accepted<NoCustomClaims>, RevokeError> {
         let acceptance = Acceptance {
             timed: false,
             ..Acceptance::kinds(KindSet::all())

@@ -5,6 +5,7 @@
 //! [`TokenAuth::validate`](crate::TokenAuth::validate) and its siblings.
 //!
 //! ```
+//! use axum_token_auth::trust::TokenCheck;
 //! use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
 //! use axum_token_auth::token::InvalidToken;
 //! use axum_token_auth::trust::VerifyError;
@@ -14,12 +15,12 @@
 //!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
 //!     .build()?;
 //! let token = auth.issue_access(&TokenRequest::new("alice"))?;
-//! assert_eq!(auth.validate::<NoCustomClaims>(token.as_str()).await?.sub, "alice");
+//! assert_eq!(auth.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await?.sub, "alice");
 //!
 //! let mut forged = token.into_string();
 //! forged.push('A'); // one more signature character
 //! assert!(matches!(
-//!     auth.validate::<NoCustomClaims>(&forged).await,
+//!     auth.validate::<NoCustomClaims>(&forged, TokenCheck::ACCESS).await,
 //!     Err(VerifyError::InvalidToken(InvalidToken::BadSignature | InvalidToken::Malformed))
 //! ));
 //! # Ok(()) }
@@ -1017,7 +1018,6 @@ impl Verifier {
         serde_json::from_slice(&verified.payload)
             .map_err(|_| self.rejected(InvalidToken::InvalidClaims))
     }
-
 }
 
 /// The revocation digest of an external token: issuer and id together, so an issuer's
@@ -1084,6 +1084,7 @@ mod tests {
     use crate::auth::TokenAuth;
     use crate::token::clock::FixedClock;
     use crate::token::issue::TokenRequest;
+    use crate::trust::RevokeError;
     use crate::{NoCustomClaims, TokenAuthBuilder};
 
     const SECRET: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
@@ -1170,10 +1171,14 @@ mod tests {
         // The memory store uses the system clock; give the token a real expiry.
         let real = builder().build().unwrap();
         let t = real.issue_access(&TokenRequest::new("a")).unwrap();
-        assert!(real.validate::<NoCustomClaims>(t.as_str()).await.is_ok());
+        assert!(
+            real.validate::<NoCustomClaims>(t.as_str(), TokenCheck::ACCESS)
+                .await
+                .is_ok()
+        );
         real.revoke(t.as_str()).await.unwrap();
         assert_eq!(
-            real.validate::<NoCustomClaims>(t.as_str())
+            real.validate::<NoCustomClaims>(t.as_str(), TokenCheck::ACCESS)
                 .await
                 .unwrap_err(),
             VerifyError::InvalidToken(InvalidToken::Revoked)

@@ -7,6 +7,7 @@
 //! clock's ("now" below), and no check creates a family that has already ended except
 //! `purge_expired`, so one check's purge never removes another check's rows.
 
+use axum_token_auth::trust::{Revocation, TokenCheck};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -1307,12 +1308,14 @@ pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
         (TokenKind::Refresh, login.pair.refresh.as_str()),
     ];
     for (kind, t) in tokens {
-        auth.validate_kind::<NoCustomClaims>(t, kind).await.unwrap();
+        auth.validate::<NoCustomClaims>(t, TokenCheck::kind(kind))
+            .await
+            .unwrap();
     }
-    auth.revoke_all_for_user(&user).await.unwrap();
+    auth.revoke(Revocation::subject(&user)).await.unwrap();
     for (kind, t) in tokens {
         assert_eq!(
-            auth.validate_kind::<NoCustomClaims>(t, kind)
+            auth.validate::<NoCustomClaims>(t, TokenCheck::kind(kind))
                 .await
                 .unwrap_err(),
             VerifyError::InvalidToken(InvalidToken::Revoked),
@@ -1326,7 +1329,7 @@ pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
             .unwrap_err(),
         AuthError::InvalidToken(InvalidToken::Revoked)
     );
-    auth.validate::<NoCustomClaims>(bystander.as_str())
+    auth.validate::<NoCustomClaims>(bystander.as_str(), TokenCheck::ACCESS)
         .await
         .unwrap();
     // A new login right after works (its tokens carry the new generation).
@@ -1336,7 +1339,7 @@ pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
         .login(&plain, None)
         .await
         .unwrap();
-    auth.validate::<NoCustomClaims>(again.pair.access.as_str())
+    auth.validate::<NoCustomClaims>(again.pair.access.as_str(), TokenCheck::ACCESS)
         .await
         .unwrap();
 }
