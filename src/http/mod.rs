@@ -146,7 +146,7 @@
 //! `Sec-Fetch-Site`, so only non-browser clients (curl, servers, which no forged page can
 //! drive) send neither.
 //!
-//! [`TokenAuth::check_same_origin`](crate::TokenAuth::check_same_origin) (and the [`SameOrigin`] extractor) is the same origin
+//! [`Web::check_same_origin`](crate::http::Web::check_same_origin) (and the [`SameOrigin`] extractor) is the same origin
 //! check as a building block for any handler — a login handler above all, where it stops
 //! login CSRF (a cross-site form logging the victim into the attacker's account); pair it
 //! with [`require_json_content_type`], since a cross-site form cannot send

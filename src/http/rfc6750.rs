@@ -114,7 +114,7 @@ pub enum InvalidRequest {
     CsrfMismatch,
     /// A cookie-authenticated unsafe request (or WebSocket handshake) from another site,
     /// or a cross-site request to a handler guarded by
-    /// [`TokenAuth::check_same_origin`](crate::TokenAuth::check_same_origin).
+    /// [`Web::check_same_origin`](crate::http::Web::check_same_origin).
     #[error("cross-site request refused")]
     CrossSite,
     /// The body must be `application/json` (see

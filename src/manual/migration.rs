@@ -48,7 +48,7 @@
 //! | `generate_token(community_id, module_name, scopes, expires_in_hours, token_type, metadata)` | `auth.issue_access / issue_service / issue_refresh(&TokenRequest::new(module).tenant(community).scopes(…).metadata(k, v).ttl(…))` |
 //! | `validate_token(token)` → payload or `None` | `auth.validate::<NoCustomClaims>(token, TokenCheck::ANY_KIND)` → `TokenClaims` with `.kind`, or an `AuthError` saying why; in handlers `Claims` |
 //! | `payload['community_id']`, `['module_name']`, `['scopes']`, `['type']` | `claims.tenant`, `claims.sub`, `claims.scope`, `claims.kind` |
-//! | `TokenData.is_expired()`, `has_scope()`, `to_dict()` / `from_dict()` | `TokenClaims::is_expired()`, `has_scope()`, `to_value()` / `from_value()` (kind included) |
+//! | `TokenData.is_expired()`, `has_scope()`, `to_dict()` / `from_dict()` | `TokenClaims::is_expired_at(auth.now())`, `has_scope()`, `to_value()` / `from_value()` (kind included) |
 //! | `revoke_token(token)` → bool | `auth.revoke(token).await` → `Result` (a store outage is an error, not `False`) |
 //! | `grant_scope_async` / `get_granted_scopes_async` / `revoke_scope_async` | `GrantStore::grant_scope` / `granted_scopes` / `revoke_scope`; `auth.issue_granted` refuses ungranted scopes |
 //! | `module_scope_audit` table | `GrantStore::audit_log` (append-only on PostgreSQL, enforced by a trigger) |

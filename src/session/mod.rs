@@ -134,7 +134,7 @@ pub enum LoginError {
 }
 
 /// How a failed login answers, rendered with
-/// [`TokenAuth::render_error`](crate::TokenAuth::render_error) or as a response of its
+/// [`Web::render_error`](crate::http::Web::render_error) or as a response of its
 /// own: wrong credentials are a 401 (`invalid_grant`, a bare challenge); a store
 /// outage (unreachable, full, or answering nonsense) is a 503 (`temporarily_unavailable`,
 /// `Retry-After`); a refused token request is the application's mistake (its subject,
@@ -759,7 +759,7 @@ impl Sessions {
             return Err(auth.rejected(InvalidToken::InvalidClaims));
         };
         // A refresh token revoked through `TokenAuth::revoke` (or all of its user's
-        // tokens through `revoke_all_for_user`) stays revoked.
+        // tokens through `Revocation::subject`) stays revoked.
         let digest = verified.identity.digest;
         auth.check_revoked(&parent, &verified.identity).await?;
         // The family must be active and belong to the token's subject.

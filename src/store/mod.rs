@@ -151,7 +151,8 @@ impl fmt::Debug for TokenDigest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RevocationNote {
-    /// When (seconds since the epoch).
+    /// When (seconds since the epoch); 0 until [`TokenAuth::revoke`](crate::TokenAuth::revoke)
+    /// dates it by the handle's clock.
     pub at: u64,
     /// Why ("logout", "password changed", "compromised" …), at most 256 characters.
     pub reason: String,
@@ -160,10 +161,11 @@ pub struct RevocationNote {
 }
 
 impl RevocationNote {
-    /// A note with `reason`, now.
+    /// A note with `reason`, dated when stored (by the handle's clock, so a test clock
+    /// is obeyed).
     pub fn new(reason: impl Into<String>) -> Self {
         RevocationNote {
-            at: crate::token::clock::unix_now(),
+            at: 0,
             reason: reason.into().chars().take(256).collect(),
             by: None,
         }

@@ -237,7 +237,7 @@ impl TokenRequest {
     }
 
     /// Writes the subject's current generation into the token (claim `gen`), so
-    /// [`TokenAuth::revoke_all_for_user`](crate::TokenAuth::revoke_all_for_user) also revokes it. Read it with
+    /// [`Revocation::subject`](crate::trust::Revocation::subject) also revokes it. Read it with
     /// `auth.revocation_store().generation(subject)`; [`Sessions`](crate::Sessions) does
     /// this for you.
     ///
