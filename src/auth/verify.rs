@@ -5,7 +5,6 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::RevokeError;
 use crate::auth::TokenAuth;
-use crate::http::AuthError;
 use crate::store::TokenDigest;
 use crate::token::{InvalidToken, TokenClaims, TokenKind};
 use crate::trust::verify::{
@@ -181,8 +180,8 @@ impl TokenAuth {
     }
 }
 
-/// The checks as the crate's own flows use them (sessions, logout, the refresh route),
-/// with their refusals as the [`AuthError`] those flows answer.
+/// The checks as the crate's own flows use them (sessions, logout, the refresh route);
+/// the flows turn the refusals into their own error.
 impl TokenAuth {
     /// The crate's own tokens (and, with `legacy`, a legacy format's) through the
     /// verification pipeline, time checked or not (`timed: false`: logout and the CSRF
@@ -225,15 +224,16 @@ impl TokenAuth {
         &self,
         claims: &TokenClaims<T>,
         identity: &TokenIdentity,
-    ) -> Result<(), AuthError> {
-        Ok(self
-            .inner
+    ) -> Result<(), VerifyError> {
+        self.inner
             .verifier
             .check_revoked(Holder::of_claims(claims), identity)
-            .await?)
+            .await
     }
 
-    pub(crate) fn rejected(&self, reason: InvalidToken) -> AuthError {
-        self.inner.verifier.rejected(reason).into()
+    /// Records a refusal (log, metrics) and returns its reason.
+    pub(crate) fn rejected(&self, reason: InvalidToken) -> InvalidToken {
+        self.inner.verifier.rejected(reason);
+        reason
     }
 }
