@@ -38,7 +38,7 @@ impl fmt::Debug for LoginSession {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SessionInfo {
-    /// The client's `User-Agent` (see [`user_agent`]).
+    /// The client's `User-Agent` (see [`user_agent`](crate::session::user_agent)).
     pub user_agent: Option<String>,
     /// A device name the application chose ("Alice's phone").
     pub device: Option<String>,
