@@ -710,6 +710,53 @@ async fn an_access_token_from_another_login_revokes_the_family() {
 }
 
 #[tokio::test]
+async fn the_api_tells_a_foreign_access_token_from_a_reuse() {
+    // No grace window: the second presentation of a consumed token is a reuse at once.
+    let sessions = sessions_builder(&auth())
+        .grace(Duration::ZERO)
+        .build()
+        .unwrap();
+    let a = start_session(&sessions, "alice").await;
+    let b = start_session(&sessions, "alice").await;
+    let e = sessions
+        .refresh(a.pair.refresh.as_str(), Some(b.pair.access.as_str()))
+        .await
+        .unwrap_err();
+    assert_eq!(e, SessionError::AccessTokenMismatch);
+    assert_eq!(
+        AuthError::from(e),
+        AuthError::InvalidToken(InvalidToken::RefreshReused)
+    );
+    // A's session is over; B's is not.
+    assert_eq!(
+        sessions
+            .refresh(a.pair.refresh.as_str(), None)
+            .await
+            .unwrap_err(),
+        SessionError::SessionEnded
+    );
+    let next = sessions
+        .refresh(b.pair.refresh.as_str(), None)
+        .await
+        .unwrap();
+    // Presenting B's consumed token again is a reuse, told as such.
+    assert_eq!(
+        sessions
+            .refresh(b.pair.refresh.as_str(), None)
+            .await
+            .unwrap_err(),
+        SessionError::RefreshReused
+    );
+    assert_eq!(
+        sessions
+            .refresh(next.pair.refresh.as_str(), None)
+            .await
+            .unwrap_err(),
+        SessionError::SessionEnded
+    );
+}
+
+#[tokio::test]
 async fn another_users_access_token_with_a_refresh_token_revokes_the_family() {
     let sessions = sessions();
     let app = router(&sessions);

@@ -606,3 +606,77 @@ impl IntoResponse for SessionError {
         AuthError::from(self).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    /// Every variant answers as documented on `From<SessionError> for AuthError`.
+    #[test]
+    fn every_session_error_has_its_http_answer() {
+        let store = || StoreError::Unavailable("redis://10.0.0.7".into());
+        let cases: Vec<(SessionError, u16, Option<&str>)> = vec![
+            (SessionError::InvalidCredentials, 401, Some("invalid_grant")),
+            (SessionError::MissingToken, 401, None),
+            (
+                SessionError::InvalidToken(InvalidToken::Expired),
+                401,
+                Some("invalid_token"),
+            ),
+            (SessionError::NotOwner, 401, Some("invalid_token")),
+            (SessionError::SessionEnded, 401, Some("invalid_token")),
+            (SessionError::RefreshReused, 401, Some("invalid_token")),
+            (
+                SessionError::AccessTokenMismatch,
+                401,
+                Some("invalid_token"),
+            ),
+            (SessionError::RefreshDenied, 401, Some("invalid_token")),
+            (
+                SessionError::AccessTokenNotExpired,
+                400,
+                Some("invalid_request"),
+            ),
+            (
+                SessionError::Store(store()),
+                503,
+                Some("temporarily_unavailable"),
+            ),
+            (
+                SessionError::RevocationUnavailable,
+                503,
+                Some("temporarily_unavailable"),
+            ),
+            (
+                SessionError::RevocationPending,
+                503,
+                Some("temporarily_unavailable"),
+            ),
+            (
+                SessionError::Issue(IssueError::Signing),
+                500,
+                Some("server_error"),
+            ),
+            (
+                SessionError::InvalidSuccessorClaims(IssueError::ReservedClaim("sub".into())),
+                500,
+                Some("server_error"),
+            ),
+        ];
+        for (e, status, code) in cases {
+            let a = AuthError::from(e.clone());
+            assert_eq!(a.status().as_u16(), status, "{e:?}");
+            assert_eq!(a.error_code(), code, "{e:?}");
+            assert!(!a.description().contains("10.0.0.7"), "{e:?}");
+        }
+        assert_eq!(
+            AuthError::from(SessionError::NotOwner),
+            AuthError::InvalidToken(InvalidToken::InvalidClaims)
+        );
+        assert_eq!(
+            AuthError::from(SessionError::AccessTokenMismatch),
+            AuthError::InvalidToken(InvalidToken::RefreshReused)
+        );
+    }
+}
