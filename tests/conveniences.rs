@@ -15,6 +15,7 @@ use axum_token_auth::trust::VerifyError;
 use axum_token_auth::{
     AuthError, NoCustomClaims, TokenClaims, TokenRequest, async_trait,
     http::{CurrentUser, UserLoader},
+    session::SessionError,
     token::{ClaimsView, InvalidToken, TokenKind},
 };
 use common::*;
@@ -150,13 +151,13 @@ async fn keep_refresh_token_mode_answers_new_access_tokens_and_keeps_the_refresh
     // Ending the session ends the refresh token too.
     assert!(
         keeping
-            .revoke_session("svc", &login.family_id)
+            .revoke_session("svc", &login.session_id)
             .await
             .unwrap()
     );
     assert_eq!(
         keeping.refresh(&refresh, None).await.unwrap_err(),
-        AuthError::InvalidToken(InvalidToken::SessionEnded)
+        SessionError::SessionEnded
     );
 
     // The default rotates: the same refresh token twice is a reuse.
@@ -169,7 +170,7 @@ async fn keep_refresh_token_mode_answers_new_access_tokens_and_keeps_the_refresh
     rotating.refresh(&r, None).await.unwrap();
     assert_eq!(
         rotating.refresh(&r, None).await.unwrap_err(),
-        AuthError::InvalidToken(InvalidToken::RefreshReused)
+        SessionError::RefreshReused
     );
 }
 
@@ -258,7 +259,7 @@ async fn an_apps_own_refresh_handler_uses_the_presented_refresh_extractor() {
     async fn mine(State(s): State<Sessions>, PresentedRefresh(r): PresentedRefresh) -> Response {
         match s.refresh(&r.refresh_token, r.access_token.as_deref()).await {
             Ok(login) => axum::Json(login.pair.to_response()).into_response(),
-            Err(e) => s.auth().web().render_error(e),
+            Err(e) => s.auth().web().render_error(e.into()),
         }
     }
     let auth = auth();

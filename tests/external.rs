@@ -464,7 +464,7 @@ async fn the_crates_own_routes_work_behind_a_layer_of_the_apps_claims_type() {
     let res = send_get(&app, "/auth/sessions", Some(&access)).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body = body_text(res).await;
-    assert!(body.contains(&login.family_id), "{body}");
+    assert!(body.contains(&login.session_id), "{body}");
     assert_eq!(
         ok_body(send_get(&app, "/org", Some(&access)).await).await,
         "None"

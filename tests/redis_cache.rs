@@ -171,16 +171,16 @@ async fn one_active_session_stays_a_listpack_and_costs_what_was_measured() {
         .login(&TokenRequest::new("alice"), Some(ua))
         .await
         .unwrap();
-    let id = &login.family_id;
-    let at_login = store.family_memory_usage(id).await.unwrap().unwrap();
-    let encoding_at_login = store.family_encoding(id).await.unwrap().unwrap();
+    let id = &login.session_id;
+    let at_login = store.session_memory_usage(id).await.unwrap().unwrap();
+    let encoding_at_login = store.session_encoding(id).await.unwrap().unwrap();
     let mut refresh = login.pair.refresh.clone();
     for _ in 0..5 {
         let next = sessions.refresh(refresh.as_str(), None).await.unwrap();
         refresh = next.pair.refresh;
     }
-    let after = store.family_memory_usage(id).await.unwrap().unwrap();
-    let encoding = store.family_encoding(id).await.unwrap().unwrap();
+    let after = store.session_memory_usage(id).await.unwrap().unwrap();
+    let encoding = store.session_encoding(id).await.unwrap().unwrap();
     println!(
         "redis bytes per session: {at_login} at login ({encoding_at_login}), {after} after 5 refreshes ({encoding})"
     );
@@ -250,7 +250,7 @@ async fn a_family_in_the_earlier_layout_is_read_rotated_and_converted() {
         .await
         .unwrap();
     assert_eq!(
-        s.family_encoding("old").await.unwrap().as_deref(),
+        s.session_encoding("old").await.unwrap().as_deref(),
         Some("hashtable")
     );
 
@@ -267,7 +267,7 @@ async fn a_family_in_the_earlier_layout_is_read_rotated_and_converted() {
         access_expires_at: now + 700,
     };
     let rotation = |presented: &str, succ: Successor| Rotation {
-        family_id: "old".into(),
+        session_id: "old".into(),
         presented: TokenDigest::of_jti(presented),
         successor: succ,
         now,
@@ -314,7 +314,7 @@ async fn a_family_in_the_earlier_layout_is_read_rotated_and_converted() {
         RotateOutcome::Retry(next)
     );
     let mut known: Vec<String> = s
-        .revoke_family("old")
+        .revoke_session("old")
         .await
         .unwrap()
         .into_iter()

@@ -4,10 +4,11 @@
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
+use axum_token_auth::session::SessionError;
 use axum_token_auth::store::memory::MemoryRefreshStore;
 use axum_token_auth::trust::VerifyError;
 use axum_token_auth::trust::{Revocation, TokenCheck};
-use axum_token_auth::{AuthError, Claims, Sessions, TokenAuth, TokenRequest, token::InvalidToken};
+use axum_token_auth::{Claims, Sessions, TokenAuth, TokenRequest, token::InvalidToken};
 use http::{Request, StatusCode};
 use tower::ServiceExt;
 
@@ -67,7 +68,7 @@ async fn revoke_user_refuses_every_token_of_the_user_and_only_theirs() {
         .refresh(laptop.pair.refresh.as_str(), None)
         .await
         .unwrap_err();
-    assert_eq!(e, AuthError::InvalidToken(InvalidToken::Revoked));
+    assert_eq!(e, SessionError::InvalidToken(InvalidToken::Revoked));
     // Bob is untouched, and alice can log in again.
     assert_eq!(me(&app, bob.pair.access.as_str()).await, StatusCode::OK);
     let again = sessions

@@ -168,7 +168,7 @@ async fn session_routes_refuse_an_identity_provider_token_for_a_local_sub() {
         .await
         .unwrap();
     let own = login.pair.access.as_str().to_owned();
-    let family = login.family_id.clone();
+    let family = login.session_id.clone();
     let app: Router = Router::new()
         .route("/auth/sessions", sessions.sessions_route())
         .route("/auth/sessions/{id}", sessions.revoke_session_route())
@@ -521,7 +521,11 @@ async fn logout_answers_503_when_an_access_token_cannot_be_revoked() {
     redis.stop();
     let port = redis.port;
     let e = sessions.logout(Some(&refresh), None).await.unwrap_err();
-    assert_eq!(e, axum_token_auth::AuthError::StoreUnavailable);
+    assert_eq!(e, axum_token_auth::session::SessionError::RevocationPending);
+    assert_eq!(
+        axum_token_auth::AuthError::from(e),
+        axum_token_auth::AuthError::StoreUnavailable
+    );
     // The session is ended all the same: its refresh token is refused.
     assert!(sessions.refresh(&refresh, None).await.is_err());
     // The store comes back (same port): the access token gets revoked in the background.

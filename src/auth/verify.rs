@@ -4,7 +4,6 @@
 use serde::de::DeserializeOwned;
 
 use crate::auth::TokenAuth;
-use crate::http::AuthError;
 use crate::token::{InvalidToken, TokenClaims, TokenKind};
 use crate::trust::VerifyError;
 use crate::trust::check::TokenCheck;
@@ -49,8 +48,7 @@ impl TokenAuth {
         token: &str,
         kind: TokenKind,
     ) -> Result<TokenClaims<T>, VerifyError> {
-        self.inner
-            .verifier
+        self.verifier()
             .verify_token::<T>(token, &Acceptance::kinds(KindSet::of(kind)))
             .map(|a| a.claims)
             .map_err(|r| self.verifier().refused(r))
@@ -91,8 +89,8 @@ impl TokenAuth {
     }
 }
 
-/// The checks as the crate's own flows use them (sessions, logout, the refresh route),
-/// with their refusals as the [`AuthError`] those flows answer.
+/// The checks as the crate's own flows use them (sessions, logout, the refresh route);
+/// the flows turn the refusals into their own error.
 impl TokenAuth {
     /// The crate's own tokens (and, with `legacy`, a legacy format's) through the
     /// verification pipeline, time checked or not (`timed: false`: logout and the CSRF
@@ -114,8 +112,7 @@ impl TokenAuth {
             timed,
         };
         // No external issuer: no key set to wait for, nothing unavailable.
-        self.inner
-            .verifier
+        self.verifier()
             .verify_token(token, &acceptance)
             .map_err(|r| match r {
                 Refusal::Token(e) => e,
@@ -135,15 +132,15 @@ impl TokenAuth {
         &self,
         claims: &TokenClaims<T>,
         identity: &TokenIdentity,
-    ) -> Result<(), AuthError> {
-        Ok(self
-            .inner
-            .verifier
+    ) -> Result<(), VerifyError> {
+        self.verifier()
             .check_revoked(Holder::of_claims(claims), identity)
-            .await?)
+            .await
     }
 
-    pub(crate) fn rejected(&self, reason: InvalidToken) -> AuthError {
-        self.verifier().rejected(reason).into()
+    /// Records a refusal (log, metrics) and returns its reason.
+    pub(crate) fn rejected(&self, reason: InvalidToken) -> InvalidToken {
+        self.verifier().rejected(reason);
+        reason
     }
 }

@@ -24,7 +24,7 @@ pub const DEFAULT_REALM: &str = "api";
 ///
 /// **One error path.** Whoever refuses a request — the layer, an extractor, a scope
 /// guard, or your handler returning an `AuthError` (or a
-/// [`LoginError`](crate::session::LoginError)) — the client gets the same answer,
+/// [`SessionError`](crate::session::SessionError)) — the client gets the same answer,
 /// rendered by the configured renderer: an `AuthError` turned into a response without
 /// one (its [`IntoResponse`]) is rendered with the default JSON renderer and marked, and
 /// a [`TokenAuthLayer`](crate::TokenAuthLayer) it passes through on the way out renders

@@ -98,7 +98,8 @@
 //! cookies (or JSON bodies), rotation within a family, reuse detection, CSRF protection (see
 //! [sessions](super::sessions)). `set_token_cookies` → `Sessions::login_response` (HttpOnly,
 //! Secure, SameSite, CSRF-bound); `token_required` → the layer; `refresh_access_token` →
-//! `refresh_route()`. Their access tokens (`user_id`, `ref_id`, or no `ref_id` from
+//! `refresh_route()`, or `Sessions::read_refresh_request` (the `PresentedRefresh` extractor)
+//! in a wrapper of your own. Their access tokens (`user_id`, `ref_id`, or no `ref_id` from
 //! `generate_jwt_token`) during the cutover: `LegacyIssuer::token_auth(alg, secret)`
 //! (quickstart: `LEGACY_TOKEN_AUTH_SECRET`).
 //!
@@ -106,12 +107,12 @@
 //!
 //! | Token-Auth | here |
 //! | --- | --- |
-//! | `create_refresh_token(user_id, access_token)` | `RefreshStore::create_family` |
+//! | `create_refresh_token(user_id, access_token)` | `RefreshStore::create_session` |
 //! | `verify_refresh_token` | `SessionHooks::on_refresh(&parent) -> RefreshDecision::{Allow, AllowWith(SuccessorClaims), Deny}`, consulted in every refresh (re-read scopes from your grant store, refuse disabled accounts); the store-side check is `RefreshStore::verify` |
 //! | `refresh_token_compromised(refresh, access)` | decided inside the atomic `RefreshStore::rotate` (`RotateOutcome::Compromised`) |
-//! | `revoke_user_refresh_tokens(user_id \| refresh_token)` | `RefreshStore::revoke_user` / `revoke_family` |
+//! | `revoke_user_refresh_tokens(user_id \| refresh_token)` | `RefreshStore::revoke_user` / `revoke_session` |
 //! | `user_has_refresh_tokens` | `RefreshStore::user_has_sessions` |
-//! | `after_new_access_token_generated` | `SessionHooks::after_new_access_token_generated` (+ `on_event`: issued, refreshed, reuse detected, revoked, denied) |
+//! | `after_new_access_token_generated` | `SessionHooks::on_tokens_refreshed` (+ `on_event`: issued, refreshed, reuse detected, revoked, denied) |
 //! | error callbacks (invalid refresh / invalid access / not expired) | `ErrorRenderer`, which sees the `AuthError` (`RefreshReused`, `SessionEnded`, `RefreshDenied`, `AccessTokenNotExpired`, …) |
 //! | "access token must be expired" | `SessionsBuilder::require_expired_access(true)` (off by default: it logs out multi-tab users); "expired" as the layer sees it, leeway included |
 //!

@@ -65,8 +65,8 @@ use tokio::sync::{Notify, Semaphore};
 
 pub use crate::store::breaker::BreakerState;
 use crate::store::breaker::{Breaker, MonotonicMillis, Transition};
-use crate::store::family::RefreshStore;
 use crate::store::grants::GrantStore;
+use crate::store::refresh::RefreshStore;
 use crate::store::{RevocationStore, StoreError, TokenDigest};
 use crate::telemetry;
 

@@ -1,5 +1,5 @@
-//! State that outlives a request: revoked token ids ([`RevocationStore`]), refresh
-//! families ([`RefreshStore`]) and tenant scope grants ([`GrantStore`](grants::GrantStore)), each a trait
+//! State that outlives a request: revoked token ids ([`RevocationStore`]), sessions and
+//! their refresh tokens ([`RefreshStore`]) and tenant scope grants ([`GrantStore`](grants::GrantStore)), each a trait
 //! with three backends: [`memory`] (the embedded default, one process), `redis` and
 //! `postgres` (cargo features of the same names, for several instances). Every store is
 //! wrapped in a [`guard`] (timeouts, a circuit breaker, bounded calls in flight), so an
@@ -11,7 +11,7 @@
 //! use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // The defaults, spelled out: in-memory revocations and refresh families.
+//! // The defaults, spelled out: in-memory revocations and sessions.
 //! let auth = TokenAuth::builder()
 //!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
 //!     .revocation_store(Arc::new(MemoryRevocationStore::default()))
@@ -31,7 +31,6 @@
 //! PostgreSQL, and each behind its guard).
 
 pub(crate) mod breaker;
-pub mod family;
 pub mod grants;
 pub mod guard;
 pub mod memory;
@@ -42,11 +41,12 @@ pub(crate) mod prehashed;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
+pub mod refresh;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) mod replica;
 
-pub use family::{
-    AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
+pub use refresh::{
+    AccessRef, MAX_ACCESS_PER_SESSION, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
 };
 

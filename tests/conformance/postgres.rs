@@ -393,8 +393,8 @@ async fn state_outlives_the_instance() {
     {
         let store = connect().await;
         store
-            .create_family(axum_token_auth::store::NewFamily {
-                family_id: family.clone(),
+            .create_session(axum_token_auth::store::NewSession {
+                session_id: family.clone(),
                 user_id: uid("user"),
                 refresh: TokenDigest::of_jti(&jti),
                 access: axum_token_auth::store::AccessRef {
@@ -420,7 +420,7 @@ async fn state_outlives_the_instance() {
     );
     let s = store.session(&family, t).await.unwrap().unwrap();
     assert_eq!(s.user_agent, None);
-    store.revoke_family(&family).await.unwrap();
+    store.revoke_session(&family).await.unwrap();
 }
 
 /// Rotation does not depend on the database's default isolation level: with
