@@ -139,7 +139,7 @@ pub mod legacy;
 pub(crate) mod refetch;
 #[cfg(feature = "oidc")]
 pub(crate) mod remote;
-pub mod revoke;
+pub(crate) mod revoke;
 mod scopes;
 pub mod verify;
 

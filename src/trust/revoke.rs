@@ -4,28 +4,6 @@
 //! was stored. The read side — the check of every verified token — is step 13 of
 //! [`trust::verify`](crate::trust::verify); both use the identity verification gives a
 //! token, so a revocation hits exactly what the layer looks up.
-//!
-//! ```
-//! use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
-//! use axum_token_auth::store::RevocationNote;
-//! use axum_token_auth::trust::{Revocation, TokenCheck};
-//!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let auth = TokenAuth::builder()
-//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
-//!     .build()?;
-//! let token = auth.issue_access(&TokenRequest::new("alice"))?;
-//!
-//! // One token (a `&str` converts), with a note where the store keeps notes…
-//! auth.revoke(Revocation::token(token.as_str()).note(RevocationNote::new("laptop stolen")))
-//!     .await?;
-//! assert!(auth.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await.is_err());
-//!
-//! // …or everything the subject holds, in one write.
-//! let revoked = auth.revoke(Revocation::subject("alice")).await?;
-//! assert_eq!(revoked.generation(), Some(1));
-//! # Ok(()) }
-//! ```
 
 use crate::store::{RevocationNote, StoreError, TokenDigest};
 use crate::token::claims::NoCustomClaims;
@@ -35,6 +13,28 @@ use crate::trust::verify::{Acceptance, Accepted, KindSet, TokenIdentity, Verifie
 
 /// What to revoke, for [`TokenAuth::revoke`](crate::TokenAuth::revoke). A `&str` is a
 /// token ([`Revocation::token`]).
+///
+/// ```
+/// use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
+/// use axum_token_auth::store::RevocationNote;
+/// use axum_token_auth::trust::{Revocation, TokenCheck};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let auth = TokenAuth::builder()
+///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+///     .build()?;
+/// let token = auth.issue_access(&TokenRequest::new("alice"))?;
+///
+/// // One token (a `&str` converts), with a note where the store keeps notes…
+/// auth.revoke(Revocation::token(token.as_str()).note(RevocationNote::new("laptop stolen")))
+///     .await?;
+/// assert!(auth.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await.is_err());
+///
+/// // …or everything the subject holds, in one write.
+/// let revoked = auth.revoke(Revocation::subject("alice")).await?;
+/// assert_eq!(revoked.generation(), Some(1));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct Revocation<'a> {
