@@ -56,12 +56,12 @@
 #                          collector to $(dirname $TEST_PG_LOG)/log/postgresql.log.
 #   TEST_NODE_BIN          absolute path of node (>= 18)
 #   TEST_PYJWT_PYTHON      a python3 that imports PyJWT (Debian's python3-jwt), for
-#                          tests/legacy.rs
+#                          tests/it/legacy.rs
 #   TEST_OIDC_PROVIDER     absolute path of scripts/oidc/provider.mjs, a loopback
 #                          OpenID Provider (oidc-provider) the tests start
 #                          themselves: `$TEST_NODE_BIN $TEST_OIDC_PROVIDER --port P
 #                          --keys KEYS.json --ready-file F` (see the file's header
-#                          and tests/common/oidc.rs). Not started by this script.
+#                          and tests/it/common/oidc.rs). Not started by this script.
 set -euo pipefail
 
 readonly DB_NAME=axum_token_auth_test
