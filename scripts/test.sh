@@ -17,7 +17,7 @@
 #   scripts/test.sh                 # services + full cargo section
 #   scripts/test.sh CMD [ARGS...]   # services, then run CMD instead of the
 #                                   # cargo section, e.g.
-#                                   #   scripts/test.sh cargo test --test revocation
+#                                   #   scripts/test.sh cargo test --all-features --test it seams::
 #                                   #   scripts/test.sh bash   (interactive shell)
 #
 # Knobs (environment variables):
