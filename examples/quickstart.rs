@@ -121,7 +121,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// The demo application, configured from the environment (`tests/quickstart.rs` drives
+/// The demo application, configured from the environment (`tests/it/quickstart.rs` drives
 /// it through a real `Router`).
 pub(crate) async fn demo_app() -> Result<Router, Box<dyn std::error::Error>> {
     demo_app_with(&|name| std::env::var(name).ok()).await

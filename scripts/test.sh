@@ -17,7 +17,7 @@
 #   scripts/test.sh                 # services + full cargo section
 #   scripts/test.sh CMD [ARGS...]   # services, then run CMD instead of the
 #                                   # cargo section, e.g.
-#                                   #   scripts/test.sh cargo test --test revocation
+#                                   #   scripts/test.sh cargo test --all-features --test it seams::
 #                                   #   scripts/test.sh bash   (interactive shell)
 #
 # Knobs (environment variables):
@@ -56,12 +56,12 @@
 #                          collector to $(dirname $TEST_PG_LOG)/log/postgresql.log.
 #   TEST_NODE_BIN          absolute path of node (>= 18)
 #   TEST_PYJWT_PYTHON      a python3 that imports PyJWT (Debian's python3-jwt), for
-#                          tests/legacy.rs
+#                          tests/it/legacy.rs
 #   TEST_OIDC_PROVIDER     absolute path of scripts/oidc/provider.mjs, a loopback
 #                          OpenID Provider (oidc-provider) the tests start
 #                          themselves: `$TEST_NODE_BIN $TEST_OIDC_PROVIDER --port P
 #                          --keys KEYS.json --ready-file F` (see the file's header
-#                          and tests/common/oidc.rs). Not started by this script.
+#                          and tests/it/common/oidc.rs). Not started by this script.
 set -euo pipefail
 
 readonly DB_NAME=axum_token_auth_test

@@ -39,7 +39,7 @@
 //!
 //! The crate's public modules are its architecture; dependencies point one way
 //! (`token` ← `store` ← `trust` ← `http` ← `auth` ← `session`, checked by
-//! `tests/architecture.rs`). The crate root re-exports the everyday items.
+//! `tests/it/architecture.rs`). The crate root re-exports the everyday items.
 //!
 //! | module | what lives there |
 //! | --- | --- |

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // scripts/oidc/provider.mjs - a real OpenID Provider on loopback for the
-// axum-token-auth integration tests (tests/common/oidc.rs drives it).
+// axum-token-auth integration tests (tests/it/common/oidc.rs drives it).
 //
 // It is `oidc-provider` (panva/node-oidc-provider, the OpenID-certified
 // Node.js implementation) 8.8.1, pinned in package.json/package-lock.json, with

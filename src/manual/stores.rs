@@ -67,7 +67,7 @@
 //! logout within 1.9–2.6 / 3.0–3.5 / 3.7–5.0 ms; the family revocation of a reuse detected
 //! at another process within 3.2–3.7 / 4.1–4.5 / 6.1–17 ms (Redis / cluster / PostgreSQL).
 //! The same test shows that three instances refreshing one token at the same instant mint
-//! one successor. On PostgreSQL (`tests/postgres_cache.rs`): write plus propagation to a
+//! one successor. On PostgreSQL (`tests/it/postgres_cache.rs`): write plus propagation to a
 //! second instance (another pool) 4.6 ms for a revocation and 7 ms for a revoke-everything,
 //! the notification usually arriving before the writer's own call returns; with three
 //! processes of one app, the two others refused the revoked token within 9 and 10 ms of the
@@ -183,7 +183,7 @@
 //! (`RedisOptions::cache_capacity`), past which checks go to the server instead of the cache
 //! (one `EXISTS`, O(1) on Redis). A Redis cache that overflowed re-fills itself every few
 //! heartbeats (at least 1 s apart) and is trusted again once it fits, because expired
-//! entries make room (`tests/redis_cache.rs`: trusted again 2.1 s after an overflow); the
+//! entries make room (`tests/it/redis_cache.rs`: trusted again 2.1 s after an overflow); the
 //! PostgreSQL copy is reloaded when its listener is re-established (a warm start reads the
 //! table in pages of 10 000 rows). The per-request check of a trusted cache stays O(1): one
 //! hash lookup and one atomic load per channel (16 on a cluster). In Redis one revocation is
@@ -193,7 +193,7 @@
 //!
 //! **Redis memory per session.** One active session (a hash per family) costs **472 B at
 //! login and 984 B after five refreshes** (`MEMORY USAGE` on Redis 7.0, measured by
-//! `tests/redis_cache.rs` with a 101-byte Chrome user agent; earlier releases: 984–1 048 B
+//! `tests/it/redis_cache.rs` with a 101-byte Chrome user agent; earlier releases: 984–1 048 B
 //! and 1 912 B). The hash stays in `listpack` encoding under the default
 //! `hash-max-listpack-value` (64 bytes) because every value is short: one field `a:<jti>`
 //! per live access token of the family (six after five quick refreshes, ≈ 40 B each; one or

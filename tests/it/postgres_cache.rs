@@ -360,10 +360,15 @@ async fn a_revocation_in_one_process_is_refused_by_two_others() {
         .unwrap();
     let exe = std::env::current_exe().unwrap();
     let mut children = Vec::new();
+    // The test's name in this binary: its module path without the crate's name.
+    let child_test = format!(
+        "{}::child_process_refuses_the_token_once_revoked",
+        module_path!().split_once("::").map_or("", |(_, m)| m)
+    );
     for _ in 0..2 {
         let mut child = tokio::process::Command::new(&exe)
             .args([
-                "child_process_refuses_the_token_once_revoked",
+                child_test.as_str(),
                 "--exact",
                 "--ignored",
                 "--nocapture",

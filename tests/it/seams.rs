@@ -4,7 +4,7 @@
 //! the verified-token cache, revocation and the session routes consume that. Each test
 //! failed before its fix.
 
-mod common;
+use crate::common;
 
 use axum_token_auth::trust::{Revocation, TokenCheck};
 use std::net::TcpListener;
@@ -28,8 +28,8 @@ use jsonwebtoken::{EncodingKey, Header};
 use serde_json::{Value, json};
 
 const IDP: &str = "https://idp.test";
-const EC_PRIVATE: &str = include_str!("fixtures/ec_p256_private.pem");
-const EC_PUBLIC: &str = include_str!("fixtures/ec_p256_public.pem");
+const EC_PRIVATE: &str = include_str!("../fixtures/ec_p256_private.pem");
+const EC_PUBLIC: &str = include_str!("../fixtures/ec_p256_public.pem");
 const LEGACY_SECRET: &str = "the-old-service-secret-Qz7v-0123456789ab";
 
 /// An ES256 identity provider trusted by static key, audience `api`.

@@ -1,10 +1,10 @@
 //! External issuers against a real OpenID Provider (oidc-provider on loopback, started
-//! per test by `tests/common/oidc.rs`; `scripts/test.sh` installs it): discovery, live
+//! per test by `tests/it/common/oidc.rs`; `scripts/test.sh` installs it): discovery, live
 //! JWKS, key rotation at the provider, the unknown-`kid` flood, the provider down and
 //! back, and forged tokens.
 #![cfg(feature = "oidc")]
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! The seed systems' conveniences: validating a token of any kind, claims that round-trip
 //! with their kind, a request from claims, and `CurrentUser<L>` over a user loader.
 
-mod common;
+use crate::common;
 
 use axum_token_auth::trust::TokenCheck;
 use std::sync::Arc;

@@ -125,7 +125,7 @@ async fn the_quickstart_keeps_session_routes_to_its_own_tokens_and_revokes_any_t
     const IDP: &str = "https://idp.quickstart.test";
     let public = Key::from_pem(
         Algorithm::ES256,
-        include_str!("fixtures/ec_p256_public.pem"),
+        include_str!("../fixtures/ec_p256_public.pem"),
     )
     .unwrap()
     .with_kid("k1");
@@ -199,7 +199,7 @@ async fn the_quickstart_keeps_session_routes_to_its_own_tokens_and_revokes_any_t
     let foreign = jsonwebtoken::encode(
         &header,
         &json!({"iss": IDP, "aud": "api", "sub": "alice", "iat": now, "exp": now + 600}),
-        &jsonwebtoken::EncodingKey::from_ec_pem(include_bytes!("fixtures/ec_p256_private.pem"))
+        &jsonwebtoken::EncodingKey::from_ec_pem(include_bytes!("../fixtures/ec_p256_private.pem"))
             .unwrap(),
     )
     .unwrap();

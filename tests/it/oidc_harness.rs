@@ -1,10 +1,10 @@
-//! The OIDC test harness itself (`tests/common/oidc.rs` + `scripts/oidc/provider.mjs`):
+//! The OIDC test harness itself (`tests/it/common/oidc.rs` + `scripts/oidc/provider.mjs`):
 //! a real oidc-provider on loopback issues what the external-issuer tests rely on.
 //! Deliberately independent of the crate's API (only reqwest, serde_json, jsonwebtoken).
 //!
 //! Run with `scripts/test.sh cargo test --all-features --test oidc_harness`.
 
-mod common;
+use crate::common;
 
 use common::oidc::{
     CLIENT_ID, DEFAULT_ACCESS_TOKEN_TTL, OidcProvider, ProviderOptions, RESOURCE, TestKey,

@@ -87,7 +87,7 @@ async fn attack_tokens_of_an_rs256_authority_include_the_confusion_and_are_refus
         .signing_key(
             Key::from_pem(
                 Algorithm::RS256,
-                include_str!("fixtures/rsa2048_private.pem"),
+                include_str!("../fixtures/rsa2048_private.pem"),
             )
             .unwrap(),
         )
@@ -96,7 +96,7 @@ async fn attack_tokens_of_an_rs256_authority_include_the_confusion_and_are_refus
     let attacks = AttackTokens::for_auth(&auth, &TokenRequest::new("alice"))
         .unwrap()
         // The exact bytes an attacker downloads: same as the PEM derived from the key.
-        .with_public_key_pem(include_bytes!("fixtures/rsa2048_public.pem"));
+        .with_public_key_pem(include_bytes!("../fixtures/rsa2048_public.pem"));
     assert!(attacks.get(Attack::AlgorithmConfusion).is_some());
     attacks
         .assert_refused_by(&app(&auth), Method::GET, "/me")

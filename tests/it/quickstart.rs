@@ -7,10 +7,9 @@
 //! `LEGACY_ACCEPT_UNTIL`, and refused after it.
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "../examples/quickstart.rs"]
+#[path = "../../examples/quickstart.rs"]
 mod quickstart;
-#[path = "common/seeds.rs"]
-mod seeds;
+use crate::common::seeds;
 
 use axum::body::Body;
 use http::header::{CONTENT_TYPE, HOST, ORIGIN, SET_COOKIE};

@@ -5,7 +5,7 @@
 //! wire. Requests go through a real axum `Router` (`tower::ServiceExt::oneshot`), and one
 //! browser-style flow goes over a real TCP socket with reqwest's cookie store.
 //!
-//! Helpers live in this file (tests/common/ belongs to another suite).
+//! Helpers live in this file (tests/it/common/ belongs to another suite).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;

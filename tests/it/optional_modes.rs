@@ -3,7 +3,7 @@
 //! `optional_refusing_invalid()` lets only requests *without* a token through, refuses
 //! bad or expired tokens with 401 (so clients refresh) and a store outage with 503.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -8,7 +8,7 @@
 //! The service is hand-written over `tonic::server::Grpc` with a UTF-8 codec: no protoc,
 //! no prost.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::future::Future;

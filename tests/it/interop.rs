@@ -2,7 +2,7 @@
 //! `jsonwebtoken` (as another service or language would), and our tokens read by raw
 //! `jsonwebtoken`.
 
-mod common;
+use crate::common;
 
 use axum::Router;
 use axum::routing::get;

@@ -8,7 +8,7 @@
 //! handler sees), never a plain GET; an expired one is refused; and the server closes
 //! the socket when the token expires (`Claims::expires_in`).
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

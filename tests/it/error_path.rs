@@ -4,7 +4,7 @@
 //! get the RFC 6750 headers from `AuthError::into_response_with`; and `RequireAnyScope`'s
 //! 403 names every accepted scope.
 
-mod common;
+use crate::common;
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};

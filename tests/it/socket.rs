@@ -1,6 +1,6 @@
 //! Over a real TCP socket: axum::serve on 127.0.0.1 and reqwest as the client.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! described in `fuzz/README.md`) through the same targets: short enough for CI, and a
 //! regression test for every input a fuzz run kept.
 
-#[path = "../fuzz/src/targets.rs"]
+#[path = "../../fuzz/src/targets.rs"]
 mod targets;
 
 fn replay(target: &str, run: fn(&[u8])) -> usize {

@@ -1,9 +1,9 @@
 //! External issuers with static keys, through a real `Router`: selection by `iss`, keys
 //! per issuer, audience, kinds, scope mapping, verify-only mode, the live keyring, and
 //! claims typed per handler. Remote key sets against a real OpenID Provider are in
-//! `tests/oidc.rs`.
+//! `tests/it/oidc.rs`.
 
-mod common;
+use crate::common;
 
 use axum_token_auth::trust::TokenCheck;
 use std::time::Duration;
@@ -26,10 +26,10 @@ use serde_json::{Value, json};
 
 const IDP_A: &str = "https://sso.example.com/realms/acme";
 const IDP_B: &str = "https://login.other.example/";
-const A_PRIVATE: &str = include_str!("fixtures/rsa2048_private.pem");
-const A_PUBLIC: &str = include_str!("fixtures/rsa2048_public.pem");
-const B_PRIVATE: &str = include_str!("fixtures/rsa2048_b_private.pem");
-const B_PUBLIC: &str = include_str!("fixtures/rsa2048_b_public.pem");
+const A_PRIVATE: &str = include_str!("../fixtures/rsa2048_private.pem");
+const A_PUBLIC: &str = include_str!("../fixtures/rsa2048_public.pem");
+const B_PRIVATE: &str = include_str!("../fixtures/rsa2048_b_private.pem");
+const B_PUBLIC: &str = include_str!("../fixtures/rsa2048_b_public.pem");
 
 fn public_jwk(pem: &str, kid: &str) -> Value {
     let key = Key::from_pem(Algorithm::RS256, pem).unwrap().with_kid(kid);
@@ -219,7 +219,7 @@ async fn foreign_keys_never_appear_in_our_jwks() {
         .signing_key(
             Key::from_pem(
                 Algorithm::ES256,
-                include_str!("fixtures/ec_p256_private.pem"),
+                include_str!("../fixtures/ec_p256_private.pem"),
             )
             .unwrap(),
         )

@@ -2,7 +2,7 @@
 //! axum `Router`: status, exact `WWW-Authenticate`, JSON body, `Cache-Control: no-store`
 //! and the `AuthError` attached to the response.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -1273,7 +1273,7 @@ fn default_access_lifetime_is_15_minutes() {
 /// the code answers.
 #[tokio::test]
 async fn manual_refusal_table_lists_the_csrf_row_as_the_code_answers_it() {
-    let page = include_str!("../src/manual/security.rs");
+    let page = include_str!("../../src/manual/security.rs");
     let row = page
         .lines()
         .map(|l| l.trim_start_matches("//!").trim_start())

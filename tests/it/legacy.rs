@@ -2,7 +2,7 @@
 //! code mints them (`common::seeds`; `scripts/test.sh` provides a python3 with PyJWT),
 //! through a real `Router` during the migration window and after it.
 
-mod common;
+use crate::common;
 
 use axum_token_auth::trust::{Revocation, TokenCheck};
 use std::process::Command;

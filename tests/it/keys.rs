@@ -2,7 +2,7 @@
 //! sign/verify round trips through the layer, key checks, rotation, JWKS publication
 //! and cross-service verification from a JWKS document.
 
-mod common;
+use crate::common;
 
 use axum::Router;
 use axum_token_auth::testing::{Attack, AttackTokens};
@@ -17,15 +17,15 @@ use jsonwebtoken::jwk::{AlgorithmParameters, KeyAlgorithm, PublicKeyUse, Thumbpr
 use jsonwebtoken::{DecodingKey, EncodingKey, Validation};
 use serde_json::{Value, json};
 
-const RSA2048_PRIVATE: &str = include_str!("fixtures/rsa2048_private.pem");
-const RSA2048_PUBLIC: &str = include_str!("fixtures/rsa2048_public.pem");
-const RSA1024_PRIVATE: &str = include_str!("fixtures/rsa1024_private.pem");
-const RSA1024_PUBLIC: &str = include_str!("fixtures/rsa1024_public.pem");
-const P256_PRIVATE: &str = include_str!("fixtures/ec_p256_private.pem");
-const P256_PUBLIC: &str = include_str!("fixtures/ec_p256_public.pem");
-const P384_PRIVATE: &str = include_str!("fixtures/ec_p384_private.pem");
-const ED25519_PRIVATE: &str = include_str!("fixtures/ed25519_private.pem");
-const ED25519_PUBLIC: &str = include_str!("fixtures/ed25519_public.pem");
+const RSA2048_PRIVATE: &str = include_str!("../fixtures/rsa2048_private.pem");
+const RSA2048_PUBLIC: &str = include_str!("../fixtures/rsa2048_public.pem");
+const RSA1024_PRIVATE: &str = include_str!("../fixtures/rsa1024_private.pem");
+const RSA1024_PUBLIC: &str = include_str!("../fixtures/rsa1024_public.pem");
+const P256_PRIVATE: &str = include_str!("../fixtures/ec_p256_private.pem");
+const P256_PUBLIC: &str = include_str!("../fixtures/ec_p256_public.pem");
+const P384_PRIVATE: &str = include_str!("../fixtures/ec_p384_private.pem");
+const ED25519_PRIVATE: &str = include_str!("../fixtures/ed25519_private.pem");
+const ED25519_PUBLIC: &str = include_str!("../fixtures/ed25519_public.pem");
 
 fn key(alg: Algorithm, pem: &str) -> Key {
     Key::from_pem(alg, pem).unwrap_or_else(|e| panic!("{alg:?} key: {e}"))

@@ -1,0 +1,38 @@
+//! The integration tests, one binary (one link step): each module is what a file of
+//! `tests/` was. Run one with `cargo test --all-features --test it seams::`. Tests that
+//! restart or kill the shared servers (`outage`, `redis_cluster_failover`), spawn
+//! copies of their own binary (`multi_process`), set process environment
+//! (`quickstart_redis_cluster`), and the store conformance suite keep binaries of their
+//! own.
+
+mod common;
+
+mod architecture;
+mod cache;
+mod conveniences;
+mod error_path;
+mod examples;
+mod external;
+mod fuzz_corpus;
+#[cfg(feature = "tonic")]
+mod grpc;
+mod interop;
+mod keys;
+mod legacy;
+mod metrics;
+mod oidc;
+mod oidc_harness;
+#[cfg(feature = "utoipa")]
+mod openapi;
+mod optional_modes;
+mod postgres_cache;
+mod quickstart;
+mod redis_cache;
+mod redis_cluster;
+mod refresh;
+mod revoke_all;
+mod rfc6750;
+mod seams;
+mod socket;
+mod testkit;
+mod websocket;
