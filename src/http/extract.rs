@@ -389,8 +389,8 @@ impl<L: ScopeList, S: Send + Sync> FromRequestParts<S> for RequireAnyScope<L> {
     }
 }
 
-/// Loads the application's user for verified claims: the hook behind [`CurrentUser`]
-/// (fastcore's `get_current_user`). Implement it on something in the router state.
+/// Loads the application's user for verified claims: the hook behind [`CurrentUser`].
+/// Implement it on something in the router state.
 ///
 /// ```
 /// use axum::{Router, extract::FromRef, routing::get};

@@ -122,7 +122,7 @@ pub enum InvalidRequest {
     #[error("the request body must be application/json")]
     NotJson,
     /// A refresh while a still-valid access token was presented, with the
-    /// `require_expired_access` policy on (Token-Auth's "access token not expired").
+    /// `require_expired_access` policy on.
     #[error("the access token has not expired yet")]
     AccessTokenNotExpired,
 }
@@ -289,7 +289,7 @@ impl From<InvalidRequest> for AuthError {
 }
 
 /// Renders an [`AuthError`] as a response: the hook for an application's own error
-/// pages (Token-Auth's error callbacks). Set it with
+/// pages. Set it with
 /// [`TokenAuthBuilder::error_renderer`](crate::TokenAuthBuilder::error_renderer).
 ///
 /// Whatever the renderer returns, the `AuthError` is attached to the response's

@@ -202,8 +202,7 @@ impl<T> TokenClaims<T> {
     }
 
     /// The claims as a JSON object *with* their kind (`"kind": "access"`), e.g. to
-    /// hand them to another process or store them (ScopedTokenService's
-    /// `TokenData.to_dict`). [`from_value`](Self::from_value) reads it back.
+    /// hand them to another process or store them. [`from_value`](Self::from_value) reads it back.
     pub fn to_value(&self) -> Value
     where
         T: Serialize,

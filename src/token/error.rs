@@ -59,7 +59,7 @@ pub enum InvalidToken {
     #[error("the token has been revoked")]
     Revoked,
     /// A consumed refresh token was presented again (or with a foreign access token):
-    /// the whole session was revoked (Token-Auth's "compromised").
+    /// the whole session was revoked.
     #[error("the refresh token was already used; the session has been revoked")]
     RefreshReused,
     /// The refresh token's session has ended (logged out, revoked, or past its lifetime).

@@ -148,8 +148,7 @@ impl TokenRequest {
     }
 
     /// A request for a token with the subject, tenant, scopes, metadata and custom claims
-    /// of verified `claims` (ScopedTokenService's refresh: a new access token "from" a
-    /// refresh token). Lifetimes, family and generation are not copied.
+    /// of verified `claims` (a new access token "from" a refresh token, say). Lifetimes, family and generation are not copied.
     pub fn from_claims<T: Serialize>(claims: &TokenClaims<T>) -> Self {
         let mut r = TokenRequest::new(claims.sub.clone())
             .scopes(claims.scope.iter().map(|s| s.as_str().to_owned()));

@@ -90,10 +90,10 @@
 //!   issuer's own key (of the header's `alg`) verifies its signature;
 //! - L2. the payload is a JSON object; L3. `exp` (required), `nbf`, `iat` with the leeway;
 //! - L4. the window is open; the format's claims map onto ours (subject, tenant, scopes
-//!   one element at a time, kind from its `type` claim or webtool's `at_hash`), its
+//!   one element at a time, kind from the format's own marker), its
 //!   `iss`/`aud` as configured; the kind is accepted;
 //! - L5. its id and revocation digest, decided by its format (by its id, or the
-//!   SHA-256 of a ScopedTokenService token; see [`LegacyIssuer`]); the token stops at
+//!   SHA-256 of the whole token; see [`LegacyIssuer`]); the token stops at
 //!   its `exp` or the window's end, whichever is first;
 //! - L6. the rewritten claims decode as the claims type.
 
