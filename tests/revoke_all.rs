@@ -95,7 +95,12 @@ async fn revoke_all_for_user_refuses_every_token_of_the_subject_however_it_was_m
         .grant_scope("acme", "svc", &Scope::new("reports:read").unwrap(), "root")
         .await
         .unwrap();
-    let g = auth.revocation_store().generation("svc").await.unwrap();
+    let g = auth
+        .revocation_store()
+        .subject_cutoff("svc")
+        .await
+        .unwrap()
+        .generation;
     let tracked = auth
         .issue_access(&TokenRequest::new("svc").user_generation(g))
         .unwrap();

@@ -87,7 +87,7 @@ impl TokenAuth {
 
     /// Revokes `subject`'s token by `jti` and expiry, counted against the subject's share
     /// of the revocation store (see
-    /// [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
+    /// [`SubjectRevocation::revoke_for`](crate::store::SubjectRevocation::revoke_for)).
     pub async fn revoke_jti_for(
         &self,
         subject: &str,
@@ -101,8 +101,10 @@ impl TokenAuth {
     }
 
     /// [`revoke`](Self::revoke) with a note (when, why, by whom), kept where the store
-    /// keeps notes (PostgreSQL); read it back with
-    /// [`RevocationStore::revocation_note`](crate::store::RevocationStore::revocation_note)
+    /// keeps notes (registered with
+    /// [`revocation_store_with_notes`](crate::TokenAuthBuilder::revocation_store_with_notes);
+    /// otherwise the revocation holds and the note is not kept); read it back with
+    /// [`RevocationNotes::revocation_note`](crate::store::RevocationNotes::revocation_note)
     /// and the digest returned.
     pub async fn revoke_noted(
         &self,

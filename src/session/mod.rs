@@ -431,7 +431,7 @@ impl SessionsBuilder {
                 max: Duration::from_secs(10 * 365 * 24 * 3600),
             });
         }
-        let store = crate::store::guard::guard_refresh(
+        let store = crate::store::breaker::guard_refresh(
             self.auth.inner.verifier.revocation_guard.as_ref(),
             self.store,
         );
@@ -653,8 +653,9 @@ impl Sessions {
             .inner
             .verifier
             .revocation
-            .generation(&request.subject)
-            .await?;
+            .subject_cutoff(&request.subject)
+            .await?
+            .generation;
         let mut request = request.clone();
         request.family = Some(family_id.clone());
         request.generation = Some(generation);
@@ -998,7 +999,7 @@ impl Sessions {
     }
 
     /// Revokes `user_id`'s access tokens of a revoked family (counted against the user's
-    /// share of the revocation store, see [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
+    /// share of the revocation store, see [`SubjectRevocation::revoke_for`](crate::store::SubjectRevocation::revoke_for)).
     async fn revoke_access(&self, user_id: &str, access: &[AccessRef]) -> Result<(), AuthError> {
         // Every one is tried; one failure fails the whole (503): the caller must not
         // report an ended session while one of its access tokens is still accepted. The

@@ -72,7 +72,7 @@ impl RevocationReplica {
         if !self.fresh() {
             return None;
         }
-        self.revoked.is_revoked_now(digest)
+        Some(Ok(self.revoked.is_revoked_now(digest)))
     }
 
     /// From the copy while it is trusted, else `None` (the store is asked).

@@ -106,8 +106,10 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::store::guard::StoreGuard;
-use crate::store::{RevocationCheck, RevocationStore, StoreFailurePolicy, TokenDigest};
+use crate::store::breaker::StoreGuard;
+use crate::store::{
+    RevocationCheck, RevocationNotes, StoreFailurePolicy, SubjectRevocation, TokenDigest,
+};
 use crate::token::claims::{Audience, ClaimsView, TokenClaims, TokenKind, TokenOrigin};
 use crate::token::clock::Clock;
 use crate::token::error::InvalidToken;
@@ -133,7 +135,10 @@ pub(crate) struct Verifier {
     /// from an external set): cached verdicts made before are void.
     pub(crate) trust_epoch: Arc<AtomicU64>,
     pub(crate) settings: VerifySettings,
-    pub(crate) revocation: Arc<dyn RevocationStore>,
+    pub(crate) revocation: Arc<dyn SubjectRevocation>,
+    /// The same store, when it keeps revocation notes (registered with
+    /// `revocation_store_with_notes`).
+    pub(crate) revocation_notes: Option<Arc<dyn RevocationNotes>>,
     /// The revocation store's guard (breaker, timeouts), shared with `Sessions` over the
     /// same handle; `None` when stores are not guarded.
     pub(crate) revocation_guard: Option<StoreGuard>,
@@ -1092,7 +1097,7 @@ impl Verifier {
 
     /// Revokes `subject`'s token by `jti` and expiry, counted against the subject's share
     /// of the revocation store (see
-    /// [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
+    /// [`SubjectRevocation::revoke_for`](crate::store::SubjectRevocation::revoke_for)).
     pub(crate) async fn revoke_jti_for(
         &self,
         subject: &str,
@@ -1119,8 +1124,9 @@ impl Verifier {
     }
 
     /// [`revoke`](Self::revoke) with a note (when, why, by whom), kept where the store
-    /// keeps notes (PostgreSQL); read it back with
-    /// [`RevocationStore::revocation_note`](crate::store::RevocationStore::revocation_note)
+    /// keeps notes (registered with `revocation_store_with_notes`; otherwise the note is
+    /// not kept); read it back with
+    /// [`RevocationNotes::revocation_note`](crate::store::RevocationNotes::revocation_note)
     /// and the digest returned.
     pub(crate) async fn revoke_noted(
         &self,
@@ -1129,10 +1135,12 @@ impl Verifier {
     ) -> Result<TokenDigest, RevokeError> {
         let t = self.revocation_target(token).await?;
         let digest = t.identity.digest;
-        self.revocation
-            .revoke_noted(digest, t.identity.until, note)
-            .await
-            .map_err(RevokeError::Store)?;
+        let until = t.identity.until;
+        match &self.revocation_notes {
+            Some(notes) => notes.revoke_noted(digest, until, note).await,
+            None => self.revocation.revoke(digest, until).await,
+        }
+        .map_err(RevokeError::Store)?;
         tracing::info!(jti_digest = %digest.short(), "token revoked");
         Ok(digest)
     }

@@ -1,5 +1,5 @@
 //! The store-independent conformance suite: one set of async checks over
-//! `Arc<dyn RefreshStore>`, `Arc<dyn RevocationStore>` and `Arc<dyn GrantStore>`,
+//! `Arc<dyn RefreshStore>`, `Arc<dyn SubjectRevocation>` and `Arc<dyn GrantStore>`,
 //! instantiated per store by [`conformance_suite!`].
 //!
 //! Every check uses fresh random ids (families, users, tenants, digests), so checks can
@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum_token_auth::store::grants::{AuditAction, GrantStore};
 use axum_token_auth::store::{
     AccessRef, NewFamily, RefreshStore, RevocationCheck, RevocationStore, RotateOutcome, Rotation,
-    StoreError, Successor, TokenDigest,
+    StoreError, SubjectRevocation, Successor, TokenDigest,
 };
 use axum_token_auth::token::Scope;
 use axum_token_auth::trust::VerifyError;
@@ -27,7 +27,7 @@ pub struct Stores {
     /// The refresh-family store.
     pub refresh: Arc<dyn RefreshStore>,
     /// The revocation store.
-    pub revocation: Arc<dyn RevocationStore>,
+    pub revocation: Arc<dyn SubjectRevocation>,
     /// The grant store.
     pub grants: Arc<dyn GrantStore>,
 }
@@ -35,7 +35,7 @@ pub struct Stores {
 impl Stores {
     /// All three roles played by one store (PostgreSQL, Redis).
     #[allow(dead_code)]
-    pub fn all<T: RefreshStore + RevocationStore + GrantStore>(store: T) -> Self {
+    pub fn all<T: RefreshStore + SubjectRevocation + GrantStore>(store: T) -> Self {
         let store = Arc::new(store);
         Stores {
             refresh: store.clone(),
@@ -1062,10 +1062,20 @@ fn random_digest() -> TokenDigest {
     digest(&uid("jti"))
 }
 
+/// The per-request check of a digest alone (a subject never revoked as a whole).
+fn digest_only(d: &TokenDigest) -> RevocationCheck<'_> {
+    RevocationCheck {
+        digest: d,
+        subject: "conformance-never-revoked-subject",
+        generation: None,
+        issued_at: 0,
+    }
+}
+
 async fn check_revoked(store: &dyn RevocationStore, d: &TokenDigest, expected: bool) {
     assert_eq!(store.is_revoked(d).await.unwrap(), expected, "{d:?}");
-    if let Some(now) = store.is_revoked_now(d) {
-        assert_eq!(now.unwrap(), expected, "is_revoked_now {d:?}");
+    if let Some(now) = store.check_now(&digest_only(d)) {
+        assert_eq!(now.unwrap(), expected, "check_now {d:?}");
     }
 }
 
@@ -1110,7 +1120,7 @@ pub async fn revocation_expires(s: Stores) {
 }
 
 /// What one instance revokes, the other sees: at once through `is_revoked` (the store
-/// itself), and through an in-process answer (`is_revoked_now`, e.g. Redis's pub/sub
+/// itself), and through an in-process answer (`check_now`, e.g. Redis's pub/sub
 /// cache) within the store's documented staleness bound (2 s).
 pub async fn revocation_across_handles(a: Stores, b: Stores) {
     let t = now();
@@ -1154,11 +1164,11 @@ pub async fn revoke_all_for_a_subject(s: Stores) {
     let user = uid("user");
     let d = random_digest();
     let at = now();
-    assert_eq!(store.generation(&user).await.unwrap(), 0);
+    assert_eq!(store.subject_cutoff(&user).await.unwrap().generation, 0);
     assert!(!store.check(&gen_check(&d, &user, Some(0))).await.unwrap());
     assert!(!store.check(&iat_check(&d, &user, None, at)).await.unwrap());
     assert_eq!(store.revoke_all_for(&user, at).await.unwrap(), 1);
-    assert_eq!(store.generation(&user).await.unwrap(), 1);
+    assert_eq!(store.subject_cutoff(&user).await.unwrap().generation, 1);
     let cutoff = store.subject_cutoff(&user).await.unwrap();
     assert_eq!((cutoff.generation, cutoff.issued_through), (1, at));
     assert!(store.check(&gen_check(&d, &user, Some(0))).await.unwrap());
@@ -1343,14 +1353,14 @@ pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
 
 async fn eventually_revoked_now(store: &dyn RevocationStore, d: &TokenDigest) {
     let start = std::time::Instant::now();
-    while let Some(Ok(false)) = store.is_revoked_now(d) {
+    while let Some(Ok(false)) = store.check_now(&digest_only(d)) {
         assert!(
             start.elapsed() < Duration::from_secs(2),
             "in-process answer still stale after the 2 s bound"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    if let Some(now) = store.is_revoked_now(d) {
+    if let Some(now) = store.check_now(&digest_only(d)) {
         assert!(now.unwrap());
     }
 }

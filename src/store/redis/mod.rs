@@ -4,13 +4,13 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use axum_token_auth::{Sessions, TokenAuth, store::redis::{RedisOptions, RedisStore}};
+//! use axum_token_auth::{Sessions, TokenAuth, store::redis::{RedisSettings, RedisStore}};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Arc::new(RedisStore::connect("redis://127.0.0.1:6379/").await?);
 //! // Or a cluster, from any of its nodes:
 //! // let store = Arc::new(RedisStore::connect_cluster(
-//! //     &["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"], RedisOptions::default()).await?);
+//! //     &["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"], RedisSettings::default()).await?);
 //! let auth = TokenAuth::builder()
 //!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
 //!     .revocation_store(store.clone())
@@ -52,8 +52,8 @@
 //! channel) plus one hash lookup, whatever the number of revocations. A revocation is
 //! written and published by one Lua script (atomically), so no subscriber can miss a
 //! revocation that was stored. Each store publishes a heartbeat on every channel every
-//! [`RedisOptions::heartbeat`]; a store trusts its cache only while it has heard
-//! *something* on *each* channel within [`RedisOptions::max_staleness`] (default 2 s).
+//! [`RedisSettings::heartbeat`]; a store trusts its cache only while it has heard
+//! *something* on *each* channel within [`RedisSettings::max_staleness`] (default 2 s).
 //! Otherwise (subscription lost, a node failed over, Redis stalled) every check asks Redis
 //! directly until the subscriptions are back and the cache re-filled. So a revocation
 //! made on one instance is honoured by every other within `max_staleness` in the worst
@@ -61,7 +61,7 @@
 //!
 //! # Revocations at volume
 //!
-//! The cache holds [`RedisOptions::cache_capacity`] unexpired revocations (default one
+//! The cache holds [`RedisSettings::cache_capacity`] unexpired revocations (default one
 //! million, at most about 90 MB of process memory at that size). A cache that cannot hold
 //! another entry stops being trusted, so checks go to Redis (one `EXISTS`, O(1)) rather
 //! than miss a revocation; it tries a re-fill every few heartbeats and is trusted again as
@@ -72,7 +72,7 @@
 //! # Replicas and failover
 //!
 //! Redis replicates asynchronously: a master that fails right after acknowledging a write
-//! may lose it. [`RedisOptions::wait_for_replicas`] makes every write wait (`WAIT`) until
+//! may lose it. [`RedisSettings::wait_for_replicas`] makes every write wait (`WAIT`) until
 //! that many replicas have it, and fail with [`StoreError::Unavailable`] otherwise, so a
 //! write that succeeded survives the failover of its master.
 
@@ -91,7 +91,9 @@ use crate::store::family::{
 use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
 use crate::store::memory::DEFAULT_REVOCATION_CAPACITY;
 use crate::store::replica::RevocationReplica;
-use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
+use crate::store::{
+    RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
+};
 use crate::token::clock::unix_now;
 use crate::token::scope::Scope;
 
@@ -104,50 +106,54 @@ use conn::{Conn, KeyScan};
 use keys::Keys;
 use scripts::*;
 
-/// Options of a [`RedisStore`].
+/// How long the local revocation cache is trusted without hearing its channels, by
+/// default (see the module docs).
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
+
+/// Settings of a [`RedisStore`]: build with the setters from [`Default`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct RedisOptions {
+pub struct RedisSettings {
     /// Prefix of every key and of the channel (default `tokenauth:`). On a cluster it may
     /// not contain `{` or `}` (the hash tags are the store's).
-    pub prefix: String,
+    prefix: String,
     /// Keep revoked digests in process memory, current through pub/sub (default on).
-    pub local_cache: bool,
+    local_cache: bool,
     /// How many unexpired revocations the local cache holds (default one million).
-    pub cache_capacity: usize,
+    cache_capacity: usize,
     /// How often each store publishes a heartbeat (default 500 ms).
-    pub heartbeat: Duration,
+    heartbeat: Duration,
     /// How long the cache is trusted without hearing anything on a channel (default 2 s).
-    pub max_staleness: Duration,
+    max_staleness: Duration,
     /// Timeout of one command (default 1 s): an unreachable Redis answers quickly.
-    pub response_timeout: Duration,
+    response_timeout: Duration,
     /// Replicas every write must reach before it succeeds (`WAIT`; default 0: none).
-    pub wait_replicas: u32,
+    wait_replicas: u32,
 }
 
-impl Default for RedisOptions {
+impl Default for RedisSettings {
     fn default() -> Self {
-        RedisOptions {
+        RedisSettings {
             prefix: "tokenauth:".into(),
             local_cache: true,
             cache_capacity: DEFAULT_REVOCATION_CAPACITY,
             heartbeat: Duration::from_millis(500),
-            max_staleness: Duration::from_secs(2),
+            max_staleness: DEFAULT_MAX_STALENESS,
             response_timeout: Duration::from_secs(1),
             wait_replicas: 0,
         }
     }
 }
 
-impl RedisOptions {
+impl RedisSettings {
     /// Sets the key prefix.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisOptions;
+    /// use axum_token_auth::store::redis::RedisSettings;
     ///
     /// // Two services on one Redis: keys `orders:rev:…`, `billing:rev:…`.
-    /// let o = RedisOptions::default().prefix("orders:");
+    /// let o = RedisSettings::default().prefix("orders:");
     /// # let _ = o;
     /// ```
     #[must_use]
@@ -160,10 +166,10 @@ impl RedisOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisOptions;
+    /// use axum_token_auth::store::redis::RedisSettings;
     ///
     /// // Every check is one round trip to Redis.
-    /// let o = RedisOptions::default().without_local_cache();
+    /// let o = RedisSettings::default().without_local_cache();
     /// # let _ = o;
     /// ```
     #[must_use]
@@ -172,14 +178,19 @@ impl RedisOptions {
         self
     }
 
+    /// Whether the local revocation cache is on (the default).
+    pub fn local_cache(&self) -> bool {
+        self.local_cache
+    }
+
     /// Sets how many unexpired revocations the local cache holds (see the module docs).
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisOptions;
+    /// use axum_token_auth::store::redis::RedisSettings;
     ///
-    /// let o = RedisOptions::default().cache_capacity(200_000);
-    /// assert_eq!(o.cache_capacity, 200_000);
+    /// let o = RedisSettings::default().cache_capacity(200_000);
+    /// # let _ = o;
     /// ```
     #[must_use]
     pub fn cache_capacity(mut self, entries: usize) -> Self {
@@ -191,9 +202,9 @@ impl RedisOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisOptions;
+    /// use axum_token_auth::store::redis::RedisSettings;
     ///
-    /// let o = RedisOptions::default().max_staleness(Duration::from_millis(500));
+    /// let o = RedisSettings::default().max_staleness(Duration::from_millis(500));
     /// # let _ = o;
     /// ```
     #[must_use]
@@ -209,11 +220,11 @@ impl RedisOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisOptions;
+    /// use axum_token_auth::store::redis::RedisSettings;
     ///
     /// // A write is acknowledged once one replica has it (a failover loses nothing).
-    /// let o = RedisOptions::default().wait_for_replicas(1);
-    /// assert_eq!(o.wait_replicas, 1);
+    /// let o = RedisSettings::default().wait_for_replicas(1);
+    /// # let _ = o;
     /// ```
     #[must_use]
     pub fn wait_for_replicas(mut self, replicas: u32) -> Self {
@@ -323,54 +334,54 @@ fn bad_reply() -> StoreError {
 }
 
 impl RedisStore {
-    /// Connects to one server with the default [`RedisOptions`] and, with the local cache
+    /// Connects to one server with the default [`RedisSettings`] and, with the local cache
     /// on, starts the subscription task (needs a Tokio runtime).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, RedisOptions::default()).await
+        Self::connect_with(url, RedisSettings::default()).await
     }
 
-    /// Connects to one server with `options`.
-    pub async fn connect_with(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
+    /// Connects to one server with `settings`.
+    pub async fn connect_with(url: &str, settings: RedisSettings) -> Result<Self, StoreError> {
         let client = Client::open(url).map_err(map_err)?;
         let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(options.response_timeout))
-            .set_connection_timeout(Some(options.response_timeout))
+            .set_response_timeout(Some(settings.response_timeout))
+            .set_connection_timeout(Some(settings.response_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let manager = redis::aio::ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(map_err)?;
         let conn = Conn::Single(manager);
-        let keys = Keys::new(&options.prefix, false);
-        let (cache, task) = if options.local_cache {
+        let keys = Keys::new(&settings.prefix, false);
+        let (cache, task) = if settings.local_cache {
             let cache = Arc::new(RevocationReplica::new(
                 "redis",
                 keys.channels(),
-                options.cache_capacity,
-                options.max_staleness,
+                settings.cache_capacity,
+                settings.max_staleness,
             ));
             let task = tokio::spawn(cache::single_node_task(
                 client,
                 conn.clone(),
                 keys.clone(),
                 Arc::clone(&cache),
-                options.heartbeat,
+                settings.heartbeat,
             ));
             (Some(cache), Some(task))
         } else {
             (None, None)
         };
-        Ok(Self::assemble(conn, keys, &options, cache, task))
+        Ok(Self::assemble(conn, keys, &settings, cache, task))
     }
 
     /// Connects to a Redis Cluster (≥ 7: the cache uses sharded pub/sub) through any of
-    /// its `nodes` (`redis://host:port/` URLs or `host:port`), with `options`. The same
+    /// its `nodes` (`redis://host:port/` URLs or `host:port`), with `settings`. The same
     /// store API as on one server; see the module docs for the key layout.
     pub async fn connect_cluster<N: AsRef<str>>(
         nodes: &[N],
-        options: RedisOptions,
+        settings: RedisSettings,
     ) -> Result<Self, StoreError> {
-        if options.prefix.contains(['{', '}']) {
+        if settings.prefix.contains(['{', '}']) {
             return Err(StoreError::Backend(
                 "a redis cluster key prefix may not contain `{` or `}`".into(),
             ));
@@ -391,11 +402,11 @@ impl RedisStore {
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut builder = ClusterClientBuilder::new(urls)
-            .connection_timeout(options.response_timeout)
-            .response_timeout(options.response_timeout)
+            .connection_timeout(settings.response_timeout)
+            .response_timeout(settings.response_timeout)
             .retries(3)
             .max_retry_wait(500);
-        if options.local_cache {
+        if settings.local_cache {
             builder = builder
                 .use_protocol(redis::ProtocolVersion::RESP3)
                 .push_sender(tx);
@@ -403,40 +414,40 @@ impl RedisStore {
         let client = builder.build().map_err(map_err)?;
         let cluster = client.get_async_connection().await.map_err(map_err)?;
         let conn = Conn::Cluster(cluster.clone());
-        let keys = Keys::new(&options.prefix, true);
-        let (cache, task) = if options.local_cache {
+        let keys = Keys::new(&settings.prefix, true);
+        let (cache, task) = if settings.local_cache {
             let cache = Arc::new(RevocationReplica::new(
                 "redis",
                 keys.channels(),
-                options.cache_capacity,
-                options.max_staleness,
+                settings.cache_capacity,
+                settings.max_staleness,
             ));
             let task = tokio::spawn(cache::cluster_task(
                 cluster,
                 rx,
                 keys.clone(),
                 Arc::clone(&cache),
-                options.heartbeat,
+                settings.heartbeat,
             ));
             (Some(cache), Some(task))
         } else {
             (None, None)
         };
-        Ok(Self::assemble(conn, keys, &options, cache, task))
+        Ok(Self::assemble(conn, keys, &settings, cache, task))
     }
 
     fn assemble(
         conn: Conn,
         keys: Keys,
-        options: &RedisOptions,
+        settings: &RedisSettings,
         cache: Option<Arc<RevocationReplica>>,
         task: Option<tokio::task::JoinHandle<()>>,
     ) -> Self {
         RedisStore {
             conn,
             keys,
-            wait_replicas: options.wait_replicas,
-            wait_ms: (options.response_timeout.as_millis() as u64 / 2).max(1),
+            wait_replicas: settings.wait_replicas,
+            wait_ms: (settings.response_timeout.as_millis() as u64 / 2).max(1),
             cache,
             task,
         }
@@ -489,7 +500,7 @@ impl RedisStore {
             .map_err(map_err)
     }
 
-    /// Runs `pipe`, then (with [`RedisOptions::wait_for_replicas`]) `WAIT` on the same
+    /// Runs `pipe`, then (with [`RedisSettings::wait_for_replicas`]) `WAIT` on the same
     /// connection, and returns the values of `pipe`'s commands.
     async fn write(&self, mut pipe: Pipeline) -> Result<Vec<Value>, StoreError> {
         if self.wait_replicas > 0 {
@@ -580,10 +591,46 @@ impl RevocationStore for RedisStore {
         conn.exists(self.keys.rev(digest).0).await.map_err(map_err)
     }
 
-    fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
-        self.cache.as_ref()?.is_revoked_now(digest)
+    /// `EXISTS` of the digest and `GET` of the subject's generation and cutoff: one round
+    /// trip on a single node, two concurrent ones on a cluster (two slots).
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        let (rev, _) = self.keys.rev(token.digest);
+        let (generation, cut, _) = self.keys.cutoff(token.subject);
+        let mut conn = self.conn.clone();
+        let (revoked, generation, cut): (bool, Option<u64>, Option<u64>) = if self.keys.is_cluster()
+        {
+            let mut other = self.conn.clone();
+            let mut pipe = redis::pipe();
+            pipe.get(&generation).get(&cut);
+            let (revoked, cutoff) = tokio::join!(
+                conn.exists::<_, bool>(&rev),
+                pipe.query_async::<(Option<u64>, Option<u64>)>(&mut other)
+            );
+            let (generation, cut) = cutoff.map_err(map_err)?;
+            (revoked.map_err(map_err)?, generation, cut)
+        } else {
+            redis::pipe()
+                .exists(&rev)
+                .get(&generation)
+                .get(&cut)
+                .query_async(&mut conn)
+                .await
+                .map_err(map_err)?
+        };
+        let cutoff = SubjectCutoff {
+            generation: generation.unwrap_or(0),
+            issued_through: cut.unwrap_or(0),
+        };
+        Ok(revoked || cutoff.revokes(token))
     }
 
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        self.cache.as_ref()?.check_now(token)
+    }
+}
+
+#[async_trait]
+impl SubjectRevocation for RedisStore {
     async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
         let (generation, cut, channel) = self.keys.cutoff(subject);
         let at_s = at.to_string();
@@ -622,50 +669,22 @@ impl RevocationStore for RedisStore {
         })
     }
 
-    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
-        let n: Option<u64> = conn
-            .get(self.keys.cutoff(subject).0)
-            .await
-            .map_err(map_err)?;
-        Ok(n.unwrap_or(0))
+    /// An unbounded store: one revocation per token.
+    async fn revoke_for(
+        &self,
+        _subject: &str,
+        digest: TokenDigest,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.revoke(digest, expires_at).await
     }
+}
 
-    /// `EXISTS` of the digest and `GET` of the subject's generation and cutoff: one round
-    /// trip on a single node, two concurrent ones on a cluster (two slots).
-    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
-        let (rev, _) = self.keys.rev(token.digest);
-        let (generation, cut, _) = self.keys.cutoff(token.subject);
-        let mut conn = self.conn.clone();
-        let (revoked, generation, cut): (bool, Option<u64>, Option<u64>) = if self.keys.is_cluster()
-        {
-            let mut other = self.conn.clone();
-            let mut pipe = redis::pipe();
-            pipe.get(&generation).get(&cut);
-            let (revoked, cutoff) = tokio::join!(
-                conn.exists::<_, bool>(&rev),
-                pipe.query_async::<(Option<u64>, Option<u64>)>(&mut other)
-            );
-            let (generation, cut) = cutoff.map_err(map_err)?;
-            (revoked.map_err(map_err)?, generation, cut)
-        } else {
-            redis::pipe()
-                .exists(&rev)
-                .get(&generation)
-                .get(&cut)
-                .query_async(&mut conn)
-                .await
-                .map_err(map_err)?
-        };
-        let cutoff = SubjectCutoff {
-            generation: generation.unwrap_or(0),
-            issued_through: cut.unwrap_or(0),
-        };
-        Ok(revoked || cutoff.revokes(token))
-    }
-
-    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        self.cache.as_ref()?.check_now(token)
+impl RedisStore {
+    /// Whether the token with this digest is revoked, from the local cache while it is
+    /// trusted, else `None` (see the module docs).
+    pub fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
+        self.cache.as_ref()?.is_revoked_now(digest)
     }
 }
 

@@ -48,21 +48,21 @@
 //! it: another instance, an older version of this crate, a SQL console). Each store
 //! `LISTEN`s on one connection of its own (`application_name`
 //! `axum-token-auth-listener`), then loads every live revocation and cutoff (warm
-//! start), and sends a heartbeat on the channel every [`PostgresOptions::heartbeat`]
+//! start), and sends a heartbeat on the channel every [`PostgresSettings::heartbeat`]
 //! (500 ms). It trusts its copy only while it has heard the channel within
-//! [`PostgresOptions::max_staleness`] (2 s); otherwise (listener connection lost,
+//! [`PostgresSettings::max_staleness`] (2 s); otherwise (listener connection lost,
 //! server stalled or down, the triggers missing because `migrate` was not run) every
 //! check is one query, as without the cache, and fails closed when the server is down.
 //! So a revocation made through one instance is refused by every other within
 //! `max_staleness` in the worst case, and within the notification delay (about a
 //! millisecond on loopback) normally. The copy holds up to 1 000 000 live revocations;
 //! past that it is not trusted and checks go to the database.
-//! [`PostgresOptions::without_local_cache`] turns it off. Every store's heartbeat reaches
+//! [`PostgresSettings::without_local_cache`] turns it off. Every store's heartbeat reaches
 //! every listener: N instances cost each listener 2N tiny notifications per second.
 //!
 //! # Schemas
 //!
-//! [`PostgresOptions::schema`] puts every table of this crate (and sqlx's
+//! [`PostgresSettings::schema`] puts every table of this crate (and sqlx's
 //! `_sqlx_migrations` of them) in a schema of their own: each connection of the pool
 //! gets `search_path` = that schema, and [`migrate`](PostgresStore::migrate) creates it
 //! when missing. Another table named `revoked_tokens` elsewhere in the database (a seed
@@ -90,7 +90,8 @@ use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, chec
 use crate::store::memory::DEFAULT_REVOCATION_CAPACITY;
 use crate::store::replica::RevocationReplica;
 use crate::store::{
-    RevocationCheck, RevocationNote, RevocationStore, StoreError, SubjectCutoff, TokenDigest,
+    RevocationCheck, RevocationNote, RevocationNotes, RevocationStore, StoreError, SubjectCutoff,
+    SubjectRevocation, TokenDigest,
 };
 use crate::token::clock::{Clock, SystemClock};
 use crate::token::scope::Scope;
@@ -105,51 +106,55 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 /// Rows deleted per statement by the purges (keeps each transaction short).
 const PURGE_BATCH: i64 = 10_000;
 
-/// Options of [`PostgresStore::connect_with`].
+/// How long the local revocation cache is trusted without hearing its channels, by
+/// default (see the module docs).
+pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
+
+/// Settings of [`PostgresStore::connect_with`]: build with the setters from [`Default`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct PostgresOptions {
+pub struct PostgresSettings {
     /// The schema holding this crate's tables (default: none, the server's
     /// `search_path`, usually `public`).
-    pub schema: Option<String>,
+    schema: Option<String>,
     /// Keep live revocations in process memory, current through LISTEN/NOTIFY (default
     /// on; see the module docs).
-    pub local_cache: bool,
+    local_cache: bool,
     /// How often each store sends a heartbeat on the channel (default 500 ms).
-    pub heartbeat: Duration,
+    heartbeat: Duration,
     /// How long the cache is trusted without hearing the channel (default 2 s).
-    pub max_staleness: Duration,
+    max_staleness: Duration,
     /// The pool size (default [`DEFAULT_MAX_CONNECTIONS`]; the listener's connection
     /// comes on top).
-    pub max_connections: u32,
+    max_connections: u32,
     /// How long an operation waits for a connection (default
     /// [`DEFAULT_ACQUIRE_TIMEOUT`]).
-    pub acquire_timeout: Duration,
+    acquire_timeout: Duration,
 }
 
-impl Default for PostgresOptions {
+impl Default for PostgresSettings {
     fn default() -> Self {
-        PostgresOptions {
+        PostgresSettings {
             schema: None,
             local_cache: true,
             heartbeat: Duration::from_millis(500),
-            max_staleness: Duration::from_secs(2),
+            max_staleness: DEFAULT_MAX_STALENESS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
         }
     }
 }
 
-impl PostgresOptions {
+impl PostgresSettings {
     /// Puts this crate's tables in `schema` (letters, digits and `_`, not starting with
     /// a digit, at most 52 bytes; checked by [`PostgresStore::connect_with`]).
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::postgres::PostgresOptions;
+    /// use axum_token_auth::store::postgres::PostgresSettings;
     ///
     /// // Side by side with a legacy `revoked_tokens` table of the system being replaced.
-    /// let o = PostgresOptions::default().schema("token_auth");
+    /// let o = PostgresSettings::default().schema("token_auth");
     /// # let _ = o;
     /// ```
     #[must_use]
@@ -162,9 +167,9 @@ impl PostgresOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::postgres::PostgresOptions;
+    /// use axum_token_auth::store::postgres::PostgresSettings;
     ///
-    /// let o = PostgresOptions::default().without_local_cache();
+    /// let o = PostgresSettings::default().without_local_cache();
     /// # let _ = o;
     /// ```
     #[must_use]
@@ -173,13 +178,18 @@ impl PostgresOptions {
         self
     }
 
+    /// Whether the local revocation cache is on (the default).
+    pub fn local_cache(&self) -> bool {
+        self.local_cache
+    }
+
     /// Sets the cache's staleness bound (and a heartbeat of a quarter of it).
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::postgres::PostgresOptions;
+    /// use axum_token_auth::store::postgres::PostgresSettings;
     ///
-    /// let o = PostgresOptions::default().max_staleness(Duration::from_secs(2));
+    /// let o = PostgresSettings::default().max_staleness(Duration::from_secs(2));
     /// # let _ = o;
     /// ```
     #[must_use]
@@ -193,9 +203,9 @@ impl PostgresOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::postgres::PostgresOptions;
+    /// use axum_token_auth::store::postgres::PostgresSettings;
     ///
-    /// let o = PostgresOptions::default().max_connections(20);
+    /// let o = PostgresSettings::default().max_connections(20);
     /// # let _ = o;
     /// ```
     #[must_use]
@@ -208,9 +218,9 @@ impl PostgresOptions {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::postgres::PostgresOptions;
+    /// use axum_token_auth::store::postgres::PostgresSettings;
     ///
-    /// let o = PostgresOptions::default().acquire_timeout(Duration::from_millis(250));
+    /// let o = PostgresSettings::default().acquire_timeout(Duration::from_millis(250));
     /// # let _ = o;
     /// ```
     #[must_use]
@@ -272,14 +282,14 @@ impl PostgresStore {
     /// For other settings use [`connect_with`](Self::connect_with), or build the pool
     /// yourself and use [`from_pool`](Self::from_pool).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, PostgresOptions::default()).await
+        Self::connect_with(url, PostgresSettings::default()).await
     }
 
-    /// Connects with `options`. An invalid [`PostgresOptions::schema`] is a
+    /// Connects with `settings`. An invalid [`PostgresSettings::schema`] is a
     /// [`StoreError::Backend`].
-    pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
+    pub async fn connect_with(url: &str, settings: PostgresSettings) -> Result<Self, StoreError> {
         let mut connect = PgConnectOptions::from_str(url).map_err(db_err)?;
-        if let Some(schema) = &options.schema {
+        if let Some(schema) = &settings.schema {
             if !valid_schema(schema) {
                 return Err(StoreError::Backend(
                     "postgres: the schema name must be letters, digits and _ (at most 52 bytes)"
@@ -289,25 +299,25 @@ impl PostgresStore {
             connect = connect.options([("search_path", schema.as_str())]);
         }
         let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(connect)
             .await
             .map_err(db_err)?;
         let mut store = Self::from_pool(pool);
-        store.schema = options.schema.as_deref().map(Arc::from);
-        if options.local_cache {
+        store.schema = settings.schema.as_deref().map(Arc::from);
+        if settings.local_cache {
             let cache = Arc::new(RevocationReplica::new(
                 "postgres",
                 1,
                 DEFAULT_REVOCATION_CAPACITY,
-                options.max_staleness,
+                settings.max_staleness,
             ));
             let tasks = cache::spawn(
                 store.pool.clone(),
                 Arc::clone(&cache),
-                options.heartbeat,
-                options.acquire_timeout,
+                settings.heartbeat,
+                settings.acquire_timeout,
             );
             store.cache = Some(cache);
             store._tasks = Some(Arc::new(tasks));
@@ -558,6 +568,103 @@ impl RevocationStore for PostgresStore {
         Ok(())
     }
 
+    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE digest = $1 AND expires_at > $2)",
+        )
+        .bind(&digest.0[..])
+        .bind(to_db(self.clock.now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    /// One query: the digest, and the subject's cutoff (its generation when the token
+    /// carries one, else its `iat` against the last revoke-everything).
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE digest = $1 AND expires_at > $2) \
+             OR EXISTS (SELECT 1 FROM token_auth_user_generations WHERE subject = $3 AND \
+                 CASE WHEN $4::bigint IS NOT NULL THEN generation > $4::bigint \
+                      ELSE issued_through > 0 AND issued_through >= $5 END)",
+        )
+        .bind(&token.digest.0[..])
+        .bind(to_db(self.clock.now()))
+        .bind(token.subject)
+        .bind(token.generation.map(to_db))
+        .bind(to_db(token.issued_at))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)
+    }
+
+    /// From the local cache while it is trusted, else `None` (then
+    /// [`check`](RevocationStore::check) queries).
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        self.cache.as_deref()?.check_now(token)
+    }
+}
+
+#[async_trait]
+impl SubjectRevocation for PostgresStore {
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
+        let (n, cut): (i64, i64) = sqlx::query_as(
+            "INSERT INTO token_auth_user_generations (subject, generation, issued_through) \
+             VALUES ($1, 1, $2) \
+             ON CONFLICT (subject) DO UPDATE \
+             SET generation = token_auth_user_generations.generation + 1, \
+                 issued_through = GREATEST(token_auth_user_generations.issued_through, \
+                                           EXCLUDED.issued_through) \
+             RETURNING generation, issued_through",
+        )
+        .bind(subject)
+        .bind(to_db(at))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        let generation = from_db(n);
+        if let Some(c) = &self.cache {
+            c.set_cutoff(
+                subject,
+                SubjectCutoff {
+                    generation,
+                    issued_through: from_db(cut),
+                },
+            );
+        }
+        Ok(generation)
+    }
+
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT generation, issued_through FROM token_auth_user_generations \
+             WHERE subject = $1",
+        )
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(
+            row.map_or_else(SubjectCutoff::default, |(g, c)| SubjectCutoff {
+                generation: from_db(g),
+                issued_through: from_db(c),
+            }),
+        )
+    }
+
+    /// An unbounded store: one revocation per token.
+    async fn revoke_for(
+        &self,
+        _subject: &str,
+        digest: TokenDigest,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.revoke(digest, expires_at).await
+    }
+}
+
+#[async_trait]
+impl RevocationNotes for PostgresStore {
     async fn revoke_noted(
         &self,
         digest: TokenDigest,
@@ -608,101 +715,13 @@ impl RevocationStore for PostgresStore {
             })
         }))
     }
+}
 
-    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE digest = $1 AND expires_at > $2)",
-        )
-        .bind(&digest.0[..])
-        .bind(to_db(self.clock.now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)
-    }
-
-    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
-        let (n, cut): (i64, i64) = sqlx::query_as(
-            "INSERT INTO token_auth_user_generations (subject, generation, issued_through) \
-             VALUES ($1, 1, $2) \
-             ON CONFLICT (subject) DO UPDATE \
-             SET generation = token_auth_user_generations.generation + 1, \
-                 issued_through = GREATEST(token_auth_user_generations.issued_through, \
-                                           EXCLUDED.issued_through) \
-             RETURNING generation, issued_through",
-        )
-        .bind(subject)
-        .bind(to_db(at))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)?;
-        let generation = from_db(n);
-        if let Some(c) = &self.cache {
-            c.set_cutoff(
-                subject,
-                SubjectCutoff {
-                    generation,
-                    issued_through: from_db(cut),
-                },
-            );
-        }
-        Ok(generation)
-    }
-
-    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT generation, issued_through FROM token_auth_user_generations \
-             WHERE subject = $1",
-        )
-        .bind(subject)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(
-            row.map_or_else(SubjectCutoff::default, |(g, c)| SubjectCutoff {
-                generation: from_db(g),
-                issued_through: from_db(c),
-            }),
-        )
-    }
-
-    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
-        let n: Option<i64> = sqlx::query_scalar(
-            "SELECT generation FROM token_auth_user_generations WHERE subject = $1",
-        )
-        .bind(subject)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(n.unwrap_or(0).max(0) as u64)
-    }
-
-    /// One query: the digest, and the subject's cutoff (its generation when the token
-    /// carries one, else its `iat` against the last revoke-everything).
-    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE digest = $1 AND expires_at > $2) \
-             OR EXISTS (SELECT 1 FROM token_auth_user_generations WHERE subject = $3 AND \
-                 CASE WHEN $4::bigint IS NOT NULL THEN generation > $4::bigint \
-                      ELSE issued_through > 0 AND issued_through >= $5 END)",
-        )
-        .bind(&token.digest.0[..])
-        .bind(to_db(self.clock.now()))
-        .bind(token.subject)
-        .bind(token.generation.map(to_db))
-        .bind(to_db(token.issued_at))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)
-    }
-
-    fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
+impl PostgresStore {
+    /// Whether the token with this digest is revoked, from the local cache while it is
+    /// trusted, else `None` (see the module docs).
+    pub fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
         self.cache.as_deref()?.is_revoked_now(digest)
-    }
-
-    /// From the local cache while it is trusted, else `None` (then
-    /// [`check`](RevocationStore::check) queries).
-    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        self.cache.as_deref()?.check_now(token)
     }
 }
 
