@@ -13,7 +13,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use axum_token_auth::store::breaker::{BreakerState, GuardSettings, Guarded};
-use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
+use axum_token_auth::store::grants::{GrantChange, GrantStore, MemoryGrantStore};
 use axum_token_auth::store::memory::MemoryRefreshStore;
 use axum_token_auth::store::{
     RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
@@ -129,11 +129,11 @@ fn counters_move_with_the_token_life_cycle_and_labels_carry_no_client_data() {
         let grants = Guarded::grants(Arc::new(MemoryGrantStore::new()), &GuardSettings::default());
         let scope = Scope::new("playlist:manage").unwrap();
         grants
-            .grant_scope("tenant-x", "module-y", &scope, "admin-z")
+            .grant_scope(&GrantChange::new("tenant-x", "module-y", &scope, "admin-z").unwrap())
             .await
             .unwrap();
         grants
-            .revoke_scope("tenant-x", "module-y", &scope, "admin-z")
+            .revoke_scope(&GrantChange::new("tenant-x", "module-y", &scope, "admin-z").unwrap())
             .await
             .unwrap();
 

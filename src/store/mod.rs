@@ -31,7 +31,7 @@
 //! PostgreSQL, and each behind its breaker).
 
 pub mod breaker;
-pub mod family;
+mod family;
 pub mod grants;
 pub mod memory;
 #[cfg(feature = "postgres")]

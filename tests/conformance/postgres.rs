@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum_token_auth::store::grants::GrantStore;
+use axum_token_auth::store::grants::{GrantChange, GrantStore};
 use axum_token_auth::store::postgres::{PostgresSettings, PostgresStore};
 use axum_token_auth::store::{
     RefreshStore, RevocationNotes, RevocationStore, StoreError, TokenDigest,
@@ -197,11 +197,11 @@ async fn audit_trail_is_append_only() {
     let module = uid("module");
     let scope = Scope::new("audit:test").unwrap();
     store
-        .grant_scope(&tenant, &module, &scope, "alice")
+        .grant_scope(&GrantChange::new(&tenant, &module, &scope, "alice").unwrap())
         .await
         .unwrap();
     store
-        .revoke_scope(&tenant, &module, &scope, "alice")
+        .revoke_scope(&GrantChange::new(&tenant, &module, &scope, "alice").unwrap())
         .await
         .unwrap();
 
@@ -278,11 +278,11 @@ async fn purge_removes_expired_rows_only() {
     let tenant = uid("tenant");
     let scope = Scope::new("purge:test").unwrap();
     store
-        .grant_scope(&tenant, "m", &scope, "alice")
+        .grant_scope(&GrantChange::new(&tenant, "m", &scope, "alice").unwrap())
         .await
         .unwrap();
     store
-        .revoke_scope(&tenant, "m", &scope, "alice")
+        .revoke_scope(&GrantChange::new(&tenant, "m", &scope, "alice").unwrap())
         .await
         .unwrap();
 

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum_token_auth::store::grants::{AuditAction, GrantStore};
+use axum_token_auth::store::grants::{AuditAction, GrantChange, GrantStore};
 use axum_token_auth::store::{
     AccessRef, NewFamily, RefreshStore, RevocationCheck, RevocationStore, RotateOutcome, Rotation,
     StoreError, SubjectRevocation, Successor, TokenDigest,
@@ -1285,7 +1285,7 @@ pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
     let user = uid("user");
     let tenant = uid("tenant");
     s.grants
-        .grant_scope(&tenant, &user, &scope("reports:read"), "admin")
+        .grant_scope(&GrantChange::new(&tenant, &user, &scope("reports:read"), "admin").unwrap())
         .await
         .unwrap();
     let sessions = Sessions::builder_shared(auth.clone(), Arc::clone(&s.refresh))
@@ -1382,23 +1382,25 @@ pub async fn grants(s: Stores) {
     assert!(g.audit_log(&tenant, None).await.unwrap().is_empty());
 
     assert!(
-        g.grant_scope(&tenant, &module, &scope("playlist:manage"), "alice")
+        g.grant_scope(
+            &GrantChange::new(&tenant, &module, &scope("playlist:manage"), "alice").unwrap()
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        g.grant_scope(&GrantChange::new(&tenant, &module, &scope("music:read"), "bob").unwrap())
             .await
             .unwrap()
     );
     assert!(
-        g.grant_scope(&tenant, &module, &scope("music:read"), "bob")
-            .await
-            .unwrap()
-    );
-    assert!(
-        g.grant_scope(&tenant, &other, &scope("music:read"), "alice")
+        g.grant_scope(&GrantChange::new(&tenant, &other, &scope("music:read"), "alice").unwrap())
             .await
             .unwrap()
     );
     // Regrant: no change, nothing logged.
     assert!(
-        !g.grant_scope(&tenant, &module, &scope("music:read"), "carol")
+        !g.grant_scope(&GrantChange::new(&tenant, &module, &scope("music:read"), "carol").unwrap())
             .await
             .unwrap()
     );
@@ -1424,19 +1426,25 @@ pub async fn grants(s: Stores) {
     );
 
     assert!(
-        g.revoke_scope(&tenant, &module, &scope("playlist:manage"), "dave")
-            .await
-            .unwrap()
+        g.revoke_scope(
+            &GrantChange::new(&tenant, &module, &scope("playlist:manage"), "dave").unwrap()
+        )
+        .await
+        .unwrap()
     );
     assert!(
-        !g.revoke_scope(&tenant, &module, &scope("playlist:manage"), "dave")
-            .await
-            .unwrap()
+        !g.revoke_scope(
+            &GrantChange::new(&tenant, &module, &scope("playlist:manage"), "dave").unwrap()
+        )
+        .await
+        .unwrap()
     );
     assert!(
-        !g.revoke_scope(&tenant, &module, &scope("never:granted"), "dave")
-            .await
-            .unwrap()
+        !g.revoke_scope(
+            &GrantChange::new(&tenant, &module, &scope("never:granted"), "dave").unwrap()
+        )
+        .await
+        .unwrap()
     );
     let scopes: Vec<String> = g
         .granted_scopes(&tenant, &module)
@@ -1492,9 +1500,11 @@ pub async fn grants(s: Stores) {
 
     // Revoke and grant again: both logged; the old rows survive.
     assert!(
-        g.grant_scope(&tenant, &module, &scope("playlist:manage"), "erin")
-            .await
-            .unwrap()
+        g.grant_scope(
+            &GrantChange::new(&tenant, &module, &scope("playlist:manage"), "erin").unwrap()
+        )
+        .await
+        .unwrap()
     );
     let log = g.audit_log(&tenant, Some(&module)).await.unwrap();
     assert_eq!(log.len(), 4);
@@ -1506,7 +1516,8 @@ pub async fn grants(s: Stores) {
     assert!(g.audit_log(&uid("tenant"), None).await.unwrap().is_empty());
 }
 
-/// Empty or control-character ids are refused and leave no trace.
+/// Empty or control-character ids are refused (no [`GrantChange`] can hold them) and
+/// leave no trace.
 pub async fn grants_reject_invalid_ids(s: Stores) {
     let g = &*s.grants;
     let tenant = uid("tenant");
@@ -1517,14 +1528,18 @@ pub async fn grants_reject_invalid_ids(s: Stores) {
         (tenant.as_str(), "m", ""),
         (tenant.as_str(), "m\n", "a"),
     ] {
+        // No change can be built from them, so no store is ever handed one …
         assert!(matches!(
-            g.grant_scope(t, p, &sc, a).await,
+            GrantChange::new(t, p, &sc, a),
             Err(StoreError::Backend(_))
         ));
-        assert!(matches!(
-            g.revoke_scope(t, p, &sc, a).await,
-            Err(StoreError::Backend(_))
-        ));
+        // … and the store's own entry taking raw ids refuses them too.
+        if !a.is_empty() {
+            assert!(matches!(
+                g.revoke_scope_unattributed(t, p, &sc).await,
+                Err(StoreError::Backend(_))
+            ));
+        }
     }
     assert!(g.audit_log(&tenant, None).await.unwrap().is_empty());
 }
@@ -1536,7 +1551,7 @@ pub async fn grants_across_handles(a: Stores, b: Stores) {
     let module = uid("module");
     assert!(
         a.grants
-            .grant_scope(&tenant, &module, &scope("x:read"), "alice")
+            .grant_scope(&GrantChange::new(&tenant, &module, &scope("x:read"), "alice").unwrap())
             .await
             .unwrap()
     );
@@ -1544,7 +1559,7 @@ pub async fn grants_across_handles(a: Stores, b: Stores) {
     assert_eq!(held.len(), 1);
     assert!(
         !b.grants
-            .grant_scope(&tenant, &module, &scope("x:read"), "bob")
+            .grant_scope(&GrantChange::new(&tenant, &module, &scope("x:read"), "bob").unwrap())
             .await
             .unwrap()
     );
@@ -1561,9 +1576,12 @@ pub async fn grants_across_handles(a: Stores, b: Stores) {
             let (tenant, module, barrier) = (tenant.clone(), module.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                g.grant_scope(&tenant, &module, &scope("y:write"), &format!("actor{i}"))
-                    .await
-                    .expect("grant")
+                g.grant_scope(
+                    &GrantChange::new(&tenant, &module, &scope("y:write"), &format!("actor{i}"))
+                        .unwrap(),
+                )
+                .await
+                .expect("grant")
             })
         })
         .collect();
@@ -1577,7 +1595,7 @@ pub async fn grants_across_handles(a: Stores, b: Stores) {
     assert_eq!(log.len(), 2, "{log:?}");
     assert!(
         b.grants
-            .revoke_scope(&tenant, &module, &scope("x:read"), "carol")
+            .revoke_scope(&GrantChange::new(&tenant, &module, &scope("x:read"), "carol").unwrap())
             .await
             .unwrap()
     );
@@ -1595,10 +1613,10 @@ pub async fn grants_as_plain_strings_and_unattributed_revocation(s: Stores) {
     let g = &*s.grants;
     let tenant = uid("tenant");
     let module = uid("module");
-    g.grant_scope(&tenant, &module, &scope("music:read"), "alice")
+    g.grant_scope(&GrantChange::new(&tenant, &module, &scope("music:read"), "alice").unwrap())
         .await
         .unwrap();
-    g.grant_scope(&tenant, &module, &scope("api.v1:write"), "alice")
+    g.grant_scope(&GrantChange::new(&tenant, &module, &scope("api.v1:write"), "alice").unwrap())
         .await
         .unwrap();
     let mut names = g.granted_scope_names(&tenant, &module).await.unwrap();

@@ -9,13 +9,12 @@ use async_trait::async_trait;
 
 use super::{Guarded, open_error};
 use crate::store::family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session};
-use crate::store::grants::{AuditEntry, GrantStore, ScopeGrant};
+use crate::store::grants::{AuditEntry, GrantChange, GrantStore, ScopeGrant};
 use crate::store::{
     RevocationCheck, RevocationNote, RevocationNotes, RevocationStore, StoreError, SubjectCutoff,
     SubjectRevocation, TokenDigest,
 };
 use crate::telemetry;
-use crate::token::scope::Scope;
 
 #[async_trait]
 impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
@@ -197,18 +196,9 @@ impl<S: RefreshStore + ?Sized> RefreshStore for Guarded<S> {
 
 #[async_trait]
 impl<S: GrantStore + ?Sized> GrantStore for Guarded<S> {
-    async fn grant_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        granted_by: &str,
-    ) -> Result<bool, StoreError> {
+    async fn grant_scope(&self, change: &GrantChange<'_>) -> Result<bool, StoreError> {
         let r = self
-            .call(
-                "grant_scope",
-                self.inner.grant_scope(tenant, principal, scope, granted_by),
-            )
+            .call("grant_scope", self.inner.grant_scope(change))
             .await;
         if matches!(r, Ok(true)) {
             telemetry::grant_changed("grant");
@@ -216,19 +206,9 @@ impl<S: GrantStore + ?Sized> GrantStore for Guarded<S> {
         r
     }
 
-    async fn revoke_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        revoked_by: &str,
-    ) -> Result<bool, StoreError> {
+    async fn revoke_scope(&self, change: &GrantChange<'_>) -> Result<bool, StoreError> {
         let r = self
-            .call(
-                "revoke_scope",
-                self.inner
-                    .revoke_scope(tenant, principal, scope, revoked_by),
-            )
+            .call("revoke_scope", self.inner.revoke_scope(change))
             .await;
         if matches!(r, Ok(true)) {
             telemetry::grant_changed("revoke");

@@ -52,7 +52,7 @@
 //! channel) plus one hash lookup, whatever the number of revocations. A revocation is
 //! written and published by one Lua script (atomically), so no subscriber can miss a
 //! revocation that was stored. Each store publishes a heartbeat on every channel every
-//! [`RedisSettings::heartbeat`]; a store trusts its cache only while it has heard
+//! quarter of the staleness bound; a store trusts its cache only while it has heard
 //! *something* on *each* channel within [`RedisSettings::max_staleness`] (default 2 s).
 //! Otherwise (subscription lost, a node failed over, Redis stalled) every check asks Redis
 //! directly until the subscriptions are back and the cache re-filled. So a revocation
@@ -88,150 +88,22 @@ use crate::store::family::{
     AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
 };
-use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
-use crate::store::memory::DEFAULT_REVOCATION_CAPACITY;
 use crate::store::replica::RevocationReplica;
-use crate::store::{
-    RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
-};
-use crate::token::clock::unix_now;
-use crate::token::scope::Scope;
+use crate::store::{StoreError, TokenDigest};
 
 mod cache;
 mod conn;
+mod grants;
 mod keys;
+mod revocation;
 mod scripts;
+mod settings;
+
+pub use settings::{DEFAULT_MAX_STALENESS, RedisSettings};
 
 use conn::{Conn, KeyScan};
 use keys::Keys;
 use scripts::*;
-
-/// How long the local revocation cache is trusted without hearing its channels, by
-/// default (see the module docs).
-pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
-
-/// Settings of a [`RedisStore`]: build with the setters from [`Default`].
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct RedisSettings {
-    /// Prefix of every key and of the channel (default `tokenauth:`). On a cluster it may
-    /// not contain `{` or `}` (the hash tags are the store's).
-    prefix: String,
-    /// Keep revoked digests in process memory, current through pub/sub (default on).
-    local_cache: bool,
-    /// How many unexpired revocations the local cache holds (default one million).
-    cache_capacity: usize,
-    /// How often each store publishes a heartbeat (default 500 ms).
-    heartbeat: Duration,
-    /// How long the cache is trusted without hearing anything on a channel (default 2 s).
-    max_staleness: Duration,
-    /// Timeout of one command (default 1 s): an unreachable Redis answers quickly.
-    response_timeout: Duration,
-    /// Replicas every write must reach before it succeeds (`WAIT`; default 0: none).
-    wait_replicas: u32,
-}
-
-impl Default for RedisSettings {
-    fn default() -> Self {
-        RedisSettings {
-            prefix: "tokenauth:".into(),
-            local_cache: true,
-            cache_capacity: DEFAULT_REVOCATION_CAPACITY,
-            heartbeat: Duration::from_millis(500),
-            max_staleness: DEFAULT_MAX_STALENESS,
-            response_timeout: Duration::from_secs(1),
-            wait_replicas: 0,
-        }
-    }
-}
-
-impl RedisSettings {
-    /// Sets the key prefix.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisSettings;
-    ///
-    /// // Two services on one Redis: keys `orders:rev:…`, `billing:rev:…`.
-    /// let o = RedisSettings::default().prefix("orders:");
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Turns the local revocation cache off: every check is one `EXISTS` round trip.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisSettings;
-    ///
-    /// // Every check is one round trip to Redis.
-    /// let o = RedisSettings::default().without_local_cache();
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn without_local_cache(mut self) -> Self {
-        self.local_cache = false;
-        self
-    }
-
-    /// Whether the local revocation cache is on (the default).
-    pub fn local_cache(&self) -> bool {
-        self.local_cache
-    }
-
-    /// Sets how many unexpired revocations the local cache holds (see the module docs).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisSettings;
-    ///
-    /// let o = RedisSettings::default().cache_capacity(200_000);
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn cache_capacity(mut self, entries: usize) -> Self {
-        self.cache_capacity = entries;
-        self
-    }
-
-    /// Sets the cache's staleness bound (and a heartbeat of a quarter of it).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisSettings;
-    ///
-    /// let o = RedisSettings::default().max_staleness(Duration::from_millis(500));
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn max_staleness(mut self, bound: Duration) -> Self {
-        self.max_staleness = bound;
-        self.heartbeat = bound / 4;
-        self
-    }
-
-    /// Makes every write wait until `replicas` replicas of its master have it (at most
-    /// the response timeout), and fail with [`StoreError::Unavailable`] otherwise: a
-    /// write that succeeded then survives a failover of its master.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisSettings;
-    ///
-    /// // A write is acknowledged once one replica has it (a failover loses nothing).
-    /// let o = RedisSettings::default().wait_for_replicas(1);
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn wait_for_replicas(mut self, replicas: u32) -> Self {
-        self.wait_replicas = replicas;
-        self
-    }
-}
 
 /// Revocation, refresh families and sessions in Redis, on one server
 /// ([`connect`](Self::connect)) or a Redis Cluster ([`connect_cluster`](Self::connect_cluster)).
@@ -565,130 +437,6 @@ impl RedisStore {
 }
 
 #[async_trait]
-impl RevocationStore for RedisStore {
-    async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
-        if expires_at <= unix_now() {
-            return Ok(());
-        }
-        let (key, channel) = self.keys.rev(&digest);
-        let exp = expires_at.to_string();
-        let message = format!("{}:{expires_at}", hex(&digest));
-        let _: i64 = self
-            .eval(
-                REVOKE,
-                &[&key, &channel],
-                &[&exp, &message, self.keys.publish_cmd()],
-            )
-            .await?;
-        if let Some(c) = &self.cache {
-            c.remember(digest, expires_at).await;
-        }
-        Ok(())
-    }
-
-    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        conn.exists(self.keys.rev(digest).0).await.map_err(map_err)
-    }
-
-    /// `EXISTS` of the digest and `GET` of the subject's generation and cutoff: one round
-    /// trip on a single node, two concurrent ones on a cluster (two slots).
-    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
-        let (rev, _) = self.keys.rev(token.digest);
-        let (generation, cut, _) = self.keys.cutoff(token.subject);
-        let mut conn = self.conn.clone();
-        let (revoked, generation, cut): (bool, Option<u64>, Option<u64>) = if self.keys.is_cluster()
-        {
-            let mut other = self.conn.clone();
-            let mut pipe = redis::pipe();
-            pipe.get(&generation).get(&cut);
-            let (revoked, cutoff) = tokio::join!(
-                conn.exists::<_, bool>(&rev),
-                pipe.query_async::<(Option<u64>, Option<u64>)>(&mut other)
-            );
-            let (generation, cut) = cutoff.map_err(map_err)?;
-            (revoked.map_err(map_err)?, generation, cut)
-        } else {
-            redis::pipe()
-                .exists(&rev)
-                .get(&generation)
-                .get(&cut)
-                .query_async(&mut conn)
-                .await
-                .map_err(map_err)?
-        };
-        let cutoff = SubjectCutoff {
-            generation: generation.unwrap_or(0),
-            issued_through: cut.unwrap_or(0),
-        };
-        Ok(revoked || cutoff.revokes(token))
-    }
-
-    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        self.cache.as_ref()?.check_now(token)
-    }
-}
-
-#[async_trait]
-impl SubjectRevocation for RedisStore {
-    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
-        let (generation, cut, channel) = self.keys.cutoff(subject);
-        let at_s = at.to_string();
-        let n: u64 = self
-            .eval(
-                BUMP_GENERATION,
-                &[&generation, &channel, &cut],
-                &[subject, &at_s, self.keys.publish_cmd()],
-            )
-            .await?;
-        if let Some(c) = &self.cache {
-            c.set_cutoff(
-                subject,
-                SubjectCutoff {
-                    generation: n,
-                    issued_through: at,
-                },
-            );
-        }
-        Ok(n)
-    }
-
-    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
-        let (generation, cut, _) = self.keys.cutoff(subject);
-        let mut conn = self.conn.clone();
-        // Both keys share a slot on a cluster.
-        let (generation, cut): (Option<u64>, Option<u64>) = redis::pipe()
-            .get(generation)
-            .get(cut)
-            .query_async(&mut conn)
-            .await
-            .map_err(map_err)?;
-        Ok(SubjectCutoff {
-            generation: generation.unwrap_or(0),
-            issued_through: cut.unwrap_or(0),
-        })
-    }
-
-    /// An unbounded store: one revocation per token.
-    async fn revoke_for(
-        &self,
-        _subject: &str,
-        digest: TokenDigest,
-        expires_at: u64,
-    ) -> Result<(), StoreError> {
-        self.revoke(digest, expires_at).await
-    }
-}
-
-impl RedisStore {
-    /// Whether the token with this digest is revoked, from the local cache while it is
-    /// trusted, else `None` (see the module docs).
-    pub fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
-        self.cache.as_ref()?.is_revoked_now(digest)
-    }
-}
-
-#[async_trait]
 impl RefreshStore for RedisStore {
     async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
         let key = self.keys.fam(&family.family_id);
@@ -929,129 +677,6 @@ impl RefreshStore for RedisStore {
             }
         }
         Ok(dropped)
-    }
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct GrantValue {
-    by: String,
-    at: u64,
-}
-
-fn audit_entry(
-    tenant: &str,
-    principal: &str,
-    scope: &Scope,
-    action: AuditAction,
-    actor: &str,
-) -> Result<String, StoreError> {
-    serde_json::to_string(&AuditEntry {
-        tenant: tenant.to_owned(),
-        principal: principal.to_owned(),
-        scope: scope.to_string(),
-        action,
-        actor: actor.to_owned(),
-        at: unix_now(),
-    })
-    .map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-/// Grants as one hash per tenant and principal; the audit trail as one append-only list
-/// per tenant (this crate only ever `RPUSH`es to it). Each change and its audit entry are
-/// written by one Lua script.
-#[async_trait]
-impl GrantStore for RedisStore {
-    async fn grant_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        granted_by: &str,
-    ) -> Result<bool, StoreError> {
-        check_grant_ids(tenant, principal, granted_by)?;
-        let value = serde_json::to_string(&GrantValue {
-            by: granted_by.to_owned(),
-            at: unix_now(),
-        })
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let entry = audit_entry(tenant, principal, scope, AuditAction::Grant, granted_by)?;
-        let changed: i64 = self
-            .eval(
-                GRANT,
-                &[
-                    &self.keys.grants(tenant, principal),
-                    &self.keys.audit(tenant),
-                ],
-                &[scope.as_str(), &value, &entry],
-            )
-            .await?;
-        Ok(changed == 1)
-    }
-
-    async fn revoke_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        revoked_by: &str,
-    ) -> Result<bool, StoreError> {
-        check_grant_ids(tenant, principal, revoked_by)?;
-        let entry = audit_entry(tenant, principal, scope, AuditAction::Revoke, revoked_by)?;
-        let changed: i64 = self
-            .eval(
-                REVOKE_GRANT,
-                &[
-                    &self.keys.grants(tenant, principal),
-                    &self.keys.audit(tenant),
-                ],
-                &[scope.as_str(), &entry],
-            )
-            .await?;
-        Ok(changed == 1)
-    }
-
-    async fn granted_scopes(
-        &self,
-        tenant: &str,
-        principal: &str,
-    ) -> Result<Vec<ScopeGrant>, StoreError> {
-        let mut conn = self.conn.clone();
-        let all: Vec<(String, String)> = conn
-            .hgetall(self.keys.grants(tenant, principal))
-            .await
-            .map_err(map_err)?;
-        let mut out: Vec<ScopeGrant> = all
-            .into_iter()
-            .filter_map(|(scope, v)| {
-                let v: GrantValue = serde_json::from_str(&v).ok()?;
-                Some(ScopeGrant {
-                    tenant: tenant.to_owned(),
-                    principal: principal.to_owned(),
-                    scope,
-                    granted_by: v.by,
-                    granted_at: v.at,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.scope.as_bytes().cmp(b.scope.as_bytes()));
-        Ok(out)
-    }
-
-    async fn audit_log(
-        &self,
-        tenant: &str,
-        principal: Option<&str>,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut conn = self.conn.clone();
-        let raw: Vec<String> = conn
-            .lrange(self.keys.audit(tenant), 0, -1)
-            .await
-            .map_err(map_err)?;
-        Ok(raw
-            .iter()
-            .filter_map(|r| serde_json::from_str::<AuditEntry>(r).ok())
-            .filter(|e| principal.is_none_or(|p| e.principal == p))
-            .collect())
     }
 }
 
