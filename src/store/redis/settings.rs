@@ -114,7 +114,7 @@ impl RedisSettings {
     }
 
     /// Makes every write wait until `replicas` replicas of its master have it (at most
-    /// the response timeout), and fail with [`StoreError::Unavailable`] otherwise: a
+    /// the response timeout), and fail with [`StoreError::Unavailable`](crate::store::StoreError::Unavailable) otherwise: a
     /// write that succeeded then survives a failover of its master.
     ///
     /// ```
