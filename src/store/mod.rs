@@ -31,7 +31,7 @@
 //! PostgreSQL, and each behind its breaker).
 
 pub mod breaker;
-mod family;
+pub mod family;
 pub mod grants;
 pub mod memory;
 #[cfg(feature = "postgres")]
