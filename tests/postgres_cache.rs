@@ -63,7 +63,7 @@ async fn until_revoked_now(store: &PostgresStore, c: &RevocationCheck<'_>) {
             other => panic!("the cache should be trusted and answer: {other:?}"),
         }
         assert!(
-            t0.elapsed() < axum_token_auth::store::postgres::DEFAULT_MAX_STALENESS,
+            t0.elapsed() < axum_token_auth::store::DEFAULT_MAX_STALENESS,
             "not seen by the other instance within the staleness bound"
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -401,7 +401,7 @@ async fn a_revocation_in_one_process_is_refused_by_two_others() {
         let seen = revoked_at.elapsed();
         assert!(said.starts_with("refused"), "{said}");
         assert!(
-            seen < axum_token_auth::store::postgres::DEFAULT_MAX_STALENESS,
+            seen < axum_token_auth::store::DEFAULT_MAX_STALENESS,
             "refused by another process only after {seen:?}"
         );
         println!("another process refused the revoked token within {seen:?}");

@@ -58,7 +58,7 @@ async fn revocation_on_one_instance_reaches_the_other_within_the_bound() {
             break;
         }
         assert!(
-            t0.elapsed() < axum_token_auth::store::redis::DEFAULT_MAX_STALENESS,
+            t0.elapsed() < axum_token_auth::store::DEFAULT_MAX_STALENESS,
             "revocation not seen by the other instance within the staleness bound"
         );
         tokio::time::sleep(Duration::from_millis(2)).await;

@@ -97,7 +97,7 @@ async fn until_revoked_now(store: &RedisStore, c: &RevocationCheck<'_>) -> Durat
             other => panic!("the cache should be trusted and answer: {other:?}"),
         }
         assert!(
-            t0.elapsed() < axum_token_auth::store::redis::DEFAULT_MAX_STALENESS,
+            t0.elapsed() < axum_token_auth::store::DEFAULT_MAX_STALENESS,
             "not seen by the other instance within the staleness bound"
         );
         tokio::time::sleep(Duration::from_micros(200)).await;

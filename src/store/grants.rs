@@ -83,7 +83,7 @@ pub struct AuditEntry {
 /// let scope = Scope::new("playlist:manage")?;
 /// let change = GrantChange::new("community_123", "music_module", &scope, "user_456")?;
 /// assert_eq!(change.tenant(), "community_123");
-/// assert!(GrantChange::new("community 123", "music_module", &scope, "user_456").is_err());
+/// assert!(GrantChange::new("", "music_module", &scope, "user_456").is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy)]

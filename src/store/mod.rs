@@ -54,6 +54,10 @@ use std::fmt;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+/// How long the local revocation replica of the Redis and PostgreSQL stores is trusted
+/// without hearing its channels, by default (see their `max_staleness` settings).
+pub const DEFAULT_MAX_STALENESS: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What the layer does when the revocation store cannot answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]

@@ -81,12 +81,12 @@ mod grants;
 mod revocation;
 mod settings;
 
-pub use settings::{DEFAULT_MAX_STALENESS, PostgresSettings};
+pub use settings::PostgresSettings;
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -188,17 +188,17 @@ impl PostgresStore {
             .map_err(db_err)?;
         let mut store = Self::from_pool(pool);
         store.schema = settings.schema.as_deref().map(Arc::from);
-        if settings.local_cache {
+        if settings.replica.local {
             let cache = Arc::new(RevocationReplica::new(
                 "postgres",
                 1,
                 DEFAULT_REVOCATION_CAPACITY,
-                settings.max_staleness,
+                settings.replica.max_staleness,
             ));
             let tasks = cache::spawn(
                 store.pool.clone(),
                 Arc::clone(&cache),
-                settings.heartbeat,
+                settings.replica.heartbeat,
                 settings.acquire_timeout,
             );
             store.cache = Some(cache);
@@ -244,19 +244,12 @@ impl PostgresStore {
 
     /// Whether the local revocation cache is currently trusted (see the module docs).
     pub fn cache_is_fresh(&self) -> bool {
-        self.cache.as_ref().is_some_and(|c| c.fresh())
+        RevocationReplica::is_fresh(self.cache.as_deref())
     }
 
     /// Waits up to `timeout` for the local cache to be filled and trusted.
     pub async fn wait_for_cache(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.cache_is_fresh() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.cache_is_fresh()
+        RevocationReplica::wait_fresh(self.cache.as_deref(), timeout).await
     }
 
     /// The connection pool.

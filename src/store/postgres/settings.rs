@@ -3,11 +3,9 @@
 
 use std::time::Duration;
 
-use super::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
+use crate::store::replica::ReplicaSettings;
 
-/// How long the local revocation cache is trusted without hearing its channels, by
-/// default (see the module docs).
-pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
+use super::{DEFAULT_ACQUIRE_TIMEOUT, DEFAULT_MAX_CONNECTIONS};
 
 /// Settings of [`PostgresStore::connect_with`](super::PostgresStore::connect_with): build with the setters from [`Default`].
 #[derive(Debug, Clone)]
@@ -16,13 +14,8 @@ pub struct PostgresSettings {
     /// The schema holding this crate's tables (default: none, the server's
     /// `search_path`, usually `public`).
     pub(super) schema: Option<String>,
-    /// Keep live revocations in process memory, current through LISTEN/NOTIFY (default
-    /// on; see the module docs).
-    pub(super) local_cache: bool,
-    /// How often each store sends a heartbeat on the channel (default 500 ms).
-    pub(super) heartbeat: Duration,
-    /// How long the cache is trusted without hearing the channel (default 2 s).
-    pub(super) max_staleness: Duration,
+    /// The local revocation replica: on or off, its staleness bound and heartbeat.
+    pub(super) replica: ReplicaSettings,
     /// The pool size (default [`DEFAULT_MAX_CONNECTIONS`]; the listener's connection
     /// comes on top).
     pub(super) max_connections: u32,
@@ -35,9 +28,7 @@ impl Default for PostgresSettings {
     fn default() -> Self {
         PostgresSettings {
             schema: None,
-            local_cache: true,
-            heartbeat: Duration::from_millis(500),
-            max_staleness: DEFAULT_MAX_STALENESS,
+            replica: ReplicaSettings::default(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
         }
@@ -73,13 +64,13 @@ impl PostgresSettings {
     /// ```
     #[must_use]
     pub fn without_local_cache(mut self) -> Self {
-        self.local_cache = false;
+        self.replica.local = false;
         self
     }
 
     /// Whether the local revocation cache is on (the default).
     pub fn local_cache(&self) -> bool {
-        self.local_cache
+        self.replica.local
     }
 
     /// Sets the cache's staleness bound (and a heartbeat of a quarter of it).
@@ -93,8 +84,7 @@ impl PostgresSettings {
     /// ```
     #[must_use]
     pub fn max_staleness(mut self, bound: Duration) -> Self {
-        self.max_staleness = bound;
-        self.heartbeat = bound / 4;
+        self.replica.bound(bound);
         self
     }
 

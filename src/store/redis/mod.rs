@@ -77,7 +77,7 @@
 //! write that succeeded survives the failover of its master.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManagerConfig;
@@ -99,7 +99,7 @@ mod revocation;
 mod scripts;
 mod settings;
 
-pub use settings::{DEFAULT_MAX_STALENESS, RedisSettings};
+pub use settings::RedisSettings;
 
 use conn::{Conn, KeyScan};
 use keys::Keys;
@@ -225,19 +225,19 @@ impl RedisStore {
             .map_err(map_err)?;
         let conn = Conn::Single(manager);
         let keys = Keys::new(&settings.prefix, false);
-        let (cache, task) = if settings.local_cache {
+        let (cache, task) = if settings.replica.local {
             let cache = Arc::new(RevocationReplica::new(
                 "redis",
                 keys.channels(),
                 settings.cache_capacity,
-                settings.max_staleness,
+                settings.replica.max_staleness,
             ));
             let task = tokio::spawn(cache::single_node_task(
                 client,
                 conn.clone(),
                 keys.clone(),
                 Arc::clone(&cache),
-                settings.heartbeat,
+                settings.replica.heartbeat,
             ));
             (Some(cache), Some(task))
         } else {
@@ -278,7 +278,7 @@ impl RedisStore {
             .response_timeout(settings.response_timeout)
             .retries(3)
             .max_retry_wait(500);
-        if settings.local_cache {
+        if settings.replica.local {
             builder = builder
                 .use_protocol(redis::ProtocolVersion::RESP3)
                 .push_sender(tx);
@@ -287,19 +287,19 @@ impl RedisStore {
         let cluster = client.get_async_connection().await.map_err(map_err)?;
         let conn = Conn::Cluster(cluster.clone());
         let keys = Keys::new(&settings.prefix, true);
-        let (cache, task) = if settings.local_cache {
+        let (cache, task) = if settings.replica.local {
             let cache = Arc::new(RevocationReplica::new(
                 "redis",
                 keys.channels(),
                 settings.cache_capacity,
-                settings.max_staleness,
+                settings.replica.max_staleness,
             ));
             let task = tokio::spawn(cache::cluster_task(
                 cluster,
                 rx,
                 keys.clone(),
                 Arc::clone(&cache),
-                settings.heartbeat,
+                settings.replica.heartbeat,
             ));
             (Some(cache), Some(task))
         } else {
@@ -332,19 +332,12 @@ impl RedisStore {
 
     /// Whether the local revocation cache is currently trusted (see the module docs).
     pub fn cache_is_fresh(&self) -> bool {
-        self.cache.as_ref().is_some_and(|c| c.fresh())
+        RevocationReplica::is_fresh(self.cache.as_deref())
     }
 
     /// Waits up to `timeout` for the local cache to be filled and trusted.
     pub async fn wait_for_cache(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.cache_is_fresh() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.cache_is_fresh()
+        RevocationReplica::wait_fresh(self.cache.as_deref(), timeout).await
     }
 
     /// Bytes Redis uses for one family (`MEMORY USAGE` of its hash), for capacity planning.

@@ -4,10 +4,7 @@
 use std::time::Duration;
 
 use crate::store::memory::DEFAULT_REVOCATION_CAPACITY;
-
-/// How long the local revocation cache is trusted without hearing its channels, by
-/// default (see the module docs).
-pub const DEFAULT_MAX_STALENESS: Duration = Duration::from_secs(2);
+use crate::store::replica::ReplicaSettings;
 
 /// Settings of a [`RedisStore`](super::RedisStore): build with the setters from [`Default`].
 #[derive(Debug, Clone)]
@@ -16,14 +13,10 @@ pub struct RedisSettings {
     /// Prefix of every key and of the channel (default `tokenauth:`). On a cluster it may
     /// not contain `{` or `}` (the hash tags are the store's).
     pub(super) prefix: String,
-    /// Keep revoked digests in process memory, current through pub/sub (default on).
-    pub(super) local_cache: bool,
+    /// The local revocation replica: on or off, its staleness bound and heartbeat.
+    pub(super) replica: ReplicaSettings,
     /// How many unexpired revocations the local cache holds (default one million).
     pub(super) cache_capacity: usize,
-    /// How often each store publishes a heartbeat (default 500 ms).
-    pub(super) heartbeat: Duration,
-    /// How long the cache is trusted without hearing anything on a channel (default 2 s).
-    pub(super) max_staleness: Duration,
     /// Timeout of one command (default 1 s): an unreachable Redis answers quickly.
     pub(super) response_timeout: Duration,
     /// Replicas every write must reach before it succeeds (`WAIT`; default 0: none).
@@ -34,10 +27,8 @@ impl Default for RedisSettings {
     fn default() -> Self {
         RedisSettings {
             prefix: "tokenauth:".into(),
-            local_cache: true,
+            replica: ReplicaSettings::default(),
             cache_capacity: DEFAULT_REVOCATION_CAPACITY,
-            heartbeat: Duration::from_millis(500),
-            max_staleness: DEFAULT_MAX_STALENESS,
             response_timeout: Duration::from_secs(1),
             wait_replicas: 0,
         }
@@ -73,13 +64,13 @@ impl RedisSettings {
     /// ```
     #[must_use]
     pub fn without_local_cache(mut self) -> Self {
-        self.local_cache = false;
+        self.replica.local = false;
         self
     }
 
     /// Whether the local revocation cache is on (the default).
     pub fn local_cache(&self) -> bool {
-        self.local_cache
+        self.replica.local
     }
 
     /// Sets how many unexpired revocations the local cache holds (see the module docs).
@@ -108,8 +99,7 @@ impl RedisSettings {
     /// ```
     #[must_use]
     pub fn max_staleness(mut self, bound: Duration) -> Self {
-        self.max_staleness = bound;
-        self.heartbeat = bound / 4;
+        self.replica.bound(bound);
         self
     }
 
