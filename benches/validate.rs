@@ -23,6 +23,7 @@
 //! run takes about 1.5 minutes on 2 cores (1 s warm-up, 2 s measurement, 30 samples, no
 //! plots). Key fixtures are in `benches/fixtures/`.
 
+use axum_token_auth::trust::TokenCheck;
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -179,8 +180,11 @@ impl Fixture {
 }
 
 fn bench_validate_group(c: &mut Criterion, rt: &Runtime, name: &str, fx: &Fixture) {
-    rt.block_on(fx.auth.validate::<NoCustomClaims>(&fx.token))
-        .unwrap_or_else(|e| panic!("{name}: validate refused: {e}"));
+    rt.block_on(
+        fx.auth
+            .validate::<NoCustomClaims>(&fx.token, TokenCheck::ACCESS),
+    )
+    .unwrap_or_else(|e| panic!("{name}: validate refused: {e}"));
 
     let mut group = c.benchmark_group(name);
     short(&mut group);
@@ -189,8 +193,10 @@ fn bench_validate_group(c: &mut Criterion, rt: &Runtime, name: &str, fx: &Fixtur
         b.iter(|| auth.verify_offline::<NoCustomClaims>(black_box(token), TokenKind::Access))
     });
     group.bench_function("ours/validate", |b| {
-        b.to_async(rt)
-            .iter(|| async move { auth.validate::<NoCustomClaims>(black_box(token)).await })
+        b.to_async(rt).iter(|| async move {
+            auth.validate::<NoCustomClaims>(black_box(token), TokenCheck::ACCESS)
+                .await
+        })
     });
     group.bench_function("raw/decode_value", |b| {
         b.iter(|| {

@@ -165,7 +165,7 @@ pub(crate) async fn demo_app_with(
         // would wrap the fallback too and answer them 401).
         .route_layer(auth.layer());
     if !auth.jwks().keys.is_empty() {
-        protected = protected.route("/.well-known/jwks.json", auth.jwks_route());
+        protected = protected.route("/.well-known/jwks.json", auth.web().jwks_route());
     }
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -459,13 +459,14 @@ async fn login(
     // Login CSRF: JSON only (a cross-site form cannot send it without a CORS preflight),
     // and never from another site.
     if let Err(e) = require_json_content_type(&headers)
-        .and_then(|()| state.auth.check_same_origin(&headers, &uri))
+        .and_then(|()| state.auth.web().check_same_origin(&headers, &uri))
     {
-        return state.auth.render_error(e);
+        return state.auth.web().render_error(e);
     }
     let Ok(login) = serde_json::from_slice::<Login>(&body) else {
         return state
             .auth
+            .web()
             .render_error(AuthError::InvalidRequest(InvalidRequest::MalformedBody));
     };
     let user = state.users.get(login.username.as_str());
@@ -481,7 +482,7 @@ async fn login(
         .and_then(Result::ok)
         .unwrap_or(false);
     let Some(user) = user.filter(|_| ok) else {
-        return state.auth.render_error(AuthError::InvalidCredentials);
+        return state.auth.web().render_error(AuthError::InvalidCredentials);
     };
     let delivery = match login.token_delivery.as_deref() {
         Some("body") => TokenDelivery::Body,
@@ -492,7 +493,7 @@ async fn login(
         Ok(login) => state.sessions.login_response_with(&login, delivery),
         Err(e) => {
             tracing::error!(error = %e, "login failed");
-            state.auth.render_error(e.into())
+            state.auth.web().render_error(e.into())
         }
     }
 }
@@ -541,16 +542,17 @@ async fn revoke_token(
     body: axum::body::Bytes,
 ) -> Result<StatusCode, Response> {
     use axum::response::IntoResponse;
-    require_json_content_type(&headers).map_err(|e| state.auth.render_error(e))?;
+    require_json_content_type(&headers).map_err(|e| state.auth.web().render_error(e))?;
     let malformed = || {
         state
             .auth
+            .web()
             .render_error(AuthError::InvalidRequest(InvalidRequest::MalformedBody))
     };
     let Revocation { token } = serde_json::from_slice(&body).map_err(|_| malformed())?;
     match state.auth.revoke(&token).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(axum_token_auth::auth::RevokeError::Invalid(reason)) => Err((
+        Ok(_) => Ok(StatusCode::NO_CONTENT),
+        Err(axum_token_auth::trust::RevokeError::Invalid(reason)) => Err((
             StatusCode::BAD_REQUEST,
             [(axum::http::header::CACHE_CONTROL, "no-store")],
             Json(json!({
@@ -559,6 +561,6 @@ async fn revoke_token(
             })),
         )
             .into_response()),
-        Err(_) => Err(state.auth.render_error(AuthError::StoreUnavailable)),
+        Err(_) => Err(state.auth.web().render_error(AuthError::StoreUnavailable)),
     }
 }

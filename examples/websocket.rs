@@ -17,6 +17,7 @@
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
@@ -25,9 +26,9 @@ use axum_token_auth::{Claims, Key, TokenAuth, TokenRequest};
 
 /// Echoes messages until the token expires, then closes the socket (the client
 /// reconnects with a fresh token).
-async fn ws(upgrade: WebSocketUpgrade, claims: Claims) -> Response {
+async fn ws(upgrade: WebSocketUpgrade, State(auth): State<TokenAuth>, claims: Claims) -> Response {
     let sub = claims.sub.clone();
-    let deadline = tokio::time::Instant::now() + claims.expires_in();
+    let deadline = tokio::time::Instant::now() + claims.expires_in(auth.now());
     upgrade.on_upgrade(move |mut socket: WebSocket| async move {
         let _ = socket.send(Message::text(format!("hello {sub}"))).await;
         loop {
@@ -68,7 +69,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .map(|t| t.into_string())
                     .map_err(|_| axum::http::StatusCode::INTERNAL_SERVER_ERROR)
             }),
-        );
+        )
+        .with_state(auth);
     let addr = std::env::var("ADDR").unwrap_or_else(|_| "127.0.0.1:3001".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("TOKEN=$(curl -s {addr}/token); websocat \"ws://{addr}/ws?access_token=$TOKEN\"");

@@ -5,7 +5,8 @@
 # documentation only) renders its prose and is listed in the manual's index, and the
 # feature-gated stores carry their badges. Then the README (GitHub, crates.io) shows no
 # rustdoc-hidden `# ` lines and no replaced system's name (those belong to the migration
-# guide and `trust::legacy`), and stays short.
+# guide and `trust::legacy`), nor do the item docs of `session` and `store::refresh`, and
+# the README stays short.
 # Called by scripts/test.sh; runs on stable (RUSTC_BOOTSTRAP lets `doc_cfg` through).
 set -euo pipefail
 cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.."
@@ -15,7 +16,7 @@ RUSTC_BOOTSTRAP=1 RUSTDOCFLAGS="--cfg docsrs -D warnings" \
 
 doc=target/doc/axum_token_auth
 fail=0
-modules=(. auth token trust trust/verify trust/legacy http session store store/family store/grants
+modules=(. auth token trust trust/verify trust/legacy http session store store/refresh store/grants
   store/breaker store/memory store/redis store/postgres password)
 [[ -d $doc/testing ]] && modules+=(testing)
 for m in "${modules[@]}"; do
@@ -61,6 +62,12 @@ fi
 if grep -n -E 'ScopedTokenService|[Ww]ebtool|[Ff]astcore|JWTService|Flask|Token-Auth' README.md src/manual/*.rs \
     | grep -v '^src/manual/migration.rs:' >&2; then
   echo "check-docs: a replaced system is named outside the migration guide" >&2; fail=1
+fi
+# Item docs of the session flows and the refresh store speak of sessions, not of the
+# systems they replace (rendered lines only: `///`, `//!`, not rustdoc-hidden `# ` lines).
+if grep -n -E '^\s*//[/!]( [^#].*)?(ScopedTokenService|[Ww]ebtool|[Ff]astcore|JWTService|Flask|Token-Auth|seed system)' \
+    src/session/*.rs src/store/refresh.rs src/store/refresh/*.rs >&2; then
+  echo "check-docs: a replaced system is named in the docs of session/ or store::refresh" >&2; fail=1
 fi
 lines=$(wc -l < README.md)
 if (( lines > 200 )); then

@@ -3,6 +3,7 @@
 
 mod common;
 
+use axum_token_auth::trust::TokenCheck;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -14,6 +15,7 @@ use axum_token_auth::trust::VerifyError;
 use axum_token_auth::{
     AuthError, NoCustomClaims, TokenClaims, TokenRequest, async_trait,
     http::{CurrentUser, UserLoader},
+    session::SessionError,
     token::{ClaimsView, InvalidToken, TokenKind},
 };
 use common::*;
@@ -29,7 +31,7 @@ async fn validate_any_says_which_kind() {
         (auth.issue_service(&req).unwrap(), TokenKind::Service),
     ] {
         let c = auth
-            .validate_any::<NoCustomClaims>(token.as_str())
+            .validate::<NoCustomClaims>(token.as_str(), TokenCheck::ANY_KIND)
             .await
             .unwrap();
         assert_eq!(c.kind, kind);
@@ -38,7 +40,7 @@ async fn validate_any_says_which_kind() {
         assert_eq!(back, c);
         let again = auth.issue_access(&TokenRequest::from_claims(&c)).unwrap();
         let c2 = auth
-            .validate::<NoCustomClaims>(again.as_str())
+            .validate::<NoCustomClaims>(again.as_str(), TokenCheck::ACCESS)
             .await
             .unwrap();
         assert_eq!((c2.sub.as_str(), c2.tenant.as_deref()), ("svc", Some("t1")));
@@ -47,7 +49,7 @@ async fn validate_any_says_which_kind() {
     let access = auth.issue_access(&req).unwrap();
     auth.revoke(access.as_str()).await.unwrap();
     assert_eq!(
-        auth.validate_any::<NoCustomClaims>(access.as_str())
+        auth.validate::<NoCustomClaims>(access.as_str(), TokenCheck::ANY_KIND)
             .await
             .unwrap_err(),
         VerifyError::InvalidToken(InvalidToken::Revoked)
@@ -142,20 +144,20 @@ async fn keep_refresh_token_mode_answers_new_access_tokens_and_keeps_the_refresh
     assert_eq!(second.pair.refresh.as_str(), refresh);
     assert_ne!(first.pair.access.as_str(), second.pair.access.as_str());
     let c = auth
-        .validate::<NoCustomClaims>(second.pair.access.as_str())
+        .validate::<NoCustomClaims>(second.pair.access.as_str(), TokenCheck::ACCESS)
         .await
         .unwrap();
     assert!(c.has_scope("a:b"));
     // Ending the session ends the refresh token too.
     assert!(
         keeping
-            .revoke_session("svc", &login.family_id)
+            .revoke_session("svc", &login.session_id)
             .await
             .unwrap()
     );
     assert_eq!(
         keeping.refresh(&refresh, None).await.unwrap_err(),
-        AuthError::InvalidToken(InvalidToken::SessionEnded)
+        SessionError::SessionEnded
     );
 
     // The default rotates: the same refresh token twice is a reuse.
@@ -168,7 +170,7 @@ async fn keep_refresh_token_mode_answers_new_access_tokens_and_keeps_the_refresh
     rotating.refresh(&r, None).await.unwrap();
     assert_eq!(
         rotating.refresh(&r, None).await.unwrap_err(),
-        AuthError::InvalidToken(InvalidToken::RefreshReused)
+        SessionError::RefreshReused
     );
 }
 
@@ -257,7 +259,7 @@ async fn an_apps_own_refresh_handler_uses_the_presented_refresh_extractor() {
     async fn mine(State(s): State<Sessions>, PresentedRefresh(r): PresentedRefresh) -> Response {
         match s.refresh(&r.refresh_token, r.access_token.as_deref()).await {
             Ok(login) => axum::Json(login.pair.to_response()).into_response(),
-            Err(e) => s.auth().render_error(e),
+            Err(e) => s.auth().web().render_error(e.into()),
         }
     }
     let auth = auth();

@@ -1,4 +1,4 @@
-//! One error path: an `AuthError` or `LoginError` returned by a handler is rendered by
+//! One error path: an `AuthError` or `SessionError` returned by a handler is rendered by
 //! the configured renderer (the layer renders it again on the way out, keeping its
 //! `Set-Cookie` headers); a misconfiguration 500 sends a generic body; custom bodies
 //! get the RFC 6750 headers from `AuthError::into_response_with`; and `RequireAnyScope`'s
@@ -10,7 +10,7 @@ use axum::Router;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum_token_auth::http::ErrorRenderer;
-use axum_token_auth::session::LoginError;
+use axum_token_auth::session::SessionError;
 use axum_token_auth::store::StoreError;
 use axum_token_auth::token::InvalidToken;
 use axum_token_auth::{AuthError, Claims, RequireAnyScope, scope};
@@ -47,12 +47,12 @@ async fn refuses_and_clears_a_cookie() -> Response {
     res
 }
 
-async fn login_wrong_password() -> Result<String, LoginError> {
-    Err(LoginError::InvalidCredentials)
+async fn login_wrong_password() -> Result<String, SessionError> {
+    Err(SessionError::InvalidCredentials)
 }
 
-async fn login_store_down() -> Result<String, LoginError> {
-    Err(LoginError::Store(StoreError::Unavailable(
+async fn login_store_down() -> Result<String, SessionError> {
+    Err(SessionError::Store(StoreError::Unavailable(
         "redis://secret-host:6379 refused".into(),
     )))
 }
@@ -117,7 +117,7 @@ async fn login_errors_answer_by_cause() {
     assert!(!body.contains("secret-host"));
 
     // Without a layer: the default JSON renderer.
-    let res = LoginError::InvalidCredentials.into_response();
+    let res = SessionError::InvalidCredentials.into_response();
     let r = refusal(res).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.body["error"], "invalid_grant");

@@ -5,6 +5,7 @@
 
 mod common;
 
+use axum_token_auth::trust::TokenCheck;
 use std::time::Duration;
 
 use axum::Router;
@@ -463,7 +464,7 @@ async fn the_crates_own_routes_work_behind_a_layer_of_the_apps_claims_type() {
     let res = send_get(&app, "/auth/sessions", Some(&access)).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body = body_text(res).await;
-    assert!(body.contains(&login.family_id), "{body}");
+    assert!(body.contains(&login.session_id), "{body}");
     assert_eq!(
         ok_body(send_get(&app, "/org", Some(&access)).await).await,
         "None"
@@ -474,7 +475,7 @@ async fn the_crates_own_routes_work_behind_a_layer_of_the_apps_claims_type() {
 async fn the_live_keyring_rotates_and_retires_without_a_new_router() {
     let a = Key::hs256(SECRET).unwrap().with_kid("k1");
     let auth = TokenAuth::builder().signing_key(a).build().unwrap();
-    let app = router(&auth).route("/jwks", auth.jwks_route());
+    let app = router(&auth).route("/jwks", auth.web().jwks_route());
     let old = issue(&auth, "alice", &[]);
     assert_eq!(
         send_get(&app, "/me", Some(&old)).await.status(),
@@ -529,7 +530,10 @@ async fn validate_accepts_external_tokens_like_the_layer() {
         &json!({"iss": IDP_B, "sub": "svc@clients", "aud": "orders-api",
             "iat": now(), "exp": now() + 60, "permissions": ["read:orders"]}),
     );
-    let c = auth.validate::<NoCustomClaims>(&t).await.unwrap();
+    let c = auth
+        .validate::<NoCustomClaims>(&t, TokenCheck::ACCESS)
+        .await
+        .unwrap();
     assert_eq!(c.sub, "svc@clients");
     assert!(c.has_scope("read:orders"));
     assert_eq!(c.iss.as_deref(), Some(IDP_B));

@@ -539,7 +539,7 @@ fn jwks_lists_public_keys_with_kid_alg_and_use_sig_and_never_a_secret() {
 #[tokio::test]
 async fn jwks_route_serves_the_jwks_document() {
     let auth = jwks_issuer();
-    let app: Router = Router::new().route("/.well-known/jwks.json", auth.jwks_route());
+    let app: Router = Router::new().route("/.well-known/jwks.json", auth.web().jwks_route());
     let res = send_get(&app, "/.well-known/jwks.json", None).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()[CONTENT_TYPE], "application/json");
@@ -552,7 +552,7 @@ async fn jwks_route_serves_the_jwks_document() {
 #[tokio::test]
 async fn hmac_only_jwks_route_serves_an_empty_set() {
     let auth = auth();
-    let app: Router = Router::new().route("/.well-known/jwks.json", auth.jwks_route());
+    let app: Router = Router::new().route("/.well-known/jwks.json", auth.web().jwks_route());
     let res = send_get(&app, "/.well-known/jwks.json", None).await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = serde_json::from_slice(&body_bytes(res).await).unwrap();
@@ -564,7 +564,7 @@ async fn hmac_only_jwks_route_serves_an_empty_set() {
 async fn key_from_jwks_document_verifies_tokens_of_the_private_key() {
     // The issuer publishes its JWKS; another service fetches it and verifies with it.
     let issuer = jwks_issuer();
-    let jwks_app: Router = Router::new().route("/.well-known/jwks.json", issuer.jwks_route());
+    let jwks_app: Router = Router::new().route("/.well-known/jwks.json", issuer.web().jwks_route());
     let res = send_get(&jwks_app, "/.well-known/jwks.json", None).await;
     let doc: JwkSet = serde_json::from_slice(&body_bytes(res).await).unwrap();
     let keys: Vec<Key> = doc

@@ -4,6 +4,7 @@
 
 mod common;
 
+use axum_token_auth::trust::{Revocation, TokenCheck};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
@@ -222,7 +223,7 @@ async fn the_seeds_revocation_list_is_imported_as_is() {
         .unwrap();
     let hex = String::from_utf8(out.stdout).unwrap();
     let digest = TokenDigest::from_hex(hex.trim()).expect("64 hex digits");
-    auth.import_revoked_digest(digest, now() + 3600)
+    auth.revoke(Revocation::digest(digest, now() + 3600))
         .await
         .unwrap();
     assert_refused(
@@ -355,7 +356,7 @@ async fn webtool_pairs_pass_with_float_dates_and_the_refresh_token_stays_a_refre
     )
     .await;
     let claims = auth
-        .validate_kind::<NoCustomClaims>(&refresh, TokenKind::Refresh)
+        .validate::<NoCustomClaims>(&refresh, TokenCheck::kind(TokenKind::Refresh))
         .await
         .unwrap();
     assert_eq!(
@@ -444,24 +445,42 @@ async fn revocations_of_fastcore_webtool_and_token_auth_are_imported_by_id() {
     }
     let id = |t: &str, claim: &str| seeds::claims_of(t)[claim].as_str().unwrap().to_owned();
     // Our own revocation by jti, and another format's, do not reach a legacy token.
-    auth.revoke_jti(&id(&fc, "jti"), until).await.unwrap();
-    auth.import_legacy_revocation(LegacyFormat::Webtool, &id(&fc, "jti"), until)
+    auth.revoke(Revocation::id(&id(&fc, "jti"), until))
         .await
         .unwrap();
+    auth.revoke(Revocation::legacy(
+        LegacyFormat::Webtool,
+        &id(&fc, "jti"),
+        until,
+    ))
+    .await
+    .unwrap();
     assert_eq!(
         send_get(&app, "/sub", Some(&fc)).await.status(),
         StatusCode::OK
     );
     // Each format's own list does.
-    auth.import_legacy_revocation(LegacyFormat::Fastcore, &id(&fc, "jti"), until)
-        .await
-        .unwrap();
-    auth.import_legacy_revocation(LegacyFormat::Webtool, &id(&wt, "jti"), until)
-        .await
-        .unwrap();
-    auth.import_legacy_revocation(LegacyFormat::TokenAuth, &id(&ta, "ref_id"), until)
-        .await
-        .unwrap();
+    auth.revoke(Revocation::legacy(
+        LegacyFormat::Fastcore,
+        &id(&fc, "jti"),
+        until,
+    ))
+    .await
+    .unwrap();
+    auth.revoke(Revocation::legacy(
+        LegacyFormat::Webtool,
+        &id(&wt, "jti"),
+        until,
+    ))
+    .await
+    .unwrap();
+    auth.revoke(Revocation::legacy(
+        LegacyFormat::TokenAuth,
+        &id(&ta, "ref_id"),
+        until,
+    ))
+    .await
+    .unwrap();
     for t in [&fc, &wt, &ta] {
         assert_refused(
             send_get(&app, "/sub", Some(t)).await,
@@ -472,9 +491,13 @@ async fn revocations_of_fastcore_webtool_and_token_auth_are_imported_by_id() {
     // ScopedTokenService's list holds SHA-256 hex digests of whole tokens.
     let st = scoped("access", &["users:read"]);
     let hex = format!("{:x}", Sha256::digest(st.as_bytes()));
-    auth.import_legacy_revocation(LegacyFormat::ScopedTokenService, &hex, until)
-        .await
-        .unwrap();
+    auth.revoke(Revocation::legacy(
+        LegacyFormat::ScopedTokenService,
+        &hex,
+        until,
+    ))
+    .await
+    .unwrap();
     assert_refused(
         send_get(&app, "/sub", Some(&st)).await,
         AuthError::InvalidToken(InvalidToken::Revoked),
@@ -487,7 +510,7 @@ async fn revocations_of_fastcore_webtool_and_token_auth_are_imported_by_id() {
         (LegacyFormat::ScopedTokenService, "not-hex"),
     ] {
         assert!(
-            auth.import_legacy_revocation(format, bad, until)
+            auth.revoke(Revocation::legacy(format, bad, until))
                 .await
                 .is_err()
         );

@@ -3,6 +3,7 @@
 //! follows an outage; no label carries a token, a subject or anything a client chose.
 #![cfg(feature = "metrics")]
 
+use axum_token_auth::trust::Revocation;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -123,7 +124,9 @@ fn counters_move_with_the_token_life_cycle_and_labels_carry_no_client_data() {
                 .is_err()
         );
         auth.revoke(service.as_str()).await.unwrap();
-        auth.revoke_all_for_user("alice-subject").await.unwrap();
+        auth.revoke(Revocation::subject("alice-subject"))
+            .await
+            .unwrap();
         assert_eq!(status(&app, access).await, StatusCode::UNAUTHORIZED);
 
         let grants = Guarded::grants(Arc::new(MemoryGrantStore::new()), &GuardSettings::default());

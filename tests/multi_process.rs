@@ -14,6 +14,7 @@
 //! Children take commands on stdin and answer `child: …` lines on stdout.
 #![cfg(feature = "redis")]
 
+use axum_token_auth::trust::TokenCheck;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -123,11 +124,21 @@ async fn instance_process() {
         let words: Vec<&str> = line.split(' ').collect();
         match words.as_slice() {
             ["watch", token] => {
-                assert!(me.auth().validate::<NoCustomClaims>(token).await.is_ok());
+                assert!(
+                    me.auth()
+                        .validate::<NoCustomClaims>(token, TokenCheck::ACCESS)
+                        .await
+                        .is_ok()
+                );
                 assert!((me.fresh)(), "answered from a trusted cache");
                 println!("child: watching");
                 let t0 = Instant::now();
-                while me.auth().validate::<NoCustomClaims>(token).await.is_ok() {
+                while me
+                    .auth()
+                    .validate::<NoCustomClaims>(token, TokenCheck::ACCESS)
+                    .await
+                    .is_ok()
+                {
                     assert!(t0.elapsed() < Duration::from_secs(30), "never refused");
                     tokio::time::sleep(Duration::from_micros(200)).await;
                 }
@@ -396,7 +407,7 @@ async fn a_reuse_at_one_revokes_the_family_at_all(
     let t1 = Instant::now();
     while me
         .auth()
-        .validate::<NoCustomClaims>(r2.pair.access.as_str())
+        .validate::<NoCustomClaims>(r2.pair.access.as_str(), TokenCheck::ACCESS)
         .await
         .is_ok()
     {

@@ -33,7 +33,7 @@ struct ApiDoc;
 
 fn document(auth: &TokenAuth) -> Value {
     let mut doc = ApiDoc::openapi();
-    let security: OpenApiSecurity = auth.openapi_security();
+    let security: OpenApiSecurity = auth.web().openapi_security();
     security.modify(&mut doc);
     assert!(security.secure(&mut doc, HttpMethod::Get, "/me", security.authenticated()));
     assert!(security.secure(

@@ -22,7 +22,7 @@ use axum_token_auth::store::breaker::GuardSettings;
 use axum_token_auth::store::postgres::PostgresStore;
 use axum_token_auth::store::redis::RedisStore;
 use axum_token_auth::store::{
-    AccessRef, NewFamily, RevocationCheck, RotateOutcome, Rotation, Session, StoreError,
+    AccessRef, NewSession, RevocationCheck, RotateOutcome, Rotation, Session, StoreError,
     TokenDigest,
 };
 use axum_token_auth::store::{RefreshStore, RevocationStore, SubjectRevocation};
@@ -491,8 +491,8 @@ impl<S: SubjectRevocation + RefreshStore> SubjectRevocation for Counting<S> {
 
 #[async_trait]
 impl<S: SubjectRevocation + RefreshStore> RefreshStore for Counting<S> {
-    async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
-        self.count(self.store.create_family(family)).await
+    async fn create_session(&self, family: NewSession) -> Result<(), StoreError> {
+        self.count(self.store.create_session(family)).await
     }
     async fn verify(&self, id: &str, d: &TokenDigest, now: u64) -> Result<bool, StoreError> {
         self.count(self.store.verify(id, d, now)).await
@@ -500,8 +500,8 @@ impl<S: SubjectRevocation + RefreshStore> RefreshStore for Counting<S> {
     async fn rotate(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
         self.count(self.store.rotate(rotation)).await
     }
-    async fn revoke_family(&self, id: &str) -> Result<Vec<AccessRef>, StoreError> {
-        self.count(self.store.revoke_family(id)).await
+    async fn revoke_session(&self, id: &str) -> Result<Vec<AccessRef>, StoreError> {
+        self.count(self.store.revoke_session(id)).await
     }
     async fn revoke_user(&self, user: &str) -> Result<Vec<AccessRef>, StoreError> {
         self.count(self.store.revoke_user(user)).await

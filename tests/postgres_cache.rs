@@ -4,6 +4,7 @@
 //! notifying triggers is never trusted.
 #![cfg(feature = "postgres")]
 
+use axum_token_auth::trust::TokenCheck;
 use std::time::{Duration, Instant};
 
 use axum_token_auth::store::postgres::{PostgresSettings, PostgresStore};
@@ -326,7 +327,7 @@ async fn child_process_refuses_the_token_once_revoked() {
     let store = store().await;
     let auth = auth_over(store.clone());
     assert!(
-        auth.validate::<axum_token_auth::NoCustomClaims>(&token)
+        auth.validate::<axum_token_auth::NoCustomClaims>(&token, TokenCheck::ACCESS)
             .await
             .is_ok()
     );
@@ -334,7 +335,7 @@ async fn child_process_refuses_the_token_once_revoked() {
     println!("child: ready");
     let t0 = Instant::now();
     while auth
-        .validate::<axum_token_auth::NoCustomClaims>(&token)
+        .validate::<axum_token_auth::NoCustomClaims>(&token, TokenCheck::ACCESS)
         .await
         .is_ok()
     {

@@ -2,6 +2,7 @@
 //! and a store whose cache is not trusted asks Redis.
 #![cfg(feature = "redis")]
 
+use axum_token_auth::trust::TokenCheck;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -127,10 +128,18 @@ async fn token_revoked_through_one_auth_is_refused_by_another() {
         .build()
         .unwrap();
     let t = a.issue_access(&TokenRequest::new("alice")).unwrap();
-    assert!(b.validate::<NoCustomClaims>(t.as_str()).await.is_ok());
+    assert!(
+        b.validate::<NoCustomClaims>(t.as_str(), TokenCheck::ACCESS)
+            .await
+            .is_ok()
+    );
     a.revoke(t.as_str()).await.unwrap();
     let t0 = Instant::now();
-    while b.validate::<NoCustomClaims>(t.as_str()).await.is_ok() {
+    while b
+        .validate::<NoCustomClaims>(t.as_str(), TokenCheck::ACCESS)
+        .await
+        .is_ok()
+    {
         assert!(t0.elapsed() < Duration::from_secs(2), "not refused in time");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -162,16 +171,16 @@ async fn one_active_session_stays_a_listpack_and_costs_what_was_measured() {
         .login(&TokenRequest::new("alice"), Some(ua))
         .await
         .unwrap();
-    let id = &login.family_id;
-    let at_login = store.family_memory_usage(id).await.unwrap().unwrap();
-    let encoding_at_login = store.family_encoding(id).await.unwrap().unwrap();
+    let id = &login.session_id;
+    let at_login = store.session_memory_usage(id).await.unwrap().unwrap();
+    let encoding_at_login = store.session_encoding(id).await.unwrap().unwrap();
     let mut refresh = login.pair.refresh.clone();
     for _ in 0..5 {
         let next = sessions.refresh(refresh.as_str(), None).await.unwrap();
         refresh = next.pair.refresh;
     }
-    let after = store.family_memory_usage(id).await.unwrap().unwrap();
-    let encoding = store.family_encoding(id).await.unwrap().unwrap();
+    let after = store.session_memory_usage(id).await.unwrap().unwrap();
+    let encoding = store.session_encoding(id).await.unwrap().unwrap();
     println!(
         "redis bytes per session: {at_login} at login ({encoding_at_login}), {after} after 5 refreshes ({encoding})"
     );
@@ -241,7 +250,7 @@ async fn a_family_in_the_earlier_layout_is_read_rotated_and_converted() {
         .await
         .unwrap();
     assert_eq!(
-        s.family_encoding("old").await.unwrap().as_deref(),
+        s.session_encoding("old").await.unwrap().as_deref(),
         Some("hashtable")
     );
 
@@ -258,7 +267,7 @@ async fn a_family_in_the_earlier_layout_is_read_rotated_and_converted() {
         access_expires_at: now + 700,
     };
     let rotation = |presented: &str, succ: Successor| Rotation {
-        family_id: "old".into(),
+        session_id: "old".into(),
         presented: TokenDigest::of_jti(presented),
         successor: succ,
         now,
@@ -305,7 +314,7 @@ async fn a_family_in_the_earlier_layout_is_read_rotated_and_converted() {
         RotateOutcome::Retry(next)
     );
     let mut known: Vec<String> = s
-        .revoke_family("old")
+        .revoke_session("old")
         .await
         .unwrap()
         .into_iter()

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum_token_auth::store::redis::{RedisSettings, RedisStore};
 use axum_token_auth::store::{
-    AccessRef, NewFamily, RefreshStore, RevocationStore, StoreError, TokenDigest,
+    AccessRef, NewSession, RefreshStore, RevocationStore, StoreError, TokenDigest,
 };
 
 fn nodes() -> Vec<String> {
@@ -170,8 +170,8 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
                 } else {
                     let id = rand_hex(11);
                     let refresh = TokenDigest::of_jti(&rand_hex(16));
-                    let family = NewFamily {
-                        family_id: id.clone(),
+                    let family = NewSession {
+                        session_id: id.clone(),
                         user_id: format!("u-{}", rand_hex(4)),
                         refresh,
                         access: AccessRef {
@@ -184,7 +184,7 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
                         device: None,
                         ip: None,
                     };
-                    match writer.create_family(family).await {
+                    match writer.create_session(family).await {
                         Ok(()) => committed.lock().unwrap().families.push((id, refresh)),
                         Err(StoreError::Unavailable(_)) => committed.lock().unwrap().failed += 1,
                         Err(e) => panic!("{e:?}"),

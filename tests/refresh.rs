@@ -23,7 +23,9 @@ use axum_token_auth::testing::CookieJar;
 use axum_token_auth::{
     AuthError, Claims, Sessions, TokenAuth, TokenAuthBuilder, TokenRequest,
     http::{CookieSettings, InvalidRequest},
-    session::{LoginSession, SessionEvent, SessionHooks, SessionsBuilder, user_agent},
+    session::{
+        LoginSession, SessionError, SessionEvent, SessionHooks, SessionsBuilder, user_agent,
+    },
     token::{FixedClock, InvalidToken, IssuedToken},
 };
 use base64::Engine as _;
@@ -90,12 +92,16 @@ async fn login_handler(sessions: Sessions, headers: HeaderMap, body: Bytes) -> R
     let Ok(body) = serde_json::from_slice::<LoginBody>(&body) else {
         return sessions
             .auth()
+            .web()
             .render_error(AuthError::InvalidRequest(InvalidRequest::MalformedBody));
     };
     let request = TokenRequest::new(body.username).scopes(body.scopes);
     match sessions.login(&request, user_agent(&headers)).await {
         Ok(login) => sessions.login_response(&login),
-        Err(_) => sessions.auth().render_error(AuthError::StoreUnavailable),
+        Err(_) => sessions
+            .auth()
+            .web()
+            .render_error(AuthError::StoreUnavailable),
     }
 }
 
@@ -531,7 +537,7 @@ async fn retrying_the_parent_within_the_grace_window_returns_the_same_successor(
         .unwrap();
     assert_eq!(a.pair.refresh.jti, b.pair.refresh.jti);
     assert_eq!(a.pair.access.jti, b.pair.access.jti);
-    assert_eq!(a.family_id, b.family_id);
+    assert_eq!(a.session_id, b.session_id);
 
     // The family is intact: the successor rotates, and its access token works.
     assert_eq!(me_status(&app, &access1).await, StatusCode::OK);
@@ -591,7 +597,7 @@ async fn retrying_a_parent_whose_successor_was_already_used_is_reuse() {
             .refresh(child.pair.refresh.as_str(), None)
             .await
             .unwrap_err(),
-        AuthError::InvalidToken(InvalidToken::RefreshReused)
+        SessionError::RefreshReused
     );
     assert!(
         sessions
@@ -708,6 +714,53 @@ async fn an_access_token_from_another_login_revokes_the_family() {
 }
 
 #[tokio::test]
+async fn the_api_tells_a_foreign_access_token_from_a_reuse() {
+    // No grace window: the second presentation of a consumed token is a reuse at once.
+    let sessions = sessions_builder(&auth())
+        .grace(Duration::ZERO)
+        .build()
+        .unwrap();
+    let a = start_session(&sessions, "alice").await;
+    let b = start_session(&sessions, "alice").await;
+    let e = sessions
+        .refresh(a.pair.refresh.as_str(), Some(b.pair.access.as_str()))
+        .await
+        .unwrap_err();
+    assert_eq!(e, SessionError::AccessTokenMismatch);
+    assert_eq!(
+        AuthError::from(e),
+        AuthError::InvalidToken(InvalidToken::RefreshReused)
+    );
+    // A's session is over; B's is not.
+    assert_eq!(
+        sessions
+            .refresh(a.pair.refresh.as_str(), None)
+            .await
+            .unwrap_err(),
+        SessionError::SessionEnded
+    );
+    let next = sessions
+        .refresh(b.pair.refresh.as_str(), None)
+        .await
+        .unwrap();
+    // Presenting B's consumed token again is a reuse, told as such.
+    assert_eq!(
+        sessions
+            .refresh(b.pair.refresh.as_str(), None)
+            .await
+            .unwrap_err(),
+        SessionError::RefreshReused
+    );
+    assert_eq!(
+        sessions
+            .refresh(next.pair.refresh.as_str(), None)
+            .await
+            .unwrap_err(),
+        SessionError::SessionEnded
+    );
+}
+
+#[tokio::test]
 async fn another_users_access_token_with_a_refresh_token_revokes_the_family() {
     let sessions = sessions();
     let app = router(&sessions);
@@ -814,7 +867,7 @@ async fn successors_never_outlive_the_family_and_the_family_ends_at_its_lifetime
             .build()
             .unwrap();
         Sessions::builder_shared(auth, Arc::clone(&store))
-            .family_lifetime(lifetime)
+            .session_lifetime(lifetime)
             .build()
             .unwrap()
     };
@@ -858,7 +911,7 @@ async fn successors_never_outlive_the_family_and_the_family_ends_at_its_lifetime
     let s5001 = at(5001);
     assert_eq!(
         s5001.refresh(&refresh2, None).await.unwrap_err(),
-        AuthError::InvalidToken(InvalidToken::SessionEnded)
+        SessionError::SessionEnded
     );
     assert!(s5001.list("alice").await.unwrap().is_empty());
 }
@@ -870,7 +923,7 @@ async fn family_lifetime_equal_to_refresh_ttl_caps_every_successor_at_login_plus
     let at = |s: u64| {
         let auth = builder().clock(FixedClock(t + s)).build().unwrap();
         Sessions::builder_shared(auth.clone(), Arc::clone(&store))
-            .family_lifetime(auth.refresh_ttl())
+            .session_lifetime(auth.refresh_ttl())
             .build()
             .unwrap()
     };
@@ -895,14 +948,14 @@ fn sessions_builder_refuses_out_of_range_settings() {
     );
     assert!(
         sessions_builder(&a)
-            .family_lifetime(a.refresh_ttl() - Duration::from_secs(1))
+            .session_lifetime(a.refresh_ttl() - Duration::from_secs(1))
             .build()
             .is_err()
     );
     assert!(
         sessions_builder(&a)
             .grace(Duration::from_secs(60))
-            .family_lifetime(a.refresh_ttl())
+            .session_lifetime(a.refresh_ttl())
             .build()
             .is_ok()
     );
@@ -1317,7 +1370,7 @@ async fn prefixed_names_are_the_default_and_the_layer_reads_the_prefixed_one() {
     );
 }
 
-/// The family (and its refresh cookies) lives up to `family_lifetime` (30 days by
+/// The family (and its refresh cookies) lives up to `session_lifetime` (30 days by
 /// default), longer than the first refresh token. A cookie refresh renews the CSRF cookie
 /// with the refresh cookie, so a browser can always send `X-CSRF-Token` while the session
 /// is alive.
@@ -1726,7 +1779,7 @@ struct Recorder {
 
 #[async_trait]
 impl SessionHooks for Recorder {
-    async fn after_new_access_token_generated(&self, refresh: &IssuedToken, access: &IssuedToken) {
+    async fn on_tokens_refreshed(&self, refresh: &IssuedToken, access: &IssuedToken) {
         self.generated
             .lock()
             .unwrap()
@@ -1755,12 +1808,12 @@ async fn hooks_see_every_event_and_each_new_pair_once() {
     let app = router(&sessions);
 
     let login = start_session(&sessions, "alice").await;
-    let fam = login.family_id.clone();
+    let fam = login.session_id.clone();
     assert_eq!(
         hooks.take(),
         vec![SessionEvent::Issued {
             user_id: "alice".into(),
-            family_id: fam.clone(),
+            session_id: fam.clone(),
         }]
     );
 
@@ -1775,7 +1828,7 @@ async fn hooks_see_every_event_and_each_new_pair_once() {
         hooks.take(),
         vec![SessionEvent::Refreshed {
             user_id: "alice".into(),
-            family_id: fam.clone(),
+            session_id: fam.clone(),
             retry: false,
         }]
     );
@@ -1792,10 +1845,10 @@ async fn hooks_see_every_event_and_each_new_pair_once() {
         vec![
             SessionEvent::ReuseDetected {
                 user_id: "alice".into(),
-                family_id: fam.clone(),
+                session_id: fam.clone(),
             },
             SessionEvent::Denied {
-                reason: AuthError::InvalidToken(InvalidToken::RefreshReused),
+                reason: SessionError::RefreshReused,
             },
         ]
     );
@@ -1805,7 +1858,7 @@ async fn hooks_see_every_event_and_each_new_pair_once() {
     assert_eq!(
         hooks.take(),
         vec![SessionEvent::Denied {
-            reason: AuthError::InvalidToken(InvalidToken::Malformed),
+            reason: SessionError::InvalidToken(InvalidToken::Malformed),
         }]
     );
     // The revoked family's newest token: Denied (session ended).
@@ -1818,7 +1871,7 @@ async fn hooks_see_every_event_and_each_new_pair_once() {
     assert_eq!(
         hooks.take(),
         vec![SessionEvent::Denied {
-            reason: AuthError::InvalidToken(InvalidToken::SessionEnded),
+            reason: SessionError::SessionEnded,
         }]
     );
 
@@ -1833,34 +1886,39 @@ async fn hooks_see_every_event_and_each_new_pair_once() {
     let l3 = start_session(&sessions, "alice").await;
     assert!(
         sessions
-            .revoke_session("alice", &l3.family_id)
+            .revoke_session("alice", &l3.session_id)
             .await
             .unwrap()
     );
-    assert!(!sessions.revoke_session("bob", &l3.family_id).await.unwrap());
+    assert!(
+        !sessions
+            .revoke_session("bob", &l3.session_id)
+            .await
+            .unwrap()
+    );
     sessions.revoke_user("alice").await.unwrap();
     assert_eq!(
         hooks.take(),
         vec![
             SessionEvent::Issued {
                 user_id: "alice".into(),
-                family_id: l2.family_id.clone(),
+                session_id: l2.session_id.clone(),
             },
             SessionEvent::Revoked {
                 user_id: Some("alice".into()),
-                family_id: Some(l2.family_id.clone()),
+                session_id: Some(l2.session_id.clone()),
             },
             SessionEvent::Issued {
                 user_id: "alice".into(),
-                family_id: l3.family_id.clone(),
+                session_id: l3.session_id.clone(),
             },
             SessionEvent::Revoked {
                 user_id: Some("alice".into()),
-                family_id: Some(l3.family_id.clone()),
+                session_id: Some(l3.session_id.clone()),
             },
             SessionEvent::Revoked {
                 user_id: Some("alice".into()),
-                family_id: None,
+                session_id: None,
             },
         ]
     );
@@ -1893,12 +1951,12 @@ async fn a_grace_retry_is_reported_as_a_retry_with_the_same_pair() {
         [
             SessionEvent::Refreshed {
                 user_id: "alice".into(),
-                family_id: login.family_id.clone(),
+                session_id: login.session_id.clone(),
                 retry: false,
             },
             SessionEvent::Refreshed {
                 user_id: "alice".into(),
-                family_id: login.family_id.clone(),
+                session_id: login.session_id.clone(),
                 retry: true,
             },
         ]
@@ -2199,7 +2257,7 @@ async fn logout_refuses_tokens_for_another_audience_and_families_of_another_user
 
     // A token of ours whose `fam` names another user's family.
     let alice = start_session(&ours, "alice").await;
-    let forged = forge_refresh(&ours, "mallory", &alice.family_id, Some("api-a"));
+    let forged = forge_refresh(&ours, "mallory", &alice.session_id, Some("api-a"));
     let res = req(Method::POST, "/auth/logout")
         .json(json!({ "refresh_token": forged }))
         .send(&app)
@@ -2210,7 +2268,7 @@ async fn logout_refuses_tokens_for_another_audience_and_families_of_another_user
             .await
             .unwrap()
             .iter()
-            .any(|s| s.id == alice.family_id),
+            .any(|s| s.id == alice.session_id),
         "alice's session survived"
     );
     // The same token at the refresh route ends nothing either (it used to be "reuse").
@@ -2453,7 +2511,7 @@ async fn a_rotated_access_token_never_outlives_its_family() {
             .build()
             .unwrap();
         Sessions::builder_shared(auth, Arc::clone(&store))
-            .family_lifetime(Duration::from_secs(3600))
+            .session_lifetime(Duration::from_secs(3600))
             .build()
             .unwrap()
     };
@@ -2491,7 +2549,7 @@ async fn require_expired_access_counts_the_leeway() {
             )
             .await
             .unwrap_err(),
-        AuthError::InvalidRequest(InvalidRequest::AccessTokenNotExpired)
+        SessionError::AccessTokenNotExpired
     );
     let much_later = sessions_at(&store, t + 900 + 31)
         .require_expired_access(true)

@@ -866,7 +866,7 @@ async fn required_claims_behind_optional_layer_without_token_is_401() {
     let auth = auth();
     let app: Router = Router::new()
         .route("/me", get(|c: Claims| async move { c.sub.clone() }))
-        .layer(auth.optional_layer());
+        .layer(auth.layer().optional());
     assert_refused(
         send_get(&app, "/me", None).await,
         AuthError::MissingCredentials,
@@ -1023,7 +1023,7 @@ async fn scope_guard_without_token_is_401_behind_optional_layer() {
     let guarded: Router = Router::new()
         .route("/admin", get(|| async { "ok" }))
         .route_layer(ScopeGuardLayer::all(["admin"]).unwrap())
-        .layer(auth.optional_layer());
+        .layer(auth.layer().optional());
     assert_refused(
         send_get(&guarded, "/admin", None).await,
         AuthError::MissingCredentials,

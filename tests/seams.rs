@@ -6,6 +6,7 @@
 
 mod common;
 
+use axum_token_auth::trust::{Revocation, TokenCheck};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -127,13 +128,21 @@ async fn malleated_ecdsa_signature_does_not_escape_revocation() {
     let twin = malleate_es256(&token);
     assert_ne!(token, twin);
     // Both spellings verify: the twin is the same token to a verifier.
-    let a = auth.validate::<NoCustomClaims>(&token).await.unwrap();
-    let b = auth.validate::<NoCustomClaims>(&twin).await.unwrap();
+    let a = auth
+        .validate::<NoCustomClaims>(&token, TokenCheck::ACCESS)
+        .await
+        .unwrap();
+    let b = auth
+        .validate::<NoCustomClaims>(&twin, TokenCheck::ACCESS)
+        .await
+        .unwrap();
     assert_eq!(a.jti, b.jti, "one id for one signed part");
     auth.revoke(&token).await.unwrap();
     for t in [&token, &twin] {
         assert_eq!(
-            auth.validate::<NoCustomClaims>(t).await.unwrap_err(),
+            auth.validate::<NoCustomClaims>(t, TokenCheck::ACCESS)
+                .await
+                .unwrap_err(),
             VerifyError::InvalidToken(InvalidToken::Revoked)
         );
     }
@@ -159,7 +168,7 @@ async fn session_routes_refuse_an_identity_provider_token_for_a_local_sub() {
         .await
         .unwrap();
     let own = login.pair.access.as_str().to_owned();
-    let family = login.family_id.clone();
+    let family = login.session_id.clone();
     let app: Router = Router::new()
         .route("/auth/sessions", sessions.sessions_route())
         .route("/auth/sessions/{id}", sessions.revoke_session_route())
@@ -257,10 +266,16 @@ async fn layer_filters_tokens_by_origin() {
     .await;
 
     // The claims say who vouches for them.
-    let c = auth.validate::<NoCustomClaims>(&foreign).await.unwrap();
+    let c = auth
+        .validate::<NoCustomClaims>(&foreign, TokenCheck::ACCESS)
+        .await
+        .unwrap();
     assert_eq!(c.origin, TokenOrigin::Issuer(Arc::from(IDP)));
     assert_eq!(c.origin.issuer(), Some(IDP));
-    let c = auth.validate::<NoCustomClaims>(&own).await.unwrap();
+    let c = auth
+        .validate::<NoCustomClaims>(&own, TokenCheck::ACCESS)
+        .await
+        .unwrap();
     assert!(c.origin.is_own());
 }
 
@@ -270,10 +285,16 @@ async fn layer_filters_tokens_by_origin() {
 async fn revoke_all_covers_a_token_from_a_clock_running_ahead() {
     let auth = builder().trust(idp()).build().unwrap();
     let ahead = idp_token(json!({"sub": "bob", "iat": now() + 10}));
-    assert!(auth.validate::<NoCustomClaims>(&ahead).await.is_ok());
-    auth.revoke_all_for_user("bob").await.unwrap();
+    assert!(
+        auth.validate::<NoCustomClaims>(&ahead, TokenCheck::ACCESS)
+            .await
+            .is_ok()
+    );
+    auth.revoke(Revocation::subject("bob")).await.unwrap();
     assert_eq!(
-        auth.validate::<NoCustomClaims>(&ahead).await.unwrap_err(),
+        auth.validate::<NoCustomClaims>(&ahead, TokenCheck::ACCESS)
+            .await
+            .unwrap_err(),
         VerifyError::InvalidToken(InvalidToken::Revoked)
     );
 }
@@ -287,7 +308,10 @@ async fn wildcards_never_come_from_external_claims() {
     ]);
     let auth = builder().trust(issuer).build().unwrap();
     let token = idp_token(json!({"sub": "eve", "scope": "* users:read", "groups": ["*", "ops"]}));
-    let c = auth.validate::<NoCustomClaims>(&token).await.unwrap();
+    let c = auth
+        .validate::<NoCustomClaims>(&token, TokenCheck::ACCESS)
+        .await
+        .unwrap();
     assert!(c.has_scope("users:read"));
     assert!(c.has_scope("group:ops"));
     assert!(!c.has_scope("admin"), "`*` granted everything");
@@ -305,10 +329,16 @@ async fn configured_tenant_claim_is_not_bypassed_by_a_raw_tenant() {
         .build()
         .unwrap();
     let without = idp_token(json!({"sub": "eve", "tenant": "victim-corp"}));
-    let c = auth.validate::<NoCustomClaims>(&without).await.unwrap();
+    let c = auth
+        .validate::<NoCustomClaims>(&without, TokenCheck::ACCESS)
+        .await
+        .unwrap();
     assert_eq!(c.tenant, None);
     let with = idp_token(json!({"sub": "eve", "tid": "acme", "tenant": "victim-corp"}));
-    let c = auth.validate::<NoCustomClaims>(&with).await.unwrap();
+    let c = auth
+        .validate::<NoCustomClaims>(&with, TokenCheck::ACCESS)
+        .await
+        .unwrap();
     assert_eq!(c.tenant.as_deref(), Some("acme"));
 }
 
@@ -317,7 +347,10 @@ async fn configured_tenant_claim_is_not_bypassed_by_a_raw_tenant() {
 async fn a_numeric_jti_token_is_accepted_and_revocable() {
     let auth = builder().trust(idp()).build().unwrap();
     let token = idp_token(json!({"sub": "svc", "jti": 12345}));
-    let c = auth.validate::<NoCustomClaims>(&token).await.unwrap();
+    let c = auth
+        .validate::<NoCustomClaims>(&token, TokenCheck::ACCESS)
+        .await
+        .unwrap();
     assert_eq!(c.jti, "12345");
     auth.revoke(&token).await.unwrap();
     let app = me_app(auth.layer());
@@ -452,11 +485,19 @@ async fn an_issuer_without_revocation_check_is_never_looked_up() {
     let token = idp_token(json!({"sub": "job"}));
     auth.revoke(&token).await.unwrap();
     // Documented: nothing reads the revocation for this issuer.
-    assert!(auth.validate::<NoCustomClaims>(&token).await.is_ok());
+    assert!(
+        auth.validate::<NoCustomClaims>(&token, TokenCheck::ACCESS)
+            .await
+            .is_ok()
+    );
     // The crate's own tokens are still checked.
     let own = issue(&auth, "alice", &[]);
     auth.revoke(&own).await.unwrap();
-    assert!(auth.validate::<NoCustomClaims>(&own).await.is_err());
+    assert!(
+        auth.validate::<NoCustomClaims>(&own, TokenCheck::ACCESS)
+            .await
+            .is_err()
+    );
 }
 
 // 10. Logout does not report success when an access token of the session could not be
@@ -480,14 +521,21 @@ async fn logout_answers_503_when_an_access_token_cannot_be_revoked() {
     redis.stop();
     let port = redis.port;
     let e = sessions.logout(Some(&refresh), None).await.unwrap_err();
-    assert_eq!(e, axum_token_auth::AuthError::StoreUnavailable);
+    assert_eq!(e, axum_token_auth::session::SessionError::RevocationPending);
+    assert_eq!(
+        axum_token_auth::AuthError::from(e),
+        axum_token_auth::AuthError::StoreUnavailable
+    );
     // The session is ended all the same: its refresh token is refused.
     assert!(sessions.refresh(&refresh, None).await.is_err());
     // The store comes back (same port): the access token gets revoked in the background.
     let _redis = PrivateRedis::start_on(port);
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
-        match auth.validate::<NoCustomClaims>(&access).await {
+        match auth
+            .validate::<NoCustomClaims>(&access, TokenCheck::ACCESS)
+            .await
+        {
             Err(VerifyError::InvalidToken(InvalidToken::Revoked)) => break,
             other => {
                 assert!(
@@ -559,7 +607,10 @@ async fn refresh_route_exchanges_a_legacy_refresh_token_once_when_enabled() {
     let pair: Value =
         serde_json::from_str(&ok_body(send(&app, refresh_json(&old)).await).await).unwrap();
     let access = pair["access_token"].as_str().unwrap();
-    let c = auth.validate::<NoCustomClaims>(access).await.unwrap();
+    let c = auth
+        .validate::<NoCustomClaims>(access, TokenCheck::ACCESS)
+        .await
+        .unwrap();
     assert_eq!(c.sub, "m1");
     assert_eq!(c.tenant.as_deref(), Some("c1"));
     assert!(c.has_scope("users:read"));

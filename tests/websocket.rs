@@ -143,7 +143,11 @@ async fn until_expiry(
     OriginalUri(original): OriginalUri,
 ) -> Response {
     let sub = claims.sub.clone();
-    let deadline = tokio::time::Instant::now() + claims.expires_in();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let deadline = tokio::time::Instant::now() + claims.expires_in(now);
     ws.on_upgrade(move |mut socket: WebSocket| async move {
         let _ = socket
             .send(Message::text(format!("{sub} {uri} {original}")))

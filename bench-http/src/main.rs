@@ -258,7 +258,7 @@ async fn run(
         }
     };
     println!("TOKEN {token}");
-    println!("COOKIE {}", auth.access_cookie_name().unwrap_or("-"));
+    println!("COOKIE {}", auth.web().access_cookie_name().unwrap_or("-"));
     println!("LISTENING {}", listener.local_addr()?);
 
     match variant {

@@ -310,6 +310,7 @@ impl TokenAuthBuilder {
     /// The issuer: written into `iss` and required (exact match) on every token.
     ///
     /// ```
+    /// use axum_token_auth::trust::TokenCheck;
     /// use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -318,7 +319,7 @@ impl TokenAuthBuilder {
     ///     .issuer("https://auth.example.com")
     ///     .build()?;
     /// let token = auth.issue_access(&TokenRequest::new("alice"))?;
-    /// let claims = auth.validate::<NoCustomClaims>(token.as_str()).await?;
+    /// let claims = auth.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await?;
     /// assert_eq!(claims.iss.as_deref(), Some("https://auth.example.com"));
     /// # Ok(()) }
     /// ```
@@ -331,6 +332,7 @@ impl TokenAuthBuilder {
     /// that carry an `aud` are refused (they were meant for someone else).
     ///
     /// ```
+    /// use axum_token_auth::trust::TokenCheck;
     /// use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -344,7 +346,7 @@ impl TokenAuthBuilder {
     ///     .build()?;
     /// let token = orders.issue_access(&TokenRequest::new("alice"))?;
     /// // Same secret, other audience: refused.
-    /// assert!(billing.validate::<NoCustomClaims>(token.as_str()).await.is_err());
+    /// assert!(billing.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await.is_err());
     /// # Ok(()) }
     /// ```
     pub fn audience(mut self, aud: impl Into<String>) -> Self {
@@ -452,7 +454,7 @@ impl TokenAuthBuilder {
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
     ///     .access_cookie("session")
     ///     .build()?;
-    /// assert_eq!(auth.access_cookie_name(), Some("__Host-session"));
+    /// assert_eq!(auth.web().access_cookie_name(), Some("__Host-session"));
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn access_cookie(mut self, name: impl Into<String>) -> Self {
@@ -469,7 +471,7 @@ impl TokenAuthBuilder {
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
     ///     .cookies(CookieSettings::default().refresh_path("/api/auth/refresh"))
     ///     .build()?;
-    /// assert_eq!(auth.cookie_settings().refresh_cookie_name(), "__Secure-refresh_token");
+    /// assert_eq!(auth.web().cookie_settings().refresh_cookie_name(), "__Secure-refresh_token");
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn cookies(mut self, cookies: CookieSettings) -> Self {
@@ -504,7 +506,7 @@ impl TokenAuthBuilder {
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
     ///     .without_access_cookie()
     ///     .build()?;
-    /// assert_eq!(auth.access_cookie_name(), None);
+    /// assert_eq!(auth.web().access_cookie_name(), None);
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn without_access_cookie(mut self) -> Self {
@@ -521,7 +523,7 @@ impl TokenAuthBuilder {
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
     ///     .realm("orders")
     ///     .build()?;
-    /// let res = auth.render_error(AuthError::MissingCredentials);
+    /// let res = auth.web().render_error(AuthError::MissingCredentials);
     /// assert_eq!(res.headers()["www-authenticate"], r#"Bearer realm="orders""#);
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
@@ -550,7 +552,7 @@ impl TokenAuthBuilder {
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
     ///     .error_renderer(Plain)
     ///     .build()?;
-    /// assert_eq!(auth.render_error(AuthError::MissingCredentials).status(), 401);
+    /// assert_eq!(auth.web().render_error(AuthError::MissingCredentials).status(), 401);
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn error_renderer(mut self, renderer: impl ErrorRenderer) -> Self {
@@ -574,7 +576,7 @@ impl TokenAuthBuilder {
     ///
     /// The store must be able to revoke every token of a subject ([`SubjectRevocation`]):
     /// `revoke_all_for_user` and [`Sessions`](crate::Sessions)' generations rely on it.
-    /// Notes given to [`TokenAuth::revoke_noted`](crate::TokenAuth::revoke_noted) are not
+    /// Notes given to [`Revocation::note`](crate::trust::Revocation::note) are not
     /// kept; register a store that keeps them with
     /// [`revocation_store_with_notes`](Self::revocation_store_with_notes).
     pub fn revocation_store<S: IntoDynSubjectRevocation + ?Sized>(mut self, store: Arc<S>) -> Self {
@@ -584,7 +586,7 @@ impl TokenAuthBuilder {
 
     /// [`revocation_store`](Self::revocation_store) for a store that also keeps when, why
     /// and by whom a token was revoked ([`RevocationNotes`]: the PostgreSQL store), so
-    /// [`TokenAuth::revoke_noted`](crate::TokenAuth::revoke_noted) keeps its notes.
+    /// [`Revocation::note`](crate::trust::Revocation::note) keeps its notes.
     ///
     /// ```no_run
     /// # #[cfg(feature = "postgres")]
@@ -801,17 +803,15 @@ impl TokenAuthBuilder {
             cache_capacity: self.cache_capacity,
             cache_bytes: self.cache_bytes,
         };
-        Ok(TokenAuth {
-            inner: Arc::new(Inner {
-                verifier: Arc::new(verifier),
-                web: Arc::new(web),
-                lifetimes: Lifetimes {
-                    access_ttl: self.access_ttl,
-                    refresh_ttl: self.refresh_ttl,
-                    service_ttl: self.service_ttl,
-                },
-            }),
-        })
+        Ok(TokenAuth::from_inner(Inner::new(
+            Arc::new(verifier),
+            web,
+            Lifetimes {
+                access_ttl: self.access_ttl,
+                refresh_ttl: self.refresh_ttl,
+                service_ttl: self.service_ttl,
+            },
+        )))
     }
 }
 
@@ -877,7 +877,7 @@ mod tests {
         let l = &auth.inner.lifetimes;
         assert_eq!(l.access_ttl, Duration::from_secs(1800));
         assert_eq!(l.refresh_ttl, Duration::from_secs(14 * 86400));
-        let s = &auth.inner.verifier.settings;
+        let s = &auth.verifier().settings;
         assert_eq!(s.audience.as_deref(), Some("my-api"));
         assert_eq!(s.issuer.as_deref(), Some("my-issuer"));
         assert_eq!(s.leeway, 5);

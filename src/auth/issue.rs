@@ -54,8 +54,8 @@ impl TokenAuth {
         kind: TokenKind,
         request: &TokenRequest,
     ) -> Result<IssuedToken, IssueError> {
-        let settings = &self.inner.lifetimes;
-        let policy = &self.inner.verifier.settings;
+        let settings = &self.lifetimes();
+        let policy = &self.verifier().settings;
         check_id("subject", &request.subject)?;
         if let Some(t) = &request.tenant {
             check_id("tenant", t)?;
@@ -92,7 +92,7 @@ impl TokenAuth {
             (TokenKind::Refresh, None) => Some(random_id()?),
             _ => None,
         };
-        let iat = self.inner.verifier.clock.now();
+        let iat = self.verifier().clock.now();
         let exp = iat + ttl.as_secs();
         let payload = Payload {
             sub: &request.subject,
@@ -124,7 +124,7 @@ impl TokenAuth {
         kind: TokenKind,
         payload: &P,
     ) -> Result<String, IssueError> {
-        let ring = self.inner.verifier.keys.load();
+        let ring = self.verifier().keys.load();
         let key = ring.signing().ok_or(IssueError::NoSigningKey)?;
         let mut header = jsonwebtoken::Header::new(key.alg);
         header.typ = Some(kind.typ().to_owned());
@@ -139,7 +139,7 @@ impl TokenAuth {
 
     /// A token this crate mints must pass its own layer's size check.
     fn check_issued_size(&self, token: &str) -> Result<(), IssueError> {
-        let max = self.inner.verifier.settings.max_token_bytes;
+        let max = self.verifier().settings.max_token_bytes;
         if token.len() > max {
             return Err(IssueError::TokenTooLarge {
                 len: token.len(),

@@ -10,7 +10,7 @@ impl TokenAuth {
     /// key, so tokens it signed keep verifying until [`retire_key`](Self::retire_key).
     /// Both need distinct `kid`s (asymmetric keys get their thumbprint by default).
     pub fn rotate_signing_key(&self, key: Key) -> Result<(), ConfigError> {
-        self.inner.verifier.keys.change(|ring| {
+        self.verifier().keys.change(|ring| {
             let rest = ring.keys().to_vec();
             Ok((KeyRing::new(Some(key), rest)?, false))
         })?;
@@ -21,7 +21,7 @@ impl TokenAuth {
     /// Adds a key that verifies the service's own tokens but signs none (e.g. another
     /// instance's new key, published before it signs with it).
     pub fn add_verification_key(&self, key: Key) -> Result<(), ConfigError> {
-        self.inner.verifier.keys.change(|ring| {
+        self.verifier().keys.change(|ring| {
             let mut rest = ring.keys().to_vec();
             let signing = ring.signing().cloned();
             if signing.is_some() {
@@ -35,7 +35,7 @@ impl TokenAuth {
     /// Removes the verification key `kid`: tokens it signed are refused from now on,
     /// also those a layer had cached. The signing key cannot be retired (rotate first).
     pub fn retire_key(&self, kid: &str) -> Result<(), ConfigError> {
-        self.inner.verifier.keys.change(|ring| {
+        self.verifier().keys.change(|ring| {
             if ring.signing().is_some_and(|k| k.kid() == Some(kid)) {
                 return Err(ConfigError::RetiringSigningKey);
             }

@@ -5,6 +5,7 @@
 //! [`Sessions`](crate::Sessions) made from it share its keyring and stores.
 //!
 //! ```
+//! use axum_token_auth::trust::TokenCheck;
 //! use std::time::Duration;
 //! use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
 //!
@@ -18,10 +19,10 @@
 //!
 //! // Issue, validate, revoke: what the layer and the session routes do for you.
 //! let token = auth.issue_access(&TokenRequest::new("alice").scopes(["orders:read"]))?;
-//! let claims = auth.validate::<NoCustomClaims>(token.as_str()).await?;
+//! let claims = auth.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await?;
 //! assert!(claims.has_scope("orders:read"));
 //! auth.revoke(token.as_str()).await?;
-//! assert!(auth.validate::<NoCustomClaims>(token.as_str()).await.is_err());
+//! assert!(auth.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await.is_err());
 //! # Ok(()) }
 //! ```
 //!
@@ -34,12 +35,9 @@
 pub(crate) mod builder;
 mod issue;
 mod keys;
-#[cfg(feature = "utoipa")]
-mod openapi;
 mod verify;
 mod web;
 
-pub use crate::trust::verify::RevokeError;
 pub use builder::{
     DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_TOKEN_BYTES, DEFAULT_REFRESH_TTL,
     DEFAULT_SERVICE_TTL, TokenAuthBuilder,
@@ -49,13 +47,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
-use axum::routing::MethodRouter;
-use http::header::CACHE_CONTROL;
 use jsonwebtoken::jwk::JwkSet;
 
 use crate::http::layer::TokenAuthLayer;
 use crate::http::settings::WebSettings;
+use crate::http::web::Web;
 use crate::store::SubjectRevocation;
 use crate::store::breaker::{BreakerState, StoreGuard};
 use crate::token::claims::NoCustomClaims;
@@ -66,6 +62,7 @@ use crate::trust::verify::Verifier;
 /// [`TokenAuthLayer`]. Built once with [`TokenAuth::builder`]; cloning is an `Arc` bump.
 ///
 /// ```
+/// use axum_token_auth::trust::TokenCheck;
 /// use axum::{Router, routing::get};
 /// use axum_token_auth::{Claims, TokenAuth, TokenRequest};
 ///
@@ -78,21 +75,61 @@ use crate::trust::verify::Verifier;
 ///     .layer(auth.layer());
 ///
 /// let token = auth.issue_access(&TokenRequest::new("alice").scopes(["users:read"]))?;
-/// let claims = auth.validate::<axum_token_auth::NoCustomClaims>(token.as_str()).await?;
+/// let claims = auth.validate::<axum_token_auth::NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await?;
 /// assert_eq!(claims.sub, "alice");
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct TokenAuth {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
+}
+
+impl TokenAuth {
+    pub(crate) fn from_inner(inner: Inner) -> Self {
+        TokenAuth {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The verification pipeline this handle and its layers share.
+    pub(crate) fn verifier(&self) -> &Arc<Verifier> {
+        &self.inner.verifier
+    }
+
+    /// The lifetimes of the tokens this handle issues.
+    pub(crate) fn lifetimes(&self) -> &Lifetimes {
+        &self.inner.lifetimes
+    }
+}
+
+impl From<&TokenAuth> for Web {
+    fn from(auth: &TokenAuth) -> Self {
+        auth.inner.web.clone()
+    }
+}
+
+impl From<TokenAuth> for Web {
+    fn from(auth: TokenAuth) -> Self {
+        auth.inner.web.clone()
+    }
 }
 
 /// What the handle holds: the verification side (shared with every layer), the HTTP
 /// settings (shared with every layer too) and the lifetimes of issued tokens.
 pub(crate) struct Inner {
-    pub(crate) verifier: Arc<Verifier>,
-    pub(crate) web: Arc<WebSettings>,
-    pub(crate) lifetimes: Lifetimes,
+    verifier: Arc<Verifier>,
+    web: Web,
+    lifetimes: Lifetimes,
+}
+
+impl Inner {
+    pub(crate) fn new(verifier: Arc<Verifier>, web: WebSettings, lifetimes: Lifetimes) -> Self {
+        Inner {
+            web: Web::new(Arc::clone(&verifier), web),
+            verifier,
+            lifetimes,
+        }
+    }
 }
 
 /// The lifetimes of the tokens this handle issues.
@@ -127,29 +164,20 @@ impl TokenAuth {
     /// the verified claims in front of handlers. For custom claims use
     /// [`TokenAuthLayer::new`] with your type.
     pub fn layer(&self) -> TokenAuthLayer<NoCustomClaims> {
-        TokenAuthLayer::new(self.clone())
+        TokenAuthLayer::new(self)
     }
 
-    /// The layer in optional mode: requests without a (valid) token pass through without
-    /// claims. Equivalent to `self.layer().optional()`.
-    pub fn optional_layer(&self) -> TokenAuthLayer<NoCustomClaims> {
-        self.layer().optional()
+    /// The HTTP side of this handle: what its layers share, and the helpers an
+    /// application's own routes use to answer like them (cookies, the same-origin check,
+    /// error rendering, the JWKS route). See [`Web`].
+    pub fn web(&self) -> &Web {
+        &self.inner.web
     }
 
     /// The public keys of the crate's own keyring as a JWKS document, as they are now
     /// (empty for HMAC-only keyrings). Keys of trusted external issuers never appear here.
     pub fn jwks(&self) -> JwkSet {
-        self.inner.verifier.keys.load().jwks()
-    }
-
-    /// A `GET` route serving [`jwks`](Self::jwks), for `/.well-known/jwks.json`. It serves
-    /// the keyring as it is at each request: rotations show without rebuilding the router.
-    pub fn jwks_route<S: Clone + Send + Sync + 'static>(&self) -> MethodRouter<S> {
-        let auth = self.clone();
-        axum::routing::get(move || {
-            let jwks = auth.jwks();
-            async move { ([(CACHE_CONTROL, "public, max-age=300")], Json(jwks)) }
-        })
+        self.verifier().keys.load().jwks()
     }
 
     /// Waits until every trusted issuer with a remote key set has fetched it once, or
@@ -159,7 +187,7 @@ impl TokenAuth {
     #[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
     pub async fn await_ready(&self, timeout: Duration) -> bool {
         let mut ready = true;
-        for issuer in self.inner.verifier.trusted.iter() {
+        for issuer in self.verifier().trusted.iter() {
             if let Some(remote) = issuer.remote() {
                 ready &= remote.await_ready(timeout).await;
             }
@@ -169,25 +197,18 @@ impl TokenAuth {
 
     /// The issuers (`iss`) of the trusted external issuers.
     pub fn trusted_issuers(&self) -> impl Iterator<Item = &str> {
-        self.inner.verifier.trusted.iter().map(|i| &*i.iss)
-    }
-
-    /// Renders `error` with the configured [`ErrorRenderer`](crate::http::ErrorRenderer) and
-    /// realm, attaching it to the response's extensions: for the application's own
-    /// routes (a login that fails, a body that cannot be read) to answer like the layer.
-    pub fn render_error(&self, error: crate::http::AuthError) -> axum::response::Response {
-        self.inner.web.rendering.render(error)
+        self.verifier().trusted.iter().map(|i| &*i.iss)
     }
 
     /// The configured revocation store, behind its circuit breaker (see
     /// [`store::breaker`](crate::store::breaker)).
     pub fn revocation_store(&self) -> &Arc<dyn SubjectRevocation> {
-        &self.inner.verifier.revocation
+        &self.verifier().revocation
     }
 
     /// Now, by the configured clock (seconds since the epoch).
     pub fn now(&self) -> u64 {
-        self.inner.verifier.clock.now()
+        self.verifier().clock.now()
     }
 
     /// The configured access-token lifetime.
@@ -198,40 +219,6 @@ impl TokenAuth {
     /// The configured refresh-token lifetime.
     pub fn refresh_ttl(&self) -> Duration {
         self.inner.lifetimes.refresh_ttl
-    }
-
-    /// The name of the cookie access tokens are read from, if any.
-    pub fn access_cookie_name(&self) -> Option<&str> {
-        self.inner.web.access_cookie.as_deref()
-    }
-}
-
-impl<T> TokenAuthLayer<T> {
-    /// A layer in required mode accepting access tokens, decoding claims as `T`.
-    ///
-    /// ```
-    /// use axum::{Router, routing::get};
-    /// use axum_token_auth::{Claims, TokenAuth, TokenAuthLayer};
-    /// use serde::Deserialize;
-    ///
-    /// #[derive(Deserialize)]
-    /// struct Org {
-    ///     org: String,
-    /// }
-    ///
-    /// let auth = TokenAuth::builder()
-    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
-    ///     .build()?;
-    /// let app: Router = Router::new()
-    ///     .route("/org", get(|c: Claims<Org>| async move { c.custom.org.clone() }))
-    ///     .layer(TokenAuthLayer::<Org>::new(auth));
-    /// # Ok::<(), axum_token_auth::ConfigError>(())
-    /// ```
-    pub fn new(auth: TokenAuth) -> Self {
-        TokenAuthLayer::from_parts(
-            Arc::clone(&auth.inner.verifier),
-            Arc::clone(&auth.inner.web),
-        )
     }
 }
 

@@ -552,8 +552,7 @@ mod tests {
             )
             .unwrap();
         let accepted = auth
-            .inner
-            .verifier
+            .verifier()
             .verify_token::<crate::NoCustomClaims>(
                 token.as_str(),
                 &crate::trust::verify::Acceptance::kinds(crate::trust::verify::KindSet::of(

@@ -185,7 +185,7 @@ pub fn require_json_content_type(headers: &HeaderMap) -> Result<(), AuthError> {
     }
 }
 
-/// Extractor form of [`TokenAuth::check_same_origin`](crate::TokenAuth::check_same_origin): a handler taking `SameOrigin` only
+/// Extractor form of [`Web::check_same_origin`](crate::http::Web::check_same_origin): a handler taking `SameOrigin` only
 /// runs for requests that are not cross-site; others are refused with the configured
 /// renderer (`403 invalid_request`). Needs `TokenAuth: FromRef<S>` for the router state.
 ///

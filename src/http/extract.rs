@@ -8,7 +8,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
@@ -138,18 +138,20 @@ impl<T> Clone for Decoded<T> {
 }
 
 impl<T> Claims<T> {
-    /// The time left until the token expires (zero once it has), by the system clock:
-    /// when a long-lived connection authenticated by it (a WebSocket, a gRPC stream)
-    /// should end. The layer checked the token when the connection opened; nothing
-    /// checks it again while the connection lasts.
+    /// The time left until the token expires (zero once it has) at `now` (seconds since
+    /// the epoch, from [`TokenAuth::now`](crate::TokenAuth::now), so a test clock is
+    /// obeyed): when a long-lived connection authenticated by it (a WebSocket, a gRPC
+    /// stream) should end. The layer checked the token when the connection opened;
+    /// nothing checks it again while the connection lasts.
     ///
     /// ```
+    /// use axum::extract::State;
     /// use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
     /// use axum::response::Response;
-    /// use axum_token_auth::Claims;
+    /// use axum_token_auth::{Claims, TokenAuth};
     ///
-    /// async fn socket(ws: WebSocketUpgrade, claims: Claims) -> Response {
-    ///     let deadline = tokio::time::Instant::now() + claims.expires_in();
+    /// async fn socket(ws: WebSocketUpgrade, State(auth): State<TokenAuth>, claims: Claims) -> Response {
+    ///     let deadline = tokio::time::Instant::now() + claims.expires_in(auth.now());
     ///     ws.on_upgrade(move |mut socket: WebSocket| async move {
     ///         loop {
     ///             tokio::select! {
@@ -165,11 +167,8 @@ impl<T> Claims<T> {
     ///     })
     /// }
     /// ```
-    pub fn expires_in(&self) -> Duration {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        Duration::from_secs(self.exp).saturating_sub(now)
+    pub fn expires_in(&self, now: u64) -> Duration {
+        Duration::from_secs(self.exp.saturating_sub(now))
     }
 }
 

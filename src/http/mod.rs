@@ -117,7 +117,7 @@
 //!             .access_same_site(SameSite::Strict),
 //!     )
 //!     .build()?;
-//! assert_eq!(auth.access_cookie_name(), Some("__Host-session"));
+//! assert_eq!(auth.web().access_cookie_name(), Some("__Host-session"));
 //! # Ok::<(), axum_token_auth::ConfigError>(())
 //! ```
 //!
@@ -146,7 +146,7 @@
 //! `Sec-Fetch-Site`, so only non-browser clients (curl, servers, which no forged page can
 //! drive) send neither.
 //!
-//! [`TokenAuth::check_same_origin`](crate::TokenAuth::check_same_origin) (and the [`SameOrigin`] extractor) is the same origin
+//! [`Web::check_same_origin`](crate::http::Web::check_same_origin) (and the [`SameOrigin`] extractor) is the same origin
 //! check as a building block for any handler — a login handler above all, where it stops
 //! login CSRF (a cross-site form logging the victim into the attacker's account); pair it
 //! with [`require_json_content_type`], since a cross-site form cannot send
@@ -184,6 +184,7 @@ pub(crate) mod layer;
 pub mod openapi;
 pub(crate) mod rfc6750;
 pub(crate) mod settings;
+pub(crate) mod web;
 pub(crate) mod websocket;
 
 pub use cache::{CacheStats, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_CAPACITY, MAX_CACHED_TOKEN};
@@ -197,3 +198,4 @@ pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
 pub use rfc6750::{
     AuthError, DEFAULT_REALM, ErrorRenderer, InvalidRequest, JsonErrorRenderer, RefusalBody,
 };
+pub use web::Web;

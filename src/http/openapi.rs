@@ -16,7 +16,7 @@
 //!     ))
 //!     .build();
 //!
-//! let security = auth.openapi_security();
+//! let security = auth.web().openapi_security();
 //! security.modify(&mut doc); // components.securitySchemes: bearer + access cookie
 //! // POST /users takes `RequireScope<UsersWrite>`: say so, with the marker, not a string.
 //! assert!(security.secure(&mut doc, HttpMethod::Post, "/users", security.require::<UsersWrite>()));

@@ -24,7 +24,7 @@ pub const DEFAULT_REALM: &str = "api";
 ///
 /// **One error path.** Whoever refuses a request — the layer, an extractor, a scope
 /// guard, or your handler returning an `AuthError` (or a
-/// [`LoginError`](crate::session::LoginError)) — the client gets the same answer,
+/// [`SessionError`](crate::session::SessionError)) — the client gets the same answer,
 /// rendered by the configured renderer: an `AuthError` turned into a response without
 /// one (its [`IntoResponse`]) is rendered with the default JSON renderer and marked, and
 /// a [`TokenAuthLayer`](crate::TokenAuthLayer) it passes through on the way out renders
@@ -114,7 +114,7 @@ pub enum InvalidRequest {
     CsrfMismatch,
     /// A cookie-authenticated unsafe request (or WebSocket handshake) from another site,
     /// or a cross-site request to a handler guarded by
-    /// [`TokenAuth::check_same_origin`](crate::TokenAuth::check_same_origin).
+    /// [`Web::check_same_origin`](crate::http::Web::check_same_origin).
     #[error("cross-site request refused")]
     CrossSite,
     /// The body must be `application/json` (see

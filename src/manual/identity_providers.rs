@@ -98,7 +98,7 @@
 //! is refused with 401 `invalid_token`), and
 //! [`own_tokens_only()`](crate::TokenAuthLayer::own_tokens_only) /
 //! [`issuers([…])`](crate::TokenAuthLayer::issuers) restrict any route the same way.
-//! `revoke_all_for_user(sub)` works by subject across issuers — give your own subjects a
+//! `auth.revoke(Revocation::subject(sub))` works by subject across issuers — give your own subjects a
 //! prefix if they could collide. Per issuer,
 //! [`Issuer::on_store_failure`](crate::trust::Issuer::on_store_failure) and
 //! [`without_revocation_check`](crate::trust::Issuer::without_revocation_check) decide what

@@ -31,7 +31,7 @@
 //!
 //! # One error path
 //!
-//! A handler returning `Err(AuthError::…)` or a `LoginError` (wrong credentials 401
+//! A handler returning `Err(AuthError::…)` or a `SessionError` (wrong credentials 401
 //! `invalid_grant`, store down 503, refused token request 500) is answered by the configured
 //! [`ErrorRenderer`](crate::http::ErrorRenderer) too: the layer renders it again on the way
 //! out. `AuthError::apply_headers` / `into_response_with(realm, body)` put the RFC 6750

@@ -15,7 +15,7 @@
 //! forgeable — rotate it in the old system first. Each format keeps its own revocation
 //! identity (a ScopedTokenService token's SHA-256, the others' `jti` / `ref_id`), so each old
 //! revocation list is imported as is with
-//! `auth.import_legacy_revocation(LegacyFormat::…, entry, expires_at)`; scopes are mapped one
+//! `auth.revoke(Revocation::legacy(LegacyFormat::…, entry, expires_at))`; scopes are mapped one
 //! array element at a time. Details, and where each system keeps its list:
 //! [`trust::legacy`](crate::trust::legacy).
 //!
@@ -46,15 +46,15 @@
 //! | --- | --- |
 //! | `ScopedTokenService(secret_key, algorithm='HS256')` | `TokenAuth::builder().hs256_secret(…)` (≥ 32 bytes, placeholders refused) |
 //! | `generate_token(community_id, module_name, scopes, expires_in_hours, token_type, metadata)` | `auth.issue_access / issue_service / issue_refresh(&TokenRequest::new(module).tenant(community).scopes(…).metadata(k, v).ttl(…))` |
-//! | `validate_token(token)` → payload or `None` | `auth.validate_any::<NoCustomClaims>(token)` → `TokenClaims` with `.kind`, or an `AuthError` saying why; in handlers `Claims` |
+//! | `validate_token(token)` → payload or `None` | `auth.validate::<NoCustomClaims>(token, TokenCheck::ANY_KIND)` → `TokenClaims` with `.kind`, or an `AuthError` saying why; in handlers `Claims` |
 //! | `payload['community_id']`, `['module_name']`, `['scopes']`, `['type']` | `claims.tenant`, `claims.sub`, `claims.scope`, `claims.kind` |
-//! | `TokenData.is_expired()`, `has_scope()`, `to_dict()` / `from_dict()` | `TokenClaims::is_expired()`, `has_scope()`, `to_value()` / `from_value()` (kind included) |
+//! | `TokenData.is_expired()`, `has_scope()`, `to_dict()` / `from_dict()` | `TokenClaims::is_expired_at(auth.now())`, `has_scope()`, `to_value()` / `from_value()` (kind included) |
 //! | `revoke_token(token)` → bool | `auth.revoke(token).await` → `Result` (a store outage is an error, not `False`) |
 //! | `grant_scope_async` / `get_granted_scopes_async` / `revoke_scope_async` | `GrantStore::grant_scope` / `granted_scopes` / `revoke_scope`; `auth.issue_granted` refuses ungranted scopes |
 //! | `module_scope_audit` table | `GrantStore::audit_log` (append-only on PostgreSQL, enforced by a trigger) |
-//! | refresh: validate, check `type == 'refresh'`, `generate_token(...)` | `auth.validate_kind(t, TokenKind::Refresh)` + `TokenRequest::from_claims(&claims)`, or `Sessions` (rotation, reuse detection) |
-//! | "revoke all on password change" (loop over tokens) | `auth.revoke_all_for_user(sub)`: one write |
-//! | `revoked_tokens` (SHA-256 of tokens) | import each row: `auth.import_legacy_revocation(LegacyFormat::ScopedTokenService, hash, expires_at)`; legacy tokens are revoked by the same digest |
+//! | refresh: validate, check `type == 'refresh'`, `generate_token(...)` | `auth.validate(t, TokenCheck::kind(TokenKind::Refresh))` + `TokenRequest::from_claims(&claims)`, or `Sessions` (rotation, reuse detection) |
+//! | "revoke all on password change" (loop over tokens) | `auth.revoke(Revocation::subject(sub))`: one write |
+//! | `revoked_tokens` (SHA-256 of tokens) | import each row: `auth.revoke(Revocation::legacy(LegacyFormat::ScopedTokenService, hash, expires_at))`; legacy tokens are revoked by the same digest |
 //! | their tokens during the cutover | `LegacyIssuer::scoped_token_service(old_secret)?.accept_until(date)`; quickstart: `LEGACY_SCOPED_TOKEN_SECRET` (+ `LEGACY_ACCEPT_UNTIL`, RFC 3339 or Unix seconds) |
 //! | default lifetime 24 h, 1–8760 h | access 15 min (1 min … 24 h), service 30 d (1 h … 8760 h) |
 //!
@@ -98,7 +98,8 @@
 //! cookies (or JSON bodies), rotation within a family, reuse detection, CSRF protection (see
 //! [sessions](super::sessions)). `set_token_cookies` → `Sessions::login_response` (HttpOnly,
 //! Secure, SameSite, CSRF-bound); `token_required` → the layer; `refresh_access_token` →
-//! `refresh_route()`. Their access tokens (`user_id`, `ref_id`, or no `ref_id` from
+//! `refresh_route()`, or `Sessions::read_refresh_request` (the `PresentedRefresh` extractor)
+//! in a wrapper of your own. Their access tokens (`user_id`, `ref_id`, or no `ref_id` from
 //! `generate_jwt_token`) during the cutover: `LegacyIssuer::token_auth(alg, secret)`
 //! (quickstart: `LEGACY_TOKEN_AUTH_SECRET`).
 //!
@@ -106,12 +107,12 @@
 //!
 //! | Token-Auth | here |
 //! | --- | --- |
-//! | `create_refresh_token(user_id, access_token)` | `RefreshStore::create_family` |
+//! | `create_refresh_token(user_id, access_token)` | `RefreshStore::create_session` |
 //! | `verify_refresh_token` | `SessionHooks::on_refresh(&parent) -> RefreshDecision::{Allow, AllowWith(SuccessorClaims), Deny}`, consulted in every refresh (re-read scopes from your grant store, refuse disabled accounts); the store-side check is `RefreshStore::verify` |
 //! | `refresh_token_compromised(refresh, access)` | decided inside the atomic `RefreshStore::rotate` (`RotateOutcome::Compromised`) |
-//! | `revoke_user_refresh_tokens(user_id \| refresh_token)` | `RefreshStore::revoke_user` / `revoke_family` |
+//! | `revoke_user_refresh_tokens(user_id \| refresh_token)` | `RefreshStore::revoke_user` / `revoke_session` |
 //! | `user_has_refresh_tokens` | `RefreshStore::user_has_sessions` |
-//! | `after_new_access_token_generated` | `SessionHooks::after_new_access_token_generated` (+ `on_event`: issued, refreshed, reuse detected, revoked, denied) |
+//! | `after_new_access_token_generated` | `SessionHooks::on_tokens_refreshed` (+ `on_event`: issued, refreshed, reuse detected, revoked, denied) |
 //! | error callbacks (invalid refresh / invalid access / not expired) | `ErrorRenderer`, which sees the `AuthError` (`RefreshReused`, `SessionEnded`, `RefreshDenied`, `AccessTokenNotExpired`, …) |
 //! | "access token must be expired" | `SessionsBuilder::require_expired_access(true)` (off by default: it logs out multi-tab users); "expired" as the layer sees it, leeway included |
 //!

@@ -41,7 +41,7 @@
 //!   handler should take `application/json` only and refuse cross-site `Origin` /
 //!   `Sec-Fetch-Site`, as the quickstart's does with the crate's building blocks
 //!   [`require_json_content_type`](crate::http::require_json_content_type) and
-//!   [`TokenAuth::check_same_origin`](crate::TokenAuth::check_same_origin) (or the
+//!   [`Web::check_same_origin`](crate::http::Web::check_same_origin) (or the
 //!   [`SameOrigin`](crate::http::SameOrigin) extractor), which fit any handler.
 //! - JWKs whose `use` is not `sig`, or whose `key_ops` lack `verify`, are refused.
 //! - Logs (`tracing`) carry the reason and the first 8 bytes of the `jti` digest — never a
@@ -76,7 +76,7 @@
 //! # Revocation
 //!
 //! Revocation stores the SHA-256 digest of the `jti`, never the token. "Revoke everything of
-//! a user" (`auth.revoke_all_for_user(sub)`, `sessions.revoke_user(sub)`) is one write
+//! a user" (`auth.revoke(Revocation::subject(sub))`, `sessions.revoke_user(sub)`) is one write
 //! covering every token of the subject however it was minted (`Sessions`, `issue_access`,
 //! `issue_service`, `issue_granted`, `issue_pair`): it bumps the subject's generation and
 //! records now as its cutoff (`SubjectCutoff`). A token carrying `gen` is refused when its
@@ -85,7 +85,7 @@
 //! carry `gen`, so a login right after works). Checked together with the digest, in the same
 //! lookup or round trip, on every store.
 //!
-//! `revoke_all_for_user(sub)` works by subject across issuers — give your own subjects a
+//! `auth.revoke(Revocation::subject(sub))` works by subject across issuers — give your own subjects a
 //! prefix if they could collide with an identity provider's. The per-request check fails
 //! closed when the store is down (503), unless configured otherwise: see
 //! [stores](super::stores#when-a-store-is-down) and, per external issuer,

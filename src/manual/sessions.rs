@@ -2,8 +2,9 @@
 //! — what [`Sessions`](crate::Sessions) does, and what a browser sees.
 //!
 //! Refresh tokens live in HttpOnly cookies (or JSON bodies for non-browser clients), every
-//! refresh rotates the token within its *family* (one family per login), a consumed token
-//! presented again revokes the whole family, and cookie requests are protected against CSRF.
+//! refresh rotates the token within its *session* (one per login: the chain of rotated
+//! refresh tokens OAuth calls a "refresh token family"), a consumed token presented again
+//! revokes the whole session, and cookie requests are protected against CSRF.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
@@ -31,7 +32,7 @@
 //!
 //! | step | browser sends | server does | answers |
 //! | --- | --- | --- | --- |
-//! | login | credentials (your handler: JSON only, same origin) | `sessions.login`: new family F, access A1 + refresh R1 bound to F and to a random CSRF value | cookies `__Host-access_token` (HttpOnly, Lax, `/`), `__Secure-refresh_token` (HttpOnly, Strict, `/auth`), `__Host-csrf_token` (readable); body `{"token_type","expires_in","refresh_expires_in"}` without tokens |
+//! | login | credentials (your handler: JSON only, same origin) | `sessions.login`: new session F, access A1 + refresh R1 bound to F and to a random CSRF value | cookies `__Host-access_token` (HttpOnly, Lax, `/`), `__Secure-refresh_token` (HttpOnly, Strict, `/auth`), `__Host-csrf_token` (readable); body `{"token_type","expires_in","refresh_expires_in"}` without tokens |
 //! | API call | `__Host-access_token` cookie (or `Authorization: Bearer`) | layer validates A1; unsafe methods by cookie need `X-CSRF-Token` = the `csrf_token` value, and are refused when `Origin`/`Sec-Fetch-Site` say cross-site; a cookie WebSocket handshake gets the origin check | your handler |
 //! | refresh | `POST /auth/refresh` with the refresh cookie + `X-CSRF-Token` (or JSON `{"refresh_token"}`) | `SessionHooks::on_refresh` may deny or change the successor; R1 consumed atomically, successor A2 + R2 in F with the parent's (or the hook's, never wider) claims, both capped at F's absolute end (30 days) | cookie refresh: new cookies, no token in the body; JSON refresh: the JSON pair, no cookies |
 //! | retry (2 tabs) | R1 again within 10 s while R2 is unused | the *same* A2 + R2 | same pair |
@@ -39,23 +40,26 @@
 //! | logout | `POST /auth/logout` (cookie + `X-CSRF-Token`, or bearer / JSON body) | every claim but time checked (`iss`, `aud`), F must belong to the token's `sub`; F and the access token revoked | 204, cookies cleared; no credentials: 401 and nothing cleared |
 //!
 //! A successor never has wider scopes than its parent: scopes `AllowWith` names that the
-//! parent did not grant are dropped (log in again for more). `Deny` revokes the family and
+//! parent did not grant are dropped (log in again for more). `Deny` revokes the session and
 //! its access tokens (`401 invalid_token`, cookies cleared). A per-login `TokenRequest::ttl`
 //! is the access token's; the refresh token keeps the configured lifetime, and no access
-//! token outlives its family.
+//! token outlives its session.
 //!
 //! # Hooks
 //!
 //! [`SessionHooks`](crate::session::SessionHooks) (object-safe, `#[async_trait]`):
 //! `on_refresh(&parent) -> RefreshDecision::{Allow, AllowWith(SuccessorClaims), Deny}` is
 //! consulted in every refresh (re-read scopes from your grant store, refuse disabled
-//! accounts); `after_new_access_token_generated` and `on_event` (issued, refreshed, reuse
+//! accounts); `on_tokens_refreshed` and `on_event` (issued, refreshed, reuse
 //! detected, revoked, denied) observe. The store side is
-//! [`RefreshStore`](crate::store::RefreshStore): `create_family`, `verify`, the atomic
-//! `rotate` (which decides `RotateOutcome::Compromised`), `revoke_user` / `revoke_family`,
-//! `user_has_sessions`. Errors (`RefreshReused`, `SessionEnded`, `RefreshDenied`,
-//! `AccessTokenNotExpired`, …) are [`AuthError`](crate::AuthError)s rendered by the
-//! configured [`ErrorRenderer`](crate::http::ErrorRenderer).
+//! [`RefreshStore`](crate::store::RefreshStore): `create_session`, `verify`, the atomic
+//! `rotate` (which decides `RotateOutcome::Compromised`), `revoke_user` / `revoke_session`,
+//! `user_has_sessions`. Operations fail with a
+//! [`SessionError`](crate::session::SessionError) saying what happened (`RefreshReused`,
+//! `AccessTokenMismatch`, `SessionEnded`, `RefreshDenied`, `AccessTokenNotExpired`, a store
+//! down, …); the routes answer it as an [`AuthError`](crate::AuthError) (the table is on
+//! `From<SessionError> for AuthError`) rendered by the configured
+//! [`ErrorRenderer`](crate::http::ErrorRenderer).
 //! `SessionsBuilder::require_expired_access(true)` refuses a refresh while the access token
 //! is still valid ("expired" as the layer sees it, leeway included); it is off by default,
 //! since it logs out multi-tab users.
@@ -65,7 +69,7 @@
 //! [`TokenDelivery`](crate::session::TokenDelivery), `SessionsBuilder::token_delivery`,
 //! `Sessions::login_response_with`: a token delivered as a cookie never appears in a body,
 //! where page script (any XSS) could read it — a refresh token read that way would work
-//! off-site through the JSON refresh for the family's whole lifetime. `Cookies` (default):
+//! off-site through the JSON refresh for the session's whole lifetime. `Cookies` (default):
 //! cookies plus `{"token_type","expires_in","refresh_expires_in"}`; `CookiesWithAccessToken`:
 //! the access token in the body too, the refresh token never; `Body`: the OAuth-style JSON
 //! pair and no cookies, for non-browser clients. The refresh route follows the client: a
@@ -91,7 +95,7 @@
 //! secret); rotation stays the default. In that mode there is no reuse detection —
 //! presenting the same refresh token again is the normal case — so a stolen refresh token
 //! works until its session ends (logout, `revoke_session`, `revoke_user`, an `on_refresh`
-//! veto, the family lifetime), and logout does not revoke the access tokens such refreshes
+//! veto, the session lifetime), and logout does not revoke the access tokens such refreshes
 //! minted (they expire within the access lifetime).
 //!
 //! `SessionsBuilder::exchange_legacy_refresh_tokens(true)` lets the refresh route take a

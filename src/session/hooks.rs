@@ -6,9 +6,9 @@
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use crate::http::rfc6750::AuthError;
+use crate::session::error::SessionError;
 use crate::token::claims::TokenClaims;
-use crate::token::issue::IssuedToken;
+use crate::token::issue::{IssueError, IssuedToken};
 
 /// Raw claims: the registered ones typed, everything else (custom claims) kept as is.
 type RawClaims = TokenClaims<Map<String, Value>>;
@@ -17,46 +17,49 @@ type RawClaims = TokenClaims<Map<String, Value>>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SessionEvent {
-    /// A login started a family.
+    /// A login started a session.
     Issued {
         /// The user.
         user_id: String,
-        /// The family.
-        family_id: String,
+        /// The session.
+        session_id: String,
     },
-    /// A refresh rotated a family (`retry` when it answered a grace retry).
+    /// A refresh rotated a session's refresh token (`retry` when it answered a grace
+    /// retry).
     Refreshed {
         /// The user.
         user_id: String,
-        /// The family.
-        family_id: String,
+        /// The session.
+        session_id: String,
         /// Whether this was an idempotent retry of the parent.
         retry: bool,
     },
     /// A consumed refresh token was presented again, or with a foreign access token: the
-    /// family was revoked.
+    /// session was revoked.
     ReuseDetected {
         /// The user.
         user_id: String,
-        /// The family.
-        family_id: String,
+        /// The session.
+        session_id: String,
     },
-    /// A family (logout, "log out this device") or all of a user's families were revoked.
+    /// A session (logout, "log out this device") or all of a user's sessions were revoked.
     Revoked {
         /// The user, when known.
         user_id: Option<String>,
-        /// The family, or `None` for all of the user's.
-        family_id: Option<String>,
+        /// The session, or `None` for all of the user's.
+        session_id: Option<String>,
     },
     /// A refresh was refused.
     Denied {
         /// Why.
-        reason: AuthError,
+        reason: SessionError,
     },
 }
 
-/// Hooks called by [`Sessions`](crate::Sessions) (Token-Auth's `after_new_access_token_generated` and
-/// friends). Every method has a no-op default; errors in hooks are the hook's business.
+/// Hooks called by [`Sessions`](crate::Sessions): what happened ([`on_event`](Self::on_event),
+/// [`on_tokens_refreshed`](Self::on_tokens_refreshed)) and a say in every refresh
+/// ([`on_refresh`](Self::on_refresh)). Every method has a no-op default; errors in hooks
+/// are the hook's business.
 ///
 /// ```
 /// use axum_token_auth::{Sessions, TokenAuth, TokenRequest, async_trait};
@@ -91,10 +94,12 @@ pub enum SessionEvent {
 /// ```
 #[async_trait]
 pub trait SessionHooks: Send + Sync + 'static {
-    /// After a refresh answered with a pair (Token-Auth's
-    /// `after_new_access_token_generated(refresh, access)`); a grace retry answers with
-    /// the same pair again and calls it again.
-    async fn after_new_access_token_generated(&self, refresh: &IssuedToken, access: &IssuedToken) {
+    /// After a refresh answered with a pair: the new access token and the refresh token
+    /// the client now holds (the successor, or the presented one with
+    /// [`keep_refresh_token`](crate::session::SessionsBuilder::keep_refresh_token)). A
+    /// grace retry answers with the same pair again and calls it again; a login does not
+    /// call it (see [`SessionEvent::Issued`]).
+    async fn on_tokens_refreshed(&self, refresh: &IssuedToken, access: &IssuedToken) {
         let _ = (refresh, access);
     }
 
@@ -104,8 +109,7 @@ pub trait SessionHooks: Send + Sync + 'static {
     }
 
     /// Consulted inside every refresh (grace retries included), after the presented
-    /// refresh token verified and before it is consumed: Token-Auth's
-    /// `verify_refresh_token`. `parent` holds the presented token's claims (custom claims
+    /// refresh token verified and before it is consumed. `parent` holds the presented token's claims (custom claims
     /// in `custom`). Return [`RefreshDecision::Deny`] to end the session (account
     /// disabled, password changed), or [`RefreshDecision::AllowWith`] to give the
     /// successor other scopes or claims — for example the scopes the grant store holds
@@ -125,8 +129,8 @@ pub enum RefreshDecision {
     /// Rotate; the successor carries these changes. Scopes the parent did not grant are
     /// dropped: a refresh narrows a session, it never widens one (log in again for more).
     AllowWith(SuccessorClaims),
-    /// Refuse: the family and its known access tokens are revoked, and the refresh is
-    /// answered `401 invalid_token` ([`InvalidToken::RefreshDenied`](crate::token::InvalidToken::RefreshDenied)).
+    /// Refuse: the session and its known access tokens are revoked, and the refresh fails
+    /// with [`SessionError::RefreshDenied`] (`401 invalid_token`).
     Deny,
 }
 
@@ -189,7 +193,7 @@ impl SuccessorClaims {
     }
 
     /// Applies the changes to the successor's claims (a copy of the parent's).
-    pub(crate) fn apply(self, claims: &mut RawClaims) -> Result<(), AuthError> {
+    pub(crate) fn apply(self, claims: &mut RawClaims) -> Result<(), SessionError> {
         if let Some(scopes) = self.scopes {
             let narrowed: Vec<&str> = scopes
                 .iter()
@@ -197,18 +201,18 @@ impl SuccessorClaims {
                 .filter(|s| claims.scope.has(s))
                 .collect();
             claims.scope = crate::token::ScopeSet::try_from_iter(narrowed)
-                .map_err(|_| AuthError::Misconfigured("on_refresh returned an invalid scope"))?;
+                .map_err(|e| SessionError::InvalidSuccessorClaims(IssueError::InvalidScope(e)))?;
         }
         if let Some(metadata) = self.metadata {
             claims.metadata = metadata;
         }
         if let Some(custom) = self.custom {
-            if custom
+            if let Some(reserved) = custom
                 .keys()
-                .any(|k| crate::token::claims::RESERVED_CLAIMS.contains(&k.as_str()))
+                .find(|k| crate::token::claims::RESERVED_CLAIMS.contains(&k.as_str()))
             {
-                return Err(AuthError::Misconfigured(
-                    "on_refresh returned a reserved claim name",
+                return Err(SessionError::InvalidSuccessorClaims(
+                    IssueError::ReservedClaim(reserved.clone()),
                 ));
             }
             claims.custom = custom;

@@ -16,8 +16,12 @@ use serde::{Deserialize, Serialize};
 use crate::http::extract::Claims;
 use crate::http::layer::find_cookie;
 use crate::http::rfc6750::{AuthError, InvalidRequest};
-use crate::session::{LoginSession, Sessions};
+use crate::session::error::SessionError;
+use crate::session::login::LoginSession;
+use crate::session::sessions::Sessions;
 use crate::store::Session;
+use crate::token::error::InvalidToken;
+use crate::token::issue::IssueError;
 
 /// Largest body the refresh and logout routes read.
 const MAX_BODY: usize = 16 * 1024;
@@ -109,6 +113,7 @@ impl Sessions {
         };
         self.inner
             .auth
+            .web()
             .set_token_cookies(&mut headers, pair, csrf.filter(|c| !c.is_empty()));
         let body = CookieBody {
             access_token,
@@ -128,10 +133,7 @@ impl Sessions {
             return None;
         }
         tracing::debug!("session route refused a token not of this service");
-        Some(self.refuse(
-            AuthError::InvalidToken(crate::token::InvalidToken::WrongIssuer),
-            false,
-        ))
+        Some(self.refuse(AuthError::InvalidToken(InvalidToken::WrongIssuer), false))
     }
 
     fn cookie_delivery(&self) -> TokenDelivery {
@@ -142,9 +144,9 @@ impl Sessions {
     }
 
     fn refuse(&self, error: AuthError, clear_cookies: bool) -> Response {
-        let mut res = self.inner.auth.render_error(error);
+        let mut res = self.inner.auth.web().render_error(error);
         if clear_cookies {
-            self.inner.auth.clear_token_cookies(res.headers_mut());
+            self.inner.auth.web().clear_token_cookies(res.headers_mut());
         }
         res
     }
@@ -200,7 +202,7 @@ impl Sessions {
                             .collect();
                         Json(views).into_response()
                     }
-                    Err(e) => sessions.refuse(e, false),
+                    Err(e) => sessions.refuse(e.into(), false),
                 }
             }
         })
@@ -221,15 +223,14 @@ impl Sessions {
                 match sessions.revoke_session(&claims.sub, &id).await {
                     Ok(true) => StatusCode::NO_CONTENT.into_response(),
                     Ok(false) => StatusCode::NOT_FOUND.into_response(),
-                    Err(e) => sessions.refuse(e, false),
+                    Err(e) => sessions.refuse(e.into(), false),
                 }
             }
         })
     }
 
     /// Reads a refresh request as [`refresh_route`](Self::refresh_route) does, for an
-    /// application's own refresh handler (Token-Auth's `refresh_access_token` wrapper):
-    /// the refresh token from a JSON body (`{"refresh_token": …}`), the OAuth 2.0 form
+    /// application's own refresh handler: the refresh token from a JSON body (`{"refresh_token": …}`), the OAuth 2.0 form
     /// (`grant_type=refresh_token&refresh_token=…`) or the refresh cookie; the access
     /// token from the header or cookie, if any; and, for a cookie-borne refresh token, the
     /// CSRF check. Then call [`refresh`](Self::refresh) with what it returns.
@@ -241,12 +242,12 @@ impl Sessions {
     /// async fn my_refresh(State(sessions): State<Sessions>, req: Request) -> Response {
     ///     let presented = match sessions.read_refresh_request(req).await {
     ///         Ok(p) => p,
-    ///         Err(e) => return sessions.auth().render_error(e),
+    ///         Err(e) => return sessions.auth().web().render_error(e),
     ///     };
     ///     // ... the application's own checks here ...
     ///     match sessions.refresh(&presented.refresh_token, presented.access_token.as_deref()).await {
     ///         Ok(login) => axum::Json(login.pair.to_response()).into_response(),
-    ///         Err(e) => sessions.auth().render_error(e),
+    ///         Err(e) => sessions.auth().web().render_error(e.into()),
     ///     }
     /// }
     /// ```
@@ -289,21 +290,15 @@ impl Sessions {
             Ok(login) if presented.from_cookie => {
                 let csrf = parts
                     .headers
-                    .get(self.inner.auth.inner.web.csrf.header_name())
+                    .get(self.inner.auth.web().csrf_settings().header_name())
                     .and_then(|v| v.to_str().ok());
                 self.pair_response(&login, csrf, self.cookie_delivery())
             }
             Ok(login) => self.pair_response(&login, None, TokenDelivery::Body),
+            // A refusal that ended the session, or found it over: clear its cookies.
             Err(e) => {
-                let ended = matches!(
-                    e,
-                    AuthError::InvalidToken(
-                        crate::token::InvalidToken::RefreshReused
-                            | crate::token::InvalidToken::SessionEnded
-                            | crate::token::InvalidToken::RefreshDenied
-                    )
-                );
-                self.refuse(e, ended)
+                let over = e.session_is_over();
+                self.refuse(e.into(), over)
             }
         }
     }
@@ -331,10 +326,14 @@ impl Sessions {
             return self.refuse(e, false);
         }
         let refresh = presented.as_ref().map(|p| p.token.as_str());
-        match self.logout(refresh, access.as_deref()).await {
+        match self
+            .logout(refresh, access.as_deref())
+            .await
+            .map_err(AuthError::from)
+        {
             Ok(()) => {
                 let mut res = StatusCode::NO_CONTENT.into_response();
-                self.inner.auth.clear_token_cookies(res.headers_mut());
+                self.inner.auth.web().clear_token_cookies(res.headers_mut());
                 res
             }
             // No credentials (a cross-site form, say): nothing to end, nothing to clear.
@@ -384,7 +383,12 @@ impl Sessions {
             }
             Some(token)
         };
-        let cookie_name = self.inner.auth.cookie_settings().refresh_cookie_name();
+        let cookie_name = self
+            .inner
+            .auth
+            .web()
+            .cookie_settings()
+            .refresh_cookie_name();
         let from_cookie = find_cookie(&parts.headers, &cookie_name).filter(|c| !c.is_empty());
         match (from_body, from_cookie) {
             (Some(b), Some(c)) if b != c => Err(InvalidRequest::ConflictingCredentials.into()),
@@ -402,11 +406,11 @@ impl Sessions {
 
     /// The access token from the header or the access cookie, if any.
     fn access_token(&self, parts: &Parts) -> Result<Option<String>, AuthError> {
-        let auth = &self.inner.auth.inner;
+        let auth = &self.inner.auth;
         Ok(crate::http::layer::find_token(
             &parts.headers,
-            auth.web.access_cookie.as_deref(),
-            auth.verifier.settings.max_token_bytes,
+            auth.web().access_cookie_name(),
+            auth.verifier().settings.max_token_bytes,
         )?
         .map(|(t, _)| t.to_owned()))
     }
@@ -421,9 +425,10 @@ impl Sessions {
                 token,
                 crate::trust::verify::KindSet::of(crate::token::TokenKind::Refresh)
                     .with(crate::token::TokenKind::Access),
-            )?
+            )
+            .map_err(AuthError::from)?
             .claims;
-        auth.inner.web.csrf.check(
+        auth.web().csrf_settings().check(
             &parts.method,
             &parts.uri,
             &parts.headers,
@@ -500,7 +505,7 @@ impl std::fmt::Debug for RefreshRequest {
 /// async fn my_refresh(State(sessions): State<Sessions>, PresentedRefresh(r): PresentedRefresh) -> Response {
 ///     match sessions.refresh(&r.refresh_token, r.access_token.as_deref()).await {
 ///         Ok(login) => Json(login.pair.to_response()).into_response(),
-///         Err(e) => sessions.auth().render_error(e),
+///         Err(e) => sessions.auth().web().render_error(e.into()),
 ///     }
 /// }
 /// ```
@@ -520,6 +525,164 @@ where
             .read_refresh_request(req)
             .await
             .map(PresentedRefresh)
-            .map_err(|e| sessions.auth().render_error(e))
+            .map_err(|e| sessions.auth().web().render_error(e))
+    }
+}
+
+/// How the session routes answer a [`SessionError`]: as the layer answers a refusal.
+///
+/// | `SessionError` | `AuthError` | answer |
+/// | --- | --- | --- |
+/// | `InvalidCredentials` | `InvalidCredentials` | 401 `invalid_grant`, bare challenge |
+/// | `MissingToken` | `MissingCredentials` | 401, bare challenge |
+/// | `InvalidToken(reason)` | `InvalidToken(reason)` | 401 `invalid_token` |
+/// | `NotOwner` | `InvalidToken(InvalidClaims)` | 401 `invalid_token` |
+/// | `SessionEnded` | `InvalidToken(SessionEnded)` | 401 `invalid_token` |
+/// | `RefreshReused`, `AccessTokenMismatch` | `InvalidToken(RefreshReused)` | 401 `invalid_token` |
+/// | `RefreshDenied` | `InvalidToken(RefreshDenied)` | 401 `invalid_token` |
+/// | `AccessTokenNotExpired` | `InvalidRequest(AccessTokenNotExpired)` | 400 `invalid_request` |
+/// | `Store`, `RevocationUnavailable`, `RevocationPending` | `StoreUnavailable` | 503 `temporarily_unavailable`, `Retry-After` |
+/// | `Issue`, `InvalidSuccessorClaims` | `Misconfigured` | 500 `server_error`, no detail |
+///
+/// ```
+/// use axum_token_auth::{AuthError, session::SessionError, store::StoreError};
+///
+/// let e: AuthError = SessionError::Store(StoreError::Unavailable("down".into())).into();
+/// assert_eq!(e, AuthError::StoreUnavailable);
+/// assert_eq!(AuthError::from(SessionError::InvalidCredentials).status(), 401);
+/// assert_eq!(AuthError::from(SessionError::RevocationPending).status(), 503);
+/// ```
+impl From<SessionError> for AuthError {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::InvalidCredentials => AuthError::InvalidCredentials,
+            SessionError::MissingToken => AuthError::MissingCredentials,
+            SessionError::InvalidToken(reason) => AuthError::InvalidToken(reason),
+            SessionError::NotOwner => AuthError::InvalidToken(InvalidToken::InvalidClaims),
+            SessionError::SessionEnded => AuthError::InvalidToken(InvalidToken::SessionEnded),
+            SessionError::RefreshReused | SessionError::AccessTokenMismatch => {
+                AuthError::InvalidToken(InvalidToken::RefreshReused)
+            }
+            SessionError::RefreshDenied => AuthError::InvalidToken(InvalidToken::RefreshDenied),
+            SessionError::AccessTokenNotExpired => {
+                AuthError::InvalidRequest(InvalidRequest::AccessTokenNotExpired)
+            }
+            SessionError::Store(_)
+            | SessionError::RevocationUnavailable
+            | SessionError::RevocationPending => AuthError::StoreUnavailable,
+            SessionError::Issue(e) => AuthError::Misconfigured(match e {
+                IssueError::Random => "random source failed",
+                IssueError::Signing | IssueError::NoSigningKey => "signing failed",
+                IssueError::TokenTooLarge { .. } => "a session token is over max_token_bytes",
+                _ => "the login's token request was refused",
+            }),
+            SessionError::InvalidSuccessorClaims(IssueError::ReservedClaim(_)) => {
+                AuthError::Misconfigured("on_refresh returned a reserved claim name")
+            }
+            SessionError::InvalidSuccessorClaims(_) => {
+                AuthError::Misconfigured("on_refresh returned an invalid scope")
+            }
+        }
+    }
+}
+
+/// The [`AuthError`] it converts into, as a response: rendered with the default JSON
+/// renderer here, and again with the configured one by a
+/// [`TokenAuthLayer`](crate::TokenAuthLayer) it passes on the way out. Store failures
+/// and refused token requests log their detail (`warn` / `error`); the client sees
+/// none of it.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use axum_token_auth::{session::SessionError, store::StoreError};
+///
+/// let res = SessionError::Store(StoreError::Unavailable("redis://10.0.0.7".into())).into_response();
+/// assert_eq!(res.status(), 503);
+/// assert_eq!(res.headers()["retry-after"], "1");
+/// ```
+impl IntoResponse for SessionError {
+    fn into_response(self) -> Response {
+        match &self {
+            SessionError::Store(e) => tracing::warn!(error = %e, "session store failure"),
+            SessionError::Issue(e) | SessionError::InvalidSuccessorClaims(e) => {
+                tracing::error!(error = %e, "session token not issued")
+            }
+            _ => {}
+        }
+        AuthError::from(self).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    /// Every variant answers as documented on `From<SessionError> for AuthError`.
+    #[test]
+    fn every_session_error_has_its_http_answer() {
+        let store = || StoreError::Unavailable("redis://10.0.0.7".into());
+        let cases: Vec<(SessionError, u16, Option<&str>)> = vec![
+            (SessionError::InvalidCredentials, 401, Some("invalid_grant")),
+            (SessionError::MissingToken, 401, None),
+            (
+                SessionError::InvalidToken(InvalidToken::Expired),
+                401,
+                Some("invalid_token"),
+            ),
+            (SessionError::NotOwner, 401, Some("invalid_token")),
+            (SessionError::SessionEnded, 401, Some("invalid_token")),
+            (SessionError::RefreshReused, 401, Some("invalid_token")),
+            (
+                SessionError::AccessTokenMismatch,
+                401,
+                Some("invalid_token"),
+            ),
+            (SessionError::RefreshDenied, 401, Some("invalid_token")),
+            (
+                SessionError::AccessTokenNotExpired,
+                400,
+                Some("invalid_request"),
+            ),
+            (
+                SessionError::Store(store()),
+                503,
+                Some("temporarily_unavailable"),
+            ),
+            (
+                SessionError::RevocationUnavailable,
+                503,
+                Some("temporarily_unavailable"),
+            ),
+            (
+                SessionError::RevocationPending,
+                503,
+                Some("temporarily_unavailable"),
+            ),
+            (
+                SessionError::Issue(IssueError::Signing),
+                500,
+                Some("server_error"),
+            ),
+            (
+                SessionError::InvalidSuccessorClaims(IssueError::ReservedClaim("sub".into())),
+                500,
+                Some("server_error"),
+            ),
+        ];
+        for (e, status, code) in cases {
+            let a = AuthError::from(e.clone());
+            assert_eq!(a.status().as_u16(), status, "{e:?}");
+            assert_eq!(a.error_code(), code, "{e:?}");
+            assert!(!a.description().contains("10.0.0.7"), "{e:?}");
+        }
+        assert_eq!(
+            AuthError::from(SessionError::NotOwner),
+            AuthError::InvalidToken(InvalidToken::InvalidClaims)
+        );
+        assert_eq!(
+            AuthError::from(SessionError::AccessTokenMismatch),
+            AuthError::InvalidToken(InvalidToken::RefreshReused)
+        );
     }
 }

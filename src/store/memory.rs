@@ -25,9 +25,11 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 
-use crate::store::family::rotation::{Decision, FamilyState, decide, remember_access};
-use crate::store::family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session};
 use crate::store::prehashed::Prehashed;
+use crate::store::refresh::rotation::{Decision, FamilyState, decide, remember_access};
+use crate::store::refresh::{
+    AccessRef, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
+};
 use crate::store::{
     RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
 };
@@ -436,7 +438,7 @@ impl Families {
 
 #[async_trait]
 impl RefreshStore for MemoryRefreshStore {
-    async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
+    async fn create_session(&self, family: NewSession) -> Result<(), StoreError> {
         let mut s = self.lock();
         if s.by_id.len() >= s.purge_at.max(FIRST_FAMILY_SWEEP) {
             s.sweep(family.created_at);
@@ -444,7 +446,7 @@ impl RefreshStore for MemoryRefreshStore {
         }
         let state = FamilyState::first(&family);
         let session = Session {
-            id: family.family_id.clone(),
+            id: family.session_id.clone(),
             user_id: family.user_id.clone(),
             created_at: family.created_at,
             last_used_at: family.created_at,
@@ -456,9 +458,9 @@ impl RefreshStore for MemoryRefreshStore {
         s.by_user
             .entry(family.user_id)
             .or_default()
-            .push(family.family_id.clone());
+            .push(family.session_id.clone());
         s.by_id.insert(
-            family.family_id,
+            family.session_id,
             Family {
                 session,
                 state,
@@ -481,7 +483,7 @@ impl RefreshStore for MemoryRefreshStore {
     }
 
     async fn rotate(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
-        let (id, now) = (&rotation.family_id, rotation.now);
+        let (id, now) = (&rotation.session_id, rotation.now);
         let mut s = self.lock();
         let decision = decide(s.by_id.get(id).map(|f| &f.state), &rotation);
         if decision.ends_family() {
@@ -499,7 +501,7 @@ impl RefreshStore for MemoryRefreshStore {
         Ok(decision.outcome(String::new(), Vec::new()))
     }
 
-    async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+    async fn revoke_session(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
         Ok(self
             .lock()
             .remove(family_id)
@@ -627,9 +629,9 @@ mod tests {
         assert_eq!(s.len(), 1);
     }
 
-    fn family(id: &str, at: u64, ends: u64) -> NewFamily {
-        NewFamily {
-            family_id: id.to_owned(),
+    fn family(id: &str, at: u64, ends: u64) -> NewSession {
+        NewSession {
+            session_id: id.to_owned(),
             user_id: "u".to_owned(),
             refresh: d(1),
             access: AccessRef {
@@ -650,7 +652,7 @@ mod tests {
         for i in 0..5000 {
             // Each family ends 10 s after it was created; logins are 1 s apart.
             store
-                .create_family(family(&format!("f{i}"), 1000 + i, 1010 + i))
+                .create_session(family(&format!("f{i}"), 1000 + i, 1010 + i))
                 .await
                 .unwrap();
         }

@@ -1,5 +1,5 @@
-//! State that outlives a request: revoked token ids ([`RevocationStore`]), refresh
-//! families ([`RefreshStore`]) and tenant scope grants ([`GrantStore`](grants::GrantStore)), each a trait
+//! State that outlives a request: revoked token ids ([`RevocationStore`]), sessions and
+//! their refresh tokens ([`RefreshStore`]) and tenant scope grants ([`GrantStore`](grants::GrantStore)), each a trait
 //! with three backends: [`memory`] (the embedded default, one process), `redis` and
 //! `postgres` (cargo features of the same names, for several instances). Every store is
 //! wrapped in a circuit [`breaker`] (timeouts, bounded calls in flight), so an outage
@@ -11,7 +11,7 @@
 //! use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! // The defaults, spelled out: in-memory revocations and refresh families.
+//! // The defaults, spelled out: in-memory revocations and sessions.
 //! let auth = TokenAuth::builder()
 //!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
 //!     .revocation_store(Arc::new(MemoryRevocationStore::default()))
@@ -31,7 +31,6 @@
 //! PostgreSQL, and each behind its breaker).
 
 pub mod breaker;
-pub mod family;
 pub mod grants;
 pub mod memory;
 #[cfg(feature = "postgres")]
@@ -41,11 +40,12 @@ pub(crate) mod prehashed;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
+pub mod refresh;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) mod replica;
 
-pub use family::{
-    AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
+pub use refresh::{
+    AccessRef, MAX_ACCESS_PER_SESSION, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
 };
 
@@ -154,7 +154,8 @@ impl fmt::Debug for TokenDigest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RevocationNote {
-    /// When (seconds since the epoch).
+    /// When (seconds since the epoch); 0 until [`TokenAuth::revoke`](crate::TokenAuth::revoke)
+    /// dates it by the handle's clock.
     pub at: u64,
     /// Why ("logout", "password changed", "compromised" …), at most 256 characters.
     pub reason: String,
@@ -163,10 +164,11 @@ pub struct RevocationNote {
 }
 
 impl RevocationNote {
-    /// A note with `reason`, now.
+    /// A note with `reason`, dated when stored (by the handle's clock, so a test clock
+    /// is obeyed).
     pub fn new(reason: impl Into<String>) -> Self {
         RevocationNote {
-            at: crate::token::clock::unix_now(),
+            at: 0,
             reason: reason.into().chars().take(256).collect(),
             by: None,
         }
@@ -298,7 +300,7 @@ impl IntoDynSubjectRevocation for dyn SubjectRevocation {
 /// A capability of a [`RevocationStore`]: keeping when, why and by whom a token was
 /// revoked (the PostgreSQL store has it). Register such a store with
 /// [`TokenAuthBuilder::revocation_store_with_notes`](crate::TokenAuthBuilder::revocation_store_with_notes)
-/// for [`TokenAuth::revoke_noted`](crate::TokenAuth::revoke_noted) to keep its notes.
+/// for [`Revocation::note`](crate::trust::Revocation::note) to keep its notes.
 #[async_trait]
 pub trait RevocationNotes: RevocationStore {
     /// [`revoke`](RevocationStore::revoke), keeping `note` with the revocation.

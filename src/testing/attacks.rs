@@ -122,7 +122,7 @@ impl AttackTokens {
     /// that applies to `auth`'s signing key and settings from it.
     pub fn for_auth(auth: &TokenAuth, request: &TokenRequest) -> Result<Self, IssueError> {
         let genuine = auth.issue_access(request)?;
-        let ring = auth.inner.verifier.keys.load();
+        let ring = auth.verifier().keys.load();
         let key: &Key = ring.signing().ok_or(IssueError::NoSigningKey)?;
         let encoding = key.encoding.as_ref().ok_or(IssueError::Signing)?;
         let (header64, payload64, signature64) = split(genuine.as_str());
@@ -184,7 +184,7 @@ impl AttackTokens {
             Attack::WrongAudience,
             sign(&access, &with(json!({"aud": "attack-tokens.invalid"})))?,
         ));
-        if auth.inner.verifier.settings.issuer.is_some() {
+        if auth.verifier().settings.issuer.is_some() {
             tokens.push((
                 Attack::WrongIssuer,
                 sign(

@@ -12,6 +12,7 @@ use crate::token::clock::{Clock, unix_now};
 /// `Arc<dyn Clock>` for the application's own code).
 ///
 /// ```
+/// use axum_token_auth::trust::TokenCheck;
 /// use std::time::Duration;
 /// use axum_token_auth::{TokenRequest, testing::{ManualClock, test_builder}};
 ///
@@ -19,10 +20,10 @@ use crate::token::clock::{Clock, unix_now};
 /// let clock = ManualClock::starting_now();
 /// let auth = test_builder().clock(clock.clone()).build().unwrap();
 /// let token = auth.issue_access(&TokenRequest::new("alice")).unwrap();
-/// assert!(auth.validate::<axum_token_auth::NoCustomClaims>(token.as_str()).await.is_ok());
+/// assert!(auth.validate::<axum_token_auth::NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await.is_ok());
 ///
 /// clock.advance(auth.access_ttl() + Duration::from_secs(31)); // past the 30 s leeway
-/// assert!(auth.validate::<axum_token_auth::NoCustomClaims>(token.as_str()).await.is_err());
+/// assert!(auth.validate::<axum_token_auth::NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await.is_err());
 /// # }
 /// ```
 #[derive(Debug, Clone)]

@@ -24,7 +24,7 @@ use crate::auth::TokenAuth;
 /// let auth = test_auth();
 /// let pair = auth.issue_pair(&TokenRequest::new("alice"))?;
 /// let mut answer = HeaderMap::new();
-/// auth.set_token_cookies(&mut answer, &pair, Some("csrf-value")); // what a login answers
+/// auth.web().set_token_cookies(&mut answer, &pair, Some("csrf-value")); // what a login answers
 ///
 /// let mut jar = CookieJar::new();
 /// jar.store(&answer);
@@ -122,17 +122,17 @@ impl CookieJar {
 
     /// The value of the CSRF cookie `auth` sets (the value to echo in the CSRF header).
     pub fn csrf_token(&self, auth: &TokenAuth) -> Option<&str> {
-        self.get(&auth.cookie_settings().csrf_cookie_name())
+        self.get(&auth.web().cookie_settings().csrf_cookie_name())
     }
 
     /// The value of `auth`'s access-token cookie.
     pub fn access_token(&self, auth: &TokenAuth) -> Option<&str> {
-        self.get(&auth.cookie_settings().access_cookie_name())
+        self.get(&auth.web().cookie_settings().access_cookie_name())
     }
 
     /// The value of `auth`'s refresh-token cookie.
     pub fn refresh_token(&self, auth: &TokenAuth) -> Option<&str> {
-        self.get(&auth.cookie_settings().refresh_cookie_name())
+        self.get(&auth.web().cookie_settings().refresh_cookie_name())
     }
 
     /// A `Cookie` header value carrying every cookie held, whatever its path
@@ -179,7 +179,7 @@ impl CookieJar {
             && let Ok(v) = HeaderValue::from_str(csrf)
         {
             req.headers_mut()
-                .insert(auth.inner.web.csrf.header_name().clone(), v);
+                .insert(auth.web().csrf_settings().header_name().clone(), v);
         }
     }
 }

@@ -12,6 +12,7 @@
 //! use std::time::Duration;
 //! use axum::{Router, routing::get};
 //! use axum_token_auth::{Claims, TokenRequest, testing};
+//! use axum_token_auth::trust::TokenCheck;
 //!
 //! async fn me(claims: Claims) -> String { claims.sub.clone() }
 //!
@@ -32,7 +33,7 @@
 //! let auth = testing::test_builder().clock(clock.clone()).build().unwrap();
 //! let token = auth.issue_access(&TokenRequest::new("alice")).unwrap();
 //! clock.advance(auth.access_ttl() + Duration::from_secs(60));
-//! assert!(auth.validate::<axum_token_auth::NoCustomClaims>(token.as_str()).await.is_err());
+//! assert!(auth.validate::<axum_token_auth::NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await.is_err());
 //! # }
 //! ```
 //!
@@ -71,7 +72,7 @@ pub const TEST_SECRET: &str = "axum-token-auth-testing-secret-NOT-FOR-PRODUCTION
 /// use axum_token_auth::testing::test_builder;
 ///
 /// let auth = test_builder().issuer("https://auth.test").audience("api").build()?;
-/// assert_eq!(auth.cookie_settings().csrf_cookie_name(), "csrf_token");
+/// assert_eq!(auth.web().cookie_settings().csrf_cookie_name(), "csrf_token");
 /// # Ok::<(), axum_token_auth::ConfigError>(())
 /// ```
 pub fn test_builder() -> TokenAuthBuilder {

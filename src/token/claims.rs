@@ -184,14 +184,11 @@ pub struct TokenClaims<T = NoCustomClaims> {
 }
 
 impl<T> TokenClaims<T> {
-    /// Whether the token has expired at `now` (seconds since the epoch), without leeway.
+    /// Whether the token has expired at `now` (seconds since the epoch, from
+    /// [`TokenAuth::now`](crate::TokenAuth::now) so a test clock is obeyed), without
+    /// leeway.
     pub fn is_expired_at(&self, now: u64) -> bool {
         self.exp <= now
-    }
-
-    /// Whether the token has expired now (without leeway).
-    pub fn is_expired(&self) -> bool {
-        self.is_expired_at(crate::token::clock::unix_now())
     }
 
     /// Whether the scopes grant `scope` (see [`ScopeSet::has`]).
@@ -374,6 +371,6 @@ mod tests {
         assert!(c.is_expired_at(10));
         assert!(!c.is_expired_at(9));
         assert_eq!(c.remaining_secs_at(4), 6);
-        assert!(c.is_expired());
+        assert!(c.is_expired_at(crate::token::clock::unix_now()));
     }
 }

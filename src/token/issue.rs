@@ -79,6 +79,7 @@ pub enum IssueError {
 /// Checked when issued.
 ///
 /// ```
+/// use axum_token_auth::trust::TokenCheck;
 /// use std::time::Duration;
 /// use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
 /// use serde::Serialize;
@@ -99,7 +100,7 @@ pub enum IssueError {
 ///     .claims(&Org { org: "acme-eu" })
 ///     .ttl(Duration::from_secs(300));
 /// let token = auth.issue_access(&request)?;
-/// let claims = auth.validate::<serde_json::Value>(token.as_str()).await?;
+/// let claims = auth.validate::<serde_json::Value>(token.as_str(), TokenCheck::ACCESS).await?;
 /// assert_eq!(claims.tenant.as_deref(), Some("acme"));
 /// assert!(claims.has_scope("orders:write"));
 /// assert_eq!(claims.custom["org"], "acme-eu");
@@ -111,7 +112,7 @@ pub enum IssueError {
 /// }
 /// let bad = TokenRequest::new("alice").claims(&Sneaky { sub: "root" });
 /// assert!(auth.issue_access(&bad).is_err());
-/// # let _ = auth.validate::<NoCustomClaims>(token.as_str()).await?;
+/// # let _ = auth.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Default)]
@@ -236,11 +237,12 @@ impl TokenRequest {
     }
 
     /// Writes the subject's current generation into the token (claim `gen`), so
-    /// [`TokenAuth::revoke_all_for_user`](crate::TokenAuth::revoke_all_for_user) also revokes it. Read it with
+    /// [`Revocation::subject`](crate::trust::Revocation::subject) also revokes it. Read it with
     /// `auth.revocation_store().subject_cutoff(subject)`; [`Sessions`](crate::Sessions) does
     /// this for you.
     ///
     /// ```
+    /// use axum_token_auth::trust::Revocation;
     /// use std::time::Duration;
     /// use axum_token_auth::TokenRequest;
     ///
@@ -248,7 +250,7 @@ impl TokenRequest {
     /// # let auth = axum_token_auth::TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
     /// let generation = auth.revocation_store().subject_cutoff("alice").await?.generation;
     /// let token = auth.issue_access(&TokenRequest::new("alice").user_generation(generation))?;
-    /// auth.revoke_all_for_user("alice").await?; // refuses it, by generation
+    /// auth.revoke(Revocation::subject("alice")).await?; // refuses it, by generation
     /// # let _ = token; Ok(()) }
     /// ```
     pub fn user_generation(mut self, generation: u64) -> Self {

@@ -60,7 +60,7 @@
 //!
 //! | format | identity | the old system's list | import |
 //! | --- | --- | --- | --- |
-//! | ScopedTokenService | SHA-256 of the whole token | `revoked_tokens`: each row's hex `token_hash` (and its expiry) | [`import_legacy_revocation`](crate::TokenAuth::import_legacy_revocation)`(ScopedTokenService, hex, until)` |
+//! | ScopedTokenService | SHA-256 of the whole token | `revoked_tokens`: each row's hex `token_hash` (and its expiry) | [`Revocation::legacy`](crate::trust::Revocation::legacy)`(ScopedTokenService, hex, until)` |
 //! | fastcore | `jti` | its token table: the `jti` (and expiry) of every token marked revoked (logout) | `…(Fastcore, jti, until)` |
 //! | webtool | `jti` | Redis: the `{jti}` of every `jwt_invalidate_{jti}` key (access tokens invalidated with their refresh token), until the key's expiry | `…(Webtool, jti, until)` |
 //! | Token-Auth | `ref_id` | none for access tokens (60 s lifetime); a compromised refresh record's `mapped_token` names the access token: import its `ref_id` | `…(TokenAuth, ref_id, until)` |

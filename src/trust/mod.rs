@@ -48,6 +48,7 @@
 //! so no layer's verified-token cache keeps accepting what it verified.
 //!
 //! ```
+//! use axum_token_auth::trust::TokenCheck;
 //! use axum_token_auth::{Key, TokenAuth, TokenRequest};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -59,12 +60,12 @@
 //! // Rotate: new tokens are signed with the new key; the old one still verifies.
 //! auth.rotate_signing_key(Key::hs256("another-random-secret-of-32-bytes-or-more")?.with_kid("2026-12"))?;
 //! let new = auth.issue_access(&TokenRequest::new("alice"))?;
-//! assert!(auth.validate::<axum_token_auth::NoCustomClaims>(old.as_str()).await.is_ok());
+//! assert!(auth.validate::<axum_token_auth::NoCustomClaims>(old.as_str(), TokenCheck::ACCESS).await.is_ok());
 //!
 //! // Retire the old key once its tokens have expired (or now, to cut them off).
 //! auth.retire_key("2026-11")?;
-//! assert!(auth.validate::<axum_token_auth::NoCustomClaims>(old.as_str()).await.is_err());
-//! assert!(auth.validate::<axum_token_auth::NoCustomClaims>(new.as_str()).await.is_ok());
+//! assert!(auth.validate::<axum_token_auth::NoCustomClaims>(old.as_str(), TokenCheck::ACCESS).await.is_err());
+//! assert!(auth.validate::<axum_token_auth::NoCustomClaims>(new.as_str(), TokenCheck::ACCESS).await.is_ok());
 //! # Ok(()) }
 //! ```
 //!
@@ -126,6 +127,7 @@
 //!   not 503, which means "cannot check now" — until it publishes a key again. Only a
 //!   *failed* fetch (transport error, non-200, not a JWKS) keeps the last good set.
 
+pub(crate) mod check;
 pub(crate) mod external;
 #[cfg(feature = "oidc")]
 pub(crate) mod fetch;
@@ -137,11 +139,14 @@ pub mod legacy;
 pub(crate) mod refetch;
 #[cfg(feature = "oidc")]
 pub(crate) mod remote;
+pub(crate) mod revoke;
 mod scopes;
 pub mod verify;
 
+pub use check::TokenCheck;
 pub use issuer::Issuer;
 pub use legacy::{LegacyFormat, LegacyIssuer};
+pub use revoke::{Revocation, RevokeError, Revoked};
 pub use scopes::ScopeClaim;
 pub use verify::VerifyError;
 

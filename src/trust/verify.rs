@@ -5,6 +5,7 @@
 //! [`TokenAuth::validate`](crate::TokenAuth::validate) and its siblings.
 //!
 //! ```
+//! use axum_token_auth::trust::TokenCheck;
 //! use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
 //! use axum_token_auth::token::InvalidToken;
 //! use axum_token_auth::trust::VerifyError;
@@ -14,12 +15,12 @@
 //!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
 //!     .build()?;
 //! let token = auth.issue_access(&TokenRequest::new("alice"))?;
-//! assert_eq!(auth.validate::<NoCustomClaims>(token.as_str()).await?.sub, "alice");
+//! assert_eq!(auth.validate::<NoCustomClaims>(token.as_str(), TokenCheck::ACCESS).await?.sub, "alice");
 //!
 //! let mut forged = token.into_string();
 //! forged.push('A'); // one more signature character
 //! assert!(matches!(
-//!     auth.validate::<NoCustomClaims>(&forged).await,
+//!     auth.validate::<NoCustomClaims>(&forged, TokenCheck::ACCESS).await,
 //!     Err(VerifyError::InvalidToken(InvalidToken::BadSignature | InvalidToken::Malformed))
 //! ));
 //! # Ok(()) }
@@ -116,6 +117,7 @@ use crate::token::error::InvalidToken;
 use crate::token::issue::is_valid_id;
 use crate::token::keys::Key;
 use crate::trust::TrustedIssuers;
+use crate::trust::check::TokenCheck;
 use crate::trust::external::KeyMiss;
 use crate::trust::keyring::LiveKeyring;
 use crate::trust::{LegacyIssuer, TrustedIssuer};
@@ -224,7 +226,7 @@ impl KindSet {
     pub(crate) const fn with(self, kind: TokenKind) -> Self {
         KindSet(self.0 | 1 << kind as u8)
     }
-    /// Every kind (revocation, [`TokenAuth::validate_any`](crate::TokenAuth::validate_any)).
+    /// Every kind (revocation, [`TokenCheck::ANY_KIND`]).
     pub(crate) const fn all() -> Self {
         KindSet::of(TokenKind::Access)
             .with(TokenKind::Refresh)
@@ -875,56 +877,25 @@ impl Verifier {
         Ok(claims)
     }
 
-    /// Checks a token completely except for revocation (steps 1–12, or E1–E9 for a
-    /// trusted issuer's token), without waiting on anything. An external issuer's token
-    /// whose `kid` is not in the fetched set yet is refused here; [`validate`](Self::validate)
-    /// refetches the set first.
-    pub(crate) fn verify_offline<T: DeserializeOwned>(
-        &self,
-        token: &str,
-        kind: TokenKind,
-    ) -> Result<TokenClaims<T>, VerifyError> {
-        self.verify_token(token, &Acceptance::kinds(KindSet::of(kind)))
-            .map(|a| a.claims)
-            .map_err(|r| self.refused(r))
-    }
-
-    /// Validates an access token completely, revocation included: what the layer does.
+    /// Validates `token` as `check` describes: verification (steps 1–12, or E1–E9), then
+    /// revocation (step 13) unless the check skips it. For a trusted issuer's token with
+    /// an unknown `kid`, waits for one refetch of its key set unless the check says not to.
     pub(crate) async fn validate<T: DeserializeOwned>(
         &self,
         token: &str,
+        check: TokenCheck,
     ) -> Result<TokenClaims<T>, VerifyError> {
-        self.validate_kind(token, TokenKind::Access).await
-    }
-
-    /// Validates a token of `kind` completely, revocation included. For a trusted
-    /// issuer's token with an unknown `kid`, waits for one refetch of its key set.
-    pub(crate) async fn validate_kind<T: DeserializeOwned>(
-        &self,
-        token: &str,
-        kind: TokenKind,
-    ) -> Result<TokenClaims<T>, VerifyError> {
-        let accepted = self
-            .verify_token_waiting::<T>(token, &Acceptance::kinds(KindSet::of(kind)))
-            .await?;
-        self.check_revoked(Holder::of_claims(&accepted.claims), &accepted.identity)
-            .await?;
-        Ok(accepted.claims)
-    }
-
-    /// Validates a token of **any** kind (access, refresh or service), revocation
-    /// included, and says which in [`TokenClaims::kind`] (ScopedTokenService's
-    /// `validate_token` returning `TokenData`). Never use it to grant access: a route
-    /// guarded by it would take refresh tokens as access tokens.
-    pub(crate) async fn validate_any<T: DeserializeOwned>(
-        &self,
-        token: &str,
-    ) -> Result<TokenClaims<T>, VerifyError> {
-        let accepted = self
-            .verify_token_waiting::<T>(token, &Acceptance::kinds(KindSet::all()))
-            .await?;
-        self.check_revoked(Holder::of_claims(&accepted.claims), &accepted.identity)
-            .await?;
+        let acceptance = Acceptance::kinds(check.kinds);
+        let accepted = if check.wait_for_keys {
+            self.verify_token_waiting::<T>(token, &acceptance).await?
+        } else {
+            self.verify_token::<T>(token, &acceptance)
+                .map_err(|r| self.refused(r))?
+        };
+        if check.revocation {
+            self.check_revoked(Holder::of_claims(&accepted.claims), &accepted.identity)
+                .await?;
+        }
         Ok(accepted.claims)
     }
 
@@ -992,24 +963,6 @@ impl Verifier {
             .check_now(&revocation_check(holder, identity))
     }
 
-    /// Revokes every token of `subject` issued so far, however it was minted
-    /// ([`Sessions`](crate::Sessions), `issue_access`, `issue_service`, `issue_granted`,
-    /// …): one write, whatever the number of tokens. Tokens carrying a subject generation
-    /// (`gen`) are refused by generation, the others by their `iat` against now (so a
-    /// token without `gen` minted in the same second is refused too). Returns the
-    /// subject's new generation.
-    pub(crate) async fn revoke_all_for_user(&self, subject: &str) -> Result<u64, RevokeError> {
-        // Tokens are compared by their `iat` minus their issuer's leeway
-        // (`TokenIdentity::issued_at`), so one from a clock running ahead is covered.
-        let generation = self
-            .revocation
-            .revoke_all_for(subject, self.clock.now())
-            .await
-            .map_err(RevokeError::Store)?;
-        tracing::info!(generation, "all tokens of a subject revoked");
-        Ok(generation)
-    }
-
     /// Turns a revocation lookup into the layer's verdict (fail closed on store errors).
     pub(crate) fn revocation_verdict(
         &self,
@@ -1069,129 +1022,6 @@ impl Verifier {
         .map_err(|e| self.rejected(e))?;
         serde_json::from_slice(&verified.payload)
             .map_err(|_| self.rejected(InvalidToken::InvalidClaims))
-    }
-
-    /// Revokes a token: its revocation identity is stored until the token can no longer
-    /// be accepted (its expiry plus the leeway, or the end of its legacy window), and
-    /// the layer refuses it from then on. The identity is the one verification decides
-    /// ([`TokenIdentity`]), so every token the layer accepts can be revoked and the
-    /// revocation hits exactly what the layer looks up. The token must pass every check
-    /// but time (any kind); an expired one needs no revocation and is accepted as is.
-    /// The revocation is counted against the subject's share of a bounded store (see
-    /// [`revoke_jti_for`](Self::revoke_jti_for)): past it, all of the subject's tokens
-    /// are revoked instead, never fewer.
-    pub(crate) async fn revoke(&self, token: &str) -> Result<(), RevokeError> {
-        let t = self.revocation_target(token).await?;
-        self.revoke_verified(&t.claims.sub, &t.identity).await
-    }
-
-    /// Revokes a verified token by the identity verification gave it.
-    pub(crate) async fn revoke_verified(
-        &self,
-        subject: &str,
-        identity: &TokenIdentity,
-    ) -> Result<(), RevokeError> {
-        self.revoke_digest_for(subject, identity.digest, identity.until)
-            .await
-    }
-
-    /// Revokes `subject`'s token by `jti` and expiry, counted against the subject's share
-    /// of the revocation store (see
-    /// [`SubjectRevocation::revoke_for`](crate::store::SubjectRevocation::revoke_for)).
-    pub(crate) async fn revoke_jti_for(
-        &self,
-        subject: &str,
-        jti: &str,
-        expires_at: u64,
-    ) -> Result<(), RevokeError> {
-        let until = self.own_until(expires_at);
-        self.revoke_digest_for(subject, TokenDigest::of_jti(jti), until)
-            .await
-    }
-
-    async fn revoke_digest_for(
-        &self,
-        subject: &str,
-        digest: TokenDigest,
-        until: u64,
-    ) -> Result<(), RevokeError> {
-        self.revocation
-            .revoke_for(subject, digest, until)
-            .await
-            .map_err(RevokeError::Store)?;
-        tracing::info!(jti_digest = %digest.short(), "token revoked");
-        Ok(())
-    }
-
-    /// [`revoke`](Self::revoke) with a note (when, why, by whom), kept where the store
-    /// keeps notes (registered with `revocation_store_with_notes`; otherwise the note is
-    /// not kept); read it back with
-    /// [`RevocationNotes::revocation_note`](crate::store::RevocationNotes::revocation_note)
-    /// and the digest returned.
-    pub(crate) async fn revoke_noted(
-        &self,
-        token: &str,
-        note: &crate::store::RevocationNote,
-    ) -> Result<TokenDigest, RevokeError> {
-        let t = self.revocation_target(token).await?;
-        let digest = t.identity.digest;
-        let until = t.identity.until;
-        match &self.revocation_notes {
-            Some(notes) => notes.revoke_noted(digest, until, note).await,
-            None => self.revocation.revoke(digest, until).await,
-        }
-        .map_err(RevokeError::Store)?;
-        tracing::info!(jti_digest = %digest.short(), "token revoked");
-        Ok(digest)
-    }
-
-    /// What revoking `token` stores: the token through the verification pipeline (every
-    /// kind, every trusted signer, time not checked), so its identity is exactly the one
-    /// the layer looks up.
-    async fn revocation_target(
-        &self,
-        token: &str,
-    ) -> Result<Accepted<crate::token::claims::NoCustomClaims>, RevokeError> {
-        let acceptance = Acceptance {
-            timed: false,
-            ..Acceptance::kinds(KindSet::all())
-        };
-        self.verify_token_waiting(token, &acceptance)
-            .await
-            .map_err(|e| match e {
-                VerifyError::InvalidToken(e) => RevokeError::Invalid(e),
-                _ => RevokeError::Invalid(InvalidToken::UnknownKey),
-            })
-    }
-
-    /// Stores a revocation digest as is, until `until` (seconds since the epoch): for
-    /// importing another system's revocation list, such as the SHA-256 hex digests in
-    /// ScopedTokenService's `revoked_tokens` table
-    /// ([`TokenDigest::from_hex`](crate::store::TokenDigest::from_hex)), which match the
-    /// digests of its tokens accepted through a [`LegacyIssuer`].
-    pub(crate) async fn import_revoked_digest(
-        &self,
-        digest: TokenDigest,
-        until: u64,
-    ) -> Result<(), RevokeError> {
-        self.revoke_digest(digest, until).await
-    }
-
-    async fn revoke_digest(&self, digest: TokenDigest, until: u64) -> Result<(), RevokeError> {
-        self.revocation
-            .revoke(digest, until)
-            .await
-            .map_err(RevokeError::Store)?;
-        tracing::info!(jti_digest = %digest.short(), "token revoked");
-        Ok(())
-    }
-
-    /// Revokes one of the crate's own tokens by `jti` and expiry (when the token itself
-    /// is not at hand).
-    pub(crate) async fn revoke_jti(&self, jti: &str, expires_at: u64) -> Result<(), RevokeError> {
-        // Tokens are accepted until `exp + leeway`: the revocation must last as long.
-        let until = self.own_until(expires_at);
-        self.revoke_digest(TokenDigest::of_jti(jti), until).await
     }
 }
 
@@ -1253,24 +1083,13 @@ fn numeric_date(v: &serde_json::Value) -> Option<u64> {
         .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
 }
 
-/// Why a token could not be revoked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum RevokeError {
-    /// The token is not one of ours (bad signature, malformed …).
-    #[error("cannot revoke: {0}")]
-    Invalid(InvalidToken),
-    /// The store failed.
-    #[error("cannot revoke: {0}")]
-    Store(crate::store::StoreError),
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::TokenAuth;
     use crate::token::clock::FixedClock;
     use crate::token::issue::TokenRequest;
+    use crate::trust::RevokeError;
     use crate::{NoCustomClaims, TokenAuthBuilder};
 
     const SECRET: &str = "0123456789abcdefghijklmnopqrstuvwxyzABCDEF";
@@ -1357,10 +1176,14 @@ mod tests {
         // The memory store uses the system clock; give the token a real expiry.
         let real = builder().build().unwrap();
         let t = real.issue_access(&TokenRequest::new("a")).unwrap();
-        assert!(real.validate::<NoCustomClaims>(t.as_str()).await.is_ok());
+        assert!(
+            real.validate::<NoCustomClaims>(t.as_str(), TokenCheck::ACCESS)
+                .await
+                .is_ok()
+        );
         real.revoke(t.as_str()).await.unwrap();
         assert_eq!(
-            real.validate::<NoCustomClaims>(t.as_str())
+            real.validate::<NoCustomClaims>(t.as_str(), TokenCheck::ACCESS)
                 .await
                 .unwrap_err(),
             VerifyError::InvalidToken(InvalidToken::Revoked)

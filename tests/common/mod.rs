@@ -106,7 +106,7 @@ pub fn app(auth: &TokenAuth) -> Router {
         .layer(auth.layer());
     let optional = Router::new()
         .route("/optional", get(optional))
-        .layer(auth.optional_layer());
+        .layer(auth.layer().optional());
     required.merge(optional)
 }
 

@@ -395,8 +395,8 @@ async fn state_outlives_the_instance() {
     {
         let store = connect().await;
         store
-            .create_family(axum_token_auth::store::NewFamily {
-                family_id: family.clone(),
+            .create_session(axum_token_auth::store::NewSession {
+                session_id: family.clone(),
                 user_id: uid("user"),
                 refresh: TokenDigest::of_jti(&jti),
                 access: axum_token_auth::store::AccessRef {
@@ -422,7 +422,7 @@ async fn state_outlives_the_instance() {
     );
     let s = store.session(&family, t).await.unwrap().unwrap();
     assert_eq!(s.user_agent, None);
-    store.revoke_family(&family).await.unwrap();
+    store.revoke_session(&family).await.unwrap();
 }
 
 /// Rotation does not depend on the database's default isolation level: with
@@ -497,7 +497,12 @@ async fn revocation_notes_are_kept_and_read_back() {
     let token = auth
         .issue_access(&axum_token_auth::TokenRequest::new("alice"))
         .unwrap();
-    let revoked = auth.revoke_noted(token.as_str(), &note).await.unwrap();
+    let revoked = auth
+        .revoke(axum_token_auth::trust::Revocation::token(token.as_str()).note(note.clone()))
+        .await
+        .unwrap()
+        .digest()
+        .unwrap();
     assert!(
         memory.is_revoked(&revoked).await.unwrap(),
         "the revocation itself holds"
@@ -511,6 +516,12 @@ async fn revocation_notes_are_kept_and_read_back() {
     let token = auth
         .issue_access(&axum_token_auth::TokenRequest::new("alice"))
         .unwrap();
-    let revoked = auth.revoke_noted(token.as_str(), &note).await.unwrap();
-    assert_eq!(store.revocation_note(&revoked).await.unwrap(), Some(note));
+    let revoked = auth
+        .revoke(axum_token_auth::trust::Revocation::token(token.as_str()).note(note.clone()))
+        .await
+        .unwrap()
+        .digest()
+        .unwrap();
+    let kept = store.revocation_note(&revoked).await.unwrap().unwrap();
+    assert_eq!((kept.reason, kept.by), (note.reason, note.by));
 }

@@ -4,7 +4,7 @@
 //! - the conformance suite (`rotation_table` in `suite.rs`) runs it through
 //!   `RefreshStore::rotate` against every store: memory, memory behind the guard, Redis
 //!   (its Lua script), Redis Cluster and PostgreSQL;
-//! - `src/store/family/rotation.rs` runs it against the pure decision the memory and
+//! - `src/store/refresh/rotation.rs` runs it against the pure decision the memory and
 //!   PostgreSQL stores call.
 //!
 //! The including module provides `store` (this crate's `store` module), so the file reads
@@ -14,7 +14,7 @@
 
 #![allow(dead_code)]
 
-use super::store::{AccessRef, NewFamily, RotateOutcome, Rotation, Successor, TokenDigest};
+use super::store::{AccessRef, NewSession, RotateOutcome, Rotation, Successor, TokenDigest};
 
 /// The family's end, unless a case says otherwise.
 const ENDS: u64 = 1000;
@@ -169,7 +169,7 @@ pub struct Script {
     /// The case's name.
     pub name: &'static str,
     /// The login (`None`: the family is missing).
-    pub family: Option<NewFamily>,
+    pub family: Option<NewSession>,
     /// The history's rotations; each must rotate.
     pub setup: Vec<Rotation>,
     /// The rotation under test.
@@ -184,7 +184,7 @@ pub struct Script {
 
 /// The calls of `case` at `t0`; `uid` makes fresh ids.
 pub fn script(case: &Case, t0: u64, uid: &mut impl FnMut(&str) -> String) -> Script {
-    let family_id = uid("fam");
+    let session_id = uid("fam");
     let user_id = uid("user");
     let ends = t0 + case.ends;
     let refresh: Vec<String> = (0..3).map(|_| uid("rt")).collect();
@@ -202,8 +202,8 @@ pub fn script(case: &Case, t0: u64, uid: &mut impl FnMut(&str) -> String) -> Scr
     let successors: Vec<Successor> = (1..=rotations)
         .map(|n| successor_at(t0 + 10 * n as u64, &refresh[n], &access[n]))
         .collect();
-    let family = (!matches!(case.history, Missing)).then(|| NewFamily {
-        family_id: family_id.clone(),
+    let family = (!matches!(case.history, Missing)).then(|| NewSession {
+        session_id: session_id.clone(),
         user_id: user_id.clone(),
         refresh: TokenDigest::of_jti(&refresh[0]),
         access: AccessRef {
@@ -220,7 +220,7 @@ pub fn script(case: &Case, t0: u64, uid: &mut impl FnMut(&str) -> String) -> Scr
         .iter()
         .enumerate()
         .map(|(i, s)| Rotation {
-            family_id: family_id.clone(),
+            session_id: session_id.clone(),
             presented: TokenDigest::of_jti(&refresh[i]),
             successor: s.clone(),
             now: s.issued_at,
@@ -231,7 +231,7 @@ pub fn script(case: &Case, t0: u64, uid: &mut impl FnMut(&str) -> String) -> Scr
     let now = t0 + case.at;
     let new = successor_at(now, &uid("rt"), &uid("at"));
     let rotation = Rotation {
-        family_id,
+        session_id,
         presented: TokenDigest::of_jti(&match case.refresh {
             Refresh::Issued(n) => refresh[n].clone(),
             Stranger => uid("rt"),

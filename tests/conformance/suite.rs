@@ -7,13 +7,14 @@
 //! clock's ("now" below), and no check creates a family that has already ended except
 //! `purge_expired`, so one check's purge never removes another check's rows.
 
+use axum_token_auth::trust::{Revocation, TokenCheck};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum_token_auth::store::grants::{AuditAction, GrantChange, GrantStore};
 use axum_token_auth::store::{
-    AccessRef, NewFamily, RefreshStore, RevocationCheck, RevocationStore, RotateOutcome, Rotation,
+    AccessRef, NewSession, RefreshStore, RevocationCheck, RevocationStore, RotateOutcome, Rotation,
     StoreError, SubjectRevocation, Successor, TokenDigest,
 };
 use axum_token_auth::token::Scope;
@@ -75,7 +76,7 @@ macro_rules! conformance_suite {
                 concurrent_rotations_without_grace,
                 successor_is_capped_at_the_family_end,
                 ended_family_is_unknown,
-                revoke_family,
+                revoke_session,
                 revoke_user,
                 sessions,
                 purge_expired,
@@ -143,7 +144,7 @@ fn digest(jti: &str) -> TokenDigest {
 
 /// A family's first refresh token and access token.
 struct Login {
-    family_id: String,
+    session_id: String,
     user_id: String,
     refresh_jti: String,
     access: AccessRef,
@@ -159,7 +160,7 @@ async fn login(
     access_ttl: u64,
 ) -> Login {
     let l = Login {
-        family_id: uid("fam"),
+        session_id: uid("fam"),
         user_id: user_id.to_owned(),
         refresh_jti: uid("rt"),
         access: AccessRef {
@@ -168,8 +169,8 @@ async fn login(
         },
     };
     store
-        .create_family(NewFamily {
-            family_id: l.family_id.clone(),
+        .create_session(NewSession {
+            session_id: l.session_id.clone(),
             user_id: l.user_id.clone(),
             refresh: digest(&l.refresh_jti),
             access: l.access.clone(),
@@ -180,7 +181,7 @@ async fn login(
             ip: Some("203.0.113.7".into()),
         })
         .await
-        .expect("create_family");
+        .expect("create_session");
     l
 }
 
@@ -196,7 +197,7 @@ fn successor(at: u64) -> Successor {
 }
 
 fn rot(
-    family_id: &str,
+    session_id: &str,
     presented_jti: &str,
     succ: &Successor,
     at: u64,
@@ -204,7 +205,7 @@ fn rot(
     presented_access: Option<&str>,
 ) -> Rotation {
     Rotation {
-        family_id: family_id.to_owned(),
+        session_id: session_id.to_owned(),
         presented: digest(presented_jti),
         successor: succ.clone(),
         now: at,
@@ -249,9 +250,9 @@ pub async fn rotation_table(s: Stores) {
         let script = crate::rotation_cases::script(case, t0, &mut uid);
         if let Some(family) = &script.family {
             store
-                .create_family(family.clone())
+                .create_session(family.clone())
                 .await
-                .expect("create_family");
+                .expect("create_session");
         }
         for r in &script.setup {
             let out = rotate(store, r.clone()).await;
@@ -262,7 +263,7 @@ pub async fn rotation_table(s: Stores) {
             );
         }
         let out = rotate(store, script.rotation.clone()).await;
-        let fam = &script.rotation.family_id;
+        let fam = &script.rotation.session_id;
         let verifies = async |d: &TokenDigest, at: u64| store.verify(fam, d, at).await.unwrap();
         // Before its end, the family's current token: the expected one, the one before
         // the rotation, or none (the family is gone).
@@ -285,13 +286,13 @@ pub async fn create_and_verify(s: Stores) {
 
     assert!(
         store
-            .verify(&l.family_id, &digest(&l.refresh_jti), t)
+            .verify(&l.session_id, &digest(&l.refresh_jti), t)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .verify(&l.family_id, &digest("other"), t)
+            .verify(&l.session_id, &digest("other"), t)
             .await
             .unwrap()
     );
@@ -303,24 +304,24 @@ pub async fn create_and_verify(s: Stores) {
     );
     assert!(
         !store
-            .verify(&l.family_id, &digest(&l.refresh_jti), t + 1000)
+            .verify(&l.session_id, &digest(&l.refresh_jti), t + 1000)
             .await
             .unwrap(),
         "a family is over at its end"
     );
     assert!(
         store
-            .verify(&l.family_id, &digest(&l.refresh_jti), t + 999)
+            .verify(&l.session_id, &digest(&l.refresh_jti), t + 999)
             .await
             .unwrap()
     );
 
     let session = store
-        .session(&l.family_id, t)
+        .session(&l.session_id, t)
         .await
         .unwrap()
         .expect("session");
-    assert_eq!(session.id, l.family_id);
+    assert_eq!(session.id, l.session_id);
     assert_eq!(session.user_id, user);
     assert_eq!(session.created_at, t);
     assert_eq!(session.last_used_at, t);
@@ -334,7 +335,7 @@ pub async fn create_and_verify(s: Stores) {
 /// The current token rotates to the successor, which becomes the only valid token;
 /// expired access refs are pruned and the new one recorded.
 /// A client refreshing in a loop cannot grow a family's record: it remembers at most
-/// `MAX_ACCESS_PER_FAMILY` access tokens, the most recent ones.
+/// `MAX_ACCESS_PER_SESSION` access tokens, the most recent ones.
 pub async fn access_list_is_bounded(s: Stores) {
     let store = &*s.refresh;
     let t = now();
@@ -343,13 +344,13 @@ pub async fn access_list_is_bounded(s: Stores) {
     let mut last = None;
     for i in 0..40 {
         let succ = successor(t + i);
-        let out = rotate(store, rot(&l.family_id, &presented, &succ, t + i, 0, None)).await;
+        let out = rotate(store, rot(&l.session_id, &presented, &succ, t + i, 0, None)).await;
         assert_eq!(out, RotateOutcome::Rotated(succ.clone()));
         presented = succ.refresh_jti.clone();
         last = Some(succ);
     }
-    let known = store.revoke_family(&l.family_id).await.unwrap();
-    assert_eq!(known.len(), axum_token_auth::store::MAX_ACCESS_PER_FAMILY);
+    let known = store.revoke_session(&l.session_id).await.unwrap();
+    assert_eq!(known.len(), axum_token_auth::store::MAX_ACCESS_PER_SESSION);
     assert!(
         known.contains(&access_ref(&last.unwrap())),
         "the newest is kept"
@@ -366,7 +367,7 @@ pub async fn rotation(s: Stores) {
     let out = rotate(
         store,
         rot(
-            &l.family_id,
+            &l.session_id,
             &l.refresh_jti,
             &s1,
             t + 10,
@@ -378,17 +379,17 @@ pub async fn rotation(s: Stores) {
     assert_eq!(out, RotateOutcome::Rotated(s1.clone()));
     assert!(
         !store
-            .verify(&l.family_id, &digest(&l.refresh_jti), t + 10)
+            .verify(&l.session_id, &digest(&l.refresh_jti), t + 10)
             .await
             .unwrap()
     );
     assert!(
         store
-            .verify(&l.family_id, &digest(&s1.refresh_jti), t + 10)
+            .verify(&l.session_id, &digest(&s1.refresh_jti), t + 10)
             .await
             .unwrap()
     );
-    let session = store.session(&l.family_id, t + 10).await.unwrap().unwrap();
+    let session = store.session(&l.session_id, t + 10).await.unwrap().unwrap();
     assert_eq!(session.last_used_at, t + 10);
     assert_eq!(session.created_at, t);
 
@@ -396,25 +397,25 @@ pub async fn rotation(s: Stores) {
     let s2 = successor(t + 20);
     let out = rotate(
         store,
-        rot(&l.family_id, &s1.refresh_jti, &s2, t + 20, 10, None),
+        rot(&l.session_id, &s1.refresh_jti, &s2, t + 20, 10, None),
     )
     .await;
     assert_eq!(out, RotateOutcome::Rotated(s2.clone()));
     assert!(
         store
-            .verify(&l.family_id, &digest(&s2.refresh_jti), t + 20)
+            .verify(&l.session_id, &digest(&s2.refresh_jti), t + 20)
             .await
             .unwrap()
     );
     assert!(
         !store
-            .verify(&l.family_id, &digest(&s1.refresh_jti), t + 20)
+            .verify(&l.session_id, &digest(&s1.refresh_jti), t + 20)
             .await
             .unwrap()
     );
     assert_eq!(
         store
-            .session(&l.family_id, t + 20)
+            .session(&l.session_id, t + 20)
             .await
             .unwrap()
             .unwrap()
@@ -423,7 +424,7 @@ pub async fn rotation(s: Stores) {
     );
 
     // The first access token (expired at t + 5) was pruned at the first rotation.
-    let known = store.revoke_family(&l.family_id).await.unwrap();
+    let known = store.revoke_session(&l.session_id).await.unwrap();
     assert_eq!(
         sorted(known),
         sorted(vec![access_ref(&s1), access_ref(&s2)])
@@ -441,7 +442,7 @@ pub async fn reuse_revokes_the_family(s: Stores) {
     assert!(matches!(
         rotate(
             store,
-            rot(&l.family_id, &l.refresh_jti, &s1, t + 1, 0, None)
+            rot(&l.session_id, &l.refresh_jti, &s1, t + 1, 0, None)
         )
         .await,
         RotateOutcome::Rotated(_)
@@ -451,7 +452,7 @@ pub async fn reuse_revokes_the_family(s: Stores) {
     let out = rotate(
         store,
         rot(
-            &l.family_id,
+            &l.session_id,
             &l.refresh_jti,
             &successor(t + 2),
             t + 2,
@@ -472,7 +473,7 @@ pub async fn reuse_revokes_the_family(s: Stores) {
     // The newest token is dead, the family gone.
     assert!(
         !store
-            .verify(&l.family_id, &digest(&s1.refresh_jti), t + 2)
+            .verify(&l.session_id, &digest(&s1.refresh_jti), t + 2)
             .await
             .unwrap()
     );
@@ -480,7 +481,7 @@ pub async fn reuse_revokes_the_family(s: Stores) {
         rotate(
             store,
             rot(
-                &l.family_id,
+                &l.session_id,
                 &s1.refresh_jti,
                 &successor(t + 3),
                 t + 3,
@@ -491,8 +492,14 @@ pub async fn reuse_revokes_the_family(s: Stores) {
         .await,
         RotateOutcome::Unknown
     );
-    assert!(store.session(&l.family_id, t + 3).await.unwrap().is_none());
-    assert!(store.revoke_family(&l.family_id).await.unwrap().is_empty());
+    assert!(store.session(&l.session_id, t + 3).await.unwrap().is_none());
+    assert!(
+        store
+            .revoke_session(&l.session_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// The parent after the grace window is reuse.
@@ -501,11 +508,11 @@ pub async fn parent_after_grace_is_reuse(s: Stores) {
     let t = now();
     let l = login(store, &uid("user"), t, t + 10_000, 600).await;
     let s1 = successor(t + 100);
-    let r = rot(&l.family_id, &l.refresh_jti, &s1, t + 100, 10, None);
+    let r = rot(&l.session_id, &l.refresh_jti, &s1, t + 100, 10, None);
     assert!(matches!(rotate(store, r).await, RotateOutcome::Rotated(_)));
     // Last second of the window: still a retry.
     let r = rot(
-        &l.family_id,
+        &l.session_id,
         &l.refresh_jti,
         &successor(t + 110),
         t + 110,
@@ -515,7 +522,7 @@ pub async fn parent_after_grace_is_reuse(s: Stores) {
     assert_eq!(rotate(store, r).await, RotateOutcome::Retry(s1.clone()));
     // One second later: reuse.
     let r = rot(
-        &l.family_id,
+        &l.session_id,
         &l.refresh_jti,
         &successor(t + 111),
         t + 111,
@@ -528,7 +535,7 @@ pub async fn parent_after_grace_is_reuse(s: Stores) {
     ));
     assert!(
         !store
-            .verify(&l.family_id, &digest(&s1.refresh_jti), t + 111)
+            .verify(&l.session_id, &digest(&s1.refresh_jti), t + 111)
             .await
             .unwrap()
     );
@@ -542,7 +549,7 @@ pub async fn grace_retry_returns_the_same_successor(s: Stores) {
     let l = login(store, &uid("user"), t, t + 10_000, 600).await;
     let s1 = successor(t + 1);
     let r = rot(
-        &l.family_id,
+        &l.session_id,
         &l.refresh_jti,
         &s1,
         t + 1,
@@ -554,7 +561,7 @@ pub async fn grace_retry_returns_the_same_successor(s: Stores) {
     for at in [t + 1, t + 5] {
         // The retry presents the parent's access token (or none).
         let r = rot(
-            &l.family_id,
+            &l.session_id,
             &l.refresh_jti,
             &successor(at),
             at,
@@ -562,12 +569,12 @@ pub async fn grace_retry_returns_the_same_successor(s: Stores) {
             Some(&l.access.jti),
         );
         assert_eq!(rotate(store, r).await, RotateOutcome::Retry(s1.clone()));
-        let r = rot(&l.family_id, &l.refresh_jti, &successor(at), at, 10, None);
+        let r = rot(&l.session_id, &l.refresh_jti, &successor(at), at, 10, None);
         assert_eq!(rotate(store, r).await, RotateOutcome::Retry(s1.clone()));
     }
     assert!(
         store
-            .verify(&l.family_id, &digest(&s1.refresh_jti), t + 5)
+            .verify(&l.session_id, &digest(&s1.refresh_jti), t + 5)
             .await
             .unwrap()
     );
@@ -575,7 +582,7 @@ pub async fn grace_retry_returns_the_same_successor(s: Stores) {
     // The successor still rotates normally afterwards.
     let s2 = successor(t + 6);
     let r = rot(
-        &l.family_id,
+        &l.session_id,
         &s1.refresh_jti,
         &s2,
         t + 6,
@@ -585,7 +592,7 @@ pub async fn grace_retry_returns_the_same_successor(s: Stores) {
     assert_eq!(rotate(store, r).await, RotateOutcome::Rotated(s2.clone()));
     // Now s1 is the parent: a retry of it gets s2.
     let r = rot(
-        &l.family_id,
+        &l.session_id,
         &s1.refresh_jti,
         &successor(t + 7),
         t + 7,
@@ -604,13 +611,13 @@ pub async fn grandparent_is_reuse(s: Stores) {
     let l = login(store, &user, t, t + 10_000, 600).await;
     let s1 = successor(t + 1);
     let s2 = successor(t + 2);
-    let r = rot(&l.family_id, &l.refresh_jti, &s1, t + 1, 10, None);
+    let r = rot(&l.session_id, &l.refresh_jti, &s1, t + 1, 10, None);
     assert!(matches!(rotate(store, r).await, RotateOutcome::Rotated(_)));
-    let r = rot(&l.family_id, &s1.refresh_jti, &s2, t + 2, 10, None);
+    let r = rot(&l.session_id, &s1.refresh_jti, &s2, t + 2, 10, None);
     assert!(matches!(rotate(store, r).await, RotateOutcome::Rotated(_)));
 
     let r = rot(
-        &l.family_id,
+        &l.session_id,
         &l.refresh_jti,
         &successor(t + 3),
         t + 3,
@@ -627,7 +634,7 @@ pub async fn grandparent_is_reuse(s: Stores) {
     );
     assert!(
         !store
-            .verify(&l.family_id, &digest(&s2.refresh_jti), t + 3)
+            .verify(&l.session_id, &digest(&s2.refresh_jti), t + 3)
             .await
             .unwrap()
     );
@@ -643,7 +650,7 @@ pub async fn compromise_revokes_the_family(s: Stores) {
     let user = uid("user");
     let l = login(store, &user, t, t + 10_000, 600).await;
     let r = rot(
-        &l.family_id,
+        &l.session_id,
         &l.refresh_jti,
         &successor(t + 1),
         t + 1,
@@ -657,19 +664,19 @@ pub async fn compromise_revokes_the_family(s: Stores) {
     assert_eq!(access, vec![l.access.clone()]);
     assert!(
         !store
-            .verify(&l.family_id, &digest(&l.refresh_jti), t + 1)
+            .verify(&l.session_id, &digest(&l.refresh_jti), t + 1)
             .await
             .unwrap()
     );
-    assert!(store.session(&l.family_id, t + 1).await.unwrap().is_none());
+    assert!(store.session(&l.session_id, t + 1).await.unwrap().is_none());
 
     // The parent within grace, presented with its successor's access token (not its own).
     let l = login(store, &user, t, t + 10_000, 600).await;
     let s1 = successor(t + 1);
-    let r = rot(&l.family_id, &l.refresh_jti, &s1, t + 1, 10, None);
+    let r = rot(&l.session_id, &l.refresh_jti, &s1, t + 1, 10, None);
     assert!(matches!(rotate(store, r).await, RotateOutcome::Rotated(_)));
     let r = rot(
-        &l.family_id,
+        &l.session_id,
         &l.refresh_jti,
         &successor(t + 2),
         t + 2,
@@ -685,7 +692,7 @@ pub async fn compromise_revokes_the_family(s: Stores) {
     );
     assert!(
         !store
-            .verify(&l.family_id, &digest(&s1.refresh_jti), t + 2)
+            .verify(&l.session_id, &digest(&s1.refresh_jti), t + 2)
             .await
             .unwrap()
     );
@@ -694,12 +701,12 @@ pub async fn compromise_revokes_the_family(s: Stores) {
     let l = login(store, &user, t, t + 10_000, 600).await;
     let s1 = successor(t + 1);
     let s2 = successor(t + 2);
-    let r = rot(&l.family_id, &l.refresh_jti, &s1, t + 1, 10, None);
+    let r = rot(&l.session_id, &l.refresh_jti, &s1, t + 1, 10, None);
     assert!(matches!(rotate(store, r).await, RotateOutcome::Rotated(_)));
-    let r = rot(&l.family_id, &s1.refresh_jti, &s2, t + 2, 10, None);
+    let r = rot(&l.session_id, &s1.refresh_jti, &s2, t + 2, 10, None);
     assert!(matches!(rotate(store, r).await, RotateOutcome::Rotated(_)));
     let r = rot(
-        &l.family_id,
+        &l.session_id,
         &l.refresh_jti,
         &successor(t + 3),
         t + 3,
@@ -727,7 +734,7 @@ async fn race(
             let store = stores[i % stores.len()].clone();
             let barrier = barrier.clone();
             let r = rot(
-                &l.family_id,
+                &l.session_id,
                 &l.refresh_jti,
                 &successor(t + 1),
                 t + 1,
@@ -772,7 +779,7 @@ pub async fn check_one_successor(stores: &[Arc<dyn RefreshStore>]) {
     assert_eq!(distinct.len(), 1, "one distinct successor");
     for s in stores {
         assert!(
-            s.verify(&l.family_id, &digest(&winner.refresh_jti), t + 1)
+            s.verify(&l.session_id, &digest(&winner.refresh_jti), t + 1)
                 .await
                 .unwrap()
         );
@@ -803,7 +810,7 @@ pub async fn check_no_grace(stores: &[Arc<dyn RefreshStore>]) {
     );
     assert!(
         stores[0]
-            .session(&l.family_id, t + 1)
+            .session(&l.session_id, t + 1)
             .await
             .unwrap()
             .is_none()
@@ -834,7 +841,7 @@ pub async fn successor_is_capped_at_the_family_end(s: Stores) {
     let t = now();
     let l = login(store, &uid("user"), t, t + 100, 600).await;
     let s1 = successor(t + 1); // refresh_expires_at = t + 3601
-    let r = rot(&l.family_id, &l.refresh_jti, &s1, t + 1, 10, None);
+    let r = rot(&l.session_id, &l.refresh_jti, &s1, t + 1, 10, None);
     let capped = Successor {
         refresh_expires_at: t + 100,
         ..s1.clone()
@@ -844,7 +851,7 @@ pub async fn successor_is_capped_at_the_family_end(s: Stores) {
         RotateOutcome::Rotated(capped.clone())
     );
     let r = rot(
-        &l.family_id,
+        &l.session_id,
         &l.refresh_jti,
         &successor(t + 2),
         t + 2,
@@ -856,7 +863,7 @@ pub async fn successor_is_capped_at_the_family_end(s: Stores) {
     // A successor ending before the family is left alone.
     let mut s2 = successor(t + 3);
     s2.refresh_expires_at = t + 50;
-    let r = rot(&l.family_id, &s1.refresh_jti, &s2, t + 3, 10, None);
+    let r = rot(&l.session_id, &s1.refresh_jti, &s2, t + 3, 10, None);
     assert_eq!(rotate(store, r).await, RotateOutcome::Rotated(s2));
 }
 
@@ -866,7 +873,7 @@ pub async fn ended_family_is_unknown(s: Stores) {
     let t = now();
     let l = login(store, &uid("user"), t, t + 100, 600).await;
     let r = rot(
-        &l.family_id,
+        &l.session_id,
         &l.refresh_jti,
         &successor(t + 100),
         t + 100,
@@ -876,13 +883,13 @@ pub async fn ended_family_is_unknown(s: Stores) {
     assert_eq!(rotate(store, r).await, RotateOutcome::Unknown);
     assert!(
         !store
-            .verify(&l.family_id, &digest(&l.refresh_jti), t + 100)
+            .verify(&l.session_id, &digest(&l.refresh_jti), t + 100)
             .await
             .unwrap()
     );
     assert!(
         store
-            .session(&l.family_id, t + 100)
+            .session(&l.session_id, t + 100)
             .await
             .unwrap()
             .is_none()
@@ -894,29 +901,29 @@ pub async fn ended_family_is_unknown(s: Stores) {
 
 /// Revoking one family kills its tokens and returns its access tokens; the user's other
 /// families are untouched.
-pub async fn revoke_family(s: Stores) {
+pub async fn revoke_session(s: Stores) {
     let store = &*s.refresh;
     let t = now();
     let user = uid("user");
     let a = login(store, &user, t, t + 10_000, 600).await;
     let b = login(store, &user, t + 1, t + 10_000, 600).await;
     let s1 = successor(t + 2);
-    let r = rot(&a.family_id, &a.refresh_jti, &s1, t + 2, 10, None);
+    let r = rot(&a.session_id, &a.refresh_jti, &s1, t + 2, 10, None);
     assert!(matches!(rotate(store, r).await, RotateOutcome::Rotated(_)));
 
-    let known = store.revoke_family(&a.family_id).await.unwrap();
+    let known = store.revoke_session(&a.session_id).await.unwrap();
     assert_eq!(
         sorted(known),
         sorted(vec![a.access.clone(), access_ref(&s1)])
     );
     assert!(
         !store
-            .verify(&a.family_id, &digest(&s1.refresh_jti), t + 3)
+            .verify(&a.session_id, &digest(&s1.refresh_jti), t + 3)
             .await
             .unwrap()
     );
     let r = rot(
-        &a.family_id,
+        &a.session_id,
         &s1.refresh_jti,
         &successor(t + 3),
         t + 3,
@@ -925,14 +932,18 @@ pub async fn revoke_family(s: Stores) {
     );
     assert_eq!(rotate(store, r).await, RotateOutcome::Unknown);
     assert!(
-        store.revoke_family(&a.family_id).await.unwrap().is_empty(),
+        store
+            .revoke_session(&a.session_id)
+            .await
+            .unwrap()
+            .is_empty(),
         "idempotent"
     );
-    assert!(store.revoke_family(&uid("fam")).await.unwrap().is_empty());
+    assert!(store.revoke_session(&uid("fam")).await.unwrap().is_empty());
 
     assert!(
         store
-            .verify(&b.family_id, &digest(&b.refresh_jti), t + 3)
+            .verify(&b.session_id, &digest(&b.refresh_jti), t + 3)
             .await
             .unwrap()
     );
@@ -943,7 +954,7 @@ pub async fn revoke_family(s: Stores) {
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(ids, vec![b.family_id]);
+    assert_eq!(ids, vec![b.session_id]);
 }
 
 /// Revoking a user kills all of their families and no one else's.
@@ -966,7 +977,7 @@ pub async fn revoke_user(s: Stores) {
     for l in [&a, &b] {
         assert!(
             !store
-                .verify(&l.family_id, &digest(&l.refresh_jti), t + 2)
+                .verify(&l.session_id, &digest(&l.refresh_jti), t + 2)
                 .await
                 .unwrap()
         );
@@ -976,7 +987,7 @@ pub async fn revoke_user(s: Stores) {
     assert!(store.user_has_sessions(&other, t + 2).await.unwrap());
     assert!(
         store
-            .verify(&c.family_id, &digest(&c.refresh_jti), t + 2)
+            .verify(&c.session_id, &digest(&c.refresh_jti), t + 2)
             .await
             .unwrap()
     );
@@ -997,24 +1008,27 @@ pub async fn sessions(s: Stores) {
 
     let list = store.list_sessions(&user, t + 5).await.unwrap();
     let ids: Vec<&str> = list.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, [&older.family_id, &newer.family_id, &short.family_id]);
+    assert_eq!(
+        ids,
+        [&older.session_id, &newer.session_id, &short.session_id]
+    );
     assert!(list.iter().all(|s| s.user_id == user));
     assert_eq!(list[0].created_at, t + 1);
 
     // `short` ends at t + 100.
     let list = store.list_sessions(&user, t + 100).await.unwrap();
     let ids: Vec<&str> = list.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, [&older.family_id, &newer.family_id]);
+    assert_eq!(ids, [&older.session_id, &newer.session_id]);
     assert!(
         store
-            .session(&short.family_id, t + 100)
+            .session(&short.session_id, t + 100)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .session(&short.family_id, t + 99)
+            .session(&short.session_id, t + 99)
             .await
             .unwrap()
             .is_some()
@@ -1039,19 +1053,25 @@ pub async fn purge_expired(s: Stores) {
     // Deleted, not just inactive: not even visible at a time it was active.
     assert!(
         store
-            .session(&ended.family_id, t - 1500)
+            .session(&ended.session_id, t - 1500)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .revoke_family(&ended.family_id)
+            .revoke_session(&ended.session_id)
             .await
             .unwrap()
             .is_empty()
     );
-    assert!(store.session(&active.family_id, t).await.unwrap().is_some());
+    assert!(
+        store
+            .session(&active.session_id, t)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -1274,7 +1294,7 @@ pub async fn revoke_all_across_handles(a: Stores, b: Stores) {
 pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
     use axum_token_auth::store::memory::MemoryRefreshStore;
     use axum_token_auth::{
-        AuthError, NoCustomClaims, Sessions, TokenAuth, TokenRequest,
+        NoCustomClaims, Sessions, TokenAuth, TokenRequest,
         token::{InvalidToken, TokenKind},
     };
     let auth = TokenAuth::builder()
@@ -1317,12 +1337,14 @@ pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
         (TokenKind::Refresh, login.pair.refresh.as_str()),
     ];
     for (kind, t) in tokens {
-        auth.validate_kind::<NoCustomClaims>(t, kind).await.unwrap();
+        auth.validate::<NoCustomClaims>(t, TokenCheck::kind(kind))
+            .await
+            .unwrap();
     }
-    auth.revoke_all_for_user(&user).await.unwrap();
+    auth.revoke(Revocation::subject(&user)).await.unwrap();
     for (kind, t) in tokens {
         assert_eq!(
-            auth.validate_kind::<NoCustomClaims>(t, kind)
+            auth.validate::<NoCustomClaims>(t, TokenCheck::kind(kind))
                 .await
                 .unwrap_err(),
             VerifyError::InvalidToken(InvalidToken::Revoked),
@@ -1334,9 +1356,9 @@ pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
             .refresh(login.pair.refresh.as_str(), None)
             .await
             .unwrap_err(),
-        AuthError::InvalidToken(InvalidToken::Revoked)
+        axum_token_auth::session::SessionError::InvalidToken(InvalidToken::Revoked)
     );
-    auth.validate::<NoCustomClaims>(bystander.as_str())
+    auth.validate::<NoCustomClaims>(bystander.as_str(), TokenCheck::ACCESS)
         .await
         .unwrap();
     // A new login right after works (its tokens carry the new generation).
@@ -1346,7 +1368,7 @@ pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
         .login(&plain, None)
         .await
         .unwrap();
-    auth.validate::<NoCustomClaims>(again.pair.access.as_str())
+    auth.validate::<NoCustomClaims>(again.pair.access.as_str(), TokenCheck::ACCESS)
         .await
         .unwrap();
 }

@@ -23,6 +23,7 @@ use tower_layer::Layer;
 use crate::http::cache::VerifiedCache;
 use crate::http::rfc6750::AuthError;
 use crate::http::settings::WebSettings;
+use crate::http::web::Web;
 use crate::token::claims::{NoCustomClaims, TokenKind};
 use crate::trust::verify::{Acceptance, KindSet, OriginFilter, Verifier};
 
@@ -120,6 +121,32 @@ impl<T> fmt::Debug for TokenAuthLayer<T> {
 }
 
 impl<T> TokenAuthLayer<T> {
+    /// A layer in required mode accepting access tokens, decoding claims as `T`, over a
+    /// [`TokenAuth`](crate::TokenAuth) (by reference or value) or its [`Web`] side.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use axum_token_auth::{Claims, TokenAuth, TokenAuthLayer};
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Org {
+    ///     org: String,
+    /// }
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .build()?;
+    /// let app: Router = Router::new()
+    ///     .route("/org", get(|c: Claims<Org>| async move { c.custom.org.clone() }))
+    ///     .layer(TokenAuthLayer::<Org>::new(&auth));
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn new(auth: impl Into<Web>) -> Self {
+        let web = auth.into();
+        TokenAuthLayer::from_parts(web.verifier, web.settings)
+    }
+
     /// The layer over a handle's verification and HTTP settings (what
     /// [`new`](Self::new) takes from a [`TokenAuth`](crate::TokenAuth)).
     pub(crate) fn from_parts(verifier: Arc<Verifier>, web: Arc<WebSettings>) -> Self {
@@ -220,11 +247,11 @@ impl<T> TokenAuthLayer<T> {
     ///
     /// ```
     /// # fn demo(auth: axum_token_auth::TokenAuth) {
-    /// use axum::{Router, extract::ws::WebSocketUpgrade, response::Response, routing::get};
-    /// use axum_token_auth::Claims;
+    /// use axum::{Router, extract::{State, ws::WebSocketUpgrade}, response::Response, routing::get};
+    /// use axum_token_auth::{Claims, TokenAuth};
     ///
-    /// async fn ws(upgrade: WebSocketUpgrade, claims: Claims) -> Response {
-    ///     let deadline = tokio::time::Instant::now() + claims.expires_in();
+    /// async fn ws(upgrade: WebSocketUpgrade, State(auth): State<TokenAuth>, claims: Claims) -> Response {
+    ///     let deadline = tokio::time::Instant::now() + claims.expires_in(auth.now());
     ///     upgrade.on_upgrade(move |socket| async move {
     ///         // … serve `socket` until `deadline` (see `Claims::expires_in`)
     ///         # let _ = (socket, deadline);
@@ -232,7 +259,8 @@ impl<T> TokenAuthLayer<T> {
     /// }
     /// let app: Router = Router::new()
     ///     .route("/ws", get(ws))
-    ///     .layer(auth.layer().accept_query_token_on_upgrade());
+    ///     .layer(auth.layer().accept_query_token_on_upgrade())
+    ///     .with_state(auth);
     /// # }
     /// ```
     pub fn accept_query_token_on_upgrade(mut self) -> Self {

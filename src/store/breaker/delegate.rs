@@ -8,8 +8,10 @@
 use async_trait::async_trait;
 
 use super::{Guarded, open_error};
-use crate::store::family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session};
 use crate::store::grants::{AuditEntry, GrantChange, GrantStore, ScopeGrant};
+use crate::store::refresh::{
+    AccessRef, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
+};
 use crate::store::{
     RevocationCheck, RevocationNote, RevocationNotes, RevocationStore, StoreError, SubjectCutoff,
     SubjectRevocation, TokenDigest,
@@ -117,9 +119,9 @@ impl<S: ?Sized> Guarded<S> {
 
 #[async_trait]
 impl<S: RefreshStore + ?Sized> RefreshStore for Guarded<S> {
-    async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
+    async fn create_session(&self, family: NewSession) -> Result<(), StoreError> {
         let r = self
-            .call("create_family", self.inner.create_family(family))
+            .call("create_family", self.inner.create_session(family))
             .await;
         if r.is_ok() {
             telemetry::session_started();
@@ -150,9 +152,9 @@ impl<S: RefreshStore + ?Sized> RefreshStore for Guarded<S> {
         r
     }
 
-    async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+    async fn revoke_session(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
         let r = self
-            .call("revoke_family", self.inner.revoke_family(family_id))
+            .call("revoke_family", self.inner.revoke_session(family_id))
             .await;
         if r.is_ok() {
             telemetry::revoked("session");

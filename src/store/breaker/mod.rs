@@ -63,8 +63,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
 
-use crate::store::family::RefreshStore;
 use crate::store::grants::GrantStore;
+use crate::store::refresh::RefreshStore;
 use crate::store::{
     IntoDynSubjectRevocation, RevocationNotes, RevocationStore, StoreError, SubjectRevocation,
     TokenDigest,

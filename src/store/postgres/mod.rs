@@ -91,9 +91,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::store::family::rotation::{Decision, FamilyState, Parent, decide, remember_access};
-use crate::store::family::{AccessRef, NewFamily, RefreshStore, RotateOutcome, Rotation, Session};
 use crate::store::memory::DEFAULT_REVOCATION_CAPACITY;
+use crate::store::refresh::rotation::{Decision, FamilyState, Parent, decide, remember_access};
+use crate::store::refresh::{
+    AccessRef, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
+};
 use crate::store::replica::RevocationReplica;
 use crate::store::{StoreError, TokenDigest};
 use crate::token::clock::{Clock, SystemClock};
@@ -511,7 +513,7 @@ fn session_from_row(
 
 #[async_trait]
 impl RefreshStore for PostgresStore {
-    async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
+    async fn create_session(&self, family: NewSession) -> Result<(), StoreError> {
         let access = to_json(&vec![family.access.clone()])?;
         // Like the in-memory store, a family id seen again replaces the old family.
         sqlx::query(
@@ -528,7 +530,7 @@ impl RefreshStore for PostgresStore {
               previous_access_jti = NULL, previous_rotated_at = NULL, \
               previous_successor = NULL, access = EXCLUDED.access",
         )
-        .bind(&family.family_id)
+        .bind(&family.session_id)
         .bind(&family.user_id)
         .bind(to_db(family.created_at))
         .bind(to_db(family.expires_at))
@@ -563,7 +565,7 @@ impl RefreshStore for PostgresStore {
     }
 
     async fn rotate(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError> {
-        let (id, now) = (rotation.family_id.as_str(), rotation.now);
+        let (id, now) = (rotation.session_id.as_str(), rotation.now);
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         // Whatever the database's default: under REPEATABLE READ or SERIALIZABLE a
         // rotation waiting for the lock would fail instead of reading the winner's result.
@@ -620,7 +622,7 @@ impl RefreshStore for PostgresStore {
         Ok(decision.outcome(user_id, access))
     }
 
-    async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+    async fn revoke_session(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
         let access: Option<String> =
             sqlx::query_scalar("DELETE FROM refresh_families WHERE id = $1 RETURNING access::text")
                 .bind(family_id)

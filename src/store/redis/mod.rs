@@ -84,8 +84,8 @@ use redis::aio::ConnectionManagerConfig;
 use redis::cluster::ClusterClientBuilder;
 use redis::{AsyncCommands, Client, FromRedisValue, Pipeline, Script, Value};
 
-use crate::store::family::{
-    AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RefreshStore, RotateOutcome, Rotation, Session,
+use crate::store::refresh::{
+    AccessRef, MAX_ACCESS_PER_SESSION, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
 };
 use crate::store::replica::RevocationReplica;
@@ -340,12 +340,13 @@ impl RedisStore {
         RevocationReplica::wait_fresh(self.cache.as_deref(), timeout).await
     }
 
-    /// Bytes Redis uses for one family (`MEMORY USAGE` of its hash), for capacity planning.
-    pub async fn family_memory_usage(&self, family_id: &str) -> Result<Option<u64>, StoreError> {
+    /// Bytes Redis uses for one session (`MEMORY USAGE` of its hash), for capacity
+    /// planning.
+    pub async fn session_memory_usage(&self, session_id: &str) -> Result<Option<u64>, StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("MEMORY")
             .arg("USAGE")
-            .arg(self.keys.fam(family_id))
+            .arg(self.keys.fam(session_id))
             .arg("SAMPLES")
             .arg(0)
             .query_async(&mut conn)
@@ -353,13 +354,13 @@ impl RedisStore {
             .map_err(map_err)
     }
 
-    /// The encoding Redis keeps one family's hash in (`OBJECT ENCODING`: `listpack` while
-    /// every field is short, `hashtable` otherwise), for capacity planning.
-    pub async fn family_encoding(&self, family_id: &str) -> Result<Option<String>, StoreError> {
+    /// The encoding Redis keeps one session's hash in (`OBJECT ENCODING`: `listpack`
+    /// while every field is short, `hashtable` otherwise), for capacity planning.
+    pub async fn session_encoding(&self, session_id: &str) -> Result<Option<String>, StoreError> {
         let mut conn = self.conn.clone();
         redis::cmd("OBJECT")
             .arg("ENCODING")
-            .arg(self.keys.fam(family_id))
+            .arg(self.keys.fam(session_id))
             .query_async(&mut conn)
             .await
             .map_err(map_err)
@@ -431,8 +432,8 @@ impl RedisStore {
 
 #[async_trait]
 impl RefreshStore for RedisStore {
-    async fn create_family(&self, family: NewFamily) -> Result<(), StoreError> {
-        let key = self.keys.fam(&family.family_id);
+    async fn create_session(&self, family: NewSession) -> Result<(), StoreError> {
+        let key = self.keys.fam(&family.session_id);
         let created = family.created_at.to_string();
         let expires = family.expires_at.to_string();
         let cur = hex(&family.refresh);
@@ -479,7 +480,7 @@ impl RefreshStore for RedisStore {
         let mut pipe = redis::pipe();
         pipe.zadd(
             self.keys.user(&family.user_id),
-            &family.family_id,
+            &family.session_id,
             family.created_at,
         );
         self.write(pipe).await.map(drop)
@@ -503,13 +504,13 @@ impl RefreshStore for RedisStore {
         let succ_json =
             serde_json::to_string(&r.successor).map_err(|e| StoreError::Backend(e.to_string()))?;
         let succ_digest = hex(&TokenDigest::of_jti(&r.successor.refresh_jti));
-        let key = self.keys.fam(&r.family_id);
+        let key = self.keys.fam(&r.session_id);
         let (presented, now, grace) = (
             hex(&r.presented),
             r.now.to_string(),
             r.grace_secs.to_string(),
         );
-        let bound = MAX_ACCESS_PER_FAMILY.to_string();
+        let bound = MAX_ACCESS_PER_SESSION.to_string();
         let reply: Vec<String> = self
             .eval(
                 ROTATE,
@@ -549,12 +550,12 @@ impl RefreshStore for RedisStore {
             Some("reused" | "compromised" | "unknown")
         ) {
             // The family is gone; its index entry is only an index (pruned lazily too).
-            let _ = self.unindex(&user(), &[&r.family_id]).await;
+            let _ = self.unindex(&user(), &[&r.session_id]).await;
         }
         Ok(outcome)
     }
 
-    async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
+    async fn revoke_session(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError> {
         let reply: Vec<String> = self
             .eval(REVOKE_FAMILY, &[&self.keys.fam(family_id)], &[])
             .await?;

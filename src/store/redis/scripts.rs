@@ -62,7 +62,7 @@ end
     };
 }
 
-// The rotation decision of `store::family::rotation` (`decide`), in Lua because it must
+// The rotation decision of `store::refresh::rotation` (`decide`), in Lua because it must
 // run inside Redis to be atomic: the same checks in the same order (ended → compromised →
 // current → grace retry → reuse). It is held to the same table of cases as the Rust
 // decision: `tests/conformance/rotation_cases.rs`, run by the conformance suite against

@@ -20,8 +20,8 @@
 //! Ending decisions (1 for an existing family, 2 and 5) drop the family.
 
 use crate::store::TokenDigest;
-use crate::store::family::{
-    AccessRef, MAX_ACCESS_PER_FAMILY, NewFamily, RotateOutcome, Rotation, Successor,
+use crate::store::refresh::{
+    AccessRef, MAX_ACCESS_PER_SESSION, NewSession, RotateOutcome, Rotation, Successor,
 };
 
 /// What a rotation is decided on: the state of one family, as a store loads it.
@@ -133,7 +133,7 @@ impl Decision {
 
 impl FamilyState {
     /// A new family's state: its first refresh token, no parent.
-    pub(crate) fn first(family: &NewFamily) -> Self {
+    pub(crate) fn first(family: &NewSession) -> Self {
         FamilyState {
             expires_at: family.expires_at,
             current: family.refresh,
@@ -161,14 +161,14 @@ impl FamilyState {
 }
 
 /// Adds a rotation's new access token to the family's list: expired ones are dropped, and
-/// at most [`MAX_ACCESS_PER_FAMILY`] are kept (the oldest make way).
+/// at most [`MAX_ACCESS_PER_SESSION`] are kept (the oldest make way).
 pub(crate) fn remember_access(access: &mut Vec<AccessRef>, successor: &Successor, now: u64) {
     access.retain(|a| a.expires_at > now);
     access.push(AccessRef {
         jti: successor.access_jti.clone(),
         expires_at: successor.access_expires_at,
     });
-    let excess = access.len().saturating_sub(MAX_ACCESS_PER_FAMILY);
+    let excess = access.len().saturating_sub(MAX_ACCESS_PER_SESSION);
     access.drain(..excess);
 }
 

@@ -1,15 +1,17 @@
-//! The refresh-token store: Token-Auth's callbacks as one trait, [`RefreshStore`], over
-//! refresh *families* (one per login) with atomic rotation and reuse detection.
+//! The refresh-token store: [`RefreshStore`], one trait over *sessions* — a session is
+//! the chain of rotated refresh tokens one login starts (what OAuth calls a "refresh token
+//! family") — with atomic rotation and reuse detection.
 //!
-//! | Token-Auth callback | here |
+//! | operation | method |
 //! | --- | --- |
-//! | `create_refresh_token(user_id, access_token)` | [`RefreshStore::create_family`] (the first refresh token, bound to its access token) |
-//! | `verify_refresh_token(refresh_token)` | [`RefreshStore::verify`] |
-//! | `refresh_token_compromised(refresh, access)` | [`Rotation::presented_access`] → [`RotateOutcome::Compromised`], decided inside the atomic rotation |
-//! | `revoke_user_refresh_tokens(user_id \| refresh_token)` | [`RefreshStore::revoke_user`] / [`RefreshStore::revoke_family`] |
-//! | `user_has_refresh_tokens(user_id)` | [`RefreshStore::user_has_sessions`] |
-//! | (new) rotation with reuse detection | [`RefreshStore::rotate`], atomic |
-//! | (new) sessions | [`RefreshStore::list_sessions`] |
+//! | a login starts a session (its first refresh token, bound to its access token) | [`RefreshStore::create_session`] |
+//! | is this refresh token its session's current one? | [`RefreshStore::verify`] |
+//! | rotation with reuse detection, a foreign access token ending the session ([`Rotation::presented_access`] → [`RotateOutcome::Compromised`]) | [`RefreshStore::rotate`], atomic |
+//! | logout, "log out that device", "log out everywhere" | [`RefreshStore::revoke_session`] / [`RefreshStore::revoke_user`] |
+//! | session lists | [`RefreshStore::list_sessions`], [`RefreshStore::session`], [`RefreshStore::user_has_sessions`] |
+//!
+//! How the callbacks of the system this replaces map onto it: the
+//! [migration guide](crate::manual::migration).
 //!
 //! Only digests of refresh-token ids are stored; the plain `jti`s of a successor pair are
 //! kept for the grace window only, so a retry can be answered with the same pair.
@@ -47,12 +49,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{StoreError, TokenDigest};
 
-/// How many unexpired access tokens a family remembers (the most recent ones), so a
-/// client refreshing in a loop cannot grow a family's record without bound. Older access
-/// tokens of a revoked family are not revoked; they still expire with their lifetime.
-pub const MAX_ACCESS_PER_FAMILY: usize = 16;
+/// How many unexpired access tokens a session remembers (the most recent ones), so a
+/// client refreshing in a loop cannot grow a session's record without bound. Older access
+/// tokens of a revoked session are not revoked; they still expire with their lifetime.
+pub const MAX_ACCESS_PER_SESSION: usize = 16;
 
-/// An access token a family knows about (so it can be revoked with the family).
+/// An access token a session knows about (so it can be revoked with the session).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessRef {
     /// The access token's `jti`.
@@ -61,11 +63,11 @@ pub struct AccessRef {
     pub expires_at: u64,
 }
 
-/// A new login: the family's first refresh token and the access token it was issued with.
+/// A new login: the session's first refresh token and the access token it was issued with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewFamily {
-    /// The family id (the `fam` claim).
-    pub family_id: String,
+pub struct NewSession {
+    /// The session id (the tokens' `fam` claim).
+    pub session_id: String,
     /// The user (the tokens' `sub`).
     pub user_id: String,
     /// Digest of the first refresh token's `jti`.
@@ -74,7 +76,7 @@ pub struct NewFamily {
     pub access: AccessRef,
     /// Now (seconds since the epoch).
     pub created_at: u64,
-    /// The family's absolute end: no refresh token of it outlives this.
+    /// The session's absolute end: no refresh token of it outlives this.
     pub expires_at: u64,
     /// The client's `User-Agent`, when known (shown in session lists).
     pub user_agent: Option<String>,
@@ -84,12 +86,12 @@ pub struct NewFamily {
     pub ip: Option<String>,
 }
 
-/// A rotation request: consume `presented` and, if it is the family's current token,
+/// A rotation request: consume `presented` and, if it is the session's current token,
 /// make the successor current.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rotation {
-    /// The family id from the presented token.
-    pub family_id: String,
+    /// The session id from the presented token (its `fam` claim).
+    pub session_id: String,
     /// Digest of the presented refresh token's `jti`.
     pub presented: TokenDigest,
     /// The successor pair, minted but not yet signed.
@@ -100,7 +102,7 @@ pub struct Rotation {
     pub grace_secs: u64,
     /// The `jti` of the access token presented with the refresh token, if any: when it is
     /// not the access token issued with the presented refresh token, the refresh token is
-    /// compromised (Token-Auth's `refresh_token_compromised(refresh, access)`).
+    /// compromised ([`RotateOutcome::Compromised`]).
     pub presented_access: Option<String>,
 }
 
@@ -113,7 +115,7 @@ pub struct Successor {
     pub access_jti: String,
     /// Issued at.
     pub issued_at: u64,
-    /// Refresh-token expiry (the store caps it at the family's end).
+    /// Refresh-token expiry (the store caps it at the session's end).
     pub refresh_expires_at: u64,
     /// Access-token expiry.
     pub access_expires_at: u64,
@@ -124,35 +126,35 @@ pub struct Successor {
 #[non_exhaustive]
 pub enum RotateOutcome {
     /// The presented token was current; the successor (possibly with its refresh expiry
-    /// capped at the family's end) is now current.
+    /// capped at the session's end) is now current.
     Rotated(Successor),
     /// The presented token is the immediate parent, retried within the grace window while
     /// its successor is unused: here is that same successor again.
     Retry(Successor),
-    /// The presented token was already consumed: the family is now revoked. The access
+    /// The presented token was already consumed: the session is now revoked. The access
     /// tokens it knew are returned so they can be revoked too.
     Reused {
-        /// The user the family belonged to.
+        /// The user the session belonged to.
         user_id: String,
         /// Access tokens to revoke.
         access: Vec<AccessRef>,
     },
     /// The presented access token is not the one issued with the presented refresh
-    /// token: the family is now revoked.
+    /// token: the session is now revoked.
     Compromised {
-        /// The user the family belonged to.
+        /// The user the session belonged to.
         user_id: String,
         /// Access tokens to revoke.
         access: Vec<AccessRef>,
     },
-    /// No such family, or it was revoked or has ended.
+    /// No such session, or it was revoked or has ended.
     Unknown,
 }
 
-/// One active refresh family, as shown in a session list.
+/// One active session, as shown in a session list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    /// The family id.
+    /// The session id (the tokens' `fam` claim).
     pub id: String,
     /// The user.
     pub user_id: String,
@@ -160,7 +162,7 @@ pub struct Session {
     pub created_at: u64,
     /// Last refresh (or login) time.
     pub last_used_at: u64,
-    /// The family's absolute end.
+    /// The session's absolute end.
     pub expires_at: u64,
     /// `User-Agent` at login, when known.
     pub user_agent: Option<String>,
@@ -179,15 +181,13 @@ pub struct Session {
 /// (and Redis / PostgreSQL behind features). Object-safe: use it as `Arc<dyn RefreshStore>`.
 #[async_trait]
 pub trait RefreshStore: Send + Sync + 'static {
-    /// Records a new family with its first refresh token bound to `access`
-    /// (Token-Auth's `create_refresh_token`).
-    async fn create_family(&self, family: NewFamily) -> Result<(), StoreError>;
+    /// Records a new session with its first refresh token bound to its access token.
+    async fn create_session(&self, session: NewSession) -> Result<(), StoreError>;
 
-    /// Whether `presented` is the current, unconsumed token of an active family
-    /// (Token-Auth's `verify_refresh_token`).
+    /// Whether `presented` is the current, unconsumed token of an active session.
     async fn verify(
         &self,
-        family_id: &str,
+        session_id: &str,
         presented: &TokenDigest,
         now: u64,
     ) -> Result<bool, StoreError>;
@@ -195,25 +195,24 @@ pub trait RefreshStore: Send + Sync + 'static {
     /// Consumes the presented token atomically (see [`RotateOutcome`]).
     async fn rotate(&self, rotation: Rotation) -> Result<RotateOutcome, StoreError>;
 
-    /// Revokes one family (Token-Auth's `revoke_user_refresh_tokens(refresh_token)`);
-    /// returns the access tokens it knew. Revoking an unknown family is not an error.
-    async fn revoke_family(&self, family_id: &str) -> Result<Vec<AccessRef>, StoreError>;
+    /// Revokes one session; returns the access tokens it knew. Revoking an unknown
+    /// session is not an error.
+    async fn revoke_session(&self, session_id: &str) -> Result<Vec<AccessRef>, StoreError>;
 
-    /// Revokes every family of `user_id`; returns the access tokens they knew
-    /// (Token-Auth's `revoke_user_refresh_tokens(user_id)`).
+    /// Revokes every session of `user_id`; returns the access tokens they knew.
     async fn revoke_user(&self, user_id: &str) -> Result<Vec<AccessRef>, StoreError>;
 
-    /// Whether the user has an active family (Token-Auth's `user_has_refresh_tokens`).
+    /// Whether the user has an active session.
     async fn user_has_sessions(&self, user_id: &str, now: u64) -> Result<bool, StoreError> {
         Ok(!self.list_sessions(user_id, now).await?.is_empty())
     }
 
-    /// The user's active families, oldest first.
+    /// The user's active sessions, oldest first.
     async fn list_sessions(&self, user_id: &str, now: u64) -> Result<Vec<Session>, StoreError>;
 
-    /// The family `family_id` when active.
-    async fn session(&self, family_id: &str, now: u64) -> Result<Option<Session>, StoreError>;
+    /// The session `session_id` when active.
+    async fn session(&self, session_id: &str, now: u64) -> Result<Option<Session>, StoreError>;
 
-    /// Drops ended and revoked families; returns how many.
+    /// Drops ended and revoked sessions; returns how many.
     async fn purge_expired(&self, now: u64) -> Result<u64, StoreError>;
 }
