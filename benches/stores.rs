@@ -17,14 +17,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};
-use axum_token_auth::store::{RefreshStore, RevocationCheck, RevocationStore, TokenDigest};
+use axum_token_auth::store::{RefreshStore, RevocationCheck, SubjectRevocation, TokenDigest};
 use axum_token_auth::{Sessions, TokenAuth, TokenRequest};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tokio::runtime::Runtime;
 
 const SECRET: &str = "bench-only-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
 
-type Stores = (Arc<dyn RevocationStore>, Arc<dyn RefreshStore>);
+type Stores = (Arc<dyn SubjectRevocation>, Arc<dyn RefreshStore>);
 
 fn stores(rt: &Runtime) -> Vec<(&'static str, Stores)> {
     #[cfg_attr(not(any(feature = "redis", feature = "postgres")), allow(unused_mut))]
@@ -52,15 +52,17 @@ fn stores(rt: &Runtime) -> Vec<(&'static str, Stores)> {
     {
         let url = std::env::var("DATABASE_URL")
             .expect("DATABASE_URL: run through scripts/test.sh (see the file header)");
-        use axum_token_auth::store::postgres::{PostgresOptions, PostgresStore};
+        use axum_token_auth::store::postgres::{PostgresSettings, PostgresStore};
         let (pg, pg_query) = rt.block_on(async {
             let s = PostgresStore::connect(&url).await.unwrap();
             s.migrate().await.unwrap();
             assert!(s.wait_for_cache(Duration::from_secs(10)).await);
-            let q =
-                PostgresStore::connect_with(&url, PostgresOptions::default().without_local_cache())
-                    .await
-                    .unwrap();
+            let q = PostgresStore::connect_with(
+                &url,
+                PostgresSettings::default().without_local_cache(),
+            )
+            .await
+            .unwrap();
             (Arc::new(s), Arc::new(q))
         });
         out.push(("postgres", (pg.clone(), pg)));

@@ -47,7 +47,7 @@ use axum_token_auth::{
     scope,
     session::{TokenDelivery, user_agent},
     store::memory::{MemoryRefreshStore, MemoryRevocationStore},
-    store::{RefreshStore, RevocationStore},
+    store::{RefreshStore, SubjectRevocation},
     token::Algorithm,
     trust::LegacyIssuer,
 };
@@ -178,7 +178,7 @@ pub(crate) async fn demo_app_with(
     Ok(app)
 }
 
-type Stores = (Arc<dyn RevocationStore>, Arc<dyn RefreshStore>);
+type Stores = (Arc<dyn SubjectRevocation>, Arc<dyn RefreshStore>);
 
 /// The stores named by `STORE` (`memory`, the default; `redis` with `REDIS_URL`;
 /// `redis-cluster` with `REDIS_CLUSTER_NODES=host:port,host:port,…`; `postgres` with
@@ -204,7 +204,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
                 |_| "STORE=redis-cluster needs REDIS_CLUSTER_NODES=host:port,host:port,…",
             )?;
             let nodes: Vec<&str> = nodes.split(',').filter(|n| !n.trim().is_empty()).collect();
-            let options = axum_token_auth::store::redis::RedisOptions::default();
+            let options = axum_token_auth::store::redis::RedisSettings::default();
             let redis = Arc::new(
                 axum_token_auth::store::redis::RedisStore::connect_cluster(&nodes, options).await?,
             );
@@ -216,7 +216,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
             let url =
                 std::env::var("DATABASE_URL").map_err(|_| "STORE=postgres needs DATABASE_URL")?;
             // POSTGRES_SCHEMA puts the tables in a schema of their own (created if missing).
-            let mut options = axum_token_auth::store::postgres::PostgresOptions::default();
+            let mut options = axum_token_auth::store::postgres::PostgresSettings::default();
             if let Ok(schema) = std::env::var("POSTGRES_SCHEMA") {
                 options = options.schema(schema);
             }
@@ -243,7 +243,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
 }
 
 fn build_auth(
-    revocation: Arc<dyn RevocationStore>,
+    revocation: Arc<dyn SubjectRevocation>,
     legacy: Vec<LegacyIssuer>,
 ) -> Result<TokenAuth, Box<dyn std::error::Error>> {
     let mut builder = TokenAuthBuilder::from_env()?.revocation_store(revocation);

@@ -9,8 +9,8 @@
 //! - Redis (feature `redis`): on one server (`REDIS_URL`) and on a Redis Cluster
 //!   (`REDIS_CLUSTER_NODES`, 3 masters with a replica each), both started by
 //!   `scripts/test.sh`;
-//! - the in-memory stores behind the store guard (`store::guard::Guarded`), which must
-//!   forward every method.
+//! - the in-memory stores behind the circuit breaker (`store::breaker::Guarded`), which
+//!   must behave as the stores it wraps.
 //!
 //! Another store is one more `conformance_suite!(name, open: …, reopen: …)` line.
 
@@ -32,7 +32,7 @@ mod redis_stores {
     use std::sync::OnceLock;
     use std::time::Duration;
 
-    use axum_token_auth::store::redis::{RedisOptions, RedisStore};
+    use axum_token_auth::store::redis::{RedisSettings, RedisStore};
 
     use crate::suite::{Stores, uid};
 
@@ -45,7 +45,7 @@ mod redis_stores {
         let url = std::env::var("REDIS_URL").expect(
             "REDIS_URL is not set: run `scripts/test.sh cargo test --features redis --test conformance`",
         );
-        let store = RedisStore::connect_with(&url, RedisOptions::default().prefix(prefix()))
+        let store = RedisStore::connect_with(&url, RedisSettings::default().prefix(prefix()))
             .await
             .expect("connect to REDIS_URL");
         assert!(
@@ -62,7 +62,7 @@ mod redis_stores {
             "REDIS_CLUSTER_NODES is not set: run `scripts/test.sh cargo test --features redis --test conformance`",
         );
         let nodes: Vec<&str> = nodes.split(',').collect();
-        let store = RedisStore::connect_cluster(&nodes, RedisOptions::default().prefix(prefix()))
+        let store = RedisStore::connect_cluster(&nodes, RedisSettings::default().prefix(prefix()))
             .await
             .expect("connect to REDIS_CLUSTER_NODES");
         assert!(store.is_cluster());
@@ -77,8 +77,8 @@ mod redis_stores {
 use std::sync::Arc;
 
 use axum_token_auth::store;
+use axum_token_auth::store::breaker::{GuardSettings, Guarded};
 use axum_token_auth::store::grants::MemoryGrantStore;
-use axum_token_auth::store::guard::{GuardSettings, Guarded};
 use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};
 use suite::Stores;
 
@@ -91,8 +91,8 @@ async fn open_memory() -> Stores {
     }
 }
 
-/// The in-memory stores behind the store guard: it must forward every method (a trait
-/// method it forgot would answer with the trait's default, and fail here).
+/// The in-memory stores behind the circuit breaker: it must behave as the stores it
+/// wraps (the traits have no default methods, so a forgotten one does not compile).
 async fn open_guarded() -> Stores {
     let settings = GuardSettings::default();
     Stores {

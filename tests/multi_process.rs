@@ -18,7 +18,7 @@ use axum_token_auth::trust::TokenCheck;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use axum_token_auth::store::redis::{RedisOptions, RedisStore};
+use axum_token_auth::store::redis::{RedisSettings, RedisStore};
 use axum_token_auth::{NoCustomClaims, Sessions, TokenAuth, TokenRequest};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -57,7 +57,7 @@ async fn instance(store: &str, prefix: &str) -> Instance {
     let auth = TokenAuth::builder().hs256_secret(SECRET);
     match store {
         "redis" | "redis-cluster" => {
-            let options = RedisOptions::default().prefix(prefix);
+            let options = RedisSettings::default().prefix(prefix);
             let s = if store == "redis" {
                 let url =
                     std::env::var("REDIS_URL").expect("REDIS_URL: run through scripts/test.sh");
@@ -82,10 +82,10 @@ async fn instance(store: &str, prefix: &str) -> Instance {
         }
         #[cfg(feature = "postgres")]
         "postgres" => {
-            use axum_token_auth::store::postgres::{PostgresOptions, PostgresStore};
+            use axum_token_auth::store::postgres::{PostgresSettings, PostgresStore};
             let url =
                 std::env::var("DATABASE_URL").expect("DATABASE_URL: run through scripts/test.sh");
-            let s = PostgresStore::connect_with(&url, PostgresOptions::default())
+            let s = PostgresStore::connect_with(&url, PostgresSettings::default())
                 .await
                 .unwrap();
             s.migrate().await.unwrap();

@@ -18,14 +18,14 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use axum_token_auth::store::guard::GuardSettings;
+use axum_token_auth::store::breaker::GuardSettings;
 use axum_token_auth::store::postgres::PostgresStore;
 use axum_token_auth::store::redis::RedisStore;
 use axum_token_auth::store::{
     AccessRef, NewSession, RevocationCheck, RotateOutcome, Rotation, Session, StoreError,
     TokenDigest,
 };
-use axum_token_auth::store::{RefreshStore, RevocationStore};
+use axum_token_auth::store::{RefreshStore, RevocationStore, SubjectRevocation};
 use axum_token_auth::{
     Claims, Sessions, TokenAuth, TokenRequest, session::LoginSession, store::StoreFailurePolicy,
 };
@@ -168,7 +168,7 @@ fn assert_503(status: StatusCode, body: &serde_json::Value) {
 /// The whole life cycle against one store: before, during and after an outage.
 async fn outage_cycle(
     name: &str,
-    revocation: Arc<dyn RevocationStore>,
+    revocation: Arc<dyn SubjectRevocation>,
     refresh: Arc<dyn RefreshStore>,
     stop: fn(),
     start: fn(),
@@ -452,16 +452,23 @@ impl<S> Counting<S> {
 }
 
 #[async_trait]
-impl<S: RevocationStore + RefreshStore> RevocationStore for Counting<S> {
+impl<S: SubjectRevocation + RefreshStore> RevocationStore for Counting<S> {
     async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
         self.count(self.store.revoke(digest, expires_at)).await
     }
     async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
         self.count(self.store.is_revoked(digest)).await
     }
-    fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
-        self.store.is_revoked_now(digest)
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        self.count(self.store.check(token)).await
     }
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        self.store.check_now(token)
+    }
+}
+
+#[async_trait]
+impl<S: SubjectRevocation + RefreshStore> SubjectRevocation for Counting<S> {
     async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
         self.count(self.store.revoke_all_for(subject, at)).await
     }
@@ -480,19 +487,10 @@ impl<S: RevocationStore + RefreshStore> RevocationStore for Counting<S> {
         self.count(self.store.revoke_for(subject, digest, expires_at))
             .await
     }
-    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
-        self.count(self.store.generation(subject)).await
-    }
-    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
-        self.count(self.store.check(token)).await
-    }
-    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        self.store.check_now(token)
-    }
 }
 
 #[async_trait]
-impl<S: RevocationStore + RefreshStore> RefreshStore for Counting<S> {
+impl<S: SubjectRevocation + RefreshStore> RefreshStore for Counting<S> {
     async fn create_session(&self, family: NewSession) -> Result<(), StoreError> {
         self.count(self.store.create_session(family)).await
     }
@@ -526,7 +524,7 @@ const MAX_IN_FLIGHT: usize = 8;
 /// A frozen store (SIGSTOP: connections that never answer): requests answer 503 within
 /// the guard's timeouts, the calls reaching the store never exceed `MAX_IN_FLIGHT`, and
 /// after SIGCONT the service recovers within a second with its state intact.
-async fn hang_cycle<S: RevocationStore + RefreshStore>(
+async fn hang_cycle<S: SubjectRevocation + RefreshStore>(
     name: &str,
     store: Arc<S>,
     freeze: fn(),

@@ -10,7 +10,7 @@ mod quickstart;
 
 use axum::body::Body;
 use axum_token_auth::store::RefreshStore;
-use axum_token_auth::store::redis::{RedisOptions, RedisStore};
+use axum_token_auth::store::redis::{RedisSettings, RedisStore};
 use http::header::{CONTENT_TYPE, HOST};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;
@@ -37,7 +37,7 @@ async fn store_redis_cluster_keeps_the_quickstart_sessions_in_the_cluster() {
     assert!(body["refresh_token"].is_string());
 
     let nodes: Vec<&str> = nodes.split(',').collect();
-    let other = RedisStore::connect_cluster(&nodes, RedisOptions::default().without_local_cache())
+    let other = RedisStore::connect_cluster(&nodes, RedisSettings::default().without_local_cache())
         .await
         .unwrap();
     let sessions = other.list_sessions("alice", unix_now()).await.unwrap();

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum_token_auth::store::redis::{RedisOptions, RedisStore};
+use axum_token_auth::store::redis::{RedisSettings, RedisStore};
 use axum_token_auth::store::{
     AccessRef, NewSession, RefreshStore, RevocationStore, StoreError, TokenDigest,
 };
@@ -122,7 +122,9 @@ struct Committed {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
     let prefix = format!("f{}:", rand_hex(6));
-    let options = RedisOptions::default().prefix(&prefix).wait_for_replicas(1);
+    let options = RedisSettings::default()
+        .prefix(&prefix)
+        .wait_for_replicas(1);
     let writer = Arc::new(
         RedisStore::connect_cluster(&nodes(), options.clone())
             .await

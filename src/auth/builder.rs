@@ -12,9 +12,9 @@ use crate::http::csrf::CsrfSettings;
 use crate::http::rfc6750::DEFAULT_REALM;
 use crate::http::rfc6750::{ErrorRenderer, JsonErrorRenderer, Rendering};
 use crate::http::settings::WebSettings;
-use crate::store::RevocationStore;
 use crate::store::StoreFailurePolicy;
 use crate::store::memory::MemoryRevocationStore;
+use crate::store::{IntoDynSubjectRevocation, RevocationNotes, SubjectRevocation};
 use crate::token::clock::{Clock, SystemClock};
 use crate::token::error::{ConfigError, check_text};
 use crate::token::keys::{Key, KeyRing};
@@ -72,7 +72,7 @@ pub struct TokenAuthBuilder {
     csrf: CsrfSettings,
     realm: String,
     renderer: Arc<dyn ErrorRenderer>,
-    revocation: Option<Arc<dyn RevocationStore>>,
+    revocation: Option<crate::store::breaker::RevocationRegistration>,
     trusted: Vec<crate::trust::Issuer>,
     legacy: Vec<crate::trust::LegacyIssuer>,
     failure_policy: StoreFailurePolicy,
@@ -80,7 +80,7 @@ pub struct TokenAuthBuilder {
     cache_bytes: usize,
     clock: Arc<dyn Clock>,
     error: Option<ConfigError>,
-    store_guard: crate::store::guard::GuardSettings,
+    store_guard: crate::store::breaker::GuardSettings,
 }
 
 impl Default for TokenAuthBuilder {
@@ -108,7 +108,7 @@ impl Default for TokenAuthBuilder {
             cache_bytes: crate::http::cache::DEFAULT_CACHE_BYTES,
             clock: Arc::new(SystemClock),
             error: None,
-            store_guard: crate::store::guard::GuardSettings::default(),
+            store_guard: crate::store::breaker::GuardSettings::default(),
         }
     }
 }
@@ -573,8 +573,39 @@ impl TokenAuthBuilder {
     /// # let _ = auth;
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
-    pub fn revocation_store(mut self, store: Arc<dyn RevocationStore>) -> Self {
-        self.revocation = Some(store);
+    ///
+    /// The store must be able to revoke every token of a subject ([`SubjectRevocation`]):
+    /// `revoke_all_for_user` and [`Sessions`](crate::Sessions)' generations rely on it.
+    /// Notes given to [`Revocation::note`](crate::trust::Revocation::note) are not
+    /// kept; register a store that keeps them with
+    /// [`revocation_store_with_notes`](Self::revocation_store_with_notes).
+    pub fn revocation_store<S: IntoDynSubjectRevocation + ?Sized>(mut self, store: Arc<S>) -> Self {
+        self.revocation = Some(crate::store::breaker::register_revocation(store));
+        self
+    }
+
+    /// [`revocation_store`](Self::revocation_store) for a store that also keeps when, why
+    /// and by whom a token was revoked ([`RevocationNotes`]: the PostgreSQL store), so
+    /// [`Revocation::note`](crate::trust::Revocation::note) keeps its notes.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "postgres")]
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use axum_token_auth::{TokenAuth, store::postgres::PostgresStore};
+    ///
+    /// let store = PostgresStore::connect("postgres://app@db.internal/app").await?;
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .revocation_store_with_notes(Arc::new(store))
+    ///     .build()?;
+    /// # let _ = auth; Ok(()) }
+    /// ```
+    pub fn revocation_store_with_notes<S: SubjectRevocation + RevocationNotes>(
+        mut self,
+        store: Arc<S>,
+    ) -> Self {
+        self.revocation = Some(crate::store::breaker::register_noted_revocation(store));
         self
     }
 
@@ -619,13 +650,13 @@ impl TokenAuthBuilder {
 
     /// How the revocation store (and the refresh store of [`Sessions`](crate::Sessions)
     /// built on this authority) is guarded: circuit breaker, per-call timeouts, bound on
-    /// calls in flight. Default [`GuardSettings::default`](crate::store::guard::GuardSettings):
+    /// calls in flight. Default [`GuardSettings::default`](crate::store::breaker::GuardSettings):
     /// 250 ms for the per-request check, 750 ms for other calls, 256 in flight, open after
-    /// one outage, probe every 200 ms. See [`store::guard`](crate::store::guard).
+    /// one outage, probe every 200 ms. See [`store::breaker`](crate::store::breaker).
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::{TokenAuth, store::guard::GuardSettings};
+    /// use axum_token_auth::{TokenAuth, store::breaker::GuardSettings};
     ///
     /// let auth = TokenAuth::builder()
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
@@ -634,7 +665,7 @@ impl TokenAuthBuilder {
     /// # let _ = auth;
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
-    pub fn store_guard(mut self, settings: crate::store::guard::GuardSettings) -> Self {
+    pub fn store_guard(mut self, settings: crate::store::breaker::GuardSettings) -> Self {
         self.store_guard = settings;
         self
     }
@@ -739,14 +770,12 @@ impl TokenAuthBuilder {
         for l in &self.legacy {
             l.check()?;
         }
-        let (revocation, revocation_guard) = crate::store::guard::guard_revocation(
-            self.revocation.unwrap_or_else(|| {
-                Arc::new(
-                    MemoryRevocationStore::default().with_shared_clock(Arc::clone(&self.clock)),
-                )
-            }),
-            &self.store_guard,
-        );
+        let register = self.revocation.unwrap_or_else(|| {
+            crate::store::breaker::register_revocation(Arc::new(
+                MemoryRevocationStore::default().with_shared_clock(Arc::clone(&self.clock)),
+            ))
+        });
+        let revocation = register(&self.store_guard);
         let verifier = Verifier {
             keys: crate::trust::keyring::LiveKeyring::new(keys, Arc::clone(&trust_epoch)),
             trusted,
@@ -759,8 +788,9 @@ impl TokenAuthBuilder {
                 max_token_bytes: self.max_token_bytes,
                 failure_policy: self.failure_policy,
             },
-            revocation,
-            revocation_guard,
+            revocation: revocation.store,
+            revocation_notes: revocation.notes,
+            revocation_guard: revocation.guard,
             clock: self.clock,
         };
         let web = WebSettings {

@@ -52,8 +52,8 @@ use jsonwebtoken::jwk::JwkSet;
 use crate::http::layer::TokenAuthLayer;
 use crate::http::settings::WebSettings;
 use crate::http::web::Web;
-use crate::store::RevocationStore;
-use crate::store::guard::{BreakerState, StoreGuard};
+use crate::store::SubjectRevocation;
+use crate::store::breaker::{BreakerState, StoreGuard};
 use crate::token::claims::NoCustomClaims;
 use crate::token::error::ConfigError;
 use crate::trust::verify::Verifier;
@@ -200,9 +200,9 @@ impl TokenAuth {
         self.verifier().trusted.iter().map(|i| &*i.iss)
     }
 
-    /// The configured revocation store, behind its guard (see
-    /// [`store::guard`](crate::store::guard)).
-    pub fn revocation_store(&self) -> &Arc<dyn RevocationStore> {
+    /// The configured revocation store, behind its circuit breaker (see
+    /// [`store::breaker`](crate::store::breaker)).
+    pub fn revocation_store(&self) -> &Arc<dyn SubjectRevocation> {
         &self.verifier().revocation
     }
 
@@ -224,7 +224,7 @@ impl TokenAuth {
 
 impl TokenAuth {
     /// The state of the revocation store's circuit breaker (`None` when stores are not
-    /// guarded, see [`GuardSettings::disabled`](crate::store::guard::GuardSettings::disabled)): for a health or readiness endpoint.
+    /// guarded, see [`GuardSettings::disabled`](crate::store::breaker::GuardSettings::disabled)): for a health or readiness endpoint.
     pub fn store_breaker_state(&self) -> Option<BreakerState> {
         self.inner
             .verifier

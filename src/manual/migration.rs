@@ -59,7 +59,7 @@
 //! | default lifetime 24 h, 1–8760 h | access 15 min (1 min … 24 h), service 30 d (1 h … 8760 h) |
 //!
 //! Its `revoked_tokens` table has the name of one of ours: keep this crate's tables in a
-//! schema of their own (`PostgresOptions::default().schema("auth")`, see
+//! schema of their own (`PostgresSettings::default().schema("auth")`, see
 //! [stores](super::stores#where-the-tables-live)) and the two live side by side.
 //!
 //! # webtool `JWTService` / `RedisJWTService`

@@ -28,14 +28,14 @@
 //!
 //! # Where the tables live
 //!
-//! `PostgresStore::connect_with(url, PostgresOptions::default().schema("auth"))` puts every
+//! `PostgresStore::connect_with(url, PostgresSettings::default().schema("auth"))` puts every
 //! table of this crate (and sqlx's `_sqlx_migrations` for them) in schema `auth`: each pooled
 //! connection gets `search_path=auth`, and `migrate()` creates the schema when missing
 //! (idempotent). Use it when the database already has a table of one of our names — a
 //! replaced system's `revoked_tokens`, say: without a schema our first migration refuses to
 //! reuse it (plain `CREATE TABLE`), with one the two live side by side and theirs is never
 //! read or touched (`tests/conformance/postgres.rs` checks both). Redis has the equivalent
-//! already: `RedisOptions::default().prefix("myapp:")` prefixes every key and the channel.
+//! already: `RedisSettings::default().prefix("myapp:")` prefixes every key and the channel.
 //!
 //! # Revocation across instances
 //!
@@ -57,7 +57,7 @@
 //! — listener connection lost, server stalled or down, triggers missing because `migrate()`
 //! was not run — each check is one query again (and fails closed with the server down),
 //! until the listener is back and the copy reloaded. Stores in different schemas of one
-//! database use different channels. `PostgresOptions::without_local_cache()` restores a
+//! database use different channels. `PostgresSettings::without_local_cache()` restores a
 //! query per check; `PostgresStore::from_pool` has no cache.
 //!
 //! **Measured** (2026-12, loopback, a busy 2-core machine). With three processes of one app
@@ -88,7 +88,7 @@
 //! cluster with a replica each (`scripts/test.sh` starts it).
 //!
 //! **Failover.** Redis replicates asynchronously, so
-//! `RedisOptions::default().wait_for_replicas(1)` makes every write wait (`WAIT`) for a
+//! `RedisSettings::default().wait_for_replicas(1)` makes every write wait (`WAIT`) for a
 //! replica and fail with 503 otherwise: `tests/redis_cluster_failover.rs` kills a master
 //! with `SIGKILL` under a write load (4 tasks) and loses none of the revocations and
 //! families whose write succeeded (two runs, 2026-12: 1 146 and 1 517 committed, 33 and 32
@@ -120,7 +120,7 @@
 //! ## Fail fast
 //!
 //! Every store `TokenAuth` and `Sessions` use is wrapped in a guard
-//! ([`store::guard::Guarded`](crate::store::guard::Guarded), any backend, yours too): a
+//! ([`store::breaker::Guarded`](crate::store::breaker::Guarded), any backend, yours too): a
 //! **circuit breaker** per store handle (one `Arc` given to both shares one), **per-call
 //! timeouts** and a **bound on calls in flight**. After an outage (the backend reports it
 //! unavailable, or a call times out) the breaker opens: the per-request check and the
@@ -133,7 +133,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use axum_token_auth::{TokenAuth, store::guard::GuardSettings};
+//! use axum_token_auth::{TokenAuth, store::breaker::GuardSettings};
 //! let auth = TokenAuth::builder()
 //!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
 //!     .store_guard(GuardSettings::default()
@@ -180,7 +180,7 @@
 //!
 //! Redis and PostgreSQL expire or purge (`spawn_cleanup`) rows and have no such cap; the
 //! local caches of a Redis or PostgreSQL store hold 1 000 000 revocations
-//! (`RedisOptions::cache_capacity`), past which checks go to the server instead of the cache
+//! (`RedisSettings::cache_capacity`), past which checks go to the server instead of the cache
 //! (one `EXISTS`, O(1) on Redis). A Redis cache that overflowed re-fills itself every few
 //! heartbeats (at least 1 s apart) and is trusted again once it fits, because expired
 //! entries make room (`tests/it/redis_cache.rs`: trusted again 2.1 s after an overflow); the

@@ -260,7 +260,7 @@ impl SessionsBuilder {
                 max: Duration::from_secs(10 * 365 * 24 * 3600),
             });
         }
-        let store = crate::store::guard::guard_refresh(
+        let store = crate::store::breaker::guard_refresh(
             self.auth.verifier().revocation_guard.as_ref(),
             self.store,
         );

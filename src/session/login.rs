@@ -131,12 +131,13 @@ impl Sessions {
         let generation = auth
             .verifier()
             .revocation
-            .generation(&request.subject)
+            .subject_cutoff(&request.subject)
             .await
             .map_err(|e| {
                 tracing::warn!(error = %e, "login: revocation store unavailable");
                 SessionError::RevocationUnavailable
-            })?;
+            })?
+            .generation;
         let mut request = request.clone();
         request.family = Some(session_id.clone());
         request.generation = Some(generation);

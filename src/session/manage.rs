@@ -87,7 +87,7 @@ impl Sessions {
     }
 
     /// Revokes `user_id`'s access tokens of an ended session (counted against the user's
-    /// share of the revocation store, see [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
+    /// share of the revocation store, see [`SubjectRevocation::revoke_for`](crate::store::SubjectRevocation::revoke_for)).
     pub(super) async fn revoke_access(
         &self,
         user_id: &str,

@@ -2,18 +2,19 @@
 //! append-only audit trail of every grant and revoke.
 //!
 //! ```
-//! use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
+//! use axum_token_auth::store::grants::{GrantChange, GrantStore, MemoryGrantStore};
 //! use axum_token_auth::{TokenAuth, TokenRequest, token::{Scope, TokenKind}};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let grants = MemoryGrantStore::new();
 //! let scope = Scope::new("playlist:manage")?;
-//! grants.grant_scope("community_123", "music_module", &scope, "user_456").await?;
+//! let change = GrantChange::new("community_123", "music_module", &scope, "user_456")?;
+//! grants.grant_scope(&change).await?;
 //!
 //! let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
 //! let request = TokenRequest::new("music_module").tenant("community_123").scope("playlist:manage");
 //! auth.issue_granted(&grants, TokenKind::Service, &request).await?;       // granted: issued
-//! grants.revoke_scope("community_123", "music_module", &scope, "user_456").await?;
+//! grants.revoke_scope(&change).await?;
 //! assert!(auth.issue_granted(&grants, TokenKind::Service, &request).await.is_err());
 //! assert_eq!(grants.audit_log("community_123", None).await?.len(), 2);
 //! # Ok(()) }
@@ -71,26 +72,108 @@ pub struct AuditEntry {
     pub at: u64,
 }
 
+/// One grant or revoke of a scope, its ids checked once, when it is built: what a
+/// [`GrantStore`] writes, with the audit entry that goes with it. A store cannot be
+/// handed ids that were not checked (the fields are private).
+///
+/// ```
+/// use axum_token_auth::store::grants::GrantChange;
+/// use axum_token_auth::token::Scope;
+///
+/// let scope = Scope::new("playlist:manage")?;
+/// let change = GrantChange::new("community_123", "music_module", &scope, "user_456")?;
+/// assert_eq!(change.tenant(), "community_123");
+/// assert!(GrantChange::new("", "music_module", &scope, "user_456").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct GrantChange<'a> {
+    tenant: &'a str,
+    principal: &'a str,
+    scope: &'a Scope,
+    actor: &'a str,
+}
+
+impl<'a> GrantChange<'a> {
+    /// A change of `scope` for `principal` within `tenant`, made by `actor`; refused
+    /// ([`StoreError::Backend`]) unless every id is one issuing accepts.
+    pub fn new(
+        tenant: &'a str,
+        principal: &'a str,
+        scope: &'a Scope,
+        actor: &'a str,
+    ) -> Result<Self, StoreError> {
+        for (what, v) in [
+            ("tenant", tenant),
+            ("principal", principal),
+            ("actor", actor),
+        ] {
+            if !crate::token::issue::is_valid_id(v) {
+                return Err(StoreError::Backend(format!("invalid {what}")));
+            }
+        }
+        Ok(GrantChange {
+            tenant,
+            principal,
+            scope,
+            actor,
+        })
+    }
+
+    /// The tenant ("community").
+    pub fn tenant(&self) -> &'a str {
+        self.tenant
+    }
+
+    /// The principal ("module", service, user).
+    pub fn principal(&self) -> &'a str {
+        self.principal
+    }
+
+    /// The scope granted or revoked.
+    pub fn scope(&self) -> &'a Scope {
+        self.scope
+    }
+
+    /// Who made the change.
+    pub fn actor(&self) -> &'a str {
+        self.actor
+    }
+
+    /// The grant this change makes, at `at` (seconds since the epoch).
+    pub fn grant(&self, at: u64) -> ScopeGrant {
+        ScopeGrant {
+            tenant: self.tenant.to_owned(),
+            principal: self.principal.to_owned(),
+            scope: self.scope.to_string(),
+            granted_by: self.actor.to_owned(),
+            granted_at: at,
+        }
+    }
+
+    /// The audit entry of this change as `action`, at `at` (seconds since the epoch).
+    pub fn audit(&self, action: AuditAction, at: u64) -> AuditEntry {
+        AuditEntry {
+            tenant: self.tenant.to_owned(),
+            principal: self.principal.to_owned(),
+            scope: self.scope.to_string(),
+            action,
+            actor: self.actor.to_owned(),
+            at,
+        }
+    }
+}
+
 /// Where scope grants and their audit trail live.
 #[async_trait]
 pub trait GrantStore: Send + Sync + 'static {
-    /// Grants `scope`; `Ok(false)` when it was already granted (nothing is logged then).
-    async fn grant_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        granted_by: &str,
-    ) -> Result<bool, StoreError>;
+    /// Grants the change's scope and logs it; `Ok(false)` when it was already granted
+    /// (nothing is logged then).
+    async fn grant_scope(&self, change: &GrantChange<'_>) -> Result<bool, StoreError>;
 
-    /// Revokes `scope`; `Ok(false)` when it was not granted (nothing is logged then).
-    async fn revoke_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        revoked_by: &str,
-    ) -> Result<bool, StoreError>;
+    /// Revokes the change's scope and logs it; `Ok(false)` when it was not granted
+    /// (nothing is logged then).
+    async fn revoke_scope(&self, change: &GrantChange<'_>) -> Result<bool, StoreError>;
 
     /// The principal's current grants within the tenant, by scope.
     async fn granted_scopes(
@@ -130,31 +213,13 @@ pub trait GrantStore: Send + Sync + 'static {
         principal: &str,
         scope: &Scope,
     ) -> Result<bool, StoreError> {
-        self.revoke_scope(tenant, principal, scope, UNATTRIBUTED)
+        self.revoke_scope(&GrantChange::new(tenant, principal, scope, UNATTRIBUTED)?)
             .await
     }
 }
 
 /// The actor recorded for a grant change made without one.
 pub const UNATTRIBUTED: &str = "unattributed";
-
-/// Checks grant inputs the same way issuing checks ids.
-pub(crate) fn check_grant_ids(
-    tenant: &str,
-    principal: &str,
-    actor: &str,
-) -> Result<(), StoreError> {
-    for (what, v) in [
-        ("tenant", tenant),
-        ("principal", principal),
-        ("actor", actor),
-    ] {
-        if !crate::token::issue::is_valid_id(v) {
-            return Err(StoreError::Backend(format!("invalid {what}")));
-        }
-    }
-    Ok(())
-}
 
 /// Grants in process memory.
 #[derive(Debug, Default)]
@@ -181,62 +246,34 @@ impl MemoryGrantStore {
 
 #[async_trait]
 impl GrantStore for MemoryGrantStore {
-    async fn grant_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        granted_by: &str,
-    ) -> Result<bool, StoreError> {
-        check_grant_ids(tenant, principal, granted_by)?;
+    async fn grant_scope(&self, change: &GrantChange<'_>) -> Result<bool, StoreError> {
         let now = unix_now();
         let mut s = self.lock();
-        let key = (tenant.to_owned(), principal.to_owned(), scope.to_string());
+        let grant = change.grant(now);
+        let key = (
+            grant.tenant.clone(),
+            grant.principal.clone(),
+            grant.scope.clone(),
+        );
         if s.grants.contains_key(&key) {
             return Ok(false);
         }
-        s.grants.insert(
-            key,
-            ScopeGrant {
-                tenant: tenant.to_owned(),
-                principal: principal.to_owned(),
-                scope: scope.to_string(),
-                granted_by: granted_by.to_owned(),
-                granted_at: now,
-            },
-        );
-        s.audit.push(AuditEntry {
-            tenant: tenant.to_owned(),
-            principal: principal.to_owned(),
-            scope: scope.to_string(),
-            action: AuditAction::Grant,
-            actor: granted_by.to_owned(),
-            at: now,
-        });
+        s.grants.insert(key, grant);
+        s.audit.push(change.audit(AuditAction::Grant, now));
         Ok(true)
     }
 
-    async fn revoke_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        revoked_by: &str,
-    ) -> Result<bool, StoreError> {
-        check_grant_ids(tenant, principal, revoked_by)?;
+    async fn revoke_scope(&self, change: &GrantChange<'_>) -> Result<bool, StoreError> {
         let mut s = self.lock();
-        let key = (tenant.to_owned(), principal.to_owned(), scope.to_string());
+        let key = (
+            change.tenant().to_owned(),
+            change.principal().to_owned(),
+            change.scope().to_string(),
+        );
         if s.grants.remove(&key).is_none() {
             return Ok(false);
         }
-        s.audit.push(AuditEntry {
-            tenant: tenant.to_owned(),
-            principal: principal.to_owned(),
-            scope: scope.to_string(),
-            action: AuditAction::Revoke,
-            actor: revoked_by.to_owned(),
-            at: unix_now(),
-        });
+        s.audit.push(change.audit(AuditAction::Revoke, unix_now()));
         Ok(true)
     }
 

@@ -30,7 +30,9 @@ use crate::store::refresh::rotation::{Decision, FamilyState, decide, remember_ac
 use crate::store::refresh::{
     AccessRef, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
 };
-use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
+use crate::store::{
+    RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
+};
 use crate::token::clock::{Clock, SystemClock};
 
 /// Default capacity of [`MemoryRevocationStore`]: one million revoked, unexpired tokens
@@ -46,11 +48,11 @@ pub const DEFAULT_SUBJECT_QUOTA: usize = 64;
 /// Memory is bounded: expired entries are purged whenever the map doubles, and at most
 /// `capacity` unexpired entries are held. What happens at the bound:
 ///
-/// * [`revoke_for`](RevocationStore::revoke_for) (what [`Sessions`](crate::Sessions) and
+/// * [`revoke_for`](SubjectRevocation::revoke_for) (what [`Sessions`](crate::Sessions) and
 ///   [`TokenAuth::revoke`](crate::TokenAuth::revoke) use) counts each entry against its
 ///   subject. A subject that already holds its quota (default [`DEFAULT_SUBJECT_QUOTA`]),
 ///   or any subject once the store is full, gets one subject-wide revocation instead
-///   ([`revoke_all_for`](RevocationStore::revoke_all_for) now): every token of that
+///   ([`revoke_all_for`](SubjectRevocation::revoke_all_for) now): every token of that
 ///   subject issued so far is refused. Nothing is forgotten, nothing answers 503, and
 ///   one account (a login, refresh and reuse loop writes up to 17 revocations per
 ///   login) can hold at most its quota: filling the store takes `capacity / quota`
@@ -263,6 +265,34 @@ impl RevocationStore for MemoryRevocationStore {
         }
     }
 
+    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        Ok(self.lookup(digest))
+    }
+
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        Ok(self.answer(token))
+    }
+
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        Some(Ok(self.answer(token)))
+    }
+}
+
+#[async_trait]
+impl SubjectRevocation for MemoryRevocationStore {
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
+        let mut g = self.generations.write().unwrap_or_else(|p| p.into_inner());
+        self.any_cutoff.store(true, Ordering::Release);
+        let c = g.entry(subject.to_owned()).or_default();
+        c.generation += 1;
+        c.issued_through = c.issued_through.max(at);
+        Ok(c.generation)
+    }
+
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
+        Ok(self.cutoff_of(subject))
+    }
+
     async fn revoke_for(
         &self,
         subject: &str,
@@ -278,38 +308,20 @@ impl RevocationStore for MemoryRevocationStore {
         tracing::warn!("revocation quota of a subject reached; revoking all of its tokens");
         self.revoke_all_for(subject, now).await.map(|_| ())
     }
+}
 
-    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
-        Ok(self.lookup(digest))
-    }
-
-    fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
-        Some(Ok(self.lookup(digest)))
-    }
-
-    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
-        let mut g = self.generations.write().unwrap_or_else(|p| p.into_inner());
-        self.any_cutoff.store(true, Ordering::Release);
-        let c = g.entry(subject.to_owned()).or_default();
-        c.generation += 1;
-        c.issued_through = c.issued_through.max(at);
-        Ok(c.generation)
-    }
-
-    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
-        Ok(self.cutoff_of(subject).generation)
-    }
-
-    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
-        Ok(self.cutoff_of(subject))
-    }
-
-    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
-        Ok(self.answer(token))
-    }
-
-    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        Some(Ok(self.answer(token)))
+impl MemoryRevocationStore {
+    /// Whether the token with this digest is revoked, answered at once (what
+    /// [`is_revoked`](RevocationStore::is_revoked) awaits).
+    ///
+    /// ```
+    /// use axum_token_auth::store::{TokenDigest, memory::MemoryRevocationStore};
+    ///
+    /// let store = MemoryRevocationStore::default();
+    /// assert!(!store.is_revoked_now(&TokenDigest::of_jti("never-revoked")));
+    /// ```
+    pub fn is_revoked_now(&self, digest: &TokenDigest) -> bool {
+        self.lookup(digest)
     }
 }
 
@@ -548,7 +560,7 @@ mod tests {
         s.revoke(d(1), 200).await.unwrap();
         assert!(s.is_revoked(&d(1)).await.unwrap());
         assert!(!s.is_revoked(&d(2)).await.unwrap());
-        assert_eq!(s.is_revoked_now(&d(1)), Some(Ok(true)));
+        assert!(s.is_revoked_now(&d(1)));
     }
 
     #[tokio::test]

@@ -2,8 +2,8 @@
 //! their refresh tokens ([`RefreshStore`]) and tenant scope grants ([`GrantStore`](grants::GrantStore)), each a trait
 //! with three backends: [`memory`] (the embedded default, one process), `redis` and
 //! `postgres` (cargo features of the same names, for several instances). Every store is
-//! wrapped in a [`guard`] (timeouts, a circuit breaker, bounded calls in flight), so an
-//! outage answers `503` fast and nothing is lost when the store comes back.
+//! wrapped in a circuit [`breaker`] (timeouts, bounded calls in flight), so an outage
+//! answers `503` fast and nothing is lost when the store comes back.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -28,11 +28,10 @@
 //!
 //! Tokens are never stored: only the SHA-256 digest of their `jti` ([`TokenDigest`]).
 //! One conformance suite runs the same tests against every backend (memory, Redis,
-//! PostgreSQL, and each behind its guard).
+//! PostgreSQL, and each behind its breaker).
 
-pub(crate) mod breaker;
+pub mod breaker;
 pub mod grants;
-pub mod guard;
 pub mod memory;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
@@ -54,6 +53,10 @@ use std::fmt;
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
+
+/// How long the local revocation replica of the Redis and PostgreSQL stores is trusted
+/// without hearing its channels, by default (see their `max_staleness` settings).
+pub const DEFAULT_MAX_STALENESS: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What the layer does when the revocation store cannot answer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -147,7 +150,7 @@ impl fmt::Debug for TokenDigest {
 }
 
 /// When, why and by whom a token was revoked (ScopedTokenService's revocation
-/// metadata), kept by stores that can ([`RevocationStore::revoke_noted`]).
+/// metadata), kept by stores that can ([`RevocationNotes`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RevocationNote {
@@ -186,12 +189,39 @@ impl RevocationNote {
     }
 }
 
-/// Where revoked token ids live; consulted for every verified token.
+/// Where revoked token ids live; consulted for every verified token. The required
+/// surface: what every store does, with no default that could be forgotten by a wrapper.
 ///
-/// The layer first asks [`is_revoked_now`](Self::is_revoked_now), which an in-process
-/// store (or an in-process cache of a shared one) answers without waiting; only when it
-/// returns `None` does it await [`is_revoked`](Self::is_revoked). So a shared store costs
-/// at most one round-trip per request, and a cached one none.
+/// The per-request check first asks [`check_now`](Self::check_now), which an in-process
+/// store (or an in-process replica of a shared one) answers without waiting; only when it
+/// returns `None` does it await [`check`](Self::check). So a shared store costs at most
+/// one round trip per request, and a replicated one none.
+///
+/// Optional capabilities are traits of their own, required where they are used:
+/// [`SubjectRevocation`] (revoke everything of a subject; what
+/// [`TokenAuthBuilder::revocation_store`](crate::TokenAuthBuilder::revocation_store)
+/// needs) and [`RevocationNotes`] (when, why and by whom). A store that lacks one does
+/// not compile where it is needed.
+///
+/// ```
+/// use async_trait::async_trait;
+/// use axum_token_auth::store::{RevocationCheck, RevocationStore, StoreError, TokenDigest};
+///
+/// /// A store that forgets everything (for a demo).
+/// struct Forgetful;
+///
+/// #[async_trait]
+/// impl RevocationStore for Forgetful {
+///     async fn revoke(&self, _: TokenDigest, _: u64) -> Result<(), StoreError> { Ok(()) }
+///     async fn is_revoked(&self, _: &TokenDigest) -> Result<bool, StoreError> { Ok(false) }
+///     async fn check(&self, t: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+///         self.is_revoked(t.digest).await
+///     }
+///     fn check_now(&self, _: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+///         None // nothing is known without asking
+///     }
+/// }
+/// ```
 #[async_trait]
 pub trait RevocationStore: Send + Sync + 'static {
     /// Records that the token with this digest is revoked until `expires_at` (seconds
@@ -201,92 +231,91 @@ pub trait RevocationStore: Send + Sync + 'static {
     /// Whether the token with this digest is revoked.
     async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError>;
 
-    /// [`revoke`](Self::revoke), keeping when, why and by whom where the store can (the
-    /// PostgreSQL store does; the default forgets the note).
-    async fn revoke_noted(
-        &self,
-        digest: TokenDigest,
-        expires_at: u64,
-        note: &RevocationNote,
-    ) -> Result<(), StoreError> {
-        let _ = note;
-        self.revoke(digest, expires_at).await
-    }
+    /// The per-request check: whether the token is revoked, by its digest and by what
+    /// the store records for its subject (a store with [`SubjectRevocation`] applies the
+    /// subject's cutoff, see [`SubjectCutoff::revokes`]; one without it asks
+    /// [`is_revoked`](Self::is_revoked)). Stores answer it in one round trip.
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError>;
 
-    /// The note kept with a revocation, where the store keeps them (`Ok(None)` otherwise).
-    async fn revocation_note(
-        &self,
-        digest: &TokenDigest,
-    ) -> Result<Option<RevocationNote>, StoreError> {
-        let _ = digest;
-        Ok(None)
-    }
+    /// [`check`](Self::check) when the answer is known without waiting (in-process
+    /// state, a trusted replica), else `None`: then the caller awaits
+    /// [`check`](Self::check).
+    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>>;
+}
 
-    /// The answer when it is known without waiting (in-process state), else `None`.
-    fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
-        let _ = digest;
-        None
-    }
-
+/// A capability of a [`RevocationStore`]: revoking every token of a subject in O(1)
+/// (a generation and a cutoff per subject). [`TokenAuth`](crate::TokenAuth) needs it
+/// (`revoke_all_for_user`, [`Sessions`](crate::Sessions)' generations), so
+/// [`TokenAuthBuilder::revocation_store`](crate::TokenAuthBuilder::revocation_store)
+/// takes only stores that have it. Every built-in store does.
+#[async_trait]
+pub trait SubjectRevocation: RevocationStore {
     /// Revokes every token of `subject` issued up to `at` (seconds since the epoch),
     /// however it was minted, in O(1): the subject's generation is incremented and `at`
     /// is recorded as its [`SubjectCutoff::issued_through`]. A token carrying a
     /// generation (the `gen` claim, written by [`Sessions`](crate::Sessions)) is refused
     /// when that generation is older; a token without one is refused when its `iat` is
     /// at or before the cutoff. Returns the new generation.
-    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
-        let _ = (subject, at);
-        Err(StoreError::Backend(
-            "this store cannot revoke all tokens of a user".into(),
-        ))
-    }
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError>;
 
-    /// The subject's current generation (0 when never revoked).
-    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
-        let _ = subject;
-        Ok(0)
-    }
-
-    /// What [`revoke_all_for`](Self::revoke_all_for) recorded for `subject` (the
-    /// default: its generation, no cutoff).
-    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
-        Ok(SubjectCutoff {
-            generation: self.generation(subject).await?,
-            issued_through: 0,
-        })
-    }
+    /// What [`revoke_all_for`](Self::revoke_all_for) recorded for `subject` (its
+    /// generation is 0 when never revoked).
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError>;
 
     /// Revokes one token of `subject` (what [`Sessions`](crate::Sessions) and
     /// [`TokenAuth::revoke`](crate::TokenAuth::revoke) call). A bounded store may, when
     /// the subject already holds its share of the store or the store is full, revoke all
     /// of the subject's tokens instead ([`revoke_all_for`](Self::revoke_all_for) at its
     /// clock's now): stronger for that subject, and one account cannot use up the store.
-    /// The default is [`revoke`](Self::revoke).
+    /// An unbounded store [`revoke`](RevocationStore::revoke)s.
     async fn revoke_for(
         &self,
         subject: &str,
         digest: TokenDigest,
         expires_at: u64,
-    ) -> Result<(), StoreError> {
-        let _ = subject;
-        self.revoke(digest, expires_at).await
-    }
+    ) -> Result<(), StoreError>;
+}
 
-    /// The per-request check: the token's digest, and the subject's cutoff (see
-    /// [`SubjectCutoff::revokes`]). Stores override it to answer in one round trip.
-    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
-        if self.is_revoked(token.digest).await? {
-            return Ok(true);
-        }
-        Ok(self.subject_cutoff(token.subject).await?.revokes(token))
-    }
+/// A [`SubjectRevocation`] store as
+/// [`TokenAuthBuilder::revocation_store`](crate::TokenAuthBuilder::revocation_store)
+/// takes it: as its own type (`Arc<MemoryRevocationStore>`), or already erased
+/// (`Arc<dyn SubjectRevocation>`). Implemented for both; there is nothing to implement.
+pub trait IntoDynSubjectRevocation: SubjectRevocation {
+    /// The same store, seen as `dyn SubjectRevocation`.
+    fn into_dyn(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn SubjectRevocation>;
+}
 
-    /// [`check`](Self::check) when it is known without waiting, else `None` (the
-    /// default: always ask [`check`](Self::check)).
-    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        let _ = token;
-        None
+impl<S: SubjectRevocation> IntoDynSubjectRevocation for S {
+    fn into_dyn(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn SubjectRevocation> {
+        self
     }
+}
+
+impl IntoDynSubjectRevocation for dyn SubjectRevocation {
+    fn into_dyn(self: std::sync::Arc<Self>) -> std::sync::Arc<dyn SubjectRevocation> {
+        self
+    }
+}
+
+/// A capability of a [`RevocationStore`]: keeping when, why and by whom a token was
+/// revoked (the PostgreSQL store has it). Register such a store with
+/// [`TokenAuthBuilder::revocation_store_with_notes`](crate::TokenAuthBuilder::revocation_store_with_notes)
+/// for [`Revocation::note`](crate::trust::Revocation::note) to keep its notes.
+#[async_trait]
+pub trait RevocationNotes: RevocationStore {
+    /// [`revoke`](RevocationStore::revoke), keeping `note` with the revocation.
+    async fn revoke_noted(
+        &self,
+        digest: TokenDigest,
+        expires_at: u64,
+        note: &RevocationNote,
+    ) -> Result<(), StoreError>;
+
+    /// The note kept with a revocation (`Ok(None)` for a revocation without one).
+    async fn revocation_note(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<RevocationNote>, StoreError>;
 }
 
 /// What "revoke everything of a subject" left behind: the subject's generation and the

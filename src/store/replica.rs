@@ -21,6 +21,37 @@ use std::time::{Duration, Instant};
 use crate::store::memory::MemoryRevocationStore;
 use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
 
+/// How a shared store keeps its copy: the part of `RedisSettings` and `PostgresSettings`
+/// that is the replica's, with the coupled update (the heartbeat follows the bound)
+/// written once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReplicaSettings {
+    /// Keep the copy at all (default on).
+    pub(crate) local: bool,
+    /// How often each store announces itself on every channel (default 500 ms).
+    pub(crate) heartbeat: Duration,
+    /// How long the copy is trusted without hearing a channel (default 2 s).
+    pub(crate) max_staleness: Duration,
+}
+
+impl Default for ReplicaSettings {
+    fn default() -> Self {
+        ReplicaSettings {
+            local: true,
+            heartbeat: crate::store::DEFAULT_MAX_STALENESS / 4,
+            max_staleness: crate::store::DEFAULT_MAX_STALENESS,
+        }
+    }
+}
+
+impl ReplicaSettings {
+    /// Sets the staleness bound, and a heartbeat of a quarter of it.
+    pub(crate) fn bound(&mut self, bound: Duration) {
+        self.max_staleness = bound;
+        self.heartbeat = bound / 4;
+    }
+}
+
 /// The in-process copy of a shared store's revocations, and when it is trusted.
 pub(crate) struct RevocationReplica {
     revoked: MemoryRevocationStore,
@@ -67,12 +98,29 @@ impl RevocationReplica {
         self.synced.load(Ordering::Acquire) && self.stale_channel().is_none()
     }
 
+    /// Whether a store's copy (if it keeps one) is trusted now.
+    pub(crate) fn is_fresh(replica: Option<&Self>) -> bool {
+        replica.is_some_and(Self::fresh)
+    }
+
+    /// Waits up to `timeout` for a store's copy (if it keeps one) to be trusted.
+    pub(crate) async fn wait_fresh(replica: Option<&Self>, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if Self::is_fresh(replica) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Self::is_fresh(replica)
+    }
+
     /// From the copy while it is trusted, else `None` (the store is asked).
     pub(crate) fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
         if !self.fresh() {
             return None;
         }
-        self.revoked.is_revoked_now(digest)
+        Some(Ok(self.revoked.is_revoked_now(digest)))
     }
 
     /// From the copy while it is trusted, else `None` (the store is asked).

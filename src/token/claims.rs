@@ -164,7 +164,7 @@ pub struct TokenClaims<T = NoCustomClaims> {
     pub csrf: Option<String>,
     /// The subject's generation when the token was issued (claim `gen`): a token with an
     /// older generation than the subject's current one is revoked (see
-    /// [`RevocationStore::revoke_all_for`](crate::store::RevocationStore::revoke_all_for)).
+    /// [`SubjectRevocation::revoke_all_for`](crate::store::SubjectRevocation::revoke_all_for)).
     #[serde(default, rename = "gen", skip_serializing_if = "Option::is_none")]
     pub generation: Option<u64>,
     /// The kind of the token, from its `typ` header (not a claim).

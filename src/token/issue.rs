@@ -237,7 +237,7 @@ impl TokenRequest {
 
     /// Writes the subject's current generation into the token (claim `gen`), so
     /// [`Revocation::subject`](crate::trust::Revocation::subject) also revokes it. Read it with
-    /// `auth.revocation_store().generation(subject)`; [`Sessions`](crate::Sessions) does
+    /// `auth.revocation_store().subject_cutoff(subject)`; [`Sessions`](crate::Sessions) does
     /// this for you.
     ///
     /// ```
@@ -247,7 +247,7 @@ impl TokenRequest {
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let auth = axum_token_auth::TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
-    /// let generation = auth.revocation_store().generation("alice").await?;
+    /// let generation = auth.revocation_store().subject_cutoff("alice").await?.generation;
     /// let token = auth.issue_access(&TokenRequest::new("alice").user_generation(generation))?;
     /// auth.revoke(Revocation::subject("alice")).await?; // refuses it, by generation
     /// # let _ = token; Ok(()) }

@@ -69,7 +69,7 @@ impl<'a> Revocation<'a> {
     /// trusted issuer, a legacy issuer); an expired one needs no revocation and is
     /// revoked all the same. A token with a `sub` is counted against its subject's share
     /// of a bounded store: past it, all of the subject's tokens are revoked instead, never
-    /// fewer (see [`RevocationStore::revoke_for`](crate::store::RevocationStore::revoke_for)).
+    /// fewer (see [`SubjectRevocation::revoke_for`](crate::store::SubjectRevocation::revoke_for)).
     pub fn token(token: &'a str) -> Self {
         Revocation::of(Target::Token(token))
     }
@@ -125,8 +125,10 @@ impl<'a> Revocation<'a> {
     }
 
     /// Keeps when, why and by whom with the revocation where the store keeps notes
-    /// (PostgreSQL); read it back with
-    /// [`RevocationStore::revocation_note`](crate::store::RevocationStore::revocation_note)
+    /// (PostgreSQL, registered with
+    /// [`revocation_store_with_notes`](crate::TokenAuthBuilder::revocation_store_with_notes);
+    /// otherwise the revocation holds and the note is not kept); read it back with
+    /// [`RevocationNotes::revocation_note`](crate::store::RevocationNotes::revocation_note)
     /// and [`Revoked::digest`]. A note without a time is dated by the handle's clock. A
     /// subject-wide revocation logs the note's reason and author (no store keeps it).
     pub fn note(mut self, note: RevocationNote) -> Self {
@@ -229,7 +231,12 @@ impl Verifier {
             }
         };
         let stored = match (&note, &subject) {
-            (Some(note), _) => self.revocation.revoke_noted(digest, until, note).await,
+            // Kept where the store keeps notes (registered with
+            // `revocation_store_with_notes`); otherwise the revocation alone.
+            (Some(note), _) => match &self.revocation_notes {
+                Some(notes) => notes.revoke_noted(digest, until, note).await,
+                None => self.revocation.revoke(digest, until).await,
+            },
             (None, Some(subject)) => self.revocation.revoke_for(subject, digest, until).await,
             (None, None) => self.revocation.revoke(digest, until).await,
         };

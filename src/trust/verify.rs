@@ -107,8 +107,10 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use crate::store::guard::StoreGuard;
-use crate::store::{RevocationCheck, RevocationStore, StoreFailurePolicy, TokenDigest};
+use crate::store::breaker::StoreGuard;
+use crate::store::{
+    RevocationCheck, RevocationNotes, StoreFailurePolicy, SubjectRevocation, TokenDigest,
+};
 use crate::token::claims::{Audience, ClaimsView, TokenClaims, TokenKind, TokenOrigin};
 use crate::token::clock::Clock;
 use crate::token::error::InvalidToken;
@@ -135,7 +137,10 @@ pub(crate) struct Verifier {
     /// from an external set): cached verdicts made before are void.
     pub(crate) trust_epoch: Arc<AtomicU64>,
     pub(crate) settings: VerifySettings,
-    pub(crate) revocation: Arc<dyn RevocationStore>,
+    pub(crate) revocation: Arc<dyn SubjectRevocation>,
+    /// The same store, when it keeps revocation notes (registered with
+    /// `revocation_store_with_notes`).
+    pub(crate) revocation_notes: Option<Arc<dyn RevocationNotes>>,
     /// The revocation store's guard (breaker, timeouts), shared with `Sessions` over the
     /// same handle; `None` when stores are not guarded.
     pub(crate) revocation_guard: Option<StoreGuard>,

@@ -4,9 +4,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum_token_auth::store::grants::GrantStore;
-use axum_token_auth::store::postgres::{PostgresOptions, PostgresStore};
-use axum_token_auth::store::{RefreshStore, RevocationStore, StoreError, TokenDigest};
+use axum_token_auth::store::grants::{GrantChange, GrantStore};
+use axum_token_auth::store::postgres::{PostgresSettings, PostgresStore};
+use axum_token_auth::store::{
+    RefreshStore, RevocationNotes, RevocationStore, StoreError, TokenDigest,
+};
 use axum_token_auth::token::FixedClock;
 use axum_token_auth::token::Scope;
 use sqlx::Row;
@@ -28,12 +30,12 @@ pub fn database_url() -> String {
 
 /// A migrated store on its own pool, its revocation cache synced.
 pub async fn connect() -> PostgresStore {
-    connect_with(PostgresOptions::default()).await
+    connect_with(PostgresSettings::default()).await
 }
 
 /// A migrated store with `options`, its revocation cache (if on) synced.
-pub async fn connect_with(options: PostgresOptions) -> PostgresStore {
-    let cached = options.local_cache;
+pub async fn connect_with(options: PostgresSettings) -> PostgresStore {
+    let cached = options.local_cache();
     let store = PostgresStore::connect_with(&database_url(), options)
         .await
         .expect("connect to DATABASE_URL");
@@ -54,7 +56,7 @@ pub async fn open() -> Stores {
 
 /// The suite without the revocation cache: every check is a query.
 pub async fn open_uncached() -> Stores {
-    Stores::all(connect_with(PostgresOptions::default().without_local_cache()).await)
+    Stores::all(connect_with(PostgresSettings::default().without_local_cache()).await)
 }
 
 /// One schema for the whole run (the checks use random ids).
@@ -65,7 +67,7 @@ fn suite_schema() -> &'static str {
 
 /// The suite with every table in a schema of its own.
 pub async fn open_in_schema() -> Stores {
-    Stores::all(connect_with(PostgresOptions::default().schema(suite_schema())).await)
+    Stores::all(connect_with(PostgresSettings::default().schema(suite_schema())).await)
 }
 
 /// Seed system 001 has its own `revoked_tokens` (token text, a timestamp): with a schema
@@ -74,7 +76,7 @@ pub async fn open_in_schema() -> Stores {
 async fn a_schema_keeps_our_tables_apart_from_a_foreign_revoked_tokens() {
     let app = uid("app").replace('-', "_");
     let ours = uid("auth").replace('-', "_");
-    let admin = connect_with(PostgresOptions::default().without_local_cache()).await;
+    let admin = connect_with(PostgresSettings::default().without_local_cache()).await;
     sqlx::query(&format!("CREATE SCHEMA \"{app}\""))
         .execute(admin.pool())
         .await
@@ -95,7 +97,7 @@ async fn a_schema_keeps_our_tables_apart_from_a_foreign_revoked_tokens() {
     // Pointed at the application's schema, our migration refuses to reuse its table.
     let clash = PostgresStore::connect_with(
         &database_url(),
-        PostgresOptions::default()
+        PostgresSettings::default()
             .schema(&app)
             .without_local_cache(),
     )
@@ -107,7 +109,7 @@ async fn a_schema_keeps_our_tables_apart_from_a_foreign_revoked_tokens() {
     );
 
     // In a schema of our own: migrated (twice: idempotent), used, cached.
-    let store = connect_with(PostgresOptions::default().schema(&ours)).await;
+    let store = connect_with(PostgresSettings::default().schema(&ours)).await;
     store.migrate().await.unwrap();
     let d = TokenDigest::of_jti(&uid("jti"));
     store.revoke(d, now() + 600).await.unwrap();
@@ -148,7 +150,7 @@ async fn a_schema_keeps_our_tables_apart_from_a_foreign_revoked_tokens() {
     .unwrap();
     assert_eq!(leaked, 1, "only the foreign table lives there");
     // A store in another schema of the same database does not hear our revocations.
-    let elsewhere = connect_with(PostgresOptions::default().schema(suite_schema())).await;
+    let elsewhere = connect_with(PostgresSettings::default().schema(suite_schema())).await;
     assert_eq!(elsewhere.is_revoked_now(&d), Some(Ok(false)));
     assert!(!elsewhere.is_revoked(&d).await.unwrap());
 }
@@ -157,7 +159,7 @@ async fn a_schema_keeps_our_tables_apart_from_a_foreign_revoked_tokens() {
 async fn an_invalid_schema_name_is_refused() {
     for bad in ["", "a;drop", "x\"y", "1abc", &"s".repeat(53)] {
         let err =
-            PostgresStore::connect_with(&database_url(), PostgresOptions::default().schema(bad))
+            PostgresStore::connect_with(&database_url(), PostgresSettings::default().schema(bad))
                 .await
                 .unwrap_err();
         assert!(matches!(err, StoreError::Backend(_)), "{bad}: {err:?}");
@@ -195,11 +197,11 @@ async fn audit_trail_is_append_only() {
     let module = uid("module");
     let scope = Scope::new("audit:test").unwrap();
     store
-        .grant_scope(&tenant, &module, &scope, "alice")
+        .grant_scope(&GrantChange::new(&tenant, &module, &scope, "alice").unwrap())
         .await
         .unwrap();
     store
-        .revoke_scope(&tenant, &module, &scope, "alice")
+        .revoke_scope(&GrantChange::new(&tenant, &module, &scope, "alice").unwrap())
         .await
         .unwrap();
 
@@ -276,11 +278,11 @@ async fn purge_removes_expired_rows_only() {
     let tenant = uid("tenant");
     let scope = Scope::new("purge:test").unwrap();
     store
-        .grant_scope(&tenant, "m", &scope, "alice")
+        .grant_scope(&GrantChange::new(&tenant, "m", &scope, "alice").unwrap())
         .await
         .unwrap();
     store
-        .revoke_scope(&tenant, "m", &scope, "alice")
+        .revoke_scope(&GrantChange::new(&tenant, "m", &scope, "alice").unwrap())
         .await
         .unwrap();
 
@@ -485,14 +487,41 @@ async fn revocation_notes_are_kept_and_read_back() {
     let plain = TokenDigest::of_jti(&uid("jti"));
     store.revoke(plain, now() + 600).await.unwrap();
     assert_eq!(store.revocation_note(&plain).await.unwrap(), None);
-    let memory = axum_token_auth::store::memory::MemoryRevocationStore::default();
-    memory
-        .revoke_noted(plain, now() + 600, &note)
+    // A store without notes (memory): through `TokenAuth`, the revocation itself holds.
+    let memory = Arc::new(axum_token_auth::store::memory::MemoryRevocationStore::default());
+    let auth = axum_token_auth::TokenAuth::builder()
+        .hs256_secret("0123456789abcdefghijklmnopqrstuvwxyzABCDEF")
+        .revocation_store(memory.clone())
+        .build()
+        .unwrap();
+    let token = auth
+        .issue_access(&axum_token_auth::TokenRequest::new("alice"))
+        .unwrap();
+    let revoked = auth
+        .revoke(axum_token_auth::trust::Revocation::token(token.as_str()).note(note.clone()))
         .await
+        .unwrap()
+        .digest()
         .unwrap();
     assert!(
-        memory.is_revoked(&plain).await.unwrap(),
+        memory.is_revoked(&revoked).await.unwrap(),
         "the revocation itself holds"
     );
-    assert_eq!(memory.revocation_note(&plain).await.unwrap(), None);
+    // Registered with its notes, the PostgreSQL store keeps them through `TokenAuth`.
+    let auth = axum_token_auth::TokenAuth::builder()
+        .hs256_secret("0123456789abcdefghijklmnopqrstuvwxyzABCDEF")
+        .revocation_store_with_notes(Arc::new(store.clone()))
+        .build()
+        .unwrap();
+    let token = auth
+        .issue_access(&axum_token_auth::TokenRequest::new("alice"))
+        .unwrap();
+    let revoked = auth
+        .revoke(axum_token_auth::trust::Revocation::token(token.as_str()).note(note.clone()))
+        .await
+        .unwrap()
+        .digest()
+        .unwrap();
+    let kept = store.revocation_note(&revoked).await.unwrap().unwrap();
+    assert_eq!((kept.reason, kept.by), (note.reason, note.by));
 }

@@ -1,5 +1,5 @@
 //! The store-independent conformance suite: one set of async checks over
-//! `Arc<dyn RefreshStore>`, `Arc<dyn RevocationStore>` and `Arc<dyn GrantStore>`,
+//! `Arc<dyn RefreshStore>`, `Arc<dyn SubjectRevocation>` and `Arc<dyn GrantStore>`,
 //! instantiated per store by [`conformance_suite!`].
 //!
 //! Every check uses fresh random ids (families, users, tenants, digests), so checks can
@@ -12,10 +12,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum_token_auth::store::grants::{AuditAction, GrantStore};
+use axum_token_auth::store::grants::{AuditAction, GrantChange, GrantStore};
 use axum_token_auth::store::{
     AccessRef, NewSession, RefreshStore, RevocationCheck, RevocationStore, RotateOutcome, Rotation,
-    StoreError, Successor, TokenDigest,
+    StoreError, SubjectRevocation, Successor, TokenDigest,
 };
 use axum_token_auth::token::Scope;
 use axum_token_auth::trust::VerifyError;
@@ -28,7 +28,7 @@ pub struct Stores {
     /// The refresh-family store.
     pub refresh: Arc<dyn RefreshStore>,
     /// The revocation store.
-    pub revocation: Arc<dyn RevocationStore>,
+    pub revocation: Arc<dyn SubjectRevocation>,
     /// The grant store.
     pub grants: Arc<dyn GrantStore>,
 }
@@ -36,7 +36,7 @@ pub struct Stores {
 impl Stores {
     /// All three roles played by one store (PostgreSQL, Redis).
     #[allow(dead_code)]
-    pub fn all<T: RefreshStore + RevocationStore + GrantStore>(store: T) -> Self {
+    pub fn all<T: RefreshStore + SubjectRevocation + GrantStore>(store: T) -> Self {
         let store = Arc::new(store);
         Stores {
             refresh: store.clone(),
@@ -1082,10 +1082,20 @@ fn random_digest() -> TokenDigest {
     digest(&uid("jti"))
 }
 
+/// The per-request check of a digest alone (a subject never revoked as a whole).
+fn digest_only(d: &TokenDigest) -> RevocationCheck<'_> {
+    RevocationCheck {
+        digest: d,
+        subject: "conformance-never-revoked-subject",
+        generation: None,
+        issued_at: 0,
+    }
+}
+
 async fn check_revoked(store: &dyn RevocationStore, d: &TokenDigest, expected: bool) {
     assert_eq!(store.is_revoked(d).await.unwrap(), expected, "{d:?}");
-    if let Some(now) = store.is_revoked_now(d) {
-        assert_eq!(now.unwrap(), expected, "is_revoked_now {d:?}");
+    if let Some(now) = store.check_now(&digest_only(d)) {
+        assert_eq!(now.unwrap(), expected, "check_now {d:?}");
     }
 }
 
@@ -1130,7 +1140,7 @@ pub async fn revocation_expires(s: Stores) {
 }
 
 /// What one instance revokes, the other sees: at once through `is_revoked` (the store
-/// itself), and through an in-process answer (`is_revoked_now`, e.g. Redis's pub/sub
+/// itself), and through an in-process answer (`check_now`, e.g. Redis's pub/sub
 /// cache) within the store's documented staleness bound (2 s).
 pub async fn revocation_across_handles(a: Stores, b: Stores) {
     let t = now();
@@ -1174,11 +1184,11 @@ pub async fn revoke_all_for_a_subject(s: Stores) {
     let user = uid("user");
     let d = random_digest();
     let at = now();
-    assert_eq!(store.generation(&user).await.unwrap(), 0);
+    assert_eq!(store.subject_cutoff(&user).await.unwrap().generation, 0);
     assert!(!store.check(&gen_check(&d, &user, Some(0))).await.unwrap());
     assert!(!store.check(&iat_check(&d, &user, None, at)).await.unwrap());
     assert_eq!(store.revoke_all_for(&user, at).await.unwrap(), 1);
-    assert_eq!(store.generation(&user).await.unwrap(), 1);
+    assert_eq!(store.subject_cutoff(&user).await.unwrap().generation, 1);
     let cutoff = store.subject_cutoff(&user).await.unwrap();
     assert_eq!((cutoff.generation, cutoff.issued_through), (1, at));
     assert!(store.check(&gen_check(&d, &user, Some(0))).await.unwrap());
@@ -1295,7 +1305,7 @@ pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
     let user = uid("user");
     let tenant = uid("tenant");
     s.grants
-        .grant_scope(&tenant, &user, &scope("reports:read"), "admin")
+        .grant_scope(&GrantChange::new(&tenant, &user, &scope("reports:read"), "admin").unwrap())
         .await
         .unwrap();
     let sessions = Sessions::builder_shared(auth.clone(), Arc::clone(&s.refresh))
@@ -1365,14 +1375,14 @@ pub async fn revoke_all_covers_every_issuing_path(s: Stores) {
 
 async fn eventually_revoked_now(store: &dyn RevocationStore, d: &TokenDigest) {
     let start = std::time::Instant::now();
-    while let Some(Ok(false)) = store.is_revoked_now(d) {
+    while let Some(Ok(false)) = store.check_now(&digest_only(d)) {
         assert!(
             start.elapsed() < Duration::from_secs(2),
             "in-process answer still stale after the 2 s bound"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    if let Some(now) = store.is_revoked_now(d) {
+    if let Some(now) = store.check_now(&digest_only(d)) {
         assert!(now.unwrap());
     }
 }
@@ -1394,23 +1404,25 @@ pub async fn grants(s: Stores) {
     assert!(g.audit_log(&tenant, None).await.unwrap().is_empty());
 
     assert!(
-        g.grant_scope(&tenant, &module, &scope("playlist:manage"), "alice")
+        g.grant_scope(
+            &GrantChange::new(&tenant, &module, &scope("playlist:manage"), "alice").unwrap()
+        )
+        .await
+        .unwrap()
+    );
+    assert!(
+        g.grant_scope(&GrantChange::new(&tenant, &module, &scope("music:read"), "bob").unwrap())
             .await
             .unwrap()
     );
     assert!(
-        g.grant_scope(&tenant, &module, &scope("music:read"), "bob")
-            .await
-            .unwrap()
-    );
-    assert!(
-        g.grant_scope(&tenant, &other, &scope("music:read"), "alice")
+        g.grant_scope(&GrantChange::new(&tenant, &other, &scope("music:read"), "alice").unwrap())
             .await
             .unwrap()
     );
     // Regrant: no change, nothing logged.
     assert!(
-        !g.grant_scope(&tenant, &module, &scope("music:read"), "carol")
+        !g.grant_scope(&GrantChange::new(&tenant, &module, &scope("music:read"), "carol").unwrap())
             .await
             .unwrap()
     );
@@ -1436,19 +1448,25 @@ pub async fn grants(s: Stores) {
     );
 
     assert!(
-        g.revoke_scope(&tenant, &module, &scope("playlist:manage"), "dave")
-            .await
-            .unwrap()
+        g.revoke_scope(
+            &GrantChange::new(&tenant, &module, &scope("playlist:manage"), "dave").unwrap()
+        )
+        .await
+        .unwrap()
     );
     assert!(
-        !g.revoke_scope(&tenant, &module, &scope("playlist:manage"), "dave")
-            .await
-            .unwrap()
+        !g.revoke_scope(
+            &GrantChange::new(&tenant, &module, &scope("playlist:manage"), "dave").unwrap()
+        )
+        .await
+        .unwrap()
     );
     assert!(
-        !g.revoke_scope(&tenant, &module, &scope("never:granted"), "dave")
-            .await
-            .unwrap()
+        !g.revoke_scope(
+            &GrantChange::new(&tenant, &module, &scope("never:granted"), "dave").unwrap()
+        )
+        .await
+        .unwrap()
     );
     let scopes: Vec<String> = g
         .granted_scopes(&tenant, &module)
@@ -1504,9 +1522,11 @@ pub async fn grants(s: Stores) {
 
     // Revoke and grant again: both logged; the old rows survive.
     assert!(
-        g.grant_scope(&tenant, &module, &scope("playlist:manage"), "erin")
-            .await
-            .unwrap()
+        g.grant_scope(
+            &GrantChange::new(&tenant, &module, &scope("playlist:manage"), "erin").unwrap()
+        )
+        .await
+        .unwrap()
     );
     let log = g.audit_log(&tenant, Some(&module)).await.unwrap();
     assert_eq!(log.len(), 4);
@@ -1518,7 +1538,8 @@ pub async fn grants(s: Stores) {
     assert!(g.audit_log(&uid("tenant"), None).await.unwrap().is_empty());
 }
 
-/// Empty or control-character ids are refused and leave no trace.
+/// Empty or control-character ids are refused (no [`GrantChange`] can hold them) and
+/// leave no trace.
 pub async fn grants_reject_invalid_ids(s: Stores) {
     let g = &*s.grants;
     let tenant = uid("tenant");
@@ -1529,14 +1550,18 @@ pub async fn grants_reject_invalid_ids(s: Stores) {
         (tenant.as_str(), "m", ""),
         (tenant.as_str(), "m\n", "a"),
     ] {
+        // No change can be built from them, so no store is ever handed one …
         assert!(matches!(
-            g.grant_scope(t, p, &sc, a).await,
+            GrantChange::new(t, p, &sc, a),
             Err(StoreError::Backend(_))
         ));
-        assert!(matches!(
-            g.revoke_scope(t, p, &sc, a).await,
-            Err(StoreError::Backend(_))
-        ));
+        // … and the store's own entry taking raw ids refuses them too.
+        if !a.is_empty() {
+            assert!(matches!(
+                g.revoke_scope_unattributed(t, p, &sc).await,
+                Err(StoreError::Backend(_))
+            ));
+        }
     }
     assert!(g.audit_log(&tenant, None).await.unwrap().is_empty());
 }
@@ -1548,7 +1573,7 @@ pub async fn grants_across_handles(a: Stores, b: Stores) {
     let module = uid("module");
     assert!(
         a.grants
-            .grant_scope(&tenant, &module, &scope("x:read"), "alice")
+            .grant_scope(&GrantChange::new(&tenant, &module, &scope("x:read"), "alice").unwrap())
             .await
             .unwrap()
     );
@@ -1556,7 +1581,7 @@ pub async fn grants_across_handles(a: Stores, b: Stores) {
     assert_eq!(held.len(), 1);
     assert!(
         !b.grants
-            .grant_scope(&tenant, &module, &scope("x:read"), "bob")
+            .grant_scope(&GrantChange::new(&tenant, &module, &scope("x:read"), "bob").unwrap())
             .await
             .unwrap()
     );
@@ -1573,9 +1598,12 @@ pub async fn grants_across_handles(a: Stores, b: Stores) {
             let (tenant, module, barrier) = (tenant.clone(), module.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                g.grant_scope(&tenant, &module, &scope("y:write"), &format!("actor{i}"))
-                    .await
-                    .expect("grant")
+                g.grant_scope(
+                    &GrantChange::new(&tenant, &module, &scope("y:write"), &format!("actor{i}"))
+                        .unwrap(),
+                )
+                .await
+                .expect("grant")
             })
         })
         .collect();
@@ -1589,7 +1617,7 @@ pub async fn grants_across_handles(a: Stores, b: Stores) {
     assert_eq!(log.len(), 2, "{log:?}");
     assert!(
         b.grants
-            .revoke_scope(&tenant, &module, &scope("x:read"), "carol")
+            .revoke_scope(&GrantChange::new(&tenant, &module, &scope("x:read"), "carol").unwrap())
             .await
             .unwrap()
     );
@@ -1607,10 +1635,10 @@ pub async fn grants_as_plain_strings_and_unattributed_revocation(s: Stores) {
     let g = &*s.grants;
     let tenant = uid("tenant");
     let module = uid("module");
-    g.grant_scope(&tenant, &module, &scope("music:read"), "alice")
+    g.grant_scope(&GrantChange::new(&tenant, &module, &scope("music:read"), "alice").unwrap())
         .await
         .unwrap();
-    g.grant_scope(&tenant, &module, &scope("api.v1:write"), "alice")
+    g.grant_scope(&GrantChange::new(&tenant, &module, &scope("api.v1:write"), "alice").unwrap())
         .await
         .unwrap();
     let mut names = g.granted_scope_names(&tenant, &module).await.unwrap();

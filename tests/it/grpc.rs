@@ -305,6 +305,51 @@ impl axum_token_auth::store::RevocationStore for Unreachable {
             "down".into(),
         ))
     }
+
+    async fn check(
+        &self,
+        token: &axum_token_auth::store::RevocationCheck<'_>,
+    ) -> Result<bool, axum_token_auth::store::StoreError> {
+        self.is_revoked(token.digest).await
+    }
+
+    fn check_now(
+        &self,
+        _: &axum_token_auth::store::RevocationCheck<'_>,
+    ) -> Option<Result<bool, axum_token_auth::store::StoreError>> {
+        None
+    }
+}
+
+/// Subject-wide revocation as the store stood for here had it: no cutoffs.
+#[async_trait::async_trait]
+impl axum_token_auth::store::SubjectRevocation for Unreachable {
+    async fn revoke_all_for(
+        &self,
+        _: &str,
+        _: u64,
+    ) -> Result<u64, axum_token_auth::store::StoreError> {
+        Err(axum_token_auth::store::StoreError::Backend(
+            "this store cannot revoke all tokens of a user".into(),
+        ))
+    }
+
+    async fn subject_cutoff(
+        &self,
+        _: &str,
+    ) -> Result<axum_token_auth::store::SubjectCutoff, axum_token_auth::store::StoreError> {
+        Ok(axum_token_auth::store::SubjectCutoff::default())
+    }
+
+    async fn revoke_for(
+        &self,
+        _: &str,
+        digest: axum_token_auth::store::TokenDigest,
+        until: u64,
+    ) -> Result<(), axum_token_auth::store::StoreError> {
+        use axum_token_auth::store::RevocationStore;
+        self.revoke(digest, until).await
+    }
 }
 
 #[tokio::test]

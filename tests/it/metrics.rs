@@ -13,10 +13,12 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
-use axum_token_auth::store::guard::{BreakerState, GuardSettings, Guarded};
+use axum_token_auth::store::breaker::{BreakerState, GuardSettings, Guarded};
+use axum_token_auth::store::grants::{GrantChange, GrantStore, MemoryGrantStore};
 use axum_token_auth::store::memory::MemoryRefreshStore;
-use axum_token_auth::store::{RevocationStore, StoreError, TokenDigest};
+use axum_token_auth::store::{
+    RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
+};
 use axum_token_auth::{
     Claims, Sessions, TokenAuth, TokenRequest,
     token::{Scope, TokenKind},
@@ -130,11 +132,11 @@ fn counters_move_with_the_token_life_cycle_and_labels_carry_no_client_data() {
         let grants = Guarded::grants(Arc::new(MemoryGrantStore::new()), &GuardSettings::default());
         let scope = Scope::new("playlist:manage").unwrap();
         grants
-            .grant_scope("tenant-x", "module-y", &scope, "admin-z")
+            .grant_scope(&GrantChange::new("tenant-x", "module-y", &scope, "admin-z").unwrap())
             .await
             .unwrap();
         grants
-            .revoke_scope("tenant-x", "module-y", &scope, "admin-z")
+            .revoke_scope(&GrantChange::new("tenant-x", "module-y", &scope, "admin-z").unwrap())
             .await
             .unwrap();
 
@@ -234,6 +236,32 @@ impl RevocationStore for Switchable {
             return Err(StoreError::Unavailable("down".into()));
         }
         Ok(false)
+    }
+
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        self.is_revoked(token.digest).await
+    }
+
+    fn check_now(&self, _: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        None
+    }
+}
+
+/// Subject-wide revocation as the store stood for here had it: no cutoffs.
+#[async_trait]
+impl SubjectRevocation for Switchable {
+    async fn revoke_all_for(&self, _: &str, _: u64) -> Result<u64, StoreError> {
+        Err(StoreError::Backend(
+            "this store cannot revoke all tokens of a user".into(),
+        ))
+    }
+
+    async fn subject_cutoff(&self, _: &str) -> Result<SubjectCutoff, StoreError> {
+        Ok(SubjectCutoff::default())
+    }
+
+    async fn revoke_for(&self, _: &str, digest: TokenDigest, until: u64) -> Result<(), StoreError> {
+        self.revoke(digest, until).await
     }
 }
 

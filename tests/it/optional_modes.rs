@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use async_trait::async_trait;
 use axum::Router;
 use axum::routing::get;
-use axum_token_auth::store::{RevocationStore, StoreError, TokenDigest};
+use axum_token_auth::store::{
+    RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
+};
 use axum_token_auth::token::InvalidToken;
 use axum_token_auth::{AuthError, Claims, TokenAuth, TokenAuthLayer};
 use http::StatusCode;
@@ -38,6 +40,32 @@ impl RevocationStore for Switchable {
             return Err(StoreError::Unavailable("down".into()));
         }
         Ok(false)
+    }
+
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        self.is_revoked(token.digest).await
+    }
+
+    fn check_now(&self, _: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        None
+    }
+}
+
+/// Subject-wide revocation as the store stood for here had it: no cutoffs.
+#[async_trait]
+impl SubjectRevocation for Switchable {
+    async fn revoke_all_for(&self, _: &str, _: u64) -> Result<u64, StoreError> {
+        Err(StoreError::Backend(
+            "this store cannot revoke all tokens of a user".into(),
+        ))
+    }
+
+    async fn subject_cutoff(&self, _: &str) -> Result<SubjectCutoff, StoreError> {
+        Ok(SubjectCutoff::default())
+    }
+
+    async fn revoke_for(&self, _: &str, digest: TokenDigest, until: u64) -> Result<(), StoreError> {
+        self.revoke(digest, until).await
     }
 }
 

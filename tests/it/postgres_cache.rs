@@ -7,8 +7,8 @@
 use axum_token_auth::trust::TokenCheck;
 use std::time::{Duration, Instant};
 
-use axum_token_auth::store::postgres::{PostgresOptions, PostgresStore};
-use axum_token_auth::store::{RevocationCheck, RevocationStore, TokenDigest};
+use axum_token_auth::store::postgres::{PostgresSettings, PostgresStore};
+use axum_token_auth::store::{RevocationCheck, RevocationStore, SubjectRevocation, TokenDigest};
 
 fn database_url() -> String {
     std::env::var("DATABASE_URL").expect(
@@ -29,7 +29,7 @@ fn now() -> u64 {
         .as_secs()
 }
 
-async fn store_with(options: PostgresOptions) -> PostgresStore {
+async fn store_with(options: PostgresSettings) -> PostgresStore {
     let s = PostgresStore::connect_with(&database_url(), options)
         .await
         .expect("connect to DATABASE_URL");
@@ -42,7 +42,7 @@ async fn store_with(options: PostgresOptions) -> PostgresStore {
 }
 
 async fn store() -> PostgresStore {
-    store_with(PostgresOptions::default()).await
+    store_with(PostgresSettings::default()).await
 }
 
 fn check<'a>(d: &'a TokenDigest, subject: &'a str, generation: Option<u64>) -> RevocationCheck<'a> {
@@ -64,7 +64,7 @@ async fn until_revoked_now(store: &PostgresStore, c: &RevocationCheck<'_>) {
             other => panic!("the cache should be trusted and answer: {other:?}"),
         }
         assert!(
-            t0.elapsed() < PostgresOptions::default().max_staleness,
+            t0.elapsed() < axum_token_auth::store::DEFAULT_MAX_STALENESS,
             "not seen by the other instance within the staleness bound"
         );
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -188,7 +188,7 @@ async fn expired_revocations_are_not_loaded_or_kept() {
 async fn without_cache_every_check_is_a_query() {
     let s = PostgresStore::connect_with(
         &database_url(),
-        PostgresOptions::default().without_local_cache(),
+        PostgresSettings::default().without_local_cache(),
     )
     .await
     .unwrap();
@@ -206,7 +206,7 @@ async fn without_cache_every_check_is_a_query() {
 async fn isolated_store() -> (PostgresStore, String) {
     let schema = format!("cache_{}", rand_hex(6));
     (
-        store_with(PostgresOptions::default().schema(&schema)).await,
+        store_with(PostgresSettings::default().schema(&schema)).await,
         schema,
     )
 }
@@ -275,7 +275,7 @@ async fn without_the_notifying_triggers_the_cache_is_never_trusted() {
     .await
     .unwrap();
     let late =
-        PostgresStore::connect_with(&database_url(), PostgresOptions::default().schema(&schema))
+        PostgresStore::connect_with(&database_url(), PostgresSettings::default().schema(&schema))
             .await
             .unwrap();
     assert!(
@@ -407,7 +407,7 @@ async fn a_revocation_in_one_process_is_refused_by_two_others() {
         let seen = revoked_at.elapsed();
         assert!(said.starts_with("refused"), "{said}");
         assert!(
-            seen < PostgresOptions::default().max_staleness,
+            seen < axum_token_auth::store::DEFAULT_MAX_STALENESS,
             "refused by another process only after {seen:?}"
         );
         println!("another process refused the revoked token within {seen:?}");

@@ -6,7 +6,7 @@ use axum_token_auth::trust::TokenCheck;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum_token_auth::store::redis::{RedisOptions, RedisStore};
+use axum_token_auth::store::redis::{RedisSettings, RedisStore};
 use axum_token_auth::store::{RevocationStore, TokenDigest};
 use axum_token_auth::{NoCustomClaims, TokenAuth, TokenRequest};
 
@@ -33,7 +33,7 @@ fn exp_in(secs: u64) -> u64 {
 }
 
 async fn store(prefix: &str) -> RedisStore {
-    let s = RedisStore::connect_with(&redis_url(), RedisOptions::default().prefix(prefix))
+    let s = RedisStore::connect_with(&redis_url(), RedisSettings::default().prefix(prefix))
         .await
         .expect("connect to redis");
     assert!(
@@ -59,7 +59,7 @@ async fn revocation_on_one_instance_reaches_the_other_within_the_bound() {
             break;
         }
         assert!(
-            t0.elapsed() < RedisOptions::default().max_staleness,
+            t0.elapsed() < axum_token_auth::store::DEFAULT_MAX_STALENESS,
             "revocation not seen by the other instance within the staleness bound"
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
@@ -83,7 +83,7 @@ async fn without_cache_every_check_asks_redis() {
     let prefix = unique_prefix();
     let s = RedisStore::connect_with(
         &redis_url(),
-        RedisOptions::default()
+        RedisSettings::default()
             .prefix(&prefix)
             .without_local_cache(),
     )
@@ -334,7 +334,7 @@ async fn a_cache_that_overflowed_refills_itself_once_entries_expire() {
     let writer = store(&prefix).await;
     let small = RedisStore::connect_with(
         &redis_url(),
-        RedisOptions::default()
+        RedisSettings::default()
             .prefix(&prefix)
             .cache_capacity(4)
             .max_staleness(Duration::from_millis(400)),

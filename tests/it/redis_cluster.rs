@@ -8,8 +8,10 @@
 
 use std::time::{Duration, Instant};
 
-use axum_token_auth::store::redis::{RedisOptions, RedisStore};
-use axum_token_auth::store::{RevocationCheck, RevocationStore, StoreError, TokenDigest};
+use axum_token_auth::store::redis::{RedisSettings, RedisStore};
+use axum_token_auth::store::{
+    RevocationCheck, RevocationStore, StoreError, SubjectRevocation, TokenDigest,
+};
 
 fn nodes() -> Vec<String> {
     std::env::var("REDIS_CLUSTER_NODES")
@@ -33,7 +35,7 @@ fn now() -> u64 {
 }
 
 async fn store(prefix: &str) -> RedisStore {
-    let s = RedisStore::connect_cluster(&nodes(), RedisOptions::default().prefix(prefix))
+    let s = RedisStore::connect_cluster(&nodes(), RedisSettings::default().prefix(prefix))
         .await
         .expect("connect to the cluster");
     assert!(
@@ -95,7 +97,7 @@ async fn until_revoked_now(store: &RedisStore, c: &RevocationCheck<'_>) -> Durat
             other => panic!("the cache should be trusted and answer: {other:?}"),
         }
         assert!(
-            t0.elapsed() < RedisOptions::default().max_staleness,
+            t0.elapsed() < axum_token_auth::store::DEFAULT_MAX_STALENESS,
             "not seen by the other instance within the staleness bound"
         );
         tokio::time::sleep(Duration::from_micros(200)).await;
@@ -195,7 +197,7 @@ async fn a_new_instance_loads_what_every_master_holds() {
 
 #[tokio::test]
 async fn a_prefix_with_a_hash_tag_is_refused() {
-    let err = RedisStore::connect_cluster(&nodes(), RedisOptions::default().prefix("{app}:"))
+    let err = RedisStore::connect_cluster(&nodes(), RedisSettings::default().prefix("{app}:"))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
@@ -204,7 +206,7 @@ async fn a_prefix_with_a_hash_tag_is_refused() {
 #[tokio::test]
 async fn nodes_may_be_given_as_urls_or_host_port() {
     let urls: Vec<String> = nodes().iter().map(|n| format!("redis://{n}/")).collect();
-    let s = RedisStore::connect_cluster(&urls[..1], RedisOptions::default().without_local_cache())
+    let s = RedisStore::connect_cluster(&urls[..1], RedisSettings::default().without_local_cache())
         .await
         .expect("one node is enough to find the others");
     let d = TokenDigest::of_jti(&rand_hex(16));

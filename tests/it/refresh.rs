@@ -2347,15 +2347,18 @@ impl SessionHooks for GrantHooks {
 /// successor's scopes; a revoked grant stops flowing into successors.
 #[tokio::test]
 async fn on_refresh_rereads_grants_and_can_deny() {
-    use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
+    use axum_token_auth::store::grants::{GrantChange, GrantStore, MemoryGrantStore};
     let grants = Arc::new(MemoryGrantStore::new());
     for s in ["users:read", "users:write"] {
         grants
             .grant_scope(
-                "app",
-                "alice",
-                &axum_token_auth::token::Scope::new(s).unwrap(),
-                "root",
+                &GrantChange::new(
+                    "app",
+                    "alice",
+                    &axum_token_auth::token::Scope::new(s).unwrap(),
+                    "root",
+                )
+                .unwrap(),
             )
             .await
             .unwrap();
@@ -2392,10 +2395,13 @@ async fn on_refresh_rereads_grants_and_can_deny() {
 
     grants
         .revoke_scope(
-            "app",
-            "alice",
-            &axum_token_auth::token::Scope::new("users:write").unwrap(),
-            "root",
+            &GrantChange::new(
+                "app",
+                "alice",
+                &axum_token_auth::token::Scope::new("users:write").unwrap(),
+                "root",
+            )
+            .unwrap(),
         )
         .await
         .unwrap();

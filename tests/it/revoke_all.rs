@@ -86,7 +86,7 @@ async fn revoke_user_refuses_every_token_of_the_user_and_only_theirs() {
 
 #[tokio::test]
 async fn revoke_all_for_user_refuses_every_token_of_the_subject_however_it_was_minted() {
-    use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
+    use axum_token_auth::store::grants::{GrantChange, GrantStore, MemoryGrantStore};
     use axum_token_auth::token::{Scope, TokenKind};
     let auth = TokenAuth::builder().hs256_secret(SECRET).build().unwrap();
     let app = Router::new()
@@ -94,10 +94,17 @@ async fn revoke_all_for_user_refuses_every_token_of_the_subject_however_it_was_m
         .layer(auth.layer().also_accept(TokenKind::Service));
     let grants = MemoryGrantStore::new();
     grants
-        .grant_scope("acme", "svc", &Scope::new("reports:read").unwrap(), "root")
+        .grant_scope(
+            &GrantChange::new("acme", "svc", &Scope::new("reports:read").unwrap(), "root").unwrap(),
+        )
         .await
         .unwrap();
-    let g = auth.revocation_store().generation("svc").await.unwrap();
+    let g = auth
+        .revocation_store()
+        .subject_cutoff("svc")
+        .await
+        .unwrap()
+        .generation;
     let tracked = auth
         .issue_access(&TokenRequest::new("svc").user_generation(g))
         .unwrap();

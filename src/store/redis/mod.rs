@@ -4,13 +4,13 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use axum_token_auth::{Sessions, TokenAuth, store::redis::{RedisOptions, RedisStore}};
+//! use axum_token_auth::{Sessions, TokenAuth, store::redis::{RedisSettings, RedisStore}};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Arc::new(RedisStore::connect("redis://127.0.0.1:6379/").await?);
 //! // Or a cluster, from any of its nodes:
 //! // let store = Arc::new(RedisStore::connect_cluster(
-//! //     &["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"], RedisOptions::default()).await?);
+//! //     &["redis://10.0.0.1:7000/", "redis://10.0.0.2:7000/"], RedisSettings::default()).await?);
 //! let auth = TokenAuth::builder()
 //!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
 //!     .revocation_store(store.clone())
@@ -52,8 +52,8 @@
 //! channel) plus one hash lookup, whatever the number of revocations. A revocation is
 //! written and published by one Lua script (atomically), so no subscriber can miss a
 //! revocation that was stored. Each store publishes a heartbeat on every channel every
-//! [`RedisOptions::heartbeat`]; a store trusts its cache only while it has heard
-//! *something* on *each* channel within [`RedisOptions::max_staleness`] (default 2 s).
+//! quarter of the staleness bound; a store trusts its cache only while it has heard
+//! *something* on *each* channel within [`RedisSettings::max_staleness`] (default 2 s).
 //! Otherwise (subscription lost, a node failed over, Redis stalled) every check asks Redis
 //! directly until the subscriptions are back and the cache re-filled. So a revocation
 //! made on one instance is honoured by every other within `max_staleness` in the worst
@@ -61,7 +61,7 @@
 //!
 //! # Revocations at volume
 //!
-//! The cache holds [`RedisOptions::cache_capacity`] unexpired revocations (default one
+//! The cache holds [`RedisSettings::cache_capacity`] unexpired revocations (default one
 //! million, at most about 90 MB of process memory at that size). A cache that cannot hold
 //! another entry stops being trusted, so checks go to Redis (one `EXISTS`, O(1)) rather
 //! than miss a revocation; it tries a re-fill every few heartbeats and is trusted again as
@@ -72,155 +72,38 @@
 //! # Replicas and failover
 //!
 //! Redis replicates asynchronously: a master that fails right after acknowledging a write
-//! may lose it. [`RedisOptions::wait_for_replicas`] makes every write wait (`WAIT`) until
+//! may lose it. [`RedisSettings::wait_for_replicas`] makes every write wait (`WAIT`) until
 //! that many replicas have it, and fail with [`StoreError::Unavailable`] otherwise, so a
 //! write that succeeded survives the failover of its master.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::aio::ConnectionManagerConfig;
 use redis::cluster::ClusterClientBuilder;
 use redis::{AsyncCommands, Client, FromRedisValue, Pipeline, Script, Value};
 
-use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
-use crate::store::memory::DEFAULT_REVOCATION_CAPACITY;
 use crate::store::refresh::{
     AccessRef, MAX_ACCESS_PER_SESSION, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
 };
 use crate::store::replica::RevocationReplica;
-use crate::store::{RevocationCheck, RevocationStore, StoreError, SubjectCutoff, TokenDigest};
-use crate::token::clock::unix_now;
-use crate::token::scope::Scope;
+use crate::store::{StoreError, TokenDigest};
 
 mod cache;
 mod conn;
+mod grants;
 mod keys;
+mod revocation;
 mod scripts;
+mod settings;
+
+pub use settings::RedisSettings;
 
 use conn::{Conn, KeyScan};
 use keys::Keys;
 use scripts::*;
-
-/// Options of a [`RedisStore`].
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct RedisOptions {
-    /// Prefix of every key and of the channel (default `tokenauth:`). On a cluster it may
-    /// not contain `{` or `}` (the hash tags are the store's).
-    pub prefix: String,
-    /// Keep revoked digests in process memory, current through pub/sub (default on).
-    pub local_cache: bool,
-    /// How many unexpired revocations the local cache holds (default one million).
-    pub cache_capacity: usize,
-    /// How often each store publishes a heartbeat (default 500 ms).
-    pub heartbeat: Duration,
-    /// How long the cache is trusted without hearing anything on a channel (default 2 s).
-    pub max_staleness: Duration,
-    /// Timeout of one command (default 1 s): an unreachable Redis answers quickly.
-    pub response_timeout: Duration,
-    /// Replicas every write must reach before it succeeds (`WAIT`; default 0: none).
-    pub wait_replicas: u32,
-}
-
-impl Default for RedisOptions {
-    fn default() -> Self {
-        RedisOptions {
-            prefix: "tokenauth:".into(),
-            local_cache: true,
-            cache_capacity: DEFAULT_REVOCATION_CAPACITY,
-            heartbeat: Duration::from_millis(500),
-            max_staleness: Duration::from_secs(2),
-            response_timeout: Duration::from_secs(1),
-            wait_replicas: 0,
-        }
-    }
-}
-
-impl RedisOptions {
-    /// Sets the key prefix.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisOptions;
-    ///
-    /// // Two services on one Redis: keys `orders:rev:…`, `billing:rev:…`.
-    /// let o = RedisOptions::default().prefix("orders:");
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Turns the local revocation cache off: every check is one `EXISTS` round trip.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisOptions;
-    ///
-    /// // Every check is one round trip to Redis.
-    /// let o = RedisOptions::default().without_local_cache();
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn without_local_cache(mut self) -> Self {
-        self.local_cache = false;
-        self
-    }
-
-    /// Sets how many unexpired revocations the local cache holds (see the module docs).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisOptions;
-    ///
-    /// let o = RedisOptions::default().cache_capacity(200_000);
-    /// assert_eq!(o.cache_capacity, 200_000);
-    /// ```
-    #[must_use]
-    pub fn cache_capacity(mut self, entries: usize) -> Self {
-        self.cache_capacity = entries;
-        self
-    }
-
-    /// Sets the cache's staleness bound (and a heartbeat of a quarter of it).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisOptions;
-    ///
-    /// let o = RedisOptions::default().max_staleness(Duration::from_millis(500));
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn max_staleness(mut self, bound: Duration) -> Self {
-        self.max_staleness = bound;
-        self.heartbeat = bound / 4;
-        self
-    }
-
-    /// Makes every write wait until `replicas` replicas of its master have it (at most
-    /// the response timeout), and fail with [`StoreError::Unavailable`] otherwise: a
-    /// write that succeeded then survives a failover of its master.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::redis::RedisOptions;
-    ///
-    /// // A write is acknowledged once one replica has it (a failover loses nothing).
-    /// let o = RedisOptions::default().wait_for_replicas(1);
-    /// assert_eq!(o.wait_replicas, 1);
-    /// ```
-    #[must_use]
-    pub fn wait_for_replicas(mut self, replicas: u32) -> Self {
-        self.wait_replicas = replicas;
-        self
-    }
-}
 
 /// Revocation, refresh families and sessions in Redis, on one server
 /// ([`connect`](Self::connect)) or a Redis Cluster ([`connect_cluster`](Self::connect_cluster)).
@@ -323,54 +206,54 @@ fn bad_reply() -> StoreError {
 }
 
 impl RedisStore {
-    /// Connects to one server with the default [`RedisOptions`] and, with the local cache
+    /// Connects to one server with the default [`RedisSettings`] and, with the local cache
     /// on, starts the subscription task (needs a Tokio runtime).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, RedisOptions::default()).await
+        Self::connect_with(url, RedisSettings::default()).await
     }
 
-    /// Connects to one server with `options`.
-    pub async fn connect_with(url: &str, options: RedisOptions) -> Result<Self, StoreError> {
+    /// Connects to one server with `settings`.
+    pub async fn connect_with(url: &str, settings: RedisSettings) -> Result<Self, StoreError> {
         let client = Client::open(url).map_err(map_err)?;
         let config = ConnectionManagerConfig::new()
-            .set_response_timeout(Some(options.response_timeout))
-            .set_connection_timeout(Some(options.response_timeout))
+            .set_response_timeout(Some(settings.response_timeout))
+            .set_connection_timeout(Some(settings.response_timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let manager = redis::aio::ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(map_err)?;
         let conn = Conn::Single(manager);
-        let keys = Keys::new(&options.prefix, false);
-        let (cache, task) = if options.local_cache {
+        let keys = Keys::new(&settings.prefix, false);
+        let (cache, task) = if settings.replica.local {
             let cache = Arc::new(RevocationReplica::new(
                 "redis",
                 keys.channels(),
-                options.cache_capacity,
-                options.max_staleness,
+                settings.cache_capacity,
+                settings.replica.max_staleness,
             ));
             let task = tokio::spawn(cache::single_node_task(
                 client,
                 conn.clone(),
                 keys.clone(),
                 Arc::clone(&cache),
-                options.heartbeat,
+                settings.replica.heartbeat,
             ));
             (Some(cache), Some(task))
         } else {
             (None, None)
         };
-        Ok(Self::assemble(conn, keys, &options, cache, task))
+        Ok(Self::assemble(conn, keys, &settings, cache, task))
     }
 
     /// Connects to a Redis Cluster (≥ 7: the cache uses sharded pub/sub) through any of
-    /// its `nodes` (`redis://host:port/` URLs or `host:port`), with `options`. The same
+    /// its `nodes` (`redis://host:port/` URLs or `host:port`), with `settings`. The same
     /// store API as on one server; see the module docs for the key layout.
     pub async fn connect_cluster<N: AsRef<str>>(
         nodes: &[N],
-        options: RedisOptions,
+        settings: RedisSettings,
     ) -> Result<Self, StoreError> {
-        if options.prefix.contains(['{', '}']) {
+        if settings.prefix.contains(['{', '}']) {
             return Err(StoreError::Backend(
                 "a redis cluster key prefix may not contain `{` or `}`".into(),
             ));
@@ -391,11 +274,11 @@ impl RedisStore {
         }
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let mut builder = ClusterClientBuilder::new(urls)
-            .connection_timeout(options.response_timeout)
-            .response_timeout(options.response_timeout)
+            .connection_timeout(settings.response_timeout)
+            .response_timeout(settings.response_timeout)
             .retries(3)
             .max_retry_wait(500);
-        if options.local_cache {
+        if settings.replica.local {
             builder = builder
                 .use_protocol(redis::ProtocolVersion::RESP3)
                 .push_sender(tx);
@@ -403,40 +286,40 @@ impl RedisStore {
         let client = builder.build().map_err(map_err)?;
         let cluster = client.get_async_connection().await.map_err(map_err)?;
         let conn = Conn::Cluster(cluster.clone());
-        let keys = Keys::new(&options.prefix, true);
-        let (cache, task) = if options.local_cache {
+        let keys = Keys::new(&settings.prefix, true);
+        let (cache, task) = if settings.replica.local {
             let cache = Arc::new(RevocationReplica::new(
                 "redis",
                 keys.channels(),
-                options.cache_capacity,
-                options.max_staleness,
+                settings.cache_capacity,
+                settings.replica.max_staleness,
             ));
             let task = tokio::spawn(cache::cluster_task(
                 cluster,
                 rx,
                 keys.clone(),
                 Arc::clone(&cache),
-                options.heartbeat,
+                settings.replica.heartbeat,
             ));
             (Some(cache), Some(task))
         } else {
             (None, None)
         };
-        Ok(Self::assemble(conn, keys, &options, cache, task))
+        Ok(Self::assemble(conn, keys, &settings, cache, task))
     }
 
     fn assemble(
         conn: Conn,
         keys: Keys,
-        options: &RedisOptions,
+        settings: &RedisSettings,
         cache: Option<Arc<RevocationReplica>>,
         task: Option<tokio::task::JoinHandle<()>>,
     ) -> Self {
         RedisStore {
             conn,
             keys,
-            wait_replicas: options.wait_replicas,
-            wait_ms: (options.response_timeout.as_millis() as u64 / 2).max(1),
+            wait_replicas: settings.wait_replicas,
+            wait_ms: (settings.response_timeout.as_millis() as u64 / 2).max(1),
             cache,
             task,
         }
@@ -449,19 +332,12 @@ impl RedisStore {
 
     /// Whether the local revocation cache is currently trusted (see the module docs).
     pub fn cache_is_fresh(&self) -> bool {
-        self.cache.as_ref().is_some_and(|c| c.fresh())
+        RevocationReplica::is_fresh(self.cache.as_deref())
     }
 
     /// Waits up to `timeout` for the local cache to be filled and trusted.
     pub async fn wait_for_cache(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.cache_is_fresh() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.cache_is_fresh()
+        RevocationReplica::wait_fresh(self.cache.as_deref(), timeout).await
     }
 
     /// Bytes Redis uses for one session (`MEMORY USAGE` of its hash), for capacity
@@ -490,7 +366,7 @@ impl RedisStore {
             .map_err(map_err)
     }
 
-    /// Runs `pipe`, then (with [`RedisOptions::wait_for_replicas`]) `WAIT` on the same
+    /// Runs `pipe`, then (with [`RedisSettings::wait_for_replicas`]) `WAIT` on the same
     /// connection, and returns the values of `pipe`'s commands.
     async fn write(&self, mut pipe: Pipeline) -> Result<Vec<Value>, StoreError> {
         if self.wait_replicas > 0 {
@@ -551,122 +427,6 @@ impl RedisStore {
         let mut pipe = redis::pipe();
         pipe.zrem(self.keys.user(user), family_ids);
         self.write(pipe).await.map(drop)
-    }
-}
-
-#[async_trait]
-impl RevocationStore for RedisStore {
-    async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
-        if expires_at <= unix_now() {
-            return Ok(());
-        }
-        let (key, channel) = self.keys.rev(&digest);
-        let exp = expires_at.to_string();
-        let message = format!("{}:{expires_at}", hex(&digest));
-        let _: i64 = self
-            .eval(
-                REVOKE,
-                &[&key, &channel],
-                &[&exp, &message, self.keys.publish_cmd()],
-            )
-            .await?;
-        if let Some(c) = &self.cache {
-            c.remember(digest, expires_at).await;
-        }
-        Ok(())
-    }
-
-    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
-        let mut conn = self.conn.clone();
-        conn.exists(self.keys.rev(digest).0).await.map_err(map_err)
-    }
-
-    fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
-        self.cache.as_ref()?.is_revoked_now(digest)
-    }
-
-    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
-        let (generation, cut, channel) = self.keys.cutoff(subject);
-        let at_s = at.to_string();
-        let n: u64 = self
-            .eval(
-                BUMP_GENERATION,
-                &[&generation, &channel, &cut],
-                &[subject, &at_s, self.keys.publish_cmd()],
-            )
-            .await?;
-        if let Some(c) = &self.cache {
-            c.set_cutoff(
-                subject,
-                SubjectCutoff {
-                    generation: n,
-                    issued_through: at,
-                },
-            );
-        }
-        Ok(n)
-    }
-
-    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
-        let (generation, cut, _) = self.keys.cutoff(subject);
-        let mut conn = self.conn.clone();
-        // Both keys share a slot on a cluster.
-        let (generation, cut): (Option<u64>, Option<u64>) = redis::pipe()
-            .get(generation)
-            .get(cut)
-            .query_async(&mut conn)
-            .await
-            .map_err(map_err)?;
-        Ok(SubjectCutoff {
-            generation: generation.unwrap_or(0),
-            issued_through: cut.unwrap_or(0),
-        })
-    }
-
-    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
-        let mut conn = self.conn.clone();
-        let n: Option<u64> = conn
-            .get(self.keys.cutoff(subject).0)
-            .await
-            .map_err(map_err)?;
-        Ok(n.unwrap_or(0))
-    }
-
-    /// `EXISTS` of the digest and `GET` of the subject's generation and cutoff: one round
-    /// trip on a single node, two concurrent ones on a cluster (two slots).
-    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
-        let (rev, _) = self.keys.rev(token.digest);
-        let (generation, cut, _) = self.keys.cutoff(token.subject);
-        let mut conn = self.conn.clone();
-        let (revoked, generation, cut): (bool, Option<u64>, Option<u64>) = if self.keys.is_cluster()
-        {
-            let mut other = self.conn.clone();
-            let mut pipe = redis::pipe();
-            pipe.get(&generation).get(&cut);
-            let (revoked, cutoff) = tokio::join!(
-                conn.exists::<_, bool>(&rev),
-                pipe.query_async::<(Option<u64>, Option<u64>)>(&mut other)
-            );
-            let (generation, cut) = cutoff.map_err(map_err)?;
-            (revoked.map_err(map_err)?, generation, cut)
-        } else {
-            redis::pipe()
-                .exists(&rev)
-                .get(&generation)
-                .get(&cut)
-                .query_async(&mut conn)
-                .await
-                .map_err(map_err)?
-        };
-        let cutoff = SubjectCutoff {
-            generation: generation.unwrap_or(0),
-            issued_through: cut.unwrap_or(0),
-        };
-        Ok(revoked || cutoff.revokes(token))
-    }
-
-    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        self.cache.as_ref()?.check_now(token)
     }
 }
 
@@ -911,129 +671,6 @@ impl RefreshStore for RedisStore {
             }
         }
         Ok(dropped)
-    }
-}
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct GrantValue {
-    by: String,
-    at: u64,
-}
-
-fn audit_entry(
-    tenant: &str,
-    principal: &str,
-    scope: &Scope,
-    action: AuditAction,
-    actor: &str,
-) -> Result<String, StoreError> {
-    serde_json::to_string(&AuditEntry {
-        tenant: tenant.to_owned(),
-        principal: principal.to_owned(),
-        scope: scope.to_string(),
-        action,
-        actor: actor.to_owned(),
-        at: unix_now(),
-    })
-    .map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-/// Grants as one hash per tenant and principal; the audit trail as one append-only list
-/// per tenant (this crate only ever `RPUSH`es to it). Each change and its audit entry are
-/// written by one Lua script.
-#[async_trait]
-impl GrantStore for RedisStore {
-    async fn grant_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        granted_by: &str,
-    ) -> Result<bool, StoreError> {
-        check_grant_ids(tenant, principal, granted_by)?;
-        let value = serde_json::to_string(&GrantValue {
-            by: granted_by.to_owned(),
-            at: unix_now(),
-        })
-        .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let entry = audit_entry(tenant, principal, scope, AuditAction::Grant, granted_by)?;
-        let changed: i64 = self
-            .eval(
-                GRANT,
-                &[
-                    &self.keys.grants(tenant, principal),
-                    &self.keys.audit(tenant),
-                ],
-                &[scope.as_str(), &value, &entry],
-            )
-            .await?;
-        Ok(changed == 1)
-    }
-
-    async fn revoke_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        revoked_by: &str,
-    ) -> Result<bool, StoreError> {
-        check_grant_ids(tenant, principal, revoked_by)?;
-        let entry = audit_entry(tenant, principal, scope, AuditAction::Revoke, revoked_by)?;
-        let changed: i64 = self
-            .eval(
-                REVOKE_GRANT,
-                &[
-                    &self.keys.grants(tenant, principal),
-                    &self.keys.audit(tenant),
-                ],
-                &[scope.as_str(), &entry],
-            )
-            .await?;
-        Ok(changed == 1)
-    }
-
-    async fn granted_scopes(
-        &self,
-        tenant: &str,
-        principal: &str,
-    ) -> Result<Vec<ScopeGrant>, StoreError> {
-        let mut conn = self.conn.clone();
-        let all: Vec<(String, String)> = conn
-            .hgetall(self.keys.grants(tenant, principal))
-            .await
-            .map_err(map_err)?;
-        let mut out: Vec<ScopeGrant> = all
-            .into_iter()
-            .filter_map(|(scope, v)| {
-                let v: GrantValue = serde_json::from_str(&v).ok()?;
-                Some(ScopeGrant {
-                    tenant: tenant.to_owned(),
-                    principal: principal.to_owned(),
-                    scope,
-                    granted_by: v.by,
-                    granted_at: v.at,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.scope.as_bytes().cmp(b.scope.as_bytes()));
-        Ok(out)
-    }
-
-    async fn audit_log(
-        &self,
-        tenant: &str,
-        principal: Option<&str>,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut conn = self.conn.clone();
-        let raw: Vec<String> = conn
-            .lrange(self.keys.audit(tenant), 0, -1)
-            .await
-            .map_err(map_err)?;
-        Ok(raw
-            .iter()
-            .filter_map(|r| serde_json::from_str::<AuditEntry>(r).ok())
-            .filter(|e| principal.is_none_or(|p| e.principal == p))
-            .collect())
     }
 }
 

@@ -2,22 +2,21 @@
 //! through [`StoreGuard::run`](super::StoreGuard) and records the domain metrics
 //! (revocations, sessions, refreshes, reuse, grant changes) when it succeeds.
 //!
-//! ⚠️ Every trait method must be forwarded here, default methods included: one that is
-//! not answers with the trait's default instead of the wrapped store's (the
-//! `guarded_memory` conformance suite in `tests/conformance.rs` catches that).
+//! Each capability trait is implemented exactly when the wrapped store has it; none of
+//! them has a default method, so a method left out here does not compile.
 
 use async_trait::async_trait;
 
 use super::{Guarded, open_error};
-use crate::store::grants::{AuditEntry, GrantStore, ScopeGrant};
+use crate::store::grants::{AuditEntry, GrantChange, GrantStore, ScopeGrant};
 use crate::store::refresh::{
     AccessRef, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
 };
 use crate::store::{
-    RevocationCheck, RevocationNote, RevocationStore, StoreError, SubjectCutoff, TokenDigest,
+    RevocationCheck, RevocationNote, RevocationNotes, RevocationStore, StoreError, SubjectCutoff,
+    SubjectRevocation, TokenDigest,
 };
 use crate::telemetry;
-use crate::token::scope::Scope;
 
 #[async_trait]
 impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
@@ -25,79 +24,12 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
         let r = self
             .call("revoke", self.inner.revoke(digest, expires_at))
             .await;
-        if r.is_ok() {
-            telemetry::revoked("token");
-        }
+        revoked(&r, "token");
         r
     }
 
     async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
         self.call_check("is_revoked", self.inner.is_revoked(digest))
-            .await
-    }
-
-    fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
-        match self.inner.is_revoked_now(digest) {
-            Some(r) => Some(r),
-            None => self.refuse_now(),
-        }
-    }
-
-    async fn revoke_noted(
-        &self,
-        digest: TokenDigest,
-        expires_at: u64,
-        note: &RevocationNote,
-    ) -> Result<(), StoreError> {
-        let r = self
-            .call("revoke", self.inner.revoke_noted(digest, expires_at, note))
-            .await;
-        if r.is_ok() {
-            telemetry::revoked("token");
-        }
-        r
-    }
-
-    async fn revocation_note(
-        &self,
-        digest: &TokenDigest,
-    ) -> Result<Option<RevocationNote>, StoreError> {
-        self.call("revocation_note", self.inner.revocation_note(digest))
-            .await
-    }
-
-    async fn revoke_for(
-        &self,
-        subject: &str,
-        digest: TokenDigest,
-        expires_at: u64,
-    ) -> Result<(), StoreError> {
-        let r = self
-            .call("revoke", self.inner.revoke_for(subject, digest, expires_at))
-            .await;
-        if r.is_ok() {
-            telemetry::revoked("token");
-        }
-        r
-    }
-
-    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
-        self.call("subject_cutoff", self.inner.subject_cutoff(subject))
-            .await
-    }
-
-    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
-        let r = self
-            .call("revoke_all_for", self.inner.revoke_all_for(subject, at))
-            .await;
-        if r.is_ok() {
-            telemetry::revoked("subject");
-        }
-        r
-    }
-
-    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
-        self.call("generation", self.inner.generation(subject))
             .await
     }
 
@@ -110,6 +42,66 @@ impl<S: RevocationStore + ?Sized> RevocationStore for Guarded<S> {
             Some(r) => Some(r),
             None => self.refuse_now(),
         }
+    }
+}
+
+#[async_trait]
+impl<S: SubjectRevocation + ?Sized> SubjectRevocation for Guarded<S> {
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
+        let r = self
+            .call("revoke_all_for", self.inner.revoke_all_for(subject, at))
+            .await;
+        revoked(&r, "subject");
+        r
+    }
+
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
+        self.call("subject_cutoff", self.inner.subject_cutoff(subject))
+            .await
+    }
+
+    async fn revoke_for(
+        &self,
+        subject: &str,
+        digest: TokenDigest,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        let r = self
+            .call("revoke", self.inner.revoke_for(subject, digest, expires_at))
+            .await;
+        revoked(&r, "token");
+        r
+    }
+}
+
+#[async_trait]
+impl<S: RevocationNotes + ?Sized> RevocationNotes for Guarded<S> {
+    async fn revoke_noted(
+        &self,
+        digest: TokenDigest,
+        expires_at: u64,
+        note: &RevocationNote,
+    ) -> Result<(), StoreError> {
+        let r = self
+            .call("revoke", self.inner.revoke_noted(digest, expires_at, note))
+            .await;
+        revoked(&r, "token");
+        r
+    }
+
+    async fn revocation_note(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<RevocationNote>, StoreError> {
+        self.call("revocation_note", self.inner.revocation_note(digest))
+            .await
+    }
+}
+
+/// Counts a revocation that succeeded.
+fn revoked<T>(r: &Result<T, StoreError>, what: &'static str) {
+    if r.is_ok() {
+        telemetry::revoked(what);
     }
 }
 
@@ -206,18 +198,9 @@ impl<S: RefreshStore + ?Sized> RefreshStore for Guarded<S> {
 
 #[async_trait]
 impl<S: GrantStore + ?Sized> GrantStore for Guarded<S> {
-    async fn grant_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        granted_by: &str,
-    ) -> Result<bool, StoreError> {
+    async fn grant_scope(&self, change: &GrantChange<'_>) -> Result<bool, StoreError> {
         let r = self
-            .call(
-                "grant_scope",
-                self.inner.grant_scope(tenant, principal, scope, granted_by),
-            )
+            .call("grant_scope", self.inner.grant_scope(change))
             .await;
         if matches!(r, Ok(true)) {
             telemetry::grant_changed("grant");
@@ -225,19 +208,9 @@ impl<S: GrantStore + ?Sized> GrantStore for Guarded<S> {
         r
     }
 
-    async fn revoke_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        revoked_by: &str,
-    ) -> Result<bool, StoreError> {
+    async fn revoke_scope(&self, change: &GrantChange<'_>) -> Result<bool, StoreError> {
         let r = self
-            .call(
-                "revoke_scope",
-                self.inner
-                    .revoke_scope(tenant, principal, scope, revoked_by),
-            )
+            .call("revoke_scope", self.inner.revoke_scope(change))
             .await;
         if matches!(r, Ok(true)) {
             telemetry::grant_changed("revoke");

@@ -14,7 +14,7 @@
 //! use std::time::Duration;
 //! use axum_token_auth::TokenAuth;
 //! use axum_token_auth::store::grants::{GrantStore, MemoryGrantStore};
-//! use axum_token_auth::store::guard::{GuardSettings, Guarded};
+//! use axum_token_auth::store::breaker::{GuardSettings, Guarded};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let settings = GuardSettings::default()
@@ -48,7 +48,7 @@
 //!    state; when it answers, the breaker closes.
 //!
 //! The synchronous per-request check ([`RevocationStore::check_now`]: in-process stores
-//! and the Redis store's local cache) is passed through untouched: a cache that knows
+//! and the local replicas of the Redis and PostgreSQL stores) is passed through untouched: a cache that knows
 //! the answer keeps answering, and only when it does not is the breaker consulted (one
 //! atomic load).
 //!
@@ -63,14 +63,19 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, Semaphore};
 
-pub use crate::store::breaker::BreakerState;
-use crate::store::breaker::{Breaker, MonotonicMillis, Transition};
 use crate::store::grants::GrantStore;
 use crate::store::refresh::RefreshStore;
-use crate::store::{RevocationStore, StoreError, TokenDigest};
+use crate::store::{
+    IntoDynSubjectRevocation, RevocationNotes, RevocationStore, StoreError, SubjectRevocation,
+    TokenDigest,
+};
 use crate::telemetry;
 
 mod delegate;
+mod state;
+
+pub use state::BreakerState;
+use state::{Breaker, MonotonicMillis, Transition};
 
 /// Default timeout of the per-request revocation check: 250 ms.
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_millis(250);
@@ -128,7 +133,7 @@ impl GuardSettings {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::guard::GuardSettings;
+    /// use axum_token_auth::store::breaker::GuardSettings;
     ///
     /// let g = GuardSettings::default().check_timeout(Duration::from_millis(100));
     /// # let _ = g;
@@ -143,7 +148,7 @@ impl GuardSettings {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::guard::GuardSettings;
+    /// use axum_token_auth::store::breaker::GuardSettings;
     ///
     /// let g = GuardSettings::default().call_timeout(Duration::from_millis(500));
     /// # let _ = g;
@@ -158,7 +163,7 @@ impl GuardSettings {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::guard::GuardSettings;
+    /// use axum_token_auth::store::breaker::GuardSettings;
     ///
     /// let g = GuardSettings::default().max_in_flight(1024);
     /// # let _ = g;
@@ -173,7 +178,7 @@ impl GuardSettings {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::guard::GuardSettings;
+    /// use axum_token_auth::store::breaker::GuardSettings;
     ///
     /// let g = GuardSettings::default().open_after(10);
     /// # let _ = g;
@@ -188,7 +193,7 @@ impl GuardSettings {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use axum_token_auth::store::guard::GuardSettings;
+    /// use axum_token_auth::store::breaker::GuardSettings;
     ///
     /// let g = GuardSettings::default().probe_interval(Duration::from_secs(2));
     /// # let _ = g;
@@ -513,17 +518,62 @@ impl<S: GrantStore + ?Sized> Guarded<S> {
     }
 }
 
-/// The revocation store as the builder keeps it: guarded unless the settings say not.
-pub(crate) fn guard_revocation(
-    store: Arc<dyn RevocationStore>,
-    settings: &GuardSettings,
-) -> (Arc<dyn RevocationStore>, Option<StoreGuard>) {
-    if !settings.enabled {
-        return (store, None);
-    }
-    let guarded = Guarded::revocation(store, settings);
-    let guard = guarded.guard.clone();
-    (Arc::new(guarded), Some(guard))
+/// The revocation store as the builder keeps it: guarded unless the settings say not,
+/// seen through the capabilities the crate uses (the notes handle is the same store).
+pub(crate) struct RevocationHandles {
+    pub(crate) store: Arc<dyn SubjectRevocation>,
+    pub(crate) notes: Option<Arc<dyn RevocationNotes>>,
+    pub(crate) guard: Option<StoreGuard>,
+}
+
+/// A revocation store registered with the builder, guarded once the builder knows the
+/// [`GuardSettings`]: what it can do is captured here, at registration, where its type
+/// is still known.
+pub(crate) type RevocationRegistration =
+    Box<dyn FnOnce(&GuardSettings) -> RevocationHandles + Send>;
+
+/// Registers a store with subject-wide revocation (notes are not kept).
+pub(crate) fn register_revocation<S: IntoDynSubjectRevocation + ?Sized>(
+    store: Arc<S>,
+) -> RevocationRegistration {
+    Box::new(move |settings: &GuardSettings| {
+        if !settings.enabled {
+            return RevocationHandles {
+                store: store.into_dyn(),
+                notes: None,
+                guard: None,
+            };
+        }
+        let guarded = Arc::new(Guarded::revocation(store, settings));
+        let guard = Some(guarded.guard.clone());
+        RevocationHandles {
+            store: guarded,
+            notes: None,
+            guard,
+        }
+    })
+}
+
+/// Registers a store with subject-wide revocation that also keeps notes.
+pub(crate) fn register_noted_revocation<S: SubjectRevocation + RevocationNotes>(
+    store: Arc<S>,
+) -> RevocationRegistration {
+    Box::new(move |settings: &GuardSettings| {
+        if !settings.enabled {
+            return RevocationHandles {
+                notes: Some(Arc::clone(&store) as Arc<dyn RevocationNotes>),
+                store,
+                guard: None,
+            };
+        }
+        let guarded = Arc::new(Guarded::revocation(store, settings));
+        let guard = Some(guarded.guard.clone());
+        RevocationHandles {
+            notes: Some(Arc::clone(&guarded) as Arc<dyn RevocationNotes>),
+            store: guarded,
+            guard,
+        }
+    })
 }
 
 /// The refresh store as [`Sessions`](crate::Sessions) keeps it: guarded like `auth`'s
@@ -576,6 +626,14 @@ mod tests {
                 return Err(StoreError::Unavailable("down".into()));
             }
             Ok(false)
+        }
+
+        async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+            self.is_revoked(token.digest).await
+        }
+
+        fn check_now(&self, _: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+            None
         }
     }
 

@@ -13,7 +13,7 @@
 //!
 //! let auth = TokenAuth::builder()
 //!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
-//!     .revocation_store(Arc::new(store.clone()))
+//!     .revocation_store_with_notes(Arc::new(store.clone()))
 //!     .build()?;
 //! let sessions = Sessions::builder(auth.clone(), store.clone()).build()?;
 //! # let _ = sessions;
@@ -26,11 +26,13 @@
 //! `migrations/` directory (recorded in sqlx's `_sqlx_migrations` table):
 //!
 //! - `revoked_tokens(digest, expires_at)`: the SHA-256 digests of revoked token ids,
-//!   kept until the tokens expire ([`RevocationStore`]);
+//!   kept until the tokens expire ([`RevocationStore`](crate::store::RevocationStore),
+//!   [`SubjectRevocation`](crate::store::SubjectRevocation) with
+//!   `token_auth_user_generations`, and [`RevocationNotes`](crate::store::RevocationNotes));
 //! - `refresh_families`: one row per login ([`RefreshStore`]); a rotation locks the row
 //!   (`SELECT … FOR UPDATE`) in one transaction, so concurrent rotations of one token
 //!   from any number of instances produce exactly one successor;
-//! - `scope_grants` and `scope_audit` ([`GrantStore`]): every change and its audit row
+//! - `scope_grants` and `scope_audit` ([`GrantStore`](crate::store::grants::GrantStore)): every change and its audit row
 //!   are written by one statement; a trigger makes `scope_audit` append-only (`UPDATE`,
 //!   `DELETE` and `TRUNCATE` raise an error). For a stronger guarantee, also revoke
 //!   those privileges (and table ownership) from the application's role.
@@ -41,28 +43,28 @@
 //! # The revocation cache and its staleness bound
 //!
 //! [`PostgresStore::connect`] keeps the live revocations and subject cutoffs in process
-//! memory, so the per-request check ([`RevocationStore::check_now`]) costs no query.
+//! memory, so the per-request check ([`RevocationStore::check_now`](crate::store::RevocationStore::check_now)) costs no query.
 //! The design is the Redis store's: a trigger announces every write to
 //! `revoked_tokens` and `token_auth_user_generations` with `NOTIFY`, inside the writing
 //! transaction, so PostgreSQL delivers it exactly when the write commits (whoever wrote
 //! it: another instance, an older version of this crate, a SQL console). Each store
 //! `LISTEN`s on one connection of its own (`application_name`
 //! `axum-token-auth-listener`), then loads every live revocation and cutoff (warm
-//! start), and sends a heartbeat on the channel every [`PostgresOptions::heartbeat`]
+//! start), and sends a heartbeat on the channel every quarter of the staleness bound
 //! (500 ms). It trusts its copy only while it has heard the channel within
-//! [`PostgresOptions::max_staleness`] (2 s); otherwise (listener connection lost,
+//! [`PostgresSettings::max_staleness`] (2 s); otherwise (listener connection lost,
 //! server stalled or down, the triggers missing because `migrate` was not run) every
 //! check is one query, as without the cache, and fails closed when the server is down.
 //! So a revocation made through one instance is refused by every other within
 //! `max_staleness` in the worst case, and within the notification delay (about a
 //! millisecond on loopback) normally. The copy holds up to 1 000 000 live revocations;
 //! past that it is not trusted and checks go to the database.
-//! [`PostgresOptions::without_local_cache`] turns it off. Every store's heartbeat reaches
+//! [`PostgresSettings::without_local_cache`] turns it off. Every store's heartbeat reaches
 //! every listener: N instances cost each listener 2N tiny notifications per second.
 //!
 //! # Schemas
 //!
-//! [`PostgresOptions::schema`] puts every table of this crate (and sqlx's
+//! [`PostgresSettings::schema`] puts every table of this crate (and sqlx's
 //! `_sqlx_migrations` of them) in a schema of their own: each connection of the pool
 //! gets `search_path` = that schema, and [`migrate`](PostgresStore::migrate) creates it
 //! when missing. Another table named `revoked_tokens` elsewhere in the database (a seed
@@ -75,27 +77,28 @@
 //! the application's directory and skip `migrate`).
 
 mod cache;
+mod grants;
+mod revocation;
+mod settings;
+
+pub use settings::PostgresSettings;
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-use crate::store::grants::{AuditAction, AuditEntry, GrantStore, ScopeGrant, check_grant_ids};
 use crate::store::memory::DEFAULT_REVOCATION_CAPACITY;
 use crate::store::refresh::rotation::{Decision, FamilyState, Parent, decide, remember_access};
 use crate::store::refresh::{
     AccessRef, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
 };
 use crate::store::replica::RevocationReplica;
-use crate::store::{
-    RevocationCheck, RevocationNote, RevocationStore, StoreError, SubjectCutoff, TokenDigest,
-};
+use crate::store::{StoreError, TokenDigest};
 use crate::token::clock::{Clock, SystemClock};
-use crate::token::scope::Scope;
 
 /// How long [`PostgresStore::connect`] waits for a connection before reporting
 /// [`StoreError::Unavailable`].
@@ -106,121 +109,6 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 
 /// Rows deleted per statement by the purges (keeps each transaction short).
 const PURGE_BATCH: i64 = 10_000;
-
-/// Options of [`PostgresStore::connect_with`].
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct PostgresOptions {
-    /// The schema holding this crate's tables (default: none, the server's
-    /// `search_path`, usually `public`).
-    pub schema: Option<String>,
-    /// Keep live revocations in process memory, current through LISTEN/NOTIFY (default
-    /// on; see the module docs).
-    pub local_cache: bool,
-    /// How often each store sends a heartbeat on the channel (default 500 ms).
-    pub heartbeat: Duration,
-    /// How long the cache is trusted without hearing the channel (default 2 s).
-    pub max_staleness: Duration,
-    /// The pool size (default [`DEFAULT_MAX_CONNECTIONS`]; the listener's connection
-    /// comes on top).
-    pub max_connections: u32,
-    /// How long an operation waits for a connection (default
-    /// [`DEFAULT_ACQUIRE_TIMEOUT`]).
-    pub acquire_timeout: Duration,
-}
-
-impl Default for PostgresOptions {
-    fn default() -> Self {
-        PostgresOptions {
-            schema: None,
-            local_cache: true,
-            heartbeat: Duration::from_millis(500),
-            max_staleness: Duration::from_secs(2),
-            max_connections: DEFAULT_MAX_CONNECTIONS,
-            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
-        }
-    }
-}
-
-impl PostgresOptions {
-    /// Puts this crate's tables in `schema` (letters, digits and `_`, not starting with
-    /// a digit, at most 52 bytes; checked by [`PostgresStore::connect_with`]).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::postgres::PostgresOptions;
-    ///
-    /// // Side by side with a legacy `revoked_tokens` table of the system being replaced.
-    /// let o = PostgresOptions::default().schema("token_auth");
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn schema(mut self, schema: impl Into<String>) -> Self {
-        self.schema = Some(schema.into());
-        self
-    }
-
-    /// Turns the local revocation cache off: every check is one query.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::postgres::PostgresOptions;
-    ///
-    /// let o = PostgresOptions::default().without_local_cache();
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn without_local_cache(mut self) -> Self {
-        self.local_cache = false;
-        self
-    }
-
-    /// Sets the cache's staleness bound (and a heartbeat of a quarter of it).
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::postgres::PostgresOptions;
-    ///
-    /// let o = PostgresOptions::default().max_staleness(Duration::from_secs(2));
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn max_staleness(mut self, bound: Duration) -> Self {
-        self.max_staleness = bound;
-        self.heartbeat = bound / 4;
-        self
-    }
-
-    /// Sets the pool size.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::postgres::PostgresOptions;
-    ///
-    /// let o = PostgresOptions::default().max_connections(20);
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn max_connections(mut self, n: u32) -> Self {
-        self.max_connections = n.max(1);
-        self
-    }
-
-    /// Sets how long an operation waits for a connection.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use axum_token_auth::store::postgres::PostgresOptions;
-    ///
-    /// let o = PostgresOptions::default().acquire_timeout(Duration::from_millis(250));
-    /// # let _ = o;
-    /// ```
-    #[must_use]
-    pub fn acquire_timeout(mut self, timeout: Duration) -> Self {
-        self.acquire_timeout = timeout;
-        self
-    }
-}
 
 /// Whether `schema` is a plain identifier we can quote safely (and whose channel name
 /// `token_auth:` + schema fits PostgreSQL's 63 bytes).
@@ -235,8 +123,12 @@ fn valid_schema(schema: &str) -> bool {
 
 /// Revocations, refresh families and scope grants in PostgreSQL.
 ///
-/// Cheap to clone (the pool is shared). Implements [`RevocationStore`],
-/// [`RefreshStore`] and [`GrantStore`]; run [`migrate`](Self::migrate) once at start-up.
+/// Cheap to clone (the pool is shared). Implements
+/// [`RevocationStore`](crate::store::RevocationStore) with
+/// [`SubjectRevocation`](crate::store::SubjectRevocation) and
+/// [`RevocationNotes`](crate::store::RevocationNotes) (register it with
+/// [`revocation_store_with_notes`](crate::TokenAuthBuilder::revocation_store_with_notes)
+/// to keep notes), [`RefreshStore`] and [`GrantStore`](crate::store::grants::GrantStore); run [`migrate`](Self::migrate) once at start-up.
 /// Errors reaching the server (refused, timed out, pool exhausted, server shutting
 /// down) are [`StoreError::Unavailable`]; anything else is [`StoreError::Backend`].
 #[derive(Clone)]
@@ -274,14 +166,14 @@ impl PostgresStore {
     /// For other settings use [`connect_with`](Self::connect_with), or build the pool
     /// yourself and use [`from_pool`](Self::from_pool).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, PostgresOptions::default()).await
+        Self::connect_with(url, PostgresSettings::default()).await
     }
 
-    /// Connects with `options`. An invalid [`PostgresOptions::schema`] is a
+    /// Connects with `settings`. An invalid [`PostgresSettings::schema`] is a
     /// [`StoreError::Backend`].
-    pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
+    pub async fn connect_with(url: &str, settings: PostgresSettings) -> Result<Self, StoreError> {
         let mut connect = PgConnectOptions::from_str(url).map_err(db_err)?;
-        if let Some(schema) = &options.schema {
+        if let Some(schema) = &settings.schema {
             if !valid_schema(schema) {
                 return Err(StoreError::Backend(
                     "postgres: the schema name must be letters, digits and _ (at most 52 bytes)"
@@ -291,25 +183,25 @@ impl PostgresStore {
             connect = connect.options([("search_path", schema.as_str())]);
         }
         let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.acquire_timeout)
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(connect)
             .await
             .map_err(db_err)?;
         let mut store = Self::from_pool(pool);
-        store.schema = options.schema.as_deref().map(Arc::from);
-        if options.local_cache {
+        store.schema = settings.schema.as_deref().map(Arc::from);
+        if settings.replica.local {
             let cache = Arc::new(RevocationReplica::new(
                 "postgres",
                 1,
                 DEFAULT_REVOCATION_CAPACITY,
-                options.max_staleness,
+                settings.replica.max_staleness,
             ));
             let tasks = cache::spawn(
                 store.pool.clone(),
                 Arc::clone(&cache),
-                options.heartbeat,
-                options.acquire_timeout,
+                settings.replica.heartbeat,
+                settings.acquire_timeout,
             );
             store.cache = Some(cache);
             store._tasks = Some(Arc::new(tasks));
@@ -354,19 +246,12 @@ impl PostgresStore {
 
     /// Whether the local revocation cache is currently trusted (see the module docs).
     pub fn cache_is_fresh(&self) -> bool {
-        self.cache.as_ref().is_some_and(|c| c.fresh())
+        RevocationReplica::is_fresh(self.cache.as_deref())
     }
 
     /// Waits up to `timeout` for the local cache to be filled and trusted.
     pub async fn wait_for_cache(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if self.cache_is_fresh() {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        self.cache_is_fresh()
+        RevocationReplica::wait_fresh(self.cache.as_deref(), timeout).await
     }
 
     /// The connection pool.
@@ -530,181 +415,6 @@ fn db_err(e: sqlx::Error) -> StoreError {
         StoreError::Unavailable(format!("postgres: {e}"))
     } else {
         StoreError::Backend(format!("postgres: {e}"))
-    }
-}
-
-// ---------------------------------------------------------------------------
-// RevocationStore
-// ---------------------------------------------------------------------------
-
-#[async_trait]
-impl RevocationStore for PostgresStore {
-    async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
-        if expires_at <= self.clock.now() {
-            // Refused as expired anyway.
-            return Ok(());
-        }
-        sqlx::query(
-            "INSERT INTO revoked_tokens (digest, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (digest) DO UPDATE SET expires_at = EXCLUDED.expires_at \
-             WHERE revoked_tokens.expires_at < EXCLUDED.expires_at",
-        )
-        .bind(&digest.0[..])
-        .bind(to_db(expires_at))
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        if let Some(c) = &self.cache {
-            c.remember(digest, expires_at).await;
-        }
-        Ok(())
-    }
-
-    async fn revoke_noted(
-        &self,
-        digest: TokenDigest,
-        expires_at: u64,
-        note: &RevocationNote,
-    ) -> Result<(), StoreError> {
-        if expires_at <= self.clock.now() {
-            return Ok(());
-        }
-        sqlx::query(
-            "INSERT INTO revoked_tokens (digest, expires_at, revoked_at, reason, revoked_by) \
-             VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (digest) DO UPDATE SET \
-              expires_at = GREATEST(revoked_tokens.expires_at, EXCLUDED.expires_at), \
-              revoked_at = EXCLUDED.revoked_at, reason = EXCLUDED.reason, \
-              revoked_by = EXCLUDED.revoked_by",
-        )
-        .bind(&digest.0[..])
-        .bind(to_db(expires_at))
-        .bind(to_db(note.at))
-        .bind(&note.reason)
-        .bind(&note.by)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        if let Some(c) = &self.cache {
-            c.remember(digest, expires_at).await;
-        }
-        Ok(())
-    }
-
-    async fn revocation_note(
-        &self,
-        digest: &TokenDigest,
-    ) -> Result<Option<RevocationNote>, StoreError> {
-        let row: Option<(Option<i64>, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT revoked_at, reason, revoked_by FROM revoked_tokens WHERE digest = $1",
-        )
-        .bind(&digest.0[..])
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(row.and_then(|(at, reason, by)| {
-            Some(RevocationNote {
-                at: from_db(at?),
-                reason: reason?,
-                by,
-            })
-        }))
-    }
-
-    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE digest = $1 AND expires_at > $2)",
-        )
-        .bind(&digest.0[..])
-        .bind(to_db(self.clock.now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)
-    }
-
-    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
-        let (n, cut): (i64, i64) = sqlx::query_as(
-            "INSERT INTO token_auth_user_generations (subject, generation, issued_through) \
-             VALUES ($1, 1, $2) \
-             ON CONFLICT (subject) DO UPDATE \
-             SET generation = token_auth_user_generations.generation + 1, \
-                 issued_through = GREATEST(token_auth_user_generations.issued_through, \
-                                           EXCLUDED.issued_through) \
-             RETURNING generation, issued_through",
-        )
-        .bind(subject)
-        .bind(to_db(at))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)?;
-        let generation = from_db(n);
-        if let Some(c) = &self.cache {
-            c.set_cutoff(
-                subject,
-                SubjectCutoff {
-                    generation,
-                    issued_through: from_db(cut),
-                },
-            );
-        }
-        Ok(generation)
-    }
-
-    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT generation, issued_through FROM token_auth_user_generations \
-             WHERE subject = $1",
-        )
-        .bind(subject)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(
-            row.map_or_else(SubjectCutoff::default, |(g, c)| SubjectCutoff {
-                generation: from_db(g),
-                issued_through: from_db(c),
-            }),
-        )
-    }
-
-    async fn generation(&self, subject: &str) -> Result<u64, StoreError> {
-        let n: Option<i64> = sqlx::query_scalar(
-            "SELECT generation FROM token_auth_user_generations WHERE subject = $1",
-        )
-        .bind(subject)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(n.unwrap_or(0).max(0) as u64)
-    }
-
-    /// One query: the digest, and the subject's cutoff (its generation when the token
-    /// carries one, else its `iat` against the last revoke-everything).
-    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
-        sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE digest = $1 AND expires_at > $2) \
-             OR EXISTS (SELECT 1 FROM token_auth_user_generations WHERE subject = $3 AND \
-                 CASE WHEN $4::bigint IS NOT NULL THEN generation > $4::bigint \
-                      ELSE issued_through > 0 AND issued_through >= $5 END)",
-        )
-        .bind(&token.digest.0[..])
-        .bind(to_db(self.clock.now()))
-        .bind(token.subject)
-        .bind(token.generation.map(to_db))
-        .bind(to_db(token.issued_at))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db_err)
-    }
-
-    fn is_revoked_now(&self, digest: &TokenDigest) -> Option<Result<bool, StoreError>> {
-        self.cache.as_deref()?.is_revoked_now(digest)
-    }
-
-    /// From the local cache while it is trusted, else `None` (then
-    /// [`check`](RevocationStore::check) queries).
-    fn check_now(&self, token: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        self.cache.as_deref()?.check_now(token)
     }
 }
 
@@ -984,131 +694,6 @@ impl RefreshStore for PostgresStore {
 // ---------------------------------------------------------------------------
 // GrantStore
 // ---------------------------------------------------------------------------
-
-#[async_trait]
-impl GrantStore for PostgresStore {
-    async fn grant_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        granted_by: &str,
-    ) -> Result<bool, StoreError> {
-        check_grant_ids(tenant, principal, granted_by)?;
-        // One statement, hence one transaction: the audit row is written exactly when
-        // the grant is, and a concurrent duplicate grant waits and then does nothing.
-        let logged = sqlx::query(
-            "WITH granted AS ( \
-               INSERT INTO scope_grants (tenant, principal, scope, granted_by, granted_at) \
-               VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING \
-               RETURNING tenant, principal, scope, granted_by, granted_at) \
-             INSERT INTO scope_audit (tenant, principal, scope, action, actor, at) \
-             SELECT tenant, principal, scope, 'grant', granted_by, granted_at FROM granted",
-        )
-        .bind(tenant)
-        .bind(principal)
-        .bind(scope.to_string())
-        .bind(granted_by)
-        .bind(to_db(self.clock.now()))
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        Ok(logged > 0)
-    }
-
-    async fn revoke_scope(
-        &self,
-        tenant: &str,
-        principal: &str,
-        scope: &Scope,
-        revoked_by: &str,
-    ) -> Result<bool, StoreError> {
-        check_grant_ids(tenant, principal, revoked_by)?;
-        let logged = sqlx::query(
-            "WITH revoked AS ( \
-               DELETE FROM scope_grants WHERE tenant = $1 AND principal = $2 AND scope = $3 \
-               RETURNING tenant, principal, scope) \
-             INSERT INTO scope_audit (tenant, principal, scope, action, actor, at) \
-             SELECT tenant, principal, scope, 'revoke', $4, $5 FROM revoked",
-        )
-        .bind(tenant)
-        .bind(principal)
-        .bind(scope.to_string())
-        .bind(revoked_by)
-        .bind(to_db(self.clock.now()))
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?
-        .rows_affected();
-        Ok(logged > 0)
-    }
-
-    async fn granted_scopes(
-        &self,
-        tenant: &str,
-        principal: &str,
-    ) -> Result<Vec<ScopeGrant>, StoreError> {
-        let rows: Vec<(String, String, String, String, i64)> = sqlx::query_as(
-            "SELECT tenant, principal, scope, granted_by, granted_at FROM scope_grants \
-             WHERE tenant = $1 AND principal = $2 ORDER BY scope COLLATE \"C\"",
-        )
-        .bind(tenant)
-        .bind(principal)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(tenant, principal, scope, granted_by, granted_at)| ScopeGrant {
-                    tenant,
-                    principal,
-                    scope,
-                    granted_by,
-                    granted_at: from_db(granted_at),
-                },
-            )
-            .collect())
-    }
-
-    async fn audit_log(
-        &self,
-        tenant: &str,
-        principal: Option<&str>,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        let rows: Vec<(String, String, String, String, String, i64)> = sqlx::query_as(
-            "SELECT tenant, principal, scope, action, actor, at FROM scope_audit \
-             WHERE tenant = $1 AND ($2::text IS NULL OR principal = $2) ORDER BY id",
-        )
-        .bind(tenant)
-        .bind(principal)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        rows.into_iter()
-            .map(|(tenant, principal, scope, action, actor, at)| {
-                let action = match action.as_str() {
-                    "grant" => AuditAction::Grant,
-                    "revoke" => AuditAction::Revoke,
-                    other => {
-                        return Err(StoreError::Backend(format!(
-                            "postgres: unknown audit action {other:?}"
-                        )));
-                    }
-                };
-                Ok(AuditEntry {
-                    tenant,
-                    principal,
-                    scope,
-                    action,
-                    actor,
-                    at: from_db(at),
-                })
-            })
-            .collect()
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,5 @@
 //! The circuit breaker of a store handle: a small state machine over atomics, driven by
-//! the outcomes of calls and by a background probe (see [`guard`](crate::store::guard)).
+//! the outcomes of calls and by a background probe (see [`breaker`](crate::store::breaker)).
 //!
 //! ```text
 //!   Closed ──(open_after consecutive outages)──▶ Open ──(probe_interval)──▶ HalfOpen
