@@ -8,7 +8,7 @@
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../examples/quickstart.rs"]
-mod quickstart;
+mod demo;
 use crate::common::seeds;
 
 use axum::body::Body;
@@ -21,7 +21,7 @@ use tower::ServiceExt;
 const ALICE: &str = r#"{"username":"alice","password":"alice-password"}"#;
 
 async fn login(headers: &[(&str, &str)], body: &str) -> (StatusCode, Vec<String>, Value) {
-    let app = quickstart::demo_app().await.expect("the demo app builds");
+    let app = demo::demo_app().await.expect("the demo app builds");
     let mut req = Request::post("/auth/login").header(HOST, "localhost:3000");
     for (k, v) in headers {
         req = req.header(*k, *v);
@@ -99,7 +99,7 @@ async fn a_same_origin_json_login_sets_cookies_and_puts_no_token_in_the_body() {
 
 #[tokio::test]
 async fn unknown_paths_are_404_and_guarded_ones_401_without_a_token() {
-    let app = quickstart::demo_app().await.expect("the demo app builds");
+    let app = demo::demo_app().await.expect("the demo app builds");
     for (path, expected) in [
         ("/nope", StatusCode::NOT_FOUND),
         ("/me", StatusCode::UNAUTHORIZED),
@@ -175,7 +175,7 @@ async fn get_me(app: &axum::Router, token: &str) -> (StatusCode, Option<String>,
 
 #[tokio::test]
 async fn every_legacy_format_is_accepted_until_legacy_accept_until() {
-    let open = quickstart::demo_app_with(&legacy_env("2099-01-01T00:00:00Z".into()))
+    let open = demo::demo_app_with(&legacy_env("2099-01-01T00:00:00Z".into()))
         .await
         .expect("the demo app builds");
     let tokens = legacy_tokens();
@@ -190,7 +190,7 @@ async fn every_legacy_format_is_accepted_until_legacy_accept_until() {
         .unwrap()
         .as_secs()
         - 60;
-    let closed = quickstart::demo_app_with(&legacy_env(past.to_string()))
+    let closed = demo::demo_app_with(&legacy_env(past.to_string()))
         .await
         .expect("the demo app builds");
     for (format, token, _) in &tokens {
@@ -214,6 +214,6 @@ fn legacy_accept_until_reads_rfc_3339() {
         ("2027-13-01T00:00:00Z", None),
         ("2027-01-31T00:00:00", None),
     ] {
-        assert_eq!(quickstart::rfc3339_seconds(text), secs, "{text}");
+        assert_eq!(demo::rfc3339_seconds(text), secs, "{text}");
     }
 }
