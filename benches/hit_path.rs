@@ -10,7 +10,9 @@
 //!     target/release/deps/hit_path-<hash> cookie_cached 10000
 //! ```
 //!
-//! Cases: `bare` (no layer, the same `Authorization` header), `bearer_cached` (an HS256
+//! Cases: `bare` (no layer, the same `Authorization` header), `noop_layer` (a layer that
+//! only passes requests on: what any layer on an axum route costs — axum clones and boxes
+//! a layered route's service and future on every request), `bearer_cached` (an HS256
 //! access token in `Authorization: Bearer`, the verified-token cache warm),
 //! `cookie_cached` (the same token in the access cookie, a safe `GET`), and
 //! `bearer_uncached` (cache off, for scale; `benches/miss_path.rs` profiles misses).
@@ -20,7 +22,9 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::body::Body;
@@ -30,7 +34,13 @@ use http::HeaderValue;
 use tower::ServiceExt;
 
 const SECRET: &str = "bench-only-secret-0123456789-abcdefghijklmnopqrstuvwxyz";
-const CASES: [&str; 4] = ["bare", "bearer_cached", "cookie_cached", "bearer_uncached"];
+const CASES: [&str; 5] = [
+    "bare",
+    "noop_layer",
+    "bearer_cached",
+    "cookie_cached",
+    "bearer_uncached",
+];
 /// Requests per case in the table.
 const TABLE_REQUESTS: usize = 10_000;
 
@@ -60,6 +70,33 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// A layer that passes every request on; like most layers, its service holds shared
+/// state (an `Arc`).
+#[derive(Clone)]
+struct NoopLayer(Arc<()>);
+
+#[derive(Clone)]
+struct Noop<S>(S, Arc<()>);
+
+impl<S> tower::Layer<S> for NoopLayer {
+    type Service = Noop<S>;
+    fn layer(&self, inner: S) -> Noop<S> {
+        Noop(inner, Arc::clone(&self.0))
+    }
+}
+
+impl<S: tower::Service<R>, R> tower::Service<R> for Noop<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+    fn call(&mut self, req: R) -> S::Future {
+        self.0.call(req)
+    }
+}
+
 async fn hello(_: axum_token_auth::Claims) -> &'static str {
     "hello"
 }
@@ -84,6 +121,9 @@ fn setup(case: &str) -> (Router, http::HeaderName, HeaderValue) {
     };
     let app = match case {
         "bare" => Router::new().route("/hello", get(|| async { "hello" })),
+        "noop_layer" => Router::new()
+            .route("/hello", get(|| async { "hello" }))
+            .layer(NoopLayer(Arc::new(()))),
         "bearer_cached" | "cookie_cached" | "bearer_uncached" => Router::new()
             .route("/hello", get(hello))
             .layer(auth.layer()),
@@ -188,21 +228,27 @@ fn table() {
     if !callgrind {
         println!("(valgrind not found: allocations only)");
     }
-    println!("| case | instructions/request | over bare | allocations/request | over bare |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
-    let mut bare = (None, 0.0);
+    println!(
+        "| case | instructions/request | over bare | over noop_layer | allocations/request | over bare | over noop_layer |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let (mut bare, mut noop) = ((None, 0.0), (None, 0.0));
     for case in CASES {
         let (instr, allocs) = measure(case, callgrind);
-        if case == "bare" {
-            bare = (instr, allocs);
+        match case {
+            "bare" => bare = (instr, allocs),
+            "noop_layer" => noop = (instr, allocs),
+            _ => {}
         }
         let fmt = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.0}"));
-        let over = instr.zip(bare.0).map(|(i, b)| i - b);
+        let over = |base: Option<f64>| fmt(instr.zip(base).map(|(i, b)| i - b));
         println!(
-            "| {case} | {} | {} | {allocs:.2} | {:.2} |",
+            "| {case} | {} | {} | {} | {allocs:.2} | {:.2} | {:.2} |",
             fmt(instr),
-            fmt(over),
-            allocs - bare.1
+            over(bare.0),
+            over(noop.0),
+            allocs - bare.1,
+            allocs - noop.1,
         );
     }
 }

@@ -52,11 +52,11 @@ impl Prf {
         Prf { key }
     }
 
-    fn key(&self, token: &str) -> CacheKey {
+    fn key(&self, token: &[u8]) -> CacheKey {
         use siphasher::sip128::{Hasher128 as _, SipHasher24};
         use std::hash::Hasher as _;
         let mut h = SipHasher24::new_with_key(&self.key);
-        h.write(token.as_bytes());
+        h.write(token);
         CacheKey(h.finish128().as_u128())
     }
 }
@@ -372,8 +372,10 @@ impl VerifiedCache {
         })
     }
 
-    /// The key of `token`, or `None` when it is too long to be cached.
-    pub(crate) fn key(&self, token: &str) -> Option<CacheKey> {
+    /// The key of `token` (its bytes as sent), or `None` when it is too long to be
+    /// cached.
+    pub(crate) fn key(&self, token: impl AsRef<[u8]>) -> Option<CacheKey> {
+        let token = token.as_ref();
         (token.len() <= MAX_CACHED_TOKEN).then(|| self.prf.key(token))
     }
 
