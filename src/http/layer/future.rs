@@ -216,7 +216,7 @@ where
     pub(super) fn checking(mut pending: Pending<S, B>, verdict: Verdict) -> Self {
         let verifier = Arc::clone(&pending.state.verifier);
         let claims = Arc::clone(&verdict.claims);
-        let identity = verdict.identity.clone();
+        let identity = verdict.identity;
         let check: RevocationFuture = Box::pin(async move {
             verifier
                 .check_revoked(Holder::of(&*claims), &identity)

@@ -23,8 +23,6 @@ use crate::http::websocket;
 use crate::token::claims::NoCustomClaims;
 #[cfg(feature = "oidc")]
 use crate::trust::verify::Refusal;
-#[cfg(doc)]
-use crate::trust::verify::Verifier;
 
 /// The service made by [`TokenAuthLayer`].
 pub struct TokenAuthService<S, T = NoCustomClaims> {
@@ -70,16 +68,20 @@ where
 }
 
 /// The layer's work on one request, in the order of its checks: find the token; take
-/// its verdict from the cache of verified tokens, or verify it
-/// ([`Verifier::verify_token`], steps 1–12 of [`trust::verify`](crate::trust::verify),
-/// and when an external issuer's `kid` is unknown, `verify_after_refetch` after one
-/// shared refetch, as `validate` does); then the [last
-/// checks](last_checks) (CSRF, revocation) and the
-/// [conclusion](ResponseFuture::conclude): the inner service or a refusal.
+/// its verdict from the cache of verified tokens, or verify it (steps 1–12 of
+/// [`trust::verify`](crate::trust::verify)); then the [last checks](last_checks) (CSRF,
+/// revocation) and the [conclusion](ResponseFuture::conclude): the inner service or a
+/// refusal.
 ///
-/// A cache hit allocates nothing here: the token is looked up by its bytes (its text
-/// was checked when it was verified), and everything after the lookup runs without a
-/// future of its own when the revocation store answers at once.
+/// One code path with `validate`: the token is verified by the same
+/// [`Verifier::verify_token`](crate::trust::verify::Verifier::verify_token) and, when an
+/// external issuer's `kid` is unknown, finished by the same `verify_after_refetch` that
+/// `verify_token_waiting` ends with; revocation is `check_revoked`, whose synchronous
+/// first step (`revoked_now`) the layer takes alone when the store answers at once.
+/// What is the layer's own: the cache, the CSRF check, and running those synchronous
+/// steps without a future, so a hit costs no allocation of the layer's
+/// (`benches/hit_path.rs` counts it). The token is looked up by its bytes: its text was
+/// checked when it was verified.
 #[inline]
 fn authenticate<S, T, B, ResBody>(
     state: &Arc<LayerState>,
