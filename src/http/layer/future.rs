@@ -186,8 +186,8 @@ where
     /// service with its claims, or refuse. One block for every path, inlined: measured
     /// with `benches/hit_path.rs`, a cached bearer request costs the same (4 338
     /// instructions over bare, with `#[inline]` or `#[inline(always)]`) as with the block
-    /// written out in the synchronous path (an earlier shared version, taking the
-    /// revocation answer unconverted and not inlined, cost 99 more).
+    /// written out in the synchronous path (an earlier shared version, since reverted,
+    /// was measured at 99 more).
     #[inline]
     #[allow(clippy::too_many_arguments)]
     pub(super) fn conclude(
