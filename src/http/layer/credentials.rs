@@ -61,6 +61,10 @@ fn locate_token<'h>(
         None => None,
     };
     if cookie_token.is_some_and(|c| c.len() > max_bytes) {
+        // A header value that is no text is refused as malformed first.
+        if let Some(h) = header_token {
+            checked_utf8(h)?;
+        }
         return Err(InvalidToken::TooLarge.into());
     }
     match (header_token, cookie_token) {
@@ -307,6 +311,33 @@ mod tests {
             find_token(&h, Some("access_token"), 8192).unwrap(),
             Some(("same", TokenSource::Header))
         );
+    }
+
+    #[test]
+    fn a_header_value_that_is_no_text_is_malformed_before_anything_else() {
+        let mut h = HeaderMap::new();
+        let value = HeaderValue::from_bytes(b"Bearer abc\xffdef").unwrap();
+        h.insert(AUTHORIZATION, value);
+        let malformed = AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization);
+        assert_eq!(find_token(&h, None, 8192).unwrap_err(), malformed);
+        // … before a conflicting cookie,
+        h.insert(COOKIE, HeaderValue::from_static("access_token=other"));
+        assert_eq!(
+            find_token(&h, Some("access_token"), 8192).unwrap_err(),
+            malformed
+        );
+        // … an oversized cookie,
+        let big = format!("access_token={}", "a".repeat(300));
+        h.insert(COOKIE, HeaderValue::from_str(&big).unwrap());
+        assert_eq!(
+            find_token(&h, Some("access_token"), 256).unwrap_err(),
+            malformed
+        );
+        // … and its own size.
+        let mut long = b"Bearer ".to_vec();
+        long.extend(std::iter::repeat_n(b'\xff', 300));
+        h.insert(AUTHORIZATION, HeaderValue::from_bytes(&long).unwrap());
+        assert_eq!(find_token(&h, None, 256).unwrap_err(), malformed);
     }
 
     #[test]
