@@ -126,25 +126,16 @@ where
     let key = cache.and_then(|c| c.key(&presented.bytes));
     let (verdict, fresh) = match cache.zip(key).and_then(|(c, k)| c.get(k, now, epoch)) {
         Some(hit) => (hit, None),
-        None => {
-            let token = match checked_text(&presented.bytes, source) {
-                Ok(token) => token,
-                Err(e) => return ResponseFuture::refuse_or_pass(state, e, ctx, inner, req),
-            };
-            match verifier.verify_token::<T>(token, &state.acceptance()) {
-                Ok(accepted) => (Verdict::from(accepted), key),
-                #[cfg(feature = "oidc")]
-                Err(Refusal::Refetch(remote, seen)) => {
-                    let verify = refetch_and_verify::<T>(state, token.to_owned(), remote, seen);
-                    let pending = pending(state, inner, req, ctx, source, key, now, epoch);
-                    return ResponseFuture::verifying(verify, pending);
-                }
-                Err(r) => {
-                    let e = verifier.refused(r).into();
-                    return ResponseFuture::refuse_or_pass(state, e, ctx, inner, req);
-                }
+        None => match verify_missed::<T>(state, &presented.bytes, source) {
+            Missed::Verified(verdict) => (verdict, key),
+            Missed::Refused(e) => return ResponseFuture::refuse_or_pass(state, e, ctx, inner, req),
+            #[cfg(feature = "oidc")]
+            Missed::Refetch(token, remote, seen) => {
+                let verify = refetch_and_verify::<T>(state, token, remote, seen);
+                let pending = pending(state, inner, req, ctx, source, key, now, epoch);
+                return ResponseFuture::verifying(verify, pending);
             }
-        }
+        },
     };
     match last_checks(state, &req, &verdict, source) {
         Some(checks) => {
@@ -155,6 +146,35 @@ where
             let pending = pending(state, inner, req, ctx, source, fresh, now, epoch);
             ResponseFuture::checking(pending, verdict)
         }
+    }
+}
+
+/// What verifying a token the cache did not hold gave.
+enum Missed {
+    Verified(Verdict),
+    Refused(AuthError),
+    /// An external issuer's `kid` is unknown: the token, to verify after a refetch.
+    #[cfg(feature = "oidc")]
+    Refetch(String, Arc<crate::trust::remote::RemoteKeys>, u64),
+}
+
+/// A cache miss: the token's text checked, then verified in full. Out of line, so the
+/// hit path stays a small function.
+#[inline(never)]
+fn verify_missed<T: DeserializeOwned + Send + Sync + 'static>(
+    state: &LayerState,
+    bytes: &[u8],
+    source: TokenSource,
+) -> Missed {
+    let token = match checked_text(bytes, source) {
+        Ok(token) => token,
+        Err(e) => return Missed::Refused(e),
+    };
+    match state.verifier.verify_token::<T>(token, &state.acceptance()) {
+        Ok(accepted) => Missed::Verified(Verdict::from(accepted)),
+        #[cfg(feature = "oidc")]
+        Err(Refusal::Refetch(remote, seen)) => Missed::Refetch(token.to_owned(), remote, seen),
+        Err(r) => Missed::Refused(state.verifier.refused(r).into()),
     }
 }
 
