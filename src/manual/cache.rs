@@ -84,9 +84,8 @@
 //! when inserted again goes straight to main.
 //!
 //! Picked on measurement among random eviction (the previous policy), LRU, CLOCK and S3-FIFO
-//! under Zipf(s = 1). Simulated hit rates with 16 384 entries (the ignored test
-//! `simulated_hit_rates_under_zipf`: `cargo test --release --lib
-//! simulated_hit_rates_under_zipf -- --ignored --nocapture`): 10k users 100 % for every
+//! under Zipf(s = 1). Simulated hit rates with 16 384 entries (the crate's `cache_policy`
+//! benchmark, `benches/cache_policy.rs`: `cargo bench --bench cache_policy`): 10k users 100 % for every
 //! policy; 100k users: the previous cache's first-key eviction 43.0 %, LRU 79.1 %, CLOCK
 //! 79.8 %, quick_cache 83.5 %, S3-FIFO (ours) 82.8 % — the HTTP harness measured 79–84 %
 //! (see [performance](super::performance)).

@@ -909,12 +909,28 @@ impl Verifier {
         match self.verify_token(token, acceptance) {
             #[cfg(feature = "oidc")]
             Err(Refusal::Refetch(remote, seen)) => {
-                remote.refetch_unknown_kid(seen).await;
-                self.verify_token(token, acceptance)
-                    .map_err(|r| self.refused(r))
+                self.verify_after_refetch(token, acceptance, remote, seen)
+                    .await
             }
             other => other.map_err(|r| self.refused(r)),
         }
+    }
+
+    /// The rest of [`verify_token_waiting`](Self::verify_token_waiting) once
+    /// [`verify_token`](Self::verify_token) asked for a refetch: waits for one shared
+    /// refetch of `remote`'s key set, then verifies again without waiting (the layer,
+    /// which verifies synchronously first, continues here).
+    #[cfg(feature = "oidc")]
+    pub(crate) async fn verify_after_refetch<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        acceptance: &Acceptance<'_>,
+        remote: Arc<crate::trust::remote::RemoteKeys>,
+        seen: u64,
+    ) -> Result<Accepted<T>, VerifyError> {
+        remote.refetch_unknown_kid(seen).await;
+        self.verify_token(token, acceptance)
+            .map_err(|r| self.refused(r))
     }
 
     /// A refusal as the error a client sees (a refetch not waited for: unknown key).
@@ -938,15 +954,28 @@ impl Verifier {
         holder: Holder<'_>,
         identity: &TokenIdentity,
     ) -> Result<(), VerifyError> {
-        let revoked = match self.check_revoked_now(holder, identity) {
-            Some(r) => r,
-            None => {
-                self.revocation
-                    .check(&revocation_check(holder, identity))
-                    .await
-            }
-        };
+        if let Some(verdict) = self.revoked_now(holder, identity) {
+            return verdict;
+        }
+        let revoked = self
+            .revocation
+            .check(&revocation_check(holder, identity))
+            .await;
         self.revocation_verdict(revoked, identity)
+    }
+
+    /// [`check_revoked`](Self::check_revoked) without waiting: its verdict when the
+    /// store has the answer at hand (a local replica, the memory store) or the token's
+    /// issuer skips the check; `None` when it must be awaited. The layer's synchronous
+    /// path.
+    #[inline]
+    pub(crate) fn revoked_now(
+        &self,
+        holder: Holder<'_>,
+        identity: &TokenIdentity,
+    ) -> Option<Result<(), VerifyError>> {
+        self.check_revoked_now(holder, identity)
+            .map(|revoked| self.revocation_verdict(revoked, identity))
     }
 
     /// Step 13 without waiting: the answer when the store has one at hand (a local

@@ -25,6 +25,20 @@ pub(crate) struct AuthContext {
 }
 
 impl AuthContext {
+    /// The context of a request before its token is checked: how to refuse it, nothing
+    /// verified yet.
+    #[inline]
+    pub(super) fn new(rendering: Rendering, grpc: bool, query_token: bool) -> Self {
+        AuthContext {
+            rendering,
+            claims: None,
+            payload: None,
+            source: None,
+            grpc,
+            query_token,
+        }
+    }
+
     /// Puts a verified token's claims in the context.
     pub(super) fn accept(&mut self, verdict: Verdict, source: TokenSource) {
         self.claims = Some(verdict.claims);

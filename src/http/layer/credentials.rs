@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 
 use http::header::{AUTHORIZATION, COOKIE};
-use http::{HeaderMap, Request};
+use http::{HeaderMap, HeaderValue, Request};
 
 use crate::http::rfc6750::{AuthError, InvalidRequest};
 use crate::http::websocket;
@@ -35,19 +35,21 @@ pub(crate) fn find_token<'h>(
     cookie_name: Option<&str>,
     max_bytes: usize,
 ) -> Result<Option<(&'h str, TokenSource)>, AuthError> {
-    let found = locate_token(headers, cookie_name, max_bytes)?;
-    if let Some((token, source)) = found {
-        check_charset(token, source)?;
+    match locate_token(headers, cookie_name, max_bytes)? {
+        Some((token, source)) => Ok(Some((checked_text(token, source)?, source))),
+        None => Ok(None),
     }
-    Ok(found)
 }
 
-/// [`find_token`] without the charset check of the header token.
+/// [`find_token`] without the checks of the header token's text (UTF-8, `b64token`):
+/// its bytes, as the cache of verified tokens looks them up. Every refusal that depends
+/// on the whole request (two headers, a conflicting cookie, the size) is decided here,
+/// in the order [`find_token`] decides it.
 fn locate_token<'h>(
     headers: &'h HeaderMap,
     cookie_name: Option<&str>,
     max_bytes: usize,
-) -> Result<Option<(&'h str, TokenSource)>, AuthError> {
+) -> Result<Option<(&'h [u8], TokenSource)>, AuthError> {
     let mut auth_headers = headers.get_all(AUTHORIZATION).iter();
     let header_token = match (auth_headers.next(), auth_headers.next()) {
         (Some(_), Some(_)) => return Err(InvalidRequest::MultipleAuthorization.into()),
@@ -59,21 +61,28 @@ fn locate_token<'h>(
         None => None,
     };
     if cookie_token.is_some_and(|c| c.len() > max_bytes) {
+        // A header value that is no text is refused as malformed first.
+        if let Some(h) = header_token {
+            checked_utf8(h)?;
+        }
         return Err(InvalidToken::TooLarge.into());
     }
     match (header_token, cookie_token) {
-        (Some(h), Some(c)) if !c.is_empty() && h != c => {
+        (Some(h), Some(c)) if !c.is_empty() && h != c.as_bytes() => {
+            // A header value that is no text is refused as malformed first.
+            checked_utf8(h)?;
             Err(InvalidRequest::ConflictingCredentials.into())
         }
         (Some(h), _) => Ok(Some((h, TokenSource::Header))),
-        (None, Some(c)) if !c.is_empty() => Ok(Some((c, TokenSource::Cookie))),
+        (None, Some(c)) if !c.is_empty() => Ok(Some((c.as_bytes(), TokenSource::Cookie))),
         _ => Ok(None),
     }
 }
 
-/// `Bearer <b64token>` (RFC 6750 §2.1), scheme case-insensitive. Another scheme is not
-/// a bearer credential (`Ok(None)`).
-fn parse_bearer(value: &[u8], max_bytes: usize) -> Result<Option<&str>, AuthError> {
+/// `Bearer <b64token>` (RFC 6750 §2.1), scheme case-insensitive: the token's bytes (its
+/// text is checked by [`checked_text`]). Another scheme is not a bearer credential
+/// (`Ok(None)`).
+fn parse_bearer(value: &[u8], max_bytes: usize) -> Result<Option<&[u8]>, AuthError> {
     let malformed = || AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization);
     // `Bearer` followed by a space or the end; any other scheme is no bearer credential.
     let (scheme, rest) = match value.get(..6) {
@@ -83,9 +92,11 @@ fn parse_bearer(value: &[u8], max_bytes: usize) -> Result<Option<&str>, AuthErro
     if !scheme.eq_ignore_ascii_case(b"bearer") {
         return Ok(None);
     }
-    let rest = std::str::from_utf8(rest).map_err(|_| malformed())?;
-    let token = rest.trim_start_matches(' ');
+    let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+    let token = &rest[start..];
     if token.len() > max_bytes {
+        // A value that is no text is malformed before it is too large.
+        checked_utf8(token)?;
         return Err(InvalidToken::TooLarge.into());
     }
     if token.is_empty() {
@@ -94,16 +105,23 @@ fn parse_bearer(value: &[u8], max_bytes: usize) -> Result<Option<&str>, AuthErro
     Ok(Some(token))
 }
 
-/// The `b64token` charset check of a header or query token (RFC 6750 §2.1): 400 when it
-/// fails. The layer runs it only on a cache miss: a cached token passed it when it was
-/// verified.
-pub(crate) fn check_charset(token: &str, source: TokenSource) -> Result<(), AuthError> {
-    if source != TokenSource::Cookie && !is_b64token(token) {
+/// The token's bytes as text: a header value that is no UTF-8 is 400.
+fn checked_utf8(token: &[u8]) -> Result<&str, AuthError> {
+    std::str::from_utf8(token)
+        .map_err(|_| AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization))
+}
+
+/// A located token as text, checked: UTF-8, and the `b64token` charset of a header or
+/// query token (RFC 6750 §2.1); 400 when either fails. The layer checks it only on a
+/// cache miss: a cached token's bytes passed it when they were verified.
+pub(super) fn checked_text(token: &[u8], source: TokenSource) -> Result<&str, AuthError> {
+    let text = checked_utf8(token)?;
+    if source != TokenSource::Cookie && !is_b64token(text) {
         return Err(AuthError::InvalidRequest(
             InvalidRequest::MalformedAuthorization,
         ));
     }
-    Ok(())
+    Ok(text)
 }
 
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
@@ -125,17 +143,51 @@ fn is_b64token(t: &str) -> bool {
     !body.is_empty() && body.bytes().fold(true, |ok, b| ok & B64TOKEN[b as usize])
 }
 
-/// The first cookie called `name` across all `Cookie` headers.
+/// The first cookie called `name` across all `Cookie` headers (a header value that is
+/// not visible ASCII is skipped whole).
 pub(crate) fn find_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k.trim() == name).then(|| v.trim().trim_matches('"'))
-        })
+    for value in headers.get_all(COOKIE) {
+        let Some(text) = ascii_text(value) else {
+            continue;
+        };
+        for pair in text.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=')
+                && k.trim() == name
+            {
+                return Some(unquoted(v.trim()));
+            }
+        }
+    }
+    None
+}
+
+/// `v` without its leading and trailing `"` (`str::trim_matches('"')`, which walks a
+/// long cookie value char by char).
+fn unquoted(v: &str) -> &str {
+    let b = v.as_bytes();
+    let start = b.iter().position(|&c| c != b'"').unwrap_or(b.len());
+    let end = b.iter().rposition(|&c| c != b'"').map_or(start, |i| i + 1);
+    // Both ends are next to an ASCII `"` or the string's ends: char boundaries.
+    &v[start..end]
+}
+
+/// A header value as text when it is visible ASCII (what `HeaderValue::to_str` accepts):
+/// a header value holds no control byte but tab, so ASCII is visible ASCII — checked a
+/// word at a time rather than byte by byte.
+fn ascii_text(value: &HeaderValue) -> Option<&str> {
+    let bytes = value.as_bytes();
+    if !bytes.is_ascii() {
+        return None;
+    }
+    std::str::from_utf8(bytes).ok()
+}
+
+/// The token a request presents to the layer, as sent: its bytes (the cache of verified
+/// tokens looks them up as they are; [`checked_text`] checks them on a miss) and where
+/// they came from.
+pub(super) struct Presented<'r> {
+    pub(super) bytes: Cow<'r, [u8]>,
+    pub(super) source: TokenSource,
 }
 
 /// The request's token as the layer reads it: the header or cookie token, or — when
@@ -146,15 +198,29 @@ pub(super) fn locate_request_token<'r, B>(
     cookie_name: Option<&str>,
     max_bytes: usize,
     query_on_upgrade: bool,
-) -> Result<Option<(Cow<'r, str>, TokenSource)>, AuthError> {
+) -> Result<Option<Presented<'r>>, AuthError> {
     let found = locate_token(req.headers(), cookie_name, max_bytes)?;
+    let borrowed = |(t, source): (&'r [u8], TokenSource)| Presented {
+        bytes: Cow::Borrowed(t),
+        source,
+    };
     if !query_on_upgrade || !websocket::is_upgrade(req) {
-        return Ok(found.map(|(t, s)| (Cow::Borrowed(t), s)));
+        return Ok(found.map(borrowed));
+    }
+    // A header value that is no text is refused as malformed before the query is read.
+    if let Some((t, TokenSource::Header)) = found {
+        checked_utf8(t)?;
     }
     match (found, websocket::query_token(req.uri(), max_bytes)?) {
         (Some(_), Some(_)) => Err(InvalidRequest::MultipleTokens.into()),
-        (Some((t, s)), None) => Ok(Some((Cow::Borrowed(t), s))),
-        (None, Some(q)) => Ok(Some((q, TokenSource::Query))),
+        (Some(found), None) => Ok(Some(borrowed(found))),
+        (None, Some(q)) => Ok(Some(Presented {
+            bytes: match q {
+                Cow::Borrowed(q) => Cow::Borrowed(q.as_bytes()),
+                Cow::Owned(q) => Cow::Owned(q.into_bytes()),
+            },
+            source: TokenSource::Query,
+        })),
         (None, None) => Ok(None),
     }
 }
@@ -162,7 +228,6 @@ pub(super) fn locate_request_token<'r, B>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -246,6 +311,49 @@ mod tests {
             find_token(&h, Some("access_token"), 8192).unwrap(),
             Some(("same", TokenSource::Header))
         );
+    }
+
+    #[test]
+    fn a_header_value_that_is_no_text_is_malformed_before_anything_else() {
+        let mut h = HeaderMap::new();
+        let value = HeaderValue::from_bytes(b"Bearer abc\xffdef").unwrap();
+        h.insert(AUTHORIZATION, value);
+        let malformed = AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization);
+        assert_eq!(find_token(&h, None, 8192).unwrap_err(), malformed);
+        // … before a conflicting cookie,
+        h.insert(COOKIE, HeaderValue::from_static("access_token=other"));
+        assert_eq!(
+            find_token(&h, Some("access_token"), 8192).unwrap_err(),
+            malformed
+        );
+        // … an oversized cookie,
+        let big = format!("access_token={}", "a".repeat(300));
+        h.insert(COOKIE, HeaderValue::from_str(&big).unwrap());
+        assert_eq!(
+            find_token(&h, Some("access_token"), 256).unwrap_err(),
+            malformed
+        );
+        // … and its own size.
+        let mut long = b"Bearer ".to_vec();
+        long.extend(std::iter::repeat_n(b'\xff', 300));
+        h.insert(AUTHORIZATION, HeaderValue::from_bytes(&long).unwrap());
+        assert_eq!(find_token(&h, None, 256).unwrap_err(), malformed);
+    }
+
+    #[test]
+    fn cookie_values_lose_their_quotes_as_trim_matches_would() {
+        for v in [
+            "",
+            "\"",
+            "\"\"",
+            "a",
+            "\"a\"",
+            "\"\"a\"",
+            "a\"b",
+            "\"a\"b\"\"",
+        ] {
+            assert_eq!(unquoted(v), v.trim_matches('"'), "{v}");
+        }
     }
 
     #[test]

@@ -84,6 +84,15 @@ impl Mode {
 /// ```
 #[must_use]
 pub struct TokenAuthLayer<T = NoCustomClaims> {
+    state: Arc<LayerState>,
+    _claims: PhantomData<fn() -> T>,
+}
+
+/// What a layer and its services share, read on every request. One allocation behind
+/// one reference count: axum clones a route's service for every request, so a clone
+/// is one increment, not one per setting.
+#[derive(Clone)]
+struct LayerState {
     verifier: Arc<Verifier>,
     web: Arc<WebSettings>,
     mode: Mode,
@@ -91,19 +100,23 @@ pub struct TokenAuthLayer<T = NoCustomClaims> {
     accept: KindSet,
     origins: Arc<OriginFilter>,
     cache: Option<Arc<VerifiedCache>>,
-    _claims: PhantomData<fn() -> T>,
+}
+
+impl LayerState {
+    /// What this layer accepts: its kinds and signers, time checked.
+    fn acceptance(&self) -> Acceptance<'_> {
+        Acceptance {
+            kinds: self.accept,
+            origins: &self.origins,
+            timed: true,
+        }
+    }
 }
 
 impl<T> Clone for TokenAuthLayer<T> {
     fn clone(&self) -> Self {
         TokenAuthLayer {
-            verifier: Arc::clone(&self.verifier),
-            web: Arc::clone(&self.web),
-            mode: self.mode,
-            query_on_upgrade: self.query_on_upgrade,
-            accept: self.accept,
-            origins: Arc::clone(&self.origins),
-            cache: self.cache.clone(),
+            state: Arc::clone(&self.state),
             _claims: PhantomData,
         }
     }
@@ -112,10 +125,10 @@ impl<T> Clone for TokenAuthLayer<T> {
 impl<T> fmt::Debug for TokenAuthLayer<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenAuthLayer")
-            .field("mode", &self.mode)
-            .field("query_on_upgrade", &self.query_on_upgrade)
-            .field("accept", &self.accept)
-            .field("origins", &self.origins)
+            .field("mode", &self.state.mode)
+            .field("query_on_upgrade", &self.state.query_on_upgrade)
+            .field("accept", &self.state.accept)
+            .field("origins", &self.state.origins)
             .finish_non_exhaustive()
     }
 }
@@ -151,15 +164,22 @@ impl<T> TokenAuthLayer<T> {
     /// [`new`](Self::new) takes from a [`TokenAuth`](crate::TokenAuth)).
     pub(crate) fn from_parts(verifier: Arc<Verifier>, web: Arc<WebSettings>) -> Self {
         TokenAuthLayer {
-            cache: new_cache(&web),
-            verifier,
-            web,
-            mode: Mode::Required,
-            query_on_upgrade: false,
-            accept: KindSet::of(TokenKind::Access),
-            origins: Arc::new(OriginFilter::ANY),
+            state: Arc::new(LayerState {
+                cache: new_cache(&web),
+                verifier,
+                web,
+                mode: Mode::Required,
+                query_on_upgrade: false,
+                accept: KindSet::of(TokenKind::Access),
+                origins: Arc::new(OriginFilter::ANY),
+            }),
             _claims: PhantomData,
         }
+    }
+
+    /// The settings, to change (copied first when another layer shares them).
+    fn state_mut(&mut self) -> &mut LayerState {
+        Arc::make_mut(&mut self.state)
     }
 
     /// Optional mode: requests without a valid token pass through without claims.
@@ -186,7 +206,7 @@ impl<T> TokenAuthLayer<T> {
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn optional(mut self) -> Self {
-        self.mode = Mode::Optional;
+        self.state_mut().mode = Mode::Optional;
         self
     }
 
@@ -219,7 +239,7 @@ impl<T> TokenAuthLayer<T> {
     /// # }
     /// ```
     pub fn optional_refusing_invalid(mut self) -> Self {
-        self.mode = Mode::OptionalRefusingInvalid;
+        self.state_mut().mode = Mode::OptionalRefusingInvalid;
         self
     }
 
@@ -264,7 +284,7 @@ impl<T> TokenAuthLayer<T> {
     /// # }
     /// ```
     pub fn accept_query_token_on_upgrade(mut self) -> Self {
-        self.query_on_upgrade = true;
+        self.state_mut().query_on_upgrade = true;
         self
     }
 
@@ -273,7 +293,7 @@ impl<T> TokenAuthLayer<T> {
     /// its cache (and its counters), unless [`also_accept`](Self::also_accept) gave them
     /// their own.
     pub fn cache_stats(&self) -> Option<crate::http::CacheStats> {
-        self.cache.as_deref().map(VerifiedCache::stats)
+        self.state.cache.as_deref().map(VerifiedCache::stats)
     }
 
     /// Also accepts tokens of `kind` (e.g. [`TokenKind::Service`] on machine-to-machine
@@ -293,14 +313,14 @@ impl<T> TokenAuthLayer<T> {
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn also_accept(mut self, kind: TokenKind) -> Self {
-        self.accept = self.accept.with(kind);
+        let state = self.state_mut();
+        state.accept = state.accept.with(kind);
         // A cache shared with a layer accepting fewer kinds must not serve this one.
-        self.cache = new_cache(&self.web);
+        state.cache = new_cache(&state.web);
         self
     }
 }
 
-/// A layer's own cache of verified tokens, as configured (`None`: caching off).
 impl<T> TokenAuthLayer<T> {
     /// Accepts only this service's own tokens: a trusted identity provider's or a legacy
     /// format's token is refused with 401 `invalid_token` ("the token issuer is not
@@ -323,9 +343,10 @@ impl<T> TokenAuthLayer<T> {
     /// # Ok::<(), axum_token_auth::ConfigError>(())
     /// ```
     pub fn own_tokens_only(mut self) -> Self {
-        self.origins = OriginFilter::add_own(&self.origins);
+        let state = self.state_mut();
+        state.origins = OriginFilter::add_own(&state.origins);
         // A cache shared with a layer accepting more signers must not serve this one.
-        self.cache = new_cache(&self.web);
+        state.cache = new_cache(&state.web);
         self
     }
 
@@ -352,21 +373,14 @@ impl<T> TokenAuthLayer<T> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.origins = OriginFilter::add_issuers(&self.origins, issuers);
-        self.cache = new_cache(&self.web);
+        let state = self.state_mut();
+        state.origins = OriginFilter::add_issuers(&state.origins, issuers);
+        state.cache = new_cache(&state.web);
         self
-    }
-
-    /// What this layer accepts: its kinds and signers, time checked.
-    fn acceptance(&self) -> Acceptance<'_> {
-        Acceptance {
-            kinds: self.accept,
-            origins: &self.origins,
-            timed: true,
-        }
     }
 }
 
+/// A layer's own cache of verified tokens, as configured (`None`: caching off).
 fn new_cache(web: &WebSettings) -> Option<Arc<VerifiedCache>> {
     VerifiedCache::new(web.cache_capacity, web.cache_bytes).map(Arc::new)
 }

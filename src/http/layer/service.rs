@@ -10,16 +10,19 @@ use http::{Request, Response};
 use serde::de::DeserializeOwned;
 use tower_service::Service;
 
-use crate::http::cache::Verdict;
+use crate::http::cache::{CacheKey, Verdict};
 use crate::http::grpc;
-use crate::http::layer::TokenAuthLayer;
 use crate::http::layer::context::AuthContext;
-use crate::http::layer::credentials::{TokenSource, check_charset, locate_request_token};
-use crate::http::layer::future::{Pending, ResponseFuture, RevocationFuture};
+use crate::http::layer::credentials::{TokenSource, checked_text, locate_request_token};
+#[cfg(feature = "oidc")]
+use crate::http::layer::future::VerifyFuture;
+use crate::http::layer::future::{Pending, ResponseFuture, last_checks};
+use crate::http::layer::{LayerState, TokenAuthLayer};
 use crate::http::rfc6750::{AuthError, RefusalBody};
 use crate::http::websocket;
 use crate::token::claims::NoCustomClaims;
-use crate::trust::verify::{Holder, revocation_check};
+#[cfg(feature = "oidc")]
+use crate::trust::verify::Refusal;
 
 /// The service made by [`TokenAuthLayer`].
 pub struct TokenAuthService<S, T = NoCustomClaims> {
@@ -60,130 +63,162 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        authenticate(&self.layer, &mut self.inner, req, true)
+        authenticate::<S, T, B, ResBody>(&self.layer.state, &mut self.inner, req)
     }
 }
 
-/// The layer's work on one request: find the token, take the verdict from the cache or
-/// verify it (waiting for one key-set refetch when `may_wait` and an external issuer's
-/// `kid` is unknown), CSRF, revocation; then the inner service or a refusal.
-pub(super) fn authenticate<S, T, B, ResBody>(
-    layer: &TokenAuthLayer<T>,
+/// The layer's work on one request, in the order of its checks: find the token; take
+/// its verdict from the cache of verified tokens, or verify it (steps 1–12 of
+/// [`trust::verify`](crate::trust::verify)); then the [last checks](last_checks) (CSRF,
+/// revocation) and the [conclusion](ResponseFuture::conclude): the inner service or a
+/// refusal.
+///
+/// One code path with `validate`: the token is verified by the same
+/// [`Verifier::verify_token`](crate::trust::verify::Verifier::verify_token) and, when an
+/// external issuer's `kid` is unknown, finished by the same `verify_after_refetch` that
+/// `verify_token_waiting` ends with; revocation is `check_revoked`, whose synchronous
+/// first step (`revoked_now`) the layer takes alone when the store answers at once.
+/// What is the layer's own: the cache, the CSRF check, and running those synchronous
+/// steps without a future. A hit allocates only to hand the claims over (the request's
+/// extensions box the context, and grow their map when axum has filled it: 2
+/// allocations, counted by `benches/hit_path.rs`). The token is looked up by its bytes:
+/// its text was checked when it was verified.
+#[inline]
+fn authenticate<S, T, B, ResBody>(
+    state: &Arc<LayerState>,
     inner: &mut S,
-    mut req: Request<B>,
-    may_wait: bool,
+    req: Request<B>,
 ) -> ResponseFuture<S, B>
 where
     S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
     ResBody: RefusalBody,
     T: DeserializeOwned + Send + Sync + 'static,
 {
-    let verifier = &*layer.verifier;
-    let web = &*layer.web;
-    let mut ctx = AuthContext {
-        rendering: web.rendering.clone(),
-        claims: None,
-        payload: None,
-        source: None,
-        grpc: grpc::is_grpc(req.headers()),
+    let verifier = &*state.verifier;
+    let web = &*state.web;
+    let ctx = AuthContext::new(
+        web.rendering.clone(),
+        grpc::is_grpc(req.headers()),
         // With the option on, an `access_token` parameter never reaches the inner
         // service: read (upgrade), refused (optional modes pass on), or ignored (a plain
         // request), it is removed from the URI all the same.
-        query_token: layer.query_on_upgrade && websocket::has_query_token(req.uri()),
-    };
-
+        state.query_on_upgrade && websocket::has_query_token(req.uri()),
+    );
     let now = verifier.clock.now();
-    let cache = layer.cache.as_deref();
+    let cache = state.cache.as_deref();
     let epoch = if cache.is_some() {
         verifier.trust_epoch.load(Ordering::Acquire)
     } else {
         0
     };
-    // The token's verdict: from the cache of verified tokens, or verified in full.
-    // `fresh` holds the token's cache key when it was verified now (to be cached once
-    // accepted).
-    let max_bytes = verifier.settings.max_token_bytes;
     let cookie = web.access_cookie.as_deref();
-    let verified = match locate_request_token(&req, cookie, max_bytes, layer.query_on_upgrade) {
-        Ok(Some((token, source))) => {
-            // One keyed digest of the token: the lookup, and the insert after a miss.
-            let key = cache.and_then(|c| c.key(&token));
-            match cache.zip(key).and_then(|(c, k)| c.get(k, now, epoch)) {
-                Some(hit) => Ok((hit, source, None)),
-                None => match check_charset(&token, source) {
-                    Err(e) => Err(e),
-                    Ok(()) => match verifier.verify_token::<T>(&token, &layer.acceptance()) {
-                        Ok(accepted) => Ok((Verdict::from(accepted), source, key)),
-                        #[cfg(feature = "oidc")]
-                        Err(crate::trust::verify::Refusal::Refetch(remote, seen)) if may_wait => {
-                            return ResponseFuture::wait_for_keys(layer, inner, req, remote, seen);
-                        }
-                        Err(r) => Err(verifier.refused(r).into()),
-                    },
-                },
-            }
+    let max_bytes = verifier.settings.max_token_bytes;
+    let presented = match locate_request_token(&req, cookie, max_bytes, state.query_on_upgrade) {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            let missing = AuthError::MissingCredentials;
+            return ResponseFuture::refuse_or_pass(state, missing, ctx, inner, req);
         }
-        Ok(None) => Err(AuthError::MissingCredentials),
-        Err(e) => Err(e),
+        Err(e) => return ResponseFuture::refuse_or_pass(state, e, ctx, inner, req),
     };
-    #[cfg(not(feature = "oidc"))]
-    let _ = may_wait;
-
-    // CSRF: a cookie-authenticated unsafe request must prove it comes from our pages.
-    let verified = verified.and_then(|v| {
-        if v.1 == TokenSource::Cookie {
-            web.csrf.check(
-                req.method(),
-                req.uri(),
-                req.headers(),
-                v.0.claims.csrf_digest(),
-            )?;
-        }
-        Ok(v)
-    });
-    let (verdict, source, fresh) = match verified {
-        Ok(v) => v,
-        Err(e) => return ResponseFuture::refuse_or_pass(layer.mode, e, ctx, inner, req),
-    };
-    match verifier.check_revoked_now(Holder::of(&*verdict.claims), &verdict.identity) {
-        Some(revoked) => match verifier.revocation_verdict(revoked, &verdict.identity) {
-            Ok(()) => {
-                if let (Some(c), Some(key)) = (cache, fresh) {
-                    c.insert(key, verdict.clone(), now, epoch);
-                }
-                ctx.accept(verdict, source);
-                ResponseFuture::call(inner, ctx, req)
+    let source = presented.source;
+    // One keyed digest of the token: the lookup, and the insert after a miss.
+    let key = cache.and_then(|c| c.key(&presented.bytes));
+    let (verdict, fresh) = match cache.zip(key).and_then(|(c, k)| c.get(k, now, epoch)) {
+        Some(hit) => (hit, None),
+        None => match verify_missed::<T>(state, &presented.bytes, source) {
+            Missed::Verified(verdict) => (verdict, key),
+            Missed::Refused(e) => return ResponseFuture::refuse_or_pass(state, e, ctx, inner, req),
+            #[cfg(feature = "oidc")]
+            Missed::Refetch(token, remote, seen) => {
+                let verify = refetch_and_verify::<T>(state, token, remote, seen);
+                let pending = pending(state, inner, req, ctx, source, key, now, epoch);
+                return ResponseFuture::verifying(verify, pending);
             }
-            Err(e) => ResponseFuture::refuse_or_pass(layer.mode, e.into(), ctx, inner, req),
         },
+    };
+    match last_checks(state, &req, &verdict, source) {
+        Some(checks) => {
+            let at = (now, epoch);
+            ResponseFuture::conclude(state, inner, req, ctx, verdict, source, fresh, at, checks)
+        }
         None => {
-            let store = Arc::clone(&verifier.revocation);
-            let view = Arc::clone(&verdict.claims);
-            let identity = verdict.identity;
-            let check: RevocationFuture = Box::pin(async move {
-                store
-                    .check(&revocation_check(Holder::of(&*view), &identity))
-                    .await
-            });
-            req.extensions_mut().remove::<AuthContext>();
-            // The service that was polled ready goes into the future; a clone stays.
-            let clone = inner.clone();
-            let inner = std::mem::replace(inner, clone);
-            ResponseFuture::checking(
-                check,
-                Pending {
-                    inner,
-                    req,
-                    ctx,
-                    verdict,
-                    source,
-                    verifier: Arc::clone(&layer.verifier),
-                    mode: layer.mode,
-                    cache: layer.cache.clone().zip(fresh),
-                    now,
-                    epoch,
-                },
-            )
+            let pending = pending(state, inner, req, ctx, source, fresh, now, epoch);
+            ResponseFuture::checking(pending, verdict)
         }
     }
+}
+
+/// What verifying a token the cache did not hold gave.
+enum Missed {
+    Verified(Verdict),
+    Refused(AuthError),
+    /// An external issuer's `kid` is unknown: the token, to verify after a refetch.
+    #[cfg(feature = "oidc")]
+    Refetch(String, Arc<crate::trust::remote::RemoteKeys>, u64),
+}
+
+/// A cache miss: the token's text checked, then verified in full. Out of line, so the
+/// hit path stays a small function.
+#[inline(never)]
+fn verify_missed<T: DeserializeOwned + Send + Sync + 'static>(
+    state: &LayerState,
+    bytes: &[u8],
+    source: TokenSource,
+) -> Missed {
+    let token = match checked_text(bytes, source) {
+        Ok(token) => token,
+        Err(e) => return Missed::Refused(e),
+    };
+    match state.verifier.verify_token::<T>(token, &state.acceptance()) {
+        Ok(accepted) => Missed::Verified(Verdict::from(accepted)),
+        #[cfg(feature = "oidc")]
+        Err(Refusal::Refetch(remote, seen)) => Missed::Refetch(token.to_owned(), remote, seen),
+        Err(r) => Missed::Refused(state.verifier.refused(r).into()),
+    }
+}
+
+/// The request, set aside to wait: the service that was polled ready goes with it, a
+/// clone stays.
+#[allow(clippy::too_many_arguments)]
+fn pending<S: Clone, B>(
+    state: &Arc<LayerState>,
+    inner: &mut S,
+    req: Request<B>,
+    ctx: AuthContext,
+    source: TokenSource,
+    fresh: Option<CacheKey>,
+    now: u64,
+    epoch: u64,
+) -> Pending<S, B> {
+    let clone = inner.clone();
+    Pending {
+        inner: std::mem::replace(inner, clone),
+        req,
+        ctx,
+        state: Arc::clone(state),
+        source,
+        fresh,
+        now,
+        epoch,
+    }
+}
+
+/// The token's verification after one shared refetch of `remote`'s key set, as
+/// `validate` waits for it.
+#[cfg(feature = "oidc")]
+fn refetch_and_verify<T: DeserializeOwned + Send + Sync + 'static>(
+    state: &Arc<LayerState>,
+    token: String,
+    remote: Arc<crate::trust::remote::RemoteKeys>,
+    seen: u64,
+) -> VerifyFuture {
+    let state = Arc::clone(state);
+    Box::pin(async move {
+        state
+            .verifier
+            .verify_after_refetch::<T>(&token, &state.acceptance(), remote, seen)
+            .await
+            .map(Verdict::from)
+    })
 }
