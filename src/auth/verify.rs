@@ -64,7 +64,7 @@ impl TokenAuth {
 
     /// Revokes what `revocation` names — a token (a `&str` converts), an id and its
     /// expiry, every token of a subject, an entry of a replaced system's list — with an
-    /// optional note; see [`Revocation`] and [`Revocation`](crate::trust::Revocation).
+    /// optional note; see [`Revocation`].
     /// The layer refuses what is revoked from then on, on every instance sharing the store.
     ///
     /// ```

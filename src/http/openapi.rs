@@ -47,7 +47,7 @@ pub const BEARER_SCHEME: &str = "bearer";
 pub const COOKIE_SCHEME: &str = "access_cookie";
 
 /// The security schemes of a [`TokenAuth`](crate::TokenAuth), as OpenAPI sees them, and the requirements
-/// of its guards. Built by [`TokenAuth::openapi_security`](crate::TokenAuth::openapi_security); add the schemes to a document
+/// of its guards. Built by [`Web::openapi_security`](crate::http::Web::openapi_security); add the schemes to a document
 /// with [`Modify::modify`] (also usable in `#[openapi(modifiers(…))]` through a
 /// wrapper of yours that builds it).
 #[derive(Debug, Clone)]

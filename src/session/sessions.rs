@@ -35,7 +35,7 @@ use crate::trust::verify::{Accepted, KindSet};
 ///         // … verify the user's credentials here …
 ///         match sessions.login(&TokenRequest::new(user), None).await {
 ///             Ok(login) => sessions.login_response(&login),
-///             Err(e) => sessions.auth().render_error(e.into()),
+///             Err(e) => sessions.auth().web().render_error(e.into()),
 ///         }
 ///     })
 /// };

@@ -189,8 +189,7 @@ pub trait GrantStore: Send + Sync + 'static {
         principal: Option<&str>,
     ) -> Result<Vec<AuditEntry>, StoreError>;
 
-    /// The principal's current grants as plain scope strings (ScopedTokenService's
-    /// `get_granted_scopes_async`).
+    /// The principal's current grants as plain scope strings.
     async fn granted_scope_names(
         &self,
         tenant: &str,
@@ -204,8 +203,7 @@ pub trait GrantStore: Send + Sync + 'static {
             .collect())
     }
 
-    /// Revokes `scope` without naming who did it (ScopedTokenService's
-    /// `revoke_scope_async` takes no actor): the audit entry's actor is
+    /// Revokes `scope` without naming who did it (for callers that have no actor): the audit entry's actor is
     /// [`UNATTRIBUTED`]. Prefer [`revoke_scope`](Self::revoke_scope) with the actor.
     async fn revoke_scope_unattributed(
         &self,

@@ -95,8 +95,7 @@ impl TokenDigest {
         TokenDigest(Sha256::digest(jti.as_bytes()).into())
     }
 
-    /// The digest of a whole token (how legacy formats' tokens are revoked, as
-    /// ScopedTokenService did).
+    /// The digest of a whole token (how some legacy formats' tokens are revoked).
     pub fn of_token(token: &str) -> Self {
         TokenDigest(Sha256::digest(token.as_bytes()).into())
     }
@@ -149,8 +148,7 @@ impl fmt::Debug for TokenDigest {
     }
 }
 
-/// When, why and by whom a token was revoked (ScopedTokenService's revocation
-/// metadata), kept by stores that can ([`RevocationNotes`]).
+/// When, why and by whom a token was revoked, kept by stores that can ([`RevocationNotes`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RevocationNote {
