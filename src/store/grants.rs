@@ -21,13 +21,13 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::store::StoreError;
-use crate::token::clock::unix_now;
+use crate::token::clock::{Clock, unix_now};
 use crate::token::scope::Scope;
 
 /// A scope granted to a principal within a tenant.
@@ -220,9 +220,10 @@ pub trait GrantStore: Send + Sync + 'static {
 pub const UNATTRIBUTED: &str = "unattributed";
 
 /// Grants in process memory.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct MemoryGrantStore {
     state: Mutex<GrantState>,
+    clock: Option<Arc<dyn Clock>>,
 }
 
 #[derive(Debug, Default)]
@@ -231,10 +232,28 @@ struct GrantState {
     audit: Vec<AuditEntry>,
 }
 
+impl std::fmt::Debug for MemoryGrantStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryGrantStore").finish_non_exhaustive()
+    }
+}
+
 impl MemoryGrantStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Dates grants and audit entries by `clock` instead of the system clock (tests
+    /// with a [`ManualClock`](crate::testing::ManualClock)).
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.as_ref().map_or_else(unix_now, |c| c.now())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, GrantState> {
@@ -245,7 +264,7 @@ impl MemoryGrantStore {
 #[async_trait]
 impl GrantStore for MemoryGrantStore {
     async fn grant_scope(&self, change: &GrantChange<'_>) -> Result<bool, StoreError> {
-        let now = unix_now();
+        let now = self.now();
         let mut s = self.lock();
         let grant = change.grant(now);
         let key = (
@@ -271,7 +290,7 @@ impl GrantStore for MemoryGrantStore {
         if s.grants.remove(&key).is_none() {
             return Ok(false);
         }
-        s.audit.push(change.audit(AuditAction::Revoke, unix_now()));
+        s.audit.push(change.audit(AuditAction::Revoke, self.now()));
         Ok(true)
     }
 
@@ -301,5 +320,23 @@ impl GrantStore for MemoryGrantStore {
             .filter(|e| e.tenant == tenant && principal.is_none_or(|p| e.principal == p))
             .cloned()
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::clock::FixedClock;
+
+    #[tokio::test]
+    async fn memory_grants_are_dated_by_the_configured_clock() {
+        let store = MemoryGrantStore::new().with_clock(FixedClock(1_000_000));
+        let scope: Scope = "orders:read".parse().unwrap();
+        let change = GrantChange::new("acme", "alice", &scope, "admin-7").unwrap();
+        assert!(store.grant_scope(&change).await.unwrap());
+        assert!(store.revoke_scope(&change).await.unwrap());
+        let log = store.audit_log("acme", Some("alice")).await.unwrap();
+        assert_eq!(log.len(), 2);
+        assert!(log.iter().all(|e| e.at == 1_000_000), "{log:?}");
     }
 }

@@ -9,7 +9,6 @@ use super::scripts::{GRANT, REVOKE_GRANT};
 use super::{RedisStore, map_err};
 use crate::store::StoreError;
 use crate::store::grants::{AuditAction, AuditEntry, GrantChange, GrantStore, ScopeGrant};
-use crate::token::clock::unix_now;
 
 /// A grant as the tenant's hash keeps it, under its scope.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -25,7 +24,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
 #[async_trait]
 impl GrantStore for RedisStore {
     async fn grant_scope(&self, change: &GrantChange<'_>) -> Result<bool, StoreError> {
-        let at = unix_now();
+        let at = self.now();
         let value = to_json(&GrantValue {
             by: change.actor().to_owned(),
             at,
@@ -36,7 +35,7 @@ impl GrantStore for RedisStore {
     }
 
     async fn revoke_scope(&self, change: &GrantChange<'_>) -> Result<bool, StoreError> {
-        let entry = to_json(&change.audit(AuditAction::Revoke, unix_now()))?;
+        let entry = to_json(&change.audit(AuditAction::Revoke, self.now()))?;
         self.change_grant(REVOKE_GRANT, change, &[change.scope().as_str(), &entry])
             .await
     }

@@ -90,6 +90,7 @@ use crate::store::refresh::{
 };
 use crate::store::replica::RevocationReplica;
 use crate::store::{StoreError, TokenDigest};
+use crate::token::clock::{Clock, SystemClock};
 
 mod cache;
 mod conn;
@@ -115,6 +116,7 @@ pub struct RedisStore {
     wait_ms: u64,
     cache: Option<Arc<RevocationReplica>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -322,7 +324,23 @@ impl RedisStore {
             wait_ms: (settings.response_timeout.as_millis() as u64 / 2).max(1),
             cache,
             task,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Reads time from `clock` instead of the system clock (tests with a
+    /// [`ManualClock`](crate::testing::ManualClock)): when a revocation that has already
+    /// expired is skipped, and the instants grants and their audit entries record. Key
+    /// expiry in Redis itself follows the server's clock.
+    #[must_use]
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Now, by the store's clock.
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now()
     }
 
     /// Whether this store talks to a Redis Cluster.

@@ -10,12 +10,11 @@ use super::{RedisStore, hex, map_err};
 use crate::store::{
     RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
 };
-use crate::token::clock::unix_now;
 
 #[async_trait]
 impl RevocationStore for RedisStore {
     async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
-        if expires_at <= unix_now() {
+        if expires_at <= self.now() {
             return Ok(());
         }
         let (key, channel) = self.keys.rev(&digest);
