@@ -6,19 +6,17 @@
 use axum_token_auth::trust::Revocation;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::common::switchable::Switchable;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use axum_token_auth::store::breaker::{BreakerState, GuardSettings, Guarded};
 use axum_token_auth::store::grants::{GrantChange, GrantStore, MemoryGrantStore};
 use axum_token_auth::store::memory::MemoryRefreshStore;
-use axum_token_auth::store::{
-    RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
-};
 use axum_token_auth::{
     Claims, Sessions, TokenAuth, TokenRequest,
     token::{Scope, TokenKind},
@@ -217,52 +215,6 @@ fn counters_move_with_the_token_life_cycle_and_labels_carry_no_client_data() {
             }
         }
     });
-}
-
-/// A revocation store that can be taken down.
-#[derive(Default)]
-struct Switchable {
-    down: AtomicBool,
-}
-
-#[async_trait]
-impl RevocationStore for Switchable {
-    async fn revoke(&self, _: TokenDigest, _: u64) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    async fn is_revoked(&self, _: &TokenDigest) -> Result<bool, StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable("down".into()));
-        }
-        Ok(false)
-    }
-
-    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
-        self.is_revoked(token.digest).await
-    }
-
-    fn check_now(&self, _: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        None
-    }
-}
-
-/// Subject-wide revocation as the store stood for here had it: no cutoffs.
-#[async_trait]
-impl SubjectRevocation for Switchable {
-    async fn revoke_all_for(&self, _: &str, _: u64) -> Result<u64, StoreError> {
-        Err(StoreError::Backend(
-            "this store cannot revoke all tokens of a user".into(),
-        ))
-    }
-
-    async fn subject_cutoff(&self, _: &str) -> Result<SubjectCutoff, StoreError> {
-        Ok(SubjectCutoff::default())
-    }
-
-    async fn revoke_for(&self, _: &str, digest: TokenDigest, until: u64) -> Result<(), StoreError> {
-        self.revoke(digest, until).await
-    }
 }
 
 #[test]

@@ -6,68 +6,18 @@
 use crate::common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use async_trait::async_trait;
+use crate::common::switchable::Switchable;
+use std::sync::atomic::Ordering;
+
 use axum::Router;
 use axum::routing::get;
-use axum_token_auth::store::{
-    RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
-};
 use axum_token_auth::token::InvalidToken;
 use axum_token_auth::{AuthError, Claims, TokenAuth, TokenAuthLayer};
 use http::StatusCode;
 use serde_json::json;
 
 use common::{assert_refused, builder, get_req, now, ok_body, raw_hs256, send, wire_claims};
-
-/// A revocation store that can be switched off, standing for an unreachable backend
-/// (the store guard sees the same `StoreError::Unavailable` as from Redis or
-/// PostgreSQL; tests/outage.rs stops the real servers).
-#[derive(Debug, Default)]
-struct Switchable {
-    down: AtomicBool,
-}
-
-#[async_trait]
-impl RevocationStore for Switchable {
-    async fn revoke(&self, _: TokenDigest, _: u64) -> Result<(), StoreError> {
-        Ok(())
-    }
-
-    async fn is_revoked(&self, _: &TokenDigest) -> Result<bool, StoreError> {
-        if self.down.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable("down".into()));
-        }
-        Ok(false)
-    }
-
-    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
-        self.is_revoked(token.digest).await
-    }
-
-    fn check_now(&self, _: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
-        None
-    }
-}
-
-/// Subject-wide revocation as the store stood for here had it: no cutoffs.
-#[async_trait]
-impl SubjectRevocation for Switchable {
-    async fn revoke_all_for(&self, _: &str, _: u64) -> Result<u64, StoreError> {
-        Err(StoreError::Backend(
-            "this store cannot revoke all tokens of a user".into(),
-        ))
-    }
-
-    async fn subject_cutoff(&self, _: &str) -> Result<SubjectCutoff, StoreError> {
-        Ok(SubjectCutoff::default())
-    }
-
-    async fn revoke_for(&self, _: &str, digest: TokenDigest, until: u64) -> Result<(), StoreError> {
-        self.revoke(digest, until).await
-    }
-}
 
 async fn home(claims: Option<Claims>) -> String {
     match claims {

@@ -6,6 +6,7 @@
 
 pub mod oidc;
 pub mod seeds;
+pub mod switchable;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
