@@ -230,9 +230,26 @@ impl Verifier {
                 (None, digest, until)
             }
         };
-        let stored = match (&note, &subject) {
-            // Kept where the store keeps notes (registered with
-            // `revocation_store_with_notes`); otherwise the revocation alone.
+        self.store_digest(subject.as_deref(), digest, until, note.as_ref())
+            .await?;
+        Ok(Revoked {
+            digest: Some(digest),
+            generation: None,
+        })
+    }
+
+    /// Stores one revoked digest until `until`: with its note where the store keeps
+    /// notes (registered with `revocation_store_with_notes`; otherwise the revocation
+    /// alone), else counted against `subject`'s share of a bounded store when there is a
+    /// subject.
+    async fn store_digest(
+        &self,
+        subject: Option<&str>,
+        digest: TokenDigest,
+        until: u64,
+        note: Option<&RevocationNote>,
+    ) -> Result<(), RevokeError> {
+        let stored = match (note, subject) {
             (Some(note), _) => match &self.revocation_notes {
                 Some(notes) => notes.revoke_noted(digest, until, note).await,
                 None => self.revocation.revoke(digest, until).await,
@@ -242,10 +259,7 @@ impl Verifier {
         };
         stored.map_err(RevokeError::Store)?;
         tracing::info!(jti_digest = %digest.short(), "token revoked");
-        Ok(Revoked {
-            digest: Some(digest),
-            generation: None,
-        })
+        Ok(())
     }
 
     /// Revokes every token of `subject` issued so far; the subject's new generation.
@@ -279,12 +293,8 @@ impl Verifier {
         subject: &str,
         identity: &TokenIdentity,
     ) -> Result<(), RevokeError> {
-        self.revocation
-            .revoke_for(subject, identity.digest, identity.until)
+        self.store_digest(Some(subject), identity.digest, identity.until, None)
             .await
-            .map_err(RevokeError::Store)?;
-        tracing::info!(jti_digest = %identity.digest.short(), "token revoked");
-        Ok(())
     }
 
     /// What revoking `token` stores: the token through the verification pipeline (every

@@ -889,8 +889,7 @@ impl Verifier {
         let accepted = if check.wait_for_keys {
             self.verify_token_waiting::<T>(token, &acceptance).await?
         } else {
-            self.verify_token::<T>(token, &acceptance)
-                .map_err(|r| self.refused(r))?
+            self.verify_now::<T>(token, &acceptance)?
         };
         if check.revocation {
             self.check_revoked(Holder::of_claims(&accepted.claims), &accepted.identity)
@@ -916,6 +915,17 @@ impl Verifier {
         }
     }
 
+    /// [`verify_token`](Self::verify_token) with its refusal as the error a client sees:
+    /// never waits (an unknown `kid` of a trusted issuer is refused).
+    pub(crate) fn verify_now<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        acceptance: &Acceptance<'_>,
+    ) -> Result<Accepted<T>, VerifyError> {
+        self.verify_token(token, acceptance)
+            .map_err(|r| self.refused(r))
+    }
+
     /// The rest of [`verify_token_waiting`](Self::verify_token_waiting) once
     /// [`verify_token`](Self::verify_token) asked for a refetch: waits for one shared
     /// refetch of `remote`'s key set, then verifies again without waiting (the layer,
@@ -929,8 +939,7 @@ impl Verifier {
         seen: u64,
     ) -> Result<Accepted<T>, VerifyError> {
         remote.refetch_unknown_kid(seen).await;
-        self.verify_token(token, acceptance)
-            .map_err(|r| self.refused(r))
+        self.verify_now(token, acceptance)
     }
 
     /// A refusal as the error a client sees (a refetch not waited for: unknown key).
@@ -974,22 +983,13 @@ impl Verifier {
         holder: Holder<'_>,
         identity: &TokenIdentity,
     ) -> Option<Result<(), VerifyError>> {
-        self.check_revoked_now(holder, identity)
-            .map(|revoked| self.revocation_verdict(revoked, identity))
-    }
-
-    /// Step 13 without waiting: the answer when the store has one at hand (a local
-    /// replica, the memory store), or when the token's issuer skips the check.
-    pub(crate) fn check_revoked_now(
-        &self,
-        holder: Holder<'_>,
-        identity: &TokenIdentity,
-    ) -> Option<Result<bool, crate::store::StoreError>> {
-        if !identity.revocation.check {
-            return Some(Ok(false));
-        }
-        self.revocation
-            .check_now(&revocation_check(holder, identity))
+        let revoked = if identity.revocation.check {
+            self.revocation
+                .check_now(&revocation_check(holder, identity))?
+        } else {
+            Ok(false)
+        };
+        Some(self.revocation_verdict(revoked, identity))
     }
 
     /// Turns a revocation lookup into the layer's verdict (fail closed on store errors).
