@@ -41,9 +41,11 @@ pub(crate) mod prehashed;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 pub mod refresh;
+pub mod replay;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) mod replica;
 
+pub use replay::{ProofId, ProofReplay};
 pub use refresh::{
     AccessRef, MAX_ACCESS_PER_SESSION, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
