@@ -32,6 +32,12 @@ pub(crate) const STORE_CALL_SECONDS: &str = "token_auth_store_call_seconds";
 pub(crate) const STORE_REFUSED: &str = "token_auth_store_refused_total";
 /// Gauge: the breaker's state by `store` (0 closed, 1 open, 2 half-open).
 pub(crate) const BREAKER_STATE: &str = "token_auth_store_breaker_state";
+/// Counter: DPoP proofs, by `outcome` (`accepted`, or the refusal's reason:
+/// `replayed`, `wrong_htu`, …).
+pub(crate) const DPOP_PROOFS: &str = "token_auth_dpop_proofs_total";
+/// Counter: DPoP nonces handed out (`DPoP-Nonce` headers), by `on` (`challenge`,
+/// `rotation`).
+pub(crate) const DPOP_NONCES: &str = "token_auth_dpop_nonces_total";
 /// Gauge: store calls in flight, by `store`.
 pub(crate) const STORE_IN_FLIGHT: &str = "token_auth_store_in_flight";
 
@@ -57,6 +63,11 @@ pub(crate) fn reason_name(reason: &InvalidToken) -> &'static str {
         InvalidToken::RefreshDenied => "refresh_denied",
         InvalidToken::LegacyFormatRetired => "legacy_format_retired",
         InvalidToken::UnknownSubject => "unknown_subject",
+        InvalidToken::UnsupportedConfirmation => "unsupported_confirmation",
+        InvalidToken::UnprovenBinding => "unproven_binding",
+        InvalidToken::BindingMismatch => "binding_mismatch",
+        InvalidToken::NotDpopBound => "not_dpop_bound",
+        InvalidToken::DpopRequired => "dpop_required",
     }
 }
 
@@ -98,6 +109,14 @@ pub(crate) fn validation_accepted(fail_open: bool) {
 
 pub(crate) fn validation_refused(reason: &'static str) {
     count(VALIDATIONS_REFUSED, "reason", reason);
+}
+
+pub(crate) fn dpop_proof(outcome: &'static str) {
+    count(DPOP_PROOFS, "outcome", outcome);
+}
+
+pub(crate) fn dpop_nonce(on: &'static str) {
+    count(DPOP_NONCES, "on", on);
 }
 
 pub(crate) fn revoked(kind: &'static str) {

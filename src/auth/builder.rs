@@ -81,6 +81,7 @@ pub struct TokenAuthBuilder {
     clock: Arc<dyn Clock>,
     error: Option<ConfigError>,
     store_guard: crate::store::breaker::GuardSettings,
+    dpop: Option<crate::trust::dpop::DpopSettings>,
 }
 
 impl Default for TokenAuthBuilder {
@@ -109,6 +110,7 @@ impl Default for TokenAuthBuilder {
             clock: Arc::new(SystemClock),
             error: None,
             store_guard: crate::store::breaker::GuardSettings::default(),
+            dpop: None,
         }
     }
 }
@@ -424,6 +426,30 @@ impl TokenAuthBuilder {
     /// ```
     pub fn service_ttl(mut self, ttl: Duration) -> Self {
         self.service_ttl = ttl;
+        self
+    }
+
+    /// Turns DPoP on (RFC 9449, sender-constrained tokens): the layer verifies
+    /// `Authorization: DPoP` with its proof, the session routes mint bound tokens for
+    /// clients that send a proof. See [`trust::dpop`](crate::trust::dpop) for every
+    /// check and [`DpopSettings`](crate::trust::dpop::DpopSettings) for the options.
+    ///
+    /// Without it, `Authorization: DPoP` is no credential, and a DPoP-bound token (of an
+    /// identity provider) is refused, as nothing could prove its key.
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    /// use axum_token_auth::trust::dpop::DpopSettings;
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .dpop(DpopSettings::new("https://api.example.com"))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn dpop(mut self, settings: crate::trust::dpop::DpopSettings) -> Self {
+        self.dpop = Some(settings);
         self
     }
 
@@ -776,7 +802,12 @@ impl TokenAuthBuilder {
             ))
         });
         let revocation = register(&self.store_guard);
+        let dpop = match self.dpop {
+            Some(settings) => Some(Arc::new(settings.build(&self.store_guard)?)),
+            None => None,
+        };
         let verifier = Verifier {
+            dpop,
             keys: crate::trust::keyring::LiveKeyring::new(keys, Arc::clone(&trust_epoch)),
             trusted,
             legacy: self.legacy,
@@ -794,7 +825,12 @@ impl TokenAuthBuilder {
             clock: self.clock,
         };
         let web = WebSettings {
-            rendering: Rendering::new(self.renderer, &self.realm),
+            rendering: Rendering::new(self.renderer, &self.realm).with_dpop(
+                verifier
+                    .dpop
+                    .as_deref()
+                    .and_then(|d| crate::http::layer::dpop_challenge(d, d.policy)),
+            ),
             access_cookie: self
                 .access_cookie
                 .then(|| Arc::from(self.cookies.access_cookie_name())),

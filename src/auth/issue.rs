@@ -107,6 +107,7 @@ impl TokenAuth {
             fam: family.as_deref(),
             csrf: request.csrf.as_deref(),
             generation: request.generation,
+            cnf: request.cnf.as_ref(),
             custom,
         };
         let token = self.sign(kind, &payload)?;
@@ -115,7 +116,8 @@ impl TokenAuth {
             jti_digest = %crate::store::TokenDigest::of_jti(&jti).short(),
             "token issued"
         );
-        Ok(IssuedToken::new(token, kind, jti, iat, exp))
+        let dpop_bound = request.cnf.as_ref().is_some_and(|c| c.jkt().is_some());
+        Ok(IssuedToken::new(token, kind, jti, iat, exp).dpop_bound(dpop_bound))
     }
 
     /// Signs `payload` as a token of `kind` with the active signing key.

@@ -1,11 +1,17 @@
-//! The [`SameOrigin`] extractor's tie to the handle: it reads the [`TokenAuth`] from the
-//! router state and runs [`Web::check_same_origin`](crate::http::Web::check_same_origin).
+//! The extractors' tie to the handle: [`SameOrigin`] and [`DpopProof`] read the
+//! [`TokenAuth`] from the router state; the first runs
+//! [`Web::check_same_origin`](crate::http::Web::check_same_origin), the second checks the
+//! request's DPoP proof for a token request.
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::response::Response;
+use http::request::Parts;
 
 use crate::auth::TokenAuth;
 use crate::http::SameOrigin;
+use crate::http::dpop::DpopProof;
+use crate::http::rfc6750::AuthError;
+use crate::trust::dpop::ProofError;
 
 impl<S> FromRequestParts<S> for SameOrigin
 where
@@ -23,5 +29,40 @@ where
         web.check_same_origin(&parts.headers, &parts.uri)
             .map(|()| SameOrigin)
             .map_err(|e| web.render_error(e))
+    }
+}
+
+impl<S> FromRequestParts<S> for DpopProof
+where
+    TokenAuth: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let auth = TokenAuth::from_ref(state);
+        let verifier = auth.verifier();
+        let path = crate::http::dpop::request_path(&parts.uri, &parts.extensions).to_owned();
+        match DpopProof::of_request(verifier, &parts.method, &path, &parts.headers).await? {
+            Some(p) => Ok(p),
+            None => Err(AuthError::InvalidDpopProof(ProofError::Missing)),
+        }
+    }
+}
+
+impl<S> axum::extract::OptionalFromRequestParts<S> for DpopProof
+where
+    TokenAuth: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let auth = TokenAuth::from_ref(state);
+        let path = crate::http::dpop::request_path(&parts.uri, &parts.extensions).to_owned();
+        DpopProof::of_request(auth.verifier(), &parts.method, &path, &parts.headers).await
     }
 }

@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use crate::http::layer::{AuthContext, TokenSource};
 use crate::http::rfc6750::{AuthError, Rendering};
 use crate::token::claims::{ClaimsView, NoCustomClaims, TokenClaims};
+use crate::token::confirmation::Binding;
 use crate::token::error::InvalidToken;
 use crate::token::scope::{ScopeList, ScopeMarker};
 
@@ -280,6 +281,32 @@ impl<S: Send + Sync> FromRequestParts<S> for TokenSource {
         let ctx = context(parts)?;
         ctx.source
             .ok_or_else(|| AuthRejection::new(AuthError::MissingCredentials, Some(ctx)))
+    }
+}
+
+/// How the request proved its token: [`Binding::Bearer`] for a bearer token, the DPoP
+/// key's or the client certificate's thumbprint for a sender-constrained one (401
+/// without a token).
+///
+/// ```
+/// use axum_token_auth::{Claims, token::Binding};
+///
+/// async fn transfer(claims: Claims, binding: Binding) -> String {
+///     match binding {
+///         Binding::Dpop { jkt } => format!("{} with key {jkt}", claims.sub),
+///         _ => claims.sub.clone(),
+///     }
+/// }
+/// ```
+impl<S: Send + Sync> FromRequestParts<S> for Binding {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ctx = context(parts)?;
+        if ctx.claims.is_none() {
+            return Err(AuthRejection::new(AuthError::MissingCredentials, Some(ctx)));
+        }
+        Ok(ctx.binding.clone().unwrap_or(Binding::Bearer))
     }
 }
 

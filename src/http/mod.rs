@@ -175,10 +175,12 @@
 pub(crate) mod cache;
 pub(crate) mod cookies;
 pub(crate) mod csrf;
+pub(crate) mod dpop;
 pub(crate) mod extract;
 pub(crate) mod grpc;
 pub(crate) mod guard;
 pub(crate) mod layer;
+pub(crate) mod mtls;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;
@@ -190,12 +192,15 @@ pub(crate) mod websocket;
 pub use cache::{CacheStats, DEFAULT_CACHE_BYTES, DEFAULT_CACHE_CAPACITY, MAX_CACHED_TOKEN};
 pub use cookies::CookieSettings;
 pub use csrf::{CsrfSettings, SameOrigin, require_json_content_type};
+pub use dpop::{DPOP, DpopProof};
 pub use extract::{
     AuthRejection, Claims, CurrentUser, RequireAllScopes, RequireAnyScope, RequireScope, UserLoader,
 };
 pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
 pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
+pub use mtls::ClientCertificate;
 pub use rfc6750::{
-    AuthError, DEFAULT_REALM, ErrorRenderer, InvalidRequest, JsonErrorRenderer, RefusalBody,
+    AuthError, DEFAULT_REALM, DPOP_NONCE, ErrorRenderer, InvalidRequest, JsonErrorRenderer,
+    RefusalBody,
 };
 pub use web::Web;

@@ -11,6 +11,19 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 
 use crate::token::error::InvalidToken;
 use crate::trust::VerifyError;
+use crate::trust::dpop::ProofError;
+
+/// The `DPoP-Nonce` response header (RFC 9449 §8).
+pub const DPOP_NONCE: http::HeaderName = http::HeaderName::from_static("dpop-nonce");
+
+/// What a layer with DPoP on adds to its 401 challenges.
+#[derive(Debug, Clone)]
+pub(crate) struct DpopChallenge {
+    /// The accepted proof algorithms, space-separated.
+    pub(crate) algs: Box<str>,
+    /// Bearer tokens are accepted too: the `Bearer` challenge stays beside.
+    pub(crate) bearer: bool,
+}
 
 /// The default `realm` of `WWW-Authenticate` challenges.
 pub const DEFAULT_REALM: &str = "api";
@@ -81,6 +94,17 @@ pub enum AuthError {
     /// never 401, since the token may well be valid.
     #[error("the issuer's keys are unavailable")]
     KeysUnavailable,
+    /// The DPoP proof is refused (RFC 9449 §7.1): 401 `invalid_dpop_proof`, with a
+    /// `DPoP` challenge naming the accepted algorithms.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(ProofError),
+    /// The DPoP proof lacks a fresh server nonce (RFC 9449 §8): 401 `use_dpop_nonce`
+    /// with the nonce to use in the `DPoP-Nonce` header.
+    #[error("a fresh DPoP nonce is required")]
+    UseDpopNonce {
+        /// The nonce the client must put in its next proof.
+        nonce: String,
+    },
     /// A programming error: an extractor ran on a route without the layer in front of it.
     /// 500 with a generic body (`server_error`, "internal server error"); the message
     /// naming the mistake is logged (`tracing::error!`) when the error is rendered, and
@@ -133,7 +157,9 @@ impl AuthError {
         match self {
             AuthError::MissingCredentials
             | AuthError::InvalidCredentials
-            | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            | AuthError::InvalidToken(_)
+            | AuthError::InvalidDpopProof(_)
+            | AuthError::UseDpopNonce { .. } => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(InvalidRequest::CsrfMismatch | InvalidRequest::CrossSite) => {
                 StatusCode::FORBIDDEN
             }
@@ -156,6 +182,8 @@ impl AuthError {
             AuthError::InvalidCredentials => Some("invalid_grant"),
             AuthError::InvalidRequest(_) => Some("invalid_request"),
             AuthError::InvalidToken(_) => Some("invalid_token"),
+            AuthError::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
+            AuthError::UseDpopNonce { .. } => Some("use_dpop_nonce"),
             AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
             AuthError::StoreUnavailable | AuthError::KeysUnavailable => {
                 Some("temporarily_unavailable")
@@ -182,12 +210,33 @@ impl AuthError {
             AuthError::Misconfigured(_) => "internal server error".into(),
             AuthError::InvalidRequest(r) => r.to_string().into(),
             AuthError::InvalidToken(r) => r.to_string().into(),
+            AuthError::InvalidDpopProof(r) => r.to_string().into(),
+            AuthError::UseDpopNonce { .. } => "a fresh DPoP nonce is required".into(),
         }
     }
 
+    /// Whether this is a refusal of the DPoP proof (`invalid_dpop_proof`,
+    /// `use_dpop_nonce`): its challenge is the `DPoP` one.
+    pub fn is_dpop_error(&self) -> bool {
+        matches!(
+            self,
+            AuthError::InvalidDpopProof(_) | AuthError::UseDpopNonce { .. }
+        )
+    }
+
     /// The value of the `WWW-Authenticate` header for `realm`, or `None` for answers that
-    /// carry none (store outage, misconfiguration).
+    /// carry none (store outage, misconfiguration). The `Bearer` challenge, or for a
+    /// DPoP error the `DPoP` one (a layer with DPoP on adds the algorithms, and the other
+    /// scheme's challenge beside it: see [`TokenAuthBuilder::dpop`](crate::TokenAuthBuilder::dpop)).
     pub fn www_authenticate(&self, realm: &str) -> Option<HeaderValue> {
+        if self.is_dpop_error() {
+            return HeaderValue::from_str(&format!(
+                "DPoP error=\"{}\", error_description=\"{}\"",
+                self.error_code().unwrap_or_default(),
+                self.description()
+            ))
+            .ok();
+        }
         let mut v = format!("Bearer realm=\"{realm}\"");
         match self {
             AuthError::StoreUnavailable
@@ -242,6 +291,50 @@ impl AuthError {
         ) {
             headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
+        if let AuthError::UseDpopNonce { nonce } = self
+            && let Ok(v) = HeaderValue::from_str(nonce)
+        {
+            headers.insert(DPOP_NONCE, v);
+        }
+    }
+
+    /// The challenges of a layer with DPoP on (RFC 9449 §7.1): `DPoP algs="…"` and,
+    /// where bearer tokens are accepted too, the `Bearer` challenge beside it. The error
+    /// attributes go with the scheme they concern: a proof's or a binding's refusal on
+    /// `DPoP`, any other on `Bearer` (on `DPoP` when bearer tokens are not accepted).
+    pub(crate) fn challenges(&self, realm: &str, dpop: &DpopChallenge) -> Vec<HeaderValue> {
+        let Some(bearer) = self.www_authenticate(realm) else {
+            return Vec::new();
+        };
+        let binding = matches!(
+            self,
+            AuthError::InvalidToken(
+                InvalidToken::UnprovenBinding
+                    | InvalidToken::BindingMismatch
+                    | InvalidToken::NotDpopBound
+                    | InvalidToken::DpopRequired
+            )
+        );
+        let on_dpop = self.is_dpop_error() || binding || !dpop.bearer;
+        let mut d = format!("DPoP algs=\"{}\"", dpop.algs);
+        if on_dpop && let Some(code) = self.error_code() {
+            d.push_str(&format!(
+                ", error=\"{code}\", error_description=\"{}\"",
+                self.description()
+            ));
+        }
+        let mut out = Vec::with_capacity(2);
+        if let Ok(v) = HeaderValue::from_str(&d) {
+            out.push(v);
+        }
+        if dpop.bearer {
+            out.push(if on_dpop {
+                HeaderValue::from_str(&format!("Bearer realm=\"{realm}\"")).unwrap_or(bearer)
+            } else {
+                bearer
+            });
+        }
+        out
     }
 
     /// `body` as this error's response: its status, its RFC 6750 headers (see
@@ -342,6 +435,7 @@ pub(crate) struct Rendering(Arc<RenderingParts>);
 struct RenderingParts {
     renderer: Arc<dyn ErrorRenderer>,
     realm: Box<str>,
+    dpop: Option<DpopChallenge>,
 }
 
 impl Rendering {
@@ -349,14 +443,36 @@ impl Rendering {
         Rendering(Arc::new(RenderingParts {
             renderer,
             realm: realm.into(),
+            dpop: None,
         }))
     }
 
+    /// The same rendering with the DPoP challenges of `dpop` (`None`: none).
+    pub(crate) fn with_dpop(&self, dpop: Option<DpopChallenge>) -> Self {
+        Rendering(Arc::new(RenderingParts {
+            renderer: Arc::clone(&self.0.renderer),
+            realm: self.0.realm.clone(),
+            dpop,
+        }))
+    }
+
+    /// Renders `error` with the configured renderer. With DPoP on, the 401 challenges
+    /// are this rendering's (`DPoP` and, where bearer tokens are accepted, `Bearer`),
+    /// whatever the renderer wrote: a client must learn both schemes.
     pub(crate) fn render(&self, error: AuthError) -> Response {
         if let AuthError::Misconfigured(detail) = &error {
             tracing::error!(detail, "axum-token-auth misconfigured");
         }
         let mut res = self.0.renderer.render(&error, &self.0.realm);
+        if let Some(dpop) = &self.0.dpop
+            && res.status() == StatusCode::UNAUTHORIZED
+        {
+            let headers = res.headers_mut();
+            headers.remove(WWW_AUTHENTICATE);
+            for v in error.challenges(&self.0.realm, dpop) {
+                headers.append(WWW_AUTHENTICATE, v);
+            }
+        }
         res.extensions_mut().insert(error);
         res
     }

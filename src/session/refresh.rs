@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
+use crate::http::DpopProof;
 use crate::session::error::SessionError;
 use crate::session::hooks::{RefreshDecision, SessionEvent, SuccessorClaims};
 use crate::session::login::LoginSession;
@@ -16,6 +17,7 @@ use crate::token::claims::{TokenClaims, TokenKind};
 use crate::token::error::InvalidToken;
 use crate::token::issue::{IssueError, IssuedToken, TokenPair, TokenRequest, random_id};
 use crate::trust::VerifyError;
+use crate::trust::dpop::DpopPolicy;
 use crate::trust::verify::{Accepted, KindSet};
 
 /// Raw claims: the registered ones typed, everything else (custom claims) kept as is, so
@@ -42,9 +44,31 @@ impl Sessions {
         refresh_token: &str,
         access_token: Option<&str>,
     ) -> Result<LoginSession, SessionError> {
+        self.refresh_with_proof(refresh_token, access_token, None)
+            .await
+    }
+
+    /// [`refresh`](Self::refresh) with the request's DPoP proof (RFC 9449 §5), checked
+    /// for the refresh route ([`DpopProof`], or [`RefreshRequest::proof`](crate::session::RefreshRequest::proof)).
+    ///
+    /// * A session started with a proof is bound to its key: every token of it carries
+    ///   `cnf.jkt`, and its refresh needs a proof by the **same** key. Without a proof
+    ///   the refresh is refused (401 `invalid_token`, the session goes on). With a proof
+    ///   by **another** key it is refused and the session is revoked, as for a reused
+    ///   refresh token: only a thief holds the refresh token without the key.
+    /// * A session started without a proof stays unbound: a proof on its refresh is
+    ///   checked but binds nothing (its refresh token works without one anyway); the
+    ///   answer says `token_type: "Bearer"`. Under [`DpopPolicy::Required`](crate::trust::dpop::DpopPolicy::Required)
+    ///   its refresh is refused.
+    pub async fn refresh_with_proof(
+        &self,
+        refresh_token: &str,
+        access_token: Option<&str>,
+        proof: Option<&DpopProof>,
+    ) -> Result<LoginSession, SessionError> {
         let span = tracing::debug_span!("refresh");
         let r = self
-            .refresh_inner(refresh_token, access_token)
+            .refresh_inner(refresh_token, access_token, proof)
             .instrument(span)
             .await;
         if let Err(reason) = &r {
@@ -62,6 +86,7 @@ impl Sessions {
         &self,
         refresh_token: &str,
         access_token: Option<&str>,
+        proof: Option<&DpopProof>,
     ) -> Result<LoginSession, SessionError> {
         let s = &self.inner;
         let auth = &s.auth;
@@ -92,6 +117,8 @@ impl Sessions {
             .map_err(revocation_refusal)?;
         // The session must be active and belong to the token's subject.
         let session_end = self.owned_session_end(&session_id, &parent.sub).await?;
+        self.check_refresh_binding(&parent, &session_id, proof)
+            .await?;
         let presented_access = match access_token {
             None => None,
             Some(t) => {
@@ -182,6 +209,47 @@ impl Sessions {
         let pair = self.sign_successor(&claims, &successor)?;
         tracing::debug!(family = %short(&session_id), retry, "refresh token rotated");
         Ok(self.refreshed(&parent.sub, session_id, pair, retry).await)
+    }
+
+    /// The DPoP binding of a refresh (see [`refresh_with_proof`](Self::refresh_with_proof)):
+    /// a bound session's refresh proves its key; another key ends the session.
+    async fn check_refresh_binding(
+        &self,
+        parent: &RawClaims,
+        session_id: &str,
+        proof: Option<&DpopProof>,
+    ) -> Result<(), SessionError> {
+        let bound = parent.cnf.as_ref().and_then(|c| c.jkt());
+        match (bound, proof) {
+            (Some(jkt), Some(p)) if p.thumbprint() != jkt => {
+                tracing::warn!(
+                    family = %short(session_id),
+                    "refresh with another DPoP key; session revoked"
+                );
+                crate::telemetry::reuse_detected("dpop_key");
+                let known = self
+                    .inner
+                    .store
+                    .revoke_session(session_id)
+                    .await
+                    .map_err(store_failed)?;
+                self.revoke_access(&parent.sub, &known).await?;
+                Err(self.refused(InvalidToken::BindingMismatch))
+            }
+            (Some(_), None) => Err(self.refused(InvalidToken::UnprovenBinding)),
+            (None, None)
+                if self
+                    .inner
+                    .auth
+                    .verifier()
+                    .dpop
+                    .as_deref()
+                    .is_some_and(|d| d.policy == DpopPolicy::Required) =>
+            {
+                Err(self.refused(InvalidToken::DpopRequired))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// A rotation found reuse (`why`): the store ended the session; its access tokens are
@@ -307,14 +375,16 @@ impl Sessions {
             .sign(TokenKind::Access, &access_claims)
             .map_err(SessionError::Issue)?;
         let pair = TokenPair {
-            access: IssuedToken::new(token, TokenKind::Access, jti, now, exp),
+            access: IssuedToken::new(token, TokenKind::Access, jti, now, exp)
+                .dpop_bound(is_dpop_bound(&access_claims)),
             refresh: IssuedToken::new(
                 refresh_token.to_owned(),
                 TokenKind::Refresh,
                 parent.jti.clone(),
                 parent.iat,
                 parent.exp,
-            ),
+            )
+            .dpop_bound(is_dpop_bound(parent)),
         };
         tracing::debug!(family = %short(session_id), "access token refreshed (refresh token kept)");
         Ok(self
@@ -336,9 +406,8 @@ impl Sessions {
             claims.exp = exp;
             claims.nbf = None;
             let token = auth.sign(kind, &claims)?;
-            Ok(IssuedToken::new(
-                token, kind, claims.jti, claims.iat, claims.exp,
-            ))
+            let bound = is_dpop_bound(&claims);
+            Ok(IssuedToken::new(token, kind, claims.jti, claims.iat, claims.exp).dpop_bound(bound))
         };
         Ok(TokenPair {
             access: sign(TokenKind::Access, &succ.access_jti, succ.access_expires_at)?,
@@ -359,4 +428,9 @@ fn revocation_refusal(e: VerifyError) -> SessionError {
         // The crate's own tokens wait on no key set.
         _ => SessionError::InvalidToken(InvalidToken::UnknownKey),
     }
+}
+
+/// Whether claims bind their token to a DPoP key.
+fn is_dpop_bound(claims: &RawClaims) -> bool {
+    claims.cnf.as_ref().is_some_and(|c| c.jkt().is_some())
 }

@@ -13,6 +13,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 
+use crate::http::DpopProof;
 use crate::http::extract::Claims;
 use crate::http::layer::find_cookie;
 use crate::http::rfc6750::{AuthError, InvalidRequest};
@@ -117,7 +118,7 @@ impl Sessions {
             .set_token_cookies(&mut headers, pair, csrf.filter(|c| !c.is_empty()));
         let body = CookieBody {
             access_token,
-            token_type: "Bearer",
+            token_type: pair.access.token_type(),
             expires_in: pair.access.expires_in(),
             refresh_expires_in: pair.refresh.expires_in(),
         };
@@ -261,10 +262,12 @@ impl Sessions {
         if presented.from_cookie {
             self.check_csrf(&parts, &presented.token)?;
         }
+        let proof = self.refresh_proof(&parts).await?;
         Ok(RefreshRequest {
             refresh_token: presented.token,
             access_token: access,
             from_cookie: presented.from_cookie,
+            proof,
         })
     }
 
@@ -284,7 +287,14 @@ impl Sessions {
         {
             return self.refuse(e, false);
         }
-        match self.refresh(&presented.token, access.as_deref()).await {
+        let proof = match self.refresh_proof(&parts).await {
+            Ok(p) => p,
+            Err(e) => return self.refuse(e, false),
+        };
+        match self
+            .refresh_with_proof(&presented.token, access.as_deref(), proof.as_ref())
+            .await
+        {
             // A cookie refresh passed the CSRF check: renew the CSRF cookie with the
             // refresh cookie, so it lives as long as the session does.
             Ok(login) if presented.from_cookie => {
@@ -404,6 +414,19 @@ impl Sessions {
         }
     }
 
+    /// The DPoP proof of a refresh request, checked for this request (its method and
+    /// the path the client named: the route's) and remembered.
+    async fn refresh_proof(&self, parts: &Parts) -> Result<Option<DpopProof>, AuthError> {
+        let path = crate::http::dpop::request_path(&parts.uri, &parts.extensions);
+        DpopProof::of_request(
+            self.inner.auth.verifier(),
+            &parts.method,
+            path,
+            &parts.headers,
+        )
+        .await
+    }
+
     /// The access token from the header or the access cookie, if any.
     fn access_token(&self, parts: &Parts) -> Result<Option<String>, AuthError> {
         let auth = &self.inner.auth;
@@ -411,6 +434,7 @@ impl Sessions {
             &parts.headers,
             auth.web().access_cookie_name(),
             auth.verifier().settings.max_token_bytes,
+            auth.verifier().dpop.is_some(),
         )?
         .map(|(t, _)| t.to_owned()))
     }
@@ -483,6 +507,9 @@ pub struct RefreshRequest {
     pub access_token: Option<String>,
     /// Whether the refresh token came from the cookie (the CSRF check passed).
     pub from_cookie: bool,
+    /// The request's DPoP proof, checked for this request and remembered (RFC 9449 §5);
+    /// hand it to [`Sessions::refresh_with_proof`].
+    pub proof: Option<DpopProof>,
 }
 
 impl std::fmt::Debug for RefreshRequest {

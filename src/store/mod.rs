@@ -45,11 +45,11 @@ pub mod replay;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 pub(crate) mod replica;
 
-pub use replay::{ProofId, ProofReplay};
 pub use refresh::{
     AccessRef, MAX_ACCESS_PER_SESSION, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
     Successor,
 };
+pub use replay::{ProofId, ProofReplay};
 
 use std::fmt;
 

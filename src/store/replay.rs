@@ -201,9 +201,16 @@ mod tests {
         let id = ProofId::of("k", "j");
         assert!(seen.first_use(&id, 1_060).await.unwrap());
         assert!(!seen.first_use(&id, 1_060).await.unwrap());
-        assert!(seen.first_use(&ProofId::of("k2", "j"), 1_060).await.unwrap());
+        assert!(
+            seen.first_use(&ProofId::of("k2", "j"), 1_060)
+                .await
+                .unwrap()
+        );
         clock.set(1_060);
-        assert!(seen.first_use(&id, 1_120).await.unwrap(), "expired: new again");
+        assert!(
+            seen.first_use(&id, 1_120).await.unwrap(),
+            "expired: new again"
+        );
     }
 
     #[tokio::test]

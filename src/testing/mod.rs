@@ -43,6 +43,7 @@
 mod attacks;
 mod clock;
 mod cookies;
+mod dpop;
 
 use std::sync::Arc;
 
@@ -51,6 +52,7 @@ use serde::de::DeserializeOwned;
 pub use attacks::{Attack, AttackTokens};
 pub use clock::ManualClock;
 pub use cookies::CookieJar;
+pub use dpop::{DpopKey, ProofBuilder};
 
 use crate::auth::{TokenAuth, TokenAuthBuilder};
 use crate::http::cookies::CookieSettings;

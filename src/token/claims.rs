@@ -6,6 +6,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::token::confirmation::Confirmation;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -167,6 +168,11 @@ pub struct TokenClaims<T = NoCustomClaims> {
     /// [`SubjectRevocation::revoke_all_for`](crate::store::SubjectRevocation::revoke_all_for)).
     #[serde(default, rename = "gen", skip_serializing_if = "Option::is_none")]
     pub generation: Option<u64>,
+    /// Confirmation (RFC 7800 `cnf`): the DPoP key (`jkt`, RFC 9449) or client
+    /// certificate (`x5t#S256`, RFC 8705) the token is bound to. The layer accepts a
+    /// bound token only from a request that proves that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
     /// The kind of the token, from its `typ` header (not a claim).
     #[serde(skip)]
     pub kind: TokenKind,
@@ -297,7 +303,7 @@ impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
 /// Claim names this crate owns; custom claims and metadata may not use them.
 pub(crate) const RESERVED_CLAIMS: &[&str] = &[
     "sub", "iss", "aud", "exp", "nbf", "iat", "jti", "scope", "scopes", "scp", "tenant",
-    "metadata", "fam", "csrf", "gen",
+    "metadata", "fam", "csrf", "gen", "cnf",
 ];
 
 #[cfg(test)]

@@ -76,6 +76,28 @@ pub enum InvalidToken {
     /// session has been revoked.
     #[error("the refresh was refused; the session has been revoked")]
     RefreshDenied,
+    /// The token's `cnf` claim names no confirmation method this crate checks (only
+    /// `jkt` and `x5t#S256` are), or names one malformed: accepting it as a bearer token
+    /// would drop the binding its issuer asked for.
+    #[error("the token's confirmation method is not supported")]
+    UnsupportedConfirmation,
+    /// A sender-constrained token presented without what binds it: a DPoP-bound token
+    /// as `Bearer` or without a proof (RFC 9449 §7.2), a certificate-bound token without
+    /// the client certificate (RFC 8705 §3).
+    #[error("the token is bound to a key the request does not prove")]
+    UnprovenBinding,
+    /// The request proves a key, but not the one the token is bound to: another DPoP
+    /// key, another client certificate.
+    #[error("the token is bound to another key")]
+    BindingMismatch,
+    /// A bearer (unbound) token presented with the `DPoP` scheme, where the layer
+    /// accepts only DPoP-bound tokens that way.
+    #[error("the token is not bound to a DPoP key")]
+    NotDpopBound,
+    /// A bearer token where the route requires sender-constrained tokens (DPoP policy
+    /// `Required`).
+    #[error("the route requires a DPoP-bound token")]
+    DpopRequired,
 }
 
 /// A configuration mistake, reported by [`TokenAuthBuilder::build`](crate::TokenAuthBuilder::build) (never at request time).
@@ -103,6 +125,10 @@ pub enum ConfigError {
     /// A key cannot be used with the algorithm it was given.
     #[error("the key cannot be used with {0:?}")]
     KeyAlgorithmMismatch(Algorithm),
+    /// The DPoP settings are unusable (see
+    /// [`DpopSettings`](crate::trust::dpop::DpopSettings)).
+    #[error("invalid DPoP settings: {0}")]
+    InvalidDpop(&'static str),
     /// Key material could not be read.
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),

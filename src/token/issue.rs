@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::token::claims::{Audience, TokenClaims, TokenKind};
+use crate::token::confirmation::Confirmation;
 use crate::token::scope::{ScopeError, ScopeSet};
 
 /// Longest subject or tenant accepted, in bytes.
@@ -127,6 +128,7 @@ pub struct TokenRequest {
     pub(crate) family: Option<String>,
     pub(crate) csrf: Option<String>,
     pub(crate) generation: Option<u64>,
+    pub(crate) cnf: Option<Confirmation>,
 }
 
 impl fmt::Debug for TokenRequest {
@@ -275,6 +277,8 @@ pub struct IssuedToken {
     pub issued_at: u64,
     /// Expires at (seconds since the epoch).
     pub expires_at: u64,
+    /// Bound to a DPoP key (`cnf.jkt`).
+    dpop_bound: bool,
 }
 
 impl IssuedToken {
@@ -291,7 +295,20 @@ impl IssuedToken {
             jti,
             issued_at,
             expires_at,
+            dpop_bound: false,
         }
+    }
+
+    /// The same token, marked as bound (or not) to a DPoP key.
+    pub(crate) fn dpop_bound(mut self, bound: bool) -> Self {
+        self.dpop_bound = bound;
+        self
+    }
+
+    /// The OAuth `token_type` of this token: `DPoP` when it is bound to a DPoP key
+    /// (RFC 9449 §5), else `Bearer`.
+    pub fn token_type(&self) -> &'static str {
+        if self.dpop_bound { "DPoP" } else { "Bearer" }
     }
 
     /// The compact JWT.
@@ -335,7 +352,7 @@ impl TokenPair {
         TokenResponse {
             access_token: self.access.token.clone(),
             refresh_token: Some(self.refresh.token.clone()),
-            token_type: "Bearer",
+            token_type: self.access.token_type(),
             expires_in: self.access.expires_in(),
         }
     }
@@ -350,7 +367,7 @@ pub struct TokenResponse {
     /// The refresh token, when one was issued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
-    /// Always `Bearer`.
+    /// `Bearer`, or `DPoP` for a DPoP-bound access token.
     pub token_type: &'static str,
     /// Access-token lifetime in seconds.
     pub expires_in: u64,
@@ -387,6 +404,8 @@ pub(crate) struct Payload<'a> {
     pub(crate) csrf: Option<&'a str>,
     #[serde(rename = "gen", skip_serializing_if = "Option::is_none")]
     pub(crate) generation: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cnf: Option<&'a Confirmation>,
     #[serde(flatten)]
     pub(crate) custom: Map<String, Value>,
 }

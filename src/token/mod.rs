@@ -72,6 +72,7 @@
 
 pub(crate) mod claims;
 pub(crate) mod clock;
+pub(crate) mod confirmation;
 pub(crate) mod error;
 pub(crate) mod issue;
 pub(crate) mod keys;
@@ -79,6 +80,7 @@ pub(crate) mod scope;
 
 pub use claims::{Audience, ClaimsView, NoCustomClaims, TokenClaims, TokenKind, TokenOrigin};
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use confirmation::{Binding, Confirmation, certificate_thumbprint};
 pub use error::{ConfigError, InvalidToken};
 pub use issue::{IssueError, IssuedToken, MAX_ID_LEN, TokenPair, TokenRequest, TokenResponse};
 /// Re-exports of `jsonwebtoken` types that appear in this crate's API.

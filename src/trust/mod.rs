@@ -127,7 +127,9 @@
 //!   not 503, which means "cannot check now" — until it publishes a key again. Only a
 //!   *failed* fetch (transport error, non-200, not a JWKS) keeps the last good set.
 
+pub(crate) mod bound;
 pub(crate) mod check;
+pub mod dpop;
 pub(crate) mod external;
 #[cfg(feature = "oidc")]
 pub(crate) mod fetch;

@@ -117,6 +117,7 @@ use crate::token::error::InvalidToken;
 use crate::token::issue::is_valid_id;
 use crate::token::keys::Key;
 use crate::trust::TrustedIssuers;
+use crate::trust::bound::Bound;
 use crate::trust::check::TokenCheck;
 use crate::trust::external::KeyMiss;
 use crate::trust::keyring::LiveKeyring;
@@ -145,6 +146,8 @@ pub(crate) struct Verifier {
     /// same handle; `None` when stores are not guarded.
     pub(crate) revocation_guard: Option<StoreGuard>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// DPoP, when configured: proofs, nonces, the replay cache, the default policy.
+    pub(crate) dpop: Option<Arc<crate::trust::dpop::Dpop>>,
 }
 
 /// The policy of the checks: our issuer and audience, the leeway, the size limit and
@@ -297,6 +300,9 @@ pub(crate) struct TokenIdentity {
     pub(crate) issued_at: u64,
     /// Whether and how the revocation store is consulted for it.
     pub(crate) revocation: RevocationRule,
+    /// The key its `cnf` binds it to (DPoP key, client certificate), if any: a request
+    /// must prove it ([`Bound::confirm`]).
+    pub(crate) bound: Bound,
 }
 
 /// Whether a token's revocation is checked, and what a store failure means for it (per
@@ -638,8 +644,10 @@ impl Verifier {
                     self.check_party(claims.iss.as_deref(), claims.aud.as_ref())?;
                 }
                 claims.origin = TokenOrigin::Own;
+                let bound = Bound::of(claims.cnf.as_ref())?;
                 Ok(Accepted {
                     identity: TokenIdentity {
+                        bound,
                         digest: TokenDigest::of_jti(&claims.jti),
                         until: self.own_until(claims.exp),
                         issued_at: claims.iat.saturating_sub(self.settings.leeway),
@@ -715,8 +723,10 @@ impl Verifier {
         claims.origin = TokenOrigin::Legacy;
         // The token stops at its expiry or at the end of the window, whichever is first.
         let until = exp.saturating_add(leeway).min(legacy.until.unwrap_or(0));
+        let bound = Bound::of(claims.cnf.as_ref())?;
         Ok(Accepted {
             identity: TokenIdentity {
+                bound,
                 digest,
                 until,
                 issued_at: iat.unwrap_or(0).saturating_sub(leeway),
@@ -770,8 +780,10 @@ impl Verifier {
             serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
         claims.kind = TokenKind::Access;
         claims.origin = TokenOrigin::Issuer(Arc::clone(&issuer.iss));
+        let bound = Bound::of(claims.cnf.as_ref())?;
         Ok(Accepted {
             identity: TokenIdentity {
+                bound,
                 digest: external_digest(&issuer.iss, &jti),
                 until: exp.saturating_add(issuer.leeway),
                 issued_at: iat.unwrap_or(0).saturating_sub(issuer.leeway),

@@ -7,6 +7,7 @@ use crate::http::cache::Verdict;
 use crate::http::layer::credentials::TokenSource;
 use crate::http::rfc6750::Rendering;
 use crate::token::claims::ClaimsView;
+use crate::token::confirmation::Binding;
 
 /// What the layer leaves in the request's extensions: always the renderer (so extractors
 /// know the layer ran), and the verified claims when there are any.
@@ -22,6 +23,11 @@ pub(crate) struct AuthContext {
     /// The URI carries an `access_token` parameter and the query source is on: it is
     /// removed from the URI the inner service sees.
     pub(crate) query_token: bool,
+    /// How the request proved a sender-constrained token (`None`: a bearer token the
+    /// binding step never looked at).
+    pub(crate) binding: Option<Binding>,
+    /// A DPoP nonce to hand out with the response (`DPoP-Nonce`).
+    pub(crate) dpop_nonce: Option<String>,
 }
 
 impl AuthContext {
@@ -36,6 +42,8 @@ impl AuthContext {
             source: None,
             grpc,
             query_token,
+            binding: None,
+            dpop_nonce: None,
         }
     }
 

@@ -19,6 +19,9 @@ use crate::token::error::InvalidToken;
 pub enum TokenSource {
     /// The `Authorization: Bearer` header.
     Header,
+    /// The `Authorization: DPoP` header (RFC 9449), with its `DPoP` proof header; only
+    /// when DPoP is configured ([`TokenAuthBuilder::dpop`](crate::TokenAuthBuilder::dpop)).
+    Dpop,
     /// The access-token cookie.
     Cookie,
     /// The `access_token` query parameter of a WebSocket upgrade request (RFC 6750
@@ -34,8 +37,9 @@ pub(crate) fn find_token<'h>(
     headers: &'h HeaderMap,
     cookie_name: Option<&str>,
     max_bytes: usize,
+    dpop: bool,
 ) -> Result<Option<(&'h str, TokenSource)>, AuthError> {
-    match locate_token(headers, cookie_name, max_bytes)? {
+    match locate_token(headers, cookie_name, max_bytes, dpop)? {
         Some((token, source)) => Ok(Some((checked_text(token, source)?, source))),
         None => Ok(None),
     }
@@ -49,12 +53,20 @@ fn locate_token<'h>(
     headers: &'h HeaderMap,
     cookie_name: Option<&str>,
     max_bytes: usize,
+    dpop: bool,
 ) -> Result<Option<(&'h [u8], TokenSource)>, AuthError> {
     let mut auth_headers = headers.get_all(AUTHORIZATION).iter();
-    let header_token = match (auth_headers.next(), auth_headers.next()) {
+    let (header_token, header_source) = match (auth_headers.next(), auth_headers.next()) {
         (Some(_), Some(_)) => return Err(InvalidRequest::MultipleAuthorization.into()),
-        (Some(v), None) => parse_bearer(v.as_bytes(), max_bytes)?,
-        (None, _) => None,
+        (Some(v), None) => match parse_scheme(v.as_bytes(), b"bearer", max_bytes)? {
+            Some(t) => (Some(t), TokenSource::Header),
+            None if dpop => (
+                parse_scheme(v.as_bytes(), b"dpop", max_bytes)?,
+                TokenSource::Dpop,
+            ),
+            None => (None, TokenSource::Header),
+        },
+        (None, _) => (None, TokenSource::Header),
     };
     let cookie_token = match cookie_name {
         Some(name) => find_cookie(headers, name),
@@ -73,23 +85,28 @@ fn locate_token<'h>(
             checked_utf8(h)?;
             Err(InvalidRequest::ConflictingCredentials.into())
         }
-        (Some(h), _) => Ok(Some((h, TokenSource::Header))),
+        (Some(h), _) => Ok(Some((h, header_source))),
         (None, Some(c)) if !c.is_empty() => Ok(Some((c.as_bytes(), TokenSource::Cookie))),
         _ => Ok(None),
     }
 }
 
-/// `Bearer <b64token>` (RFC 6750 §2.1), scheme case-insensitive: the token's bytes (its
-/// text is checked by [`checked_text`]). Another scheme is not a bearer credential
-/// (`Ok(None)`).
-fn parse_bearer(value: &[u8], max_bytes: usize) -> Result<Option<&[u8]>, AuthError> {
+/// `<scheme> <b64token>` (RFC 6750 §2.1, RFC 9449 §7.1) for `scheme` (`bearer`,
+/// `dpop`: lower case), scheme case-insensitive: the token's bytes (its text is checked
+/// by [`checked_text`]). Another scheme is not this credential (`Ok(None)`).
+fn parse_scheme<'v>(
+    value: &'v [u8],
+    want: &[u8],
+    max_bytes: usize,
+) -> Result<Option<&'v [u8]>, AuthError> {
     let malformed = || AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization);
-    // `Bearer` followed by a space or the end; any other scheme is no bearer credential.
-    let (scheme, rest) = match value.get(..6) {
-        Some(s) if value.len() == 6 || value[6] == b' ' => (s, &value[6..]),
+    // The scheme followed by a space or the end; any other scheme is not this one.
+    let n = want.len();
+    let (scheme, rest) = match value.get(..n) {
+        Some(s) if value.len() == n || value[n] == b' ' => (s, &value[n..]),
         _ => return Ok(None),
     };
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    if !scheme.eq_ignore_ascii_case(want) {
         return Ok(None);
     }
     let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
@@ -198,8 +215,9 @@ pub(super) fn locate_request_token<'r, B>(
     cookie_name: Option<&str>,
     max_bytes: usize,
     query_on_upgrade: bool,
+    dpop: bool,
 ) -> Result<Option<Presented<'r>>, AuthError> {
-    let found = locate_token(req.headers(), cookie_name, max_bytes)?;
+    let found = locate_token(req.headers(), cookie_name, max_bytes, dpop)?;
     let borrowed = |(t, source): (&'r [u8], TokenSource)| Presented {
         bytes: Cow::Borrowed(t),
         source,
@@ -208,7 +226,7 @@ pub(super) fn locate_request_token<'r, B>(
         return Ok(found.map(borrowed));
     }
     // A header value that is no text is refused as malformed before the query is read.
-    if let Some((t, TokenSource::Header)) = found {
+    if let Some((t, TokenSource::Header | TokenSource::Dpop)) = found {
         checked_utf8(t)?;
     }
     match (found, websocket::query_token(req.uri(), max_bytes)?) {
@@ -246,7 +264,7 @@ mod tests {
         ] {
             let h = headers(&[("authorization", v)]);
             assert_eq!(
-                find_token(&h, None, 8192).unwrap(),
+                find_token(&h, None, 8192, false).unwrap(),
                 Some(("abc.def.ghi", TokenSource::Header)),
                 "{v}"
             );
@@ -265,7 +283,7 @@ mod tests {
         ] {
             let h = headers(&[("authorization", v)]);
             assert_eq!(
-                find_token(&h, None, 8192).unwrap_err(),
+                find_token(&h, None, 8192, false).unwrap_err(),
                 AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization),
                 "{v}"
             );
@@ -275,14 +293,14 @@ mod tests {
     #[test]
     fn other_schemes_are_not_bearer_credentials() {
         let h = headers(&[("authorization", "Basic dXNlcjpwYXNz")]);
-        assert_eq!(find_token(&h, None, 8192).unwrap(), None);
+        assert_eq!(find_token(&h, None, 8192, false).unwrap(), None);
     }
 
     #[test]
     fn two_authorization_headers_are_invalid_request() {
         let h = headers(&[("authorization", "Bearer a"), ("authorization", "Bearer a")]);
         assert_eq!(
-            find_token(&h, None, 8192).unwrap_err(),
+            find_token(&h, None, 8192, false).unwrap_err(),
             AuthError::InvalidRequest(InvalidRequest::MultipleAuthorization)
         );
     }
@@ -291,16 +309,16 @@ mod tests {
     fn cookie_is_found_and_conflicts_are_refused() {
         let h = headers(&[("cookie", "a=1; access_token=tok.en.x; b=2")]);
         assert_eq!(
-            find_token(&h, Some("access_token"), 8192).unwrap(),
+            find_token(&h, Some("access_token"), 8192, false).unwrap(),
             Some(("tok.en.x", TokenSource::Cookie))
         );
-        assert_eq!(find_token(&h, None, 8192).unwrap(), None);
+        assert_eq!(find_token(&h, None, 8192, false).unwrap(), None);
         let h = headers(&[
             ("cookie", "access_token=one"),
             ("authorization", "Bearer two"),
         ]);
         assert_eq!(
-            find_token(&h, Some("access_token"), 8192).unwrap_err(),
+            find_token(&h, Some("access_token"), 8192, false).unwrap_err(),
             AuthError::InvalidRequest(InvalidRequest::ConflictingCredentials)
         );
         let h = headers(&[
@@ -308,7 +326,7 @@ mod tests {
             ("authorization", "Bearer same"),
         ]);
         assert_eq!(
-            find_token(&h, Some("access_token"), 8192).unwrap(),
+            find_token(&h, Some("access_token"), 8192, false).unwrap(),
             Some(("same", TokenSource::Header))
         );
     }
@@ -319,25 +337,25 @@ mod tests {
         let value = HeaderValue::from_bytes(b"Bearer abc\xffdef").unwrap();
         h.insert(AUTHORIZATION, value);
         let malformed = AuthError::InvalidRequest(InvalidRequest::MalformedAuthorization);
-        assert_eq!(find_token(&h, None, 8192).unwrap_err(), malformed);
+        assert_eq!(find_token(&h, None, 8192, false).unwrap_err(), malformed);
         // … before a conflicting cookie,
         h.insert(COOKIE, HeaderValue::from_static("access_token=other"));
         assert_eq!(
-            find_token(&h, Some("access_token"), 8192).unwrap_err(),
+            find_token(&h, Some("access_token"), 8192, false).unwrap_err(),
             malformed
         );
         // … an oversized cookie,
         let big = format!("access_token={}", "a".repeat(300));
         h.insert(COOKIE, HeaderValue::from_str(&big).unwrap());
         assert_eq!(
-            find_token(&h, Some("access_token"), 256).unwrap_err(),
+            find_token(&h, Some("access_token"), 256, false).unwrap_err(),
             malformed
         );
         // … and its own size.
         let mut long = b"Bearer ".to_vec();
         long.extend(std::iter::repeat_n(b'\xff', 300));
         h.insert(AUTHORIZATION, HeaderValue::from_bytes(&long).unwrap());
-        assert_eq!(find_token(&h, None, 256).unwrap_err(), malformed);
+        assert_eq!(find_token(&h, None, 256, false).unwrap_err(), malformed);
     }
 
     #[test]
@@ -361,7 +379,7 @@ mod tests {
         let big = format!("Bearer {}", "a".repeat(300));
         let h = headers(&[("authorization", &big)]);
         assert_eq!(
-            find_token(&h, None, 256).unwrap_err(),
+            find_token(&h, None, 256, false).unwrap_err(),
             AuthError::InvalidToken(InvalidToken::TooLarge)
         );
     }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::header::SET_COOKIE;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -17,12 +17,15 @@ use crate::http::cache::{CacheKey, Verdict};
 use crate::http::layer::LayerState;
 use crate::http::layer::context::AuthContext;
 use crate::http::layer::credentials::TokenSource;
+use crate::http::rfc6750::DPOP_NONCE;
 use crate::http::rfc6750::{AuthError, FallbackRendered, RefusalBody, Rendering};
 use crate::http::{grpc, websocket};
+use crate::trust::dpop::CheckedProof;
 use crate::trust::verify::{Holder, VerifyError};
 
-/// The revocation check of a verified token, awaited: [`Verifier::check_revoked`](crate::trust::verify::Verifier::check_revoked).
-type RevocationFuture = Pin<Box<dyn Future<Output = Result<(), VerifyError>> + Send>>;
+/// The store checks of a verified token, awaited: its DPoP proof's replay-cache entry
+/// (when it came with one), then [`Verifier::check_revoked`](crate::trust::verify::Verifier::check_revoked).
+type RevocationFuture = Pin<Box<dyn Future<Output = Result<(), AuthError>> + Send>>;
 /// A token's verification after a key-set refetch (feature `oidc`):
 /// `Verifier::verify_after_refetch`.
 pub(super) type VerifyFuture = Pin<Box<dyn Future<Output = Result<Verdict, VerifyError>> + Send>>;
@@ -39,6 +42,11 @@ pub(super) struct Pending<S, B> {
     pub(super) fresh: Option<CacheKey>,
     pub(super) now: u64,
     pub(super) epoch: u64,
+    /// The request's DPoP proof, checked offline, whose `jti` is still to be remembered.
+    pub(super) proof: Option<CheckedProof>,
+    /// The token, when it is verified after a key-set refetch (the binding step needs
+    /// it then).
+    pub(super) token: Option<Arc<str>>,
 }
 
 pin_project! {
@@ -73,13 +81,18 @@ pin_project! {
 struct Outbound {
     rendering: Rendering,
     grpc: bool,
+    /// A fresh DPoP nonce for the client (RFC 9449 §8.2).
+    dpop_nonce: Option<HeaderValue>,
 }
 
 impl Outbound {
     /// `res`, or — when it is an `AuthError` rendered by the default renderer (its own
     /// `IntoResponse`) — that error rendered as this layer renders refusals, keeping
     /// the `Set-Cookie` headers of the first rendering.
-    fn finish<ResBody: RefusalBody>(&self, res: Response<ResBody>) -> Response<ResBody> {
+    fn finish<ResBody: RefusalBody>(&self, mut res: Response<ResBody>) -> Response<ResBody> {
+        if let Some(nonce) = &self.dpop_nonce {
+            res.headers_mut().insert(DPOP_NONCE, nonce.clone());
+        }
         if res.extensions().get::<FallbackRendered>().is_none() {
             return res;
         }
@@ -151,6 +164,10 @@ where
         let outbound = Outbound {
             rendering: ctx.rendering.clone(),
             grpc: ctx.grpc,
+            dpop_nonce: ctx
+                .dpop_nonce
+                .as_deref()
+                .and_then(|n| HeaderValue::from_str(n).ok()),
         };
         req.extensions_mut().insert(ctx);
         ResponseFuture {
@@ -220,10 +237,19 @@ where
         let verifier = Arc::clone(&pending.state.verifier);
         let claims = Arc::clone(&verdict.claims);
         let identity = verdict.identity;
+        let proof = pending.proof.take();
+        let now = pending.now;
         let check: RevocationFuture = Box::pin(async move {
+            if let (Some(proof), Some(dpop)) = (proof, verifier.dpop.as_deref()) {
+                dpop.remember(&proof)
+                    .await
+                    .map_err(|e| crate::http::dpop::refusal(dpop, e, now))?;
+                crate::telemetry::dpop_proof("accepted");
+            }
             verifier
                 .check_revoked(Holder::of(&*claims), &identity)
                 .await
+                .map_err(AuthError::from)
         });
         // An outer layer's context does not wait with the request.
         pending.req.extensions_mut().remove::<AuthContext>();
@@ -259,6 +285,7 @@ pub(super) fn last_checks<B>(
     req: &Request<B>,
     verdict: &Verdict,
     source: TokenSource,
+    proof_pending: bool,
 ) -> Option<Result<(), AuthError>> {
     // CSRF: a cookie-authenticated unsafe request must prove it comes from our pages.
     if source == TokenSource::Cookie
@@ -270,6 +297,10 @@ pub(super) fn last_checks<B>(
         )
     {
         return Some(Err(e));
+    }
+    if proof_pending {
+        // A proof's `jti` goes to the replay cache first: awaited with revocation.
+        return None;
     }
     state
         .verifier
@@ -296,7 +327,7 @@ where
                     return Poll::Ready(Ok(outbound.finish(res)));
                 }
                 StateProj::Checking { check, pending } => {
-                    let checks = ready!(check.as_mut().poll(cx)).map_err(AuthError::from);
+                    let checks = ready!(check.as_mut().poll(cx));
                     let (p, verdict) = *pending.take().expect(DONE);
                     let Pending {
                         mut inner,
@@ -307,6 +338,7 @@ where
                         fresh,
                         now,
                         epoch,
+                        ..
                     } = p;
                     Self::conclude(
                         &state,
@@ -323,24 +355,47 @@ where
                 StateProj::Verifying { verify, pending } => {
                     let verified = ready!(verify.as_mut().poll(cx));
                     let mut p = *pending.take().expect(DONE);
-                    match verified {
-                        Ok(verdict) => match last_checks(&p.state, &p.req, &verdict, p.source) {
-                            Some(checks) => Self::conclude(
-                                &Arc::clone(&p.state),
-                                &mut p.inner,
-                                p.req,
-                                p.ctx,
-                                verdict,
+                    let verified = verified.map_err(AuthError::from).and_then(|verdict| {
+                        let state = Arc::clone(&p.state);
+                        let token = p.token.take().unwrap_or_default();
+                        let proof = if verdict.identity.bound.is_bound()
+                            || p.source == TokenSource::Dpop
+                            || state.dpop == crate::trust::dpop::DpopPolicy::Required
+                        {
+                            crate::http::layer::service::bind(
+                                &state,
+                                &p.req,
+                                token.as_bytes(),
+                                &verdict,
                                 p.source,
-                                p.fresh,
-                                (p.now, p.epoch),
-                                checks,
-                            ),
-                            None => Self::checking(p, verdict),
-                        },
-                        Err(e) => {
-                            Self::refuse_or_pass(&p.state, e.into(), p.ctx, &mut p.inner, p.req)
+                                p.now,
+                                &mut p.ctx,
+                            )?
+                        } else {
+                            None
+                        };
+                        p.proof = proof;
+                        Ok(verdict)
+                    });
+                    let pending_proof = p.proof.is_some();
+                    match verified {
+                        Ok(verdict) => {
+                            match last_checks(&p.state, &p.req, &verdict, p.source, pending_proof) {
+                                Some(checks) => Self::conclude(
+                                    &Arc::clone(&p.state),
+                                    &mut p.inner,
+                                    p.req,
+                                    p.ctx,
+                                    verdict,
+                                    p.source,
+                                    p.fresh,
+                                    (p.now, p.epoch),
+                                    checks,
+                                ),
+                                None => Self::checking(p, verdict),
+                            }
                         }
+                        Err(e) => Self::refuse_or_pass(&p.state, e, p.ctx, &mut p.inner, p.req),
                     }
                 }
             };

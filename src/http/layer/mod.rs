@@ -21,10 +21,11 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use crate::http::cache::VerifiedCache;
-use crate::http::rfc6750::AuthError;
+use crate::http::rfc6750::{AuthError, DpopChallenge, Rendering};
 use crate::http::settings::WebSettings;
 use crate::http::web::Web;
 use crate::token::claims::{NoCustomClaims, TokenKind};
+use crate::trust::dpop::{Dpop, DpopPolicy};
 use crate::trust::verify::{Acceptance, KindSet, OriginFilter, Verifier};
 
 pub(crate) use context::AuthContext;
@@ -100,6 +101,11 @@ struct LayerState {
     accept: KindSet,
     origins: Arc<OriginFilter>,
     cache: Option<Arc<VerifiedCache>>,
+    /// DPoP policy of this layer (`Off` when the handle has no DPoP).
+    dpop: DpopPolicy,
+    /// How refusals are rendered: the handle's renderer, with this layer's DPoP
+    /// challenges.
+    rendering: Rendering,
 }
 
 impl LayerState {
@@ -163,9 +169,15 @@ impl<T> TokenAuthLayer<T> {
     /// The layer over a handle's verification and HTTP settings (what
     /// [`new`](Self::new) takes from a [`TokenAuth`](crate::TokenAuth)).
     pub(crate) fn from_parts(verifier: Arc<Verifier>, web: Arc<WebSettings>) -> Self {
+        let dpop = verifier
+            .dpop
+            .as_deref()
+            .map_or(DpopPolicy::Off, |d| d.policy);
         TokenAuthLayer {
             state: Arc::new(LayerState {
                 cache: new_cache(&web),
+                rendering: web.rendering.clone(),
+                dpop,
                 verifier,
                 web,
                 mode: Mode::Required,
@@ -288,6 +300,38 @@ impl<T> TokenAuthLayer<T> {
         self
     }
 
+    /// This layer's DPoP policy (RFC 9449), overriding the handle's
+    /// ([`DpopSettings::policy`](crate::trust::dpop::DpopSettings::policy)):
+    /// [`Required`](DpopPolicy::Required) on routes that take sender-constrained tokens
+    /// only, [`Off`](DpopPolicy::Off) where `Authorization: DPoP` is no credential.
+    /// Whatever the policy, a DPoP-bound token is accepted only with a matching proof.
+    /// Without DPoP configured on the handle, the policy is `Off` and this changes
+    /// nothing.
+    ///
+    /// ```
+    /// use axum::{Router, routing::post};
+    /// use axum_token_auth::{Claims, TokenAuth};
+    /// use axum_token_auth::trust::dpop::{DpopPolicy, DpopSettings};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .dpop(DpopSettings::new("https://api.example.com"))
+    ///     .build()?;
+    /// // Payments: a copied token is useless here.
+    /// let payments: Router = Router::new()
+    ///     .route("/payments", post(|c: Claims| async move { c.sub.clone() }))
+    ///     .route_layer(auth.layer().dpop(DpopPolicy::Required));
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn dpop(mut self, policy: DpopPolicy) -> Self {
+        let state = self.state_mut();
+        if let Some(d) = state.verifier.dpop.as_deref() {
+            state.dpop = policy;
+            state.rendering = state.web.rendering.with_dpop(dpop_challenge(d, policy));
+        }
+        self
+    }
+
     /// What this layer's cache of verified tokens has done so far (hits, misses,
     /// entries, bytes); `None` when caching is off. Layers made from this one share
     /// its cache (and its counters), unless [`also_accept`](Self::also_accept) gave them
@@ -378,6 +422,14 @@ impl<T> TokenAuthLayer<T> {
         state.cache = new_cache(&state.web);
         self
     }
+}
+
+/// The DPoP challenge a layer with `policy` adds to its 401s (`None`: DPoP off).
+pub(crate) fn dpop_challenge(d: &Dpop, policy: DpopPolicy) -> Option<DpopChallenge> {
+    (policy != DpopPolicy::Off).then(|| DpopChallenge {
+        algs: d.challenge_algs.as_str().into(),
+        bearer: policy != DpopPolicy::Required,
+    })
 }
 
 /// A layer's own cache of verified tokens, as configured (`None`: caching off).

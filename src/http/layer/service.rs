@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use tower_service::Service;
 
 use crate::http::cache::{CacheKey, Verdict};
+use crate::http::dpop::bind_request;
 use crate::http::grpc;
 use crate::http::layer::context::AuthContext;
 use crate::http::layer::credentials::{TokenSource, checked_text, locate_request_token};
@@ -21,6 +22,7 @@ use crate::http::layer::{LayerState, TokenAuthLayer};
 use crate::http::rfc6750::{AuthError, RefusalBody};
 use crate::http::websocket;
 use crate::token::claims::NoCustomClaims;
+use crate::trust::dpop::{CheckedProof, DpopPolicy};
 #[cfg(feature = "oidc")]
 use crate::trust::verify::Refusal;
 
@@ -96,8 +98,8 @@ where
 {
     let verifier = &*state.verifier;
     let web = &*state.web;
-    let ctx = AuthContext::new(
-        web.rendering.clone(),
+    let mut ctx = AuthContext::new(
+        state.rendering.clone(),
         grpc::is_grpc(req.headers()),
         // With the option on, an `access_token` parameter never reaches the inner
         // service: read (upgrade), refused (optional modes pass on), or ignored (a plain
@@ -113,14 +115,16 @@ where
     };
     let cookie = web.access_cookie.as_deref();
     let max_bytes = verifier.settings.max_token_bytes;
-    let presented = match locate_request_token(&req, cookie, max_bytes, state.query_on_upgrade) {
-        Ok(Some(p)) => p,
-        Ok(None) => {
-            let missing = AuthError::MissingCredentials;
-            return ResponseFuture::refuse_or_pass(state, missing, ctx, inner, req);
-        }
-        Err(e) => return ResponseFuture::refuse_or_pass(state, e, ctx, inner, req),
-    };
+    let dpop_on = state.dpop != DpopPolicy::Off;
+    let presented =
+        match locate_request_token(&req, cookie, max_bytes, state.query_on_upgrade, dpop_on) {
+            Ok(Some(p)) => p,
+            Ok(None) => {
+                let missing = AuthError::MissingCredentials;
+                return ResponseFuture::refuse_or_pass(state, missing, ctx, inner, req);
+            }
+            Err(e) => return ResponseFuture::refuse_or_pass(state, e, ctx, inner, req),
+        };
     let source = presented.source;
     // One keyed digest of the token: the lookup, and the insert after a miss.
     let key = cache.and_then(|c| c.key(&presented.bytes));
@@ -131,22 +135,71 @@ where
             Missed::Refused(e) => return ResponseFuture::refuse_or_pass(state, e, ctx, inner, req),
             #[cfg(feature = "oidc")]
             Missed::Refetch(token, remote, seen) => {
-                let verify = refetch_and_verify::<T>(state, token, remote, seen);
-                let pending = pending(state, inner, req, ctx, source, key, now, epoch);
+                let token: Arc<str> = token.into();
+                let verify = refetch_and_verify::<T>(state, Arc::clone(&token), remote, seen);
+                let mut pending = pending(state, inner, req, ctx, source, key, now, epoch);
+                pending.token = Some(token);
                 return ResponseFuture::verifying(verify, pending);
             }
         },
     };
-    match last_checks(state, &req, &verdict, source) {
+    // Sender-constrained tokens, the `DPoP` scheme, a layer requiring DPoP: out of line.
+    let proof = if verdict.identity.bound.is_bound()
+        || source == TokenSource::Dpop
+        || state.dpop == DpopPolicy::Required
+    {
+        match bind(
+            state,
+            &req,
+            &presented.bytes,
+            &verdict,
+            source,
+            now,
+            &mut ctx,
+        ) {
+            Ok(proof) => proof,
+            Err(e) => return ResponseFuture::refuse_or_pass(state, e, ctx, inner, req),
+        }
+    } else {
+        None
+    };
+    match last_checks(state, &req, &verdict, source, proof.is_some()) {
         Some(checks) => {
             let at = (now, epoch);
             ResponseFuture::conclude(state, inner, req, ctx, verdict, source, fresh, at, checks)
         }
         None => {
-            let pending = pending(state, inner, req, ctx, source, fresh, now, epoch);
+            let mut pending = pending(state, inner, req, ctx, source, fresh, now, epoch);
+            pending.proof = proof;
             ResponseFuture::checking(pending, verdict)
         }
     }
+}
+
+/// The binding step ([`bind_request`]): what it decided goes in the context; a proof
+/// whose `jti` is still to be remembered comes back.
+pub(super) fn bind<B>(
+    state: &LayerState,
+    req: &Request<B>,
+    token: &[u8],
+    verdict: &Verdict,
+    source: TokenSource,
+    now: u64,
+    ctx: &mut AuthContext,
+) -> Result<Option<CheckedProof>, AuthError> {
+    let b = bind_request(
+        &state.verifier,
+        state.dpop,
+        (req.method(), req.uri(), req.headers(), req.extensions()),
+        token,
+        verdict.identity.bound,
+        matches!(source, TokenSource::Header | TokenSource::Query),
+        source == TokenSource::Dpop,
+        now,
+    )?;
+    ctx.binding = Some(b.binding);
+    ctx.dpop_nonce = b.nonce;
+    Ok(b.proof)
 }
 
 /// What verifying a token the cache did not hold gave.
@@ -201,6 +254,8 @@ fn pending<S: Clone, B>(
         fresh,
         now,
         epoch,
+        proof: None,
+        token: None,
     }
 }
 
@@ -209,7 +264,7 @@ fn pending<S: Clone, B>(
 #[cfg(feature = "oidc")]
 fn refetch_and_verify<T: DeserializeOwned + Send + Sync + 'static>(
     state: &Arc<LayerState>,
-    token: String,
+    token: Arc<str>,
     remote: Arc<crate::trust::remote::RemoteKeys>,
     seen: u64,
 ) -> VerifyFuture {
