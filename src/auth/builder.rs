@@ -82,6 +82,7 @@ pub struct TokenAuthBuilder {
     error: Option<ConfigError>,
     store_guard: crate::store::breaker::GuardSettings,
     dpop: Option<crate::trust::dpop::DpopSettings>,
+    mtls: Option<crate::http::MtlsSettings>,
 }
 
 impl Default for TokenAuthBuilder {
@@ -111,6 +112,7 @@ impl Default for TokenAuthBuilder {
             error: None,
             store_guard: crate::store::breaker::GuardSettings::default(),
             dpop: None,
+            mtls: None,
         }
     }
 }
@@ -450,6 +452,31 @@ impl TokenAuthBuilder {
     /// ```
     pub fn dpop(mut self, settings: crate::trust::dpop::DpopSettings) -> Self {
         self.dpop = Some(settings);
+        self
+    }
+
+    /// Behind a TLS-terminating proxy: the header that carries the client certificate
+    /// for certificate-bound tokens (RFC 8705 §3, `cnf.x5t#S256`), and optionally the
+    /// proxies it is trusted from. See [`MtlsSettings`](crate::http::MtlsSettings) for
+    /// the forms read and the ⚠️ on trusting a header.
+    ///
+    /// Without it no header is read: a certificate-bound token is accepted only with a
+    /// [`ClientCertificate`](crate::http::ClientCertificate) the application's own TLS
+    /// listener put in the request's extensions.
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    /// use axum_token_auth::http::MtlsSettings;
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .mtls(MtlsSettings::header("X-Forwarded-Client-Cert").trusted_proxies(["127.0.0.1"]))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn mtls(mut self, settings: crate::http::MtlsSettings) -> Self {
+        self.mtls = Some(settings);
         self
     }
 
@@ -806,6 +833,7 @@ impl TokenAuthBuilder {
             Some(settings) => Some(Arc::new(settings.build(&self.store_guard)?)),
             None => None,
         };
+        let certificate_header = self.mtls.map(|m| m.build()).transpose()?;
         let verifier = Verifier {
             dpop,
             keys: crate::trust::keyring::LiveKeyring::new(keys, Arc::clone(&trust_epoch)),
@@ -838,6 +866,7 @@ impl TokenAuthBuilder {
             csrf: self.csrf,
             cache_capacity: self.cache_capacity,
             cache_bytes: self.cache_bytes,
+            certificate_header,
         };
         Ok(TokenAuth::from_inner(Inner::new(
             Arc::new(verifier),

@@ -26,6 +26,7 @@
 use axum::extract::OriginalUri;
 use http::{HeaderMap, Method, Uri};
 
+use crate::http::mtls::{CertificateHeader, request_certificate};
 use crate::http::rfc6750::AuthError;
 use crate::token::confirmation::{Binding, Confirmation};
 use crate::trust::bound::{Bound, Presented};
@@ -109,12 +110,14 @@ fn checked_proof(
 
 /// The layer's binding step for a verified token presented as `token` (its bytes, for
 /// `ath`): the proof checked when the token is DPoP-bound or came with the `DPoP`
-/// scheme, the certificate compared when it is certificate-bound, the policy applied.
+/// scheme, the certificate compared when it is certificate-bound (read from the
+/// connection or the trusted `certificate_header` only then), the policy applied.
 /// Out of line: a bearer request under the `Allowed` policy never comes here.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn bind_request(
     verifier: &Verifier,
+    certificate_header: Option<&CertificateHeader>,
     policy: DpopPolicy,
     parts: (&Method, &Uri, &HeaderMap, &http::Extensions),
     token: &[u8],
@@ -136,7 +139,10 @@ pub(crate) fn bind_request(
         }
         _ => None,
     };
-    let certificate = crate::http::mtls::request_certificate(headers, extensions, verifier);
+    let certificate = match bound.x5t {
+        Some(_) => request_certificate(headers, extensions, certificate_header),
+        None => None,
+    };
     let presented = Presented {
         as_bearer,
         as_dpop,

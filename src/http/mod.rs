@@ -198,7 +198,7 @@ pub use extract::{
 };
 pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
 pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
-pub use mtls::ClientCertificate;
+pub use mtls::{ClientCertificate, MtlsSettings};
 pub use rfc6750::{
     AuthError, DEFAULT_REALM, DPOP_NONCE, ErrorRenderer, InvalidRequest, JsonErrorRenderer,
     RefusalBody,

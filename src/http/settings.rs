@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::http::cookies::CookieSettings;
 use crate::http::csrf::CsrfSettings;
+use crate::http::mtls::CertificateHeader;
 use crate::http::rfc6750::Rendering;
 
 /// The HTTP settings of a [`TokenAuth`](crate::TokenAuth), shared with its layers.
@@ -19,4 +20,6 @@ pub(crate) struct WebSettings {
     pub(crate) cache_capacity: usize,
     /// The byte budget of each layer's cache.
     pub(crate) cache_bytes: usize,
+    /// The header trusted for the client certificate (RFC 8705), when configured.
+    pub(crate) certificate_header: Option<CertificateHeader>,
 }

@@ -129,6 +129,10 @@ pub enum ConfigError {
     /// [`DpopSettings`](crate::trust::dpop::DpopSettings)).
     #[error("invalid DPoP settings: {0}")]
     InvalidDpop(&'static str),
+    /// The client certificate header settings are unusable (see
+    /// [`MtlsSettings`](crate::http::MtlsSettings)).
+    #[error("invalid mTLS settings: {0}")]
+    InvalidMtls(&'static str),
     /// Key material could not be read.
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),

@@ -189,6 +189,7 @@ pub(super) fn bind<B>(
 ) -> Result<Option<CheckedProof>, AuthError> {
     let b = bind_request(
         &state.verifier,
+        state.web.certificate_header.as_ref(),
         state.dpop,
         (req.method(), req.uri(), req.headers(), req.extensions()),
         token,
