@@ -500,3 +500,46 @@ async fn without_dpop_configured_the_scheme_is_no_credential_and_bound_tokens_ar
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "invalid_token");
 }
+
+#[tokio::test]
+async fn validate_refuses_a_bound_token_unless_the_caller_proves_the_key() {
+    use axum_token_auth::NoCustomClaims;
+    use axum_token_auth::token::{InvalidToken, TokenKind};
+    use axum_token_auth::trust::{TokenCheck, VerifyError};
+    let auth = auth();
+    let key = DpopKey::es256();
+    let token = bound_token(&auth, &key);
+    assert_eq!(
+        auth.validate::<NoCustomClaims>(&token, TokenCheck::ACCESS)
+            .await
+            .unwrap_err(),
+        VerifyError::InvalidToken(InvalidToken::UnprovenBinding)
+    );
+    assert_eq!(
+        auth.verify_offline::<NoCustomClaims>(&token, TokenKind::Access)
+            .unwrap_err(),
+        VerifyError::InvalidToken(InvalidToken::UnprovenBinding)
+    );
+    let claims = auth
+        .validate::<NoCustomClaims>(&token, TokenCheck::ACCESS.with_binding_proven())
+        .await
+        .unwrap();
+    assert_eq!(claims.cnf.unwrap().jkt(), Some(key.thumbprint()));
+}
+
+#[tokio::test]
+async fn a_cnf_naming_no_method_we_check_is_refused_not_taken_as_bearer() {
+    let auth = auth();
+    let app = Router::new().route("/me", get(me)).layer(auth.layer());
+    let plain = raw_hs256(&wire_claims("alice", ""));
+    assert_eq!(send_get(&app, "/me", Some(&plain)).await.status(), 200);
+    let mut claims = wire_claims("alice", "");
+    claims["cnf"] = serde_json::json!({"jwk": {"kty": "EC"}});
+    let token = raw_hs256(&claims);
+    let res = send_get(&app, "/me", Some(&token)).await;
+    assert_eq!(res.status(), 401);
+    let mut claims = wire_claims("alice", "");
+    claims["cnf"] = serde_json::json!({"jkt": "not-a-thumbprint"});
+    let res = send_get(&app, "/me", Some(&raw_hs256(&claims))).await;
+    assert_eq!(res.status(), 401);
+}
