@@ -152,7 +152,10 @@ pub(crate) fn bind_request(
     let unbound_with_proof = dpop.is_some_and(|d| d.unbound_with_proof);
     let binding = bound
         .confirm(&presented, policy, unbound_with_proof)
-        .map_err(AuthError::InvalidToken)?;
+        .map_err(|e| {
+            crate::telemetry::validation_refused(crate::telemetry::reason_name(&e));
+            AuthError::InvalidToken(e)
+        })?;
     let nonce = match (&proof, dpop) {
         (Some(p), Some(d)) if p.nonce_stale => {
             crate::telemetry::dpop_nonce("rotation");
