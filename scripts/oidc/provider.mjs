@@ -65,6 +65,16 @@
 //               that set are silently dropped; no `scope` claim if none is
 //               left), JWT format, RS256 with keys[0].
 //
+// mTLS   (RFC 8705 certificate-bound tokens; the MTLS block below)
+//        features.mTLS with certificateBoundAccessTokens, and a second client
+//        `mtls-client` / `mtls-secret` (client_secret_basic, client credentials,
+//        tls_client_certificate_bound_access_tokens). No TLS: the "client
+//        certificate" of a token request is the URL-encoded PEM in its
+//        `x-test-client-cert` header. That client's token request without the
+//        header is refused (400 invalid_grant); with it, the access token carries
+//        `cnf: {"x5t#S256": <SHA-256 of the certificate's DER>}`. test-client is
+//        unaffected (its tokens have no `cnf`).
+//
 // A client-credentials token:
 //   POST /token  grant_type=client_credentials&resource=urn:test:api&scope=users:read
 //   (Authorization: Basic base64(test-client:test-secret), or client_id +
@@ -182,6 +192,34 @@ const actualPort = server.address().port;
 const issuer = `http://127.0.0.1:${actualPort}`;
 const redirectUri = `${issuer}/admin/cb`;
 
+// --- MTLS: RFC 8705 certificate-bound access tokens (tests/it/mtls.rs) --------
+// The certificate comes from a request header instead of a TLS connection, so the
+// tests need no TLS between them and the provider. Only `mtls-client` asks for bound
+// tokens; every other client is unaffected.
+const MTLS_CLIENT = {
+  client_id: 'mtls-client',
+  client_secret: 'mtls-secret',
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+  tls_client_certificate_bound_access_tokens: true,
+};
+const MTLS_FEATURE = {
+  enabled: true,
+  certificateBoundAccessTokens: true,
+  getCertificate(ctx) {
+    const value = ctx.get('x-test-client-cert');
+    if (!value) return undefined;
+    try {
+      return new crypto.X509Certificate(decodeURIComponent(value));
+    } catch {
+      return undefined;
+    }
+  },
+};
+// --- end MTLS -------------------------------------------------------------------
+
 const provider = new Provider(issuer, {
   jwks,
   clients: [{
@@ -192,10 +230,11 @@ const provider = new Provider(issuer, {
     redirect_uris: [redirectUri],
     token_endpoint_auth_method: 'client_secret_basic',
     id_token_signed_response_alg: 'RS256',
-  }],
+  }, MTLS_CLIENT],
   // oidc-provider accepts only the client's registered auth method:
   // client_secret_basic (HTTP Basic test-client:test-secret).
   features: {
+    mTLS: MTLS_FEATURE,
     clientCredentials: { enabled: true },
     devInteractions: { enabled: true },
     introspection: { enabled: false },

@@ -27,6 +27,33 @@ impl TokenAuth {
     }
 
     /// Issues a long-lived service token (`typ: service+jwt`).
+    ///
+    /// A long-lived token is worth binding to its holder. Bound to the service's client
+    /// certificate (RFC 8705 §3, `cnf.x5t#S256`), it is accepted only on requests that
+    /// present that certificate — over the application's own TLS
+    /// ([`ClientCertificate`](crate::http::ClientCertificate)) or in the header a
+    /// TLS-terminating proxy sets ([`MtlsSettings`](crate::http::MtlsSettings)) — and
+    /// refused (401 `invalid_token`) everywhere else. It is still sent as `Bearer`.
+    ///
+    /// ```
+    /// use axum_token_auth::{TokenAuth, TokenRequest};
+    /// use axum_token_auth::http::MtlsSettings;
+    /// use axum_token_auth::token::Confirmation;
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .mtls(MtlsSettings::header("X-SSL-Client-Cert"))
+    ///     .build()?;
+    /// // The DER bytes of the service's client certificate (from its PEM file).
+    /// # let der: Vec<u8> = vec![0x30, 0x03, 0x02, 0x01, 0x01];
+    /// let token = auth.issue_service(
+    ///     &TokenRequest::new("billing-worker")
+    ///         .scopes(["invoices:write"])
+    ///         .confirmation(Confirmation::certificate_der(&der)),
+    /// )?;
+    /// assert_eq!(token.token_type(), "Bearer");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn issue_service(&self, request: &TokenRequest) -> Result<IssuedToken, IssueError> {
         self.issue(TokenKind::Service, request)
     }

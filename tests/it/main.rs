@@ -21,6 +21,7 @@ mod interop;
 mod keys;
 mod legacy;
 mod metrics;
+mod mtls;
 mod oidc;
 mod oidc_harness;
 #[cfg(feature = "utoipa")]

@@ -34,7 +34,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use serde_json::{Map, Value, json};
 
-/// The provider's only client.
+/// The provider's client (the `mtls` tests use their own, `mtls-client`: see provider.mjs).
 pub const CLIENT_ID: &str = "test-client";
 /// Its secret (client_secret_basic; client_secret_post works too).
 pub const CLIENT_SECRET: &str = "test-secret";
