@@ -27,6 +27,11 @@
 //! instance only). `DPOP_PUBLIC_ORIGIN` is the origin clients put in `htu` (behind a
 //! proxy: the one they see; default `http://` + the listen address).
 //!
+//! Certificate-bound tokens (RFC 8705) behind a TLS-terminating proxy:
+//! `MTLS_CERT_HEADER=<name>` trusts that header for the client certificate (PEM,
+//! URL-encoded PEM or base64 DER; `X-Forwarded-Client-Cert` as Envoy writes it). Set it
+//! only when every request comes through the proxy, which overwrites the header.
+//!
 //! Migration: the tokens of the systems this replaces, each accepted when its secret is
 //! set, until `LEGACY_ACCEPT_UNTIL` (RFC 3339, `2027-01-31T00:00:00Z`, or seconds since
 //! the epoch; default 30 days from start):
@@ -368,6 +373,13 @@ fn build_auth(
     if std::env::var("COOKIE_SECURE").is_ok_and(|v| v == "false") {
         tracing::warn!("COOKIE_SECURE=false: cookies lose the Secure flag (development only)");
         builder = builder.cookies(CookieSettings::default().insecure_dev_cookies());
+    }
+    // RFC 8705 behind a TLS-terminating proxy: the header carrying the client certificate.
+    if let Some(name) = std::env::var("MTLS_CERT_HEADER")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    {
+        builder = builder.mtls(axum_token_auth::http::MtlsSettings::header(name));
     }
     Ok(builder.build()?)
 }

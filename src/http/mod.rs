@@ -162,6 +162,18 @@
 //! # Ok::<(), axum_token_auth::ConfigError>(())
 //! ```
 //!
+//! ## Certificate-bound tokens
+//!
+//! A token whose `cnf` names a client certificate (`x5t#S256`, RFC 8705 §3: an identity
+//! provider's, or one of ours minted with
+//! [`Confirmation::certificate_der`](crate::token::Confirmation::certificate_der), see
+//! [`TokenAuth::issue_service`](crate::TokenAuth::issue_service)) is accepted only when
+//! the request's client certificate has that SHA-256 thumbprint, and refused with 401
+//! `invalid_token` otherwise. The certificate is the [`ClientCertificate`] the
+//! application's TLS listener put in the request's extensions or, behind a
+//! TLS-terminating proxy, the one header [`MtlsSettings`] trusts — no other header is
+//! ever read. Unbound tokens are not affected.
+//!
 //! ## The verified-token cache
 //!
 //! The verified-token cache of a [`TokenAuthLayer`]: a repeated valid token does not pay
