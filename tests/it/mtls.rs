@@ -503,3 +503,210 @@ async fn an_identity_providers_certificate_bound_token_needs_the_same_certificat
         (StatusCode::OK, "test-client bearer".to_owned())
     );
 }
+
+/// Real mutual TLS: a rustls server that asks for a client certificate (any, as
+/// RFC 8705 §2.2 self-signed certificates are: the handshake proves the key) and hands
+/// the connection's certificate to the layer as a `ClientCertificate` — the way an
+/// application terminating TLS itself does it.
+mod tls {
+    use std::io;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::extract::Request;
+    use axum::extract::connect_info::{ConnectInfo, Connected};
+    use axum::middleware::Next;
+    use axum::serve::{IncomingStream, Listener};
+    use axum_token_auth::http::ClientCertificate;
+    use rustls::DigitallySignedStruct;
+    use rustls::client::danger::HandshakeSignatureValid;
+    use rustls::crypto::CryptoProvider;
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+    use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio_rustls::TlsAcceptor;
+    use tokio_rustls::server::TlsStream;
+
+    fn fixture(name: &str) -> String {
+        format!("{}/tests/fixtures/mtls/{name}", env!("CARGO_MANIFEST_DIR"))
+    }
+
+    /// Accepts any client certificate whose key signs the handshake.
+    #[derive(Debug)]
+    struct AnyClientCertificate(Arc<CryptoProvider>);
+
+    impl ClientCertVerifier for AnyClientCertificate {
+        fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+            &[]
+        }
+        fn verify_client_cert(
+            &self,
+            _end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _now: UnixTime,
+        ) -> Result<ClientCertVerified, rustls::Error> {
+            Ok(ClientCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            let algs = &self.0.signature_verification_algorithms;
+            rustls::crypto::verify_tls12_signature(message, cert, dss, algs)
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            let algs = &self.0.signature_verification_algorithms;
+            rustls::crypto::verify_tls13_signature(message, cert, dss, algs)
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.0.signature_verification_algorithms.supported_schemes()
+        }
+        fn client_auth_mandatory(&self) -> bool {
+            false
+        }
+    }
+
+    /// TCP + TLS handshake (one at a time: enough for a test).
+    pub(super) struct TlsListener {
+        tcp: TcpListener,
+        tls: TlsAcceptor,
+    }
+
+    impl Listener for TlsListener {
+        type Io = TlsStream<TcpStream>;
+        type Addr = SocketAddr;
+
+        async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+            loop {
+                let Ok((tcp, addr)) = self.tcp.accept().await else {
+                    continue;
+                };
+                if let Ok(tls) = self.tls.accept(tcp).await {
+                    return (tls, addr);
+                }
+            }
+        }
+
+        fn local_addr(&self) -> io::Result<SocketAddr> {
+            self.tcp.local_addr()
+        }
+    }
+
+    /// The connection's client certificate, taken once per connection.
+    #[derive(Clone)]
+    struct PeerCertificate(Option<ClientCertificate>);
+
+    impl Connected<IncomingStream<'_, TlsListener>> for PeerCertificate {
+        fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+            let (_, conn) = stream.io().get_ref();
+            PeerCertificate(
+                conn.peer_certificates()
+                    .and_then(|chain| chain.first())
+                    .map(|leaf| ClientCertificate::from_der(leaf.to_vec())),
+            )
+        }
+    }
+
+    /// Serves `app` over mutual TLS on 127.0.0.1.
+    pub(super) async fn serve(app: Router) -> SocketAddr {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let cert = CertificateDer::from_pem_file(fixture("server.pem")).unwrap();
+        let key = PrivateKeyDer::from_pem_file(fixture("server.key")).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(Arc::new(AnyClientCertificate(provider)))
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let listener = TlsListener {
+            tcp,
+            tls: TlsAcceptor::from(Arc::new(config)),
+        };
+        let app = app.layer(axum::middleware::from_fn(
+            |ConnectInfo(peer): ConnectInfo<PeerCertificate>, mut req: Request, next: Next| async move {
+                if let Some(cert) = peer.0 {
+                    req.extensions_mut().insert(cert);
+                }
+                next.run(req).await
+            },
+        ));
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<PeerCertificate>(),
+            )
+            .await
+            .expect("server runs");
+        });
+        addr
+    }
+
+    /// An HTTPS client presenting `client` (`client-a`, `client-b`), or no certificate.
+    pub(super) fn client(client: Option<&str>) -> reqwest::Client {
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .danger_accept_invalid_certs(true);
+        if let Some(name) = client {
+            let cert = std::fs::read(fixture(&format!("{name}.pem"))).unwrap();
+            let key = std::fs::read(fixture(&format!("{name}.key"))).unwrap();
+            let pem = [cert, key].concat();
+            b = b.identity(reqwest::Identity::from_pem(&pem).expect("client identity"));
+        }
+        b.build().unwrap()
+    }
+}
+
+#[tokio::test]
+async fn over_mutual_tls_the_connections_certificate_binds_the_token() {
+    let (der_a, der_b) = (der(&pem("client-a")), der(&pem("client-b")));
+    // No header settings: the connection is the only source.
+    let auth = builder().build().unwrap();
+    let addr = tls::serve(router(&auth)).await;
+    let token = bound_token(&auth, &der_a);
+    let me = |client: reqwest::Client, token: String| async move {
+        let res = client
+            .get(format!("https://{addr}/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("TLS request");
+        let status = res.status();
+        let challenge = res
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, challenge.unwrap_or(res.text().await.unwrap()))
+    };
+    assert_eq!(
+        me(tls::client(Some("client-a")), token.clone()).await,
+        accepted("alice", &der_a)
+    );
+    assert_eq!(
+        me(tls::client(Some("client-b")), token.clone()).await,
+        refused(InvalidToken::BindingMismatch)
+    );
+    assert_eq!(
+        me(tls::client(None), token.clone()).await,
+        refused(InvalidToken::UnprovenBinding)
+    );
+    assert_eq!(
+        me(tls::client(Some("client-b")), bound_token(&auth, &der_b)).await,
+        accepted("alice", &der_b)
+    );
+    let unbound = issue(&auth, "bob", &[]);
+    assert_eq!(
+        me(tls::client(None), unbound).await,
+        (StatusCode::OK, "bob bearer".to_owned())
+    );
+}
