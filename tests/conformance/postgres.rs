@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum_token_auth::store::grants::{GrantChange, GrantStore};
 use axum_token_auth::store::postgres::{PostgresSettings, PostgresStore};
 use axum_token_auth::store::{
-    RefreshStore, RevocationNotes, RevocationStore, StoreError, TokenDigest,
+    ProofId, ProofReplay, RefreshStore, RevocationNotes, RevocationStore, StoreError, TokenDigest,
 };
 use axum_token_auth::token::FixedClock;
 use axum_token_auth::token::Scope;
@@ -524,4 +524,63 @@ async fn revocation_notes_are_kept_and_read_back() {
         .unwrap();
     let kept = store.revocation_note(&revoked).await.unwrap().unwrap();
     assert_eq!((kept.reason, kept.by), (note.reason, note.by));
+}
+
+/// A DPoP proof id is stored as 16 bytes with its window's end, nothing else; expired
+/// ids are deleted by the purge, held ones kept.
+#[tokio::test]
+async fn proof_ids_are_short_and_purged_when_expired() {
+    let store = connect().await;
+    let t = now();
+    let held = ProofId::of(&uid("jkt"), &uid("jti"));
+    assert!(store.first_use(&held, t + 600).await.unwrap());
+    let (len, until): (i32, i64) = sqlx::query_as(
+        "SELECT octet_length(id), expires_at FROM token_auth_dpop_proofs WHERE id = $1",
+    )
+    .bind(&held.0[..16])
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!((len, until), (16, (t + 600) as i64));
+    // An id recorded by a store whose clock is in the past: expired by the real clock.
+    let past = PostgresStore::from_pool(store.pool().clone()).with_clock(FixedClock(t - 1000));
+    let old = ProofId::of(&uid("jkt"), &uid("jti"));
+    assert!(past.first_use(&old, t - 500).await.unwrap());
+    assert!(
+        !past.first_use(&old, t - 500).await.unwrap(),
+        "held by its clock"
+    );
+    store.purge_expired().await.unwrap();
+    assert_eq!(proof_rows(&store, &old).await, 0);
+    assert_eq!(proof_rows(&store, &held).await, 1);
+    assert!(!store.first_use(&held, t + 600).await.unwrap());
+}
+
+async fn proof_rows(store: &PostgresStore, id: &ProofId) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM token_auth_dpop_proofs WHERE id = $1")
+        .bind(&id.0[..16])
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+/// Without any cleanup task the table stays bounded: every 512 `first_use` calls, a
+/// handle deletes expired ids in the background.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_proof_ids_are_pruned_by_the_inserts_themselves() {
+    let store = connect().await;
+    let t = now();
+    let past = PostgresStore::from_pool(store.pool().clone()).with_clock(FixedClock(t - 1000));
+    let old = ProofId::of(&uid("jkt"), &uid("jti"));
+    assert!(past.first_use(&old, t - 500).await.unwrap());
+    let fresh = PostgresStore::from_pool(store.pool().clone());
+    for _ in 0..512 {
+        let id = ProofId::of(&uid("jkt"), &uid("jti"));
+        assert!(fresh.first_use(&id, t + 1).await.unwrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proof_rows(&store, &old).await != 0 {
+        assert!(Instant::now() < deadline, "no prune after 512 inserts");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
