@@ -768,6 +768,42 @@ mod tests {
         }
     }
 
+    #[async_trait]
+    impl ProofReplay for Flaky {
+        async fn first_use(&self, _: &ProofId, _: u64) -> Result<bool, StoreError> {
+            self.is_revoked(&TokenDigest([0; 32])).await.map(|_| true)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hanging_replay_cache_is_unavailable_within_the_check_timeout_never_true() {
+        let flaky = Arc::new(Flaky::default());
+        let g = Guarded::replay(
+            Arc::clone(&flaky),
+            &settings().check_timeout(Duration::from_millis(80)),
+        );
+        let id = ProofId([7; 32]);
+        assert_eq!(g.first_use(&id, u64::MAX).await, Ok(true));
+        flaky.hang.store(true, Ordering::SeqCst);
+        let start = Instant::now();
+        assert!(matches!(
+            g.first_use(&id, u64::MAX).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(start.elapsed() < Duration::from_millis(400));
+        assert_eq!(g.state(), BreakerState::Open);
+        let calls = flaky.calls.load(Ordering::SeqCst);
+        assert!(matches!(
+            g.first_use(&id, u64::MAX).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert_eq!(flaky.calls.load(Ordering::SeqCst), calls, "refused unasked");
+        flaky.hang.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(g.state(), BreakerState::Closed, "the probe closed it");
+        assert_eq!(g.first_use(&id, u64::MAX).await, Ok(true));
+    }
+
     #[test]
     fn settings_are_checked() {
         assert!(GuardSettings::default().check().is_ok());
