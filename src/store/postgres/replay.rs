@@ -42,7 +42,9 @@ pub(super) const PURGE_PROOFS: &str = "DELETE FROM token_auth_dpop_proofs WHERE 
 /// Bounded: every 512 calls a handle (with its clones) deletes up to 1 024 expired
 /// rows in the background, and [`purge_expired`](PostgresStore::purge_expired) (and so
 /// [`spawn_cleanup`](PostgresStore::spawn_cleanup)) deletes all of them; the table holds
-/// about the ids of one window. Needs the table of [`migrate`](PostgresStore::migrate).
+/// about the ids of one window: about 121 B each (60 B of table, 61 B of its two
+/// indexes; 100 000 ids, PostgreSQL 15). Needs the table of
+/// [`migrate`](PostgresStore::migrate).
 ///
 /// ```no_run
 /// use axum_token_auth::store::postgres::PostgresStore;
