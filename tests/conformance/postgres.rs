@@ -453,6 +453,47 @@ async fn rotation_under_a_serializable_default() {
     crate::suite::check_no_grace(&stores).await;
 }
 
+/// The DPoP replay cache does not depend on the default isolation level either: with
+/// `serializable` on every connection of two pools, 50 concurrent uses of one proof get
+/// one `true` and 49 `false`, none a serialization failure (which would be a 503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn proof_replay_under_a_serializable_default() {
+    async fn serializable() -> Arc<dyn ProofReplay> {
+        let options = PgConnectOptions::from_str(&database_url())
+            .expect("DATABASE_URL")
+            .options([("default_transaction_isolation", "serializable")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .expect("connect");
+        let store = PostgresStore::from_pool(pool);
+        store.migrate().await.expect("migrate");
+        Arc::new(store)
+    }
+    let stores = [serializable().await, serializable().await];
+    for _ in 0..5 {
+        let id = ProofId::of(&uid("jkt"), &uid("jti"));
+        let until = now() + 60;
+        let barrier = Arc::new(tokio::sync::Barrier::new(50));
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let store = Arc::clone(&stores[i % 2]);
+                let barrier = Arc::clone(&barrier);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.first_use(&id, until).await
+                })
+            })
+            .collect();
+        let mut accepted = 0;
+        for t in tasks {
+            accepted += usize::from(t.await.unwrap().expect("no serialization failure"));
+        }
+        assert_eq!(accepted, 1);
+    }
+}
+
 /// A client-chosen session id that PostgreSQL cannot store (a NUL byte) is "no such
 /// session" (404 on the route), never a store error (503).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,9 @@ pub(super) const PRUNE_EVERY: u64 = 512;
 /// so the deletes keep up with the inserts and no prune holds locks for long.
 const PRUNE_BATCH: i64 = 2 * PRUNE_EVERY as i64;
 
+/// How often a claim that lost a serialization race is repeated (see `first_use`).
+const MAX_RETRIES: u32 = 3;
+
 /// The delete of [`PostgresStore::purge_expired`] and of the background prune: expired
 /// rows nobody is claiming right now (`SKIP LOCKED`: two instances pruning at once, or a
 /// prune and a reuse of the same id, never wait for each other).
@@ -37,7 +40,9 @@ pub(super) const PURGE_PROOFS: &str = "DELETE FROM token_auth_dpop_proofs WHERE 
 /// store's clock, [`with_clock`](PostgresStore::with_clock)); none (`false`) when it is
 /// held. PostgreSQL serialises concurrent claims of one id on its primary key, and the
 /// losers re-check the `WHERE` against the winner's row, so of any number of concurrent
-/// calls on any number of instances exactly one gets `true`.
+/// calls on any number of instances exactly one gets `true`. (Under a `serializable`
+/// default isolation a losing claim fails instead of waiting; it is repeated, and then
+/// sees the winner's row: `false`, never a spurious outage.)
 ///
 /// Bounded: every 512 calls a handle (with its clones) deletes up to 1 024 expired
 /// rows in the background, and [`purge_expired`](PostgresStore::purge_expired) (and so
@@ -63,18 +68,32 @@ pub(super) const PURGE_PROOFS: &str = "DELETE FROM token_auth_dpop_proofs WHERE 
 impl ProofReplay for PostgresStore {
     async fn first_use(&self, id: &ProofId, expires_at: u64) -> Result<bool, StoreError> {
         let now = to_db(self.clock.now());
-        let claimed: Option<i32> = sqlx::query_scalar(
-            "INSERT INTO token_auth_dpop_proofs (id, expires_at) VALUES ($1, $2) \
-             ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at \
-             WHERE token_auth_dpop_proofs.expires_at <= $3 \
-             RETURNING 1",
-        )
-        .bind(&id.0[..16])
-        .bind(to_db(expires_at))
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let mut retries = 0;
+        let claimed: Option<i32> = loop {
+            let claim = sqlx::query_scalar(
+                "INSERT INTO token_auth_dpop_proofs (id, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+                 WHERE token_auth_dpop_proofs.expires_at <= $3 \
+                 RETURNING 1",
+            )
+            .bind(&id.0[..16])
+            .bind(to_db(expires_at))
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await;
+            match claim {
+                Ok(row) => break row,
+                // Under a `serializable` or `repeatable read` default, a claim that meets
+                // a concurrent claim's row (not in its snapshot) fails rather than waits:
+                // the statement changed nothing, and again it sees the winner's row.
+                Err(sqlx::Error::Database(d))
+                    if d.code().as_deref() == Some("40001") && retries < MAX_RETRIES =>
+                {
+                    retries += 1;
+                }
+                Err(e) => return Err(db_err(e)),
+            }
+        };
         if self.proof_calls.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == PRUNE_EVERY - 1 {
             let pool = self.pool.clone();
             tokio::spawn(async move {
