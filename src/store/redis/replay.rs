@@ -20,6 +20,10 @@ const MAX_EXAT: u64 = i64::MAX as u64 / 1000;
 /// `expires_at` by the server's clock, so Redis holds only the ids of the current window.
 /// An id whose `expires_at` has already passed is answered `true` and not kept.
 ///
+/// With `wait_for_replicas`, an id whose write did not reach the replicas is
+/// [`StoreError::Unavailable`] (503: the client sends a new proof), so no accepted proof
+/// can be replayed after a failover (`tests/redis_cluster_failover.rs`).
+///
 /// One id costs **88 B** (`MEMORY USAGE`, Redis 7.0, key `tokenauth:dpop:` + 22
 /// characters, the value `1` a shared integer) and **133 B** of `used_memory` with the
 /// expiry and the key space's hash tables (over 100 000 ids): a service taking 1 000
