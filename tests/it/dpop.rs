@@ -283,7 +283,8 @@ async fn a_bound_token_as_bearer_is_refused_and_a_bearer_token_as_dpop_too() {
     let (status, error, challenges) = refusal_of(res).await;
     assert_eq!((status.as_u16(), error.as_str()), (401, "invalid_token"));
     assert_eq!(challenges.len(), 2, "{challenges:?}");
-    assert!(challenges[1].starts_with("Bearer realm="), "{challenges:?}");
+    assert!(challenges[0].starts_with("Bearer realm="), "{challenges:?}");
+    assert!(challenges[1].contains("error=\"invalid_token\""), "{challenges:?}");
     // An unbound token with the DPoP scheme and a valid proof: refused by default.
     let plain = issue(&s.auth, "bob", &[]);
     let proof = key.proof("GET", &url).access_token(&plain).build();
@@ -384,7 +385,7 @@ async fn nonces_are_asked_for_handed_out_and_accepted_by_another_instance() {
     let (_, error, challenges) = refusal_of(res).await;
     assert_eq!(error, "use_dpop_nonce");
     assert!(
-        challenges[0].contains("error=\"use_dpop_nonce\""),
+        challenges[1].contains("error=\"use_dpop_nonce\""),
         "{challenges:?}"
     );
     let proof = key
