@@ -284,7 +284,10 @@ async fn a_bound_token_as_bearer_is_refused_and_a_bearer_token_as_dpop_too() {
     assert_eq!((status.as_u16(), error.as_str()), (401, "invalid_token"));
     assert_eq!(challenges.len(), 2, "{challenges:?}");
     assert!(challenges[0].starts_with("Bearer realm="), "{challenges:?}");
-    assert!(challenges[1].contains("error=\"invalid_token\""), "{challenges:?}");
+    assert!(
+        challenges[1].contains("error=\"invalid_token\""),
+        "{challenges:?}"
+    );
     // An unbound token with the DPoP scheme and a valid proof: refused by default.
     let plain = issue(&s.auth, "bob", &[]);
     let proof = key.proof("GET", &url).access_token(&plain).build();
