@@ -220,10 +220,9 @@ async fn every_check_of_a_proof_is_its_own_refusal() {
         assert_eq!(status, 401, "{what}");
         assert_eq!(error, code, "{what}");
         assert!(
-            challenges
-                .iter()
-                .any(|c| c.starts_with("DPoP algs=\"ES256 EdDSA PS256 RS256\"")
-                    && c.contains(&format!("error=\"{code}\""))),
+            challenges.iter().any(|c| c
+                .starts_with("DPoP algs=\"ES256 EdDSA Ed25519 PS256 RS256\"")
+                && c.contains(&format!("error=\"{code}\""))),
             "{what}: {challenges:?}"
         );
     }

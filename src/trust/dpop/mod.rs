@@ -340,10 +340,14 @@ impl DpopSettings {
                 "proofs must be signed with an asymmetric algorithm",
             ));
         }
+        // EdDSA is also accepted under its RFC 9864 name, `Ed25519`.
         let challenge_algs = self
             .algorithms
             .iter()
-            .map(|a| format!("{a:?}"))
+            .flat_map(|a| match a {
+                Algorithm::EdDSA => vec!["EdDSA".to_owned(), "Ed25519".to_owned()],
+                a => vec![format!("{a:?}")],
+            })
             .collect::<Vec<_>>()
             .join(" ");
         Ok(Dpop {
