@@ -19,6 +19,14 @@
 //! (comma-separated, required); `OIDC_SCOPE_CLAIMS` (comma-separated claim paths, default
 //! `scope`). Its access tokens are then accepted next to the quickstart's own.
 //!
+//! DPoP (RFC 9449): `DPOP=off|allowed|required` (default `allowed`): a login or refresh
+//! with a `DPoP` proof header mints tokens bound to its key (`token_type: "DPoP"`), and
+//! `/me`, `/users`, `/admin` take `Authorization: DPoP <token>` with a proof; `required`
+//! refuses bearer tokens and logins without a proof. `DPOP_NONCE=true` turns server
+//! nonces on (secret: `DPOP_NONCE_SECRET`, else `JWT_SECRET_KEY`, else random — one
+//! instance only). `DPOP_PUBLIC_ORIGIN` is the origin clients put in `htu` (behind a
+//! proxy: the one they see; default `http://` + the listen address).
+//!
 //! Migration: the tokens of the systems this replaces, each accepted when its secret is
 //! set, until `LEGACY_ACCEPT_UNTIL` (RFC 3339, `2027-01-31T00:00:00Z`, or seconds since
 //! the epoch; default 30 days from start):
@@ -43,13 +51,15 @@ use axum_token_auth::password::{hash_password, verify_password};
 use axum_token_auth::{
     AuthError, Claims, Key, RequireScope, ScopeGuardLayer, Sessions, TokenAuth, TokenAuthBuilder,
     TokenRequest,
-    http::{CookieSettings, InvalidRequest, require_json_content_type},
+    http::{CookieSettings, DpopProof, InvalidRequest, require_json_content_type},
     scope,
     session::{TokenDelivery, user_agent},
     store::memory::{MemoryRefreshStore, MemoryRevocationStore},
-    store::{RefreshStore, SubjectRevocation},
+    store::replay::MemoryProofReplay,
+    store::{ProofReplay, RefreshStore, SubjectRevocation},
     token::Algorithm,
     trust::LegacyIssuer,
+    trust::dpop::{DpopPolicy, DpopSettings, ProofError},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -71,6 +81,15 @@ struct AppState {
     auth: TokenAuth,
     sessions: Sessions,
     users: Arc<HashMap<&'static str, User>>,
+    /// `DPOP=required`: a login without a proof is refused.
+    dpop_required: bool,
+}
+
+/// The `DpopProof` extractor finds the handle in the state.
+impl axum::extract::FromRef<AppState> for TokenAuth {
+    fn from_ref(state: &AppState) -> TokenAuth {
+        state.auth.clone()
+    }
 }
 
 #[derive(Deserialize)]
@@ -91,13 +110,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
 
-    let app = demo_app().await?;
-
     let addr: SocketAddr = std::env::var("ADDR")
         .unwrap_or_else(|_| "127.0.0.1:3000".into())
         .parse()?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let base = format!("http://{}", listener.local_addr()?);
+    let app = demo_app_at(&base).await?;
     println!("axum-token-auth quickstart listening on {base}\n");
     println!("  curl {base}/health");
     println!(
@@ -123,17 +141,31 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// The demo application, configured from the environment (`tests/it/quickstart.rs` drives
 /// it through a real `Router`).
+#[allow(dead_code)] // the binary serves `demo_app_at`; tests drive this one
 pub(crate) async fn demo_app() -> Result<Router, Box<dyn std::error::Error>> {
     demo_app_with(&|name| std::env::var(name).ok()).await
 }
 
-/// [`demo_app`], with the `LEGACY_*` variables read through `env` (tests pass their own).
+/// [`demo_app`] served at `base` (its origin is the default of `DPOP_PUBLIC_ORIGIN`).
+async fn demo_app_at(base: &str) -> Result<Router, Box<dyn std::error::Error>> {
+    let base = base.to_owned();
+    demo_app_with(&move |name| {
+        std::env::var(name)
+            .ok()
+            .or_else(|| (name == "DPOP_PUBLIC_ORIGIN").then(|| base.clone()))
+    })
+    .await
+}
+
+/// [`demo_app`], with the `LEGACY_*` and `DPOP_*` variables read through `env` (tests
+/// pass their own).
 pub(crate) async fn demo_app_with(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Router, Box<dyn std::error::Error>> {
     let legacy = legacy_issuers(env)?;
-    let (revocation, refresh) = open_stores().await?;
-    let auth = build_auth(revocation, legacy)?;
+    let (revocation, refresh, replay) = open_stores().await?;
+    let (dpop, dpop_required) = dpop_settings(env, replay)?;
+    let auth = build_auth(revocation, legacy, dpop)?;
     let users = demo_users()?;
     // A legacy format's refresh token (when one is configured) is exchanged for a new
     // session at its next refresh: users move over without logging in again.
@@ -144,6 +176,7 @@ pub(crate) async fn demo_app_with(
         auth: auth.clone(),
         sessions: sessions.clone(),
         users: Arc::new(users),
+        dpop_required,
     };
 
     // The session routes act on *our* users by `sub`: an identity provider's token (whose
@@ -178,7 +211,11 @@ pub(crate) async fn demo_app_with(
     Ok(app)
 }
 
-type Stores = (Arc<dyn SubjectRevocation>, Arc<dyn RefreshStore>);
+type Stores = (
+    Arc<dyn SubjectRevocation>,
+    Arc<dyn RefreshStore>,
+    Arc<dyn ProofReplay>,
+);
 
 /// The stores named by `STORE` (`memory`, the default; `redis` with `REDIS_URL`;
 /// `redis-cluster` with `REDIS_CLUSTER_NODES=host:port,host:port,…`; `postgres` with
@@ -189,6 +226,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
         "memory" => Ok((
             Arc::new(MemoryRevocationStore::default()),
             Arc::new(MemoryRefreshStore::new()),
+            Arc::new(MemoryProofReplay::default()),
         )),
         #[cfg(feature = "redis")]
         "redis" => {
@@ -196,7 +234,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
                 std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
             let redis = Arc::new(axum_token_auth::store::redis::RedisStore::connect(&url).await?);
             tracing::info!("store: redis");
-            Ok((redis.clone(), redis))
+            Ok((redis.clone(), redis, Arc::new(MemoryProofReplay::default())))
         }
         #[cfg(feature = "redis")]
         "redis-cluster" => {
@@ -209,7 +247,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
                 axum_token_auth::store::redis::RedisStore::connect_cluster(&nodes, options).await?,
             );
             tracing::info!(nodes = nodes.len(), "store: redis cluster");
-            Ok((redis.clone(), redis))
+            Ok((redis.clone(), redis, Arc::new(MemoryProofReplay::default())))
         }
         #[cfg(feature = "postgres")]
         "postgres" => {
@@ -226,7 +264,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
             pg.spawn_cleanup(std::time::Duration::from_secs(600));
             let pg = Arc::new(pg);
             tracing::info!("store: postgres");
-            Ok((pg.clone(), pg))
+            Ok((pg.clone(), pg, Arc::new(MemoryProofReplay::default())))
         }
         #[allow(unreachable_patterns)] // reachable when a store feature is off
         "redis" | "redis-cluster" | "postgres" => {
@@ -242,11 +280,69 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
     }
 }
 
+/// `DPOP`, `DPOP_NONCE`, `DPOP_PUBLIC_ORIGIN`: the DPoP settings (`None` when off), the
+/// proofs' ids remembered in `replay` (the store `STORE` names).
+fn dpop_settings(
+    env: &dyn Fn(&str) -> Option<String>,
+    replay: Arc<dyn ProofReplay>,
+) -> Result<(Option<DpopSettings>, bool), Box<dyn std::error::Error>> {
+    let var = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let policy = match var("DPOP").as_deref().unwrap_or("allowed") {
+        "off" => return Ok((None, false)),
+        "allowed" => DpopPolicy::Allowed,
+        "required" => DpopPolicy::Required,
+        other => return Err(format!("DPOP={other:?}: off, allowed or required").into()),
+    };
+    let origin = var("DPOP_PUBLIC_ORIGIN").unwrap_or_else(|| {
+        format!(
+            "http://{}",
+            var("ADDR").unwrap_or_else(|| "127.0.0.1:3000".into())
+        )
+    });
+    let mut settings = DpopSettings::new(origin)
+        .policy(policy)
+        .replay_store_shared(replay);
+    if var("DPOP_NONCE").as_deref() == Some("true") {
+        let secret = match var("DPOP_NONCE_SECRET").or_else(|| var("JWT_SECRET_KEY")) {
+            Some(s) => s.into_bytes(),
+            None => {
+                tracing::warn!(
+                    "DPOP_NONCE=true without DPOP_NONCE_SECRET: a random nonce secret (one instance only)"
+                );
+                random_secret()
+            }
+        };
+        settings = settings.nonces(secret);
+    }
+    Ok((Some(settings), policy == DpopPolicy::Required))
+}
+
+/// 32 random bytes from the OS-seeded keys of `RandomState` (the example has no RNG
+/// crate of its own; a development fallback only).
+fn random_secret() -> Vec<u8> {
+    use std::hash::{BuildHasher, Hasher};
+    (0..4)
+        .flat_map(|i: u64| {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_u64(i);
+            h.finish().to_le_bytes()
+        })
+        .collect()
+}
+
 fn build_auth(
     revocation: Arc<dyn SubjectRevocation>,
     legacy: Vec<LegacyIssuer>,
+    dpop: Option<DpopSettings>,
 ) -> Result<TokenAuth, Box<dyn std::error::Error>> {
     let mut builder = TokenAuthBuilder::from_env()?.revocation_store(revocation);
+    if let Some(d) = dpop {
+        builder = builder.dpop(d);
+    }
     let has_key = ["JWT_SECRET_KEY", "JWT_PRIVATE_KEY", "JWT_PRIVATE_KEY_FILE"]
         .iter()
         .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()));
@@ -454,6 +550,7 @@ async fn login(
     State(state): State<AppState>,
     uri: Uri,
     headers: HeaderMap,
+    proof: Option<DpopProof>,
     body: axum::body::Bytes,
 ) -> Response {
     // Login CSRF: JSON only (a cross-site form cannot send it without a CORS preflight),
@@ -488,7 +585,19 @@ async fn login(
         Some("body") => TokenDelivery::Body,
         _ => TokenDelivery::Cookies,
     };
-    let request = TokenRequest::new(login.username).scopes(user.scopes.iter().copied());
+    let mut request = TokenRequest::new(login.username).scopes(user.scopes.iter().copied());
+    // A `DPoP` proof (checked for this route by the extractor): the session's tokens are
+    // bound to its key.
+    match &proof {
+        Some(p) => request = request.confirmation(p.confirmation()),
+        None if state.dpop_required => {
+            return state
+                .auth
+                .web()
+                .render_error(AuthError::InvalidDpopProof(ProofError::Missing));
+        }
+        None => {}
+    }
     match state.sessions.login(&request, user_agent(&headers)).await {
         Ok(login) => state.sessions.login_response_with(&login, delivery),
         Err(e) => {

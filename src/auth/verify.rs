@@ -42,15 +42,21 @@ impl TokenAuth {
     /// The checks of [`validate`](Self::validate) that need nothing outside the process,
     /// for synchronous callers (a gRPC interceptor): a token of `kind`, steps 1–12 (or
     /// E1–E9 for a trusted issuer's token). Revocation is **not** checked, and an external
-    /// issuer's token whose `kid` is not in the fetched set yet is refused.
+    /// issuer's token whose `kid` is not in the fetched set yet is refused. A
+    /// sender-constrained token (`cnf`) is refused, as by `validate` without
+    /// [`TokenCheck::with_binding_proven`]: nothing here proves its key.
     pub fn verify_offline<T: DeserializeOwned>(
         &self,
         token: &str,
         kind: TokenKind,
     ) -> Result<TokenClaims<T>, VerifyError> {
-        self.verifier()
-            .verify_now::<T>(token, &Acceptance::kinds(KindSet::of(kind)))
-            .map(|a| a.claims)
+        let accepted = self
+            .verifier()
+            .verify_now::<T>(token, &Acceptance::kinds(KindSet::of(kind)))?;
+        if accepted.identity.bound.is_bound() {
+            return Err(InvalidToken::UnprovenBinding.into());
+        }
+        Ok(accepted.claims)
     }
 
     /// Verifies any JWT signed by a key of the keyring, whatever its format: signature,

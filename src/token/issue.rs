@@ -259,6 +259,32 @@ impl TokenRequest {
         self
     }
 
+    /// Binds the token to a key (RFC 7800 `cnf`): a DPoP key
+    /// ([`Confirmation::dpop`], e.g. from the login request's
+    /// [`DpopProof`](crate::http::DpopProof)) or a client certificate
+    /// ([`Confirmation::certificate_der`], RFC 8705 — e.g. a service token for a
+    /// workload with its own certificate). The layer then accepts the token only from a
+    /// request proving that key; an access token bound to a DPoP key answers
+    /// `token_type: "DPoP"`.
+    ///
+    /// ```
+    /// use axum_token_auth::{TokenAuth, TokenRequest, token::Confirmation};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .build()?;
+    /// # let der: &[u8] = b"the workload's DER certificate";
+    /// let token = auth.issue_service(
+    ///     &TokenRequest::new("billing-worker").confirmation(Confirmation::certificate_der(der)),
+    /// )?;
+    /// assert_eq!(token.token_type(), "Bearer"); // certificate-bound: still `Bearer` (RFC 8705)
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn confirmation(mut self, cnf: Confirmation) -> Self {
+        self.cnf = Some(cnf);
+        self
+    }
+
     /// The subject.
     pub fn subject(&self) -> &str {
         &self.subject

@@ -35,6 +35,7 @@ pub struct TokenCheck {
     pub(crate) kinds: KindSet,
     pub(crate) revocation: bool,
     pub(crate) wait_for_keys: bool,
+    pub(crate) bound_proven: bool,
 }
 
 impl TokenCheck {
@@ -49,6 +50,7 @@ impl TokenCheck {
         kinds: KindSet::all(),
         revocation: true,
         wait_for_keys: true,
+        bound_proven: false,
     };
 
     /// A token of `kind`, revocation checked, waiting for keys as [`ACCESS`](Self::ACCESS).
@@ -57,6 +59,7 @@ impl TokenCheck {
             kinds: KindSet::of(kind),
             revocation: true,
             wait_for_keys: true,
+            bound_proven: false,
         }
     }
 
@@ -77,6 +80,17 @@ impl TokenCheck {
     /// fetched set is refused at once (`invalid_token`), as a fetch would be needed.
     pub const fn without_waiting(mut self) -> TokenCheck {
         self.wait_for_keys = false;
+        self
+    }
+
+    /// Accepts sender-constrained tokens (a `cnf` claim: DPoP-bound, certificate-bound),
+    /// because the caller proves their key itself — or knows that what it does with the
+    /// claims needs no proof. Without it, `validate` refuses such a token with
+    /// [`InvalidToken::UnprovenBinding`](crate::token::InvalidToken::UnprovenBinding):
+    /// it sees no request, so nothing proves the key, and a copied bound token must not
+    /// work where a bearer one would. (The layer proves the key on every request.)
+    pub const fn with_binding_proven(mut self) -> TokenCheck {
+        self.bound_proven = true;
         self
     }
 

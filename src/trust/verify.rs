@@ -903,6 +903,11 @@ impl Verifier {
         } else {
             self.verify_now::<T>(token, &acceptance)?
         };
+        // No request, no proof: a sender-constrained token is refused unless the caller
+        // proves its key itself.
+        if accepted.identity.bound.is_bound() && !check.bound_proven {
+            return Err(InvalidToken::UnprovenBinding.into());
+        }
         if check.revocation {
             self.check_revoked(Holder::of_claims(&accepted.claims), &accepted.identity)
                 .await?;

@@ -10,6 +10,7 @@ mod common;
 mod architecture;
 mod cache;
 mod conveniences;
+mod dpop;
 mod error_path;
 mod examples;
 mod external;
