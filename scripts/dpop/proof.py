@@ -9,7 +9,15 @@ Independent of the crate and of scripts/dpop/proof.mjs: the key, its public JWK
 and `ath` are computed here from the RFCs' text.
 
 USAGE
-  python3 proof.py ALG        ALG: ES256 | EdDSA | PS256 | RS256
+  python3 proof.py ALG [--short-ec-coordinate]
+                              ALG: ES256 | EdDSA | PS256 | RS256
+
+PyJWT 2.6 (Debian 12's) writes an EC coordinate without its leading zero bytes (its
+`to_jwk` uses the integer's minimal length), while RFC 7518 §6.2.1.2 requires the full
+size of the curve's coordinates (32 bytes for P-256): about one P-256 key in 128 gets a
+non-conforming JWK, which a strict server refuses. So an ES256 key whose JWK PyJWT would
+write short is drawn again; with --short-ec-coordinate, keys are drawn until one is (to
+test that refusal).
 
 The same line protocol as proof.mjs: one key pair per process; the first stdout line is
   {"alg": "...", "jwk": {public JWK}, "jkt": "<RFC 7638 thumbprint>"}
@@ -44,12 +52,20 @@ def b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def new_key(alg: str):
+def short_coordinate(jwk: dict) -> bool:
+    """Whether an EC JWK has a coordinate shorter than P-256's 32 bytes."""
+    return any(len(base64.urlsafe_b64decode(jwk[c] + "=" * (-len(jwk[c]) % 4))) != 32 for c in "xy")
+
+
+def new_key(alg: str, short_ec: bool = False):
     """A fresh private key for `alg` and its public JWK (PyJWT's serialisation)."""
     if alg == "ES256":
-        key = ec.generate_private_key(ec.SECP256R1())
-        jwk = ECAlgorithm.to_jwk(key.public_key())
-    elif alg == "EdDSA":
+        while True:
+            key = ec.generate_private_key(ec.SECP256R1())
+            jwk = json.loads(ECAlgorithm.to_jwk(key.public_key()))
+            if short_coordinate(jwk) == short_ec:
+                return key, jwk
+    if alg == "EdDSA":
         key = ed25519.Ed25519PrivateKey.generate()
         jwk = OKPAlgorithm.to_jwk(key.public_key())
     else:
@@ -82,11 +98,15 @@ def proof(key, alg: str, jwk: dict, spec: dict) -> str:
 
 
 def main() -> int:
-    if len(sys.argv) != 2 or sys.argv[1] not in ALGS:
-        sys.stderr.write(f"usage: python3 proof.py {'|'.join(ALGS)}\n")
+    args = sys.argv[1:]
+    short_ec = "--short-ec-coordinate" in args
+    if short_ec:
+        args.remove("--short-ec-coordinate")
+    if len(args) != 1 or args[0] not in ALGS or (short_ec and args[0] != "ES256"):
+        sys.stderr.write(f"usage: python3 proof.py {'|'.join(ALGS)} [--short-ec-coordinate (ES256)]\n")
         return 2
-    alg = sys.argv[1]
-    key, jwk = new_key(alg)
+    alg = args[0]
+    key, jwk = new_key(alg, short_ec)
     print(json.dumps({"alg": alg, "jwk": jwk, "jkt": thumbprint(jwk)}), flush=True)
     for line in sys.stdin:
         if not line.strip():
