@@ -24,10 +24,11 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, response::IntoResponse};
 use axum_token_auth::http::DpopProof;
+use axum_token_auth::store::memory::MemoryRefreshStore;
 use axum_token_auth::store::replay::MemoryProofReplay;
 use axum_token_auth::token::{Binding, Clock, Confirmation, InvalidToken};
 use axum_token_auth::trust::dpop::{DpopPolicy, DpopSettings, ProofError};
-use axum_token_auth::{AuthError, Claims, TokenAuth, TokenAuthBuilder, TokenRequest};
+use axum_token_auth::{AuthError, Claims, Sessions, TokenAuth, TokenAuthBuilder, TokenRequest};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -214,6 +215,7 @@ struct Api {
     /// The public origin `htu` is checked against (`base` unless a test says otherwise).
     origin: String,
     auth: TokenAuth,
+    sessions: Sessions,
 }
 
 impl Api {
@@ -257,8 +259,9 @@ async fn token_route(State(auth): State<TokenAuth>, proof: DpopProof) -> impl In
 }
 
 /// The routes: `/me` behind the handle's layer (policy `Allowed`), `/strict/me`
-/// requiring DPoP, `/off/me` with DPoP off, and `POST /token`.
-fn routes(auth: &TokenAuth) -> Router {
+/// requiring DPoP, `/off/me` with DPoP off, `POST /token`, and the session refresh
+/// route `POST /auth/refresh`.
+fn routes(auth: &TokenAuth, sessions: &Sessions) -> Router {
     Router::new()
         .route("/me", get(me))
         .layer(auth.layer())
@@ -277,6 +280,7 @@ fn routes(auth: &TokenAuth) -> Router {
                 .route("/token", post(token_route))
                 .with_state(auth.clone()),
         )
+        .route("/auth/refresh", sessions.refresh_route())
 }
 
 /// Serves the routes on a free port, the handle built by `builder` with
@@ -293,9 +297,17 @@ async fn serve(
         .dpop(dpop(DpopSettings::new(origin.clone())))
         .build()
         .expect("the handle builds");
-    let app = routes(&auth);
+    let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .build()
+        .expect("sessions build");
+    let app = routes(&auth, &sessions);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Api { base, origin, auth }
+    Api {
+        base,
+        origin,
+        auth,
+        sessions,
+    }
 }
 
 /// [`serve`] with the test secret, the system clock and the default DPoP settings for
@@ -703,6 +715,97 @@ async fn a_token_bound_to_a_reference_key_as_bearer_is_401_invalid_token() {
     // The proof was never accepted, so it still works once, with the right scheme.
     let want = format!("alice dpop:{}", js.jkt);
     assert_ok(get_dpop(&api, "/me", &token, &proof).await, &want, "DPoP").await;
+}
+
+// ---------------------------------------------------------------------------
+// server nonces and bound refresh, with reference clients
+// ---------------------------------------------------------------------------
+
+/// Nonces on (RFC 9449 §8, §9): a reference proof without one is answered 401
+/// `use_dpop_nonce` with a `DPoP-Nonce`; the reference clients put that nonce in their
+/// next proofs, and those are accepted.
+#[tokio::test]
+async fn reference_clients_get_a_nonce_and_their_proofs_with_it_are_accepted() {
+    let api = serve(builder(), str::to_owned, |d| {
+        d.nonces(b"a-nonce-secret-for-every-instance")
+    })
+    .await;
+    for mut client in [RefClient::dpop_js("ES256"), RefClient::pyjwt("EdDSA")] {
+        let what = client.name.clone();
+        let token = api.bound_token(&client.jkt);
+        let first = client.proof(req("GET", &api.htu("/me"), Some(&token)));
+        let res = get_dpop(&api, "/me", &token, &first).await;
+        let nonce = res
+            .headers()
+            .get("dpop-nonce")
+            .unwrap_or_else(|| panic!("{what}: no DPoP-Nonce"))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let expected = AuthError::UseDpopNonce {
+            nonce: nonce.clone(),
+        };
+        assert_dpop_refusal(res, expected, &what).await;
+        let mut spec = req("GET", &api.htu("/me"), Some(&token));
+        spec["nonce"] = json!(nonce);
+        let proof = client.proof(spec);
+        assert_eq!(jws_part(&proof, 1)["nonce"], json!(nonce));
+        let want = format!("alice dpop:{}", client.jkt);
+        assert_ok(get_dpop(&api, "/me", &token, &proof).await, &want, &what).await;
+    }
+}
+
+/// A session bound to the npm client's key (login with its thumbprint) refreshes with
+/// that client's proof on the refresh route (a token request: no `ath`) and stays bound;
+/// the refresh token with a valid proof by another implementation's key is refused and
+/// ends the session (theft of the refresh token).
+#[tokio::test]
+async fn a_bound_session_refreshes_with_the_reference_clients_proof_and_another_key_ends_it() {
+    let api = api().await;
+    let mut js = RefClient::dpop_js("ES256");
+    let mut py = RefClient::pyjwt("ES256");
+    let login = api
+        .sessions
+        .login(
+            &TokenRequest::new("alice").confirmation(Confirmation::dpop(js.jkt.clone())),
+            None,
+        )
+        .await
+        .unwrap();
+    let refresh = |token: &str, proof: &str| {
+        http()
+            .post(api.url("/auth/refresh"))
+            .header("dpop", proof)
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+            .send()
+    };
+    let proof = js.proof(req("POST", &api.htu("/auth/refresh"), None));
+    let res = refresh(login.pair.refresh.as_str(), &proof).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], json!("DPoP"), "{body}");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let next = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(jws_part(&access, 1)["cnf"], json!({"jkt": js.jkt}));
+    let me = js.proof(req("GET", &api.htu("/me"), Some(&access)));
+    let want = format!("alice dpop:{}", js.jkt);
+    assert_ok(
+        get_dpop(&api, "/me", &access, &me).await,
+        &want,
+        "refreshed",
+    )
+    .await;
+
+    let stolen = py.proof(req("POST", &api.htu("/auth/refresh"), None));
+    let res = refresh(&next, &stolen).await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let proof = js.proof(req("POST", &api.htu("/auth/refresh"), None));
+    let res = refresh(&next, &proof).await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "the session was ended"
+    );
 }
 
 // ---------------------------------------------------------------------------
