@@ -755,6 +755,52 @@ async fn reference_clients_get_a_nonce_and_their_proofs_with_it_are_accepted() {
     }
 }
 
+/// The nonce dance on the refresh route (a token request, RFC 9449 §8) with the npm
+/// client: refused with `use_dpop_nonce` and a `DPoP-Nonce`, then refreshed with a proof
+/// carrying it. (RFC 9449 §8 has an authorization server answer this with 400, as RFC 6749
+/// §5.2 errors; the session routes answer every refusal with 401 — left as designed,
+/// and clients key on the error code and the header, asserted here.)
+#[tokio::test]
+async fn the_refresh_route_asks_the_reference_client_for_a_nonce() {
+    let api = serve(builder(), str::to_owned, |d| {
+        d.nonces(b"a-nonce-secret-for-every-instance")
+    })
+    .await;
+    let mut js = RefClient::dpop_js("ES256");
+    let login = api
+        .sessions
+        .login(
+            &TokenRequest::new("alice").confirmation(Confirmation::dpop(js.jkt.clone())),
+            None,
+        )
+        .await
+        .unwrap();
+    let refresh = |proof: String| {
+        http()
+            .post(api.url("/auth/refresh"))
+            .header("dpop", proof)
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", login.pair.refresh.as_str()),
+            ])
+            .send()
+    };
+    let res = refresh(js.proof(req("POST", &api.htu("/auth/refresh"), None)))
+        .await
+        .unwrap();
+    let nonce = res.headers().get("dpop-nonce").cloned();
+    let (status, _, _, body) = refusal(res).await;
+    assert!(status.is_client_error(), "{status}");
+    assert_eq!(body["error"], json!("use_dpop_nonce"), "{body}");
+    let nonce = nonce.expect("a DPoP-Nonce").to_str().unwrap().to_owned();
+    let mut spec = req("POST", &api.htu("/auth/refresh"), None);
+    spec["nonce"] = json!(nonce);
+    let res = refresh(js.proof(spec)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], json!("DPoP"), "{body}");
+}
+
 /// A session bound to the npm client's key (login with its thumbprint) refreshes with
 /// that client's proof on the refresh route (a token request: no `ath`) and stays bound;
 /// the refresh token with a valid proof by another implementation's key is refused and
