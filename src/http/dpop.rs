@@ -118,12 +118,14 @@ pub(crate) fn bind_request(
     policy: DpopPolicy,
     parts: (&Method, &Uri, &HeaderMap, &http::Extensions),
     token: &[u8],
-    bound: Bound,
+    cnf: Option<&Confirmation>,
     as_bearer: bool,
     as_dpop: bool,
     now: u64,
 ) -> Result<Bind, AuthError> {
     let (method, uri, headers, extensions) = parts;
+    // Verification checked the `cnf` already (a token it refused never gets here).
+    let bound = Bound::of(cnf).map_err(AuthError::InvalidToken)?;
     let dpop = verifier.dpop.as_deref();
     let proof = match dpop {
         Some(d) if bound.needs_proof(as_dpop) && policy != DpopPolicy::Off => {
@@ -146,7 +148,10 @@ pub(crate) fn bind_request(
     let unbound_with_proof = dpop.is_some_and(|d| d.unbound_with_proof);
     let binding = bound
         .confirm(&presented, policy, unbound_with_proof)
-        .map_err(AuthError::InvalidToken)?;
+        .map_err(|e| {
+            crate::telemetry::validation_refused(crate::telemetry::reason_name(&e));
+            AuthError::InvalidToken(e)
+        })?;
     let nonce = match (&proof, dpop) {
         (Some(p), Some(d)) if p.nonce_stale => {
             crate::telemetry::dpop_nonce("rotation");

@@ -16,10 +16,12 @@
 //! | `token_auth_tokens_issued_total` | counter | `kind`: `access` `refresh` `service` | tokens signed (issue, login, refresh) |
 //! | `token_auth_validations_accepted_total` | counter | `revocation`: `checked` `fail_open` | tokens accepted (layer, `validate`, the refresh flow's revocation check) |
 //! | `token_auth_validations_refused_total` | counter | `reason`: an `InvalidToken` variant in snake case (`expired`, `bad_signature`, `revoked`, …), `store_unavailable`, `keys_unavailable` | tokens refused |
+//! | `token_auth_dpop_proofs_total` | counter | `outcome`: `accepted`, or a `ProofError::reason` (`replayed`, `wrong_htu`, `wrong_htm`, `wrong_ath`, `stale`, `bad_signature`, `use_nonce`, …) | DPoP proofs checked (layer and token requests) |
+//! | `token_auth_dpop_nonces_total` | counter | `on`: `challenge` (401 `use_dpop_nonce`) `rotation` (a fresh nonce on success) | DPoP nonces handed out |
 //! | `token_auth_revocations_total` | counter | `kind`: `token` `subject` `session` `user_sessions` | revocations written |
 //! | `token_auth_sessions_started_total` | counter | — | logins (refresh families created) |
 //! | `token_auth_refreshes_total` | counter | `outcome`: `rotated` `retry` `unknown` | refresh rotations |
-//! | `token_auth_reuse_detections_total` | counter | `kind`: `reused` `compromised` | refresh-token reuse: family revoked |
+//! | `token_auth_reuse_detections_total` | counter | `kind`: `reused` `compromised` `dpop_key` (a bound session refreshed with another key) | refresh-token reuse: family revoked |
 //! | `token_auth_grant_changes_total` | counter | `action`: `grant` `revoke` | scope grants changed (through a `Guarded` grant store) |
 //! | `token_auth_store_call_seconds` | histogram | `store`: `revocation` `refresh` `grants`; `op`: the trait method; `outcome`: `ok` `error` `unavailable` `timeout` | store call latency |
 //! | `token_auth_store_refused_total` | counter | `store`; `cause`: `open` (breaker) `full` (in-flight bound) | calls refused without reaching the store |
