@@ -24,6 +24,7 @@ use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, response::IntoResponse};
 use axum_token_auth::http::DpopProof;
+use axum_token_auth::store::ProofReplay;
 use axum_token_auth::store::memory::MemoryRefreshStore;
 use axum_token_auth::store::replay::MemoryProofReplay;
 use axum_token_auth::token::{Binding, Clock, Confirmation, InvalidToken};
@@ -858,35 +859,78 @@ async fn a_bound_session_refreshes_with_the_reference_clients_proof_and_another_
 // several instances
 // ---------------------------------------------------------------------------
 
-/// Two instances behind one public origin: a reference proof accepted by one is refused
-/// by the other when they share the replay cache, and (the reason it must be shared)
-/// accepted again by an instance with a cache of its own.
-#[tokio::test]
-async fn a_reference_proof_accepted_by_one_instance_is_refused_by_another_sharing_the_cache() {
+/// Two instances behind one public origin, each with its own handle, layer and store
+/// connection: a proof by `client` accepted by the first is refused as a replay by the
+/// second; and (the reason the cache must be shared) accepted again by a third instance
+/// with the default in-memory cache of its own.
+async fn assert_replay_refused_across_instances(
+    mut client: RefClient,
+    a: impl FnOnce(DpopSettings) -> DpopSettings,
+    b: impl FnOnce(DpopSettings) -> DpopSettings,
+) {
     const ORIGIN: &str = "https://api.example.com";
-    let shared: Arc<dyn axum_token_auth::store::ProofReplay> =
-        Arc::new(MemoryProofReplay::default());
-    let with_shared = |d: DpopSettings| d.replay_store_shared(Arc::clone(&shared));
-    let a = serve(builder(), |_| ORIGIN.to_owned(), with_shared).await;
-    let b = serve(builder(), |_| ORIGIN.to_owned(), with_shared).await;
+    let a = serve(builder(), |_| ORIGIN.to_owned(), a).await;
+    let b = serve(builder(), |_| ORIGIN.to_owned(), b).await;
     let lone = serve(builder(), |_| ORIGIN.to_owned(), |d| d).await;
-
-    let mut js = RefClient::dpop_js("ES256");
-    let token = a.bound_token(&js.jkt);
-    let proof = js.proof(req("GET", &format!("{ORIGIN}/me"), Some(&token)));
-    let want = format!("alice dpop:{}", js.jkt);
-    assert_ok(
-        get_dpop(&a, "/me", &token, &proof).await,
-        &want,
-        "instance A",
-    )
-    .await;
+    let token = a.bound_token(&client.jkt);
+    let proof = client.proof(req("GET", &format!("{ORIGIN}/me"), Some(&token)));
+    let want = format!("alice dpop:{}", client.jkt);
+    let what = &client.name;
+    assert_ok(get_dpop(&a, "/me", &token, &proof).await, &want, what).await;
     let res = get_dpop(&b, "/me", &token, &proof).await;
-    assert_dpop_refusal(res, proof_error(ProofError::Replayed), "instance B").await;
+    assert_dpop_refusal(res, proof_error(ProofError::Replayed), what).await;
     assert_ok(
         get_dpop(&lone, "/me", &token, &proof).await,
         &want,
         "own cache",
+    )
+    .await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn a_reference_proof_accepted_by_one_instance_is_a_replay_at_another_sharing_redis() {
+    use axum_token_auth::store::redis::RedisStore;
+    let url = std::env::var("REDIS_URL").expect("REDIS_URL: run through scripts/test.sh");
+    let a: Arc<dyn ProofReplay> = Arc::new(RedisStore::connect(&url).await.unwrap());
+    let b: Arc<dyn ProofReplay> = Arc::new(RedisStore::connect(&url).await.unwrap());
+    for client in [RefClient::dpop_js("ES256"), RefClient::pyjwt("RS256")] {
+        assert_replay_refused_across_instances(
+            client,
+            |d| d.replay_store_shared(Arc::clone(&a)),
+            |d| d.replay_store_shared(Arc::clone(&b)),
+        )
+        .await;
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_reference_proof_accepted_by_one_instance_is_a_replay_at_another_sharing_postgres() {
+    use axum_token_auth::store::postgres::PostgresStore;
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL: run through scripts/test.sh");
+    let pg = PostgresStore::connect(&url).await.unwrap();
+    pg.migrate().await.unwrap();
+    let a: Arc<dyn ProofReplay> = Arc::new(pg);
+    let b: Arc<dyn ProofReplay> = Arc::new(PostgresStore::connect(&url).await.unwrap());
+    for client in [RefClient::pyjwt("EdDSA"), RefClient::dpop_js("PS256")] {
+        assert_replay_refused_across_instances(
+            client,
+            |d| d.replay_store_shared(Arc::clone(&a)),
+            |d| d.replay_store_shared(Arc::clone(&b)),
+        )
+        .await;
+    }
+}
+
+/// The same with one in-memory cache shared by two handles in one process.
+#[tokio::test]
+async fn a_reference_proof_accepted_by_one_handle_is_a_replay_at_another_sharing_memory() {
+    let shared: Arc<dyn ProofReplay> = Arc::new(MemoryProofReplay::default());
+    assert_replay_refused_across_instances(
+        RefClient::dpop_js("ES256"),
+        |d| d.replay_store_shared(Arc::clone(&shared)),
+        |d| d.replay_store_shared(Arc::clone(&shared)),
     )
     .await;
 }
