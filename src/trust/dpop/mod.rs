@@ -319,6 +319,8 @@ impl DpopSettings {
 
     /// The settings checked and compiled for the request path.
     pub(crate) fn build(self, guard: &GuardSettings) -> Result<Dpop, ConfigError> {
+        // Proofs are verified through jsonwebtoken's process-wide provider.
+        crate::token::keys::install_crypto_provider();
         let origin = self.public_origin.trim_end_matches('/').to_owned();
         let valid_origin = (origin.starts_with("https://") || origin.starts_with("http://"))
             && !origin.contains(['?', '#', '@'])
