@@ -239,7 +239,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
                 std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
             let redis = Arc::new(axum_token_auth::store::redis::RedisStore::connect(&url).await?);
             tracing::info!("store: redis");
-            Ok((redis.clone(), redis, Arc::new(MemoryProofReplay::default())))
+            Ok((redis.clone(), redis.clone(), redis))
         }
         #[cfg(feature = "redis")]
         "redis-cluster" => {
@@ -252,7 +252,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
                 axum_token_auth::store::redis::RedisStore::connect_cluster(&nodes, options).await?,
             );
             tracing::info!(nodes = nodes.len(), "store: redis cluster");
-            Ok((redis.clone(), redis, Arc::new(MemoryProofReplay::default())))
+            Ok((redis.clone(), redis.clone(), redis))
         }
         #[cfg(feature = "postgres")]
         "postgres" => {
@@ -269,7 +269,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
             pg.spawn_cleanup(std::time::Duration::from_secs(600));
             let pg = Arc::new(pg);
             tracing::info!("store: postgres");
-            Ok((pg.clone(), pg, Arc::new(MemoryProofReplay::default())))
+            Ok((pg.clone(), pg.clone(), pg))
         }
         #[allow(unreachable_patterns)] // reachable when a store feature is off
         "redis" | "redis-cluster" | "postgres" => {
@@ -286,7 +286,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
 }
 
 /// `DPOP`, `DPOP_NONCE`, `DPOP_PUBLIC_ORIGIN`: the DPoP settings (`None` when off), the
-/// proofs' ids remembered in `replay` (the store `STORE` names).
+/// proofs' ids remembered in `replay` (the store `STORE` names, shared by instances).
 fn dpop_settings(
     env: &dyn Fn(&str) -> Option<String>,
     replay: Arc<dyn ProofReplay>,

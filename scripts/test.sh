@@ -2,9 +2,10 @@
 # scripts/test.sh - full local/CI test run for axum-token-auth.
 #
 # What it does:
-#   1. installs redis-server / PostgreSQL / nodejs+npm / python3-jwt via apt when missing
-#      (Debian/Ubuntu) and the npm packages of the test OpenID Provider
-#      (scripts/oidc, `npm ci`) when missing or older than their lock file,
+#   1. installs redis-server / PostgreSQL / nodejs+npm / python3-jwt + python3-cryptography
+#      via apt when missing (Debian/Ubuntu) and the npm packages of the test OpenID
+#      Provider (scripts/oidc) and of the DPoP reference client (scripts/dpop), `npm ci`,
+#      when missing or older than their lock files,
 #   2. starts a throwaway redis, a throwaway 6-node Redis Cluster (3 masters, 3
 #      replicas) and a throwaway PostgreSQL cluster on free 127.0.0.1 ports
 #      inside a mktemp -d directory,
@@ -55,8 +56,13 @@
 #                          The regular server log is written by the logging
 #                          collector to $(dirname $TEST_PG_LOG)/log/postgresql.log.
 #   TEST_NODE_BIN          absolute path of node (>= 18)
-#   TEST_PYJWT_PYTHON      a python3 that imports PyJWT (Debian's python3-jwt), for
-#                          tests/it/legacy.rs
+#   TEST_PYJWT_PYTHON      a python3 that imports PyJWT and cryptography (Debian's
+#                          python3-jwt, python3-cryptography), for tests/it/legacy.rs and
+#                          the second DPoP client scripts/dpop/proof.py
+#   TEST_DPOP_JS           absolute path of scripts/dpop/proof.mjs: DPoP proofs by npm
+#                          `dpop` (panva), run with $TEST_NODE_BIN (tests/it/dpop_interop.rs)
+#   TEST_DPOP_PY           absolute path of scripts/dpop/proof.py: DPoP proofs by PyJWT,
+#                          run with $TEST_PYJWT_PYTHON
 #   TEST_OIDC_PROVIDER     absolute path of scripts/oidc/provider.mjs, a loopback
 #                          OpenID Provider (oidc-provider) the tests start
 #                          themselves: `$TEST_NODE_BIN $TEST_OIDC_PROVIDER --port P
@@ -314,15 +320,18 @@ fi
 # npm comes separately below, only when it is needed and still missing (a
 # NodeSource nodejs bundles it and conflicts with Debian's npm package).
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
-# PyJWT, for the legacy-format tests (they mint tokens exactly as the seed systems do).
+# PyJWT, for the legacy-format tests (they mint tokens exactly as the seed systems do),
+# and with cryptography (EC, Ed25519, RSA keys) for the second DPoP client.
 find_pyjwt_python() {
   local py
   for py in /usr/bin/python3 "$(command -v python3 2>/dev/null || true)"; do
-    [[ -n $py && -x $py ]] && "$py" -c 'import jwt' >/dev/null 2>&1 && { echo "$py"; return 0; }
+    [[ -n $py && -x $py ]] &&
+      "$py" -c 'import jwt; from cryptography.hazmat.primitives.asymmetric import ed25519' >/dev/null 2>&1 &&
+      { echo "$py"; return 0; }
   done
   return 1
 }
-find_pyjwt_python >/dev/null || missing+=(python3-jwt)
+find_pyjwt_python >/dev/null || missing+=(python3-jwt python3-cryptography)
 if ((${#missing[@]})); then
   log "installing ${missing[*]}"
   apt_install "${missing[@]}"
@@ -332,7 +341,7 @@ REDIS_SERVER=$(command -v redis-server) || die "redis-server not found after ins
 REDIS_CLI=$(command -v redis-cli) || die "redis-cli not found after install"
 PG_BIN=$(find_pg_bin) || die "PostgreSQL server binaries (initdb/pg_ctl/postgres) not found after install"
 NODE_BIN=$(command -v node) || die "node not found after install"
-PYJWT_PYTHON=$(find_pyjwt_python) || die "no python3 with PyJWT after installing python3-jwt"
+PYJWT_PYTHON=$(find_pyjwt_python) || die "no python3 with PyJWT and cryptography after installing python3-jwt python3-cryptography"
 [[ $NODE_BIN == /* ]] || die "node resolves to '$NODE_BIN', not to an executable file"
 
 # ---------------------------------------------------------------------------
@@ -357,6 +366,29 @@ fi
 if ! oidc_check=$(cd "$OIDC_DIR" && "$NODE_BIN" --input-type=module -e "await import('oidc-provider')" </dev/null 2>&1); then
   printf '%s\n' "$oidc_check" >&2
   die "node cannot load oidc-provider from $OIDC_DIR/node_modules; remove that directory and re-run"
+fi
+
+# ---------------------------------------------------------------------------
+# npm packages of the DPoP reference client (scripts/dpop: panva's `dpop`)
+# ---------------------------------------------------------------------------
+DPOP_DIR=$REPO_ROOT/scripts/dpop
+if [[ ! -d $DPOP_DIR/node_modules || $DPOP_DIR/package-lock.json -nt $DPOP_DIR/node_modules ]]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    log "installing npm"
+    apt_install npm
+  fi
+  log "npm ci --prefix scripts/dpop (DPoP reference client)"
+  npm ci --prefix "$DPOP_DIR" --no-audit --no-fund --ignore-scripts </dev/null ||
+    die "npm ci in $DPOP_DIR failed (registry unreachable?)"
+  touch "$DPOP_DIR/node_modules"
+fi
+if ! dpop_check=$(echo | "$NODE_BIN" "$DPOP_DIR/proof.mjs" ES256 2>&1); then
+  printf '%s\n' "$dpop_check" >&2
+  die "node cannot run $DPOP_DIR/proof.mjs; remove $DPOP_DIR/node_modules and re-run"
+fi
+if ! dpop_check=$(echo | "$PYJWT_PYTHON" "$DPOP_DIR/proof.py" EdDSA 2>&1); then
+  printf '%s\n' "$dpop_check" >&2
+  die "$PYJWT_PYTHON cannot run $DPOP_DIR/proof.py"
 fi
 
 # ---------------------------------------------------------------------------
@@ -686,6 +718,8 @@ export TEST_PG_LOG=$PG_LOG
 export TEST_NODE_BIN=$NODE_BIN
 export TEST_PYJWT_PYTHON=$PYJWT_PYTHON
 export TEST_OIDC_PROVIDER=$OIDC_DIR/provider.mjs
+export TEST_DPOP_JS=$DPOP_DIR/proof.mjs
+export TEST_DPOP_PY=$DPOP_DIR/proof.py
 
 # sanity check through the exported URLs
 [[ $(timeout 10 "$REDIS_CLI" -u "$REDIS_URL" ping 2>/dev/null) == PONG ]] ||

@@ -10,7 +10,8 @@
 //!   (`REDIS_CLUSTER_NODES`, 3 masters with a replica each), both started by
 //!   `scripts/test.sh`;
 //! - the in-memory stores behind the circuit breaker (`store::breaker::Guarded`), which
-//!   must behave as the stores it wraps.
+//!   must behave as the stores it wraps (the DPoP replay checks also run every store
+//!   behind its breaker).
 //!
 //! Another store is one more `conformance_suite!(name, open: …, reopen: …)` line.
 
@@ -20,6 +21,9 @@ mod suite;
 #[cfg(feature = "postgres")]
 #[path = "conformance/postgres.rs"]
 mod postgres;
+/// The DPoP replay cache's checks.
+#[path = "conformance/replay.rs"]
+mod replay;
 /// The table of rotation cases (also run against the pure decision inside the crate).
 #[path = "conformance/rotation_cases.rs"]
 mod rotation_cases;
@@ -80,6 +84,7 @@ use axum_token_auth::store;
 use axum_token_auth::store::breaker::{GuardSettings, Guarded};
 use axum_token_auth::store::grants::MemoryGrantStore;
 use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};
+use axum_token_auth::store::replay::MemoryProofReplay;
 use suite::Stores;
 
 /// Fresh in-memory stores; a second handle is a clone (one process, one state).
@@ -88,6 +93,7 @@ async fn open_memory() -> Stores {
         refresh: Arc::new(MemoryRefreshStore::new()),
         revocation: Arc::new(MemoryRevocationStore::default()),
         grants: Arc::new(MemoryGrantStore::new()),
+        replay: Arc::new(MemoryProofReplay::default()),
     }
 }
 
@@ -106,6 +112,10 @@ async fn open_guarded() -> Stores {
         )),
         grants: Arc::new(Guarded::grants(
             Arc::new(MemoryGrantStore::new()),
+            &settings,
+        )),
+        replay: Arc::new(Guarded::replay(
+            Arc::new(MemoryProofReplay::default()),
             &settings,
         )),
     }

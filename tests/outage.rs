@@ -18,13 +18,14 @@ use async_trait::async_trait;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use axum_token_auth::store::breaker::GuardSettings;
+use axum_token_auth::store::breaker::{BreakerState, GuardSettings, Guarded};
 use axum_token_auth::store::postgres::PostgresStore;
-use axum_token_auth::store::redis::RedisStore;
+use axum_token_auth::store::redis::{RedisSettings, RedisStore};
 use axum_token_auth::store::{
     AccessRef, NewSession, RevocationCheck, RotateOutcome, Rotation, Session, StoreError,
     TokenDigest,
 };
+use axum_token_auth::store::{ProofId, ProofReplay};
 use axum_token_auth::store::{RefreshStore, RevocationStore, SubjectRevocation};
 use axum_token_auth::{
     Claims, Sessions, TokenAuth, TokenRequest, session::LoginSession, store::StoreFailurePolicy,
@@ -633,6 +634,77 @@ async fn postgres_frozen_is_refused_fast_with_bounded_calls_and_recovers() {
         probe.cache_is_fresh()
     })
     .await;
+}
+
+/// The DPoP replay cache on a Redis that is stopped, then frozen: `first_use` through
+/// the breaker answers `Unavailable` (a proof is never accepted unchecked), the first
+/// call within the check timeout and the next ones at once (the breaker is open); once
+/// Redis is back it answers by itself, and an id recorded before the outage is still a
+/// replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_refuses_proof_ids_fast_through_the_breaker() {
+    let _serial = SERIAL.lock().await;
+    let settings = RedisSettings::default().without_local_cache();
+    let store = RedisStore::connect_with(&env("REDIS_URL"), settings)
+        .await
+        .unwrap();
+    let replay = Guarded::replay(Arc::new(store), &GuardSettings::default());
+    let id = || {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).unwrap();
+        ProofId::of("outage-key", &format!("{b:?}"))
+    };
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let before = id();
+    assert!(replay.first_use(&before, until).await.unwrap());
+    for (how, down, up) in [
+        ("stopped", redis_stop as fn(), redis_start as fn()),
+        ("frozen", redis_freeze, redis_thaw),
+    ] {
+        down();
+        let back = Thaw(up);
+        let t = Instant::now();
+        let first = replay.first_use(&id(), until).await;
+        let first_took = t.elapsed();
+        assert!(
+            matches!(first, Err(StoreError::Unavailable(_))),
+            "{how}: {first:?}"
+        );
+        assert_eq!(replay.state(), BreakerState::Open, "{how}");
+        let t = Instant::now();
+        for _ in 0..100 {
+            let r = replay.first_use(&id(), until).await;
+            assert!(matches!(r, Err(StoreError::Unavailable(_))), "{how}: {r:?}");
+        }
+        let next_took = t.elapsed() / 100;
+        println!(
+            "redis {how}: first proof id refused in {first_took:?}, the next in {next_took:?}"
+        );
+        assert!(first_took < Duration::from_secs(1), "{how}: {first_took:?}");
+        assert!(next_took < Duration::from_millis(5), "{how}: {next_took:?}");
+
+        drop(back);
+        let t = Instant::now();
+        assert!(
+            eventually(Duration::from_secs(10), || async {
+                replay.first_use(&id(), until).await.is_ok()
+            })
+            .await,
+            "{how}: the replay cache never answered again"
+        );
+        println!(
+            "redis {how}: proof ids answered again {:?} after it was back",
+            t.elapsed()
+        );
+        assert!(
+            !replay.first_use(&before, until).await.unwrap(),
+            "{how}: an id recorded before the outage is still held"
+        );
+    }
 }
 
 /// One outage at a time: the tests of one store stop and freeze the same server.

@@ -1,6 +1,6 @@
 //! A master of the Redis Cluster is killed (`SIGKILL`) in the middle of a write load:
-//! with `wait_for_replicas(1)`, no revocation and no family whose write succeeded is lost
-//! after its replica takes over, and another instance's revocation cache is trusted again
+//! with `wait_for_replicas(1)`, no revocation, no family and no DPoP proof id whose write
+//! succeeded is lost after its replica takes over (so no proof replays across a failover), and another instance's revocation cache is trusted again
 //! (re-subscribed, re-filled) and knows every one of them. Its own test binary: it stops
 //! and restarts a node of the shared cluster (and leaves the cluster whole again).
 #![cfg(feature = "redis")]
@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use axum_token_auth::store::redis::{RedisSettings, RedisStore};
 use axum_token_auth::store::{
-    AccessRef, NewSession, RefreshStore, RevocationStore, StoreError, TokenDigest,
+    AccessRef, NewSession, ProofId, ProofReplay, RefreshStore, RevocationStore, StoreError,
+    TokenDigest,
 };
 
 fn nodes() -> Vec<String> {
@@ -116,6 +117,7 @@ fn pid_of(port: u16) -> u32 {
 struct Committed {
     revocations: Vec<TokenDigest>,
     families: Vec<(String, TokenDigest)>,
+    proofs: Vec<ProofId>,
     failed: usize,
 }
 
@@ -160,7 +162,17 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
             let mut i = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 i += 1;
-                if (i + worker).is_multiple_of(2) {
+                if (i + worker) % 3 == 2 {
+                    let id = ProofId::of("failover-key", &rand_hex(16));
+                    match writer.first_use(&id, now() + 600).await {
+                        Ok(true) => committed.lock().unwrap().proofs.push(id),
+                        // A SET retried by the client after its master died may find
+                        // its own first attempt, replicated: refused, never accepted twice.
+                        Ok(false) => committed.lock().unwrap().failed += 1,
+                        Err(StoreError::Unavailable(_)) => committed.lock().unwrap().failed += 1,
+                        Err(e) => panic!("{e:?}"),
+                    }
+                } else if (i + worker).is_multiple_of(3) {
                     let d = TokenDigest::of_jti(&rand_hex(16));
                     match writer.revoke(d, now() + 600).await {
                         Ok(()) => committed.lock().unwrap().revocations.push(d),
@@ -197,7 +209,7 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before_kill = {
         let c = std::mem::take(&mut *committed.lock().unwrap());
-        c.revocations.len() + c.families.len()
+        c.revocations.len() + c.families.len() + c.proofs.len()
     };
     assert!(before_kill > 0, "the load is running");
     let killed_at = Instant::now();
@@ -273,6 +285,12 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
             lost_families += 1;
         }
     }
+    let mut lost_proofs = 0;
+    for id in &c.proofs {
+        if reader.first_use(id, now() + 600).await.unwrap() {
+            lost_proofs += 1;
+        }
+    }
     // The other instance's cache: trusted again, and it knows every committed revocation.
     assert!(
         reader.wait_for_cache(Duration::from_secs(20)).await,
@@ -285,12 +303,14 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
         .filter(|d| reader.is_revoked_now(d) != Some(Ok(true)))
         .count();
     println!(
-        "failover under load: {} revocations and {} families committed, {} writes refused during the failover; \
+        "failover under load: {} revocations, {} families and {} proof ids committed, {} writes refused during the failover; \
          replica promoted after {promoted:?}, writes on every shard again after {resumed_at:?}, \
          reader's cache trusted again after {trusted_at:?}; lost: {lost_revocations} revocations, \
-         {lost_families} families; unknown to the reader's cache: {unknown_to_reader}",
+         {lost_families} families, {lost_proofs} proof ids; unknown to the reader's cache: \
+         {unknown_to_reader}",
         c.revocations.len(),
         c.families.len(),
+        c.proofs.len(),
         c.failed
     );
     assert!(
@@ -298,6 +318,11 @@ async fn a_master_killed_mid_load_loses_no_committed_revocation_or_family() {
         "some writes hit the dead master (the test killed the right thing)"
     );
     assert_eq!(lost_revocations, 0);
+    assert!(!c.proofs.is_empty(), "the load recorded proof ids");
+    assert_eq!(
+        lost_proofs, 0,
+        "a proof id lost in the failover could be replayed"
+    );
     assert_eq!(lost_families, 0);
     assert_eq!(unknown_to_reader, 0);
     let uniq: HashSet<_> = c.families.iter().map(|(id, _)| id).collect();

@@ -122,6 +122,35 @@ const CLIENT_ID = 'test-client';
 const CLIENT_SECRET = 'test-secret';
 const RESOURCE_SCOPE = 'users:read users:write admin';
 
+// --- DPoP (RFC 9449) -----------------------------------------------------------
+// For tests/it/dpop_interop.rs; everything the DPoP feature adds is in this block
+// (plus the two `...dpop*` spreads in the Provider configuration below).
+// A second client, `dpop-client` / `dpop-secret` (client_secret_basic), client
+// credentials only, with `dpop_bound_access_tokens: true`: its token requests MUST
+// carry a `DPoP` proof (ES256 or EdDSA: oidc-provider's default dPoPSigningAlgValues),
+// and the access token (a JWT when `resource` is sent, as for test-client) is bound to
+// the proof's key:
+//   POST /token  DPoP: <proof htm=POST htu=<issuer>/token>
+//                grant_type=client_credentials&resource=urn:test:api&scope=users:read
+//   → {"access_token":"<JWT>","expires_in":600,"token_type":"DPoP","scope":"users:read"}
+//   claims as test-client's tokens (sub/client_id = dpop-client) plus
+//   "cnf":{"jkt":"<RFC 7638 thumbprint of the proof's jwk>"}
+// No server nonces (requireNonce off), replayed proofs refused at the token endpoint.
+// The discovery document advertises `dpop_signing_alg_values_supported`.
+const DPOP_CLIENT_ID = 'dpop-client';
+const DPOP_CLIENT_SECRET = 'dpop-secret';
+const dpopClients = [{
+  client_id: DPOP_CLIENT_ID,
+  client_secret: DPOP_CLIENT_SECRET,
+  grant_types: ['client_credentials'],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+  dpop_bound_access_tokens: true,
+}];
+const dpopFeatures = { dPoP: { enabled: true } };
+// --- end of DPoP ---------------------------------------------------------------
+
 const { values: args } = parseArgs({
   options: {
     port: { type: 'string', default: '0' },
@@ -230,7 +259,7 @@ const provider = new Provider(issuer, {
     redirect_uris: [redirectUri],
     token_endpoint_auth_method: 'client_secret_basic',
     id_token_signed_response_alg: 'RS256',
-  }, MTLS_CLIENT],
+  }, ...dpopClients, MTLS_CLIENT],
   // oidc-provider accepts only the client's registered auth method:
   // client_secret_basic (HTTP Basic test-client:test-secret).
   features: {
@@ -239,6 +268,7 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: true },
     introspection: { enabled: false },
     revocation: { enabled: false },
+    ...dpopFeatures,
     resourceIndicators: {
       enabled: true,
       defaultResource: () => undefined,

@@ -53,7 +53,7 @@ impl TokenAuth {
         let accepted = self
             .verifier()
             .verify_now::<T>(token, &Acceptance::kinds(KindSet::of(kind)))?;
-        if accepted.identity.bound.is_bound() {
+        if accepted.identity.bound {
             return Err(InvalidToken::UnprovenBinding.into());
         }
         Ok(accepted.claims)

@@ -473,7 +473,7 @@ mod tests {
                     check: true,
                     on_failure: crate::store::StoreFailurePolicy::FailClosed,
                 },
-                bound: crate::trust::bound::Bound::NONE,
+                bound: false,
             },
         }
     }

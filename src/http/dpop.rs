@@ -121,12 +121,14 @@ pub(crate) fn bind_request(
     policy: DpopPolicy,
     parts: (&Method, &Uri, &HeaderMap, &http::Extensions),
     token: &[u8],
-    bound: Bound,
+    cnf: Option<&Confirmation>,
     as_bearer: bool,
     as_dpop: bool,
     now: u64,
 ) -> Result<Bind, AuthError> {
     let (method, uri, headers, extensions) = parts;
+    // Verification checked the `cnf` already (a token it refused never gets here).
+    let bound = Bound::of(cnf).map_err(AuthError::InvalidToken)?;
     let dpop = verifier.dpop.as_deref();
     let proof = match dpop {
         Some(d) if bound.needs_proof(as_dpop) && policy != DpopPolicy::Off => {
@@ -139,9 +141,10 @@ pub(crate) fn bind_request(
         }
         _ => None,
     };
-    let certificate = match bound.x5t {
-        Some(_) => request_certificate(headers, extensions, certificate_header),
-        None => None,
+    let certificate = if bound.needs_certificate() {
+        request_certificate(headers, extensions, certificate_header)
+    } else {
+        None
     };
     let presented = Presented {
         as_bearer,

@@ -298,8 +298,8 @@ impl AuthError {
         }
     }
 
-    /// The challenges of a layer with DPoP on (RFC 9449 §7.1): `DPoP algs="…"` and,
-    /// where bearer tokens are accepted too, the `Bearer` challenge beside it. The error
+    /// The challenges of a layer with DPoP on (RFC 9449 §7.1): where bearer tokens are
+    /// accepted too, the `Bearer` challenge, then `DPoP algs="…"`. The error
     /// attributes go with the scheme they concern: a proof's or a binding's refusal on
     /// `DPoP`, any other on `Bearer` (on `DPoP` when bearer tokens are not accepted).
     pub(crate) fn challenges(&self, realm: &str, dpop: &DpopChallenge) -> Vec<HeaderValue> {
@@ -323,16 +323,18 @@ impl AuthError {
                 self.description()
             ));
         }
+        // `Bearer` first where it is accepted: clients that read one challenge keep
+        // reading the one they always did.
         let mut out = Vec::with_capacity(2);
-        if let Ok(v) = HeaderValue::from_str(&d) {
-            out.push(v);
-        }
         if dpop.bearer {
             out.push(if on_dpop {
                 HeaderValue::from_str(&format!("Bearer realm=\"{realm}\"")).unwrap_or(bearer)
             } else {
                 bearer
             });
+        }
+        if let Ok(v) = HeaderValue::from_str(&d) {
+            out.push(v);
         }
         out
     }

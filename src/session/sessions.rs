@@ -153,3 +153,11 @@ pub(super) fn store_failed(e: StoreError) -> SessionError {
 pub(super) fn short(id: &str) -> String {
     id.chars().take(8).collect()
 }
+
+/// A router whose state is [`Sessions`] reaches its [`TokenAuth`] too: the extractors
+/// that read the handle from the state (`DpopProof`, `SameOrigin`) work on it.
+impl axum::extract::FromRef<Sessions> for TokenAuth {
+    fn from_ref(sessions: &Sessions) -> TokenAuth {
+        sessions.auth().clone()
+    }
+}

@@ -10,6 +10,9 @@
 //! assert_eq!(proof.split('.').count(), 3);
 //! ```
 //!
+//! [`DpopKey::assert_proofs_refused_by`] sends a bound token with each kind of bad proof
+//! to a router and asserts every one is refused (after checking a good proof passes).
+//!
 //! The keys come from a small fixed pool compiled into the crate (public in its source):
 //! test keys, never to be trusted for anything else.
 
@@ -68,6 +71,7 @@ impl DpopKey {
     }
 
     fn from_pem(pem: &str, alg: Algorithm) -> Self {
+        crate::token::keys::install_crypto_provider();
         let encoding = match alg {
             Algorithm::EdDSA => EncodingKey::from_ed_pem(pem.as_bytes()),
             _ => EncodingKey::from_ec_pem(pem.as_bytes()),
@@ -107,6 +111,133 @@ impl DpopKey {
     /// [`TokenRequest::confirmation`](crate::TokenRequest::confirmation).
     pub fn confirmation(&self) -> Confirmation {
         Confirmation::dpop(self.thumbprint.clone())
+    }
+
+    /// Asserts that `app` accepts `token` (bound to this key) with a good proof for
+    /// `method` `path` — the proof's `htu` being `origin` + `path`, the origin the handle
+    /// was configured with — and refuses it with 401 for each bad proof: replayed, for
+    /// another `htu`, another `htm`, another access token (`ath`), by another key,
+    /// stale, from the future, unsigned, HMAC-signed, with the private key in its
+    /// header; and the token as `Bearer`. Panics naming the first one answered otherwise.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use axum_token_auth::{Claims, TokenRequest, testing::{self, DpopKey}};
+    /// use axum_token_auth::trust::dpop::DpopSettings;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let auth = testing::test_builder()
+    ///     .dpop(DpopSettings::new("https://api.example.com"))
+    ///     .build()
+    ///     .unwrap();
+    /// let app = Router::new()
+    ///     .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+    ///     .layer(auth.layer());
+    /// let key = DpopKey::es256();
+    /// let token = auth
+    ///     .issue_access(&TokenRequest::new("alice").confirmation(key.confirmation()))
+    ///     .unwrap();
+    /// key.assert_proofs_refused_by(&app, "https://api.example.com", http::Method::GET, "/me", token.as_str())
+    ///     .await;
+    /// # }
+    /// ```
+    pub async fn assert_proofs_refused_by(
+        &self,
+        app: &axum::Router,
+        origin: &str,
+        method: http::Method,
+        path: &str,
+        token: &str,
+    ) {
+        let htu = format!("{}{path}", origin.trim_end_matches('/'));
+        let m = method.as_str();
+        let other_method = if method == http::Method::POST {
+            "GET"
+        } else {
+            "POST"
+        };
+        let other = if self.alg == Algorithm::EdDSA {
+            DpopKey::es256()
+        } else {
+            DpopKey::ed25519()
+        };
+        let good = self.proof(m, &htu).access_token(token).build();
+        let status = send_proof(app, &method, path, "DPoP", token, Some(&good)).await;
+        assert!(
+            status.is_success(),
+            "a good proof for {method} {path} was answered {status}: the attacks would prove nothing"
+        );
+        let now = unix_now();
+        let attacks: Vec<(&str, String)> = vec![
+            ("replayed proof", good),
+            (
+                "proof for another htu",
+                self.proof(m, &format!("{htu}/other"))
+                    .access_token(token)
+                    .build(),
+            ),
+            (
+                "proof for another htm",
+                self.proof(other_method, &htu).access_token(token).build(),
+            ),
+            (
+                "proof for another access token",
+                self.proof(m, &htu)
+                    .access_token("another.access.token")
+                    .build(),
+            ),
+            (
+                "proof by another key",
+                other.proof(m, &htu).access_token(token).build(),
+            ),
+            (
+                "stale proof",
+                self.proof(m, &htu)
+                    .access_token(token)
+                    .iat(now.saturating_sub(3600))
+                    .build(),
+            ),
+            (
+                "proof from the future",
+                self.proof(m, &htu)
+                    .access_token(token)
+                    .iat(now + 3600)
+                    .build(),
+            ),
+            (
+                "unsigned proof",
+                self.proof(m, &htu).access_token(token).unsigned().build(),
+            ),
+            (
+                "HMAC proof",
+                self.proof(m, &htu)
+                    .access_token(token)
+                    .hmac(b"chosen-by-the-attacker")
+                    .build(),
+            ),
+            (
+                "private key in the proof",
+                self.proof(m, &htu)
+                    .access_token(token)
+                    .leak_private_key()
+                    .build(),
+            ),
+        ];
+        for (attack, proof) in &attacks {
+            let status = send_proof(app, &method, path, "DPoP", token, Some(proof)).await;
+            assert_eq!(
+                status,
+                http::StatusCode::UNAUTHORIZED,
+                "attack `{attack}` against {method} {path} was answered {status}, not 401"
+            );
+        }
+        let fresh = self.proof(m, &htu).access_token(token).build();
+        let status = send_proof(app, &method, path, "Bearer", token, Some(&fresh)).await;
+        assert_eq!(
+            status,
+            http::StatusCode::UNAUTHORIZED,
+            "the bound token as Bearer against {method} {path} was answered {status}, not 401"
+        );
     }
 
     /// A proof for a `method` request to `htu` (absolute URI), issued now with a fresh
@@ -239,5 +370,31 @@ impl<'k> ProofBuilder<'k> {
         }
         .unwrap_or_default();
         format!("{message}.{signature}")
+    }
+}
+
+/// Sends `token` with `scheme` and `proof` to `app`; the answer's status.
+async fn send_proof(
+    app: &axum::Router,
+    method: &http::Method,
+    path: &str,
+    scheme: &str,
+    token: &str,
+    proof: Option<&str>,
+) -> http::StatusCode {
+    use tower::ServiceExt as _;
+    let mut req = http::Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header(http::header::AUTHORIZATION, format!("{scheme} {token}"));
+    if let Some(p) = proof {
+        req = req.header("dpop", p);
+    }
+    let req = req
+        .body(axum::body::Body::empty())
+        .expect("a valid request");
+    match app.clone().oneshot(req).await {
+        Ok(res) => res.status(),
+        Err(never) => match never {},
     }
 }

@@ -171,8 +171,9 @@ pub struct TokenClaims<T = NoCustomClaims> {
     /// Confirmation (RFC 7800 `cnf`): the DPoP key (`jkt`, RFC 9449) or client
     /// certificate (`x5t#S256`, RFC 8705) the token is bound to. The layer accepts a
     /// bound token only from a request that proves that key.
+    /// (Boxed: most tokens have none, and verified claims are cached by the thousand.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cnf: Option<Confirmation>,
+    pub cnf: Option<Box<Confirmation>>,
     /// The kind of the token, from its `typ` header (not a claim).
     #[serde(skip)]
     pub kind: TokenKind,
@@ -262,9 +263,14 @@ pub trait ClaimsView: Any + Send + Sync {
     fn issued_at(&self) -> u64;
     /// Who vouches for the token ([`TokenClaims::origin`]).
     fn origin(&self) -> &TokenOrigin;
+    /// The confirmation (`cnf`) of a sender-constrained token.
+    fn confirmation(&self) -> Option<&Confirmation>;
 }
 
 impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
+    fn confirmation(&self) -> Option<&Confirmation> {
+        self.cnf.as_deref()
+    }
     fn subject(&self) -> &str {
         &self.sub
     }

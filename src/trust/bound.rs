@@ -9,14 +9,38 @@ use crate::token::confirmation::{Binding, Confirmation};
 use crate::token::error::InvalidToken;
 use crate::trust::dpop::{CheckedProof, DpopPolicy};
 
-/// A verified token's confirmation, as thumbprint bytes (`Copy`: it travels in the
-/// token's identity and the verified-token cache).
+/// A verified token's confirmation, small and `Copy` (it travels in the token's identity
+/// and in every entry of the verified-token cache): which methods bind it, and 128 bits
+/// of SHA-256 over their thumbprints. A request proves the binding when the same digest
+/// comes out of what it presents: to pass with another key an attacker needs a second
+/// preimage of a 128-bit truncated SHA-256, out of reach.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Bound {
-    /// `cnf.jkt`: the DPoP key's RFC 7638 thumbprint.
-    pub(crate) jkt: Option<[u8; 32]>,
-    /// `cnf.x5t#S256`: the client certificate's thumbprint.
-    pub(crate) x5t: Option<[u8; 32]>,
+    /// Bit 0: `cnf.jkt` (a DPoP key); bit 1: `cnf.x5t#S256` (a client certificate).
+    methods: u8,
+    /// `SHA-256(jkt thumbprint ‖ x5t thumbprint)`, each 32 bytes or absent, truncated.
+    digest: [u8; 16],
+}
+
+const JKT: u8 = 1;
+const X5T: u8 = 2;
+
+/// The binding digest of the thumbprints present.
+fn binding_digest(jkt: Option<&[u8; 32]>, x5t: Option<&[u8; 32]>) -> [u8; 16] {
+    use sha2::{Digest as _, Sha256};
+    let mut h = Sha256::new();
+    if let Some(j) = jkt {
+        h.update(b"jkt");
+        h.update(j);
+    }
+    if let Some(x) = x5t {
+        h.update(b"x5t");
+        h.update(x);
+    }
+    let full: [u8; 32] = h.finalize().into();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
 }
 
 /// How the request presented its token and what it proves.
@@ -45,8 +69,8 @@ fn thumbprint(v: &str) -> Result<[u8; 32], InvalidToken> {
 impl Bound {
     /// An unbound (bearer) token.
     pub(crate) const NONE: Bound = Bound {
-        jkt: None,
-        x5t: None,
+        methods: 0,
+        digest: [0; 16],
     };
 
     /// The binding a token's `cnf` asks for: a `cnf` naming no method this crate checks,
@@ -58,22 +82,37 @@ impl Bound {
         if !cnf.is_understood() {
             return Err(InvalidToken::UnsupportedConfirmation);
         }
+        let jkt = cnf.jkt().map(thumbprint).transpose()?;
+        let x5t = cnf.x5t_s256().map(thumbprint).transpose()?;
         Ok(Bound {
-            jkt: cnf.jkt().map(thumbprint).transpose()?,
-            x5t: cnf.x5t_s256().map(thumbprint).transpose()?,
+            methods: if jkt.is_some() { JKT } else { 0 } | if x5t.is_some() { X5T } else { 0 },
+            digest: binding_digest(jkt.as_ref(), x5t.as_ref()),
         })
     }
 
     /// Whether the token is sender-constrained at all.
     #[inline]
     pub(crate) fn is_bound(&self) -> bool {
-        self.jkt.is_some() || self.x5t.is_some()
+        self.methods != 0
+    }
+
+    /// Whether the token is bound to a DPoP key.
+    #[inline]
+    fn is_dpop(&self) -> bool {
+        self.methods & JKT != 0
     }
 
     /// Whether a request presenting the token this way must carry a DPoP proof.
     #[inline]
     pub(crate) fn needs_proof(&self, as_dpop: bool) -> bool {
-        self.jkt.is_some() || as_dpop
+        self.is_dpop() || as_dpop
+    }
+
+    /// Whether a request presenting the token must show a client certificate (the
+    /// binding step reads one only then).
+    #[inline]
+    pub(crate) fn needs_certificate(&self) -> bool {
+        self.methods & X5T != 0
     }
 
     /// The binding decision (RFC 9449 §7, RFC 8705 §3): the request proves every key the
@@ -86,32 +125,31 @@ impl Bound {
         policy: DpopPolicy,
         unbound_with_proof: bool,
     ) -> Result<Binding, InvalidToken> {
-        let mut binding = Binding::Bearer;
-        if let Some(jkt) = self.jkt {
+        if self.is_bound() {
             let proof = match presented.proof {
-                Some(p) if !presented.as_bearer => p,
-                _ => return Err(InvalidToken::UnprovenBinding),
+                Some(p) if !presented.as_bearer => Some(p),
+                _ if self.is_dpop() => return Err(InvalidToken::UnprovenBinding),
+                _ => None,
             };
-            if proof.jkt_bytes != jkt {
+            let certificate = match presented.certificate {
+                Some(c) => Some(c),
+                None if self.methods & X5T != 0 => return Err(InvalidToken::UnprovenBinding),
+                None => None,
+            };
+            let jkt = proof.filter(|_| self.is_dpop()).map(|p| &p.jkt_bytes);
+            let x5t = certificate.as_ref().filter(|_| self.methods & X5T != 0);
+            if binding_digest(jkt, x5t) != self.digest {
                 return Err(InvalidToken::BindingMismatch);
             }
-            binding = Binding::Dpop {
-                jkt: proof.jkt.clone(),
-            };
+            return Ok(match (proof, x5t) {
+                (Some(p), _) if self.is_dpop() => Binding::Dpop { jkt: p.jkt.clone() },
+                (_, Some(x)) => Binding::Certificate {
+                    x5t_s256: URL_SAFE_NO_PAD.encode(x),
+                },
+                _ => Binding::Bearer,
+            });
         }
-        if let Some(x5t) = self.x5t {
-            match presented.certificate {
-                None => return Err(InvalidToken::UnprovenBinding),
-                Some(c) if c != x5t => return Err(InvalidToken::BindingMismatch),
-                Some(_) => {}
-            }
-            if binding == Binding::Bearer {
-                binding = Binding::Certificate {
-                    x5t_s256: URL_SAFE_NO_PAD.encode(x5t),
-                };
-            }
-        }
-        if !self.is_bound() {
+        {
             if presented.as_dpop && !unbound_with_proof {
                 return Err(InvalidToken::NotDpopBound);
             }
@@ -119,6 +157,6 @@ impl Bound {
                 return Err(InvalidToken::DpopRequired);
             }
         }
-        Ok(binding)
+        Ok(Binding::Bearer)
     }
 }

@@ -300,9 +300,11 @@ pub(crate) struct TokenIdentity {
     pub(crate) issued_at: u64,
     /// Whether and how the revocation store is consulted for it.
     pub(crate) revocation: RevocationRule,
-    /// The key its `cnf` binds it to (DPoP key, client certificate), if any: a request
-    /// must prove it ([`Bound::confirm`]).
-    pub(crate) bound: Bound,
+    /// Whether its `cnf` binds it to a key (DPoP key, client certificate): a request must
+    /// prove it ([`Bound::confirm`]). A flag (it fits in this struct's padding, so the
+    /// verified-token cache's entries do not grow); the binding itself is read from the
+    /// claims' `cnf`, which verification checked ([`Bound::of`]).
+    pub(crate) bound: bool,
 }
 
 /// Whether a token's revocation is checked, and what a store failure means for it (per
@@ -644,7 +646,7 @@ impl Verifier {
                     self.check_party(claims.iss.as_deref(), claims.aud.as_ref())?;
                 }
                 claims.origin = TokenOrigin::Own;
-                let bound = Bound::of(claims.cnf.as_ref())?;
+                let bound = Bound::of(claims.cnf.as_deref())?.is_bound();
                 Ok(Accepted {
                     identity: TokenIdentity {
                         bound,
@@ -723,7 +725,7 @@ impl Verifier {
         claims.origin = TokenOrigin::Legacy;
         // The token stops at its expiry or at the end of the window, whichever is first.
         let until = exp.saturating_add(leeway).min(legacy.until.unwrap_or(0));
-        let bound = Bound::of(claims.cnf.as_ref())?;
+        let bound = Bound::of(claims.cnf.as_deref())?.is_bound();
         Ok(Accepted {
             identity: TokenIdentity {
                 bound,
@@ -780,7 +782,7 @@ impl Verifier {
             serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
         claims.kind = TokenKind::Access;
         claims.origin = TokenOrigin::Issuer(Arc::clone(&issuer.iss));
-        let bound = Bound::of(claims.cnf.as_ref())?;
+        let bound = Bound::of(claims.cnf.as_deref())?.is_bound();
         Ok(Accepted {
             identity: TokenIdentity {
                 bound,
@@ -905,7 +907,7 @@ impl Verifier {
         };
         // No request, no proof: a sender-constrained token is refused unless the caller
         // proves its key itself.
-        if accepted.identity.bound.is_bound() && !check.bound_proven {
+        if accepted.identity.bound && !check.bound_proven {
             return Err(InvalidToken::UnprovenBinding.into());
         }
         if check.revocation {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use axum_token_auth::store::grants::{GrantChange, GrantStore};
 use axum_token_auth::store::postgres::{PostgresSettings, PostgresStore};
 use axum_token_auth::store::{
-    RefreshStore, RevocationNotes, RevocationStore, StoreError, TokenDigest,
+    ProofId, ProofReplay, RefreshStore, RevocationNotes, RevocationStore, StoreError, TokenDigest,
 };
 use axum_token_auth::token::FixedClock;
 use axum_token_auth::token::Scope;
@@ -453,6 +453,47 @@ async fn rotation_under_a_serializable_default() {
     crate::suite::check_no_grace(&stores).await;
 }
 
+/// The DPoP replay cache does not depend on the default isolation level either: with
+/// `serializable` on every connection of two pools, 50 concurrent uses of one proof get
+/// one `true` and 49 `false`, none a serialization failure (which would be a 503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn proof_replay_under_a_serializable_default() {
+    async fn serializable() -> Arc<dyn ProofReplay> {
+        let options = PgConnectOptions::from_str(&database_url())
+            .expect("DATABASE_URL")
+            .options([("default_transaction_isolation", "serializable")]);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .expect("connect");
+        let store = PostgresStore::from_pool(pool);
+        store.migrate().await.expect("migrate");
+        Arc::new(store)
+    }
+    let stores = [serializable().await, serializable().await];
+    for _ in 0..5 {
+        let id = ProofId::of(&uid("jkt"), &uid("jti"));
+        let until = now() + 60;
+        let barrier = Arc::new(tokio::sync::Barrier::new(50));
+        let tasks: Vec<_> = (0..50)
+            .map(|i| {
+                let store = Arc::clone(&stores[i % 2]);
+                let barrier = Arc::clone(&barrier);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.first_use(&id, until).await
+                })
+            })
+            .collect();
+        let mut accepted = 0;
+        for t in tasks {
+            accepted += usize::from(t.await.unwrap().expect("no serialization failure"));
+        }
+        assert_eq!(accepted, 1);
+    }
+}
+
 /// A client-chosen session id that PostgreSQL cannot store (a NUL byte) is "no such
 /// session" (404 on the route), never a store error (503).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -524,4 +565,63 @@ async fn revocation_notes_are_kept_and_read_back() {
         .unwrap();
     let kept = store.revocation_note(&revoked).await.unwrap().unwrap();
     assert_eq!((kept.reason, kept.by), (note.reason, note.by));
+}
+
+/// A DPoP proof id is stored as 16 bytes with its window's end, nothing else; expired
+/// ids are deleted by the purge, held ones kept.
+#[tokio::test]
+async fn proof_ids_are_short_and_purged_when_expired() {
+    let store = connect().await;
+    let t = now();
+    let held = ProofId::of(&uid("jkt"), &uid("jti"));
+    assert!(store.first_use(&held, t + 600).await.unwrap());
+    let (len, until): (i32, i64) = sqlx::query_as(
+        "SELECT octet_length(id), expires_at FROM token_auth_dpop_proofs WHERE id = $1",
+    )
+    .bind(&held.0[..16])
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert_eq!((len, until), (16, (t + 600) as i64));
+    // An id recorded by a store whose clock is in the past: expired by the real clock.
+    let past = PostgresStore::from_pool(store.pool().clone()).with_clock(FixedClock(t - 1000));
+    let old = ProofId::of(&uid("jkt"), &uid("jti"));
+    assert!(past.first_use(&old, t - 500).await.unwrap());
+    assert!(
+        !past.first_use(&old, t - 500).await.unwrap(),
+        "held by its clock"
+    );
+    store.purge_expired().await.unwrap();
+    assert_eq!(proof_rows(&store, &old).await, 0);
+    assert_eq!(proof_rows(&store, &held).await, 1);
+    assert!(!store.first_use(&held, t + 600).await.unwrap());
+}
+
+async fn proof_rows(store: &PostgresStore, id: &ProofId) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM token_auth_dpop_proofs WHERE id = $1")
+        .bind(&id.0[..16])
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+/// Without any cleanup task the table stays bounded: every 512 `first_use` calls, a
+/// handle deletes expired ids in the background.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_proof_ids_are_pruned_by_the_inserts_themselves() {
+    let store = connect().await;
+    let t = now();
+    let past = PostgresStore::from_pool(store.pool().clone()).with_clock(FixedClock(t - 1000));
+    let old = ProofId::of(&uid("jkt"), &uid("jti"));
+    assert!(past.first_use(&old, t - 500).await.unwrap());
+    let fresh = PostgresStore::from_pool(store.pool().clone());
+    for _ in 0..512 {
+        let id = ProofId::of(&uid("jkt"), &uid("jti"));
+        assert!(fresh.first_use(&id, t + 1).await.unwrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while proof_rows(&store, &old).await != 0 {
+        assert!(Instant::now() < deadline, "no prune after 512 inserts");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -1,5 +1,6 @@
 //! The store-independent conformance suite: one set of async checks over
-//! `Arc<dyn RefreshStore>`, `Arc<dyn SubjectRevocation>` and `Arc<dyn GrantStore>`,
+//! `Arc<dyn RefreshStore>`, `Arc<dyn SubjectRevocation>`, `Arc<dyn GrantStore>` and
+//! `Arc<dyn ProofReplay>` (its checks in `replay.rs`),
 //! instantiated per store by [`conformance_suite!`].
 //!
 //! Every check uses fresh random ids (families, users, tenants, digests), so checks can
@@ -14,8 +15,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum_token_auth::store::grants::{AuditAction, GrantChange, GrantStore};
 use axum_token_auth::store::{
-    AccessRef, NewSession, RefreshStore, RevocationCheck, RevocationStore, RotateOutcome, Rotation,
-    StoreError, SubjectRevocation, Successor, TokenDigest,
+    AccessRef, NewSession, ProofReplay, RefreshStore, RevocationCheck, RevocationStore,
+    RotateOutcome, Rotation, StoreError, SubjectRevocation, Successor, TokenDigest,
 };
 use axum_token_auth::token::Scope;
 use axum_token_auth::trust::VerifyError;
@@ -31,20 +32,28 @@ pub struct Stores {
     pub revocation: Arc<dyn SubjectRevocation>,
     /// The grant store.
     pub grants: Arc<dyn GrantStore>,
+    /// The DPoP replay cache (checks in `replay.rs`).
+    pub replay: Arc<dyn ProofReplay>,
 }
 
 impl Stores {
-    /// All three roles played by one store (PostgreSQL, Redis).
+    /// All four roles played by one store (PostgreSQL, Redis).
     #[allow(dead_code)]
-    pub fn all<T: RefreshStore + SubjectRevocation + GrantStore>(store: T) -> Self {
+    pub fn all<T: RefreshStore + SubjectRevocation + GrantStore + ProofReplay>(store: T) -> Self {
         let store = Arc::new(store);
         Stores {
             refresh: store.clone(),
             revocation: store.clone(),
-            grants: store,
+            grants: store.clone(),
+            replay: store,
         }
     }
 }
+
+pub use crate::replay::{
+    proof_concurrent_first_use_accepts_one, proof_first_use_then_replay,
+    proof_id_expires_and_is_usable_again, proof_replay_across_handles,
+};
 
 /// Generates one `#[tokio::test]` (multi-thread runtime) per check for a store.
 ///
@@ -88,12 +97,16 @@ macro_rules! conformance_suite {
                 grants,
                 grants_reject_invalid_ids,
                 grants_as_plain_strings_and_unattributed_revocation,
+                proof_first_use_then_replay,
+                proof_id_expires_and_is_usable_again,
+                proof_concurrent_first_use_accepts_one,
             );
             conformance_suite!(@two $open, $reopen;
                 concurrent_rotations_across_handles,
                 revocation_across_handles,
                 revoke_all_across_handles,
                 grants_across_handles,
+                proof_replay_across_handles,
             );
         }
     };

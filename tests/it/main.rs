@@ -11,6 +11,7 @@ mod architecture;
 mod cache;
 mod conveniences;
 mod dpop;
+mod dpop_interop;
 mod error_path;
 mod examples;
 mod external;

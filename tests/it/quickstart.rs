@@ -217,3 +217,114 @@ fn legacy_accept_until_reads_rfc_3339() {
         assert_eq!(demo::rfc3339_seconds(text), secs, "{text}");
     }
 }
+
+/// The quickstart's DPoP contract: `DPOP`, `DPOP_PUBLIC_ORIGIN`.
+async fn dpop_app(mode: &'static str) -> axum::Router {
+    demo::demo_app_with(&move |name: &str| match name {
+        "DPOP" => Some(mode.to_owned()),
+        "DPOP_PUBLIC_ORIGIN" => Some("http://quick.test".to_owned()),
+        _ => None,
+    })
+    .await
+    .expect("the demo app builds")
+}
+
+async fn call(app: &axum::Router, req: Request<Body>) -> (StatusCode, Vec<String>, Value) {
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let challenges = res
+        .headers()
+        .get_all(http::header::WWW_AUTHENTICATE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        challenges,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn login_req(proof: Option<&str>) -> Request<Body> {
+    let mut req = Request::post("/auth/login")
+        .header(HOST, "localhost:3000")
+        .header(http::header::CONTENT_TYPE, "application/json");
+    if let Some(p) = proof {
+        req = req.header("dpop", p);
+    }
+    req.body(Body::from(
+        r#"{"username":"alice","password":"alice-password","token_delivery":"body"}"#,
+    ))
+    .unwrap()
+}
+
+fn me_req(scheme: &str, token: &str, proof: Option<&str>) -> Request<Body> {
+    let mut req =
+        Request::get("/me").header(http::header::AUTHORIZATION, format!("{scheme} {token}"));
+    if let Some(p) = proof {
+        req = req.header("dpop", p);
+    }
+    req.body(Body::empty()).unwrap()
+}
+
+#[tokio::test]
+async fn dpop_required_binds_logins_and_refuses_bearer_tokens() {
+    use axum_token_auth::testing::DpopKey;
+    let app = dpop_app("required").await;
+    let (status, _, body) = call(&app, login_req(None)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_dpop_proof"))
+    );
+    let key = DpopKey::es256();
+    let proof = key.proof("POST", "http://quick.test/auth/login").build();
+    let (status, _, body) = call(&app, login_req(Some(&proof))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let proof = key
+        .proof("GET", "http://quick.test/me")
+        .access_token(&token)
+        .build();
+    let (status, _, body) = call(&app, me_req("DPoP", &token, Some(&proof))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["cnf"]["jkt"], key.thumbprint());
+    let (status, challenges, _) = call(&app, me_req("Bearer", &token, None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        challenges.iter().all(|c| c.starts_with("DPoP ")),
+        "{challenges:?}"
+    );
+}
+
+#[tokio::test]
+async fn dpop_allowed_by_default_and_off_on_demand() {
+    use axum_token_auth::testing::DpopKey;
+    // Default (`allowed`): a login without a proof gets bearer tokens.
+    let app = dpop_app("allowed").await;
+    let (status, _, body) = call(&app, login_req(None)).await;
+    assert_eq!(
+        (status, body["token_type"].as_str()),
+        (StatusCode::OK, Some("Bearer"))
+    );
+    let bearer = body["access_token"].as_str().unwrap().to_owned();
+    let (status, challenges, _) = call(&app, me_req("Bearer", &bearer, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(challenges.is_empty());
+    let (_, challenges, _) = call(&app, me_req("Bearer", "x.y.z", None)).await;
+    assert_eq!(challenges.len(), 2, "{challenges:?}");
+    // `off`: a proof is ignored at login, and the DPoP scheme is no credential.
+    let app = dpop_app("off").await;
+    let key = DpopKey::es256();
+    let proof = key.proof("POST", "http://quick.test/auth/login").build();
+    let (status, _, body) = call(&app, login_req(Some(&proof))).await;
+    assert_eq!(
+        (status, body["token_type"].as_str()),
+        (StatusCode::OK, Some("Bearer"))
+    );
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let (status, challenges, _) = call(&app, me_req("DPoP", &token, None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(challenges, vec!["Bearer realm=\"api\"".to_owned()]);
+}

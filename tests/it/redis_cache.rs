@@ -385,3 +385,34 @@ async fn a_cache_that_overflowed_refills_itself_once_entries_expire() {
         assert_eq!(small.is_revoked_now(d), Some(Ok(false)), "expired");
     }
 }
+
+/// A DPoP proof id is one small key, `<prefix>dpop:<22 base64url characters>` = `1`,
+/// expiring exactly at the end of the proof's window; its size is printed (the figure in
+/// the `ProofReplay for RedisStore` docs).
+#[tokio::test]
+async fn a_proof_id_is_one_small_key_expiring_with_its_window() {
+    use axum_token_auth::store::{ProofId, ProofReplay};
+    let s = RedisStore::connect_with(&redis_url(), RedisSettings::default().without_local_cache())
+        .await
+        .unwrap();
+    let id = ProofId::of(&unique_prefix(), "jti");
+    let until = exp_in(60);
+    assert!(s.first_use(&id, until).await.unwrap());
+    assert!(!s.first_use(&id, until).await.unwrap());
+    let key = format!("tokenauth:dpop:{}", id.short_key());
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let (value, expires): (String, u64) = redis::pipe()
+        .get(&key)
+        .cmd("EXPIRETIME")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!((value.as_str(), expires), ("1", until));
+    let bytes = s.proof_memory_usage(&id).await.unwrap().unwrap();
+    println!("redis bytes per DPoP proof id (MEMORY USAGE): {bytes}");
+    assert!(bytes <= 96, "{bytes} bytes");
+    let unknown = ProofId::of(&unique_prefix(), "jti");
+    assert_eq!(s.proof_memory_usage(&unknown).await.unwrap(), None);
+}

@@ -358,7 +358,7 @@ where
                     let verified = verified.map_err(AuthError::from).and_then(|verdict| {
                         let state = Arc::clone(&p.state);
                         let token = p.token.take().unwrap_or_default();
-                        let proof = if verdict.identity.bound.is_bound()
+                        let proof = if verdict.identity.bound
                             || p.source == TokenSource::Dpop
                             || state.dpop == crate::trust::dpop::DpopPolicy::Required
                         {

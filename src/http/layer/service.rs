@@ -144,7 +144,7 @@ where
         },
     };
     // Sender-constrained tokens, the `DPoP` scheme, a layer requiring DPoP: out of line.
-    let proof = if verdict.identity.bound.is_bound()
+    let proof = if verdict.identity.bound
         || source == TokenSource::Dpop
         || state.dpop == DpopPolicy::Required
     {
@@ -193,7 +193,7 @@ pub(super) fn bind<B>(
         state.dpop,
         (req.method(), req.uri(), req.headers(), req.extensions()),
         token,
-        verdict.identity.bound,
+        verdict.claims.confirmation(),
         matches!(source, TokenSource::Header | TokenSource::Query),
         source == TokenSource::Dpop,
         now,

@@ -12,6 +12,7 @@ use crate::store::grants::{AuditEntry, GrantChange, GrantStore, ScopeGrant};
 use crate::store::refresh::{
     AccessRef, NewSession, RefreshStore, RotateOutcome, Rotation, Session,
 };
+use crate::store::replay::{ProofId, ProofReplay};
 use crate::store::{
     RevocationCheck, RevocationNote, RevocationNotes, RevocationStore, StoreError, SubjectCutoff,
     SubjectRevocation, TokenDigest,
@@ -236,6 +237,15 @@ impl<S: GrantStore + ?Sized> GrantStore for Guarded<S> {
         principal: Option<&str>,
     ) -> Result<Vec<AuditEntry>, StoreError> {
         self.call("audit_log", self.inner.audit_log(tenant, principal))
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: ProofReplay + ?Sized> ProofReplay for Guarded<S> {
+    /// The per-request replay check, with the check timeout.
+    async fn first_use(&self, id: &ProofId, expires_at: u64) -> Result<bool, StoreError> {
+        self.call_check("first_use", self.inner.first_use(id, expires_at))
             .await
     }
 }

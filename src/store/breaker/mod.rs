@@ -1,5 +1,5 @@
 //! Fail fast when a store is down: [`Guarded`] wraps any [`RevocationStore`],
-//! [`RefreshStore`] or [`GrantStore`] with a circuit breaker, per-call timeouts and a
+//! [`RefreshStore`], [`GrantStore`] or [`ProofReplay`] with a circuit breaker, per-call timeouts and a
 //! bound on the calls in flight, so a dead Redis or PostgreSQL costs a request
 //! milliseconds, not the pool's acquire timeout.
 //!
@@ -38,7 +38,8 @@
 //! 2. When [`max_in_flight`](GuardSettings::max_in_flight) calls are already running,
 //!    it is refused at once (no queue of requests waiting for a pool connection).
 //! 3. Otherwise it runs with a timeout: [`check_timeout`](GuardSettings::check_timeout)
-//!    for the per-request revocation check, [`call_timeout`](GuardSettings::call_timeout)
+//!    for the per-request revocation check and DPoP replay check,
+//!    [`call_timeout`](GuardSettings::call_timeout)
 //!    for everything else (login, refresh, logout, revocations, grants).
 //! 4. An outage (the backend's `Unavailable`, or a timeout) counts against the breaker;
 //!    [`open_after`](GuardSettings::open_after) consecutive ones open it, and calls still
@@ -65,6 +66,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::store::grants::GrantStore;
 use crate::store::refresh::RefreshStore;
+use crate::store::replay::{ProofId, ProofReplay};
 use crate::store::{
     IntoDynSubjectRevocation, RevocationNotes, RevocationStore, StoreError, SubjectRevocation,
     TokenDigest,
@@ -404,7 +406,7 @@ async fn probe_until_closed(shared: Weak<Shared>) {
 
 /// A store behind a circuit breaker, per-call timeouts and a bound on calls in flight
 /// (see the [module docs](self)). Implements whichever of [`RevocationStore`],
-/// [`RefreshStore`] and [`GrantStore`] the wrapped store implements, recording the
+/// [`RefreshStore`], [`GrantStore`] and [`ProofReplay`] the wrapped store implements, recording the
 /// crate's metrics on the way (feature `metrics`).
 pub struct Guarded<S: ?Sized> {
     inner: Arc<S>,
@@ -514,6 +516,42 @@ impl<S: GrantStore + ?Sized> Guarded<S> {
             inner: store,
             guard,
             role: "grants",
+        }
+    }
+}
+
+impl<S: ProofReplay + ?Sized> Guarded<S> {
+    /// Guards a DPoP replay cache (metrics label `store="replay"`): each
+    /// [`first_use`](ProofReplay::first_use) is a per-request check, with the
+    /// [`check_timeout`](GuardSettings::check_timeout); while the store is down or slow
+    /// it answers [`StoreError::Unavailable`] at once, which the layer turns into 503
+    /// with `Retry-After` (a proof is never accepted unchecked). The probe records an id
+    /// that has already expired (the store keeps nothing, or one row for the probe).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use axum_token_auth::store::breaker::{GuardSettings, Guarded};
+    /// use axum_token_auth::store::replay::MemoryProofReplay;
+    /// use axum_token_auth::store::{ProofId, ProofReplay};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), axum_token_auth::store::StoreError> {
+    /// let seen = Guarded::replay(Arc::new(MemoryProofReplay::default()), &GuardSettings::default());
+    /// let id = ProofId::of("thumbprint-of-the-proof-key", "proof-jti");
+    /// assert!(seen.first_use(&id, u64::MAX).await?);
+    /// assert!(!seen.first_use(&id, u64::MAX).await?);
+    /// # Ok(()) }
+    /// ```
+    pub fn replay(store: Arc<S>, settings: &GuardSettings) -> Self {
+        let probed = Arc::clone(&store);
+        let probe: Probe = Box::new(move || {
+            let s = Arc::clone(&probed);
+            Box::pin(async move { s.first_use(&ProofId([0; 32]), 1).await.map(|_| ()) })
+        });
+        let guard = StoreGuard::new("replay", settings, address(&store), probe);
+        Guarded {
+            inner: store,
+            guard,
+            role: "replay",
         }
     }
 }
@@ -728,6 +766,42 @@ mod tests {
         for w in waiting {
             w.abort();
         }
+    }
+
+    #[async_trait]
+    impl ProofReplay for Flaky {
+        async fn first_use(&self, _: &ProofId, _: u64) -> Result<bool, StoreError> {
+            self.is_revoked(&TokenDigest([0; 32])).await.map(|_| true)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_hanging_replay_cache_is_unavailable_within_the_check_timeout_never_true() {
+        let flaky = Arc::new(Flaky::default());
+        let g = Guarded::replay(
+            Arc::clone(&flaky),
+            &settings().check_timeout(Duration::from_millis(80)),
+        );
+        let id = ProofId([7; 32]);
+        assert_eq!(g.first_use(&id, u64::MAX).await, Ok(true));
+        flaky.hang.store(true, Ordering::SeqCst);
+        let start = Instant::now();
+        assert!(matches!(
+            g.first_use(&id, u64::MAX).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert!(start.elapsed() < Duration::from_millis(400));
+        assert_eq!(g.state(), BreakerState::Open);
+        let calls = flaky.calls.load(Ordering::SeqCst);
+        assert!(matches!(
+            g.first_use(&id, u64::MAX).await,
+            Err(StoreError::Unavailable(_))
+        ));
+        assert_eq!(flaky.calls.load(Ordering::SeqCst), calls, "refused unasked");
+        flaky.hang.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(g.state(), BreakerState::Closed, "the probe closed it");
+        assert_eq!(g.first_use(&id, u64::MAX).await, Ok(true));
     }
 
     #[test]

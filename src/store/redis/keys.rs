@@ -2,7 +2,8 @@
 //!
 //! Single node (unchanged since the first release, so existing data stays readable):
 //! `rev:<hex>`, `fam:<id>`, `user:<id>`, `gen:<user>`, `cut:<user>`,
-//! `grants:<len>:<tenant>:<principal>`, `audit:<len>:<tenant>`, one channel `revoked`.
+//! `grants:<len>:<tenant>:<principal>`, `audit:<len>:<tenant>`, one channel `revoked`;
+//! `dpop:<proof id>` (added for DPoP, the same on a cluster: one key per command).
 //!
 //! Cluster: every key a script or an atomic pipeline touches carries the same hash tag, so
 //! it lands in one slot:
@@ -17,6 +18,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::store::TokenDigest;
+use crate::store::replay::ProofId;
 
 /// Revocation buckets (and sharded channels) of the cluster layout. Sixteen spread the
 /// revocations over the masters of a small cluster while a subscriber holds few channels
@@ -127,6 +129,13 @@ impl Keys {
         }
     }
 
+    /// `dpop:` key of a DPoP proof id ([`ProofId::short_key`], 22 base64url
+    /// characters). No hash tag on a cluster: each is used alone, so they spread over
+    /// every slot.
+    pub(super) fn dpop(&self, id: &ProofId) -> String {
+        format!("{}dpop:{}", self.prefix, id.short_key())
+    }
+
     /// The length prefix keeps `a:b`/`c` and `a`/`b:c` apart.
     pub(super) fn grants(&self, tenant: &str, principal: &str) -> String {
         let len = tenant.len();
@@ -219,6 +228,9 @@ mod tests {
         assert_eq!(k.user("u"), "p:user:u");
         assert_eq!(k.grants("t", "p"), "p:grants:1:t:p");
         assert_eq!(k.audit("t"), "p:audit:1:t");
+        let id = ProofId([0; 32]);
+        assert_eq!(k.dpop(&id), "p:dpop:AAAAAAAAAAAAAAAAAAAAAA");
+        assert_eq!(Keys::new("p:", true).dpop(&id), k.dpop(&id));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Redis stores (feature `redis`), on one server or a Redis Cluster: revocation with an
 //! in-process cache kept current by pub/sub, refresh families rotated by atomic Lua
-//! scripts, and scope grants with an append-only audit list.
+//! scripts, scope grants with an append-only audit list, and the ids of DPoP proofs
+//! already used ([`ProofReplay`](crate::store::ProofReplay)).
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -30,6 +31,7 @@
 //! | `cut:<user id>` | `cut:{rNN}:<user>` | integer | the last issue instant "revoke everything" covers (tokens without `gen`) | — |
 //! | `grants:<len>:<tenant>:<principal>` | `grants:{<len>:<tenant>}:<principal>` | hash | scope → who granted it and when | — |
 //! | `audit:<len>:<tenant>` | `audit:{<len>:<tenant>}` | list | the append-only audit trail of the tenant | — |
+//! | `dpop:<proof id>` | `dpop:<proof id>` | string `1` | a DPoP proof already used ([`ProofReplay`](crate::store::ProofReplay); 128 bits of its [`ProofId`](crate::store::ProofId), base64url) | at the end of the proof's window |
 //!
 //! The single-node names are those of the first release, so upgrading needs no data
 //! migration. On a cluster every key one script touches carries the same hash tag
@@ -96,6 +98,7 @@ mod cache;
 mod conn;
 mod grants;
 mod keys;
+mod replay;
 mod revocation;
 mod scripts;
 mod settings;
@@ -106,7 +109,7 @@ use conn::{Conn, KeyScan};
 use keys::Keys;
 use scripts::*;
 
-/// Revocation, refresh families and sessions in Redis, on one server
+/// Revocation, refresh families, sessions and DPoP proof ids in Redis, on one server
 /// ([`connect`](Self::connect)) or a Redis Cluster ([`connect_cluster`](Self::connect_cluster)).
 /// Cheap to share behind an `Arc`; several processes pointing at one Redis see one state.
 pub struct RedisStore {

@@ -49,7 +49,7 @@ use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 
-use crate::store::breaker::GuardSettings;
+use crate::store::breaker::{GuardSettings, Guarded};
 use crate::store::replay::{MemoryProofReplay, ProofReplay};
 use crate::token::error::ConfigError;
 
@@ -318,7 +318,9 @@ impl DpopSettings {
     }
 
     /// The settings checked and compiled for the request path.
-    pub(crate) fn build(self, _guard: &GuardSettings) -> Result<Dpop, ConfigError> {
+    pub(crate) fn build(self, guard: &GuardSettings) -> Result<Dpop, ConfigError> {
+        // Proofs are verified through jsonwebtoken's process-wide provider.
+        crate::token::keys::install_crypto_provider();
         let origin = self.public_origin.trim_end_matches('/').to_owned();
         let valid_origin = (origin.starts_with("https://") || origin.starts_with("http://"))
             && !origin.contains(['?', '#', '@'])
@@ -338,10 +340,14 @@ impl DpopSettings {
                 "proofs must be signed with an asymmetric algorithm",
             ));
         }
+        // EdDSA is also accepted under its RFC 9864 name, `Ed25519`.
         let challenge_algs = self
             .algorithms
             .iter()
-            .map(|a| format!("{a:?}"))
+            .flat_map(|a| match a {
+                Algorithm::EdDSA => vec!["EdDSA".to_owned(), "Ed25519".to_owned()],
+                a => vec![format!("{a:?}")],
+            })
             .collect::<Vec<_>>()
             .join(" ");
         Ok(Dpop {
@@ -354,9 +360,13 @@ impl DpopSettings {
             nonces: self
                 .nonce
                 .map(|(secret, lifetime)| Nonces::new(&secret, lifetime.as_secs())),
-            replay: self
-                .replay
-                .unwrap_or_else(|| Arc::new(MemoryProofReplay::default())),
+            // A configured store goes behind the breaker, as the revocation store does:
+            // down or slow, it answers at once and the request gets 503.
+            replay: match self.replay {
+                Some(store) if guard.enabled => Arc::new(Guarded::replay(store, guard)),
+                Some(store) => store,
+                None => Arc::new(MemoryProofReplay::default()),
+            },
             policy: self.policy,
             unbound_with_proof: self.unbound_with_proof,
         })

@@ -95,7 +95,7 @@ impl Dpop {
         let alg = header
             .alg
             .as_deref()
-            .and_then(|a| a.parse::<Algorithm>().ok())
+            .and_then(proof_algorithm)
             .filter(|a| self.algorithms.contains(a))
             .ok_or(ProofError::UnsupportedAlgorithm)?;
         let key = proof_key(header.jwk.as_ref().ok_or(ProofError::BadKey)?, alg)?;
@@ -164,6 +164,16 @@ impl Dpop {
                 .saturating_add(1),
             nonce_stale,
         })
+    }
+}
+
+/// A proof's `alg`: a JOSE name jsonwebtoken knows, or `Ed25519` (RFC 9864, which
+/// deprecates `EdDSA` for it; npm `dpop` 2 signs with it) as EdDSA over Ed25519 — the
+/// key check then requires an Ed25519 `jwk`.
+fn proof_algorithm(alg: &str) -> Option<Algorithm> {
+    match alg {
+        "Ed25519" => Some(Algorithm::EdDSA),
+        other => other.parse().ok(),
     }
 }
 

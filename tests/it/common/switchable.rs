@@ -55,3 +55,26 @@ impl SubjectRevocation for Switchable {
         self.revoke(digest, until).await
     }
 }
+
+/// A DPoP replay cache (the memory one) that can be switched off like [`Switchable`].
+#[derive(Debug, Default)]
+pub struct SwitchableReplay {
+    /// While set, every call fails as an unreachable store does.
+    pub down: AtomicBool,
+    /// The cache behind the switch.
+    pub inner: axum_token_auth::store::replay::MemoryProofReplay,
+}
+
+#[async_trait]
+impl axum_token_auth::store::ProofReplay for SwitchableReplay {
+    async fn first_use(
+        &self,
+        id: &axum_token_auth::store::ProofId,
+        expires_at: u64,
+    ) -> Result<bool, StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("down".into()));
+        }
+        self.inner.first_use(id, expires_at).await
+    }
+}
