@@ -40,7 +40,7 @@
 //! | the replay cache cannot answer | 503 `temporarily_unavailable`, `Retry-After` |
 //!
 //! Every 401 of a layer with DPoP on carries `WWW-Authenticate: DPoP algs="ES256 EdDSA
-//! PS256 RS256"` (with the error when it concerns the proof or the binding) and, where
+//! Ed25519 PS256 RS256"` (with the error when it concerns the proof or the binding) and, where
 //! bearer tokens are accepted, the `Bearer` challenge beside it. An identity provider's
 //! DPoP-bound token (its `cnf.jkt`) is held to the same rules as ours, whatever the
 //! policy says for unbound tokens. A token whose `cnf` names a method this crate does

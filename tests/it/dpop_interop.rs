@@ -35,7 +35,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 /// The `algs` of the DPoP challenge with the default settings, written out here.
-const ALGS: &str = "ES256 EdDSA PS256 RS256";
+const ALGS: &str = "ES256 EdDSA Ed25519 PS256 RS256";
 
 // ---------------------------------------------------------------------------
 // the reference clients
@@ -371,9 +371,9 @@ async fn refusal(res: reqwest::Response) -> (StatusCode, Vec<String>, Option<Str
     (status, challenges, cache, body)
 }
 
-/// Asserts the exact RFC 9449 §7.1 refusal of a layer with DPoP `Allowed`: 401, the
-/// error on the `DPoP` challenge (with the accepted `algs`), a bare `Bearer` challenge
-/// beside it, the JSON body, `Cache-Control: no-store`.
+/// Asserts the exact RFC 9449 §7.1 refusal of a layer with DPoP `Allowed`: 401, a bare
+/// `Bearer` challenge first, the error on the `DPoP` challenge (with the accepted
+/// `algs`) beside it, the JSON body, `Cache-Control: no-store`.
 async fn assert_dpop_refusal(res: reqwest::Response, expected: AuthError, what: &str) {
     let code = expected.error_code().unwrap();
     let desc = expected.description();
@@ -382,8 +382,8 @@ async fn assert_dpop_refusal(res: reqwest::Response, expected: AuthError, what: 
     assert_eq!(
         challenges,
         vec![
-            format!(r#"DPoP algs="{ALGS}", error="{code}", error_description="{desc}""#),
             r#"Bearer realm="api""#.to_owned(),
+            format!(r#"DPoP algs="{ALGS}", error="{code}", error_description="{desc}""#),
         ],
         "{what}"
     );
