@@ -70,6 +70,11 @@
 //! - a session started without a proof stays unbound (a later proof binds nothing: its
 //!   refresh token works without one anyway).
 //!
+//! A bad proof on a token request (login, refresh) is answered as an authorization
+//! server answers it (RFC 9449 §5, §8): 400 `invalid_dpop_proof`, or 400
+//! `use_dpop_nonce` with `DPoP-Nonce`, no `WWW-Authenticate`
+//! ([`AuthError::DpopTokenRequest`](crate::AuthError::DpopTokenRequest)).
+//!
 //! # Several instances
 //!
 //! A proof is accepted once: its `jti` (per key) goes to a [`ProofReplay`](crate::store::ProofReplay)

@@ -692,3 +692,43 @@ async fn a_replay_cache_that_is_down_answers_503_and_nothing_is_lost_when_it_is_
         (401, "invalid_dpop_proof")
     );
 }
+
+#[tokio::test]
+async fn token_requests_answer_proof_errors_as_an_authorization_server_does() {
+    // RFC 9449 §5, §8: 400 `invalid_dpop_proof` / `use_dpop_nonce` with `DPoP-Nonce`,
+    // no `WWW-Authenticate`.
+    let s = server(|d| d.nonces(b"a-nonce-secret-shared-by-every-instance")).await;
+    let key = DpopKey::es256();
+    let login = s
+        .sessions
+        .login(
+            &TokenRequest::new("alice").confirmation(key.confirmation()),
+            None,
+        )
+        .await
+        .unwrap();
+    let url = format!("{}/auth/refresh", s.base);
+    let refresh = |proof: String| {
+        client()
+            .post(&url)
+            .header("dpop", proof)
+            .json(&serde_json::json!({ "refresh_token": login.pair.refresh.as_str() }))
+            .send()
+    };
+    let res = refresh(key.proof("POST", &url).build()).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("www-authenticate").is_none());
+    let nonce = res.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "use_dpop_nonce");
+    let res = refresh(key.proof("GET", &url).nonce(&nonce).build())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_dpop_proof");
+    let res = refresh(key.proof("POST", &url).nonce(&nonce).build())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
