@@ -732,3 +732,58 @@ async fn token_requests_answer_proof_errors_as_an_authorization_server_does() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn a_copied_bound_token_cannot_log_its_user_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let auth = builder()
+        .dpop(DpopSettings::new(base.clone()))
+        .build()
+        .unwrap();
+    let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/auth/logout", sessions.logout_route())
+        .route("/auth/refresh", sessions.refresh_route());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let key = DpopKey::es256();
+    let login = sessions
+        .login(
+            &TokenRequest::new("alice").confirmation(key.confirmation()),
+            None,
+        )
+        .await
+        .unwrap();
+    let logout_url = format!("{base}/auth/logout");
+    let logout = |proof: Option<String>| {
+        let mut req = client()
+            .post(&logout_url)
+            .json(&serde_json::json!({ "refresh_token": login.pair.refresh.as_str() }));
+        if let Some(p) = proof {
+            req = req.header("dpop", p);
+        }
+        req.send()
+    };
+    assert_eq!(logout(None).await.unwrap().status(), 401);
+    let thief = DpopKey::ed25519();
+    let res = logout(Some(thief.proof("POST", &logout_url).build()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // The session goes on: its owner still refreshes with its key.
+    assert!(
+        sessions
+            .list("alice")
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.id == login.session_id)
+    );
+    let res = logout(Some(key.proof("POST", &logout_url).build()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(sessions.list("alice").await.unwrap().is_empty());
+}
