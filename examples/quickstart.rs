@@ -603,10 +603,10 @@ async fn login(
     match &proof {
         Some(p) => request = request.confirmation(p.confirmation()),
         None if state.dpop_required => {
-            return state
-                .auth
-                .web()
-                .render_error(AuthError::InvalidDpopProof(ProofError::Missing));
+            return state.auth.web().render_error(AuthError::DpopTokenRequest {
+                reason: ProofError::Missing,
+                nonce: None,
+            });
         }
         None => {}
     }

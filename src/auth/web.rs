@@ -45,7 +45,10 @@ where
         let path = crate::http::dpop::request_path(&parts.uri, &parts.extensions).to_owned();
         match DpopProof::of_request(verifier, &parts.method, &path, &parts.headers).await? {
             Some(p) => Ok(p),
-            None => Err(AuthError::InvalidDpopProof(ProofError::Missing)),
+            None => Err(AuthError::DpopTokenRequest {
+                reason: ProofError::Missing,
+                nonce: None,
+            }),
         }
     }
 }

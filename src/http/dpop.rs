@@ -82,6 +82,21 @@ pub(crate) fn refusal(dpop: &Dpop, e: ProofRefusal, now: u64) -> AuthError {
     }
 }
 
+/// A proof refusal as a token request answers it (400, RFC 9449 §5, §8).
+fn token_request(e: AuthError) -> AuthError {
+    match e {
+        AuthError::InvalidDpopProof(reason) => AuthError::DpopTokenRequest {
+            reason,
+            nonce: None,
+        },
+        AuthError::UseDpopNonce { nonce } => AuthError::DpopTokenRequest {
+            reason: ProofError::UseNonce,
+            nonce: Some(nonce),
+        },
+        other => other,
+    }
+}
+
 /// Checks the request's proof (every step but the replay cache) for `method` and
 /// `path`, presenting `token` (`ath`) or none (a token request).
 fn checked_proof(
@@ -219,12 +234,14 @@ impl DpopProof {
             return Ok(None);
         }
         let now = verifier.clock.now();
-        let Some(checked) = checked_proof(dpop, headers, method, path, None, now)? else {
+        let Some(checked) =
+            checked_proof(dpop, headers, method, path, None, now).map_err(token_request)?
+        else {
             return Ok(None);
         };
         dpop.remember(&checked)
             .await
-            .map_err(|e| refusal(dpop, e, now))?;
+            .map_err(|e| token_request(refusal(dpop, e, now)))?;
         crate::telemetry::dpop_proof("accepted");
         Ok(Some(DpopProof {
             nonce: if checked.nonce_stale {

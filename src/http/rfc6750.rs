@@ -105,6 +105,17 @@ pub enum AuthError {
         /// The nonce the client must put in its next proof.
         nonce: String,
     },
+    /// A token request's (login, refresh) DPoP proof is refused: 400 with the OAuth
+    /// token-endpoint error `invalid_dpop_proof`, or `use_dpop_nonce` with the nonce in
+    /// `DPoP-Nonce` (RFC 9449 §5, §8: the authorization server's answers, no
+    /// `WWW-Authenticate`).
+    #[error("invalid DPoP proof on a token request: {reason}")]
+    DpopTokenRequest {
+        /// Why.
+        reason: ProofError,
+        /// The nonce to use, for [`ProofError::UseNonce`].
+        nonce: Option<String>,
+    },
     /// A programming error: an extractor ran on a route without the layer in front of it.
     /// 500 with a generic body (`server_error`, "internal server error"); the message
     /// naming the mistake is logged (`tracing::error!`) when the error is rendered, and
@@ -163,7 +174,9 @@ impl AuthError {
             AuthError::InvalidRequest(InvalidRequest::CsrfMismatch | InvalidRequest::CrossSite) => {
                 StatusCode::FORBIDDEN
             }
-            AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::InvalidRequest(_) | AuthError::DpopTokenRequest { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             AuthError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
             AuthError::StoreUnavailable | AuthError::KeysUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -183,7 +196,12 @@ impl AuthError {
             AuthError::InvalidRequest(_) => Some("invalid_request"),
             AuthError::InvalidToken(_) => Some("invalid_token"),
             AuthError::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
-            AuthError::UseDpopNonce { .. } => Some("use_dpop_nonce"),
+            AuthError::UseDpopNonce { .. }
+            | AuthError::DpopTokenRequest {
+                reason: ProofError::UseNonce,
+                ..
+            } => Some("use_dpop_nonce"),
+            AuthError::DpopTokenRequest { .. } => Some("invalid_dpop_proof"),
             AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
             AuthError::StoreUnavailable | AuthError::KeysUnavailable => {
                 Some("temporarily_unavailable")
@@ -212,6 +230,7 @@ impl AuthError {
             AuthError::InvalidToken(r) => r.to_string().into(),
             AuthError::InvalidDpopProof(r) => r.to_string().into(),
             AuthError::UseDpopNonce { .. } => "a fresh DPoP nonce is required".into(),
+            AuthError::DpopTokenRequest { reason, .. } => reason.to_string().into(),
         }
     }
 
@@ -241,6 +260,7 @@ impl AuthError {
         match self {
             AuthError::StoreUnavailable
             | AuthError::KeysUnavailable
+            | AuthError::DpopTokenRequest { .. }
             | AuthError::Misconfigured(_) => return None,
             AuthError::MissingCredentials | AuthError::InvalidCredentials => {}
             AuthError::InsufficientScope { required } => {
@@ -291,7 +311,10 @@ impl AuthError {
         ) {
             headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        if let AuthError::UseDpopNonce { nonce } = self
+        if let AuthError::UseDpopNonce { nonce }
+        | AuthError::DpopTokenRequest {
+            nonce: Some(nonce), ..
+        } = self
             && let Ok(v) = HeaderValue::from_str(nonce)
         {
             headers.insert(DPOP_NONCE, v);

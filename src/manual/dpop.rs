@@ -67,8 +67,15 @@
 //! - a proof by **another** key is refused and the session is revoked, with its access
 //!   tokens — as for a reused refresh token: only a thief holds the refresh token
 //!   without the key;
+//! - a logout with a bound token needs a proof by its key too (the logout route reads
+//!   it): a copied token cannot end its user's session either;
 //! - a session started without a proof stays unbound (a later proof binds nothing: its
 //!   refresh token works without one anyway).
+//!
+//! A bad proof on a token request (login, refresh) is answered as an authorization
+//! server answers it (RFC 9449 §5, §8): 400 `invalid_dpop_proof`, or 400
+//! `use_dpop_nonce` with `DPoP-Nonce`, no `WWW-Authenticate`
+//! ([`AuthError::DpopTokenRequest`](crate::AuthError::DpopTokenRequest)).
 //!
 //! # Several instances
 //!

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::http::DpopProof;
 use crate::session::error::SessionError;
 use crate::session::hooks::SessionEvent;
 use crate::session::sessions::{Sessions, short, store_failed};
@@ -29,6 +30,21 @@ impl Sessions {
         refresh_token: Option<&str>,
         access_token: Option<&str>,
     ) -> Result<(), SessionError> {
+        self.logout_with_proof(refresh_token, access_token, None)
+            .await
+    }
+
+    /// [`logout`](Self::logout) with the request's DPoP proof (checked for the logout
+    /// route, as the logout route reads it): a DPoP-bound token ends its session only
+    /// with a proof by its key — a copied token cannot log its user out either. Without
+    /// a proof, or with another key's, the logout is refused (401 `invalid_token`) and
+    /// the session goes on.
+    pub async fn logout_with_proof(
+        &self,
+        refresh_token: Option<&str>,
+        access_token: Option<&str>,
+        proof: Option<&DpopProof>,
+    ) -> Result<(), SessionError> {
         let auth = &self.inner.auth;
         let refresh: Option<Accepted<Map<String, Value>>> = match refresh_token {
             Some(t) => Some(self.verify_session_token(t, KindSet::of(TokenKind::Refresh))?),
@@ -40,6 +56,17 @@ impl Sessions {
         };
         if refresh.is_none() && access.is_none() {
             return Err(SessionError::MissingToken);
+        }
+        let bound = [
+            refresh.as_ref().and_then(|r| r.claims.cnf.as_deref()),
+            access.as_ref().and_then(|a| a.claims.cnf.as_deref()),
+        ];
+        for jkt in bound.into_iter().flatten().filter_map(|c| c.jkt()) {
+            match proof {
+                Some(p) if p.thumbprint() == jkt => {}
+                Some(_) => return Err(self.refused(InvalidToken::BindingMismatch)),
+                None => return Err(self.refused(InvalidToken::UnprovenBinding)),
+            }
         }
         // A legacy format's token (a migration window) names no session of ours: it is
         // revoked by the identity verification gave it, and that is all.

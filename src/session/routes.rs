@@ -335,9 +335,13 @@ impl Sessions {
         {
             return self.refuse(e, false);
         }
+        let proof = match self.refresh_proof(&parts).await {
+            Ok(p) => p,
+            Err(e) => return self.refuse(e, false),
+        };
         let refresh = presented.as_ref().map(|p| p.token.as_str());
         match self
-            .logout(refresh, access.as_deref())
+            .logout_with_proof(refresh, access.as_deref(), proof.as_ref())
             .await
             .map_err(AuthError::from)
         {
@@ -414,7 +418,7 @@ impl Sessions {
         }
     }
 
-    /// The DPoP proof of a refresh request, checked for this request (its method and
+    /// The DPoP proof of a refresh or logout request, checked for this request (its method and
     /// the path the client named: the route's) and remembered.
     async fn refresh_proof(&self, parts: &Parts) -> Result<Option<DpopProof>, AuthError> {
         let path = crate::http::dpop::request_path(&parts.uri, &parts.extensions);

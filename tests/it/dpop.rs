@@ -547,32 +547,32 @@ async fn a_cnf_naming_no_method_we_check_is_refused_not_taken_as_bearer() {
     assert_eq!(res.status(), 401);
 }
 
-/// Two instances sharing one replay store: a proof accepted by the first is a replay on
-/// the second (each its own handle, its own connection, its own layer and cache).
-async fn assert_second_instance_refuses_a_replay(
+/// Two instances behind one origin (each its own handle, connection, layer and cache),
+/// configured by `a` and `b`: one proof sent to the first, then to the second; the
+/// second's answer (status, error code).
+async fn replay_on_second_instance(
     a: impl FnOnce(DpopSettings) -> DpopSettings,
     b: impl FnOnce(DpopSettings) -> DpopSettings,
-) {
-    let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let listener_b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    // One public origin: both instances sit behind the same load balancer.
+) -> (u16, Option<String>) {
     let origin = "https://api.example.com";
-    let auth_a = builder()
-        .dpop(a(DpopSettings::new(origin)))
-        .build()
-        .unwrap();
-    let auth_b = builder()
-        .dpop(b(DpopSettings::new(origin)))
-        .build()
-        .unwrap();
-    let addr_a = listener_a.local_addr().unwrap();
-    let addr_b = listener_b.local_addr().unwrap();
-    let app_a = Router::new().route("/me", get(me)).layer(auth_a.layer());
-    let app_b = Router::new().route("/me", get(me)).layer(auth_b.layer());
-    tokio::spawn(async move { axum::serve(listener_a, app_a).await.unwrap() });
-    tokio::spawn(async move { axum::serve(listener_b, app_b).await.unwrap() });
+    let mut addrs = Vec::new();
+    let mut auths = Vec::new();
+    for configure in [
+        Box::new(a) as Box<dyn FnOnce(DpopSettings) -> DpopSettings>,
+        Box::new(b),
+    ] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let auth = builder()
+            .dpop(configure(DpopSettings::new(origin)))
+            .build()
+            .unwrap();
+        addrs.push(listener.local_addr().unwrap());
+        let app = Router::new().route("/me", get(me)).layer(auth.layer());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        auths.push(auth);
+    }
     let key = DpopKey::es256();
-    let token = bound_token(&auth_a, &key);
+    let token = bound_token(&auths[0], &key);
     let proof = key
         .proof("GET", &format!("{origin}/me"))
         .access_token(&token)
@@ -584,11 +584,21 @@ async fn assert_second_instance_refuses_a_replay(
             .header("dpop", &proof)
             .send()
     };
-    assert_eq!(send(addr_a).await.unwrap().status(), 200);
-    let (status, error, _) = refusal_of(send(addr_b).await.unwrap()).await;
+    assert_eq!(send(addrs[0]).await.unwrap().status(), 200);
+    let res = send(addrs[1]).await.unwrap();
+    let status = res.status().as_u16();
+    let body: Value = res.json().await.unwrap_or(Value::Null);
+    (status, body["error"].as_str().map(str::to_owned))
+}
+
+/// A proof accepted by one instance is a replay on another sharing the store.
+async fn assert_second_instance_refuses_a_replay(
+    a: impl FnOnce(DpopSettings) -> DpopSettings + 'static,
+    b: impl FnOnce(DpopSettings) -> DpopSettings + 'static,
+) {
     assert_eq!(
-        (status.as_u16(), error.as_str()),
-        (401, "invalid_dpop_proof")
+        replay_on_second_instance(a, b).await,
+        (401, Some("invalid_dpop_proof".to_owned()))
     );
 }
 
@@ -617,37 +627,7 @@ async fn a_proof_replayed_on_another_instance_sharing_postgres_is_refused() {
 async fn without_a_shared_store_each_instance_remembers_only_its_own_proofs() {
     // The default (in memory) is per instance: documented, and shown here so the two
     // tests above prove something the default would not do.
-    let listener_a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let listener_b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = "https://api.example.com";
-    let auth_a = builder().dpop(DpopSettings::new(origin)).build().unwrap();
-    let auth_b = builder().dpop(DpopSettings::new(origin)).build().unwrap();
-    let (addr_a, addr_b) = (
-        listener_a.local_addr().unwrap(),
-        listener_b.local_addr().unwrap(),
-    );
-    let (app_a, app_b) = (
-        Router::new().route("/me", get(me)).layer(auth_a.layer()),
-        Router::new().route("/me", get(me)).layer(auth_b.layer()),
-    );
-    tokio::spawn(async move { axum::serve(listener_a, app_a).await.unwrap() });
-    tokio::spawn(async move { axum::serve(listener_b, app_b).await.unwrap() });
-    let key = DpopKey::es256();
-    let token = bound_token(&auth_a, &key);
-    let proof = key
-        .proof("GET", &format!("{origin}/me"))
-        .access_token(&token)
-        .build();
-    for addr in [addr_a, addr_b] {
-        let res = client()
-            .get(format!("http://{addr}/me"))
-            .header("authorization", format!("DPoP {token}"))
-            .header("dpop", &proof)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200);
-    }
+    assert_eq!(replay_on_second_instance(|d| d, |d| d).await, (200, None));
 }
 
 #[tokio::test]
@@ -691,4 +671,99 @@ async fn a_replay_cache_that_is_down_answers_503_and_nothing_is_lost_when_it_is_
         (status.as_u16(), error.as_str()),
         (401, "invalid_dpop_proof")
     );
+}
+
+#[tokio::test]
+async fn token_requests_answer_proof_errors_as_an_authorization_server_does() {
+    // RFC 9449 §5, §8: 400 `invalid_dpop_proof` / `use_dpop_nonce` with `DPoP-Nonce`,
+    // no `WWW-Authenticate`.
+    let s = server(|d| d.nonces(b"a-nonce-secret-shared-by-every-instance")).await;
+    let key = DpopKey::es256();
+    let login = s
+        .sessions
+        .login(
+            &TokenRequest::new("alice").confirmation(key.confirmation()),
+            None,
+        )
+        .await
+        .unwrap();
+    let url = format!("{}/auth/refresh", s.base);
+    let refresh = |proof: String| {
+        client()
+            .post(&url)
+            .header("dpop", proof)
+            .json(&serde_json::json!({ "refresh_token": login.pair.refresh.as_str() }))
+            .send()
+    };
+    let res = refresh(key.proof("POST", &url).build()).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("www-authenticate").is_none());
+    let nonce = res.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "use_dpop_nonce");
+    let res = refresh(key.proof("GET", &url).nonce(&nonce).build())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_dpop_proof");
+    let res = refresh(key.proof("POST", &url).nonce(&nonce).build())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn a_copied_bound_token_cannot_log_its_user_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let auth = builder()
+        .dpop(DpopSettings::new(base.clone()))
+        .build()
+        .unwrap();
+    let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/auth/logout", sessions.logout_route())
+        .route("/auth/refresh", sessions.refresh_route());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let key = DpopKey::es256();
+    let login = sessions
+        .login(
+            &TokenRequest::new("alice").confirmation(key.confirmation()),
+            None,
+        )
+        .await
+        .unwrap();
+    let logout_url = format!("{base}/auth/logout");
+    let logout = |proof: Option<String>| {
+        let mut req = client()
+            .post(&logout_url)
+            .json(&serde_json::json!({ "refresh_token": login.pair.refresh.as_str() }));
+        if let Some(p) = proof {
+            req = req.header("dpop", p);
+        }
+        req.send()
+    };
+    assert_eq!(logout(None).await.unwrap().status(), 401);
+    let thief = DpopKey::ed25519();
+    let res = logout(Some(thief.proof("POST", &logout_url).build()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // The session goes on: its owner still refreshes with its key.
+    assert!(
+        sessions
+            .list("alice")
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.id == login.session_id)
+    );
+    let res = logout(Some(key.proof("POST", &logout_url).build()))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert!(sessions.list("alice").await.unwrap().is_empty());
 }

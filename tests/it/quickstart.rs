@@ -272,11 +272,13 @@ fn me_req(scheme: &str, token: &str, proof: Option<&str>) -> Request<Body> {
 async fn dpop_required_binds_logins_and_refuses_bearer_tokens() {
     use axum_token_auth::testing::DpopKey;
     let app = dpop_app("required").await;
-    let (status, _, body) = call(&app, login_req(None)).await;
+    // A token request's refusal (RFC 9449 §5): 400, no challenge.
+    let (status, challenges, body) = call(&app, login_req(None)).await;
     assert_eq!(
         (status, body["error"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("invalid_dpop_proof"))
+        (StatusCode::BAD_REQUEST, Some("invalid_dpop_proof"))
     );
+    assert!(challenges.is_empty(), "{challenges:?}");
     let key = DpopKey::es256();
     let proof = key.proof("POST", "http://quick.test/auth/login").build();
     let (status, _, body) = call(&app, login_req(Some(&proof))).await;
