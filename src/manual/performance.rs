@@ -59,20 +59,20 @@
 //! | --- | ---: | ---: |
 //! | instructions (`benches/hit_path.rs`, callgrind) | +829 700 | +561 400 |
 //! | of which the signature verification (aws-lc) | 747 000 | 487 000 |
-//! | CPU time (`benches/dpop.rs`; a cached bearer request 1.62 µs, bare 1.04) | +86 µs | +54 µs |
+//! | CPU time (`benches/dpop.rs`, two runs; bearer 1.6–2.6 µs) | +86–98 µs | +53–54 µs |
 //! | server CPU under load (`bench-http`, `ours-dpop-*`) | +94 µs | +67–84 µs |
 //! | server CPU ratio to bare under load (HS256 bearer: 0.67–1.06) | 0.11–0.12 | 0.13–0.15 |
 //!
-//! The proof check alone (the [`DpopProof`](crate::http::DpopProof) extractor) takes 80 µs
-//! (ES256) and 52 µs (EdDSA); the in-memory replay cache ≈ 1 100 instructions (0.4 µs) of
-//! it, and a configured replay store, called behind the [store guard](crate::store::breaker)
-//! with a timeout, 580 instructions and 2 allocations more. Under load one core served
-//! ≈ 9 500 ES256 or ≈ 12 700 EdDSA DPoP requests a second: prefer EdDSA where clients can,
-//! and keep bearer tokens (with the verified-token cache) for routes that need no sender
-//! constraint. A bearer request costs the same on a handle with DPoP configured as without
-//! (4 445 instructions over bare), and adding DPoP to the layer cost a cached bearer request
-//! +135 instructions (4 301 → 4 436, +3 %; a larger request context moved once more) and no
-//! allocation.
+//! The proof check alone (the [`DpopProof`](crate::http::DpopProof) extractor) takes
+//! 72–80 µs (ES256) and 48–52 µs (EdDSA); the in-memory replay cache ≈ 1 100 instructions
+//! (0.4 µs), and a configured replay store, called behind the
+//! [store guard](crate::store::breaker) with a timeout, 580 instructions and 2 allocations
+//! more. Under load one core served ≈ 9 500 ES256 or ≈ 12 700 EdDSA DPoP requests a
+//! second: prefer EdDSA where clients can, and keep bearer tokens (with the verified-token
+//! cache) for routes that need no sender constraint. A bearer request costs the same on a
+//! handle with DPoP configured as without (4 445 instructions over bare), and adding DPoP
+//! to the layer cost a cached bearer request +135 instructions (4 301 → 4 436, +3 %; a
+//! larger request context moved once more) and no allocation.
 //!
 //! In Redis a remembered proof id takes 88 B (`MEMORY USAGE`) and 134 B of `used_memory`
 //! with its expiry and the key space's tables: 1 000 DPoP requests a second with the
