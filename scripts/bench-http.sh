@@ -32,7 +32,10 @@
 #              ours-hs256-redis ours-hs256-postgres ours-rs256-redis ours-rs256-postgres
 #              (revocation store; need REDIS_URL / DATABASE_URL, e.g. run this script
 #              as `scripts/test.sh scripts/bench-http.sh`, which starts both),
-#              refresh-memory refresh-redis refresh-postgres (MODE=refresh only)
+#              refresh-memory refresh-redis refresh-postgres (MODE=refresh only),
+#              ours-dpop-es256 ours-dpop-eddsa (DPoP, RFC 9449: a token bound to the
+#              client's key, `Authorization: DPoP`, a fresh ES256 / Ed25519 proof per
+#              request; not in the default list; MODE=bearer and TOKENS=1 only)
 #   MODE       bearer (default): `Authorization: Bearer`; cookie: the access cookie
 #              (bare and ours-* only: the peers read no cookie); refresh: `POST
 #              /refresh` rotating refresh tokens, TOKENS sessions (default 256) shared
@@ -48,13 +51,21 @@
 #              default), so ours-* variants hit the cache for hot users and verify the
 #              tail; ours-hs256-nocache (cache off) verifies every request.
 #   ZIPF_S     the Zipf exponent (default 1)
+#   DPOP_PROOF_RATE  proofs signed per second of a run for the ours-dpop-* variants
+#              (default 40000, above what one server core verifies): wrk cannot sign
+#              ES256/EdDSA, so `bench-http dpop-proofs` signs a pool per variant before
+#              the rounds (WARMUP × rate for the warm-ups, DURATION × rate for the
+#              measured runs: 200 000 at DURATION=5) and a Lua script sends each proof
+#              once. The servers accept proofs for 4 h and start with an empty replay
+#              cache, so every round reuses the pools. A run that outpaces its pool asks
+#              for GET /pool-exhausted (404), which fails the run.
 #
 # Installs wrk (and curl) from Debian when missing: `apt-get update` runs once, and
 # only when something must be installed. Loopback only. Every run ends by itself
 # (wrk -d, plus a `timeout` guard around each wrk).
 set -euo pipefail
 
-readonly ALL_VARIANTS="bare handwritten jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256 ours-external-rs256 ours-external-rs256-nocache ours-hs256-redis ours-hs256-postgres ours-rs256-redis ours-rs256-postgres refresh-memory refresh-redis refresh-postgres"
+readonly ALL_VARIANTS="bare handwritten jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256 ours-dpop-es256 ours-dpop-eddsa ours-external-rs256 ours-external-rs256-nocache ours-hs256-redis ours-hs256-postgres ours-rs256-redis ours-rs256-postgres refresh-memory refresh-redis refresh-postgres"
 readonly DEFAULT_VARIANTS="bare handwritten jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256 ours-external-rs256 ours-external-rs256-nocache"
 readonly COOKIE_VARIANTS="bare ours-hs256 ours-hs256-nocache ours-rs256 ours-es256"
 readonly REFRESH_VARIANTS="refresh-memory refresh-redis refresh-postgres"
@@ -79,6 +90,7 @@ COMMAND="scripts/bench-http.sh"
 [[ -n ${ROUNDS:-} ]] && COMMAND="ROUNDS=$ROUNDS $COMMAND"
 [[ -n ${ZIPF_S:-} ]] && COMMAND="ZIPF_S=$ZIPF_S $COMMAND"
 [[ -n ${MODE:-} ]] && COMMAND="MODE=$MODE $COMMAND"
+[[ -n ${DPOP_PROOF_RATE:-} ]] && COMMAND="DPOP_PROOF_RATE=$DPOP_PROOF_RATE $COMMAND"
 
 MODE=${MODE:-bearer}
 case $MODE in
@@ -91,6 +103,8 @@ DURATION=${DURATION:-8}
 ROUNDS=${ROUNDS:-3}
 ZIPF_S=${ZIPF_S:-1}
 TOKENS=${TOKENS:-1}
+DPOP_PROOF_RATE=${DPOP_PROOF_RATE:-40000}
+[[ $DPOP_PROOF_RATE =~ ^[1-9][0-9]*$ ]] || die "DPOP_PROOF_RATE must be a whole number ≥ 1 (got '$DPOP_PROOF_RATE')"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a whole number ≥ 1 (got '$ROUNDS')"
 [[ $ZIPF_S =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "ZIPF_S must be a number (got '$ZIPF_S')"
 # RS256 signing of many tokens takes a while at the first start of a key.
@@ -109,6 +123,10 @@ for v in "${VARIANT_LIST[@]}"; do
   if [[ $MODE == cookie ]]; then
     [[ $v == bare || $v == ours-* ]] || die "MODE=cookie: $v reads no cookie (bare and ours-* only)"
   fi
+  if [[ $v == ours-dpop-* ]]; then
+    [[ $MODE == bearer ]] || die "$v: MODE=bearer only (a DPoP token travels in the Authorization header)"
+    ((TOKENS == 1)) || die "$v: TOKENS=1 only (one client key, one bound token)"
+  fi
   if [[ $v == *-redis ]]; then [[ -n ${REDIS_URL:-} ]] || die "$v needs REDIS_URL (run under scripts/test.sh)"; fi
   if [[ $v == *-postgres ]]; then [[ -n ${DATABASE_URL:-} ]] || die "$v needs DATABASE_URL (run under scripts/test.sh)"; fi
 done
@@ -119,6 +137,7 @@ done
 TMP=""
 SERVER_PID=""
 WRK_PID=""
+CURRENT_VARIANT=""
 
 stop_server() {
   [[ -n $SERVER_PID ]] || return 0
@@ -236,6 +255,8 @@ token_family() {
   case $1 in
     ours-rs256*) echo rs256 ;;
     ours-es256*) echo es256 ;;
+    ours-dpop-es256) echo dpop-es256 ;;
+    ours-dpop-eddsa) echo dpop-eddsa ;;
     ours-external*) echo external ;;
     refresh-*) echo "$1" ;;
     *) echo hs256 ;;
@@ -303,6 +324,21 @@ check_server() {
   [[ $variant == bare ]] && expect_none=200
   code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$url") || die "$variant: curl failed"
   [[ $code == "$expect_none" ]] || die "$variant: GET /hello without a token answered $code, expected $expect_none"
+  if [[ $variant == ours-dpop-* ]]; then
+    # the bound token: refused as Bearer and without a proof, accepted with a fresh
+    # proof, refused with the same proof again (the replay cache is on)
+    local proof
+    proof=$(head -n1 "$TMP/proofs-$(token_family "$variant")-check")
+    code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$url") || die "$variant: curl failed"
+    [[ $code == 401 ]] || die "$variant: the bound token as Bearer answered $code, expected 401"
+    code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -H "Authorization: DPoP $TOKEN" "$url") || die "$variant: curl failed"
+    [[ $code == 401 ]] || die "$variant: the bound token without a proof answered $code, expected 401"
+    body=$(curl -sS --max-time 5 -w '\n%{http_code}' -H "Authorization: DPoP $TOKEN" -H "DPoP: $proof" "$url") || die "$variant: curl failed"
+    [[ $body == $'hello\n200' ]] || die "$variant: GET /hello with the token and a proof answered '${body//$'\n'/ | }', expected 'hello | 200'"
+    code=$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -H "Authorization: DPoP $TOKEN" -H "DPoP: $proof" "$url") || die "$variant: curl failed"
+    [[ $code == 401 ]] || die "$variant: a replayed proof answered $code, expected 401"
+    return 0
+  fi
   body=$(curl -sS --max-time 5 -w '\n%{http_code}' -H "$(cred_header "$TOKEN")" "$url") || die "$variant: curl failed"
   [[ $body == $'hello\n200' ]] || die "$variant: GET /hello with the token answered '${body//$'\n'/ | }', expected 'hello | 200'"
   if ((TOKENS > 1)); then # the last minted token too
@@ -402,6 +438,24 @@ function response(status, headers, body)
 end
 LUA
 
+# wrk script for ours-dpop-*: the bound token and a pool of proofs, each sent once (read
+# a line at a time: a pool is ~100 MB); when the pool runs out, a request for
+# /pool-exhausted (404) fails the run rather than replaying a proof
+cat >"$TMP/dpop.lua" <<'LUA'
+local next_proof, auth
+function init(args)
+  auth = "DPoP " .. args[1]
+  next_proof = io.lines(args[2])
+end
+function request()
+  local proof = next_proof()
+  if proof == nil or #proof == 0 then
+    return wrk.format("GET", "/pool-exhausted")
+  end
+  return wrk.format("GET", "/hello", { ["Authorization"] = auth, ["DPoP"] = proof })
+end
+LUA
+
 # run_wrk SECONDS OUTFILE [POOL]; execs (call it in a subshell or with &), so that the
 # pid of a background run is timeout's, which passes a TERM on to wrk
 run_wrk() {
@@ -409,6 +463,8 @@ run_wrk() {
   local -a load=(-H "$(cred_header "$TOKEN")" "http://127.0.0.1:$PORT/hello")
   if [[ $MODE == refresh ]]; then
     load=(-s "$TMP/refresh.lua" "http://127.0.0.1:$PORT/refresh" -- "$pool")
+  elif [[ $CURRENT_VARIANT == ours-dpop-* ]]; then
+    load=(-s "$TMP/dpop.lua" "http://127.0.0.1:$PORT/hello" -- "$TOKEN" "$pool")
   elif ((TOKENS > 1)); then
     load=(-s "$TMP/tokens.lua" "http://127.0.0.1:$PORT/hello" -- "$TOKEN_FILE" "$MODE" "${COOKIE_NAME:--}" "$ZIPF_S")
   fi
@@ -435,16 +491,29 @@ if [[ $MODE != refresh ]]; then
     start_server "$variant"
     stop_server
     MINTED[$family]=1
+    if [[ $variant == ours-dpop-* ]]; then
+      for pool in check:4 warmup:$((WARMUP_S * DPOP_PROOF_RATE)) run:$((DURATION * DPOP_PROOF_RATE)); do
+        log "signing ${pool#*:} $variant proofs (${pool%%:*})"
+        "$BIN" dpop-proofs "$variant" "$TOKEN_FILE" "${pool#*:}" "$TMP/proofs-$family-${pool%%:*}"
+        [[ $(grep -c . "$TMP/proofs-$family-${pool%%:*}") -eq ${pool#*:} ]] || die "$variant: dpop-proofs wrote too few proofs"
+      done
+    fi
   done
 fi
 
 for ((round = 1; round <= ROUNDS; round++)); do
   for variant in "${VARIANT_LIST[@]}"; do
     log "round $round/$ROUNDS: $variant"
+    CURRENT_VARIANT=$variant
+    pool_warmup=$TMP/pool-warmup pool_run=$TMP/pool-run
+    if [[ $variant == ours-dpop-* ]]; then
+      pool_warmup=$TMP/proofs-$(token_family "$variant")-warmup
+      pool_run=$TMP/proofs-$(token_family "$variant")-run
+    fi
     start_server "$variant"
     check_server "$variant"
 
-    (run_wrk "$WARMUP_S" "$TMP/warmup.txt" "$TMP/pool-warmup") || { cat "$TMP/warmup.txt" >&2; die "$variant: warm-up wrk failed"; }
+    (run_wrk "$WARMUP_S" "$TMP/warmup.txt" "$pool_warmup") || { cat "$TMP/warmup.txt" >&2; die "$variant: warm-up wrk failed"; }
     if [[ $variant != *-redis && $variant != *-postgres ]] && grep -q 'Non-2xx or 3xx responses' "$TMP/warmup.txt"; then
       cat "$TMP/warmup.txt" >&2
       die "$variant: wrk saw non-2xx responses in the warm-up: the setup is broken, not benchmarking it"
@@ -452,7 +521,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
 
     read -r hits0 misses0 _ <<<"$(cache_stats)"
     cpu0=$(cpu_ticks "$SERVER_PID")
-    run_wrk "$DURATION" "$TMP/wrk.txt" "$TMP/pool-run" &
+    run_wrk "$DURATION" "$TMP/wrk.txt" "$pool_run" &
     WRK_PID=$!
     sleep "$SAMPLE_AFTER" &
     wait $! # (a wait, unlike a foreground sleep, lets a TERM trap run at once)
@@ -526,6 +595,9 @@ elif ((TOKENS > 1)); then
   TOKEN_NOTE="$TOKENS users' tokens in $CRED, each request drawing one Zipf(s = $ZIPF_S) by rank (a fixed sequence of 2^20 draws, the same for every variant)"
 else
   TOKEN_NOTE="one token, the same $CRED header for every variant and request"
+fi
+if [[ " ${VARIANT_LIST[*]} " == *" ours-dpop-"* ]]; then
+  TOKEN_NOTE+="; ours-dpop-*: a token bound to the client's key (cnf.jkt) in \`Authorization: DPoP\` with a fresh proof per request (ES256 / Ed25519, each proof sent once: pools of $((DURATION * DPOP_PROOF_RATE)) signed before the rounds; the in-memory replay cache remembers every one, its growth is in the RSS column)"
 fi
 LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 CPU_MODEL=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)

@@ -14,11 +14,12 @@
 //! `hits misses entries bytes`, and prints `COOKIE <name>` (the access cookie's name).
 //!
 //! Serves `GET /hello` -> `hello` on `127.0.0.1:<port>` with a single-threaded tokio
-//! runtime. Every variant except `bare` requires `Authorization: Bearer <token>` and
-//! answers 401 without it. On start it prints `TOKEN <token>` and then
-//! `LISTENING 127.0.0.1:<port>`, and writes the token to `token-file` when given; with
-//! `tokens` = N > 1 it writes N distinct valid tokens there, one a line (the first is
-//! the one printed), for a load generator that rotates through them.
+//! runtime. Every variant except `bare` requires `Authorization: Bearer <token>`
+//! (`ours-dpop-*`: `Authorization: DPoP <token>` and a proof) and answers 401 without
+//! it. On start it prints `TOKEN <token>` and then `LISTENING 127.0.0.1:<port>`, and
+//! writes the token to `token-file` when given; with `tokens` = N > 1 it writes N
+//! distinct valid tokens there, one a line (the first is the one printed), for a load
+//! generator that rotates through them.
 //!
 //! axum-token-auth's layer keeps a cache of verified tokens (default 1024 entries), so
 //! with one repeated token the `ours-*` variants measure the cache-hit path, while the
@@ -31,7 +32,34 @@
 //! `exp` and `aud`, then hands the claims to the handler through its own extractor.
 //!
 //! Variants: bare, handwritten, jwt-authorizer, axum-jwt-auth, ours-hs256,
-//! ours-hs256-nocache, ours-rs256, ours-es256. See scripts/bench-http.sh.
+//! ours-hs256-nocache, ours-rs256, ours-es256, ours-dpop-es256, ours-dpop-eddsa. See
+//! scripts/bench-http.sh.
+//!
+//! DPoP (RFC 9449): `ours-dpop-es256` / `ours-dpop-eddsa` mint an HS256 access token bound
+//! to the client's key (`cnf.jkt`; the key is the testkit's first ES256 / Ed25519 key, the
+//! same in every process) and accept it as `Authorization: DPoP <token>` with a fresh
+//! `DPoP` proof per request, for the public origin `http://bench.local` (`htu`
+//! `http://bench.local/hello`, whatever the port). A load generator cannot sign proofs,
+//! so they are signed ahead of the run:
+//!
+//! ```text
+//! bench-http dpop-proofs <variant> <token-file> <count> <out-file>
+//! ```
+//!
+//! writes `count` proofs for `GET /hello` presenting the token of `token-file` (its
+//! first line), each its own `jti`, one a line.
+//!
+//! ```text
+//! bench-http dpop-replay-redis <count>
+//! ```
+//!
+//! writes `count` new proof ids into the Redis replay cache at `REDIS_URL`
+//! (`RedisStore::first_use`, one awaited call after another, each expiring in an hour)
+//! and prints the mean time per call and `MEMORY USAGE` of one id's key (compare
+//! `INFO memory` before and after for the bytes per id with the server's overhead). The servers accept proofs for
+//! [`DPOP_PROOF_LIFETIME`] (so a pool signed before the rounds stays fresh) and remember
+//! up to [`DPOP_REPLAY_CAPACITY`] of them (every proof of a run; each server starts with
+//! an empty replay cache, so the rounds can reuse one pool, each proof once per server).
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -43,6 +71,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use axum_token_auth::store::replay::MemoryProofReplay;
+use axum_token_auth::testing::DpopKey;
+use axum_token_auth::trust::dpop::DpopSettings;
 use axum_token_auth::{Key, TokenAuth, TokenRequest, token::Algorithm};
 use serde::Deserialize;
 
@@ -62,6 +93,8 @@ const VARIANTS: &[&str] = &[
     "ours-hs256-nocache",
     "ours-rs256",
     "ours-es256",
+    "ours-dpop-es256",
+    "ours-dpop-eddsa",
     "ours-external-rs256",
     "ours-external-rs256-nocache",
     "ours-hs256-redis",
@@ -79,11 +112,22 @@ const VARIANTS: &[&str] = &[
 const EXTERNAL_ISSUER: &str = "https://idp.bench.example/realms/bench";
 const EXTERNAL_KID: &str = "idp-1";
 
+/// The public origin of the DPoP variants: proofs name `http://bench.local/hello`.
+const DPOP_ORIGIN: &str = "http://bench.local";
+
+/// How long the DPoP variants accept a proof after its `iat`: a pool signed before the
+/// rounds of a harness run stays fresh through all of them.
+const DPOP_PROOF_LIFETIME: Duration = Duration::from_secs(4 * 3600);
+
+/// The DPoP variants' replay cache: every proof of one server's runs fits (nothing
+/// expires within a run, see [`DPOP_PROOF_LIFETIME`]).
+const DPOP_REPLAY_CAPACITY: usize = 4_000_000;
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench-http <variant> <port> [token-file [tokens]]\nvariants: {}",
+        "usage: bench-http <variant> <port> [token-file [tokens]]\n       bench-http dpop-proofs <ours-dpop-variant> <token-file> <count> <out-file>\nvariants: {}",
         VARIANTS.join(" ")
     );
     std::process::exit(2);
@@ -105,7 +149,7 @@ async fn stores(
     variant: &str,
 ) -> Result<
     (
-        Arc<dyn axum_token_auth::store::RevocationStore>,
+        Arc<dyn axum_token_auth::store::SubjectRevocation>,
         Arc<dyn axum_token_auth::store::RefreshStore>,
     ),
     BoxError,
@@ -176,13 +220,109 @@ fn ours_builder(variant: &str) -> Result<axum_token_auth::TokenAuthBuilder, BoxE
         "ours-hs256-nocache" => builder
             .hs256_secret(HS256_SECRET)
             .verified_cache_capacity(0),
+        "ours-dpop-es256" | "ours-dpop-eddsa" => builder.hs256_secret(HS256_SECRET).dpop(
+            DpopSettings::new(DPOP_ORIGIN)
+                .proof_lifetime(DPOP_PROOF_LIFETIME)
+                .replay_store(MemoryProofReplay::with_capacity(DPOP_REPLAY_CAPACITY)),
+        ),
         _ => builder.hs256_secret(HS256_SECRET),
     };
     Ok(builder)
 }
 
+/// The client key of a DPoP variant: the testkit's first key of its kind, the same in
+/// every process (the token one server mints is bound to the key another one's proofs
+/// are signed with). Call it once per process.
+fn dpop_key(variant: &str) -> Option<DpopKey> {
+    match variant {
+        "ours-dpop-es256" => Some(DpopKey::es256()),
+        "ours-dpop-eddsa" => Some(DpopKey::ed25519()),
+        _ => None,
+    }
+}
+
+/// `bench-http dpop-replay-redis <count>`: `count` new proof ids into Redis, one call
+/// after another; prints the mean time per call and one key's `MEMORY USAGE`.
+async fn dpop_replay_redis(count: u64) -> Result<(), BoxError> {
+    use axum_token_auth::store::{ProofId, ProofReplay};
+    let url = std::env::var("REDIS_URL").map_err(|_| "dpop-replay-redis needs REDIS_URL")?;
+    let store = axum_token_auth::store::redis::RedisStore::connect(&url).await?;
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs()
+        + 3600;
+    // A fresh run's ids: a jti is 22 base64url characters, as the testkit's.
+    let run = std::process::id();
+    let id = |i: u64| ProofId::of("bench-http-thumbprint", &format!("{run:011}{i:011}"));
+    let start = std::time::Instant::now();
+    for i in 0..count {
+        if !store.first_use(&id(i), until).await? {
+            return Err("a new proof id was answered as a replay".into());
+        }
+    }
+    let per_call = start.elapsed() / count.max(1) as u32;
+    if store.first_use(&id(0), until).await? {
+        return Err("a replayed proof id was answered as new".into());
+    }
+    let usage = store.proof_memory_usage(&id(0)).await?;
+    println!("IDS {count}");
+    println!("US_PER_CALL {:.1}", per_call.as_secs_f64() * 1e6);
+    println!(
+        "MEMORY_USAGE {}",
+        usage.map_or("-".into(), |u| u.to_string())
+    );
+    Ok(())
+}
+
+/// `bench-http dpop-proofs <variant> <token-file> <count> <out-file>`: `count` proofs
+/// for `GET /hello` presenting the token, one a line, signed on every core.
+fn dpop_proofs(args: &[String]) -> Result<(), BoxError> {
+    let [variant, token_file, count, out] = args else {
+        usage()
+    };
+    let key = dpop_key(variant).unwrap_or_else(|| usage());
+    let count: usize = count.parse().unwrap_or_else(|_| usage());
+    let text = std::fs::read_to_string(token_file)?;
+    let token = text.lines().next().ok_or("no token in the token file")?;
+    let htu = format!("{DPOP_ORIGIN}/hello");
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = count.div_ceil(threads);
+    let chunks: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (key, htu) = (&key, &htu);
+                let n = per.min(count.saturating_sub(t * per));
+                s.spawn(move || {
+                    let mut chunk = String::with_capacity(n * 600);
+                    for _ in 0..n {
+                        chunk.push_str(&key.proof("GET", htu).access_token(token).build());
+                        chunk.push('\n');
+                    }
+                    chunk
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    std::fs::write(out, chunks.concat())?;
+    Ok(())
+}
+
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("dpop-proofs") {
+        return dpop_proofs(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("dpop-replay-redis") {
+        let count: u64 = args
+            .get(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| usage());
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(dpop_replay_redis(count));
+    }
     if args.len() < 2 || args.len() > 4 {
         usage();
     }
@@ -200,6 +340,10 @@ fn main() -> Result<(), BoxError> {
             .unwrap_or_else(|| usage()),
         None => 1,
     };
+    if variant.starts_with("ours-dpop") && tokens != 1 {
+        eprintln!("{variant}: one token (bound to the one client key)");
+        usage();
+    }
 
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -239,6 +383,9 @@ async fn run(
         None => {
             let minted = if variant.starts_with("ours-external") {
                 external_tokens(tokens)?
+            } else if let Some(key) = dpop_key(variant) {
+                let bound = TokenRequest::new("user-0").confirmation(key.confirmation());
+                vec![auth.issue_access(&bound)?.into_string()]
             } else {
                 (0..tokens)
                     .map(|i| {
