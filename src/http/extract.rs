@@ -306,7 +306,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Binding {
         if ctx.claims.is_none() {
             return Err(AuthRejection::new(AuthError::MissingCredentials, Some(ctx)));
         }
-        Ok(ctx.binding.clone().unwrap_or(Binding::Bearer))
+        Ok(ctx
+            .bound
+            .as_ref()
+            .map_or(Binding::Bearer, |b| b.binding.clone()))
     }
 }
 

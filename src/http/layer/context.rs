@@ -23,11 +23,18 @@ pub(crate) struct AuthContext {
     /// The URI carries an `access_token` parameter and the query source is on: it is
     /// removed from the URI the inner service sees.
     pub(crate) query_token: bool,
-    /// How the request proved a sender-constrained token (`None`: a bearer token the
-    /// binding step never looked at).
-    pub(crate) binding: Option<Binding>,
+    /// What the binding step decided (`None`: a bearer token it never looked at).
+    /// Boxed: a bearer request moves one word more, not the binding's fields.
+    pub(crate) bound: Option<Box<BoundRequest>>,
+}
+
+/// How a request proved a sender-constrained token, and what its response carries.
+#[derive(Clone)]
+pub(crate) struct BoundRequest {
+    /// How the token was proven (the [`Binding`] extractor).
+    pub(crate) binding: Binding,
     /// A DPoP nonce to hand out with the response (`DPoP-Nonce`).
-    pub(crate) dpop_nonce: Option<String>,
+    pub(crate) nonce: Option<String>,
 }
 
 impl AuthContext {
@@ -42,8 +49,7 @@ impl AuthContext {
             source: None,
             grpc,
             query_token,
-            binding: None,
-            dpop_nonce: None,
+            bound: None,
         }
     }
 

@@ -81,8 +81,8 @@ pin_project! {
 struct Outbound {
     rendering: Rendering,
     grpc: bool,
-    /// A fresh DPoP nonce for the client (RFC 9449 §8.2).
-    dpop_nonce: Option<HeaderValue>,
+    /// A fresh DPoP nonce for the client (RFC 9449 §8.2); boxed, as it is rare.
+    dpop_nonce: Option<Box<HeaderValue>>,
 }
 
 impl Outbound {
@@ -91,7 +91,7 @@ impl Outbound {
     /// the `Set-Cookie` headers of the first rendering.
     fn finish<ResBody: RefusalBody>(&self, mut res: Response<ResBody>) -> Response<ResBody> {
         if let Some(nonce) = &self.dpop_nonce {
-            res.headers_mut().insert(DPOP_NONCE, nonce.clone());
+            res.headers_mut().insert(DPOP_NONCE, HeaderValue::clone(nonce));
         }
         if res.extensions().get::<FallbackRendered>().is_none() {
             return res;
@@ -165,9 +165,11 @@ where
             rendering: ctx.rendering.clone(),
             grpc: ctx.grpc,
             dpop_nonce: ctx
-                .dpop_nonce
-                .as_deref()
-                .and_then(|n| HeaderValue::from_str(n).ok()),
+                .bound
+                .as_ref()
+                .and_then(|b| b.nonce.as_deref())
+                .and_then(|n| HeaderValue::from_str(n).ok())
+                .map(Box::new),
         };
         req.extensions_mut().insert(ctx);
         ResponseFuture {

@@ -13,7 +13,7 @@ use tower_service::Service;
 use crate::http::cache::{CacheKey, Verdict};
 use crate::http::dpop::bind_request;
 use crate::http::grpc;
-use crate::http::layer::context::AuthContext;
+use crate::http::layer::context::{AuthContext, BoundRequest};
 use crate::http::layer::credentials::{TokenSource, checked_text, locate_request_token};
 #[cfg(feature = "oidc")]
 use crate::http::layer::future::VerifyFuture;
@@ -198,8 +198,10 @@ pub(super) fn bind<B>(
         source == TokenSource::Dpop,
         now,
     )?;
-    ctx.binding = Some(b.binding);
-    ctx.dpop_nonce = b.nonce;
+    ctx.bound = Some(Box::new(BoundRequest {
+        binding: b.binding,
+        nonce: b.nonce,
+    }));
     Ok(b.proof)
 }
 
