@@ -91,7 +91,8 @@ impl Outbound {
     /// the `Set-Cookie` headers of the first rendering.
     fn finish<ResBody: RefusalBody>(&self, mut res: Response<ResBody>) -> Response<ResBody> {
         if let Some(nonce) = &self.dpop_nonce {
-            res.headers_mut().insert(DPOP_NONCE, HeaderValue::clone(nonce));
+            res.headers_mut()
+                .insert(DPOP_NONCE, HeaderValue::clone(nonce));
         }
         if res.extensions().get::<FallbackRendered>().is_none() {
             return res;
