@@ -461,6 +461,8 @@ struct RenderingParts {
     renderer: Arc<dyn ErrorRenderer>,
     realm: Box<str>,
     dpop: Option<DpopChallenge>,
+    /// A fresh DPoP nonce this request's response carries (a per-request rendering).
+    dpop_nonce: Option<HeaderValue>,
 }
 
 impl Rendering {
@@ -469,7 +471,25 @@ impl Rendering {
             renderer,
             realm: realm.into(),
             dpop: None,
+            dpop_nonce: None,
         }))
+    }
+
+    /// The same rendering for one request whose response hands out `nonce` in
+    /// `DPoP-Nonce` (its success and its refusals alike).
+    pub(crate) fn with_dpop_nonce(&self, nonce: HeaderValue) -> Self {
+        Rendering(Arc::new(RenderingParts {
+            renderer: Arc::clone(&self.0.renderer),
+            realm: self.0.realm.clone(),
+            dpop: self.0.dpop.clone(),
+            dpop_nonce: Some(nonce),
+        }))
+    }
+
+    /// The DPoP nonce this request's response hands out, if any.
+    #[inline]
+    pub(crate) fn dpop_nonce(&self) -> Option<&HeaderValue> {
+        self.0.dpop_nonce.as_ref()
     }
 
     /// The same rendering with the DPoP challenges of `dpop` (`None`: none).
@@ -478,6 +498,7 @@ impl Rendering {
             renderer: Arc::clone(&self.0.renderer),
             realm: self.0.realm.clone(),
             dpop,
+            dpop_nonce: None,
         }))
     }
 
@@ -497,6 +518,9 @@ impl Rendering {
             for v in error.challenges(&self.0.realm, dpop) {
                 headers.append(WWW_AUTHENTICATE, v);
             }
+        }
+        if let Some(nonce) = &self.0.dpop_nonce {
+            res.headers_mut().insert(DPOP_NONCE, nonce.clone());
         }
         res.extensions_mut().insert(error);
         res

@@ -767,3 +767,56 @@ async fn a_copied_bound_token_cannot_log_its_user_out() {
     assert_eq!(res.status(), 204);
     assert!(sessions.list("alice").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_proof_with_the_previous_nonce_is_accepted_and_the_answer_hands_out_the_next() {
+    let s = server(|d| {
+        d.nonces(b"a-nonce-secret-shared-by-every-instance")
+            .nonce_lifetime(Duration::from_secs(2))
+    })
+    .await;
+    let key = DpopKey::es256();
+    let token = bound_token(&s.auth, &key);
+    let url = format!("{}/me", s.base);
+    // Nonces live in 2-second buckets here; ask for one early in a bucket, then wait
+    // for the next bucket: it is the previous one then.
+    let secs = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64()
+    };
+    let nonce = loop {
+        let into = secs() % 2.0;
+        if into > 1.5 {
+            tokio::time::sleep(Duration::from_secs_f64(2.05 - into)).await;
+            continue;
+        }
+        let proof = key.proof("GET", &url).access_token(&token).build();
+        let res = get_dpop(&s, "/me", &token, &proof).await;
+        let nonce = res.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+        let left = 2.0 - secs() % 2.0;
+        tokio::time::sleep(Duration::from_secs_f64(left + 0.1)).await;
+        break nonce;
+    };
+    let proof = key
+        .proof("GET", &url)
+        .access_token(&token)
+        .nonce(&nonce)
+        .build();
+    let res = get_dpop(&s, "/me", &token, &proof).await;
+    assert_eq!(res.status(), 200, "{:?}", res.headers());
+    let next = res.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    assert_ne!(next, nonce);
+    let proof = key
+        .proof("GET", &url)
+        .access_token(&token)
+        .nonce(&next)
+        .build();
+    let res = get_dpop(&s, "/me", &token, &proof).await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers().get("dpop-nonce").is_none(),
+        "a current nonce needs no new one"
+    );
+}

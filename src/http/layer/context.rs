@@ -28,13 +28,11 @@ pub(crate) struct AuthContext {
     pub(crate) bound: Option<Box<BoundRequest>>,
 }
 
-/// How a request proved a sender-constrained token, and what its response carries.
+/// How a request proved a sender-constrained token.
 #[derive(Clone)]
 pub(crate) struct BoundRequest {
     /// How the token was proven (the [`Binding`] extractor).
     pub(crate) binding: Binding,
-    /// A DPoP nonce to hand out with the response (`DPoP-Nonce`).
-    pub(crate) nonce: Option<String>,
 }
 
 impl AuthContext {

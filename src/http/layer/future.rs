@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use http::header::SET_COOKIE;
-use http::{HeaderValue, Request, Response};
+use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -43,7 +43,7 @@ pub(super) struct Pending<S, B> {
     pub(super) now: u64,
     pub(super) epoch: u64,
     /// The request's DPoP proof, checked offline, whose `jti` is still to be remembered.
-    pub(super) proof: Option<CheckedProof>,
+    pub(super) proof: Option<Box<CheckedProof>>,
     /// The token, when it is verified after a key-set refetch (the binding step needs
     /// it then).
     pub(super) token: Option<Arc<str>>,
@@ -81,8 +81,6 @@ pin_project! {
 struct Outbound {
     rendering: Rendering,
     grpc: bool,
-    /// A fresh DPoP nonce for the client (RFC 9449 §8.2); boxed, as it is rare.
-    dpop_nonce: Option<Box<HeaderValue>>,
 }
 
 impl Outbound {
@@ -90,9 +88,10 @@ impl Outbound {
     /// `IntoResponse`) — that error rendered as this layer renders refusals, keeping
     /// the `Set-Cookie` headers of the first rendering.
     fn finish<ResBody: RefusalBody>(&self, mut res: Response<ResBody>) -> Response<ResBody> {
-        if let Some(nonce) = &self.dpop_nonce {
-            res.headers_mut()
-                .insert(DPOP_NONCE, HeaderValue::clone(nonce));
+        // A fresh DPoP nonce for the client (RFC 9449 §8.2) rides in the rendering of
+        // the rare request that gets one: the future does not grow for the others.
+        if let Some(nonce) = self.rendering.dpop_nonce() {
+            res.headers_mut().insert(DPOP_NONCE, nonce.clone());
         }
         if res.extensions().get::<FallbackRendered>().is_none() {
             return res;
@@ -165,12 +164,6 @@ where
         let outbound = Outbound {
             rendering: ctx.rendering.clone(),
             grpc: ctx.grpc,
-            dpop_nonce: ctx
-                .bound
-                .as_ref()
-                .and_then(|b| b.nonce.as_deref())
-                .and_then(|n| HeaderValue::from_str(n).ok())
-                .map(Box::new),
         };
         req.extensions_mut().insert(ctx);
         ResponseFuture {

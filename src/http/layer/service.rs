@@ -186,7 +186,7 @@ pub(super) fn bind<B>(
     source: TokenSource,
     now: u64,
     ctx: &mut AuthContext,
-) -> Result<Option<CheckedProof>, AuthError> {
+) -> Result<Option<Box<CheckedProof>>, AuthError> {
     let b = bind_request(
         &state.verifier,
         state.web.certificate_header.as_ref(),
@@ -198,11 +198,12 @@ pub(super) fn bind<B>(
         source == TokenSource::Dpop,
         now,
     )?;
-    ctx.bound = Some(Box::new(BoundRequest {
-        binding: b.binding,
-        nonce: b.nonce,
-    }));
-    Ok(b.proof)
+    ctx.bound = Some(Box::new(BoundRequest { binding: b.binding }));
+    if let Some(nonce) = b.nonce.and_then(|n| http::HeaderValue::from_str(&n).ok()) {
+        ctx.rendering = ctx.rendering.with_dpop_nonce(nonce);
+    }
+    // Boxed: the hot path's `Option` of it stays one word.
+    Ok(b.proof.map(Box::new))
 }
 
 /// What verifying a token the cache did not hold gave.
