@@ -10,6 +10,7 @@ use crate::session::sessions::{Sessions, short, store_failed};
 use crate::token::TokenOrigin;
 use crate::token::claims::TokenKind;
 use crate::token::error::InvalidToken;
+use crate::trust::bound::token_request_proven;
 use crate::trust::verify::{Accepted, KindSet, TokenIdentity};
 
 impl Sessions {
@@ -61,12 +62,9 @@ impl Sessions {
             refresh.as_ref().and_then(|r| r.claims.cnf.as_deref()),
             access.as_ref().and_then(|a| a.claims.cnf.as_deref()),
         ];
-        for jkt in bound.into_iter().flatten().filter_map(|c| c.jkt()) {
-            match proof {
-                Some(p) if p.thumbprint() == jkt => {}
-                Some(_) => return Err(self.refused(InvalidToken::BindingMismatch)),
-                None => return Err(self.refused(InvalidToken::UnprovenBinding)),
-            }
+        for cnf in bound {
+            token_request_proven(cnf, proof.map(DpopProof::thumbprint))
+                .map_err(|e| self.refused(e))?;
         }
         // A legacy format's token (a migration window) names no session of ours: it is
         // revoked by the identity verification gave it, and that is all.

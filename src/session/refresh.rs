@@ -17,6 +17,7 @@ use crate::token::claims::{TokenClaims, TokenKind};
 use crate::token::error::InvalidToken;
 use crate::token::issue::{IssueError, IssuedToken, TokenPair, TokenRequest, random_id};
 use crate::trust::VerifyError;
+use crate::trust::bound::token_request_proven;
 use crate::trust::dpop::DpopPolicy;
 use crate::trust::verify::{Accepted, KindSet};
 
@@ -219,9 +220,9 @@ impl Sessions {
         session_id: &str,
         proof: Option<&DpopProof>,
     ) -> Result<(), SessionError> {
-        let bound = parent.cnf.as_ref().and_then(|c| c.jkt());
-        match (bound, proof) {
-            (Some(jkt), Some(p)) if p.thumbprint() != jkt => {
+        let proven = token_request_proven(parent.cnf.as_deref(), proof.map(DpopProof::thumbprint));
+        match proven {
+            Err(InvalidToken::BindingMismatch) => {
                 tracing::warn!(
                     family = %short(session_id),
                     "refresh with another DPoP key; session revoked"
@@ -236,19 +237,21 @@ impl Sessions {
                 self.revoke_access(&parent.sub, &known).await?;
                 Err(self.refused(InvalidToken::BindingMismatch))
             }
-            (Some(_), None) => Err(self.refused(InvalidToken::UnprovenBinding)),
-            (None, None)
-                if self
-                    .inner
-                    .auth
-                    .verifier()
-                    .dpop
-                    .as_deref()
-                    .is_some_and(|d| d.policy == DpopPolicy::Required) =>
+            Err(e) => Err(self.refused(e)),
+            Ok(())
+                if parent.cnf.as_deref().and_then(|c| c.jkt()).is_none()
+                    && proof.is_none()
+                    && self
+                        .inner
+                        .auth
+                        .verifier()
+                        .dpop
+                        .as_deref()
+                        .is_some_and(|d| d.policy == DpopPolicy::Required) =>
             {
                 Err(self.refused(InvalidToken::DpopRequired))
             }
-            _ => Ok(()),
+            Ok(()) => Ok(()),
         }
     }
 

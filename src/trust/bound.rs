@@ -160,3 +160,18 @@ impl Bound {
         Ok(Binding::Bearer)
     }
 }
+
+/// The binding rule of a session's token request (refresh, logout; RFC 9449 §5): a
+/// DPoP-bound token (`cnf.jkt`) needs a proof by its key, whose RFC 7638 thumbprint is
+/// `proof_jkt` (the request's proof, checked for the route); an unbound token needs
+/// none. What a mismatch then means (a refresh ends the session) is the caller's.
+pub(crate) fn token_request_proven(
+    cnf: Option<&Confirmation>,
+    proof_jkt: Option<&str>,
+) -> Result<(), InvalidToken> {
+    match (cnf.and_then(Confirmation::jkt), proof_jkt) {
+        (Some(jkt), Some(proof)) if proof != jkt => Err(InvalidToken::BindingMismatch),
+        (Some(_), None) => Err(InvalidToken::UnprovenBinding),
+        _ => Ok(()),
+    }
+}
