@@ -354,10 +354,7 @@ where
                     let verified = verified.map_err(AuthError::from).and_then(|verdict| {
                         let state = Arc::clone(&p.state);
                         let token = p.token.take().unwrap_or_default();
-                        let proof = if verdict.identity.bound
-                            || p.source == TokenSource::Dpop
-                            || state.dpop == crate::trust::dpop::DpopPolicy::Required
-                        {
+                        let proof = if state.needs_binding(&verdict, p.source) {
                             crate::http::layer::service::bind(
                                 &state,
                                 &p.req,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use crate::http::cache::VerifiedCache;
+use crate::http::cache::{Verdict, VerifiedCache};
 use crate::http::rfc6750::{AuthError, DpopChallenge, Rendering};
 use crate::http::settings::WebSettings;
 use crate::http::web::Web;
@@ -109,6 +109,14 @@ struct LayerState {
 }
 
 impl LayerState {
+    /// Whether a verified token presented from `source` goes through the binding step:
+    /// it is sender-constrained, it came with the `DPoP` scheme, or this layer requires
+    /// DPoP. Every other (bearer) request skips it.
+    #[inline]
+    fn needs_binding(&self, verdict: &Verdict, source: TokenSource) -> bool {
+        verdict.identity.bound || source == TokenSource::Dpop || self.dpop == DpopPolicy::Required
+    }
+
     /// What this layer accepts: its kinds and signers, time checked.
     fn acceptance(&self) -> Acceptance<'_> {
         Acceptance {

@@ -144,10 +144,7 @@ where
         },
     };
     // Sender-constrained tokens, the `DPoP` scheme, a layer requiring DPoP: out of line.
-    let proof = if verdict.identity.bound
-        || source == TokenSource::Dpop
-        || state.dpop == DpopPolicy::Required
-    {
+    let proof = if state.needs_binding(&verdict, source) {
         match bind(
             state,
             &req,
