@@ -4,7 +4,8 @@
 # What it does:
 #   1. installs redis-server / PostgreSQL / nodejs+npm / python3-jwt + python3-cryptography
 #      via apt when missing (Debian/Ubuntu) and the npm packages of the test OpenID
-#      Provider (scripts/oidc) and of the DPoP reference client (scripts/dpop), `npm ci`,
+#      Provider (scripts/oidc), the DPoP reference client (scripts/dpop) and the MCP
+#      TypeScript SDK (scripts/mcp), `npm ci`,
 #      when missing or older than their lock files,
 #   2. starts a throwaway redis, a throwaway 6-node Redis Cluster (3 masters, 3
 #      replicas) and a throwaway PostgreSQL cluster on free 127.0.0.1 ports
@@ -59,6 +60,8 @@
 #   TEST_PYJWT_PYTHON      a python3 that imports PyJWT and cryptography (Debian's
 #                          python3-jwt, python3-cryptography), for tests/it/legacy.rs and
 #                          the second DPoP client scripts/dpop/proof.py
+#   TEST_MCP_JS            absolute path of scripts/mcp/discover.mjs: the MCP TypeScript
+#                          SDK discovering the API (tests/it/resource_metadata.rs)
 #   TEST_DPOP_JS           absolute path of scripts/dpop/proof.mjs: DPoP proofs by npm
 #                          `dpop` (panva), run with $TEST_NODE_BIN (tests/it/dpop_interop.rs)
 #   TEST_DPOP_PY           absolute path of scripts/dpop/proof.py: DPoP proofs by PyJWT,
@@ -392,6 +395,25 @@ if ! dpop_check=$(echo | "$PYJWT_PYTHON" "$DPOP_DIR/proof.py" EdDSA 2>&1); then
 fi
 
 # ---------------------------------------------------------------------------
+# npm packages of the MCP reference client (scripts/mcp: @modelcontextprotocol/sdk)
+# ---------------------------------------------------------------------------
+MCP_DIR=$REPO_ROOT/scripts/mcp
+if [[ ! -d $MCP_DIR/node_modules || $MCP_DIR/package-lock.json -nt $MCP_DIR/node_modules ]]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    log "installing npm"
+    apt_install npm
+  fi
+  log "npm ci --prefix scripts/mcp (MCP TypeScript SDK)"
+  npm ci --prefix "$MCP_DIR" --no-audit --no-fund --ignore-scripts </dev/null ||
+    die "npm ci in $MCP_DIR failed (registry unreachable?)"
+  touch "$MCP_DIR/node_modules"
+fi
+if ! mcp_check=$(cd "$MCP_DIR" && "$NODE_BIN" --input-type=module -e "await import('@modelcontextprotocol/sdk/client/auth.js')" </dev/null 2>&1); then
+  printf '%s\n' "$mcp_check" >&2
+  die "node cannot load @modelcontextprotocol/sdk from $MCP_DIR/node_modules; remove that directory and re-run"
+fi
+
+# ---------------------------------------------------------------------------
 # temp dir + unprivileged postgres user
 # ---------------------------------------------------------------------------
 if [[ $IS_ROOT -eq 1 ]]; then
@@ -720,6 +742,7 @@ export TEST_PYJWT_PYTHON=$PYJWT_PYTHON
 export TEST_OIDC_PROVIDER=$OIDC_DIR/provider.mjs
 export TEST_DPOP_JS=$DPOP_DIR/proof.mjs
 export TEST_DPOP_PY=$DPOP_DIR/proof.py
+export TEST_MCP_JS=$MCP_DIR/discover.mjs
 
 # sanity check through the exported URLs
 [[ $(timeout 10 "$REDIS_CLI" -u "$REDIS_URL" ping 2>/dev/null) == PONG ]] ||

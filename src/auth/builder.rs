@@ -18,6 +18,7 @@ use crate::store::{IntoDynSubjectRevocation, RevocationNotes, SubjectRevocation}
 use crate::token::clock::{Clock, SystemClock};
 use crate::token::error::{ConfigError, check_text};
 use crate::token::keys::{Key, KeyRing};
+use crate::trust::dpop::DpopPolicy;
 use crate::trust::verify::{Verifier, VerifySettings};
 
 /// Default access-token lifetime: 15 minutes.
@@ -83,6 +84,7 @@ pub struct TokenAuthBuilder {
     store_guard: crate::store::breaker::GuardSettings,
     dpop: Option<crate::trust::dpop::DpopSettings>,
     mtls: Option<crate::http::MtlsSettings>,
+    resource: Option<crate::http::ProtectedResource>,
 }
 
 impl Default for TokenAuthBuilder {
@@ -113,6 +115,7 @@ impl Default for TokenAuthBuilder {
             store_guard: crate::store::breaker::GuardSettings::default(),
             dpop: None,
             mtls: None,
+            resource: None,
         }
     }
 }
@@ -480,6 +483,31 @@ impl TokenAuthBuilder {
         self
     }
 
+    /// This API as an OAuth 2.0 protected resource (RFC 9728): its resource identifier,
+    /// named in every 401 (`resource_metadata="…"` in `WWW-Authenticate`) and served as
+    /// a metadata document by
+    /// [`Web::resource_metadata_router`](crate::http::Web::resource_metadata_router).
+    ///
+    /// **Audience binding (RFC 8707) follows:** unless [`audience`](Self::audience) is
+    /// set, the handle's own tokens are minted for, and must carry, `aud` = the resource
+    /// identifier; a trusted [`Issuer`](crate::trust::Issuer) given no audience requires
+    /// it too. A token minted for another resource is refused.
+    ///
+    /// ```
+    /// use axum_token_auth::{TokenAuth, http::ProtectedResource};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .resource(ProtectedResource::new("https://api.example.com").name("Orders API"))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn resource(mut self, resource: crate::http::ProtectedResource) -> Self {
+        self.resource = Some(resource);
+        self
+    }
+
     /// The largest token accepted, checked before any decoding (256 B ..= 64 KiB).
     ///
     /// ```
@@ -796,15 +824,29 @@ impl TokenAuthBuilder {
         if let Some(i) = &self.issuer {
             check_text("issuer", i)?;
         }
-        if let Some(a) = &self.audience {
+        if let Some(r) = &self.resource {
+            r.check()?;
+        }
+        // RFC 8707: without an audience of its own, the handle's tokens are bound to the
+        // resource identifier, and so are a trusted issuer's.
+        let audience = self
+            .audience
+            .or_else(|| self.resource.as_ref().map(|r| r.resource().to_owned()));
+        if let Some(a) = &audience {
             check_text("audience", a)?;
         }
+        let issuers: Vec<String> = self.trusted.iter().map(|i| i.iss.clone()).collect();
         self.cookies.check()?;
         self.store_guard.check()?;
         let trusted = self
             .trusted
             .into_iter()
-            .map(|i| {
+            .map(|mut i| {
+                if i.audiences.is_empty()
+                    && let Some(r) = &self.resource
+                {
+                    i.audiences.push(r.resource().to_owned());
+                }
                 if self.issuer.as_deref() == Some(i.iss.as_str()) {
                     return Err(ConfigError::InvalidIssuer {
                         issuer: i.iss.clone(),
@@ -833,7 +875,26 @@ impl TokenAuthBuilder {
             Some(settings) => Some(Arc::new(settings.build(&self.store_guard)?)),
             None => None,
         };
+        let mtls = self.mtls.is_some();
         let certificate_header = self.mtls.map(|m| m.build()).transpose()?;
+        let resource = match self.resource {
+            Some(r) => Some(Arc::new(crate::http::resource::ResourceMetadata::new(
+                r,
+                crate::http::resource::MetadataSources {
+                    issuers,
+                    dpop_algs: dpop
+                        .as_deref()
+                        .filter(|d| d.policy != DpopPolicy::Off)
+                        .map(|d| d.challenge_algs.split(' ').map(str::to_owned).collect()),
+                    dpop_required: dpop
+                        .as_deref()
+                        .is_some_and(|d| d.policy == DpopPolicy::Required),
+                    mtls,
+                    own_issuer: self.issuer.as_deref(),
+                },
+            )?)),
+            None => None,
+        };
         let verifier = Verifier {
             dpop,
             keys: crate::trust::keyring::LiveKeyring::new(keys, Arc::clone(&trust_epoch)),
@@ -842,7 +903,7 @@ impl TokenAuthBuilder {
             trust_epoch,
             settings: VerifySettings {
                 issuer: self.issuer,
-                audience: self.audience,
+                audience,
                 leeway: self.leeway.as_secs(),
                 max_token_bytes: self.max_token_bytes,
                 failure_policy: self.failure_policy,
@@ -853,12 +914,14 @@ impl TokenAuthBuilder {
             clock: self.clock,
         };
         let web = WebSettings {
-            rendering: Rendering::new(self.renderer, &self.realm).with_dpop(
-                verifier
-                    .dpop
-                    .as_deref()
-                    .and_then(|d| crate::http::layer::dpop_challenge(d, d.policy)),
-            ),
+            rendering: Rendering::new(self.renderer, &self.realm)
+                .with_resource_metadata(resource.as_ref().map(|r| r.pointer.clone()))
+                .with_dpop(
+                    verifier
+                        .dpop
+                        .as_deref()
+                        .and_then(|d| crate::http::layer::dpop_challenge(d, d.policy)),
+                ),
             access_cookie: self
                 .access_cookie
                 .then(|| Arc::from(self.cookies.access_cookie_name())),
@@ -867,6 +930,7 @@ impl TokenAuthBuilder {
             cache_capacity: self.cache_capacity,
             cache_bytes: self.cache_bytes,
             certificate_header,
+            resource,
         };
         Ok(TokenAuth::from_inner(Inner::new(
             Arc::new(verifier),

@@ -196,6 +196,7 @@ pub(crate) mod mtls;
 #[cfg(feature = "utoipa")]
 #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
 pub mod openapi;
+pub(crate) mod resource;
 pub(crate) mod rfc6750;
 pub(crate) mod settings;
 pub(crate) mod web;
@@ -211,6 +212,7 @@ pub use extract::{
 pub use guard::{GuardFuture, ScopeGuard, ScopeGuardLayer};
 pub use layer::{ResponseFuture, TokenAuthLayer, TokenAuthService, TokenSource};
 pub use mtls::{ClientCertificate, MtlsSettings};
+pub use resource::{ProtectedResource, RESOURCE_METADATA_SEGMENT};
 pub use rfc6750::{
     AuthError, DEFAULT_REALM, DPOP_NONCE, ErrorRenderer, InvalidRequest, JsonErrorRenderer,
     RefusalBody,

@@ -457,12 +457,15 @@ impl ErrorRenderer for JsonErrorRenderer {
 #[derive(Clone)]
 pub(crate) struct Rendering(Arc<RenderingParts>);
 
+#[derive(Clone)]
 struct RenderingParts {
     renderer: Arc<dyn ErrorRenderer>,
     realm: Box<str>,
     dpop: Option<DpopChallenge>,
     /// A fresh DPoP nonce this request's response carries (a per-request rendering).
     dpop_nonce: Option<HeaderValue>,
+    /// `resource_metadata="…"` (RFC 9728 §5.1), added to every 401 challenge.
+    resource_metadata: Option<HeaderValue>,
 }
 
 impl Rendering {
@@ -472,6 +475,7 @@ impl Rendering {
             realm: realm.into(),
             dpop: None,
             dpop_nonce: None,
+            resource_metadata: None,
         }))
     }
 
@@ -479,10 +483,8 @@ impl Rendering {
     /// `DPoP-Nonce` (its success and its refusals alike).
     pub(crate) fn with_dpop_nonce(&self, nonce: HeaderValue) -> Self {
         Rendering(Arc::new(RenderingParts {
-            renderer: Arc::clone(&self.0.renderer),
-            realm: self.0.realm.clone(),
-            dpop: self.0.dpop.clone(),
             dpop_nonce: Some(nonce),
+            ..(*self.0).clone()
         }))
     }
 
@@ -495,10 +497,18 @@ impl Rendering {
     /// The same rendering with the DPoP challenges of `dpop` (`None`: none).
     pub(crate) fn with_dpop(&self, dpop: Option<DpopChallenge>) -> Self {
         Rendering(Arc::new(RenderingParts {
-            renderer: Arc::clone(&self.0.renderer),
-            realm: self.0.realm.clone(),
             dpop,
             dpop_nonce: None,
+            ..(*self.0).clone()
+        }))
+    }
+
+    /// The same rendering naming the resource's metadata (`resource_metadata="…"`, a
+    /// checked header value) in every 401 challenge.
+    pub(crate) fn with_resource_metadata(&self, pointer: Option<HeaderValue>) -> Self {
+        Rendering(Arc::new(RenderingParts {
+            resource_metadata: pointer,
+            ..(*self.0).clone()
         }))
     }
 
@@ -519,6 +529,11 @@ impl Rendering {
                 headers.append(WWW_AUTHENTICATE, v);
             }
         }
+        if let Some(pointer) = &self.0.resource_metadata
+            && res.status() == StatusCode::UNAUTHORIZED
+        {
+            with_resource_metadata(res.headers_mut(), pointer);
+        }
         if let Some(nonce) = &self.0.dpop_nonce {
             res.headers_mut().insert(DPOP_NONCE, nonce.clone());
         }
@@ -537,6 +552,31 @@ impl Rendering {
         let mut res = Rendering::default().render(error);
         res.extensions_mut().insert(FallbackRendered);
         res
+    }
+}
+
+/// Adds `pointer` (`resource_metadata="…"`) to every challenge in `headers` that does
+/// not name one yet (RFC 9728 §5.1): whatever the renderer wrote, a client finds the
+/// metadata from any 401.
+fn with_resource_metadata(headers: &mut HeaderMap, pointer: &HeaderValue) {
+    let challenges: Vec<HeaderValue> = headers.get_all(WWW_AUTHENTICATE).iter().cloned().collect();
+    if challenges.is_empty() {
+        return;
+    }
+    headers.remove(WWW_AUTHENTICATE);
+    for c in challenges {
+        let bytes = c.as_bytes();
+        let named = bytes
+            .windows(b"resource_metadata=".len())
+            .any(|w| w.eq_ignore_ascii_case(b"resource_metadata="));
+        let v = if named {
+            c
+        } else {
+            // `Bearer` alone takes its first parameter after a space, others after a comma.
+            let sep: &[u8] = if bytes.contains(&b' ') { b", " } else { b" " };
+            HeaderValue::from_bytes(&[bytes, sep, pointer.as_bytes()].concat()).unwrap_or(c)
+        };
+        headers.append(WWW_AUTHENTICATE, v);
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::http::cookies::CookieSettings;
 use crate::http::csrf::CsrfSettings;
 use crate::http::mtls::CertificateHeader;
+use crate::http::resource::ResourceMetadata;
 use crate::http::rfc6750::Rendering;
 
 /// The HTTP settings of a [`TokenAuth`](crate::TokenAuth), shared with its layers.
@@ -22,4 +23,6 @@ pub(crate) struct WebSettings {
     pub(crate) cache_bytes: usize,
     /// The header trusted for the client certificate (RFC 8705), when configured.
     pub(crate) certificate_header: Option<CertificateHeader>,
+    /// This API as a protected resource (RFC 9728), when configured.
+    pub(crate) resource: Option<Arc<ResourceMetadata>>,
 }

@@ -26,14 +26,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::response::Response;
 use axum::routing::MethodRouter;
+use axum::{Json, Router};
 use http::header::CACHE_CONTROL;
 use http::{HeaderMap, Uri};
 
 use crate::http::cookies::{CookieSettings, append};
 use crate::http::csrf::CsrfSettings;
+use crate::http::resource::ProtectedResource;
 use crate::http::rfc6750::AuthError;
 use crate::http::settings::WebSettings;
 use crate::token::issue::TokenPair;
@@ -154,6 +155,43 @@ impl Web {
             let jwks = verifier.keys.load().jwks();
             async move { ([(CACHE_CONTROL, "public, max-age=300")], Json(jwks)) }
         })
+    }
+
+    /// This API as a protected resource (RFC 9728), when
+    /// [`TokenAuthBuilder::resource`](crate::TokenAuthBuilder::resource) configured it.
+    pub fn protected_resource(&self) -> Option<&ProtectedResource> {
+        self.settings.resource.as_deref().map(|r| &r.resource)
+    }
+
+    /// A router serving the protected resource metadata (RFC 9728) at its well-known
+    /// path ([`ProtectedResource::well_known_path`]): `GET`, public (any origin may read
+    /// it, `Cache-Control: public, max-age=300`), outside the layer. Merge it into the
+    /// application's router. Without
+    /// [`TokenAuthBuilder::resource`](crate::TokenAuthBuilder::resource) it is empty
+    /// (and a warning is logged): there is nothing to describe.
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use axum_token_auth::{TokenAuth, http::ProtectedResource};
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .resource(ProtectedResource::new("https://api.example.com"))
+    ///     .build()?;
+    /// // GET /.well-known/oauth-protected-resource
+    /// let app: Router = Router::new().merge(auth.web().resource_metadata_router());
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn resource_metadata_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        match &self.settings.resource {
+            Some(r) => crate::http::resource::router(Arc::clone(r), Arc::clone(&self.verifier)),
+            None => {
+                tracing::warn!(
+                    "resource_metadata_router without a configured resource: nothing is served"
+                );
+                Router::new()
+            }
+        }
     }
 
     /// The OpenAPI security schemes of this configuration: `Authorization: Bearer` with

@@ -133,6 +133,10 @@ pub enum ConfigError {
     /// [`MtlsSettings`](crate::http::MtlsSettings)).
     #[error("invalid mTLS settings: {0}")]
     InvalidMtls(&'static str),
+    /// The protected resource settings are unusable (see
+    /// [`ProtectedResource`](crate::http::ProtectedResource)).
+    #[error("invalid protected resource: {0}")]
+    InvalidResource(&'static str),
     /// Key material could not be read.
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),

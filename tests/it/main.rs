@@ -33,6 +33,7 @@ mod quickstart;
 mod redis_cache;
 mod redis_cluster;
 mod refresh;
+mod resource_metadata;
 mod revoke_all;
 mod rfc6750;
 mod seams;
