@@ -16,8 +16,14 @@
 //!
 //! External issuer (feature `oidc`: `cargo run --example quickstart --features oidc`):
 //! `OIDC_ISSUER` (found by discovery) or `JWKS_URL` + `JWKS_ISSUER`; `OIDC_AUDIENCE`
-//! (comma-separated, required); `OIDC_SCOPE_CLAIMS` (comma-separated claim paths, default
-//! `scope`). Its access tokens are then accepted next to the quickstart's own.
+//! (comma-separated; default `RESOURCE_URL`); `OIDC_SCOPE_CLAIMS` (comma-separated claim
+//! paths, default `scope`). Its access tokens are then accepted next to the quickstart's own.
+//!
+//! Protected resource (RFC 9728, RFC 8707): `RESOURCE_URL` (default `http://` + the listen
+//! address) is the resource identifier. Its metadata is served at its well-known location
+//! (`/.well-known/oauth-protected-resource` + the identifier's path) and named in every
+//! 401 (`resource_metadata="…"`); it is the audience our tokens carry (unless
+//! `JWT_AUDIENCE`) and external tokens must carry (unless `OIDC_AUDIENCE`).
 //!
 //! DPoP (RFC 9449): `DPOP=off|allowed|required` (default `allowed`): a login or refresh
 //! with a `DPoP` proof header mints tokens bound to its key (`token_type: "DPoP"`), and
@@ -56,7 +62,9 @@ use axum_token_auth::password::{hash_password, verify_password};
 use axum_token_auth::{
     AuthError, Claims, Key, RequireScope, ScopeGuardLayer, Sessions, TokenAuth, TokenAuthBuilder,
     TokenRequest,
-    http::{CookieSettings, DpopProof, InvalidRequest, require_json_content_type},
+    http::{
+        CookieSettings, DpopProof, InvalidRequest, ProtectedResource, require_json_content_type,
+    },
     scope,
     session::{TokenDelivery, user_agent},
     store::memory::{MemoryRefreshStore, MemoryRevocationStore},
@@ -151,26 +159,26 @@ pub(crate) async fn demo_app() -> Result<Router, Box<dyn std::error::Error>> {
     demo_app_with(&|name| std::env::var(name).ok()).await
 }
 
-/// [`demo_app`] served at `base` (its origin is the default of `DPOP_PUBLIC_ORIGIN`).
+/// [`demo_app`] served at `base` (the default of `DPOP_PUBLIC_ORIGIN` and `RESOURCE_URL`).
 async fn demo_app_at(base: &str) -> Result<Router, Box<dyn std::error::Error>> {
     let base = base.to_owned();
     demo_app_with(&move |name| {
         std::env::var(name)
             .ok()
-            .or_else(|| (name == "DPOP_PUBLIC_ORIGIN").then(|| base.clone()))
+            .or_else(|| matches!(name, "DPOP_PUBLIC_ORIGIN" | "RESOURCE_URL").then(|| base.clone()))
     })
     .await
 }
 
-/// [`demo_app`], with the `LEGACY_*` and `DPOP_*` variables read through `env` (tests
-/// pass their own).
+/// [`demo_app`], with the `LEGACY_*`, `DPOP_*` and `RESOURCE_URL` variables read
+/// through `env` (tests pass their own).
 pub(crate) async fn demo_app_with(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Router, Box<dyn std::error::Error>> {
     let legacy = legacy_issuers(env)?;
     let (revocation, refresh, replay) = open_stores().await?;
     let (dpop, dpop_required) = dpop_settings(env, replay)?;
-    let auth = build_auth(revocation, legacy, dpop)?;
+    let auth = build_auth(revocation, legacy, dpop, protected_resource(env))?;
     let users = demo_users()?;
     // A legacy format's refresh token (when one is configured) is exchanged for a new
     // session at its next refresh: users move over without logging in again.
@@ -212,6 +220,8 @@ pub(crate) async fn demo_app_with(
         .route("/auth/logout", sessions.logout_route())
         .merge(own_sessions)
         .merge(protected)
+        // RFC 9728: where clients find how to get a token for this API.
+        .merge(auth.web().resource_metadata_router())
         .with_state(state);
     Ok(app)
 }
@@ -339,12 +349,36 @@ fn random_secret() -> Vec<u8> {
         .collect()
 }
 
+/// This API as a protected resource (RFC 9728): `RESOURCE_URL`, by default `http://` +
+/// the listen address. It is the audience of external tokens without `OIDC_AUDIENCE`,
+/// and of our own without `JWT_AUDIENCE` (RFC 8707).
+fn protected_resource(env: &dyn Fn(&str) -> Option<String>) -> ProtectedResource {
+    let var = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let url = var("RESOURCE_URL").unwrap_or_else(|| {
+        format!(
+            "http://{}",
+            var("ADDR").unwrap_or_else(|| "127.0.0.1:3000".into())
+        )
+    });
+    ProtectedResource::new(url)
+        .name("axum-token-auth quickstart")
+        .scopes::<(UsersRead, UsersWrite)>()
+        .scopes_supported(["admin"])
+}
+
 fn build_auth(
     revocation: Arc<dyn SubjectRevocation>,
     legacy: Vec<LegacyIssuer>,
     dpop: Option<DpopSettings>,
+    resource: ProtectedResource,
 ) -> Result<TokenAuth, Box<dyn std::error::Error>> {
-    let mut builder = TokenAuthBuilder::from_env()?.revocation_store(revocation);
+    let mut builder = TokenAuthBuilder::from_env()?
+        .revocation_store(revocation)
+        .resource(resource);
     if let Some(d) = dpop {
         builder = builder.dpop(d);
     }
@@ -511,9 +545,8 @@ fn external_issuer() -> Result<Option<axum_token_auth::trust::Issuer>, Box<dyn s
         (Some(_), Some(_), _) => return Err("set OIDC_ISSUER or JWKS_URL, not both".into()),
         (None, None, _) => return Ok(None),
     };
-    let audiences = var("OIDC_AUDIENCE")
-        .map(list)
-        .ok_or("an external issuer needs OIDC_AUDIENCE (comma-separated audiences)")?;
+    // Without OIDC_AUDIENCE, the issuer's tokens must be minted for RESOURCE_URL.
+    let audiences = var("OIDC_AUDIENCE").map(list).unwrap_or_default();
     let claims = var("OIDC_SCOPE_CLAIMS")
         .map(list)
         .unwrap_or_else(|| vec!["scope".into()]);

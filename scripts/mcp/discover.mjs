@@ -2,7 +2,9 @@
 // axum-token-auth API with no configuration, as every MCP client does (MCP
 // authorization spec, 2025-06-18 and later):
 //
-//   1. it connects to SERVER_URL over Streamable HTTP without a token;
+//   1. MODE `transport`: it connects to SERVER_URL over Streamable HTTP without a token
+//      (an MCP endpoint: POST); MODE `auth`: a bare GET of SERVER_URL (any route behind
+//      the layer), whose 401 is handed to the SDK's `auth()` as the transport does;
 //   2. the SDK's own `auth()` reads `resource_metadata` from the 401's
 //      `WWW-Authenticate`, fetches the protected resource metadata (RFC 9728), picks the
 //      authorization server, fetches *its* metadata (RFC 8414 / OIDC discovery) and
@@ -12,29 +14,33 @@
 // Then, separately, `discoverOAuthProtectedResourceMetadata(SERVER_URL)` with no hint:
 // the SDK's well-known-path discovery (RFC 9728 §3.1 path insertion, root fallback).
 //
-// Usage: node discover.mjs SERVER_URL CLIENT_ID
+// Usage: node discover.mjs SERVER_URL CLIENT_ID [transport|auth]
 // Prints one JSON object: { challenge, authorizationUrl, error, wellKnown }.
 // Used by tests/it/resource_metadata.rs (run through scripts/test.sh: TEST_MCP_JS).
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
+  auth,
   discoverOAuthProtectedResourceMetadata,
   extractWWWAuthenticateParams,
 } from '@modelcontextprotocol/sdk/client/auth.js';
 
-const [serverUrl, clientId] = process.argv.slice(2);
+const [serverUrl, clientId, mode = 'transport'] = process.argv.slice(2);
 if (!serverUrl || !clientId) {
   console.error('usage: node discover.mjs SERVER_URL CLIENT_ID');
   process.exit(2);
 }
 
 // What a bare request gets: status and the parsed challenge, as the SDK reads it.
-const bare = await fetch(serverUrl, {
-  method: 'POST',
-  headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-  body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'ping' }),
-});
+const bare =
+  mode === 'transport'
+    ? await fetch(serverUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 0, method: 'ping' }),
+      })
+    : await fetch(serverUrl);
 const params = extractWWWAuthenticateParams(bare);
 const challenge = {
   status: bare.status,
@@ -64,13 +70,26 @@ const provider = {
 };
 
 let error = null;
-const client = new Client({ name: 'mcp-interop', version: '0.0.0' });
-try {
-  await client.connect(new StreamableHTTPClientTransport(new URL(serverUrl), { authProvider: provider }));
-  error = 'connected without a token';
-} catch (e) {
-  // UnauthorizedError after the redirect is the expected end of a first connection.
-  error = e?.constructor?.name === 'UnauthorizedError' ? null : String(e?.message ?? e);
+if (mode === 'transport') {
+  const client = new Client({ name: 'mcp-interop', version: '0.0.0' });
+  try {
+    await client.connect(new StreamableHTTPClientTransport(new URL(serverUrl), { authProvider: provider }));
+    error = 'connected without a token';
+  } catch (e) {
+    // UnauthorizedError after the redirect is the expected end of a first connection.
+    error = e?.constructor?.name === 'UnauthorizedError' ? null : String(e?.message ?? e);
+  }
+} else {
+  try {
+    const result = await auth(provider, {
+      serverUrl,
+      resourceMetadataUrl: params.resourceMetadataUrl,
+      scope: params.scope,
+    });
+    if (result !== 'REDIRECT') error = `auth() returned ${result}`;
+  } catch (e) {
+    error = String(e?.message ?? e);
+  }
 }
 
 let wellKnown = null;

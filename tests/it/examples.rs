@@ -12,7 +12,7 @@ use tokio::process::Command;
 use tokio_tungstenite::tungstenite::Message;
 
 /// The built example `name` (cargo builds every example before running tests).
-fn example(name: &str) -> PathBuf {
+pub(crate) fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap();
     let path = profile_dir.join("examples").join(name);
@@ -255,4 +255,37 @@ async fn the_quickstart_keeps_session_routes_to_its_own_tokens_and_revokes_any_t
     assert_eq!(body["error"], "invalid_request");
     let res = revoke(admin, json!({"nope": 1})).await;
     assert_eq!(res.status(), 400);
+}
+
+/// The quickstart binary on a free port with `env` (and a test `JWT_SECRET_KEY`), once
+/// `/health` answers: the child (killed on drop) and its base URL.
+pub(crate) async fn spawn_quickstart(env: &[(&str, String)]) -> (tokio::process::Child, String) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let mut cmd = Command::new(example("quickstart"));
+    cmd.env("ADDR", format!("127.0.0.1:{port}"))
+        .env(
+            "JWT_SECRET_KEY",
+            "quickstart-test-secret-0123456789-abcdefgh",
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().unwrap();
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while http.get(format!("{base}/health")).send().await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the quickstart did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, base)
 }

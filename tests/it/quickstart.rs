@@ -218,11 +218,11 @@ fn legacy_accept_until_reads_rfc_3339() {
     }
 }
 
-/// The quickstart's DPoP contract: `DPOP`, `DPOP_PUBLIC_ORIGIN`.
+/// The quickstart's DPoP contract: `DPOP`, `DPOP_PUBLIC_ORIGIN` (and `RESOURCE_URL`).
 async fn dpop_app(mode: &'static str) -> axum::Router {
     demo::demo_app_with(&move |name: &str| match name {
         "DPOP" => Some(mode.to_owned()),
-        "DPOP_PUBLIC_ORIGIN" => Some("http://quick.test".to_owned()),
+        "DPOP_PUBLIC_ORIGIN" | "RESOURCE_URL" => Some("http://quick.test".to_owned()),
         _ => None,
     })
     .await
@@ -328,5 +328,11 @@ async fn dpop_allowed_by_default_and_off_on_demand() {
     let token = body["access_token"].as_str().unwrap().to_owned();
     let (status, challenges, _) = call(&app, me_req("DPoP", &token, None)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(challenges, vec!["Bearer realm=\"api\"".to_owned()]);
+    assert_eq!(
+        challenges,
+        vec![
+            "Bearer realm=\"api\", resource_metadata=\"http://quick.test/.well-known/oauth-protected-resource\""
+                .to_owned()
+        ]
+    );
 }

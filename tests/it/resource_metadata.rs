@@ -357,10 +357,10 @@ fn mcp_script() -> PathBuf {
 }
 
 /// What the SDK did, as `discover.mjs` prints it.
-pub(crate) async fn mcp_discover(server_url: &str, client_id: &str) -> Value {
+pub(crate) async fn mcp_discover(server_url: &str, client_id: &str, mode: &str) -> Value {
     let out = tokio::process::Command::new(common::oidc::node_bin())
         .arg(mcp_script())
-        .args([server_url, client_id])
+        .args([server_url, client_id, mode])
         .output()
         .await
         .expect("node runs");
@@ -422,7 +422,7 @@ async fn the_mcp_sdk_finds_the_authorization_server_from_a_bare_401() {
     for path in ["", "/tenant1"] {
         let (resource, server) = mcp_server(&op, path).await;
         let metadata_url = ProtectedResource::new(&resource).metadata_url();
-        let seen = mcp_discover(&server, CLIENT_ID).await;
+        let seen = mcp_discover(&server, CLIENT_ID, "transport").await;
         assert_eq!(seen["error"], Value::Null, "{path}: {seen}");
         assert_eq!(seen["challenge"]["status"], 401, "{seen}");
         assert_eq!(
@@ -445,6 +445,59 @@ async fn the_mcp_sdk_finds_the_authorization_server_from_a_bare_401() {
             json!([op.issuer()])
         );
     }
+}
+
+/// The quickstart's contract: with `OIDC_ISSUER` and no `OIDC_AUDIENCE`, an MCP client
+/// finds the provider from a bare 401 of `/me`, and the provider's tokens are accepted
+/// when minted for `RESOURCE_URL` (default: the listen address), refused otherwise.
+#[cfg(feature = "oidc")]
+#[tokio::test]
+async fn an_mcp_client_finds_the_quickstart_s_provider_and_its_tokens_are_bound_to_resource_url() {
+    use common::oidc::{CLIENT_ID, OidcProvider, RESOURCE, TestKey};
+    let op = OidcProvider::start(&[TestKey::generate("qs-1")]).await;
+    let (_child, base) = crate::examples::spawn_quickstart(&[("OIDC_ISSUER", op.issuer())]).await;
+
+    let seen = mcp_discover(&format!("{base}/me"), CLIENT_ID, "auth").await;
+    assert_eq!(seen["error"], Value::Null, "{seen}");
+    assert_eq!(seen["challenge"]["status"], 401);
+    let metadata_url = format!("{base}/.well-known/oauth-protected-resource");
+    assert_eq!(
+        seen["challenge"]["resourceMetadataUrl"],
+        metadata_url.as_str()
+    );
+    let q = query(
+        seen["authorizationUrl"]
+            .as_str()
+            .expect("an authorization URL"),
+    );
+    assert_eq!(q["resource"], base);
+    assert_eq!(q["scope"], "users:read users:write admin");
+    assert_eq!(
+        seen["wellKnown"]["authorization_servers"],
+        json!([op.issuer()])
+    );
+
+    let http = reqwest::Client::new();
+    let me = |token: String| {
+        let http = http.clone();
+        let url = format!("{base}/me");
+        async move { http.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    let bound = op.client_credentials_token("users:read", &base).await;
+    let res = me(bound).await;
+    assert_eq!(res.status(), 200, "{:?}", res.text().await);
+    let other = op.client_credentials_token("users:read", RESOURCE).await;
+    let res = me(other).await;
+    assert_eq!(res.status(), 401);
+    let challenge = res.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"invalid_token\"")
+            && challenge.ends_with(&format!("resource_metadata=\"{metadata_url}\"")),
+        "{challenge}"
+    );
 }
 
 #[test]
