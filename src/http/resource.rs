@@ -8,40 +8,6 @@
 //! token from and the scopes to ask for, and asks for a token bound to the `resource`
 //! (RFC 8707). The same identifier is the audience the handle requires by default: what
 //! the document announces and what the layer accepts cannot drift apart.
-//!
-//! ```
-//! use axum::{Router, routing::get};
-//! use axum_token_auth::{Claims, TokenAuth, TokenRequest, http::ProtectedResource, scope};
-//!
-//! scope! {
-//!     pub OrdersRead = "orders:read";
-//!     pub OrdersWrite = "orders:write";
-//! }
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let auth = TokenAuth::builder()
-//!     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
-//!     .resource(
-//!         ProtectedResource::new("https://api.example.com/tenant1")
-//!             .name("Orders API")
-//!             .scopes::<(OrdersRead, OrdersWrite)>(),
-//!     )
-//!     .build()?;
-//! let app: Router = Router::new()
-//!     .route("/orders", get(|c: Claims| async move { c.sub.clone() }))
-//!     .layer(auth.layer())
-//!     // GET /.well-known/oauth-protected-resource/tenant1 (RFC 9728 §3.1)
-//!     .merge(auth.web().resource_metadata_router());
-//!
-//! let resource = auth.web().protected_resource().unwrap();
-//! assert_eq!(
-//!     resource.metadata_url(),
-//!     "https://api.example.com/.well-known/oauth-protected-resource/tenant1"
-//! );
-//! // Audience binding by default: our own tokens are minted for the resource.
-//! let token = auth.issue_access(&TokenRequest::new("alice"))?;
-//! # let _ = (app, token); Ok(()) }
-//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -67,6 +33,40 @@ pub const RESOURCE_METADATA_SEGMENT: &str = "/.well-known/oauth-protected-resour
 /// what its metadata document says beyond what the handle already knows. Set with
 /// [`TokenAuthBuilder::resource`](crate::TokenAuthBuilder::resource); served by
 /// [`Web::resource_metadata_router`](crate::http::Web::resource_metadata_router).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use axum_token_auth::{Claims, TokenAuth, TokenRequest, http::ProtectedResource, scope};
+///
+/// scope! {
+///     pub OrdersRead = "orders:read";
+///     pub OrdersWrite = "orders:write";
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let auth = TokenAuth::builder()
+///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+///     .resource(
+///         ProtectedResource::new("https://api.example.com/tenant1")
+///             .name("Orders API")
+///             .scopes::<(OrdersRead, OrdersWrite)>(),
+///     )
+///     .build()?;
+/// let app: Router = Router::new()
+///     .route("/orders", get(|c: Claims| async move { c.sub.clone() }))
+///     .layer(auth.layer())
+///     // GET /.well-known/oauth-protected-resource/tenant1 (RFC 9728 §3.1)
+///     .merge(auth.web().resource_metadata_router());
+///
+/// let resource = auth.web().protected_resource().unwrap();
+/// assert_eq!(
+///     resource.metadata_url(),
+///     "https://api.example.com/.well-known/oauth-protected-resource/tenant1"
+/// );
+/// // Audience binding by default: our own tokens are minted for the resource.
+/// let token = auth.issue_access(&TokenRequest::new("alice"))?;
+/// # let _ = (app, token); Ok(()) }
+/// ```
 ///
 /// The document is derived from the configuration, never written twice:
 ///

@@ -30,7 +30,8 @@
 //! | `JWT_SECRET_KEY` | unset: a random secret, with a warning that tokens won't survive a restart |
 //! | `COOKIE_SECURE=false` | development only: cookies without `Secure` and without name prefixes (see [sessions](super::sessions#cookies-over-plain-http)) |
 //! | `STORE` | `redis`, `redis-cluster` or `postgres` (default: in memory); with `REDIS_URL`, `REDIS_CLUSTER_NODES`, `DATABASE_URL`, optional `POSTGRES_SCHEMA` (see [stores](super::stores)) |
-//! | `OIDC_ISSUER`, or `JWKS_URL` + `JWKS_ISSUER`; `OIDC_AUDIENCE`, `OIDC_SCOPE_CLAIMS` | trust an external issuer (feature `oidc`; see [identity providers](super::identity_providers#in-the-quickstart)) |
+//! | `RESOURCE_URL` | the resource identifier (RFC 9728; default `http://` + the listen address): metadata at its well-known location, named in every 401, and the audience of our tokens (unless `JWT_AUDIENCE`) and of external ones (unless `OIDC_AUDIENCE`); see [mcp](super::mcp) |
+//! | `OIDC_ISSUER`, or `JWKS_URL` + `JWKS_ISSUER`; `OIDC_AUDIENCE` (default `RESOURCE_URL`), `OIDC_SCOPE_CLAIMS` | trust an external issuer (feature `oidc`; see [identity providers](super::identity_providers#in-the-quickstart)) |
 //! | `DPOP` | `off`, `allowed` (default) or `required`: DPoP-bound tokens on login and refresh with a proof, `Authorization: DPoP` on the API (see [dpop](super::dpop)) |
 //! | `DPOP_NONCE=true` | server nonces; secret `DPOP_NONCE_SECRET`, else `JWT_SECRET_KEY`, else random (one instance) |
 //! | `DPOP_PUBLIC_ORIGIN` | the origin of proofs' `htu` (default `http://` + the listen address) |

@@ -9,6 +9,7 @@
 //! | [`wire_format`] | the tokens' header and claims, the scope grammar: for services in other languages |
 //! | [`identity_providers`] | trusting Keycloak, Auth0, Entra ID, Cognito, Google: selection, live key sets, presets, limits |
 //! | [`dpop`] | sender-constrained tokens: DPoP issued and verified, certificate-bound tokens |
+//! | [`mcp`] | an MCP server (or any API clients discover): protected resource metadata, audience binding, scopes |
 //! | [`sessions`] | login, refresh with rotation and reuse detection, logout, token delivery, the cookie flow with curl |
 //! | [`stores`] | memory, Redis (and Redis Cluster, failover), PostgreSQL in operation: consistency across instances, outages, bounds |
 //! | [`cache`] | the verified-token cache: why a hit is safe (the collision argument), bounds, S3-FIFO |
@@ -24,6 +25,7 @@ pub mod configuration;
 pub mod dpop;
 pub mod identity_providers;
 pub mod layer;
+pub mod mcp;
 pub mod metrics;
 pub mod migration;
 pub mod performance;

@@ -71,7 +71,9 @@ impl Default for RefreshPolicy {
 ///   A key of one issuer never verifies a token claiming another, and an external
 ///   issuer's keys never appear in [`TokenAuth::jwks`](crate::TokenAuth::jwks).
 /// * **Audience** is required: a provider's ID tokens (audience = a client id) must
-///   never pass as access tokens for this API.
+///   never pass as access tokens for this API. Given none, the issuer takes the
+///   resource identifier of [`TokenAuthBuilder::resource`](crate::TokenAuthBuilder::resource)
+///   (RFC 8707 audience binding); without either, the build fails.
 /// * **Kinds.** `typ` may be `at+jwt` (RFC 9068), `JWT` or absent (what Keycloak, Auth0,
 ///   Entra ID and Cognito send); [`require_at_jwt`](Self::require_at_jwt) narrows it.
 ///   Any other `typ` (a refresh, ID or logout token type) is refused. External tokens
@@ -553,7 +555,9 @@ impl Issuer {
         };
         crate::token::error::check_text("issuer", &self.iss)?;
         if self.audiences.is_empty() {
-            return Err(bad("an external issuer needs at least one audience"));
+            return Err(bad(
+                "an external issuer needs at least one audience (Issuer::audience, or TokenAuthBuilder::resource)",
+            ));
         }
         for a in &self.audiences {
             crate::token::error::check_text("audience", a)?;

@@ -33,7 +33,9 @@
 //! | Cognito | [`Issuer::cognito`]`(region, pool)` | `https://cognito-idp.{region}.amazonaws.com/{pool}` | `scope`, `cognito:groups` as `group:*` | audience claim `client_id`, `token_use` must be `access` |
 //! | Google | [`Issuer::google`]`()` | `https://accounts.google.com` | none | ID tokens minted for the service (access tokens are opaque) |
 //!
-//! Every preset still needs [`Issuer::audience`].
+//! Every preset still needs an audience: [`Issuer::audience`], or the resource identifier
+//! of [`TokenAuthBuilder::resource`](crate::TokenAuthBuilder::resource), which an issuer
+//! given none requires (RFC 8707).
 //!
 //! ## Our own keyring, live
 //!
