@@ -101,7 +101,11 @@ macro_rules! step_up {
                     }
                     $acr
                 }),+)?];
-                const MAX_AGE: ::core::option::Option<u64> = $crate::__step_up_max_age!($($age)?);
+                const MAX_AGE: ::core::option::Option<u64> = {
+                    let max_age: ::core::option::Option<u64> = ::core::option::Option::None;
+                    $(let max_age = ::core::option::Option::Some($age);)?
+                    max_age
+                };
             }
             const _: () = {
                 if <$name as $crate::token::StepUpPolicy>::ACR.is_empty()
@@ -111,17 +115,6 @@ macro_rules! step_up {
                 }
             };
         )+
-    };
-}
-
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __step_up_max_age {
-    () => {
-        ::core::option::Option::None
-    };
-    ($age:literal) => {
-        ::core::option::Option::Some($age)
     };
 }
 
