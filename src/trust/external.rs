@@ -369,4 +369,23 @@ mod tests {
             "the token's own acr never stands in"
         );
     }
+
+    /// The presets themselves (built without a runtime: nothing is fetched).
+    #[cfg(feature = "oidc")]
+    #[test]
+    fn the_entra_preset_reads_acrs_and_keycloak_its_acr() {
+        let entra = issuer(Issuer::entra("8eaef023-2b34-4da1-9baa-8bc8c9d6a490").audience("api"));
+        let c = normalized(
+            &entra,
+            json!({"acr": "1", "acrs": ["c1", "c2"], "tid": "t"}),
+        );
+        assert_eq!(c["acr"], "c1 c2");
+        assert_eq!(c["tenant"], "t");
+        let keycloak = issuer(Issuer::keycloak("https://sso.example", "r").audience("api"));
+        let c = normalized(
+            &keycloak,
+            json!({"typ": "Bearer", "acr": "gold", "acrs": ["c1"]}),
+        );
+        assert_eq!(c["acr"], "gold");
+    }
 }
