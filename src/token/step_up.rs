@@ -102,9 +102,10 @@ macro_rules! step_up {
                     $acr
                 }),+)?];
                 const MAX_AGE: ::core::option::Option<u64> = {
-                    let max_age: ::core::option::Option<u64> = ::core::option::Option::None;
-                    $(let max_age = ::core::option::Option::Some($age);)?
-                    max_age
+                    // `None`, then `Some(max_age)` when given: the last one.
+                    let given: &[::core::option::Option<u64>] =
+                        &[::core::option::Option::None $(, ::core::option::Option::Some($age))?];
+                    given[given.len() - 1]
                 };
             }
             const _: () = {

@@ -271,7 +271,10 @@ impl TrustedIssuer {
             Some(amr) => claims.insert("amr".into(), Value::Array(amr)),
             None => claims.remove("amr"),
         };
-        if !claims.get("auth_time").is_none_or(|t| t.as_u64().is_some()) {
+        if claims
+            .get("auth_time")
+            .is_some_and(|t| t.as_u64().is_none())
+        {
             claims.remove("auth_time");
         }
     }
