@@ -123,4 +123,5 @@ pub struct ReadmeDoctests;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::token::scope::check_scope;
+    pub use crate::token::step_up::check_acr;
 }

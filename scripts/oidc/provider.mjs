@@ -112,6 +112,12 @@
 //            "iss":"http://127.0.0.1:38065"}
 //   Same issuer and signing key as the access tokens, but `typ: JWT`, `aud` =
 //   the client id, exp = iat + 3600, and no `scope`, `client_id` or `jti`.
+//   GET /admin/user_token?sub=USER[&acr=ACR][&amr=M1+M2][&scope=S]
+//                        the same genuine authorization code flow, with the
+//                        resource indicator urn:test:api (so the access token is
+//                        a JWT) and a login that reports `acr`/`amr` (see STEP-UP
+//                        below). Answers {"access_token" (JWT), "id_token",
+//                        "token_response"}.
 
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
@@ -150,6 +156,39 @@ const dpopClients = [{
 }];
 const dpopFeatures = { dPoP: { enabled: true } };
 // --- end of DPoP ---------------------------------------------------------------
+
+// --- STEP-UP (RFC 9470; tests/it/step_up.rs) -------------------------------------
+// A user's JWT access token (authorization code flow, /admin/user_token) carries
+// what the login reported: `auth_time` (the login's time, always), `acr` and `amr`
+// (when the login said). oidc-provider keeps them on the authorization code; the
+// extraTokenClaims hook copies them into access tokens minted from a code (or a
+// refresh token). Client-credentials tokens get nothing (nobody authenticated).
+// The login that reports acr/amr: a POST to the login interaction with the headers
+// `x-test-acr` (and `x-test-amr`, space-separated) is finished here, as an identity
+// provider's MFA step would finish it, instead of by devInteractions (which reports
+// neither). A real access token observed with oidc-provider 8.8.1:
+//   {"jti","sub":"alice","iat","exp","scope":"users:read","client_id":"test-client",
+//    "iss","aud":"urn:test:api","acr":"mfa","amr":["pwd","otp"],"auth_time":<login>}
+function stepUpTokenClaims(ctx) {
+  const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+  if (!source) return undefined;
+  return { acr: source.acr, amr: source.amr, auth_time: source.authTime };
+}
+
+async function stepUpLogin(ctx) {
+  const acr = ctx.get('x-test-acr');
+  if (ctx.method !== 'POST' || !acr || !/^\/interaction\/[^/]+$/.test(ctx.path)) return false;
+  const chunks = [];
+  for await (const c of ctx.req) chunks.push(c);
+  const body = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const amr = ctx.get('x-test-amr');
+  await provider.interactionFinished(ctx.req, ctx.res, {
+    login: { accountId: body.get('login'), acr, ...(amr ? { amr: amr.split(' ') } : {}) },
+  }, { mergeWithLastSubmission: false });
+  ctx.respond = false;
+  return true;
+}
+// --- end of STEP-UP ------------------------------------------------------------
 
 const { values: args } = parseArgs({
   options: {
@@ -282,6 +321,7 @@ const provider = new Provider(issuer, {
       }),
     },
   },
+  extraTokenClaims: stepUpTokenClaims,
   // the devInteractions login form takes any login name as the account id
   findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
@@ -346,7 +386,7 @@ async function step(jar, url, init = {}) {
   return res;
 }
 
-async function genuineIdToken(sub, nonce) {
+async function genuineIdToken(sub, nonce, stepUp = {}) {
   const jar = new Map();
   const verifier = crypto.randomBytes(32).toString('base64url');
   const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
@@ -355,12 +395,13 @@ async function genuineIdToken(sub, nonce) {
   auth.search = new URLSearchParams({
     client_id: CLIENT_ID,
     response_type: 'code',
-    scope: 'openid',
+    scope: stepUp.scope ? `openid ${stepUp.scope}` : 'openid',
     redirect_uri: redirectUri,
     state,
     nonce,
     code_challenge: challenge,
     code_challenge_method: 'S256',
+    ...(stepUp.resource ? { resource: stepUp.resource } : {}),
   }).toString();
 
   let res = await step(jar, auth);
@@ -391,9 +432,12 @@ async function genuineIdToken(sub, nonce) {
         body.set('login', sub);
         body.set('password', 'any');
       }
+      const loginHeaders = prompt === 'login' && stepUp.acr
+        ? { 'x-test-acr': stepUp.acr, ...(stepUp.amr ? { 'x-test-amr': stepUp.amr } : {}) }
+        : {};
       res = await step(jar, location, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', ...loginHeaders },
         body: body.toString(),
       });
     } else {
@@ -413,6 +457,7 @@ async function genuineIdToken(sub, nonce) {
       code,
       redirect_uri: redirectUri,
       code_verifier: verifier,
+      ...(stepUp.resource ? { resource: stepUp.resource } : {}),
     }).toString(),
   });
   let tokenResponse;
@@ -446,6 +491,23 @@ provider.use(async (ctx, next) => {
       ctx.status = 500;
       ctx.body = { error: String(err.message ?? err) };
     }
+  } else if (path === '/admin/user_token' && ctx.method === 'GET') {
+    ctx.set('cache-control', 'no-store');
+    const options = {
+      resource: 'urn:test:api',
+      scope: String(ctx.query.scope || 'users:read'),
+      acr: ctx.query.acr ? String(ctx.query.acr) : undefined,
+      amr: ctx.query.amr ? String(ctx.query.amr) : undefined,
+    };
+    try {
+      const tr = await genuineIdToken(String(ctx.query.sub || 'test-user'), crypto.randomBytes(8).toString('base64url'), options);
+      ctx.body = { access_token: tr.access_token, id_token: tr.id_token, token_response: tr };
+    } catch (err) {
+      ctx.status = 500;
+      ctx.body = { error: String(err.message ?? err) };
+    }
+  } else if (await stepUpLogin(ctx)) {
+    // finished here (STEP-UP block)
   } else if (path.startsWith('/admin/')) {
     ctx.status = 404;
     ctx.body = { error: 'no such admin route' };

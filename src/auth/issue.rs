@@ -13,6 +13,7 @@ use crate::token::issue::{
     IssueError, IssuedToken, MAX_ID_LEN, Payload, TokenPair, TokenRequest, check_id, random_id,
 };
 use crate::token::scope::ScopeSet;
+use crate::token::step_up::check_acr;
 
 impl TokenAuth {
     /// Issues an access token (`typ: at+jwt`).
@@ -88,6 +89,12 @@ impl TokenAuth {
             check_id("tenant", t)?;
         }
         let scope = ScopeSet::try_from_iter(&request.scopes)?;
+        if let Some(acr) = &request.acr {
+            check_acr(acr)?;
+        }
+        for m in &request.amr {
+            check_acr(m)?;
+        }
         let (default_ttl, (min, max)) = match kind {
             TokenKind::Access => (settings.access_ttl, ACCESS_TTL_RANGE),
             TokenKind::Refresh => (settings.refresh_ttl, REFRESH_TTL_RANGE),
@@ -120,6 +127,16 @@ impl TokenAuth {
             _ => None,
         };
         let iat = self.verifier().clock.now();
+        // An authentication after the token's issue: refused beyond the clock skew we
+        // allow, else written as the issue time (a clock stepping back between the
+        // login's stamp and the signing must not fail the login).
+        if request
+            .auth_time
+            .is_some_and(|t| t > iat.saturating_add(policy.leeway))
+        {
+            return Err(IssueError::AuthTimeInFuture);
+        }
+        let auth_time = request.auth_time.map(|t| t.min(iat));
         let exp = iat + ttl.as_secs();
         let payload = Payload {
             sub: &request.subject,
@@ -135,6 +152,9 @@ impl TokenAuth {
             csrf: request.csrf.as_deref(),
             generation: request.generation,
             cnf: request.cnf.as_ref(),
+            acr: request.acr.as_deref(),
+            amr: &request.amr,
+            auth_time,
             custom,
         };
         let token = self.sign(kind, &payload)?;

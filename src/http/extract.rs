@@ -39,7 +39,7 @@ impl AuthRejection {
         &self.error
     }
 
-    fn new(error: AuthError, ctx: Option<&AuthContext>) -> Self {
+    pub(crate) fn new(error: AuthError, ctx: Option<&AuthContext>) -> Self {
         AuthRejection {
             error,
             rendering: ctx.map(|c| c.rendering.clone()),
@@ -70,7 +70,7 @@ impl IntoResponse for AuthRejection {
     }
 }
 
-fn context(parts: &Parts) -> Result<&AuthContext, AuthRejection> {
+pub(crate) fn context(parts: &Parts) -> Result<&AuthContext, AuthRejection> {
     context_in(&parts.extensions)
 }
 

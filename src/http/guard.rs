@@ -140,13 +140,10 @@ impl ScopeGuardLayer {
         req: &Request<B>,
     ) -> Result<(), Box<Response<ResBody>>> {
         let Some(ctx) = req.extensions().get::<AuthContext>() else {
-            let error =
-                AuthError::Misconfigured("ScopeGuardLayer needs a TokenAuthLayer in front of it");
-            return Err(Box::new(if grpc::is_grpc(req.headers()) {
-                grpc::refusal(error, crate::http::rfc6750::DEFAULT_REALM)
-            } else {
-                Rendering::render_fallback(error).map(ResBody::from_refusal)
-            }));
+            return Err(Box::new(no_layer(
+                req,
+                "ScopeGuardLayer needs a TokenAuthLayer in front of it",
+            )));
         };
         let Some(claims) = &ctx.claims else {
             return Err(Box::new(refusal(
@@ -183,6 +180,20 @@ impl ScopeGuardLayer {
     }
 }
 
+/// The refusal of a guard layer with no [`TokenAuthLayer`](crate::TokenAuthLayer) in
+/// front of it: 500, rendered by default (or as a gRPC status).
+pub(crate) fn no_layer<B, ResBody: RefusalBody>(
+    req: &Request<B>,
+    detail: &'static str,
+) -> Response<ResBody> {
+    let error = AuthError::Misconfigured(detail);
+    if grpc::is_grpc(req.headers()) {
+        grpc::refusal(error, crate::http::rfc6750::DEFAULT_REALM)
+    } else {
+        Rendering::render_fallback(error).map(ResBody::from_refusal)
+    }
+}
+
 impl<S> Layer<S> for ScopeGuardLayer {
     type Service = ScopeGuard<S>;
     fn layer(&self, inner: S) -> Self::Service {
@@ -215,15 +226,25 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         match self.layer.check(&req) {
-            Ok(()) => GuardFuture {
-                state: GuardState::Inner {
-                    future: self.inner.call(req),
-                },
-            },
-            Err(response) => GuardFuture {
-                state: GuardState::Refused {
-                    response: Some(Ok(*response)),
-                },
+            Ok(()) => GuardFuture::inner(self.inner.call(req)),
+            Err(response) => GuardFuture::refused(Ok(*response)),
+        }
+    }
+}
+
+impl<F: Future> GuardFuture<F> {
+    /// The guard let the request through: the inner service's future.
+    pub(crate) fn inner(future: F) -> Self {
+        GuardFuture {
+            state: GuardState::Inner { future },
+        }
+    }
+
+    /// The guard refused the request: its refusal, as the inner service's output.
+    pub(crate) fn refused(response: F::Output) -> Self {
+        GuardFuture {
+            state: GuardState::Refused {
+                response: Some(response),
             },
         }
     }

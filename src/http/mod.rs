@@ -85,6 +85,29 @@
 //! `Server::builder().layer(auth.layer()).layer(ScopeGuardLayer::all(["admin"])?)`),
 //! and refuses gRPC requests with a gRPC status (7 `PERMISSION_DENIED`).
 //!
+//! ## Step-up (RFC 9470)
+//!
+//! [`StepUpLayer`] (configured at run time) and [`RequireStepUp<P>`] (a policy declared
+//! with [`step_up!`](crate::step_up!)) require a stronger (`acr`) or more recent
+//! (`auth_time`) authentication, and refuse with 401 `insufficient_user_authentication`
+//! naming what is missing (see the [step-up recipe](crate::manual::step_up)).
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum::{Router, routing::{get, post}};
+//! use axum_token_auth::{TokenAuth, http::{RequireStepUp, StepUpLayer}, step_up};
+//!
+//! step_up!(pub RecentMfa = acr ["mfa"], max_age 300);
+//!
+//! let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+//! let app: Router = Router::new()
+//!     .route("/sensitive", get(|| async { "ok" }))
+//!     .route_layer(StepUpLayer::acr(["mfa"])?.max_age(Duration::from_secs(300)))
+//!     .route("/transfer", post(|_: RequireStepUp<RecentMfa>| async { "sent" }))
+//!     .layer(auth.layer());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## Cookies
 //!
 //! Cookie settings and the `Set-Cookie` headers that carry tokens to browsers.
@@ -199,6 +222,7 @@ pub mod openapi;
 pub(crate) mod resource;
 pub(crate) mod rfc6750;
 pub(crate) mod settings;
+pub(crate) mod step_up;
 pub(crate) mod web;
 pub(crate) mod websocket;
 
@@ -217,4 +241,5 @@ pub use rfc6750::{
     AuthError, DEFAULT_REALM, DPOP_NONCE, ErrorRenderer, InvalidRequest, JsonErrorRenderer,
     RefusalBody,
 };
+pub use step_up::{RequireStepUp, StepUpGuard, StepUpLayer};
 pub use web::Web;

@@ -82,6 +82,26 @@ pub enum AuthError {
         /// The scopes required, space-separated (as in the `scope` attribute).
         required: Cow<'static, str>,
     },
+    /// The token is valid but its authentication is too weak or too old for the
+    /// resource (RFC 9470 step-up): 401 `insufficient_user_authentication` (never 403),
+    /// the challenge naming what a new authentication must meet, so the client can ask
+    /// its authorization server for it:
+    /// `Bearer realm="api", error="insufficient_user_authentication",
+    /// error_description="…", acr_values="mfa phr", max_age=300`.
+    ///
+    /// `acr_values` (space-separated, in order of preference) is left out of the
+    /// challenge when it is outside the safe grammar (as `scope` is for
+    /// [`InsufficientScope`](Self::InsufficientScope)); the guards that raise this error
+    /// check their values when configured. Raised by
+    /// [`StepUpLayer`](crate::http::StepUpLayer) and
+    /// [`RequireStepUp`](crate::http::RequireStepUp).
+    #[error("insufficient user authentication")]
+    InsufficientUserAuthentication {
+        /// The accepted authentication context classes (`acr_values`), space-separated.
+        acr_values: Option<Cow<'static, str>>,
+        /// The maximum age of the authentication, in seconds (`max_age`).
+        max_age: Option<u64>,
+    },
     /// A login was refused (wrong user name or password): 401 with a bare challenge and
     /// the OAuth 2.0 code `invalid_grant` in the body.
     #[error("invalid credentials")]
@@ -170,7 +190,8 @@ impl AuthError {
             | AuthError::InvalidCredentials
             | AuthError::InvalidToken(_)
             | AuthError::InvalidDpopProof(_)
-            | AuthError::UseDpopNonce { .. } => StatusCode::UNAUTHORIZED,
+            | AuthError::UseDpopNonce { .. }
+            | AuthError::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(InvalidRequest::CsrfMismatch | InvalidRequest::CrossSite) => {
                 StatusCode::FORBIDDEN
             }
@@ -203,6 +224,9 @@ impl AuthError {
             } => Some("use_dpop_nonce"),
             AuthError::DpopTokenRequest { .. } => Some("invalid_dpop_proof"),
             AuthError::InsufficientScope { .. } => Some("insufficient_scope"),
+            AuthError::InsufficientUserAuthentication { .. } => {
+                Some("insufficient_user_authentication")
+            }
             AuthError::StoreUnavailable | AuthError::KeysUnavailable => {
                 Some("temporarily_unavailable")
             }
@@ -217,6 +241,9 @@ impl AuthError {
             AuthError::InvalidCredentials => "wrong user name or password".into(),
             AuthError::InsufficientScope { .. } => {
                 "the token does not grant the required scope".into()
+            }
+            AuthError::InsufficientUserAuthentication { .. } => {
+                "a stronger or more recent authentication is required".into()
             }
             AuthError::StoreUnavailable => {
                 "the token store is unavailable, try again shortly".into()
@@ -274,6 +301,13 @@ impl AuthError {
                 if is_scope_list(required) {
                     v.push_str(&format!(", scope=\"{required}\""));
                 }
+            }
+            AuthError::InsufficientUserAuthentication { .. } => {
+                v.push_str(&format!(
+                    ", error=\"insufficient_user_authentication\", error_description=\"{}\"",
+                    self.description()
+                ));
+                self.push_step_up_attributes(&mut v);
             }
             _ => {
                 v.push_str(&format!(
@@ -345,6 +379,7 @@ impl AuthError {
                 ", error=\"{code}\", error_description=\"{}\"",
                 self.description()
             ));
+            self.push_step_up_attributes(&mut d);
         }
         // `Bearer` first where it is accepted: clients that read one challenge keep
         // reading the one they always did.
@@ -374,14 +409,35 @@ impl AuthError {
     }
 }
 
+impl AuthError {
+    /// RFC 9470 §3: `acr_values="…"` (when within the grammar) and `max_age=…` of an
+    /// [`InsufficientUserAuthentication`](AuthError::InsufficientUserAuthentication)
+    /// challenge; nothing for any other error.
+    fn push_step_up_attributes(&self, v: &mut String) {
+        if let AuthError::InsufficientUserAuthentication {
+            acr_values,
+            max_age,
+        } = self
+        {
+            if let Some(acr) = acr_values.as_deref().filter(|a| is_scope_list(a)) {
+                v.push_str(&format!(", acr_values=\"{acr}\""));
+            }
+            if let Some(age) = max_age {
+                v.push_str(&format!(", max_age={age}"));
+            }
+        }
+    }
+}
+
 impl From<InvalidToken> for AuthError {
     fn from(e: InvalidToken) -> Self {
         AuthError::InvalidToken(e)
     }
 }
 
-/// Whether `s` is a space-separated list of RFC 6750 scope tokens.
-fn is_scope_list(s: &str) -> bool {
+/// Whether `s` is a space-separated list of RFC 6750 scope tokens (the grammar of
+/// RFC 9470 `acr_values` too).
+pub(crate) fn is_scope_list(s: &str) -> bool {
     !s.is_empty()
         && s.split(' ').all(|t| {
             !t.is_empty()
@@ -724,6 +780,75 @@ mod tests {
         let v = v.to_str().unwrap();
         assert!(v.contains("error=\"insufficient_scope\""), "{v}");
         assert!(v.contains("scope=\"users:write\""), "{v}");
+    }
+
+    #[test]
+    fn insufficient_user_authentication_is_a_401_challenge_with_acr_values_and_max_age() {
+        let e = AuthError::InsufficientUserAuthentication {
+            acr_values: Some("mfa phr".into()),
+            max_age: Some(300),
+        };
+        assert_eq!(e.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(e.error_code(), Some("insufficient_user_authentication"));
+        assert_eq!(
+            e.www_authenticate("api").unwrap(),
+            "Bearer realm=\"api\", error=\"insufficient_user_authentication\", error_description=\"a stronger or more recent authentication is required\", acr_values=\"mfa phr\", max_age=300"
+        );
+        let age_only = AuthError::InsufficientUserAuthentication {
+            acr_values: None,
+            max_age: Some(60),
+        };
+        assert!(
+            age_only
+                .www_authenticate("api")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .ends_with("required\", max_age=60")
+        );
+    }
+
+    #[test]
+    fn acr_values_outside_the_grammar_never_reach_the_challenge() {
+        let injected = AuthError::InsufficientUserAuthentication {
+            acr_values: Some("mfa\", error=\"none".into()),
+            max_age: None,
+        };
+        let v = injected.www_authenticate("api").unwrap();
+        assert_eq!(
+            v,
+            "Bearer realm=\"api\", error=\"insufficient_user_authentication\", error_description=\"a stronger or more recent authentication is required\""
+        );
+    }
+
+    #[test]
+    fn with_dpop_only_the_step_up_attributes_go_on_the_dpop_challenge() {
+        let e = AuthError::InsufficientUserAuthentication {
+            acr_values: Some("mfa".into()),
+            max_age: Some(300),
+        };
+        let both = DpopChallenge {
+            algs: "ES256".into(),
+            bearer: true,
+        };
+        let c = e.challenges("api", &both);
+        assert_eq!(c.len(), 2);
+        assert!(
+            c[0].to_str()
+                .unwrap()
+                .ends_with("acr_values=\"mfa\", max_age=300")
+        );
+        assert_eq!(c[1], "DPoP algs=\"ES256\"");
+        let dpop_only = DpopChallenge {
+            algs: "ES256".into(),
+            bearer: false,
+        };
+        let c = e.challenges("api", &dpop_only);
+        assert_eq!(c.len(), 1);
+        assert_eq!(
+            c[0],
+            "DPoP algs=\"ES256\", error=\"insufficient_user_authentication\", error_description=\"a stronger or more recent authentication is required\", acr_values=\"mfa\", max_age=300"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! | [`dpop`] | sender-constrained tokens: DPoP issued and verified, certificate-bound tokens |
 //! | [`mcp`] | an MCP server (or any API clients discover): protected resource metadata, audience binding, scopes |
 //! | [`sessions`] | login, refresh with rotation and reuse detection, logout, token delivery, the cookie flow with curl |
+//! | [`step_up`] | step-up authentication (RFC 9470): `acr` and maximum-age guards, the challenge, second factors in sessions, providers' claims |
 //! | [`stores`] | memory, Redis (and Redis Cluster, failover), PostgreSQL in operation: consistency across instances, outages, bounds |
 //! | [`cache`] | the verified-token cache: why a hit is safe (the collision argument), bounds, S3-FIFO |
 //! | [`layer`] | optional routes, one error path, gRPC (tonic), WebSockets |
@@ -31,6 +32,7 @@ pub mod migration;
 pub mod performance;
 pub mod security;
 pub mod sessions;
+pub mod step_up;
 pub mod stores;
 pub mod testing;
 pub mod wire_format;

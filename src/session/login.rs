@@ -119,9 +119,31 @@ impl Sessions {
 
     /// [`login`](Self::login) with the session's metadata (user agent, device name, IP),
     /// shown in session lists; each value is cut to 256 characters.
+    ///
+    /// **Authentication context.** A login is an authentication: its tokens carry
+    /// `auth_time` = now unless the request sets one
+    /// ([`TokenRequest::auth_time`]), and the `acr`/`amr` the request sets
+    /// ([`TokenRequest::acr`], [`TokenRequest::amr`]: how the application checked the
+    /// user). Refreshes keep all three; a completed second factor raises them
+    /// ([`Sessions::mark_second_factor`]).
     pub async fn login_with(
         &self,
         request: &TokenRequest,
+        info: &SessionInfo,
+    ) -> Result<LoginSession, SessionError> {
+        let now = self.inner.auth.now();
+        let mut request = request.clone();
+        if request.auth_time.is_none() {
+            request.auth_time = Some(now);
+        }
+        self.start_session(request, info).await
+    }
+
+    /// Starts a session for `request` as it is (an exchange of a legacy refresh token
+    /// starts one without `auth_time`: nobody authenticated now).
+    pub(super) async fn start_session(
+        &self,
+        request: TokenRequest,
         info: &SessionInfo,
     ) -> Result<LoginSession, SessionError> {
         let s = &self.inner;
@@ -138,7 +160,7 @@ impl Sessions {
                 SessionError::RevocationUnavailable
             })?
             .generation;
-        let mut request = request.clone();
+        let mut request = request;
         request.family = Some(session_id.clone());
         request.generation = Some(generation);
         request.csrf = Some(digest_bytes(csrf.as_bytes()));

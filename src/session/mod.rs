@@ -68,6 +68,7 @@ mod logout;
 mod manage;
 mod refresh;
 pub(crate) mod routes;
+mod second_factor;
 mod sessions;
 
 pub use builder::{DEFAULT_GRACE, DEFAULT_SESSION_LIFETIME, SessionsBuilder};
@@ -75,4 +76,5 @@ pub use error::SessionError;
 pub use hooks::{NoHooks, RefreshDecision, SessionEvent, SessionHooks, SuccessorClaims};
 pub use login::{LoginSession, SessionInfo};
 pub use routes::{PresentedRefresh, RefreshRequest, TokenDelivery, user_agent};
+pub use second_factor::SecondFactor;
 pub use sessions::Sessions;

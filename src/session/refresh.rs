@@ -10,6 +10,7 @@ use crate::http::DpopProof;
 use crate::session::error::SessionError;
 use crate::session::hooks::{RefreshDecision, SessionEvent, SuccessorClaims};
 use crate::session::login::LoginSession;
+use crate::session::second_factor::SecondFactor;
 use crate::session::sessions::{Sessions, short, store_failed};
 use crate::store::{RotateOutcome, Rotation, Successor, TokenDigest};
 use crate::token::TokenOrigin;
@@ -67,9 +68,22 @@ impl Sessions {
         access_token: Option<&str>,
         proof: Option<&DpopProof>,
     ) -> Result<LoginSession, SessionError> {
-        let span = tracing::debug_span!("refresh");
+        self.rotate_instrumented(refresh_token, access_token, proof, None)
+            .await
+    }
+
+    /// A refresh (`raise`: `None`) or a second factor's rotation, in its span; a
+    /// refusal is told to the hooks.
+    pub(super) async fn rotate_instrumented(
+        &self,
+        refresh_token: &str,
+        access_token: Option<&str>,
+        proof: Option<&DpopProof>,
+        raise: Option<&SecondFactor>,
+    ) -> Result<LoginSession, SessionError> {
+        let span = tracing::debug_span!("refresh", second_factor = raise.is_some());
         let r = self
-            .refresh_inner(refresh_token, access_token, proof)
+            .refresh_inner(refresh_token, access_token, proof, raise)
             .instrument(span)
             .await;
         if let Err(reason) = &r {
@@ -88,6 +102,7 @@ impl Sessions {
         refresh_token: &str,
         access_token: Option<&str>,
         proof: Option<&DpopProof>,
+        raise: Option<&SecondFactor>,
     ) -> Result<LoginSession, SessionError> {
         let s = &self.inner;
         let auth = &s.auth;
@@ -150,7 +165,9 @@ impl Sessions {
         };
         let now = auth.now();
         let settings = &auth.lifetimes();
-        if s.keep_refresh_token {
+        // A second factor always rotates: a kept refresh token would carry the old
+        // authentication into every later refresh.
+        if s.keep_refresh_token && raise.is_none() {
             return self
                 .refresh_keeping(
                     refresh_token,
@@ -206,6 +223,11 @@ impl Sessions {
         let mut claims = parent.clone();
         if let Some(changes) = changes {
             changes.apply(&mut claims)?;
+        }
+        // A refresh keeps the parent's `acr`, `amr` and `auth_time` as they are (the
+        // hooks cannot change them: reserved names); only a second factor raises them.
+        if let Some(factor) = raise {
+            factor.apply(&mut claims, now);
         }
         let pair = self.sign_successor(&claims, &successor)?;
         tracing::debug!(family = %short(&session_id), retry, "refresh token rotated");
@@ -310,7 +332,11 @@ impl Sessions {
         if let Some(tenant) = &claims.tenant {
             request = request.tenant(tenant.as_str());
         }
-        let login = self.login(&request, None).await?;
+        // No `auth_time`: the user did not authenticate now, and the legacy token does
+        // not say when they did (a step-up guard with a maximum age asks them to).
+        let login = self
+            .start_session(request, &crate::session::login::SessionInfo::default())
+            .await?;
         tracing::info!(family = %short(&login.session_id), "legacy refresh token exchanged for a session");
         Ok(login)
     }

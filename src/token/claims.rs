@@ -174,6 +174,19 @@ pub struct TokenClaims<T = NoCustomClaims> {
     /// (Boxed: most tokens have none, and verified claims are cached by the thousand.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Box<Confirmation>>,
+    /// Authentication context class reference (OpenID Connect `acr`): how strongly the
+    /// user authenticated (`"mfa"`, `"phr"`, a URI). For a provider that reports several
+    /// (Entra ID's `acrs`), their space-separated list. Read by the step-up guards
+    /// ([`StepUpLayer`](crate::http::StepUpLayer), [`RequireStepUp`](crate::http::RequireStepUp)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// Authentication methods references (RFC 8176 `amr`): `["pwd", "otp"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    /// When the user last actively authenticated (OpenID Connect `auth_time`, seconds
+    /// since the epoch): a refresh keeps it, so it ages while `iat` does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
     /// The kind of the token, from its `typ` header (not a claim).
     #[serde(skip)]
     pub kind: TokenKind,
@@ -265,6 +278,19 @@ pub trait ClaimsView: Any + Send + Sync {
     fn origin(&self) -> &TokenOrigin;
     /// The confirmation (`cnf`) of a sender-constrained token.
     fn confirmation(&self) -> Option<&Confirmation>;
+    /// The authentication context class (`acr`; several space-separated when the
+    /// issuer reports several), when present. The default: none.
+    fn acr(&self) -> Option<&str> {
+        None
+    }
+    /// The authentication methods (`amr`). The default: none.
+    fn amr(&self) -> &[String] {
+        &[]
+    }
+    /// When the user last authenticated (`auth_time`), when present. The default: none.
+    fn auth_time(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
@@ -304,12 +330,38 @@ impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
     fn origin(&self) -> &TokenOrigin {
         &self.origin
     }
+    fn acr(&self) -> Option<&str> {
+        self.acr.as_deref()
+    }
+    fn amr(&self) -> &[String] {
+        self.amr.as_deref().unwrap_or_default()
+    }
+    fn auth_time(&self) -> Option<u64> {
+        self.auth_time
+    }
 }
 
 /// Claim names this crate owns; custom claims and metadata may not use them.
 pub(crate) const RESERVED_CLAIMS: &[&str] = &[
-    "sub", "iss", "aud", "exp", "nbf", "iat", "jti", "scope", "scopes", "scp", "tenant",
-    "metadata", "fam", "csrf", "gen", "cnf",
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "scope",
+    "scopes",
+    "scp",
+    "tenant",
+    "metadata",
+    "fam",
+    "csrf",
+    "gen",
+    "cnf",
+    "acr",
+    "amr",
+    "auth_time",
 ];
 
 #[cfg(test)]

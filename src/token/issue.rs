@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use crate::token::claims::{Audience, TokenClaims, TokenKind};
 use crate::token::confirmation::Confirmation;
 use crate::token::scope::{ScopeError, ScopeSet};
+use crate::token::step_up::AcrError;
 
 /// Longest subject or tenant accepted, in bytes.
 pub const MAX_ID_LEN: usize = 255;
@@ -36,6 +37,13 @@ pub enum IssueError {
     /// A scope is outside the grammar.
     #[error("invalid scope: {0}")]
     InvalidScope(#[from] ScopeError),
+    /// An `acr` or `amr` value is outside the grammar (see
+    /// [`TokenRequest::acr`]).
+    #[error("invalid authentication context: {0}")]
+    InvalidAcr(#[from] AcrError),
+    /// The `auth_time` is later than the token's issue time (beyond the leeway).
+    #[error("the authentication time is in the future")]
+    AuthTimeInFuture,
     /// A lifetime is outside the range allowed for the kind.
     #[error("the {kind} token lifetime must be between {min:?} and {max:?}")]
     LifetimeOutOfRange {
@@ -129,6 +137,9 @@ pub struct TokenRequest {
     pub(crate) csrf: Option<String>,
     pub(crate) generation: Option<u64>,
     pub(crate) cnf: Option<Confirmation>,
+    pub(crate) acr: Option<String>,
+    pub(crate) amr: Vec<String>,
+    pub(crate) auth_time: Option<u64>,
 }
 
 impl fmt::Debug for TokenRequest {
@@ -150,12 +161,17 @@ impl TokenRequest {
     }
 
     /// A request for a token with the subject, tenant, scopes, metadata and custom claims
-    /// of verified `claims` (a new access token "from" a refresh token, say). Lifetimes, family and generation are not copied.
+    /// of verified `claims` (a new access token "from" a refresh token, say), and their
+    /// authentication (`acr`, `amr`, `auth_time`: the same authentication event, never a
+    /// newer one). Lifetimes, family and generation are not copied.
     pub fn from_claims<T: Serialize>(claims: &TokenClaims<T>) -> Self {
         let mut r = TokenRequest::new(claims.sub.clone())
             .scopes(claims.scope.iter().map(|s| s.as_str().to_owned()));
         r.tenant = claims.tenant.clone();
         r.metadata = claims.metadata.clone();
+        r.acr = claims.acr.clone();
+        r.amr = claims.amr.clone().unwrap_or_default();
+        r.auth_time = claims.auth_time;
         let custom = serde_json::to_value(&claims.custom).map_err(|e| e.to_string());
         if !matches!(&custom, Ok(Value::Object(m)) if m.is_empty()) {
             r.custom = Some(custom);
@@ -282,6 +298,57 @@ impl TokenRequest {
     /// ```
     pub fn confirmation(mut self, cnf: Confirmation) -> Self {
         self.cnf = Some(cnf);
+        self
+    }
+
+    /// Sets the authentication context class (OpenID Connect `acr`): how strongly the
+    /// user authenticated, as the application names it (`"pwd"`, `"mfa"`, a URI). One
+    /// value in the grammar of RFC 6749 scope tokens (printable ASCII but space, `"`
+    /// and `\`; at most [`MAX_ACR_LEN`](crate::token::MAX_ACR_LEN) bytes), checked when
+    /// issued ([`IssueError::InvalidAcr`]). The step-up guards read it.
+    ///
+    /// ```
+    /// use axum_token_auth::TokenRequest;
+    ///
+    /// let r = TokenRequest::new("alice").acr("mfa").amr(["pwd", "otp"]);
+    /// # let _ = r;
+    /// ```
+    pub fn acr(mut self, acr: impl Into<String>) -> Self {
+        self.acr = Some(acr.into());
+        self
+    }
+
+    /// Adds authentication methods (RFC 8176 `amr`: `"pwd"`, `"otp"`, `"hwk"` …), in
+    /// the grammar of [`acr`](Self::acr); duplicates are written once.
+    pub fn amr<I, S>(mut self, methods: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        for m in methods {
+            let m = m.into();
+            if !self.amr.contains(&m) {
+                self.amr.push(m);
+            }
+        }
+        self
+    }
+
+    /// Sets when the user last actively authenticated (OpenID Connect `auth_time`,
+    /// seconds since the epoch; not after the token's issue time: later by at most the
+    /// leeway, it is written as the issue time, else refused).
+    /// [`Sessions::login`](crate::Sessions::login) sets it to the login's time when the
+    /// request has none.
+    ///
+    /// ```
+    /// use axum_token_auth::TokenRequest;
+    ///
+    /// # let authenticated_at = 1_700_000_000;
+    /// let r = TokenRequest::new("alice").auth_time(authenticated_at);
+    /// # let _ = r;
+    /// ```
+    pub fn auth_time(mut self, auth_time: u64) -> Self {
+        self.auth_time = Some(auth_time);
         self
     }
 
@@ -432,6 +499,12 @@ pub(crate) struct Payload<'a> {
     pub(crate) generation: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) cnf: Option<&'a Confirmation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) acr: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub(crate) amr: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) auth_time: Option<u64>,
     #[serde(flatten)]
     pub(crate) custom: Map<String, Value>,
 }

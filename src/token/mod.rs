@@ -77,6 +77,7 @@ pub(crate) mod error;
 pub(crate) mod issue;
 pub(crate) mod keys;
 pub(crate) mod scope;
+pub(crate) mod step_up;
 
 pub use claims::{Audience, ClaimsView, NoCustomClaims, TokenClaims, TokenKind, TokenOrigin};
 pub use clock::{Clock, FixedClock, SystemClock};
@@ -88,3 +89,4 @@ pub use jsonwebtoken::Algorithm;
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use keys::{Key, MIN_RSA_BITS, WeakSecret};
 pub use scope::{MAX_SCOPE_LEN, Scope, ScopeError, ScopeList, ScopeMarker, ScopeSet};
+pub use step_up::{AcrError, MAX_ACR_LEN, StepUpPolicy};

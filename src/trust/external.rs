@@ -12,6 +12,7 @@ use crate::token::clock::Clock;
 use crate::token::error::ConfigError;
 use crate::token::error::InvalidToken;
 use crate::token::issue::is_valid_id;
+use crate::token::step_up::check_acr;
 use crate::trust::Issuer;
 use crate::trust::issuer::KeySource;
 use crate::trust::keyset::KeySet;
@@ -53,6 +54,7 @@ pub(crate) struct TrustedIssuer {
     pub(crate) require_at_jwt: bool,
     scope_claims: Vec<ScopeClaim>,
     tenant_claim: Option<ScopeClaim>,
+    acr_claim: Option<ScopeClaim>,
     required_claims: Vec<(String, String)>,
     pub(crate) leeway: u64,
     keys: Keys,
@@ -122,6 +124,7 @@ impl TrustedIssuer {
             require_at_jwt: issuer.require_at_jwt,
             scope_claims: issuer.scope_claims,
             tenant_claim: issuer.tenant_claim,
+            acr_claim: issuer.acr_claim,
             required_claims: issuer.required_claims,
             leeway: issuer.leeway.map_or(default_leeway, |l| l.as_secs()),
             keys,
@@ -226,7 +229,54 @@ impl TrustedIssuer {
         if !claims.get("metadata").is_none_or(Value::is_object) {
             claims.remove("metadata");
         }
+        self.normalize_authentication(&mut claims);
         Ok((claims, jti))
+    }
+
+    /// The step-up inputs, normalised (what the guards read is this, never the raw
+    /// token): `acr` from the configured claim or else the token's own `acr` — a
+    /// string, or an array of strings written space-separated —, `amr` an array of
+    /// strings, each value within the grammar of `check_acr` (others dropped);
+    /// `auth_time` a whole number of seconds. Anything else is removed: a step-up
+    /// guard then refuses the token, and no other check cares.
+    fn normalize_authentication(&self, claims: &mut Map<String, Value>) {
+        let valid = |v: &Value| {
+            v.as_str()
+                .filter(|s| check_acr(s).is_ok())
+                .map(str::to_owned)
+        };
+        let source = match &self.acr_claim {
+            Some(c) => c.find(claims),
+            None => claims.get("acr"),
+        };
+        let acr = match source {
+            Some(Value::String(_)) => source.and_then(valid),
+            Some(Value::Array(values)) => {
+                let values: Vec<String> = values.iter().filter_map(valid).collect();
+                (!values.is_empty()).then(|| values.join(" "))
+            }
+            _ => None,
+        };
+        match acr {
+            Some(acr) => claims.insert("acr".into(), Value::String(acr)),
+            None => claims.remove("acr"),
+        };
+        let amr = match claims.get("amr") {
+            Some(Value::Array(values)) => {
+                Some(values.iter().filter_map(valid).map(Value::String).collect())
+            }
+            _ => None,
+        };
+        match amr {
+            Some(amr) => claims.insert("amr".into(), Value::Array(amr)),
+            None => claims.remove("amr"),
+        };
+        if claims
+            .get("auth_time")
+            .is_some_and(|t| t.as_u64().is_none())
+        {
+            claims.remove("auth_time");
+        }
     }
 }
 
@@ -259,5 +309,86 @@ impl TrustedIssuers {
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = &TrustedIssuer> {
         self.issuers.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::clock::SystemClock;
+    use crate::trust::ScopeClaim;
+    use serde_json::json;
+
+    fn issuer(issuer: Issuer) -> TrustedIssuer {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        TrustedIssuer::new(issuer, 30, &clock, &Arc::new(AtomicU64::new(0))).unwrap()
+    }
+
+    fn normalized(i: &TrustedIssuer, extra: Value) -> Map<String, Value> {
+        let mut claims = json!({"sub": "alice", "aud": "api", "jti": "j1"});
+        claims
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        let Value::Object(m) = claims else {
+            unreachable!()
+        };
+        i.normalize(m, "h.p").unwrap().0
+    }
+
+    #[test]
+    fn step_up_claims_pass_through_normalised() {
+        let plain = issuer(Issuer::keys("https://idp.example", []).audience("api"));
+        let c = normalized(
+            &plain,
+            json!({"acr": "urn:loa:2", "amr": ["pwd", "o t p", 3, "hwk"], "auth_time": 1700000000}),
+        );
+        assert_eq!(c["acr"], "urn:loa:2");
+        assert_eq!(c["amr"], json!(["pwd", "hwk"]));
+        assert_eq!(c["auth_time"], 1700000000);
+        // Odd shapes are dropped, never an error.
+        let c = normalized(
+            &plain,
+            json!({"acr": "has space", "amr": "pwd", "auth_time": 1.5e9}),
+        );
+        assert!(c.get("acr").is_none() && c.get("amr").is_none() && c.get("auth_time").is_none());
+        let c = normalized(&plain, json!({"acr": ["a", "b\"c", "d"], "auth_time": -5}));
+        assert_eq!(c["acr"], "a d");
+        assert!(c.get("auth_time").is_none());
+    }
+
+    #[test]
+    fn an_acr_claim_replaces_the_tokens_own_acr() {
+        let entra = issuer(
+            Issuer::keys("https://idp.example", [])
+                .audience("api")
+                .acr_claim(ScopeClaim::path("acrs")),
+        );
+        let c = normalized(&entra, json!({"acr": "1", "acrs": ["c1", "c25"]}));
+        assert_eq!(c["acr"], "c1 c25");
+        let c = normalized(&entra, json!({"acr": "1"}));
+        assert!(
+            c.get("acr").is_none(),
+            "the token's own acr never stands in"
+        );
+    }
+
+    /// The presets themselves (built without a runtime: nothing is fetched).
+    #[cfg(feature = "oidc")]
+    #[test]
+    fn the_entra_preset_reads_acrs_and_keycloak_its_acr() {
+        let entra = issuer(Issuer::entra("8eaef023-2b34-4da1-9baa-8bc8c9d6a490").audience("api"));
+        let c = normalized(
+            &entra,
+            json!({"acr": "1", "acrs": ["c1", "c2"], "tid": "t"}),
+        );
+        assert_eq!(c["acr"], "c1 c2");
+        assert_eq!(c["tenant"], "t");
+        let keycloak = issuer(Issuer::keycloak("https://sso.example", "r").audience("api"));
+        let c = normalized(
+            &keycloak,
+            json!({"typ": "Bearer", "acr": "gold", "acrs": ["c1"]}),
+        );
+        assert_eq!(c["acr"], "gold");
     }
 }

@@ -104,6 +104,7 @@ pub struct Issuer {
     pub(crate) require_at_jwt: bool,
     pub(crate) scope_claims: Vec<ScopeClaim>,
     pub(crate) tenant_claim: Option<ScopeClaim>,
+    pub(crate) acr_claim: Option<ScopeClaim>,
     pub(crate) required_claims: Vec<(String, String)>,
     pub(crate) leeway: Option<Duration>,
     pub(crate) refresh: RefreshPolicy,
@@ -124,6 +125,7 @@ impl Issuer {
             require_at_jwt: false,
             scope_claims: vec![ScopeClaim::path("scope")],
             tenant_claim: None,
+            acr_claim: None,
             required_claims: Vec::new(),
             leeway: None,
             refresh: RefreshPolicy::default(),
@@ -182,7 +184,9 @@ impl Issuer {
     }
 
     /// Microsoft Entra ID (v2.0 tokens) of tenant `tenant_id` (a GUID). Delegated scopes
-    /// from `scp`, application permissions from `roles`; the tenant from `tid`. The
+    /// from `scp`, application permissions from `roles`; the tenant from `tid`; the
+    /// authentication context classes from `acrs` (Conditional Access authentication
+    /// contexts `c1`…`c99`, for the step-up guards). The
     /// audience is the API's application id URI or client id (set
     /// `accessTokenAcceptedVersion: 2` in the app manifest for v2.0 tokens).
     pub fn entra(tenant_id: &str) -> Self {
@@ -191,6 +195,7 @@ impl Issuer {
         ))
         .scope_claims([ScopeClaim::path("scp"), ScopeClaim::path("roles")])
         .tenant_claim(ScopeClaim::path("tid"))
+        .acr_claim(ScopeClaim::path("acrs"))
     }
 
     /// Amazon Cognito user pool `pool_id` in `region`. Cognito access tokens carry no
@@ -313,6 +318,24 @@ impl Issuer {
     /// ```
     pub fn tenant_claim(mut self, claim: ScopeClaim) -> Self {
         self.tenant_claim = Some(claim);
+        self
+    }
+
+    /// The claim the token's authentication context class comes from, for the step-up
+    /// guards ([`StepUpLayer`](crate::http::StepUpLayer)): a string, or an array of
+    /// strings (several classes, any of which a guard accepts). Without it, the token's
+    /// own `acr`; with it, that claim or nothing (the token's `acr` never stands in).
+    /// Values outside the grammar (printable ASCII but space, `"`, `\`) are dropped.
+    ///
+    /// ```
+    /// use axum_token_auth::trust::{Issuer, ScopeClaim};
+    ///
+    /// // A provider that writes its level of assurance in `loa`.
+    /// let issuer = Issuer::discover("https://idp.example.com").audience("api").acr_claim(ScopeClaim::path("loa"));
+    /// # let _ = issuer;
+    /// ```
+    pub fn acr_claim(mut self, claim: ScopeClaim) -> Self {
+        self.acr_claim = Some(claim);
         self
     }
 

@@ -25,17 +25,25 @@
 //!
 //! # Presets
 //!
-//! | provider | constructor | `iss` | scopes from | also |
-//! | --- | --- | --- | --- | --- |
-//! | Keycloak | [`Issuer::keycloak`]`(base, realm)` | `{base}/realms/{realm}` | `scope`, `realm_access.roles` | `typ` claim must be `Bearer` |
-//! | Auth0 | [`Issuer::auth0`]`(domain)` | `https://{domain}/` | `scope`, `permissions` | audience = API identifier |
-//! | Entra ID | [`Issuer::entra`]`(tenant)` | `https://login.microsoftonline.com/{tenant}/v2.0` | `scp`, `roles` | tenant from `tid` |
-//! | Cognito | [`Issuer::cognito`]`(region, pool)` | `https://cognito-idp.{region}.amazonaws.com/{pool}` | `scope`, `cognito:groups` as `group:*` | audience claim `client_id`, `token_use` must be `access` |
-//! | Google | [`Issuer::google`]`()` | `https://accounts.google.com` | none | ID tokens minted for the service (access tokens are opaque) |
+//! | provider | constructor | `iss` | scopes from | step-up (`acr`) from | also |
+//! | --- | --- | --- | --- | --- | --- |
+//! | Keycloak | [`Issuer::keycloak`]`(base, realm)` | `{base}/realms/{realm}` | `scope`, `realm_access.roles` | `acr` (its level-of-authentication names) | `typ` claim must be `Bearer` |
+//! | Auth0 | [`Issuer::auth0`]`(domain)` | `https://{domain}/` | `scope`, `permissions` | `acr` | audience = API identifier |
+//! | Entra ID | [`Issuer::entra`]`(tenant)` | `https://login.microsoftonline.com/{tenant}/v2.0` | `scp`, `roles` | `acrs` (authentication contexts `c1`…, any of them) | tenant from `tid` |
+//! | Cognito | [`Issuer::cognito`]`(region, pool)` | `https://cognito-idp.{region}.amazonaws.com/{pool}` | `scope`, `cognito:groups` as `group:*` | `acr` | audience claim `client_id`, `token_use` must be `access` |
+//! | Google | [`Issuer::google`]`()` | `https://accounts.google.com` | none | `acr` | ID tokens minted for the service (access tokens are opaque) |
 //!
 //! Every preset still needs an audience: [`Issuer::audience`], or the resource identifier
 //! of [`TokenAuthBuilder::resource`](crate::TokenAuthBuilder::resource), which an issuer
 //! given none requires (RFC 8707).
+//!
+//! **Step-up inputs.** Whatever the preset, `amr` (an array of strings) and `auth_time`
+//! (seconds) are read as the token carries them, and `acr` from the claim in the table
+//! (another with [`Issuer::acr_claim`]); values outside the grammar of an
+//! authentication context class, or of another shape, are dropped, so a
+//! [`StepUpLayer`](crate::http::StepUpLayer) refuses the token rather than guessing. A
+//! provider that does not put them in its access tokens (many do so only in ID tokens
+//! unless configured) leaves step-up requirements unmet: configure it to add them.
 //!
 //! ## Our own keyring, live
 //!

@@ -77,7 +77,9 @@
 //! - E8. the issuer's required claims, an accepted audience (from its audience claim),
 //!   a valid `sub`; then scopes mapped from its scope claims (never a wildcard: `*` or a
 //!   prefixed `group:*` is dropped), the tenant from the configured tenant claim only,
-//!   session-only claims dropped, a numeric `jti` in decimal, and for a token without
+//!   session-only claims dropped, the step-up claims (`acr` from the issuer's
+//!   `acr_claim`, `amr`, `auth_time`) kept only in their shapes and grammar, a numeric
+//!   `jti` in decimal, and for a token without
 //!   one an id derived from its signed part `header.payload` (never the signature: ECDSA
 //!   signatures are malleable);
 //! - E9. the rewritten claims decode as the claims type; revocation (step 13) is looked

@@ -38,5 +38,6 @@ mod revoke_all;
 mod rfc6750;
 mod seams;
 mod socket;
+mod step_up;
 mod testkit;
 mod websocket;

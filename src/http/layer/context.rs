@@ -26,6 +26,11 @@ pub(crate) struct AuthContext {
     /// What the binding step decided (`None`: a bearer token it never looked at).
     /// Boxed: a bearer request moves one word more, not the binding's fields.
     pub(crate) bound: Option<Box<BoundRequest>>,
+    /// When the layer accepted the token, by its clock (seconds since the epoch; 0
+    /// before), and until when the token may be accepted (its `exp` plus its issuer's
+    /// leeway): the step-up guards' `now` and the token's leeway.
+    pub(crate) accepted_at: u64,
+    pub(crate) until: u64,
 }
 
 /// How a request proved a sender-constrained token.
@@ -48,13 +53,26 @@ impl AuthContext {
             grpc,
             query_token,
             bound: None,
+            accepted_at: 0,
+            until: 0,
         }
     }
 
     /// Puts a verified token's claims in the context.
-    pub(super) fn accept(&mut self, verdict: Verdict, source: TokenSource) {
+    pub(super) fn accept(&mut self, verdict: Verdict, source: TokenSource, now: u64) {
+        self.until = verdict.identity.until;
         self.claims = Some(verdict.claims);
         self.payload = Some(verdict.payload);
         self.source = Some(source);
+        self.accepted_at = now;
+    }
+
+    /// The verified claims with the step-up decision's time inputs: the layer's `now`
+    /// and the token's leeway (what verification added to its `exp`; 0 when its
+    /// acceptance ends earlier, as a legacy window's may).
+    pub(crate) fn step_up_inputs(&self) -> Option<(&dyn ClaimsView, u64, u64)> {
+        let claims = self.claims.as_deref()?;
+        let leeway = self.until.saturating_sub(claims.expires_at());
+        Some((claims, self.accepted_at, leeway))
     }
 }

@@ -219,7 +219,7 @@ where
                 if let (Some(c), Some(key)) = (state.cache.as_deref(), fresh) {
                     c.insert(key, verdict.clone(), now, epoch);
                 }
-                ctx.accept(verdict, source);
+                ctx.accept(verdict, source, now);
                 Self::call(inner, ctx, req)
             }
             Err(e) => Self::refuse_or_pass(state, e, ctx, inner, req),

@@ -611,6 +611,26 @@ impl OidcProvider {
             .to_owned()
     }
 
+    /// `GET /admin/user_token`: a user's JWT access token for [`RESOURCE`] (scope
+    /// `users:read`) from the provider's own authorization code flow, its login
+    /// reporting `acr` and `amr` (space-separated) when given; `auth_time` is the
+    /// login's time.
+    pub async fn user_token(&self, sub: &str, acr: Option<&str>, amr: Option<&str>) -> String {
+        let mut params = vec![("sub", sub)];
+        params.extend(acr.map(|a| ("acr", a)));
+        params.extend(amr.map(|a| ("amr", a)));
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/admin/user_token", self.issuer()),
+            &params,
+        )
+        .unwrap();
+        let body = self.get_json(url.as_str()).await;
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no access_token in {body}"))
+            .to_owned()
+    }
+
     /// `GET /admin/stats`: `{"jwks_requests","discovery_requests","oauth_metadata_requests",
     /// "token_requests"}` since the current run started.
     pub async fn stats(&self) -> Value {
