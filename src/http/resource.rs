@@ -231,6 +231,12 @@ impl ProtectedResource {
         if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.authority().is_none() {
             return Err(bad("the resource identifier must be an absolute https URL"));
         }
+        // RFC 3986 characters only: the identifier goes into a quoted header parameter,
+        // where a `"` or `\` would end it (http's URI parser lets both through).
+        let uri_char = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#[]@!$&'()*+,;=%".contains(c);
+        if !self.resource.chars().all(uri_char) {
+            return Err(bad("the resource identifier has characters a URI cannot"));
+        }
         if self.resource.contains(['?', '#']) {
             return Err(bad(
                 "the resource identifier must have no query or fragment (RFC 9728 §1.2)",
