@@ -33,6 +33,13 @@
 //! instance only). `DPOP_PUBLIC_ORIGIN` is the origin clients put in `htu` (behind a
 //! proxy: the one they see; default `http://` + the listen address).
 //!
+//! Step-up (RFC 9470): `/sensitive` requires `acr` in `STEP_UP_ACR` (comma-separated,
+//! default `mfa`) and an authentication at most `STEP_UP_MAX_AGE` seconds old (default
+//! 300); otherwise 401 `insufficient_user_authentication` with `acr_values` and
+//! `max_age`. A password login is `acr` `pwd`; `POST /auth/second-factor` with the
+//! session's refresh token and the demo code `123456` in an `otp` header raises it to
+//! `mfa` (refreshes keep it).
+//!
 //! Certificate-bound tokens (RFC 8705) behind a TLS-terminating proxy:
 //! `MTLS_CERT_HEADER=<name>` trusts that header for the client certificate (PEM,
 //! URL-encoded PEM or base64 DER; `X-Forwarded-Client-Cert` as Envoy writes it). Set it
@@ -63,10 +70,11 @@ use axum_token_auth::{
     AuthError, Claims, Key, RequireScope, ScopeGuardLayer, Sessions, TokenAuth, TokenAuthBuilder,
     TokenRequest,
     http::{
-        CookieSettings, DpopProof, InvalidRequest, ProtectedResource, require_json_content_type,
+        CookieSettings, DpopProof, InvalidRequest, ProtectedResource, StepUpLayer,
+        require_json_content_type,
     },
     scope,
-    session::{TokenDelivery, user_agent},
+    session::{PresentedRefresh, SecondFactor, TokenDelivery, user_agent},
     store::memory::{MemoryRefreshStore, MemoryRevocationStore},
     store::replay::MemoryProofReplay,
     store::{ProofReplay, RefreshStore, SubjectRevocation},
@@ -99,6 +107,12 @@ struct AppState {
 }
 
 /// The `DpopProof` extractor finds the handle in the state.
+impl axum::extract::FromRef<AppState> for Sessions {
+    fn from_ref(state: &AppState) -> Sessions {
+        state.sessions.clone()
+    }
+}
+
 impl axum::extract::FromRef<AppState> for TokenAuth {
     fn from_ref(state: &AppState) -> TokenAuth {
         state.auth.clone()
@@ -141,6 +155,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  curl -i {base}/admin -H \"Authorization: Bearer $TOKEN\"     # 403: alice is no admin"
     );
     println!("  curl -i {base}/me                                          # 401");
+    println!(
+        "  curl -i {base}/sensitive -H \"Authorization: Bearer $TOKEN\"  # 401: step up (acr mfa)"
+    );
+    println!("  curl {base}/.well-known/oauth-protected-resource              # RFC 9728 metadata");
     println!(
         "  REFRESH=$(curl -s {base}/auth/login -H 'content-type: application/json' \\\n      -d '{{\"username\":\"admin\",\"password\":\"admin-password\",\"token_delivery\":\"body\"}}' | sed -E 's/.*\"refresh_token\":\"([^\"]+)\".*/\\1/')"
     );
@@ -198,8 +216,16 @@ pub(crate) async fn demo_app_with(
         .route("/auth/sessions", sessions.sessions_route())
         .route("/auth/sessions/{id}", sessions.revoke_session_route())
         .route_layer(auth.layer().own_tokens_only());
+    // RFC 9470: `/sensitive` needs a recent, strong authentication; a token without it
+    // gets 401 `insufficient_user_authentication` naming what to ask the login for.
+    let step_up = step_up_guard(env)?;
     let mut protected = Router::new()
         .route("/me", get(me))
+        .merge(
+            Router::new()
+                .route("/sensitive", get(sensitive))
+                .route_layer(step_up),
+        )
         .route("/users", get(list_users).post(create_user))
         .merge(
             Router::new()
@@ -218,6 +244,7 @@ pub(crate) async fn demo_app_with(
         .route("/auth/login", axum::routing::post(login))
         .route("/auth/refresh", sessions.refresh_route())
         .route("/auth/logout", sessions.logout_route())
+        .route("/auth/second-factor", axum::routing::post(second_factor))
         .merge(own_sessions)
         .merge(protected)
         // RFC 9728: where clients find how to get a token for this API.
@@ -630,7 +657,11 @@ async fn login(
         Some("body") => TokenDelivery::Body,
         _ => TokenDelivery::Cookies,
     };
-    let mut request = TokenRequest::new(login.username).scopes(user.scopes.iter().copied());
+    // A password is one factor: `acr` `pwd` (the login stamps `auth_time`).
+    let mut request = TokenRequest::new(login.username)
+        .scopes(user.scopes.iter().copied())
+        .acr("pwd")
+        .amr(["pwd"]);
     // A `DPoP` proof (checked for this route by the extractor): the session's tokens are
     // bound to its key.
     match &proof {
@@ -650,6 +681,75 @@ async fn login(
             state.auth.web().render_error(e.into())
         }
     }
+}
+
+/// The demo's one-time code (a real service checks a TOTP or WebAuthn here).
+pub(crate) const DEMO_OTP: &str = "123456";
+
+/// `POST /auth/second-factor`: the session's refresh token (body or cookie, as for
+/// `/auth/refresh`) and the demo one-time code in the `otp` header raise the session
+/// to `acr` `mfa` (`amr` gains `otp`, `auth_time` is now): a fresh pair, delivered as
+/// the refresh token came.
+async fn second_factor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PresentedRefresh(presented): PresentedRefresh,
+) -> Response {
+    if headers.get("otp").map(|v| v.as_bytes()) != Some(DEMO_OTP.as_bytes()) {
+        return state.auth.web().render_error(AuthError::InvalidCredentials);
+    }
+    let factor = SecondFactor::new("mfa").amr(["otp"]);
+    let raised = state
+        .sessions
+        .mark_second_factor(&presented.refresh_token, &factor, presented.proof.as_ref())
+        .await;
+    match raised {
+        Ok(login) => {
+            let delivery = if presented.from_cookie {
+                TokenDelivery::Cookies
+            } else {
+                TokenDelivery::Body
+            };
+            state.sessions.login_response_with(&login, delivery)
+        }
+        Err(e) => state.auth.web().render_error(e.into()),
+    }
+}
+
+/// `/sensitive`'s requirement: `acr` in `STEP_UP_ACR` (comma-separated, default `mfa`;
+/// empty: any) and an authentication at most `STEP_UP_MAX_AGE` seconds old (default 300).
+fn step_up_guard(
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<StepUpLayer, Box<dyn std::error::Error>> {
+    let acr: Vec<String> = env("STEP_UP_ACR")
+        .unwrap_or_else(|| "mfa".into())
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let max_age = match env("STEP_UP_MAX_AGE") {
+        Some(v) => Duration::from_secs(
+            v.trim()
+                .parse()
+                .map_err(|_| "STEP_UP_MAX_AGE: whole seconds")?,
+        ),
+        None => Duration::from_secs(300),
+    };
+    Ok(if acr.is_empty() {
+        StepUpLayer::authenticated_within(max_age)
+    } else {
+        StepUpLayer::acr(&acr)?.max_age(max_age)
+    })
+}
+
+/// Behind the step-up guard: who, how and when they authenticated.
+async fn sensitive(claims: Claims) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "sub": claims.sub,
+        "acr": claims.acr,
+        "amr": claims.amr,
+        "auth_time": claims.auth_time,
+    }))
 }
 
 /// Every verified claim, the token's own included: `Claims<T>` decodes any type, here

@@ -336,3 +336,82 @@ async fn dpop_allowed_by_default_and_off_on_demand() {
         ]
     );
 }
+
+/// The quickstart's step-up contract (RFC 9470): `/sensitive` wants `acr` in
+/// `STEP_UP_ACR` (default `mfa`) within `STEP_UP_MAX_AGE` (default 300 s). A password
+/// login (`acr` `pwd`) gets the challenge naming both and the metadata; the demo second
+/// factor raises the session, and a refresh keeps it raised.
+#[tokio::test]
+async fn sensitive_asks_for_a_second_factor_and_the_session_keeps_it() {
+    let app = demo::demo_app_with(&|name: &str| {
+        (name == "RESOURCE_URL").then(|| "http://quick.test".to_owned())
+    })
+    .await
+    .unwrap();
+    let (status, _, pair) = call(&app, login_req(None)).await;
+    assert_eq!(status, StatusCode::OK, "{pair}");
+    let sensitive = |token: &str| {
+        Request::get("/sensitive")
+            .header(http::header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let access = pair["access_token"].as_str().unwrap();
+    let (status, challenges, body) = call(&app, sensitive(access)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "insufficient_user_authentication");
+    assert_eq!(
+        challenges,
+        [
+            "Bearer realm=\"api\", error=\"insufficient_user_authentication\", error_description=\"a stronger or more recent authentication is required\", acr_values=\"mfa\", max_age=300, resource_metadata=\"http://quick.test/.well-known/oauth-protected-resource\"",
+            // DPoP is allowed by default: its challenge sits beside, without the error.
+            "DPoP algs=\"ES256 EdDSA Ed25519 PS256 RS256\", resource_metadata=\"http://quick.test/.well-known/oauth-protected-resource\""
+        ]
+    );
+    // The password login's token passes the other routes.
+    let (status, _, me) = call(&app, me_req("Bearer", access, None)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (me["acr"].as_str(), me["amr"].clone()),
+        (Some("pwd"), json!(["pwd"]))
+    );
+
+    let second = |otp: &str, refresh: &str| {
+        Request::post("/auth/second-factor")
+            .header(CONTENT_TYPE, "application/json")
+            .header("otp", otp)
+            .body(Body::from(json!({ "refresh_token": refresh }).to_string()))
+            .unwrap()
+    };
+    let refresh = pair["refresh_token"].as_str().unwrap();
+    let (status, _, body) = call(&app, second("000000", refresh)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _, raised) = call(&app, second(demo::DEMO_OTP, refresh)).await;
+    assert_eq!(status, StatusCode::OK, "{raised}");
+    let (status, _, who) = call(&app, sensitive(raised["access_token"].as_str().unwrap())).await;
+    assert_eq!(status, StatusCode::OK, "{who}");
+    assert_eq!(who["acr"], "mfa");
+    assert_eq!(who["amr"], json!(["pwd", "otp"]));
+
+    // A refresh keeps the second factor (never resets it, never upgrades it).
+    let refresh_req = Request::post("/auth/refresh")
+        .header(CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({ "refresh_token": raised["refresh_token"] }).to_string(),
+        ))
+        .unwrap();
+    let (status, _, again) = call(&app, refresh_req).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    let (status, _, who2) = call(&app, sensitive(again["access_token"].as_str().unwrap())).await;
+    assert_eq!(status, StatusCode::OK, "{who2}");
+    assert_eq!(who2["auth_time"], who["auth_time"]);
+
+    // STEP_UP_ACR=pwd: a password login is enough.
+    let lenient =
+        demo::demo_app_with(&|name: &str| (name == "STEP_UP_ACR").then(|| "pwd,mfa".to_owned()))
+            .await
+            .unwrap();
+    let (_, _, pair) = call(&lenient, login_req(None)).await;
+    let (status, _, _) = call(&lenient, sensitive(pair["access_token"].as_str().unwrap())).await;
+    assert_eq!(status, StatusCode::OK);
+}
