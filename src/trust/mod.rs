@@ -133,6 +133,8 @@ pub mod dpop;
 pub(crate) mod external;
 #[cfg(feature = "oidc")]
 pub(crate) mod fetch;
+#[cfg(feature = "oidc")]
+pub mod introspect;
 mod issuer;
 pub(crate) mod keyring;
 pub(crate) mod keyset;
@@ -146,6 +148,8 @@ mod scopes;
 pub mod verify;
 
 pub use check::TokenCheck;
+#[cfg(feature = "oidc")]
+pub use introspect::Introspection;
 pub use issuer::Issuer;
 pub use legacy::{LegacyFormat, LegacyIssuer};
 pub use revoke::{Revocation, RevokeError, Revoked};
