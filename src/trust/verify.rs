@@ -101,7 +101,7 @@
 //! one trusted issuer introspects opaque tokens
 //! ([`Issuer::introspection`](crate::trust::Issuer::introspection), feature `oidc`):
 //!
-//! - I1. the caller accepts access tokens of that issuer (else refused, no call);
+//! - I1. the caller accepts access tokens of that issuer (else malformed, no call);
 //! - I2. (async) one call to its introspection endpoint, shared by concurrent requests
 //!   with the same token, within its timeout; no answer, a non-`200`, a body too large,
 //!   not a JSON object (or, when asked for, not a JWT response signed by the issuer's
@@ -201,7 +201,8 @@ pub enum VerifyError {
     /// The token is bad, expired, revoked or of the wrong kind.
     #[error("invalid token: {0}")]
     InvalidToken(InvalidToken),
-    /// The key set of the token's (external) issuer is unavailable now.
+    /// The key set of the token's (external) issuer is unavailable now, or its
+    /// introspection endpoint gave no usable answer.
     #[error("the key set of the token's issuer is unavailable")]
     KeysUnavailable,
     /// The revocation store cannot answer and the policy is to fail closed.
@@ -710,16 +711,9 @@ impl Verifier {
         #[cfg(feature = "oidc")]
         if e == InvalidToken::Malformed
             && let Some(issuer) = self.trusted.introspecting()
+            && acceptance.origins.admits(&Signer::External(issuer))
+            && acceptance.kinds.contains(TokenKind::Access)
         {
-            if !acceptance.origins.admits(&Signer::External(issuer)) {
-                return InvalidToken::WrongIssuer.into();
-            }
-            if !acceptance.kinds.contains(TokenKind::Access) {
-                return InvalidToken::WrongKind {
-                    expected: acceptance.kinds.primary(),
-                }
-                .into();
-            }
             return Refusal::Introspect;
         }
         e.into()
