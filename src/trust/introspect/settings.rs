@@ -15,7 +15,7 @@ pub(crate) enum ClientAuth {
     /// `client_secret_post`: `client_id` and `client_secret` in the form.
     Post { id: String, secret: String },
     /// `private_key_jwt` (RFC 7523): an assertion signed with one of our keys.
-    PrivateKeyJwt { id: String, key: Key },
+    PrivateKeyJwt { id: String, key: Box<Key> },
 }
 
 impl ClientAuth {
@@ -207,7 +207,7 @@ impl Introspection {
     pub fn private_key_jwt(mut self, client_id: impl Into<String>, key: Key) -> Self {
         self.auth = Some(ClientAuth::PrivateKeyJwt {
             id: client_id.into(),
-            key,
+            key: Box::new(key),
         });
         self
     }
