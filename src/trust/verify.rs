@@ -813,6 +813,7 @@ impl Verifier {
         }
         map.insert("exp".into(), exp.into());
         map.insert("iat".into(), iat.unwrap_or(now).into());
+        map.insert("iss".into(), Value::String(issuer.iss.to_string()));
         // I6: sub defaults to the client (a client-credentials token), the id is the
         // token's hash; then the issuer's E8.
         if !map.contains_key("sub")
@@ -1396,6 +1397,114 @@ mod tests {
         let s = KindSet::of(TokenKind::Access).with(TokenKind::Service);
         assert!(s.contains(TokenKind::Access) && s.contains(TokenKind::Service));
         assert!(!s.contains(TokenKind::Refresh));
+    }
+
+    /// I3–I7 on introspection answers, without the HTTP call.
+    #[cfg(feature = "oidc")]
+    #[test]
+    fn introspection_answers_map_as_the_issuers_jwts() {
+        use crate::trust::{Introspection, Issuer};
+        use serde_json::json;
+        const ISS: &str = "https://opaque.example";
+        let now = 1_000_000;
+        let a = builder()
+            .clock(FixedClock(now))
+            .trust(
+                Issuer::keys(ISS, []).audience("api").introspection(
+                    Introspection::endpoint("https://opaque.example/introspect")
+                        .client_secret_basic("api", "secret")
+                        .max_cache_ttl(std::time::Duration::from_secs(60)),
+                ),
+            )
+            .build()
+            .unwrap();
+        let v = a.verifier();
+        let issuer = v.trusted.introspecting().unwrap();
+        let acceptance = Acceptance::kinds(KindSet::of(TokenKind::Access));
+        let token = "an-opaque-token";
+        let map = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let judge = |answer: serde_json::Value| {
+            v.introspected_claims::<NoCustomClaims>(issuer, 60, map(answer), token, &acceptance)
+        };
+        let refused = |answer: serde_json::Value| match judge(answer) {
+            Err(Refusal::Token(e)) => e,
+            Err(_) => panic!("not a token refusal"),
+            Ok(_) => panic!("accepted"),
+        };
+        let base = json!({
+            "active": true, "aud": "api", "client_id": "svc", "scope": "users:read",
+            "exp": now + 600, "iat": now - 10, "iss": ISS, "token_type": "Bearer",
+            "jti": "the-providers-jti"
+        });
+        let ok = judge(base.clone()).unwrap_or_else(|_| panic!("accepted"));
+        // sub from client_id, the id from the token's hash, the issuer and the bound.
+        assert_eq!(ok.claims.sub, "svc");
+        assert_eq!(ok.claims.jti, derived_jti(token));
+        assert_eq!(ok.claims.iss.as_deref(), Some(ISS));
+        assert!(ok.claims.has_scope("users:read"));
+        assert_eq!(ok.claims.origin, TokenOrigin::Issuer(ISS.into()));
+        assert_eq!(ok.identity.until, now + 60, "the cache bound comes first");
+        assert_eq!(
+            ok.identity.digest,
+            external_digest(ISS, &derived_jti(token))
+        );
+        // Without exp: accepted until the bound, its exp the bound.
+        let mut no_exp = base.clone();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        let bounded = judge(no_exp).unwrap_or_else(|_| panic!("accepted"));
+        assert_eq!(
+            (bounded.claims.exp, bounded.identity.until),
+            (now + 60, now + 60)
+        );
+        // A token expiring before the bound stops at its exp plus the leeway.
+        let mut soon = base.clone();
+        soon["exp"] = json!(now + 5);
+        let soon = judge(soon).unwrap_or_else(|_| panic!("accepted"));
+        assert_eq!(soon.identity.until, now + 5 + v.settings.leeway);
+        // The refusals, one per check.
+        let with = |k: &str, val: serde_json::Value| {
+            let mut m = base.clone();
+            m[k] = val;
+            m
+        };
+        assert_eq!(
+            refused(with("active", json!(false))),
+            InvalidToken::Inactive
+        );
+        assert_eq!(
+            refused(with("active", json!("true"))),
+            InvalidToken::Inactive
+        );
+        assert_eq!(refused(json!({"active": false})), InvalidToken::Inactive);
+        assert_eq!(
+            refused(with("iss", json!("https://evil.example"))),
+            InvalidToken::WrongIssuer
+        );
+        assert_eq!(
+            refused(with("token_type", json!("refresh_token"))),
+            InvalidToken::WrongKind {
+                expected: TokenKind::Access
+            }
+        );
+        assert_eq!(
+            refused(with("aud", json!("another-api"))),
+            InvalidToken::WrongAudience
+        );
+        assert_eq!(
+            refused(with("exp", json!(now - 3600))),
+            InvalidToken::Expired
+        );
+        assert_eq!(
+            refused(with("cnf", json!({"x5u": "https://x"}))),
+            InvalidToken::UnsupportedConfirmation
+        );
+        // A DPoP-bound answer is a bound token.
+        let bound = judge(with(
+            "cnf",
+            json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+        ))
+        .unwrap_or_else(|_| panic!("accepted"));
+        assert!(bound.identity.bound);
     }
 
     #[tokio::test]

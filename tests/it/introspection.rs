@@ -119,6 +119,7 @@ async fn opaque_provider_tokens_get_claims_and_scope_guards_discovered_endpoint(
         .await
         .expect("valid");
     assert_eq!(claims.sub, "test-client");
+    assert_eq!(claims.iss.as_deref(), Some(op.issuer().as_str()));
     assert!(claims.has_scope("users:read"));
     assert!(
         claims.jti.starts_with("t."),
