@@ -10,7 +10,7 @@
 #[path = "../examples/quickstart.rs"]
 mod quickstart;
 
-#[allow(dead_code, unreachable_pub)]
+// The harness allows its own dead code.
 #[path = "it/common/oidc.rs"]
 mod oidc;
 
