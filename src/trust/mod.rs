@@ -35,6 +35,12 @@
 //!
 //! Every preset still needs [`Issuer::audience`].
 //!
+//! ## Opaque tokens
+//!
+//! An issuer whose access tokens are not JWTs is checked at its RFC 7662 introspection
+//! endpoint (feature `oidc`): `Issuer::introspection` with an `Introspection` (see the
+//! `introspect` module); the answer becomes the same verified token as its JWTs.
+//!
 //! ## Our own keyring, live
 //!
 //! The crate's own keyring, live: the signing key rotates and verification keys come and

@@ -99,7 +99,7 @@
 //!
 //! A token that is not a JWT (steps 2–3 find no three parts with a JSON header), when
 //! one trusted issuer introspects opaque tokens
-//! ([`Issuer::introspection`](crate::trust::Issuer::introspection), feature `oidc`):
+//! (`Issuer::introspection`, feature `oidc`):
 //!
 //! - I1. the caller accepts access tokens of that issuer (else malformed, no call);
 //! - I2. (async) one call to its introspection endpoint, shared by concurrent requests
