@@ -355,7 +355,9 @@ async fn an_endpoint_slow_down_garbage_or_huge_is_503_within_the_timeout() {
         );
         assert_refused(res, AuthError::KeysUnavailable).await;
         assert!(
-            took < timeout + Duration::from_millis(400),
+            // The slow endpoint answers after 30 s: cut off at the timeout (a margin
+            // for a busy machine).
+            took < timeout + Duration::from_secs(1),
             "{name}: answered after {took:?}, past the timeout"
         );
     }
