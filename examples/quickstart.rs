@@ -25,6 +25,13 @@
 //! 401 (`resource_metadata="…"`); it is the audience our tokens carry (unless
 //! `JWT_AUDIENCE`) and external tokens must carry (unless `OIDC_AUDIENCE`).
 //!
+//! Opaque tokens of that issuer (RFC 7662 introspection, feature `oidc`):
+//! `INTROSPECTION_CLIENT_ID` + `INTROSPECTION_CLIENT_SECRET` (client_secret_basic) at
+//! `INTROSPECTION_URL`, or at the endpoint its discovery document names (`OIDC_ISSUER`);
+//! `INTROSPECTION_CACHE_MAX_TTL` (seconds, default 60) bounds how long an answer is
+//! trusted. `/me`, `/users`, `/admin` then answer for opaque bearer tokens exactly as
+//! for the issuer's JWTs.
+//!
 //! DPoP (RFC 9449): `DPOP=off|allowed|required` (default `allowed`): a login or refresh
 //! with a `DPoP` proof header mints tokens bound to its key (`token_type: "DPoP"`), and
 //! `/me`, `/users`, `/admin` take `Authorization: DPoP <token>` with a proof; `required`
@@ -426,7 +433,7 @@ fn build_auth(
         builder = builder.accept_legacy(l);
     }
     #[cfg(feature = "oidc")]
-    if let Some(issuer) = external_issuer()? {
+    if let Some(issuer) = with_introspection(external_issuer()?, &|n| std::env::var(n).ok())? {
         builder = builder.trust(issuer);
     }
     #[cfg(not(feature = "oidc"))]
@@ -582,6 +589,59 @@ fn external_issuer() -> Result<Option<axum_token_auth::trust::Issuer>, Box<dyn s
         issuer
             .audiences(audiences)
             .scope_claims(claims.iter().map(|c| ScopeClaim::path(c))),
+    ))
+}
+
+/// The external issuer with RFC 7662 introspection of its opaque tokens when
+/// `INTROSPECTION_CLIENT_ID` is set: at `INTROSPECTION_URL`, or discovered from its
+/// metadata; `INTROSPECTION_CACHE_MAX_TTL` seconds (default 60) bound the cache.
+#[cfg(feature = "oidc")]
+pub(crate) fn with_introspection(
+    issuer: Option<axum_token_auth::trust::Issuer>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<axum_token_auth::trust::Issuer>, Box<dyn std::error::Error>> {
+    use axum_token_auth::trust::Introspection;
+    let var = |name: &str| {
+        env(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let (url, id) = (var("INTROSPECTION_URL"), var("INTROSPECTION_CLIENT_ID"));
+    let Some(id) = id else {
+        if url.is_some() {
+            return Err(
+                "INTROSPECTION_URL needs INTROSPECTION_CLIENT_ID and INTROSPECTION_CLIENT_SECRET"
+                    .into(),
+            );
+        }
+        return Ok(issuer);
+    };
+    let issuer = issuer
+        .ok_or("introspection needs the tokens' issuer: OIDC_ISSUER, or JWKS_URL + JWKS_ISSUER")?;
+    let secret = var("INTROSPECTION_CLIENT_SECRET")
+        .ok_or("INTROSPECTION_CLIENT_ID needs INTROSPECTION_CLIENT_SECRET")?;
+    let ttl = match var("INTROSPECTION_CACHE_MAX_TTL") {
+        Some(s) => s
+            .parse()
+            .map_err(|_| "INTROSPECTION_CACHE_MAX_TTL is a number of seconds")?,
+        None => 60,
+    };
+    let endpoint = match &url {
+        Some(url) => Introspection::endpoint(url),
+        None => Introspection::discovered(),
+    };
+    tracing::info!(
+        issuer = issuer.issuer(),
+        endpoint = url.as_deref().unwrap_or("discovered"),
+        max_ttl_secs = ttl,
+        "introspecting opaque tokens"
+    );
+    Ok(Some(
+        issuer.introspection(
+            endpoint
+                .client_secret_basic(id, secret)
+                .max_cache_ttl(Duration::from_secs(ttl)),
+        ),
     ))
 }
 

@@ -29,6 +29,8 @@
 #              jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256
 #              ours-external-rs256 ours-external-rs256-nocache (a provider's Keycloak-shaped
 #              RS256 token, verified through a trusted external issuer),
+#              ours-introspected (an opaque token checked by RFC 7662 introspection at a
+#              loopback endpoint in the server process, cached; not in the default list),
 #              ours-hs256-redis ours-hs256-postgres ours-rs256-redis ours-rs256-postgres
 #              (revocation store; need REDIS_URL / DATABASE_URL, e.g. run this script
 #              as `scripts/test.sh scripts/bench-http.sh`, which starts both),
@@ -65,7 +67,7 @@
 # (wrk -d, plus a `timeout` guard around each wrk).
 set -euo pipefail
 
-readonly ALL_VARIANTS="bare handwritten jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256 ours-dpop-es256 ours-dpop-eddsa ours-external-rs256 ours-external-rs256-nocache ours-hs256-redis ours-hs256-postgres ours-rs256-redis ours-rs256-postgres refresh-memory refresh-redis refresh-postgres"
+readonly ALL_VARIANTS="bare handwritten jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256 ours-dpop-es256 ours-dpop-eddsa ours-external-rs256 ours-external-rs256-nocache ours-introspected ours-hs256-redis ours-hs256-postgres ours-rs256-redis ours-rs256-postgres refresh-memory refresh-redis refresh-postgres"
 readonly DEFAULT_VARIANTS="bare handwritten jwt-authorizer axum-jwt-auth ours-hs256 ours-hs256-nocache ours-rs256 ours-es256 ours-external-rs256 ours-external-rs256-nocache"
 readonly COOKIE_VARIANTS="bare ours-hs256 ours-hs256-nocache ours-rs256 ours-es256"
 readonly REFRESH_VARIANTS="refresh-memory refresh-redis refresh-postgres"
@@ -258,6 +260,7 @@ token_family() {
     ours-dpop-es256) echo dpop-es256 ;;
     ours-dpop-eddsa) echo dpop-eddsa ;;
     ours-external*) echo external ;;
+    ours-introspected) echo opaque ;;
     refresh-*) echo "$1" ;;
     *) echo hs256 ;;
   esac

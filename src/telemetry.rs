@@ -68,6 +68,7 @@ pub(crate) fn reason_name(reason: &InvalidToken) -> &'static str {
         InvalidToken::BindingMismatch => "binding_mismatch",
         InvalidToken::NotDpopBound => "not_dpop_bound",
         InvalidToken::DpopRequired => "dpop_required",
+        InvalidToken::Inactive => "inactive",
     }
 }
 

@@ -97,6 +97,7 @@ const VARIANTS: &[&str] = &[
     "ours-dpop-eddsa",
     "ours-external-rs256",
     "ours-external-rs256-nocache",
+    "ours-introspected",
     "ours-hs256-redis",
     "ours-hs256-postgres",
     "ours-rs256-redis",
@@ -175,6 +176,9 @@ async fn stores(
 
 /// Our handle for the given variant (the HS256 one also mints the token for the peers).
 async fn ours(variant: &str) -> Result<TokenAuth, BoxError> {
+    if variant == "ours-introspected" {
+        return introspected().await;
+    }
     let (revocation, _) = stores(variant).await?;
     Ok(ours_builder(variant)?
         .revocation_store(revocation)
@@ -228,6 +232,42 @@ fn ours_builder(variant: &str) -> Result<axum_token_auth::TokenAuthBuilder, BoxE
         _ => builder.hs256_secret(HS256_SECRET),
     };
     Ok(builder)
+}
+
+/// The issuer of the `ours-introspected` variant, whose tokens are opaque.
+const INTROSPECTED_ISSUER: &str = "https://opaque.bench.example";
+
+/// The `ours-introspected` variant: a verify-only authority that checks opaque tokens
+/// at an RFC 7662 endpoint served by this process on loopback (every token active, for
+/// `user-<token>`, for an hour), with the default cache bound (60 s): what a cached
+/// introspected token costs against a cached JWT.
+async fn introspected() -> Result<TokenAuth, BoxError> {
+    use axum_token_auth::trust::{Introspection, Issuer};
+    let endpoint = axum::Router::new().route(
+        "/introspect",
+        axum::routing::post(|body: String| async move {
+            let token = body
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("token="))
+                .unwrap_or_default()
+                .to_owned();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            axum::Json(serde_json::json!({
+                "active": true, "iss": INTROSPECTED_ISSUER, "aud": AUDIENCE,
+                "sub": format!("user-{token}"), "scope": "users:read",
+                "exp": now + 3600, "iat": now, "token_type": "Bearer",
+            }))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/introspect", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, endpoint).await });
+    let issuer = Issuer::keys(INTROSPECTED_ISSUER, [])
+        .audience(AUDIENCE)
+        .introspection(Introspection::endpoint(url).client_secret_basic("bench", "bench-secret"));
+    Ok(TokenAuth::builder().trust(issuer).build()?)
 }
 
 /// The client key of a DPoP variant: the testkit's first key of its kind, the same in
@@ -383,6 +423,11 @@ async fn run(
         None => {
             let minted = if variant.starts_with("ours-external") {
                 external_tokens(tokens)?
+            } else if variant == "ours-introspected" {
+                // Opaque tokens: nothing in them but their spelling.
+                (0..tokens)
+                    .map(|i| format!("opaque-token-of-user-{i:08}"))
+                    .collect()
             } else if let Some(key) = dpop_key(variant) {
                 let bound = TokenRequest::new("user-0").confirmation(key.confirmation());
                 vec![auth.issue_access(&bound)?.into_string()]

@@ -41,6 +41,8 @@
 //   --exit-with-stdin  shut down when stdin reaches EOF: the parent keeps a
 //                    pipe open, so a test binary that dies (even by SIGKILL)
 //                    leaves no orphaned provider behind.
+//   --client-jwks F  a JWKS of PUBLIC keys for the private_key_jwt client
+//                    `introspect-jwt-client` (registered only with this option).
 //   --gen-key KID    print {"jwk": <private RSA-2048 JWK with kid, alg RS256,
 //                    use sig>, "private_pem": PKCS#1 PEM, "public_pem": SPKI
 //                    PEM} to stdout and exit. The PEMs are for Rust
@@ -88,7 +90,24 @@
 //            "iss":"http://127.0.0.1:38065","aud":"urn:test:api"}
 //   Exactly these 8 claims: `sub` is the client id (client credentials), `aud`
 //   is a string (not an array), `jti` a 21-char nanoid, exp = iat + 600; no
-//   `nbf`, `auth_time` or `cnf`. (Introspection and revocation are disabled.)
+//   `nbf`, `auth_time` or `cnf`.
+//
+// OPAQUE TOKENS, INTROSPECTION, REVOCATION (the INTROSPECTION block below;
+// tests/it/introspection.rs)
+//   A resource indicator starting with `urn:test:opaque` gets an OPAQUE access
+//   token (oidc-provider's own format: a 43-char random string, no dots) with the
+//   same scopes, audience (= the resource) and lifetime as the JWT ones.
+//   introspection  POST /token/introspection (RFC 7662; features.introspection),
+//                  JWT responses on `Accept: application/token-introspection+jwt`
+//                  (RFC 9701; features.jwtIntrospection) for clients registered
+//                  with introspection_signed_response_alg.
+//   revocation     POST /token/revocation (RFC 7009) by the token's own client.
+//   clients        `introspect-client` / `introspect-secret`: client_secret_basic,
+//                  signed (RS256) introspection responses when asked for;
+//                  `introspect-post-client` / `introspect-secret`: client_secret_post;
+//                  `introspect-jwt-client`: private_key_jwt with the public keys of
+//                  --client-jwks FILE (only registered when that option is given).
+//   GET /admin/stats also counts `introspection_requests` and `revocation_requests`.
 //
 // ADMIN ROUTES (not OIDC, same port)
 //   GET /admin/stats     {"jwks_requests":N,"discovery_requests":M,
@@ -199,6 +218,7 @@ const { values: args } = parseArgs({
     'access-token-ttl': { type: 'string', default: '600' },
     'gen-key': { type: 'string' },
     'exit-with-stdin': { type: 'boolean', default: false },
+    'client-jwks': { type: 'string' },
   },
   strict: true,
 });
@@ -288,6 +308,47 @@ const MTLS_FEATURE = {
 };
 // --- end MTLS -------------------------------------------------------------------
 
+// --- INTROSPECTION: opaque tokens, RFC 7662 / RFC 9701, RFC 7009 (tests/it/introspection.rs)
+const OPAQUE_RESOURCE_PREFIX = 'urn:test:opaque';
+const introspectionClients = [{
+  client_id: 'introspect-client',
+  client_secret: 'introspect-secret',
+  grant_types: [],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'client_secret_basic',
+  introspection_signed_response_alg: 'RS256',
+}, {
+  client_id: 'introspect-post-client',
+  client_secret: 'introspect-secret',
+  grant_types: [],
+  response_types: [],
+  redirect_uris: [],
+  token_endpoint_auth_method: 'client_secret_post',
+}];
+if (args['client-jwks']) {
+  let clientJwks;
+  try {
+    clientJwks = JSON.parse(fs.readFileSync(args['client-jwks'], 'utf8'));
+  } catch (err) {
+    fail(`cannot read --client-jwks ${args['client-jwks']}: ${err.message}`);
+  }
+  introspectionClients.push({
+    client_id: 'introspect-jwt-client',
+    grant_types: [],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: clientJwks,
+  });
+}
+const introspectionFeatures = {
+  introspection: { enabled: true },
+  jwtIntrospection: { enabled: true },
+  revocation: { enabled: true },
+};
+// --- end INTROSPECTION -----------------------------------------------------------
+
 const provider = new Provider(issuer, {
   jwks,
   clients: [{
@@ -298,15 +359,14 @@ const provider = new Provider(issuer, {
     redirect_uris: [redirectUri],
     token_endpoint_auth_method: 'client_secret_basic',
     id_token_signed_response_alg: 'RS256',
-  }, ...dpopClients, MTLS_CLIENT],
+  }, ...dpopClients, MTLS_CLIENT, ...introspectionClients],
   // oidc-provider accepts only the client's registered auth method:
   // client_secret_basic (HTTP Basic test-client:test-secret).
   features: {
     mTLS: MTLS_FEATURE,
     clientCredentials: { enabled: true },
     devInteractions: { enabled: true },
-    introspection: { enabled: false },
-    revocation: { enabled: false },
+    ...introspectionFeatures,
     ...dpopFeatures,
     resourceIndicators: {
       enabled: true,
@@ -316,7 +376,7 @@ const provider = new Provider(issuer, {
         scope: RESOURCE_SCOPE,
         audience: resourceIndicator,
         accessTokenTTL,
-        accessTokenFormat: 'jwt',
+        accessTokenFormat: resourceIndicator.startsWith(OPAQUE_RESOURCE_PREFIX) ? 'opaque' : 'jwt',
         jwt: { sign: { alg: 'RS256' } },
       }),
     },
@@ -339,9 +399,13 @@ const stats = {
   discovery_requests: 0,
   oauth_metadata_requests: 0,
   token_requests: 0,
+  introspection_requests: 0,
+  revocation_requests: 0,
 };
 const jwksPath = new URL(provider.urlFor('jwks')).pathname;
 const tokenPath = new URL(provider.urlFor('token')).pathname;
+const introspectionPath = new URL(provider.urlFor('introspection')).pathname;
+const revocationPath = new URL(provider.urlFor('revocation')).pathname;
 
 // --- the admin ID-token flow -------------------------------------------------
 
@@ -516,6 +580,8 @@ provider.use(async (ctx, next) => {
     else if (path === '/.well-known/openid-configuration') stats.discovery_requests += 1;
     else if (path === '/.well-known/oauth-authorization-server') stats.oauth_metadata_requests += 1;
     else if (path === tokenPath) stats.token_requests += 1;
+    else if (path === introspectionPath) stats.introspection_requests += 1;
+    else if (path === revocationPath) stats.revocation_requests += 1;
     await next();
     if (path === jwksPath && jwksMaxAge !== undefined && ctx.status === 200) {
       ctx.set('cache-control', `public, max-age=${jwksMaxAge}`);

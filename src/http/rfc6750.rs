@@ -110,8 +110,9 @@ pub enum AuthError {
     #[error("the token store is unavailable")]
     StoreUnavailable,
     /// A trusted external issuer's keys are unavailable (not fetched yet, or stale past
-    /// their maximum age while the provider is down): 503 `temporarily_unavailable`,
-    /// never 401, since the token may well be valid.
+    /// their maximum age while the provider is down), or its introspection endpoint
+    /// did not answer usably (down, slow, garbage, too large): 503
+    /// `temporarily_unavailable`, never 401, since the token may well be valid.
     #[error("the issuer's keys are unavailable")]
     KeysUnavailable,
     /// The DPoP proof is refused (RFC 9449 §7.1): 401 `invalid_dpop_proof`, with a

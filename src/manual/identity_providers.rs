@@ -63,6 +63,55 @@
 //! - a key dropped from a set (or retired from our own keyring) voids what the
 //!   verified-token cache remembered of it.
 //!
+//! # Opaque tokens (introspection)
+//!
+//! Some providers hand out access tokens that are not JWTs (Auth0 without an audience,
+//! Okta, ORY Hydra, oidc-provider's default format, most enterprise gateways): nothing in
+//! them can be verified offline. Give their issuer an
+//! [`Introspection`](crate::trust::Introspection) (feature `oidc`) and the layer asks its
+//! RFC 7662 endpoint about each such token:
+//!
+//! ```no_run
+//! # #[cfg(feature = "oidc")] {
+//! use std::time::Duration;
+//! use axum_token_auth::{TokenAuth, trust::{Introspection, Issuer}};
+//!
+//! let auth = TokenAuth::builder()
+//!     .trust(
+//!         Issuer::discover("https://idp.example.com")
+//!             .audience("https://api.example.com")
+//!             .introspection(
+//!                 Introspection::discovered() // introspection_endpoint of its metadata
+//!                     .client_secret_basic("orders-api", "the-client-secret")
+//!                     .max_cache_ttl(Duration::from_secs(60)),
+//!             ),
+//!     )
+//!     .build()?;
+//! # let _ = auth; }
+//! # Ok::<(), axum_token_auth::ConfigError>(())
+//! ```
+//!
+//! - **which tokens**: every token that is not a JWT goes to the one issuer configured
+//!   with introspection (two are a `ConfigError`); its JWTs are still verified offline;
+//! - **client authentication**: `client_secret_basic`, `client_secret_post` or
+//!   `private_key_jwt` (an assertion signed with a [`Key`](crate::Key) of yours);
+//!   optionally signed RFC 9701 JWT responses, verified with the issuer's keys;
+//! - **the same claims**: an `active` answer is mapped as the issuer's JWTs are —
+//!   audience, scope claims, tenant, `cnf` (DPoP and certificate binding), revocation —
+//!   so `Claims`, the scope guards and revocation work unchanged; a token without `sub`
+//!   (client credentials) has its `client_id` as subject;
+//! - **the cache and its trade-off**: the verdict stays in the layer's verified-token
+//!   cache until the token's `exp` or `max_cache_ttl` (default 60 s), whichever is first.
+//!   A token revoked *at the provider* is still accepted up to that long; a shorter bound
+//!   means more calls (one per token per bound: 100 users making 10,000 requests cost 100
+//!   calls, measured in `tests/it/introspection.rs`). Inactive answers are not cached;
+//! - **failures**: an endpoint that is down, slow, answers garbage or too much is a 503
+//!   `temporarily_unavailable` with `Retry-After` (never a 401), within the timeout
+//!   (default 3 s); concurrent requests with the same token share one call.
+//!
+//! Every non-JWT bearer token costs one call until it is cached, garbage included: the
+//! endpoint's rate limits are the bound on what random tokens can make it do.
+//!
 //! # Presets
 //!
 //! | provider | preset | `iss` | scopes from | also |
@@ -86,6 +135,10 @@
 //! OIDC_ISSUER=https://acme.eu.auth0.com/ OIDC_AUDIENCE=https://orders.example.com \
 //!   OIDC_SCOPE_CLAIMS=scope,permissions cargo run --example quickstart --features oidc
 //! # Without discovery: JWKS_URL=https://…/certs JWKS_ISSUER=https://… instead of OIDC_ISSUER
+//! # Opaque tokens: introspection at the discovered endpoint, answers trusted 60 s at most
+//! OIDC_ISSUER=https://idp.example.com OIDC_AUDIENCE=https://orders.example.com \
+//!   INTROSPECTION_CLIENT_ID=orders-api INTROSPECTION_CLIENT_SECRET=… \
+//!   INTROSPECTION_CACHE_MAX_TTL=60 cargo run --example quickstart --features oidc
 //! ```
 //!
 //! # Limits

@@ -98,6 +98,10 @@ pub enum InvalidToken {
     /// `Required`).
     #[error("the route requires a DPoP-bound token")]
     DpopRequired,
+    /// The token's issuer answered its introspection (RFC 7662) with `active: false`:
+    /// unknown, expired or revoked at the provider.
+    #[error("the token is not active")]
+    Inactive,
 }
 
 /// A configuration mistake, reported by [`TokenAuthBuilder::build`](crate::TokenAuthBuilder::build) (never at request time).

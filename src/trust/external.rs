@@ -58,6 +58,9 @@ pub(crate) struct TrustedIssuer {
     required_claims: Vec<(String, String)>,
     pub(crate) leeway: u64,
     keys: Keys,
+    /// Its introspection endpoint, for its opaque tokens.
+    #[cfg(feature = "oidc")]
+    pub(crate) introspector: Option<Arc<crate::trust::introspect::client::Introspector>>,
 }
 
 impl std::fmt::Debug for TrustedIssuer {
@@ -77,6 +80,22 @@ impl TrustedIssuer {
         #[cfg_attr(not(feature = "oidc"), allow(unused_variables))] epoch: &Arc<AtomicU64>,
     ) -> Result<Self, ConfigError> {
         issuer.check()?;
+        #[cfg(feature = "oidc")]
+        let introspector = match issuer.introspection.clone() {
+            Some(settings) => Some(Arc::new(
+                crate::trust::introspect::client::Introspector::new(
+                    Arc::from(issuer.iss.as_str()),
+                    settings,
+                    issuer.client.clone(),
+                    Arc::clone(clock),
+                )
+                .map_err(|reason| ConfigError::InvalidIssuer {
+                    issuer: issuer.iss.clone(),
+                    reason,
+                })?,
+            )),
+            None => None,
+        };
         let keys = match issuer.source {
             KeySource::Static(keys, None) => Keys::Static(Arc::new(KeySet::from_keys(keys))),
             KeySource::Static(_, Some(doc)) => Keys::Static(Arc::new(
@@ -128,6 +147,8 @@ impl TrustedIssuer {
             required_claims: issuer.required_claims,
             leeway: issuer.leeway.map_or(default_leeway, |l| l.as_secs()),
             keys,
+            #[cfg(feature = "oidc")]
+            introspector,
         })
     }
 
@@ -284,6 +305,9 @@ impl TrustedIssuer {
 #[derive(Debug, Default)]
 pub(crate) struct TrustedIssuers {
     issuers: Vec<TrustedIssuer>,
+    /// The one issuer whose opaque tokens are introspected (its index).
+    #[cfg(feature = "oidc")]
+    introspecting: Option<usize>,
 }
 
 impl TrustedIssuers {
@@ -296,7 +320,32 @@ impl TrustedIssuers {
                 });
             }
         }
-        Ok(TrustedIssuers { issuers })
+        #[cfg(feature = "oidc")]
+        let introspecting = {
+            let mut with = issuers
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i.introspector.is_some());
+            let first = with.next().map(|(n, _)| n);
+            if let Some((_, second)) = with.next() {
+                return Err(ConfigError::InvalidIssuer {
+                    issuer: second.iss.to_string(),
+                    reason: "only one trusted issuer may introspect opaque tokens",
+                });
+            }
+            first
+        };
+        Ok(TrustedIssuers {
+            issuers,
+            #[cfg(feature = "oidc")]
+            introspecting,
+        })
+    }
+
+    /// The issuer whose opaque tokens (every token that is not a JWT) are introspected.
+    #[cfg(feature = "oidc")]
+    pub(crate) fn introspecting(&self) -> Option<&TrustedIssuer> {
+        self.introspecting.map(|n| &self.issuers[n])
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -1,5 +1,6 @@
-//! Fetching discovery and JWKS documents over HTTP(S) (feature `oidc`): bounded in time
-//! and size, `https://` only except for loopback hosts, no redirects.
+//! Fetching discovery and JWKS documents, and posting introspection requests, over
+//! HTTP(S) (feature `oidc`): bounded in time and size, `https://` only except for
+//! loopback hosts, no redirects.
 
 use std::time::Duration;
 
@@ -98,13 +99,57 @@ impl HttpFetch {
 #[async_trait]
 impl Fetch for HttpFetch {
     async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
-        check_url(url).map_err(|_| FetchError::InsecureUrl)?;
-        let asked = reqwest::Url::parse(url).map_err(|_| FetchError::InsecureUrl)?;
+        let asked = checked(url)?;
+        let request = self
+            .client
+            .get(asked.clone())
+            .header(ACCEPT, "application/json");
+        self.send(request, asked).await
+    }
+}
+
+/// A URL as the policy allows it: parsed, `https://` (or loopback `http://`).
+fn checked(url: &str) -> Result<reqwest::Url, FetchError> {
+    check_url(url).map_err(|_| FetchError::InsecureUrl)?;
+    reqwest::Url::parse(url).map_err(|_| FetchError::InsecureUrl)
+}
+
+impl HttpFetch {
+    /// A `POST` of an `application/x-www-form-urlencoded` body (an RFC 7662 introspection
+    /// request), under the same URL policy, timeout and size limit as [`Fetch::get`]:
+    /// `basic` is the client's HTTP Basic credentials, `accept` the media type asked.
+    pub(crate) async fn post_form(
+        &self,
+        url: &str,
+        form: &str,
+        basic: Option<(&str, &str)>,
+        accept: &'static str,
+    ) -> Result<Fetched, FetchError> {
+        let asked = checked(url)?;
+        let mut request = self
+            .client
+            .post(asked.clone())
+            .header(ACCEPT, accept)
+            .header(
+                http::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form.to_owned());
+        if let Some((id, secret)) = basic {
+            request = request.basic_auth(id, Some(secret));
+        }
+        self.send(request, asked).await
+    }
+
+    /// Sends `request` (to `asked`): the whole exchange within the timeout, refused when
+    /// it is answered from another URL, not `200`, or larger than the limit.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        asked: reqwest::Url,
+    ) -> Result<Fetched, FetchError> {
         let work = async {
-            let mut res = self
-                .client
-                .get(asked.clone())
-                .header(ACCEPT, "application/json")
+            let mut res = request
                 .send()
                 .await
                 .map_err(|e| FetchError::Transport(without_url(e)))?;

@@ -112,6 +112,8 @@ pub struct Issuer {
     pub(crate) on_store_failure: Option<StoreFailurePolicy>,
     #[cfg(feature = "oidc")]
     pub(crate) client: Option<reqwest::Client>,
+    #[cfg(feature = "oidc")]
+    pub(crate) introspection: Option<crate::trust::introspect::Introspection>,
 }
 
 impl Issuer {
@@ -133,6 +135,8 @@ impl Issuer {
             on_store_failure: None,
             #[cfg(feature = "oidc")]
             client: None,
+            #[cfg(feature = "oidc")]
+            introspection: None,
         }
     }
 
@@ -525,6 +529,31 @@ impl Issuer {
         self
     }
 
+    /// Checks this issuer's opaque access tokens (every bearer token that is not a JWT)
+    /// at its RFC 7662 introspection endpoint (feature `oidc`); its JWTs are still
+    /// verified offline with its keys. At most one trusted issuer introspects. An issuer
+    /// whose tokens are all opaque and who publishes no keys can be trusted with
+    /// [`Issuer::keys`]`(iss, [])`. The rules, the cache bound and its trade-off:
+    /// [`Introspection`](crate::trust::Introspection).
+    ///
+    /// ```
+    /// use axum_token_auth::trust::{Introspection, Issuer};
+    ///
+    /// let issuer = Issuer::keys("https://idp.example.com", [])
+    ///     .audience("https://api.example.com")
+    ///     .introspection(
+    ///         Introspection::endpoint("https://idp.example.com/introspect")
+    ///             .client_secret_basic("orders-api", "the-client-secret"),
+    ///     );
+    /// # let _ = issuer;
+    /// ```
+    #[cfg(feature = "oidc")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "oidc")))]
+    pub fn introspection(mut self, introspection: crate::trust::introspect::Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
     /// What an outage of the revocation store means for this issuer's tokens (default:
     /// the handle's [`on_store_failure`](crate::TokenAuthBuilder::on_store_failure),
     /// fail closed). Machine-to-machine traffic of an identity provider need not fail
@@ -602,6 +631,10 @@ impl Issuer {
         }
         if self.leeway.is_some_and(|l| l > Duration::from_secs(300)) {
             return Err(ConfigError::LeewayTooLarge);
+        }
+        #[cfg(feature = "oidc")]
+        if let Some(i) = &self.introspection {
+            i.check().map_err(bad)?;
         }
         match &self.source {
             KeySource::Static(keys, _) => {

@@ -45,6 +45,12 @@
 //! provider that does not put them in its access tokens (many do so only in ID tokens
 //! unless configured) leaves step-up requirements unmet: configure it to add them.
 //!
+//! ## Opaque tokens
+//!
+//! An issuer whose access tokens are not JWTs is checked at its RFC 7662 introspection
+//! endpoint (feature `oidc`): `Issuer::introspection` with an `Introspection` (see the
+//! `introspect` module); the answer becomes the same verified token as its JWTs.
+//!
 //! ## Our own keyring, live
 //!
 //! The crate's own keyring, live: the signing key rotates and verification keys come and
@@ -143,6 +149,8 @@ pub mod dpop;
 pub(crate) mod external;
 #[cfg(feature = "oidc")]
 pub(crate) mod fetch;
+#[cfg(feature = "oidc")]
+pub mod introspect;
 mod issuer;
 pub(crate) mod keyring;
 pub(crate) mod keyset;
@@ -156,6 +164,8 @@ mod scopes;
 pub mod verify;
 
 pub use check::TokenCheck;
+#[cfg(feature = "oidc")]
+pub use introspect::Introspection;
 pub use issuer::Issuer;
 pub use legacy::{LegacyFormat, LegacyIssuer};
 pub use revoke::{Revocation, RevokeError, Revoked};

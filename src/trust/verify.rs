@@ -98,6 +98,26 @@
 //!   SHA-256 of the whole token; see [`LegacyIssuer`]); the token stops at
 //!   its `exp` or the window's end, whichever is first;
 //! - L6. the rewritten claims decode as the claims type.
+//!
+//! A token that is not a JWT (steps 2–3 find no three parts with a JSON header), when
+//! one trusted issuer introspects opaque tokens
+//! (`Issuer::introspection`, feature `oidc`):
+//!
+//! - I1. the caller accepts access tokens of that issuer (else malformed, no call);
+//! - I2. (async) one call to its introspection endpoint, shared by concurrent requests
+//!   with the same token, within its timeout; no answer, a non-`200`, a body too large,
+//!   not a JSON object (or, when asked for, not a JWT response signed by the issuer's
+//!   keys with `typ: token-introspection+jwt`, its `iss` and our client id as `aud`) →
+//!   503 `temporarily_unavailable`, never 401;
+//! - I3. `active` is `true` (else 401: inactive);
+//! - I4. `iss`, when present, is the issuer's; `token_type`, when present, is `Bearer`
+//!   or `DPoP`;
+//! - I5. `exp` (when absent: now + the cache bound), `nbf`, `iat` with the issuer's
+//!   leeway;
+//! - I6. the issuer's E8 (required claims, audience, scopes, tenant), `sub` defaulting
+//!   to `client_id`; the id is `t.` + base64url(SHA-256 of the token), never the token;
+//! - I7. the claims type, `cnf` as for a JWT; the token stops at `exp` plus the leeway
+//!   or at now + the cache bound, whichever is first.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -183,7 +203,8 @@ pub enum VerifyError {
     /// The token is bad, expired, revoked or of the wrong kind.
     #[error("invalid token: {0}")]
     InvalidToken(InvalidToken),
-    /// The key set of the token's (external) issuer is unavailable now.
+    /// The key set of the token's (external) issuer is unavailable now, or its
+    /// introspection endpoint gave no usable answer.
     #[error("the key set of the token's issuer is unavailable")]
     KeysUnavailable,
     /// The revocation store cannot answer and the policy is to fail closed.
@@ -444,6 +465,10 @@ pub(crate) enum Refusal {
     /// one is in flight): wait for it, then verify once more.
     #[cfg(feature = "oidc")]
     Refetch(std::sync::Arc<crate::trust::remote::RemoteKeys>, u64),
+    /// A token that is not a JWT, of the issuer that introspects opaque tokens (I1
+    /// passed): ask its endpoint, then map the answer (I2–I7).
+    #[cfg(feature = "oidc")]
+    Introspect,
 }
 
 impl From<InvalidToken> for Refusal {
@@ -632,8 +657,10 @@ impl Verifier {
         token: &str,
         acceptance: &Acceptance<'_>,
     ) -> Result<Accepted<T>, Refusal> {
-        let parts = self.split(token)?;
-        let header = Self::parsed_header(parts.h64)?;
+        let parts = self
+            .split(token)
+            .map_err(|e| self.not_a_jwt(e, acceptance))?;
+        let header = Self::parsed_header(parts.h64).map_err(|e| self.not_a_jwt(e, acceptance))?;
         let signer = self.check_signature(&parts, &header)?;
         if !acceptance.origins.admits(&signer) {
             return Err(InvalidToken::WrongIssuer.into());
@@ -673,6 +700,155 @@ impl Verifier {
                 self.legacy_claims(legacy, &parts.payload, token, parts.message, acceptance)
             }
         }
+    }
+
+    /// A token refused at steps 1–3 for `e`: when it is not a JWT (malformed) and an
+    /// issuer introspects opaque tokens, I1 and the request to introspect it.
+    #[cold]
+    fn not_a_jwt(
+        &self,
+        e: InvalidToken,
+        #[cfg_attr(not(feature = "oidc"), allow(unused_variables))] acceptance: &Acceptance<'_>,
+    ) -> Refusal {
+        #[cfg(feature = "oidc")]
+        if e == InvalidToken::Malformed
+            && let Some(issuer) = self.trusted.introspecting()
+            && acceptance.origins.admits(&Signer::External(issuer))
+            && acceptance.kinds.contains(TokenKind::Access)
+        {
+            return Refusal::Introspect;
+        }
+        e.into()
+    }
+
+    /// I2–I7: the token asked about at the introspecting issuer's endpoint (one call
+    /// shared by concurrent requests with the same token), its answer mapped into
+    /// claims as a JWT of that issuer's.
+    #[cfg(feature = "oidc")]
+    pub(crate) async fn verify_after_introspection<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        acceptance: &Acceptance<'_>,
+    ) -> Result<Accepted<T>, VerifyError> {
+        let Some((issuer, introspector)) = self
+            .trusted
+            .introspecting()
+            .and_then(|i| Some((i, i.introspector.as_deref()?)))
+        else {
+            return Err(self.rejected(InvalidToken::Malformed));
+        };
+        let unavailable = |why: &dyn fmt::Display| {
+            tracing::warn!(issuer = %issuer.iss, error = %why, "token introspection failed");
+            crate::telemetry::validation_refused("keys_unavailable");
+            VerifyError::KeysUnavailable
+        };
+        let body = introspector
+            .introspect(token)
+            .await
+            .map_err(|e| unavailable(&e))?;
+        let keys;
+        let jwt = if introspector.jwt_response {
+            keys = issuer
+                .key_set()
+                .map_err(|_| unavailable(&"the issuer's keys are unavailable"))?;
+            Some(crate::trust::introspect::response::JwtCheck {
+                keys: &keys,
+                iss: &issuer.iss,
+                client_id: introspector.client_id(),
+            })
+        } else {
+            None
+        };
+        let answer = crate::trust::introspect::response::introspection_object(&body, jwt)
+            .map_err(|e| unavailable(&e))?;
+        self.introspected_claims(
+            issuer,
+            introspector.max_cache_ttl,
+            answer,
+            token,
+            acceptance,
+        )
+        .map_err(|r| self.refused(r))
+    }
+
+    /// I3–I7 on an introspection answer about `token`.
+    #[cfg(feature = "oidc")]
+    fn introspected_claims<T: DeserializeOwned>(
+        &self,
+        issuer: &TrustedIssuer,
+        max_cache_ttl: u64,
+        mut map: serde_json::Map<String, serde_json::Value>,
+        token: &str,
+        acceptance: &Acceptance<'_>,
+    ) -> Result<Accepted<T>, Refusal> {
+        use serde_json::Value;
+        // I3: active.
+        if map.get("active") != Some(&Value::Bool(true)) {
+            return Err(InvalidToken::Inactive.into());
+        }
+        map.remove("active");
+        // I4: its issuer, an access token.
+        if map
+            .get("iss")
+            .is_some_and(|iss| iss.as_str() != Some(&*issuer.iss))
+        {
+            return Err(InvalidToken::WrongIssuer.into());
+        }
+        let access = map.get("token_type").is_none_or(|t| {
+            t.as_str()
+                .is_some_and(|t| t.eq_ignore_ascii_case("Bearer") || t.eq_ignore_ascii_case("DPoP"))
+        });
+        if !access {
+            return Err(InvalidToken::WrongKind {
+                expected: TokenKind::Access,
+            }
+            .into());
+        }
+        // I5: exp (bounded when absent), nbf, iat with the issuer's leeway.
+        let now = self.clock.now();
+        let bound = now.saturating_add(max_cache_ttl);
+        let time = |name: &str| map.get(name).and_then(numeric_date);
+        let exp = time("exp").unwrap_or(bound);
+        let iat = time("iat");
+        if acceptance.timed {
+            self.check_time(exp, time("nbf"), iat, issuer.leeway)?;
+        }
+        map.insert("exp".into(), exp.into());
+        map.insert("iat".into(), iat.unwrap_or(now).into());
+        map.insert("iss".into(), Value::String(issuer.iss.to_string()));
+        // I6: sub defaults to the client (a client-credentials token), the id is the
+        // token's hash; then the issuer's E8.
+        if !map.contains_key("sub")
+            && let Some(client) = map.get("client_id").cloned()
+        {
+            map.insert("sub".into(), client);
+        }
+        map.remove("jti");
+        let (map, jti) = issuer.normalize(map, token)?;
+        // I7: the claims type; until exp + leeway or the cache bound.
+        let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
+        let mut claims: TokenClaims<T> =
+            serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
+        claims.kind = TokenKind::Access;
+        claims.origin = TokenOrigin::Issuer(Arc::clone(&issuer.iss));
+        let bound_to_key = Bound::of(claims.cnf.as_deref())?.is_bound();
+        Ok(Accepted {
+            identity: TokenIdentity {
+                bound: bound_to_key,
+                digest: external_digest(&issuer.iss, &jti),
+                until: exp.saturating_add(issuer.leeway).min(bound),
+                issued_at: claims.iat.saturating_sub(issuer.leeway),
+                revocation: RevocationRule {
+                    check: issuer.check_revocation,
+                    on_failure: issuer
+                        .on_store_failure
+                        .unwrap_or(self.settings.failure_policy),
+                },
+            },
+            claims,
+            payload: payload.into(),
+            legacy: None,
+        })
     }
 
     /// Until when one of the crate's own tokens expiring at `exp` is accepted (the
@@ -932,6 +1108,8 @@ impl Verifier {
                 self.verify_after_refetch(token, acceptance, remote, seen)
                     .await
             }
+            #[cfg(feature = "oidc")]
+            Err(Refusal::Introspect) => self.verify_after_introspection(token, acceptance).await,
             other => other.map_err(|r| self.refused(r)),
         }
     }
@@ -974,6 +1152,9 @@ impl Verifier {
             }
             #[cfg(feature = "oidc")]
             Refusal::Refetch(..) => self.rejected(InvalidToken::UnknownKey),
+            // Not waited for: the token cannot be judged without its issuer's answer.
+            #[cfg(feature = "oidc")]
+            Refusal::Introspect => self.rejected(InvalidToken::Malformed),
         }
     }
 
@@ -1218,6 +1399,114 @@ mod tests {
         let s = KindSet::of(TokenKind::Access).with(TokenKind::Service);
         assert!(s.contains(TokenKind::Access) && s.contains(TokenKind::Service));
         assert!(!s.contains(TokenKind::Refresh));
+    }
+
+    /// I3–I7 on introspection answers, without the HTTP call.
+    #[cfg(feature = "oidc")]
+    #[test]
+    fn introspection_answers_map_as_the_issuers_jwts() {
+        use crate::trust::{Introspection, Issuer};
+        use serde_json::json;
+        const ISS: &str = "https://opaque.example";
+        let now = 1_000_000;
+        let a = builder()
+            .clock(FixedClock(now))
+            .trust(
+                Issuer::keys(ISS, []).audience("api").introspection(
+                    Introspection::endpoint("https://opaque.example/introspect")
+                        .client_secret_basic("api", "secret")
+                        .max_cache_ttl(std::time::Duration::from_secs(60)),
+                ),
+            )
+            .build()
+            .unwrap();
+        let v = a.verifier();
+        let issuer = v.trusted.introspecting().unwrap();
+        let acceptance = Acceptance::kinds(KindSet::of(TokenKind::Access));
+        let token = "an-opaque-token";
+        let map = |v: serde_json::Value| v.as_object().unwrap().clone();
+        let judge = |answer: serde_json::Value| {
+            v.introspected_claims::<NoCustomClaims>(issuer, 60, map(answer), token, &acceptance)
+        };
+        let refused = |answer: serde_json::Value| match judge(answer) {
+            Err(Refusal::Token(e)) => e,
+            Err(_) => panic!("not a token refusal"),
+            Ok(_) => panic!("accepted"),
+        };
+        let base = json!({
+            "active": true, "aud": "api", "client_id": "svc", "scope": "users:read",
+            "exp": now + 600, "iat": now - 10, "iss": ISS, "token_type": "Bearer",
+            "jti": "the-providers-jti"
+        });
+        let ok = judge(base.clone()).unwrap_or_else(|_| panic!("accepted"));
+        // sub from client_id, the id from the token's hash, the issuer and the bound.
+        assert_eq!(ok.claims.sub, "svc");
+        assert_eq!(ok.claims.jti, derived_jti(token));
+        assert_eq!(ok.claims.iss.as_deref(), Some(ISS));
+        assert!(ok.claims.has_scope("users:read"));
+        assert_eq!(ok.claims.origin, TokenOrigin::Issuer(ISS.into()));
+        assert_eq!(ok.identity.until, now + 60, "the cache bound comes first");
+        assert_eq!(
+            ok.identity.digest,
+            external_digest(ISS, &derived_jti(token))
+        );
+        // Without exp: accepted until the bound, its exp the bound.
+        let mut no_exp = base.clone();
+        no_exp.as_object_mut().unwrap().remove("exp");
+        let bounded = judge(no_exp).unwrap_or_else(|_| panic!("accepted"));
+        assert_eq!(
+            (bounded.claims.exp, bounded.identity.until),
+            (now + 60, now + 60)
+        );
+        // A token expiring before the bound stops at its exp plus the leeway.
+        let mut soon = base.clone();
+        soon["exp"] = json!(now + 5);
+        let soon = judge(soon).unwrap_or_else(|_| panic!("accepted"));
+        assert_eq!(soon.identity.until, now + 5 + v.settings.leeway);
+        // The refusals, one per check.
+        let with = |k: &str, val: serde_json::Value| {
+            let mut m = base.clone();
+            m[k] = val;
+            m
+        };
+        assert_eq!(
+            refused(with("active", json!(false))),
+            InvalidToken::Inactive
+        );
+        assert_eq!(
+            refused(with("active", json!("true"))),
+            InvalidToken::Inactive
+        );
+        assert_eq!(refused(json!({"active": false})), InvalidToken::Inactive);
+        assert_eq!(
+            refused(with("iss", json!("https://evil.example"))),
+            InvalidToken::WrongIssuer
+        );
+        assert_eq!(
+            refused(with("token_type", json!("refresh_token"))),
+            InvalidToken::WrongKind {
+                expected: TokenKind::Access
+            }
+        );
+        assert_eq!(
+            refused(with("aud", json!("another-api"))),
+            InvalidToken::WrongAudience
+        );
+        assert_eq!(
+            refused(with("exp", json!(now - 3600))),
+            InvalidToken::Expired
+        );
+        assert_eq!(
+            refused(with("cnf", json!({"x5u": "https://x"}))),
+            InvalidToken::UnsupportedConfirmation
+        );
+        // A DPoP-bound answer is a bound token.
+        let bound = judge(with(
+            "cnf",
+            json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+        ))
+        .unwrap_or_else(|_| panic!("accepted"));
+        assert!(bound.identity.bound);
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ mod fuzz_corpus;
 #[cfg(feature = "tonic")]
 mod grpc;
 mod interop;
+mod introspection;
 mod keys;
 mod legacy;
 mod metrics;

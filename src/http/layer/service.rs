@@ -141,6 +141,14 @@ where
                 pending.token = Some(token);
                 return ResponseFuture::verifying(verify, pending);
             }
+            #[cfg(feature = "oidc")]
+            Missed::Introspect(token) => {
+                let token: Arc<str> = token.into();
+                let verify = introspect_and_verify::<T>(state, Arc::clone(&token));
+                let mut pending = pending(state, inner, req, ctx, source, key, now, epoch);
+                pending.token = Some(token);
+                return ResponseFuture::verifying(verify, pending);
+            }
         },
     };
     // Sender-constrained tokens, the `DPoP` scheme, a layer requiring DPoP: out of line.
@@ -210,6 +218,10 @@ enum Missed {
     /// An external issuer's `kid` is unknown: the token, to verify after a refetch.
     #[cfg(feature = "oidc")]
     Refetch(String, Arc<crate::trust::remote::RemoteKeys>, u64),
+    /// A token that is not a JWT, of the issuer that introspects: the token, to verify
+    /// at its introspection endpoint.
+    #[cfg(feature = "oidc")]
+    Introspect(String),
 }
 
 /// A cache miss: the token's text checked, then verified in full. Out of line, so the
@@ -228,6 +240,8 @@ fn verify_missed<T: DeserializeOwned + Send + Sync + 'static>(
         Ok(accepted) => Missed::Verified(Verdict::from(accepted)),
         #[cfg(feature = "oidc")]
         Err(Refusal::Refetch(remote, seen)) => Missed::Refetch(token.to_owned(), remote, seen),
+        #[cfg(feature = "oidc")]
+        Err(Refusal::Introspect) => Missed::Introspect(token.to_owned()),
         Err(r) => Missed::Refused(state.verifier.refused(r).into()),
     }
 }
@@ -274,6 +288,24 @@ fn refetch_and_verify<T: DeserializeOwned + Send + Sync + 'static>(
         state
             .verifier
             .verify_after_refetch::<T>(&token, &state.acceptance(), remote, seen)
+            .await
+            .map(Verdict::from)
+    })
+}
+
+/// The token's verification at its issuer's introspection endpoint (one call shared by
+/// concurrent requests with the same token), as `validate` waits for it. Its verdict is
+/// cached like any other, until the token's `exp` or the issuer's cache bound.
+#[cfg(feature = "oidc")]
+fn introspect_and_verify<T: DeserializeOwned + Send + Sync + 'static>(
+    state: &Arc<LayerState>,
+    token: Arc<str>,
+) -> VerifyFuture {
+    let state = Arc::clone(state);
+    Box::pin(async move {
+        state
+            .verifier
+            .verify_after_introspection::<T>(&token, &state.acceptance())
             .await
             .map(Verdict::from)
     })

@@ -310,6 +310,9 @@ pub struct ProviderOptions {
     pub jwks_max_age: Option<u64>,
     /// `--access-token-ttl`: lifetime of access tokens in seconds (default 600).
     pub access_token_ttl: Option<u64>,
+    /// `--client-jwks`: the public keys of the `private_key_jwt` client
+    /// `introspect-jwt-client` (registered only when not empty).
+    pub client_keys: Vec<TestKey>,
 }
 
 /// A running `scripts/oidc/provider.mjs`. Killed (SIGKILL) on drop; if the test is
@@ -394,6 +397,18 @@ impl OidcProvider {
         }
         if let Some(s) = self.options.access_token_ttl {
             cmd.arg("--access-token-ttl").arg(s.to_string());
+        }
+        if !self.options.client_keys.is_empty() {
+            let file = self.dir.join(format!("client-jwks-{}.json", self.starts));
+            let keys: Vec<Value> = self
+                .options
+                .client_keys
+                .iter()
+                .map(TestKey::public_jwk)
+                .collect();
+            fs::write(&file, serde_json::to_vec(&json!({ "keys": keys })).unwrap())
+                .expect("write client keys file");
+            cmd.arg("--client-jwks").arg(&file);
         }
         let t0 = Instant::now();
         let mut child = cmd
