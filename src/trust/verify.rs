@@ -824,31 +824,9 @@ impl Verifier {
             map.insert("sub".into(), client);
         }
         map.remove("jti");
-        let (map, jti) = issuer.normalize(map, token)?;
-        // I7: the claims type; until exp + leeway or the cache bound.
-        let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
-        let mut claims: TokenClaims<T> =
-            serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
-        claims.kind = TokenKind::Access;
-        claims.origin = TokenOrigin::Issuer(Arc::clone(&issuer.iss));
-        let bound_to_key = Bound::of(claims.cnf.as_deref())?.is_bound();
-        Ok(Accepted {
-            identity: TokenIdentity {
-                bound: bound_to_key,
-                digest: external_digest(&issuer.iss, &jti),
-                until: exp.saturating_add(issuer.leeway).min(bound),
-                issued_at: claims.iat.saturating_sub(issuer.leeway),
-                revocation: RevocationRule {
-                    check: issuer.check_revocation,
-                    on_failure: issuer
-                        .on_store_failure
-                        .unwrap_or(self.settings.failure_policy),
-                },
-            },
-            claims,
-            payload: payload.into(),
-            legacy: None,
-        })
+        // I7: the issuer's E8 and E9, until exp + leeway or the cache bound.
+        let until = exp.saturating_add(issuer.leeway).min(bound);
+        self.issuer_accepted(issuer, map, token, iat, until)
     }
 
     /// Until when one of the crate's own tokens expiring at `exp` is accepted (the
@@ -951,9 +929,24 @@ impl Verifier {
         if acceptance.timed {
             self.check_time(exp, time("nbf"), iat, issuer.leeway)?;
         }
+        self.issuer_accepted(issuer, map, message, iat, exp.saturating_add(issuer.leeway))
+    }
+
+    /// E8–E9, for a trusted issuer's JWT and its introspection answer alike: required
+    /// claims, audience, `sub`, the claims rewritten into our format with an id derived
+    /// from `id_source` (the signed part, or the opaque token) when they carry none; the
+    /// claims type; the identity, valid `until`, its revocation rule the issuer's.
+    fn issuer_accepted<T: DeserializeOwned>(
+        &self,
+        issuer: &TrustedIssuer,
+        map: serde_json::Map<String, serde_json::Value>,
+        id_source: &str,
+        iat: Option<u64>,
+        until: u64,
+    ) -> Result<Accepted<T>, Refusal> {
         // E8: required claims, audience, sub; the claims rewritten into our format, an
         // id derived from the signed part for a token without one.
-        let (map, jti) = issuer.normalize(map, message)?;
+        let (map, jti) = issuer.normalize(map, id_source)?;
         // E9: the claims type.
         let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
         let mut claims: TokenClaims<T> =
@@ -965,7 +958,7 @@ impl Verifier {
             identity: TokenIdentity {
                 bound,
                 digest: external_digest(&issuer.iss, &jti),
-                until: exp.saturating_add(issuer.leeway),
+                until,
                 issued_at: iat.unwrap_or(0).saturating_sub(issuer.leeway),
                 revocation: RevocationRule {
                     check: issuer.check_revocation,
