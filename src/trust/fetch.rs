@@ -30,6 +30,8 @@ pub(crate) enum FetchError {
     TooLarge,
     #[error("the fetch timed out")]
     Timeout,
+    #[error("too many calls in flight")]
+    Busy,
     #[error("the discovery document is invalid: {0}")]
     Discovery(&'static str),
     #[error("the JWKS is invalid: {0}")]

@@ -270,11 +270,11 @@ async fn loopback(delay: Duration) -> (String, Arc<AtomicUsize>) {
                 let counted = Arc::clone(&counted);
                 async move {
                     counted.fetch_add(1, Ordering::SeqCst);
-                    tokio::time::sleep(delay).await;
                     let token = form_urlencoded::parse(body.as_bytes())
                         .find(|(k, _)| k == "token")
                         .map(|(_, v)| v.into_owned())
                         .unwrap_or_default();
+                    tokio::time::sleep(delay).await;
                     axum::Json(json!({
                         "active": true, "iss": ISS, "aud": "api", "scope": "users:read",
                         "sub": format!("user-{token}"), "exp": now() + 600, "iat": now(),
@@ -379,6 +379,70 @@ async fn fifty_concurrent_requests_with_one_token_make_one_call() {
         assert_eq!(t.await.unwrap(), "user-shared-opaque-token users:read");
     }
     assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+/// A flood of made-up opaque tokens at an endpoint that does not answer in time: the
+/// endpoint never has more than `max_concurrent_calls` calls at once, the requests
+/// beyond wait for a free one within the timeout and answer 503 like the callers, and
+/// the permits come back.
+#[tokio::test]
+async fn a_flood_of_distinct_tokens_is_bounded_by_the_concurrency_limit() {
+    /// Counts the calls in flight (a handler cancelled by a closed connection included).
+    struct InFlight(Arc<(AtomicUsize, AtomicUsize)>);
+    impl Drop for InFlight {
+        fn drop(&mut self) {
+            self.0.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let gauge = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+    let seen = Arc::clone(&gauge);
+    let endpoint = Router::new().route(
+        "/introspect",
+        post(move |body: String| {
+            let seen = Arc::clone(&seen);
+            async move {
+                let now_in = seen.0.fetch_add(1, Ordering::SeqCst) + 1;
+                seen.1.fetch_max(now_in, Ordering::SeqCst);
+                let _guard = InFlight(seen);
+                if body.contains("token=slow-") {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+                axum::Json(
+                    json!({"active": true, "iss": ISS, "aud": "api", "sub": "someone",
+                                  "exp": now() + 600}),
+                )
+            }
+        }),
+    );
+    let addr = spawn_server(endpoint).await;
+    let auth = loopback_authority(format!("http://{addr}/introspect"), |i| {
+        i.max_concurrent_calls(4).timeout(Duration::from_secs(1))
+    });
+    let app = router(&auth);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let res = send_get(&app, "/me", Some(&format!("slow-{n}"))).await;
+            (res.status(), res.headers().contains_key(RETRY_AFTER))
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), (StatusCode::SERVICE_UNAVAILABLE, true));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        gauge.1.load(Ordering::SeqCst),
+        4,
+        "most calls in flight at once"
+    );
+    // The permits came back: a token the endpoint answers at once passes.
+    assert_eq!(status(&app, "/me", "after-the-flood").await, StatusCode::OK);
 }
 
 /// The closing note's figure: introspection calls for 10,000 requests of 100 users (each

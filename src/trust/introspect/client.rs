@@ -39,6 +39,8 @@ pub(crate) struct Introspector {
     timeout: Duration,
     http: HttpFetch,
     flights: Flights<Answer>,
+    /// Permits for calls in flight (`max_concurrent_calls`).
+    calls: tokio::sync::Semaphore,
     clock: Arc<dyn Clock>,
 }
 
@@ -74,6 +76,7 @@ impl Introspector {
             timeout: settings.timeout,
             http,
             flights: Flights::default(),
+            calls: tokio::sync::Semaphore::new(settings.max_concurrent_calls),
             clock,
         })
     }
@@ -95,6 +98,9 @@ impl Introspector {
     }
 
     async fn call(&self, token: &str) -> Answer {
+        // Only a flight's leader calls, holding a permit; a call beyond the limit waits
+        // for one within the same timeout (a burst of new users waits, a flood 503s).
+        let _permit = self.calls.acquire().await.map_err(|_| FetchError::Busy)?;
         let endpoint = self.endpoint().await?;
         let (form, basic) = self.request(token)?;
         let accept = if self.jwt_response {

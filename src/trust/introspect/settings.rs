@@ -92,6 +92,7 @@ pub struct Introspection {
     pub(crate) max_cache_ttl: Duration,
     pub(crate) timeout: Duration,
     pub(crate) max_response_bytes: usize,
+    pub(crate) max_concurrent_calls: usize,
 }
 
 impl fmt::Debug for Introspection {
@@ -105,6 +106,7 @@ impl fmt::Debug for Introspection {
             .field("jwt_response", &self.jwt_response)
             .field("max_cache_ttl", &self.max_cache_ttl)
             .field("timeout", &self.timeout)
+            .field("max_concurrent_calls", &self.max_concurrent_calls)
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +121,7 @@ impl Introspection {
             max_cache_ttl: Duration::from_secs(60),
             timeout: Duration::from_secs(3),
             max_response_bytes: 64 * 1024,
+            max_concurrent_calls: 64,
         }
     }
 
@@ -296,6 +299,27 @@ impl Introspection {
         self
     }
 
+    /// The most introspection calls in flight at once (default 64, 1 ..= 10,000); a
+    /// request whose token needs one more waits for a free one within the
+    /// [`timeout`](Self::timeout), then answers 503. Each unknown opaque token costs one
+    /// call (inactive answers are not cached, so a client cannot fill the cache with
+    /// garbage): this bounds what a flood of made-up tokens can make the endpoint do,
+    /// and the sockets it holds. Concurrent requests with the *same* token share one
+    /// call and count once.
+    ///
+    /// ```
+    /// use axum_token_auth::trust::Introspection;
+    ///
+    /// let i = Introspection::discovered()
+    ///     .client_secret_basic("orders-api", "secret")
+    ///     .max_concurrent_calls(16);
+    /// # let _ = i;
+    /// ```
+    pub fn max_concurrent_calls(mut self, calls: usize) -> Self {
+        self.max_concurrent_calls = calls;
+        self
+    }
+
     /// Checks the configuration (called by the builder through `Issuer::check`).
     pub(crate) fn check(&self) -> Result<(), &'static str> {
         match &self.auth {
@@ -325,6 +349,9 @@ impl Introspection {
         }
         if self.max_response_bytes < 1024 {
             return Err("the introspection response limit is at least 1 KiB");
+        }
+        if !(1..=10_000).contains(&self.max_concurrent_calls) {
+            return Err("the introspection concurrency limit is out of range (1 ..= 10,000)");
         }
         Ok(())
     }
