@@ -226,6 +226,9 @@ pub(crate) async fn demo_app_with(
     // RFC 9470: `/sensitive` needs a recent, strong authentication; a token without it
     // gets 401 `insufficient_user_authentication` naming what to ask the login for.
     let step_up = step_up_guard(env)?;
+    tracing::warn!(
+        "POST /auth/second-factor accepts the fixed demo code {DEMO_OTP}: a real service checks a TOTP or WebAuthn"
+    );
     let mut protected = Router::new()
         .route("/me", get(me))
         .merge(

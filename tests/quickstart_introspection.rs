@@ -54,7 +54,7 @@ async fn opaque_tokens_get_me_users_and_admin_as_jwts_do() {
 
     let (status, me) = get(&app, "/me", &reader).await;
     assert_eq!(status, StatusCode::OK, "{me}");
-    assert_eq!(me["sub"], "test-client", "{me}");
+    assert_eq!(me["sub"], "client:test-client", "{me}");
     assert_eq!(get(&app, "/users", &reader).await.0, StatusCode::OK);
     assert_eq!(get(&app, "/admin", &reader).await.0, StatusCode::FORBIDDEN);
     assert_eq!(get(&app, "/admin", &admin).await.0, StatusCode::OK);

@@ -23,6 +23,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use crate::token::error::ConfigError;
+use crate::token::keys::KeyRing;
 use crate::token::scope::ScopeList;
 use crate::trust::verify::Verifier;
 
@@ -183,7 +184,7 @@ impl ProtectedResource {
 
     /// Serves `signed_metadata` too: the document's members as claims of a JWT signed
     /// with the handle's signing key (`iss`: the handle's issuer, else the resource),
-    /// signed at each request so key rotations show. Needs an asymmetric signing key
+    /// signed once per keyring, so a key rotation shows at the next request. Needs an asymmetric signing key
     /// (a client cannot check an HMAC); [`jwks_uri`](Self::jwks_uri) tells clients
     /// where its public key is.
     pub fn signed_metadata(mut self) -> Self {
@@ -237,6 +238,10 @@ impl ProtectedResource {
         if !self.resource.chars().all(uri_char) {
             return Err(bad("the resource identifier has characters a URI cannot"));
         }
+        // axum's router refuses (panics on) a segment starting with `:` or `*`.
+        if uri.path().split('/').any(|seg| seg.starts_with([':', '*'])) {
+            return Err(bad("a path segment of the resource starts with ':' or '*'"));
+        }
         if self.resource.contains(['?', '#']) {
             return Err(bad(
                 "the resource identifier must have no query or fragment (RFC 9728 §1.2)",
@@ -267,6 +272,9 @@ pub(crate) struct ResourceMetadata {
     /// `resource_metadata="…"`, checked to fit a quoted string.
     pub(crate) pointer: HeaderValue,
     issuer: Option<String>,
+    /// The last `signed_metadata` and the keyring it was signed with: signed again only
+    /// when the keyring changes (a rotation), not at every (unauthenticated) request.
+    signed: std::sync::Mutex<Option<(Arc<KeyRing>, String)>>,
 }
 
 impl fmt::Debug for ResourceMetadata {
@@ -337,6 +345,7 @@ impl ResourceMetadata {
             resource,
             members: m,
             pointer,
+            signed: std::sync::Mutex::new(None),
         })
     }
 
@@ -358,7 +367,13 @@ impl ResourceMetadata {
     }
 
     fn sign(&self, verifier: &Verifier) -> Option<String> {
-        let ring = verifier.keys.load();
+        let ring: Arc<KeyRing> = Arc::clone(&verifier.keys.load());
+        let mut memo = self.signed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((signed_with, jwt)) = memo.as_ref()
+            && Arc::ptr_eq(signed_with, &ring)
+        {
+            return Some(jwt.clone());
+        }
         let key = ring.signing()?;
         if matches!(
             key.alg,
@@ -373,7 +388,9 @@ impl ResourceMetadata {
         let mut header = jsonwebtoken::Header::new(key.alg);
         header.kid = key.kid.clone();
         let encoding = key.encoding.as_ref()?;
-        jsonwebtoken::encode(&header, &claims, encoding).ok()
+        let jwt = jsonwebtoken::encode(&header, &claims, encoding).ok()?;
+        *memo = Some((Arc::clone(&ring), jwt.clone()));
+        Some(jwt)
     }
 }
 
@@ -462,6 +479,8 @@ mod tests {
             "https://api.example/?x=1",
             "https://api.example/#f",
             "https://api.example/a\"b",
+            "https://api.example/:v1",
+            "https://api.example/a/*rest",
         ] {
             assert!(
                 matches!(

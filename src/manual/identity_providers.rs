@@ -99,7 +99,7 @@
 //! - **the same claims**: an `active` answer is mapped as the issuer's JWTs are —
 //!   audience, scope claims, tenant, `cnf` (DPoP and certificate binding), revocation —
 //!   so `Claims`, the scope guards and revocation work unchanged; a token without `sub`
-//!   (client credentials) has its `client_id` as subject;
+//!   (client credentials) has `client:` + its `client_id` as subject (never a user's);
 //! - **the cache and its trade-off**: the verdict stays in the layer's verified-token
 //!   cache until the token's `exp` or `max_cache_ttl` (default 60 s), whichever is first.
 //!   A token revoked *at the provider* is still accepted up to that long; a shorter bound

@@ -115,6 +115,12 @@ impl Sessions {
             )
             .map_err(|e| self.refused(e))?;
         if verified.claims.origin == TokenOrigin::Legacy {
+            // A second factor raises one of our sessions: a legacy refresh token is
+            // exchanged by a refresh first (an exchange that dropped the factor would
+            // report a raise that did not happen).
+            if raise.is_some() {
+                return Err(self.refused(InvalidToken::WrongIssuer));
+            }
             return self.exchange_legacy(verified).await;
         }
         let parent: RawClaims = verified.claims;

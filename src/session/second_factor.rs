@@ -88,6 +88,9 @@ impl Sessions {
     /// this still rotates (a kept token would carry the old authentication into later
     /// refreshes).
     ///
+    /// A legacy format's refresh token (accepted for an exchange) is refused
+    /// (`InvalidToken::WrongIssuer`): exchange it with a refresh first.
+    ///
     /// Refused before anything is consumed when `factor` holds a value outside the
     /// grammar ([`SessionError::InvalidSuccessorClaims`], 500).
     ///

@@ -111,11 +111,11 @@
 //!   503 `temporarily_unavailable`, never 401;
 //! - I3. `active` is `true` (else 401: inactive);
 //! - I4. `iss`, when present, is the issuer's; `token_type`, when present, is `Bearer`
-//!   or `DPoP`;
+//!   or `DPoP`; not a refresh token by `token_use` (Hydra) or `typ` (Keycloak);
 //! - I5. `exp` (when absent: now + the cache bound), `nbf`, `iat` with the issuer's
 //!   leeway;
 //! - I6. the issuer's E8 (required claims, audience, scopes, tenant), `sub` defaulting
-//!   to `client_id`; the id is `t.` + base64url(SHA-256 of the token), never the token;
+//!   to `client:` + `client_id` (a client's token never passes for a user's); the id is `t.` + base64url(SHA-256 of the token), never the token;
 //! - I7. the claims type, `cnf` as for a JWT; the token stops at `exp` plus the leeway
 //!   or at now + the cache bound, whichever is first.
 
@@ -798,7 +798,17 @@ impl Verifier {
             t.as_str()
                 .is_some_and(|t| t.eq_ignore_ascii_case("Bearer") || t.eq_ignore_ascii_case("DPoP"))
         });
-        if !access {
+        // A refresh token some providers answer for with `active: true`: by Hydra's
+        // `token_use`, Keycloak's `typ`.
+        let refresh = map
+            .get("token_use")
+            .and_then(Value::as_str)
+            .is_some_and(|u| u.eq_ignore_ascii_case("refresh_token"))
+            || map
+                .get("typ")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("Refresh"));
+        if !access || refresh {
             return Err(InvalidToken::WrongKind {
                 expected: TokenKind::Access,
             }
@@ -818,10 +828,13 @@ impl Verifier {
         map.insert("iss".into(), Value::String(issuer.iss.to_string()));
         // I6: sub defaults to the client (a client-credentials token), the id is the
         // token's hash; then the issuer's E8.
+        // A client's own token (client credentials) has no `sub`: the client, in a
+        // namespace of its own (`client:<id>`), so a client id never passes for a user.
         if !map.contains_key("sub")
-            && let Some(client) = map.get("client_id").cloned()
+            && let Some(client) = map.get("client_id").and_then(Value::as_str)
         {
-            map.insert("sub".into(), client);
+            let sub = format!("client:{client}");
+            map.insert("sub".into(), sub.into());
         }
         map.remove("jti");
         // I7: the issuer's E8 and E9, until exp + leeway or the cache bound.
@@ -1432,8 +1445,9 @@ mod tests {
             "jti": "the-providers-jti"
         });
         let ok = judge(base.clone()).unwrap_or_else(|_| panic!("accepted"));
-        // sub from client_id, the id from the token's hash, the issuer and the bound.
-        assert_eq!(ok.claims.sub, "svc");
+        // sub from client_id (namespaced: never a user's), the id from the token's hash,
+        // the issuer and the bound.
+        assert_eq!(ok.claims.sub, "client:svc");
         assert_eq!(ok.claims.jti, derived_jti(token));
         assert_eq!(ok.claims.iss.as_deref(), Some(ISS));
         assert!(ok.claims.has_scope("users:read"));
@@ -1443,6 +1457,15 @@ mod tests {
             ok.identity.digest,
             external_digest(ISS, &derived_jti(token))
         );
+        // A refresh token answered as active (Hydra's token_use, Keycloak's typ).
+        for (k, v) in [("token_use", "refresh_token"), ("typ", "Refresh")] {
+            let mut refresh = base.clone();
+            refresh[k] = json!(v);
+            assert!(
+                matches!(refused(refresh), InvalidToken::WrongKind { .. }),
+                "{k}"
+            );
+        }
         // Without exp: accepted until the bound, its exp the bound.
         let mut no_exp = base.clone();
         no_exp.as_object_mut().unwrap().remove("exp");

@@ -91,7 +91,7 @@ async fn opaque_provider_tokens_get_claims_and_scope_guards_discovered_endpoint(
     let reader = op.client_credentials_token("users:read", OPAQUE).await;
     assert_eq!(reader.matches('.').count(), 0, "an opaque token: {reader}");
     let res = send_get(&app, "/me", Some(&reader)).await;
-    assert_eq!(ok_body(res).await, "test-client users:read");
+    assert_eq!(ok_body(res).await, "client:test-client users:read");
     assert_eq!(status(&app, "/users", &reader).await, StatusCode::OK);
     let forbidden = send_get(&app, "/admin", Some(&reader)).await;
     assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
@@ -118,7 +118,7 @@ async fn opaque_provider_tokens_get_claims_and_scope_guards_discovered_endpoint(
         .validate::<NoCustomClaims>(&reader, TokenCheck::ACCESS)
         .await
         .expect("valid");
-    assert_eq!(claims.sub, "test-client");
+    assert_eq!(claims.sub, "client:test-client");
     assert_eq!(claims.iss.as_deref(), Some(op.issuer().as_str()));
     assert!(claims.has_scope("users:read"));
     assert!(
@@ -187,7 +187,7 @@ async fn client_secret_post_private_key_jwt_and_jwt_responses_authenticate() {
             let r = assert_refused(res, AuthError::KeysUnavailable).await;
             assert!(r.raw_headers.contains("retry-after"), "{name}: {r:?}");
         } else {
-            assert_eq!(ok_body(res).await, "test-client users:read", "{name}");
+            assert_eq!(ok_body(res).await, "client:test-client users:read", "{name}");
         }
     }
     assert_eq!(introspection_requests(&op).await, 4);

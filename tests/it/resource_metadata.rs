@@ -336,6 +336,29 @@ async fn signed_metadata_is_the_document_signed_by_the_handle_s_key() {
         claims["bearer_methods_supported"],
         doc["bearer_methods_supported"]
     );
+    // Signed once per keyring (a GET is unauthenticated): the same JWT again, a new one
+    // after a rotation.
+    let again = |app: Router| async move {
+        let res = send_get(&app, "/.well-known/oauth-protected-resource", None).await;
+        let doc: Value = serde_json::from_str(&body_text(res).await).unwrap();
+        doc["signed_metadata"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(again(app.clone()).await, jwt);
+    let next = common::oidc::TestKey::generate("meta-2");
+    auth.rotate_signing_key(
+        Key::from_pem(jsonwebtoken::Algorithm::RS256, next.private_pem())
+            .unwrap()
+            .with_kid("meta-2"),
+    )
+    .unwrap();
+    let rotated = again(app).await;
+    assert_eq!(
+        jsonwebtoken::decode_header(&rotated)
+            .unwrap()
+            .kid
+            .as_deref(),
+        Some("meta-2")
+    );
 }
 
 // ---------------------------------------------------------------------------

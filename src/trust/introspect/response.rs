@@ -94,7 +94,8 @@ fn verified_jwt(token: &str, check: &JwtCheck<'_>) -> Result<Map<String, Value>,
     let aud_ok = claims
         .aud
         .as_ref()
-        .is_none_or(|a| a.contains(check.client_id));
+        // RFC 9701 §5: the response is addressed to this client, always.
+        .is_some_and(|a| a.contains(check.client_id));
     if !typ_ok || claims.iss.as_deref() != Some(check.iss) || !aud_ok {
         return Err(Unreadable::WrongParty);
     }
