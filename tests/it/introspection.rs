@@ -187,7 +187,11 @@ async fn client_secret_post_private_key_jwt_and_jwt_responses_authenticate() {
             let r = assert_refused(res, AuthError::KeysUnavailable).await;
             assert!(r.raw_headers.contains("retry-after"), "{name}: {r:?}");
         } else {
-            assert_eq!(ok_body(res).await, "client:test-client users:read", "{name}");
+            assert_eq!(
+                ok_body(res).await,
+                "client:test-client users:read",
+                "{name}"
+            );
         }
     }
     assert_eq!(introspection_requests(&op).await, 4);
