@@ -31,6 +31,7 @@
 //! PostgreSQL, and each behind its breaker).
 
 pub mod breaker;
+pub mod external_revocation;
 pub mod grants;
 pub mod memory;
 #[cfg(feature = "postgres")]

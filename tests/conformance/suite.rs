@@ -94,6 +94,7 @@ macro_rules! conformance_suite {
                 revoke_all_for_a_subject,
                 revoke_all_covers_every_issuing_path,
                 revoke_for_a_subject_revokes_the_token,
+                external_keys_are_cutoffs_of_their_own,
                 grants,
                 grants_reject_invalid_ids,
                 grants_as_plain_strings_and_unattributed_revocation,
@@ -105,6 +106,7 @@ macro_rules! conformance_suite {
                 concurrent_rotations_across_handles,
                 revocation_across_handles,
                 revoke_all_across_handles,
+                external_revocation_across_handles,
                 grants_across_handles,
                 proof_replay_across_handles,
             );
@@ -1299,6 +1301,80 @@ pub async fn revoke_all_across_handles(a: Stores, b: Stores) {
     if let Some(now) = b.revocation.check_now(&later) {
         assert!(!now.unwrap());
     }
+}
+
+/// An external issuer's session and subject keys (`store::external_revocation`: a
+/// newline, the kind, the issuer URL with its `:` and `/`, the id) are stored, read back
+/// and checked as any subject's cutoff, and never meet our own subject of the same name
+/// or another issuer's key.
+pub async fn external_keys_are_cutoffs_of_their_own(s: Stores) {
+    use axum_token_auth::store::external_revocation::{session_key, subject_key};
+    let store = &*s.revocation;
+    let iss = format!("https://idp.example:8443/realms/{}", uid("realm"));
+    let user = uid("user");
+    let sid = uid("sid");
+    let d = random_digest();
+    let at = now();
+    let (by_sub, by_sid) = (subject_key(&iss, &user), session_key(&iss, &sid));
+    assert!(
+        !store
+            .check(&iat_check(&d, &by_sub, None, at))
+            .await
+            .unwrap()
+    );
+    store.revoke_all_for(&by_sub, at).await.unwrap();
+    store.revoke_all_for(&by_sid, at).await.unwrap();
+    let cutoff = store.subject_cutoff(&by_sid).await.unwrap();
+    assert_eq!((cutoff.generation, cutoff.issued_through), (1, at));
+    for key in [&by_sub, &by_sid] {
+        assert!(store.check(&iat_check(&d, key, None, at)).await.unwrap());
+        assert!(
+            !store
+                .check(&iat_check(&d, key, None, at + 1))
+                .await
+                .unwrap()
+        );
+        if let Some(now) = store.check_now(&iat_check(&d, key, None, at)) {
+            assert!(now.unwrap());
+        }
+    }
+    // Our own user of the same name, the same ids at another issuer, and the session
+    // id read as a subject: untouched.
+    for key in [
+        user.clone(),
+        sid.clone(),
+        subject_key("https://other.example", &user),
+        session_key("https://other.example", &sid),
+        subject_key(&iss, &sid),
+    ] {
+        assert_eq!(store.subject_cutoff(&key).await.unwrap().generation, 0);
+        assert!(!store.check(&iat_check(&d, &key, None, at)).await.unwrap());
+    }
+}
+
+/// An external session revoked through one instance is refused by the other (in-process
+/// answers within 2 s), and the delay is printed.
+pub async fn external_revocation_across_handles(a: Stores, b: Stores) {
+    use axum_token_auth::store::external_revocation::session_key;
+    let key = session_key("https://idp.example/", &uid("sid"));
+    let d = random_digest();
+    let at = now();
+    let check = iat_check(&d, &key, None, at);
+    assert!(!b.revocation.check(&check).await.unwrap());
+    a.revocation.revoke_all_for(&key, at).await.unwrap();
+    let start = std::time::Instant::now();
+    assert!(b.revocation.check(&check).await.unwrap());
+    while let Some(Ok(false)) = b.revocation.check_now(&check) {
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "stale past the bound"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    println!(
+        "external session revoked on one handle: refused by the other's in-process answer after {:?}",
+        start.elapsed()
+    );
 }
 
 /// `TokenAuth::revoke_all_for_user` over this store refuses every token of the subject,
