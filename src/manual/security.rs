@@ -14,7 +14,7 @@
 //! - Tokens over 8 KiB (`max_token_bytes`) are refused before any decoding, and never
 //!   issued (`IssueError::TokenTooLarge`).
 //! - The layer remembers verified tokens so a repeated token skips its signature check: up
-//!   to 16 384 (`verified_cache_capacity`) within 17 MiB (`verified_cache_bytes`, a bound on
+//!   to 16 384 (`verified_cache_capacity`) within 18 MiB (`verified_cache_bytes`, a bound on
 //!   everything the cache allocates, whatever the tokens' size), keyed by a 128-bit keyed
 //!   digest (SipHash-2-4) of the whole token, evicting by S3-FIFO (a flood of tokens seen
 //!   once takes at most 10 % of it from tokens seen twice). Expiry, revocation and CSRF are
