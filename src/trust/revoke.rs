@@ -1,13 +1,16 @@
 //! The write side of revocation: [`Revocation`] says what to revoke (a token, an id and
-//! its expiry, every token of a subject, an imported entry of another system's list),
+//! its expiry, every token of a subject, an imported entry of another system's list, a
+//! trusted issuer's session or subject),
 //! [`TokenAuth::revoke`](crate::TokenAuth::revoke) stores it, and [`Revoked`] says what
 //! was stored. The read side — the check of every verified token — is step 13 of
 //! [`trust::verify`](crate::trust::verify); both use the identity verification gives a
 //! token, so a revocation hits exactly what the layer looks up.
 
+use crate::store::external_revocation;
 use crate::store::{RevocationNote, StoreError, TokenDigest};
 use crate::token::claims::NoCustomClaims;
 use crate::token::error::InvalidToken;
+use crate::token::issue::is_valid_id;
 use crate::trust::legacy::LegacyFormat;
 use crate::trust::verify::{Acceptance, Accepted, KindSet, TokenIdentity, Verifier, VerifyError};
 
@@ -59,6 +62,15 @@ enum Target<'a> {
         format: LegacyFormat,
         entry: &'a str,
         until: u64,
+    },
+    ExternalSession {
+        issuer: &'a str,
+        sid: &'a str,
+    },
+    ExternalSubject {
+        issuer: &'a str,
+        sub: &'a str,
+        before: u64,
     },
 }
 
@@ -121,6 +133,58 @@ impl<'a> Revocation<'a> {
             format,
             entry,
             until,
+        })
+    }
+
+    /// Every token of the trusted issuer `issuer` (its exact `iss`) carrying the
+    /// provider's session `sid` and issued so far (its `iat`, minus the issuer's leeway,
+    /// at or before now): what an OpenID Connect back-channel logout or a CAEP
+    /// `session-revoked` event of that session means. Other sessions of the same user,
+    /// and our own tokens, are untouched (key space:
+    /// [`store::external_revocation`](crate::store::external_revocation)). An `issuer` or
+    /// `sid` that cannot be one (empty, over 255 bytes, control characters) is refused
+    /// ([`InvalidToken::InvalidClaims`]) and nothing is stored; a store that cannot answer
+    /// is [`RevokeError::Store`] (retry later: nothing was stored).
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    /// use axum_token_auth::trust::Revocation;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// auth.revoke(Revocation::external_session("https://idp.example", "08a5019c-17e1-4977"))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn external_session(issuer: &'a str, sid: &'a str) -> Self {
+        Revocation::of(Target::ExternalSession { issuer, sid })
+    }
+
+    /// Every token of the trusted issuer `issuer` (its exact `iss`) for its subject `sub`
+    /// issued at or before `before` (seconds since the epoch; the token's `iat` minus the
+    /// issuer's leeway is compared): what a `sub`-only back-channel logout, a CAEP
+    /// `credential-change` or a RISC `account-disabled` event means. A later call moves
+    /// the instant forward, never back. Our own user with the same name is untouched
+    /// ([`Revocation::subject`] is ours; key space:
+    /// [`store::external_revocation`](crate::store::external_revocation)). Refusals and
+    /// errors as [`external_session`](Self::external_session).
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    /// use axum_token_auth::trust::Revocation;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// let event_time = 1_767_225_600;
+    /// auth.revoke(Revocation::external_subject("https://idp.example", "alice", event_time))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn external_subject(issuer: &'a str, sub: &'a str, before: u64) -> Self {
+        Revocation::of(Target::ExternalSubject {
+            issuer,
+            sub,
+            before,
         })
     }
 
@@ -201,6 +265,28 @@ impl Verifier {
                 return Ok(Revoked {
                     digest: None,
                     generation: Some(generation),
+                });
+            }
+            Target::ExternalSession { issuer, sid } => {
+                let key = external_key(issuer, sid, external_revocation::session_key)?;
+                self.revoke_external(&key, self.clock.now(), "session", note.as_ref())
+                    .await?;
+                return Ok(Revoked {
+                    digest: None,
+                    generation: None,
+                });
+            }
+            Target::ExternalSubject {
+                issuer,
+                sub,
+                before,
+            } => {
+                let key = external_key(issuer, sub, external_revocation::subject_key)?;
+                self.revoke_external(&key, before, "subject", note.as_ref())
+                    .await?;
+                return Ok(Revoked {
+                    digest: None,
+                    generation: None,
                 });
             }
             Target::Token(token) => {
@@ -287,6 +373,33 @@ impl Verifier {
         Ok(generation)
     }
 
+    /// Stores an external issuer's cutoff (`key` in
+    /// [`store::external_revocation`](crate::store::external_revocation)'s key space):
+    /// its tokens under that key issued at or before `at` are refused.
+    async fn revoke_external(
+        &self,
+        key: &str,
+        at: u64,
+        what: &'static str,
+        note: Option<&RevocationNote>,
+    ) -> Result<(), RevokeError> {
+        self.revocation
+            .revoke_all_for(key, at)
+            .await
+            .map_err(RevokeError::Store)?;
+        // The key names a provider's user or session: never logged.
+        match note {
+            Some(n) => tracing::info!(
+                by_what = what,
+                reason = %n.reason,
+                by = n.by.as_deref().unwrap_or("-"),
+                "external issuer's tokens revoked"
+            ),
+            None => tracing::info!(by_what = what, "external issuer's tokens revoked"),
+        }
+        Ok(())
+    }
+
     /// Revokes a verified token by the identity verification gave it (sessions, logout).
     pub(crate) async fn revoke_verified(
         &self,
@@ -314,5 +427,19 @@ impl Verifier {
                 VerifyError::InvalidToken(e) => RevokeError::Invalid(e),
                 _ => RevokeError::Invalid(InvalidToken::UnknownKey),
             })
+    }
+}
+
+/// The key of an external revocation, once `issuer` and `id` are known to be ids (the
+/// key space's separator is a control character, which no id holds).
+fn external_key(
+    issuer: &str,
+    id: &str,
+    key: fn(&str, &str) -> String,
+) -> Result<String, RevokeError> {
+    if is_valid_id(issuer) && is_valid_id(id) {
+        Ok(key(issuer, id))
+    } else {
+        Err(RevokeError::Invalid(InvalidToken::InvalidClaims))
     }
 }

@@ -83,8 +83,10 @@
 //!   one an id derived from its signed part `header.payload` (never the signature: ECDSA
 //!   signatures are malleable);
 //! - E9. the rewritten claims decode as the claims type; revocation (step 13) is looked
-//!   up by issuer and id, unless the issuer is configured without it, with the issuer's
-//!   store-failure policy.
+//!   up by issuer and id, then by the issuer's subject and the provider's session
+//!   (`sid`) in their own key space
+//!   ([`store::external_revocation`](crate::store::external_revocation)), unless the
+//!   issuer is configured without it, with the issuer's store-failure policy.
 //!
 //! A token of a legacy format ([`LegacyIssuer`], a migration window), after step 3:
 //!
@@ -130,6 +132,7 @@ use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
 use crate::store::breaker::StoreGuard;
+use crate::store::external_revocation;
 use crate::store::{
     RevocationCheck, RevocationNotes, StoreFailurePolicy, SubjectRevocation, TokenDigest,
 };
@@ -1174,11 +1177,58 @@ impl Verifier {
         if let Some(verdict) = self.revoked_now(holder, identity) {
             return verdict;
         }
-        let revoked = self
+        let revoked = self.revoked_in_store(holder, identity).await;
+        self.revocation_verdict(revoked, identity)
+    }
+
+    /// The store's answer, awaited: the token's digest and subject, then, for a trusted
+    /// issuer's token, its subject and session in that issuer's key space
+    /// ([`store::external_revocation`](crate::store::external_revocation)).
+    async fn revoked_in_store(
+        &self,
+        holder: Holder<'_>,
+        identity: &TokenIdentity,
+    ) -> Result<bool, crate::store::StoreError> {
+        if self
             .revocation
             .check(&revocation_check(holder, identity))
-            .await;
-        self.revocation_verdict(revoked, identity)
+            .await?
+        {
+            return Ok(true);
+        }
+        for key in holder.external_keys() {
+            if self
+                .revocation
+                .check(&external_check(&key, identity))
+                .await?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The store's answer without waiting (see [`revoked_in_store`](Self::revoked_in_store)),
+    /// `None` as soon as one of its lookups must be awaited.
+    #[inline]
+    fn revoked_in_store_now(
+        &self,
+        holder: Holder<'_>,
+        identity: &TokenIdentity,
+    ) -> Option<Result<bool, crate::store::StoreError>> {
+        let own = self
+            .revocation
+            .check_now(&revocation_check(holder, identity))?;
+        if !matches!(own, Ok(false)) || holder.external.is_none() {
+            return Some(own);
+        }
+        for key in holder.external_keys() {
+            match self.revocation.check_now(&external_check(&key, identity))? {
+                Ok(false) => {}
+                other => return Some(other),
+            }
+        }
+        Some(Ok(false))
     }
 
     /// [`check_revoked`](Self::check_revoked) without waiting: its verdict when the
@@ -1192,8 +1242,7 @@ impl Verifier {
         identity: &TokenIdentity,
     ) -> Option<Result<(), VerifyError>> {
         let revoked = if identity.revocation.check {
-            self.revocation
-                .check_now(&revocation_check(holder, identity))?
+            self.revoked_in_store_now(holder, identity)?
         } else {
             Ok(false)
         };
@@ -1278,11 +1327,13 @@ pub(crate) fn derived_jti(signed: &str) -> String {
 }
 
 /// Whose token a revocation check is about: its subject and the subject generation it
-/// carries.
+/// carries, and for a trusted issuer's token, that issuer and the provider's session.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Holder<'a> {
     pub(crate) subject: &'a str,
     pub(crate) generation: Option<u64>,
+    /// The issuer of a trusted issuer's token and its `sid`, if any.
+    pub(crate) external: Option<(&'a str, Option<&'a str>)>,
 }
 
 impl<'a> Holder<'a> {
@@ -1290,6 +1341,7 @@ impl<'a> Holder<'a> {
         Holder {
             subject: claims.subject(),
             generation: claims.generation(),
+            external: external_of(claims.origin(), claims.session_id()),
         }
     }
 
@@ -1297,7 +1349,43 @@ impl<'a> Holder<'a> {
         Holder {
             subject: &claims.sub,
             generation: claims.generation,
+            external: external_of(&claims.origin, claims.sid.as_deref()),
         }
+    }
+
+    /// The keys of a trusted issuer's token in its issuer's key space: its subject, and
+    /// its session when it names one (none for any other token).
+    fn external_keys(&self) -> impl Iterator<Item = String> + use<'a> {
+        let subject = self.subject;
+        let (by_subject, by_session) = match self.external {
+            Some((iss, sid)) => (
+                Some(external_revocation::subject_key(iss, subject)),
+                sid.map(|sid| external_revocation::session_key(iss, sid)),
+            ),
+            None => (None, None),
+        };
+        by_subject.into_iter().chain(by_session)
+    }
+}
+
+fn external_of<'a>(
+    origin: &'a TokenOrigin,
+    sid: Option<&'a str>,
+) -> Option<(&'a str, Option<&'a str>)> {
+    match origin {
+        TokenOrigin::Issuer(iss) => Some((iss, sid)),
+        _ => None,
+    }
+}
+
+/// The check of a trusted issuer's token under one of its external keys: the cutoff
+/// compares the token's `iat` (minus the leeway); no generation (never ours).
+fn external_check<'a>(key: &'a str, identity: &'a TokenIdentity) -> RevocationCheck<'a> {
+    RevocationCheck {
+        digest: &identity.digest,
+        subject: key,
+        generation: None,
+        issued_at: identity.issued_at,
     }
 }
 

@@ -15,6 +15,7 @@ mod dpop_interop;
 mod error_path;
 mod examples;
 mod external;
+mod external_revocation;
 mod fuzz_corpus;
 #[cfg(feature = "tonic")]
 mod grpc;

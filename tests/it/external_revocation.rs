@@ -1,0 +1,337 @@
+//! Revocation of a trusted issuer's tokens by the provider's session (`sid`) and by
+//! subject issued before an instant (`Revocation::external_session`,
+//! `Revocation::external_subject`): through a real `Router` on the memory store, and
+//! across two instances sharing Redis, a Redis Cluster and PostgreSQL (delay measured
+//! and printed; run with `--nocapture` to read it).
+
+use crate::common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::get;
+use axum_token_auth::store::SubjectRevocation;
+use axum_token_auth::token::InvalidToken;
+use axum_token_auth::trust::{Issuer, Revocation, RevokeError, TokenCheck, VerifyError};
+use axum_token_auth::{Claims, Key, NoCustomClaims, TokenAuth, TokenRequest, token::Algorithm};
+use common::*;
+use http::StatusCode;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::{Value, json};
+
+const IDP: &str = "https://sso.example.com/realms/acme";
+const PRIVATE: &str = include_str!("../fixtures/rsa2048_private.pem");
+const PUBLIC: &str = include_str!("../fixtures/rsa2048_public.pem");
+
+fn idp() -> Issuer {
+    let key = Key::from_pem(Algorithm::RS256, PUBLIC)
+        .unwrap()
+        .with_kid("a1");
+    let jwk = serde_json::to_value(key.public_jwk().unwrap()).unwrap();
+    let set: JwkSet = serde_json::from_value(json!({ "keys": [jwk] })).unwrap();
+    Issuer::jwks(IDP, &set).audience("orders-api")
+}
+
+/// A provider access token for `sub`, issued at `iat`, in session `sid` (none: no `sid`).
+fn provider_token(sub: &str, sid: Option<&str>, iat: u64) -> String {
+    let mut claims = json!({
+        "iss": IDP,
+        "sub": sub,
+        "aud": "orders-api",
+        "iat": iat,
+        "exp": now() + 300,
+        "jti": uid(),
+    });
+    if let Some(sid) = sid {
+        claims["sid"] = Value::String(sid.into());
+    }
+    let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+    h.kid = Some("a1".into());
+    h.typ = Some("at+jwt".into());
+    raw_token(
+        &h,
+        &claims,
+        &EncodingKey::from_rsa_pem(PRIVATE.as_bytes()).unwrap(),
+    )
+}
+
+fn uid() -> String {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn router(auth: &TokenAuth) -> Router {
+    Router::new()
+        .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+        .layer(auth.layer())
+}
+
+async fn status(app: &Router, token: &str) -> StatusCode {
+    send_get(app, "/me", Some(token)).await.status()
+}
+
+fn auth_over(store: Option<Arc<dyn SubjectRevocation>>) -> TokenAuth {
+    let b = builder().trust(idp());
+    match store {
+        Some(s) => b.revocation_store(s),
+        None => b,
+    }
+    .build()
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_logged_out_provider_session_is_refused_other_sessions_and_our_own_alice_are_not() {
+    let auth = auth_over(None);
+    let app = router(&auth);
+    let sid = format!("sid-{}", uid());
+    let in_session = provider_token("alice", Some(&sid), now());
+    let other_session = provider_token("alice", Some("another-sid"), now());
+    let no_session = provider_token("alice", None, now());
+    let ours = auth.issue_access(&TokenRequest::new("alice")).unwrap();
+    // Accepted (and now in the verified-token cache).
+    for t in [&in_session, &other_session, &no_session, ours.as_str()] {
+        assert_eq!(status(&app, t).await, StatusCode::OK);
+    }
+    let revoked = auth
+        .revoke(Revocation::external_session(IDP, &sid))
+        .await
+        .unwrap();
+    assert_eq!((revoked.digest(), revoked.generation()), (None, None));
+    // The cached verdict is not served: the hit path re-checks revocation.
+    assert_eq!(status(&app, &in_session).await, StatusCode::UNAUTHORIZED);
+    assert!(matches!(
+        auth.validate::<NoCustomClaims>(&in_session, TokenCheck::ACCESS)
+            .await,
+        Err(VerifyError::InvalidToken(InvalidToken::Revoked))
+    ));
+    for t in [&other_session, &no_session, ours.as_str()] {
+        assert_eq!(status(&app, t).await, StatusCode::OK);
+    }
+    // The same `sid` at another issuer (here: our own token carrying none) is
+    // untouched, and a `sid` revoked for an issuer we do not name changes nothing.
+    auth.revoke(Revocation::external_session(
+        "https://other.example",
+        "another-sid",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(status(&app, &other_session).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_provider_subject_revoked_before_an_instant_refuses_older_tokens_only() {
+    let auth = auth_over(None);
+    let app = router(&auth);
+    let sub = format!("u-{}", uid());
+    let old = provider_token(&sub, Some("s1"), now() - 250);
+    let fresh = provider_token(&sub, Some("s2"), now());
+    let someone_else = provider_token("bob", None, now() - 250);
+    // Our own user of the same name.
+    let ours = auth.issue_access(&TokenRequest::new(&sub)).unwrap();
+    auth.revoke(Revocation::external_subject(IDP, &sub, now() - 200))
+        .await
+        .unwrap();
+    assert_eq!(status(&app, &old).await, StatusCode::UNAUTHORIZED);
+    for t in [&fresh, &someone_else, ours.as_str()] {
+        assert_eq!(status(&app, t).await, StatusCode::OK);
+    }
+    // A later instant moves the cutoff forward: now `fresh` goes too; our own user of
+    // that name still stands.
+    auth.revoke(Revocation::external_subject(IDP, &sub, now() + 1))
+        .await
+        .unwrap();
+    assert_eq!(status(&app, &fresh).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status(&app, ours.as_str()).await, StatusCode::OK);
+    // Our own revoke-all is unchanged (and, as the identity providers manual says,
+    // reaches every issuer's tokens of that `sub` too).
+    auth.revoke(Revocation::subject(&sub)).await.unwrap();
+    assert_eq!(status(&app, ours.as_str()).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn an_issuer_sid_or_sub_that_cannot_be_one_is_refused_and_nothing_is_stored() {
+    let auth = auth_over(None);
+    for r in [
+        Revocation::external_session("", "s"),
+        Revocation::external_session(IDP, ""),
+        Revocation::external_session(IDP, "a\nb"),
+        Revocation::external_subject(IDP, "alice\u{1}", now()),
+        Revocation::external_subject(IDP, &"x".repeat(256), now()),
+    ] {
+        assert_eq!(
+            auth.revoke(r).await,
+            Err(RevokeError::Invalid(InvalidToken::InvalidClaims))
+        );
+    }
+}
+
+/// A provider token whose `sid` is not a string is accepted, as having no session.
+#[tokio::test]
+async fn an_odd_sid_reads_as_none() {
+    let auth = auth_over(None);
+    let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+    h.kid = Some("a1".into());
+    let t = raw_token(
+        &h,
+        &json!({"iss": IDP, "sub": "alice", "aud": "orders-api", "iat": now(),
+                "exp": now() + 300, "sid": 42}),
+        &EncodingKey::from_rsa_pem(PRIVATE.as_bytes()).unwrap(),
+    );
+    let claims = auth
+        .validate::<NoCustomClaims>(&t, TokenCheck::ACCESS)
+        .await
+        .unwrap();
+    assert_eq!(claims.sid, None);
+    let t = provider_token("alice", Some("s-1"), now());
+    let claims = auth
+        .validate::<NoCustomClaims>(&t, TokenCheck::ACCESS)
+        .await
+        .unwrap();
+    assert_eq!(claims.sid.as_deref(), Some("s-1"));
+}
+
+/// Applied through `a`, refused by `b` (another instance over the same store): returns
+/// the delay from the revocation's return to `b`'s first refusal, for the session and
+/// the subject revocation.
+async fn across(a: TokenAuth, b: TokenAuth, store: &str) {
+    let sid = format!("sid-{}", uid());
+    let sub = format!("u-{}", uid());
+    let in_session = provider_token("alice", Some(&sid), now());
+    let other_session = provider_token("alice", Some("other"), now());
+    let of_subject = provider_token(&sub, None, now() - 100);
+    let ours = b.issue_access(&TokenRequest::new(&sub)).unwrap();
+    let app = router(&b);
+    for t in [&in_session, &other_session, &of_subject, ours.as_str()] {
+        assert_eq!(status(&app, t).await, StatusCode::OK, "{store}");
+    }
+    for (revocation, token) in [
+        (Revocation::external_session(IDP, &sid), &in_session),
+        (
+            Revocation::external_subject(IDP, &sub, now() - 50),
+            &of_subject,
+        ),
+    ] {
+        a.revoke(revocation).await.unwrap();
+        let t0 = Instant::now();
+        while status(&app, token).await == StatusCode::OK {
+            assert!(
+                t0.elapsed() < Duration::from_secs(2),
+                "{store}: not refused by the other instance within 2 s"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        println!(
+            "{store}: external revocation applied on one instance, refused by the other after {:?}",
+            t0.elapsed()
+        );
+    }
+    for t in [&other_session, ours.as_str()] {
+        assert_eq!(status(&app, t).await, StatusCode::OK, "{store}");
+    }
+}
+
+#[cfg(feature = "redis")]
+mod redis_stores {
+    use super::*;
+    use axum_token_auth::store::redis::{RedisSettings, RedisStore};
+
+    async fn ready(s: RedisStore) -> Arc<dyn SubjectRevocation> {
+        assert!(
+            s.wait_for_cache(Duration::from_secs(10)).await,
+            "cache never synced"
+        );
+        Arc::new(s)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_on_one_instance_is_enforced_by_another_over_redis() {
+        let url = std::env::var("REDIS_URL").expect("REDIS_URL: run through scripts/test.sh");
+        let prefix = RedisSettings::default().prefix(format!("ext{}:", uid()));
+        let open = || async {
+            ready(
+                RedisStore::connect_with(&url, prefix.clone())
+                    .await
+                    .unwrap(),
+            )
+            .await
+        };
+        let (a, b) = (open().await, open().await);
+        across(auth_over(Some(a)), auth_over(Some(b)), "redis").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_on_one_instance_is_enforced_by_another_over_redis_cluster() {
+        let nodes: Vec<String> = std::env::var("REDIS_CLUSTER_NODES")
+            .expect("REDIS_CLUSTER_NODES: run through scripts/test.sh")
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        let prefix = RedisSettings::default().prefix(format!("ext{}:", uid()));
+        let open = || async {
+            ready(
+                RedisStore::connect_cluster(&nodes, prefix.clone())
+                    .await
+                    .unwrap(),
+            )
+            .await
+        };
+        let (a, b) = (open().await, open().await);
+        across(auth_over(Some(a)), auth_over(Some(b)), "redis cluster").await;
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod postgres_stores {
+    use super::*;
+    use axum_token_auth::store::postgres::PostgresStore;
+
+    async fn open() -> PostgresStore {
+        let url = std::env::var("DATABASE_URL").expect("DATABASE_URL: run through scripts/test.sh");
+        let s = PostgresStore::connect(&url).await.unwrap();
+        s.migrate().await.unwrap();
+        assert!(
+            s.wait_for_cache(Duration::from_secs(10)).await,
+            "cache never synced"
+        );
+        s
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_revocation_on_one_instance_is_enforced_by_another_over_postgres() {
+        let (a, b) = (open().await, open().await);
+        across(
+            auth_over(Some(Arc::new(a))),
+            auth_over(Some(Arc::new(b))),
+            "postgres",
+        )
+        .await;
+    }
+
+    /// A store that cannot answer: the revocation is an error the caller can turn into a
+    /// retryable 503 (`StoreError::Unavailable`), nothing is half-applied, and the retry
+    /// through a live instance takes effect.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_the_store_down_the_revocation_is_a_retryable_error_and_nothing_is_lost() {
+        let down = open().await;
+        let pool = down.pool().clone();
+        let a = auth_over(Some(Arc::new(down)));
+        let b = auth_over(Some(Arc::new(open().await)));
+        pool.close().await;
+        let sid = format!("sid-{}", uid());
+        let t = provider_token("alice", Some(&sid), now());
+        match a.revoke(Revocation::external_session(IDP, &sid)).await {
+            Err(RevokeError::Store(axum_token_auth::store::StoreError::Unavailable(_))) => {}
+            other => panic!("expected a store outage, got {other:?}"),
+        }
+        let app = router(&b);
+        assert_eq!(status(&app, &t).await, StatusCode::OK);
+        b.revoke(Revocation::external_session(IDP, &sid))
+            .await
+            .unwrap();
+        assert_eq!(status(&app, &t).await, StatusCode::UNAUTHORIZED);
+    }
+}
