@@ -38,6 +38,13 @@ pub(crate) const DPOP_PROOFS: &str = "token_auth_dpop_proofs_total";
 /// Counter: DPoP nonces handed out (`DPoP-Nonce` headers), by `on` (`challenge`,
 /// `rotation`).
 pub(crate) const DPOP_NONCES: &str = "token_auth_dpop_nonces_total";
+/// Counter: logout tokens and security events received, by `event` (the kind's fixed
+/// name, `unknown` before a token verified) and `outcome` (`applied`, `ignored`, or the
+/// refusal's reason: `invalid_key`, `replayed`, `unavailable`, …).
+pub(crate) const SECURITY_EVENTS: &str = "token_auth_security_events_total";
+/// Histogram (seconds): from an applied event's `iat` to the moment its revocation was
+/// stored, by `event`.
+pub(crate) const SECURITY_EVENT_DELAY: &str = "token_auth_security_event_delay_seconds";
 /// Gauge: store calls in flight, by `store`.
 pub(crate) const STORE_IN_FLIGHT: &str = "token_auth_store_in_flight";
 
@@ -114,6 +121,18 @@ pub(crate) fn validation_refused(reason: &'static str) {
 
 pub(crate) fn dpop_proof(outcome: &'static str) {
     count(DPOP_PROOFS, "outcome", outcome);
+}
+
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn security_event(event: &'static str, outcome: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(SECURITY_EVENTS, "event" => event, "outcome" => outcome).increment(1);
+}
+
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn security_event_delay(event: &'static str, seconds: f64) {
+    #[cfg(feature = "metrics")]
+    metrics::histogram!(SECURITY_EVENT_DELAY, "event" => event).record(seconds);
 }
 
 pub(crate) fn dpop_nonce(on: &'static str) {

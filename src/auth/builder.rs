@@ -85,6 +85,7 @@ pub struct TokenAuthBuilder {
     dpop: Option<crate::trust::dpop::DpopSettings>,
     mtls: Option<crate::http::MtlsSettings>,
     resource: Option<crate::http::ProtectedResource>,
+    events: crate::trust::events::SecurityEvents,
 }
 
 impl Default for TokenAuthBuilder {
@@ -116,6 +117,7 @@ impl Default for TokenAuthBuilder {
             dpop: None,
             mtls: None,
             resource: None,
+            events: crate::trust::events::SecurityEvents::default(),
         }
     }
 }
@@ -508,6 +510,27 @@ impl TokenAuthBuilder {
         self
     }
 
+    /// How the receivers of the identity providers' logout tokens and security events
+    /// work: the SSF audience, the oldest event taken, the application's hook, where
+    /// event ids are remembered (module [`events`](crate::trust::events)). Without it,
+    /// the defaults of [`SecurityEvents::new`](crate::trust::events::SecurityEvents::new).
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    /// use axum_token_auth::trust::events::SecurityEvents;
+    ///
+    /// let auth = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .security_events(SecurityEvents::new().ssf_audience("https://api.example.com"))
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn security_events(mut self, events: crate::trust::events::SecurityEvents) -> Self {
+        self.events = events;
+        self
+    }
+
     /// The largest token accepted, checked before any decoding (256 B ..= 64 KiB).
     ///
     /// ```
@@ -895,7 +918,26 @@ impl TokenAuthBuilder {
             )?)),
             None => None,
         };
+        let events = {
+            let e = self.events;
+            let mut audiences = e.ssf_audiences;
+            if audiences.is_empty()
+                && let Some(r) = &resource
+            {
+                audiences.push(r.resource.resource().to_owned());
+            }
+            crate::trust::events::EventSettings::new(
+                audiences,
+                e.max_age
+                    .unwrap_or(crate::trust::events::DEFAULT_MAX_EVENT_AGE),
+                e.hook,
+                e.replay
+                    .or_else(|| dpop.as_ref().map(|d| Arc::clone(&d.replay))),
+                Arc::clone(&self.clock),
+            )
+        };
         let verifier = Verifier {
+            events,
             dpop,
             keys: crate::trust::keyring::LiveKeyring::new(keys, Arc::clone(&trust_epoch)),
             trusted,

@@ -33,6 +33,7 @@
 //! ([`TokenAuthBuilder::store_guard`]).
 
 pub(crate) mod builder;
+mod events;
 mod issue;
 mod keys;
 mod verify;

@@ -211,6 +211,7 @@ pub(crate) mod cache;
 pub(crate) mod cookies;
 pub(crate) mod csrf;
 pub(crate) mod dpop;
+pub mod events;
 pub(crate) mod extract;
 pub(crate) mod grpc;
 pub(crate) mod guard;

@@ -152,6 +152,12 @@ impl TrustedIssuer {
         })
     }
 
+    /// The audiences its tokens must name: for a logout token, our client ids at this
+    /// issuer.
+    pub(crate) fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
+
     /// E1: the key set to verify with, or why there is none.
     pub(crate) fn key_set(&self) -> Result<Arc<KeySet>, KeyMiss> {
         match &self.keys {
@@ -196,6 +202,14 @@ impl TrustedIssuer {
         mut claims: Map<String, Value>,
         signed: &str,
     ) -> Result<(Map<String, Value>, String), InvalidToken> {
+        // A logout token or a Security Event Token (both carry `events`, RFC 8417) is
+        // never an access token, whatever its `typ` (a logout token may have none) and
+        // its audience (a logout token's is our client id, often our audience too).
+        if claims.contains_key("events") {
+            return Err(InvalidToken::WrongKind {
+                expected: crate::token::claims::TokenKind::Access,
+            });
+        }
         for (name, want) in &self.required_claims {
             if claims.get(name).and_then(Value::as_str) != Some(want.as_str()) {
                 return Err(InvalidToken::InvalidClaims);

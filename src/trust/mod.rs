@@ -146,6 +146,7 @@
 pub(crate) mod bound;
 pub(crate) mod check;
 pub mod dpop;
+pub mod events;
 pub(crate) mod external;
 #[cfg(feature = "oidc")]
 pub(crate) mod fetch;

@@ -173,6 +173,8 @@ pub(crate) struct Verifier {
     pub(crate) clock: Arc<dyn Clock>,
     /// DPoP, when configured: proofs, nonces, the replay cache, the default policy.
     pub(crate) dpop: Option<Arc<crate::trust::dpop::Dpop>>,
+    /// The logout-token and security-event receivers' settings.
+    pub(crate) events: crate::trust::events::EventSettings,
 }
 
 /// The policy of the checks: our issuer and audience, the leeway, the size limit and
@@ -274,20 +276,20 @@ impl KindSet {
 }
 
 /// A token split into its parts, the payload decoded (nothing verified yet).
-struct Parts<'t> {
+pub(crate) struct Parts<'t> {
     /// The base64url header, decoded by [`Verifier::parsed_header`].
-    h64: &'t str,
+    pub(crate) h64: &'t str,
     /// `header.payload`, the signed message.
-    message: &'t str,
-    signature: &'t str,
-    payload: Vec<u8>,
+    pub(crate) message: &'t str,
+    pub(crate) signature: &'t str,
+    pub(crate) payload: Vec<u8>,
 }
 
 /// The header fields the checks use, after step 3.
-struct Header<'h> {
-    alg: Algorithm,
-    typ: Option<Cow<'h, str>>,
-    kid: Option<Cow<'h, str>>,
+pub(crate) struct Header<'h> {
+    pub(crate) alg: Algorithm,
+    pub(crate) typ: Option<Cow<'h, str>>,
+    pub(crate) kid: Option<Cow<'h, str>>,
 }
 
 /// A token whose signature verified, before its claims are read.
@@ -499,7 +501,7 @@ enum Signer<'a> {
 }
 
 /// The `iss` of a payload, read only to choose a key set (step 4).
-fn peek_issuer(payload: &[u8]) -> Option<Cow<'_, str>> {
+pub(crate) fn peek_issuer(payload: &[u8]) -> Option<Cow<'_, str>> {
     #[derive(Deserialize)]
     struct Peek<'a> {
         #[serde(default, borrow)]
@@ -510,7 +512,7 @@ fn peek_issuer(payload: &[u8]) -> Option<Cow<'_, str>> {
 
 impl Verifier {
     /// Steps 1–3: size, three canonical base64url parts, the header.
-    fn split<'t>(&self, token: &'t str) -> Result<Parts<'t>, InvalidToken> {
+    pub(crate) fn split<'t>(&self, token: &'t str) -> Result<Parts<'t>, InvalidToken> {
         if token.len() > self.settings.max_token_bytes {
             return Err(InvalidToken::TooLarge);
         }
@@ -535,7 +537,7 @@ impl Verifier {
     /// remembered for the next token on this thread with the same header part (every
     /// token of one key and kind has the same): a pure function of the part's bytes, so
     /// the memo changes no outcome, only skips a base64 decoding and a JSON parse.
-    fn parsed_header(h64: &str) -> Result<Rc<Header<'static>>, InvalidToken> {
+    pub(crate) fn parsed_header(h64: &str) -> Result<Rc<Header<'static>>, InvalidToken> {
         thread_local! {
             static LAST: RefCell<Option<(Box<str>, Rc<Header<'static>>)>> =
                 const { RefCell::new(None) };
@@ -1401,7 +1403,7 @@ pub(crate) fn revocation_check<'a>(
 }
 
 /// A NumericDate (RFC 7519): whole seconds; a fractional one is rounded down.
-fn numeric_date(v: &serde_json::Value) -> Option<u64> {
+pub(crate) fn numeric_date(v: &serde_json::Value) -> Option<u64> {
     v.as_u64()
         .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
 }
