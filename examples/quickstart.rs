@@ -19,6 +19,13 @@
 //! (comma-separated; default `RESOURCE_URL`); `OIDC_SCOPE_CLAIMS` (comma-separated claim
 //! paths, default `scope`). Its access tokens are then accepted next to the quickstart's own.
 //!
+//! Provider events (with an external issuer): `POST /oidc/backchannel-logout` takes the
+//! issuer's OIDC Back-Channel Logout tokens (`aud`: a value of `OIDC_AUDIENCE`, the
+//! client id registered at the provider) and `POST /ssf/events` its pushed Security
+//! Event Tokens (RFC 8935: 202, or 400 with `err`; `aud`: `SSF_AUDIENCE`, default
+//! `RESOURCE_URL`). A logout or a CAEP / RISC event refuses the tokens it names on every
+//! instance sharing the `STORE`; a store that is down answers 503 with `Retry-After`.
+//!
 //! Protected resource (RFC 9728, RFC 8707): `RESOURCE_URL` (default `http://` + the listen
 //! address) is the resource identifier. Its metadata is served at its well-known location
 //! (`/.well-known/oauth-protected-resource` + the identifier's path) and named in every
@@ -89,6 +96,7 @@ use axum_token_auth::{
     trust::LegacyIssuer,
     trust::dpop::{DpopPolicy, DpopSettings, ProofError},
 };
+use axum_token_auth::trust::events::SecurityEvents;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -202,8 +210,9 @@ pub(crate) async fn demo_app_with(
 ) -> Result<Router, Box<dyn std::error::Error>> {
     let legacy = legacy_issuers(env)?;
     let (revocation, refresh, replay) = open_stores().await?;
-    let (dpop, dpop_required) = dpop_settings(env, replay)?;
-    let auth = build_auth(revocation, legacy, dpop, protected_resource(env))?;
+    let (dpop, dpop_required) = dpop_settings(env, Arc::clone(&replay))?;
+    let events = security_events(env, replay);
+    let auth = build_auth(revocation, legacy, dpop, protected_resource(env), events)?;
     let users = demo_users()?;
     // A legacy format's refresh token (when one is configured) is exchanged for a new
     // session at its next refresh: users move over without logging in again.
@@ -258,9 +267,15 @@ pub(crate) async fn demo_app_with(
         .merge(own_sessions)
         .merge(protected)
         // RFC 9728: where clients find how to get a token for this API.
-        .merge(auth.web().resource_metadata_router())
-        .with_state(state);
-    Ok(app)
+        .merge(auth.web().resource_metadata_router());
+    // The identity provider's logout tokens and security events (outside the token
+    // layer: a provider sends none): POST /oidc/backchannel-logout, POST /ssf/events.
+    let app = if has_external_issuer() {
+        app.merge(auth.web().security_event_routes())
+    } else {
+        app
+    };
+    Ok(app.with_state(state))
 }
 
 type Stores = (
@@ -407,15 +422,41 @@ fn protected_resource(env: &dyn Fn(&str) -> Option<String>) -> ProtectedResource
         .scopes_supported(["admin"])
 }
 
+/// Whether an external issuer is configured (`OIDC_ISSUER`, or `JWKS_URL`): then its
+/// logout tokens and security events are received.
+fn has_external_issuer() -> bool {
+    ["OIDC_ISSUER", "JWKS_URL"]
+        .iter()
+        .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()))
+}
+
+/// The event receivers' settings: SETs must be addressed to `SSF_AUDIENCE`
+/// (comma-separated; default the resource identifier); event ids are remembered in the
+/// `STORE` (shared by every instance), as DPoP proofs are.
+fn security_events(
+    env: &dyn Fn(&str) -> Option<String>,
+    replay: Arc<dyn ProofReplay>,
+) -> SecurityEvents {
+    let mut events = SecurityEvents::new().replay_store_shared(replay);
+    for aud in env("SSF_AUDIENCE").iter().flat_map(|v| v.split(',')) {
+        if !aud.trim().is_empty() {
+            events = events.ssf_audience(aud.trim());
+        }
+    }
+    events
+}
+
 fn build_auth(
     revocation: Arc<dyn SubjectRevocation>,
     legacy: Vec<LegacyIssuer>,
     dpop: Option<DpopSettings>,
     resource: ProtectedResource,
+    events: SecurityEvents,
 ) -> Result<TokenAuth, Box<dyn std::error::Error>> {
     let mut builder = TokenAuthBuilder::from_env()?
         .revocation_store(revocation)
-        .resource(resource);
+        .resource(resource)
+        .security_events(events);
     if let Some(d) = dpop {
         builder = builder.dpop(d);
     }
