@@ -32,6 +32,7 @@
 //! | `STORE` | `redis`, `redis-cluster` or `postgres` (default: in memory); with `REDIS_URL`, `REDIS_CLUSTER_NODES`, `DATABASE_URL`, optional `POSTGRES_SCHEMA` (see [stores](super::stores)) |
 //! | `RESOURCE_URL` | the resource identifier (RFC 9728; default `http://` + the listen address): metadata at its well-known location, named in every 401, and the audience of our tokens (unless `JWT_AUDIENCE`) and of external ones (unless `OIDC_AUDIENCE`); see [mcp](super::mcp) |
 //! | `OIDC_ISSUER`, or `JWKS_URL` + `JWKS_ISSUER`; `OIDC_AUDIENCE` (default `RESOURCE_URL`), `OIDC_SCOPE_CLAIMS` | trust an external issuer (feature `oidc`; see [identity providers](super::identity_providers#in-the-quickstart)) |
+//! | `SSF_AUDIENCE` | with an external issuer, `POST /oidc/backchannel-logout` (logout tokens addressed to a value of `OIDC_AUDIENCE`, the client id) and `POST /ssf/events` (SETs addressed to `SSF_AUDIENCE`, comma-separated, default `RESOURCE_URL`) are served; see [`trust::events`](crate::trust::events) |
 //! | `STEP_UP_ACR`, `STEP_UP_MAX_AGE` | `/sensitive`'s step-up requirement (RFC 9470): `acr` values, comma-separated (default `mfa`), and the maximum authentication age in seconds (default 300); see [step_up](super::step_up) |
 //! | `DPOP` | `off`, `allowed` (default) or `required`: DPoP-bound tokens on login and refresh with a proof, `Authorization: DPoP` on the API (see [dpop](super::dpop)) |
 //! | `DPOP_NONCE=true` | server nonces; secret `DPOP_NONCE_SECRET`, else `JWT_SECRET_KEY`, else random (one instance) |

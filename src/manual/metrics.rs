@@ -17,6 +17,8 @@
 //! | `token_auth_validations_accepted_total` | counter | `revocation`: `checked` `fail_open` | tokens accepted (layer, `validate`, the refresh flow's revocation check) |
 //! | `token_auth_validations_refused_total` | counter | `reason`: an `InvalidToken` variant in snake case (`expired`, `bad_signature`, `revoked`, …), `store_unavailable`, `keys_unavailable` | tokens refused |
 //! | `token_auth_dpop_proofs_total` | counter | `outcome`: `accepted`, or a `ProofError::reason` (`replayed`, `wrong_htu`, `wrong_htm`, `wrong_ath`, `stale`, `bad_signature`, `use_nonce`, …) | DPoP proofs checked (layer and token requests) |
+//! | `token_auth_security_events_total` | counter | `event` (`backchannel_logout`, `session_revoked`, `credential_change`, `account_disabled`, …, `other`; `unknown` before a token verified), `outcome`: `applied`, `ignored`, or the refusal (`invalid_key`, `invalid_issuer`, `invalid_audience`, `access_denied`, `invalid_request`, `replayed`, `unavailable`) | logout tokens and security events received ([`trust::events`](crate::trust::events)) |
+//! | `token_auth_security_event_delay_seconds` | histogram | `event` | from an applied event's `iat` to its revocation stored (the provider's clock against ours) |
 //! | `token_auth_dpop_nonces_total` | counter | `on`: `challenge` (401 `use_dpop_nonce`) `rotation` (a fresh nonce on success) | DPoP nonces handed out |
 //! | `token_auth_revocations_total` | counter | `kind`: `token` `subject` `session` `user_sessions` | revocations written |
 //! | `token_auth_sessions_started_total` | counter | — | logins (refresh families created) |
