@@ -80,6 +80,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_token_auth::password::{hash_password, verify_password};
+use axum_token_auth::trust::events::SecurityEvents;
 use axum_token_auth::{
     AuthError, Claims, Key, RequireScope, ScopeGuardLayer, Sessions, TokenAuth, TokenAuthBuilder,
     TokenRequest,
@@ -96,7 +97,6 @@ use axum_token_auth::{
     trust::LegacyIssuer,
     trust::dpop::{DpopPolicy, DpopSettings, ProofError},
 };
-use axum_token_auth::trust::events::SecurityEvents;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -787,3 +787,132 @@ async fn the_handle_receives_events_without_http() {
     let refused = auth.receive_security_event("x.y.z").await.unwrap_err();
     assert_eq!(refused.err_code(), Some("invalid_request"));
 }
+
+/// An event received by instance `a` (over its socket) is enforced by instance `b`
+/// (another socket, the same store): the delay from `a`'s answer to `b`'s first refusal
+/// is printed (`--nocapture`). The same SET sent to `b` afterwards is a replay.
+async fn across(a: &Api, b: &Api, store: &str) {
+    let sid = format!("sid-{}", uid());
+    let user = format!("u-{}", uid());
+    let in_session = access("alice", Some(&sid), now() - 5);
+    let of_user = access(&user, None, now() - 200);
+    let bystander = access("alice", Some("other"), now() - 5);
+    for t in [&in_session, &of_user, &bystander] {
+        assert_eq!(b.me(t).await, 200, "{store}");
+    }
+    let logout_token = logout(&logout_claims(None, Some(&sid)));
+    let set_token = set(&set_claims(
+        &format!("{RISC}account-disabled"),
+        iss_sub(&user),
+        json!({"event_timestamp": now() - 100}),
+    ));
+    for (what, token) in [("logout", &in_session), ("SET", &of_user)] {
+        let status = if what == "logout" {
+            a.logout(&logout_token).await.0
+        } else {
+            a.push(&set_token).await.0
+        };
+        assert!(status == 200 || status == 202, "{store}: {what} {status}");
+        let t0 = std::time::Instant::now();
+        while b.me(token).await == 200 {
+            assert!(
+                t0.elapsed() < std::time::Duration::from_secs(1),
+                "{store}: {what} not enforced by the other instance within 1 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        println!(
+            "{store}: {what} received by one instance, refused by the other after {:?}",
+            t0.elapsed()
+        );
+    }
+    assert_eq!(b.me(&bystander).await, 200, "{store}");
+    let (status, _, body) = b.push(&set_token).await;
+    assert_eq!(
+        (status, body["err"].as_str()),
+        (400, Some("invalid_request")),
+        "{store}: a replay to the other instance"
+    );
+    assert_eq!(b.logout(&logout_token).await.0, 400, "{store}");
+}
+
+#[cfg(feature = "redis")]
+mod redis_stores {
+    use super::*;
+    use axum_token_auth::store::redis::{RedisSettings, RedisStore};
+
+    async fn pair(open: impl AsyncFn() -> RedisStore, store: &str) {
+        let mut apis = Vec::new();
+        for _ in 0..2 {
+            let s = open().await;
+            assert!(s.wait_for_cache(std::time::Duration::from_secs(10)).await);
+            let s = Arc::new(s);
+            apis.push(
+                Api::start(
+                    builder()
+                        .revocation_store(Arc::clone(&s) as Arc<dyn SubjectRevocation>)
+                        .security_events(SecurityEvents::new().replay_store_shared(s)),
+                )
+                .await,
+            );
+        }
+        across(&apis[0], &apis[1], store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_event_on_one_instance_is_enforced_by_another_over_redis() {
+        let url = std::env::var("REDIS_URL").expect("REDIS_URL: run through scripts/test.sh");
+        let prefix = RedisSettings::default().prefix(format!("ev{}:", uid()));
+        pair(
+            async || {
+                RedisStore::connect_with(&url, prefix.clone())
+                    .await
+                    .unwrap()
+            },
+            "redis",
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_event_on_one_instance_is_enforced_by_another_over_redis_cluster() {
+        let nodes: Vec<String> = std::env::var("REDIS_CLUSTER_NODES")
+            .expect("REDIS_CLUSTER_NODES: run through scripts/test.sh")
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        let prefix = RedisSettings::default().prefix(format!("ev{}:", uid()));
+        pair(
+            async || {
+                RedisStore::connect_cluster(&nodes, prefix.clone())
+                    .await
+                    .unwrap()
+            },
+            "redis cluster",
+        )
+        .await;
+    }
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_on_one_instance_is_enforced_by_another_over_postgres() {
+    use axum_token_auth::store::postgres::PostgresStore;
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL: run through scripts/test.sh");
+    let mut apis = Vec::new();
+    for _ in 0..2 {
+        let s = PostgresStore::connect(&url).await.unwrap();
+        s.migrate().await.unwrap();
+        assert!(s.wait_for_cache(std::time::Duration::from_secs(10)).await);
+        let s = Arc::new(s);
+        apis.push(
+            Api::start(
+                builder()
+                    .revocation_store(Arc::clone(&s) as Arc<dyn SubjectRevocation>)
+                    .security_events(SecurityEvents::new().replay_store_shared(s)),
+            )
+            .await,
+        );
+    }
+    across(&apis[0], &apis[1], "postgres").await;
+}
