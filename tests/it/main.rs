@@ -8,6 +8,7 @@
 mod common;
 
 mod architecture;
+mod backchannel_harness;
 mod cache;
 mod conveniences;
 mod dpop;
