@@ -39,6 +39,7 @@ mod resource_metadata;
 mod revoke_all;
 mod rfc6750;
 mod seams;
+mod set_minter;
 mod socket;
 mod step_up;
 mod testkit;
