@@ -149,9 +149,13 @@
 //   register    POST /reg  (Content-Type: application/json)
 //               {"redirect_uris":["http://127.0.0.1:PORT/admin/cb"],
 //                "backchannel_logout_uri":"http://127.0.0.1:<test server>/<path>",
-//                "backchannel_logout_session_required":true}
+//                "backchannel_logout_session_required":true[, "client_id":"my-api"]}
 //               → 201 {"client_id","client_secret",...all metadata,
 //                "registration_access_token","registration_client_uri"}
+//               client_id: a random 22-char base64url string, or the one asked for
+//               (a test extension, not RFC 7591: pick the API's audience before the
+//               API's URL is known); one already taken (static clients included) is
+//               a 400 invalid_client_metadata.
 //               Defaults: grant_types [authorization_code], response_types [code],
 //               client_secret_basic, ID tokens RS256. redirect_uris MUST be exactly
 //               [<issuer>/admin/cb] for /admin/login to drive the flow. http:// logout
@@ -292,9 +296,29 @@ async function stepUpLogin(ctx) {
 // its own client whose `backchannel_logout_uri` is its own loopback server. A user's
 // provider session (the browser's cookies) is kept here under a handle between
 // /admin/login and /admin/end_session (see ADMIN ROUTES in the header).
+// A registration may ask for its client_id (not in RFC 7591, where the server always
+// chooses): a test that must configure the API's audience before it knows its own URL
+// (a spawned quickstart) picks the id first. An id already taken - a static client's
+// or an earlier registration's - is refused (400 invalid_client_metadata), never
+// replaced.
+const takenClientIds = new Set();
 const backchannelFeatures = {
   backchannelLogout: { enabled: true },
-  registration: { enabled: true },
+  registration: {
+    enabled: true,
+    idFactory(ctx) {
+      const wanted = ctx.oidc.body?.client_id;
+      if (wanted !== undefined && (typeof wanted !== 'string' || !/^[\x21-\x7e]{1,100}$/.test(wanted))) {
+        throw new errors.InvalidClientMetadata('client_id must be 1 to 100 printable ASCII characters');
+      }
+      if (wanted !== undefined && takenClientIds.has(wanted)) {
+        throw new errors.InvalidClientMetadata(`client_id ${wanted} is already registered`);
+      }
+      const id = wanted ?? crypto.randomBytes(16).toString('base64url');
+      takenClientIds.add(id);
+      return id;
+    },
+  },
 };
 // handle -> { jar: Map (the provider's cookies), idTokens: Map(clientId -> last ID token),
 //             lastClientId, sub }
@@ -363,7 +387,7 @@ if (args['gen-key'] !== undefined) {
 }
 
 // loaded only now: --gen-key does not need it (and it prints warnings)
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 
 const port = nonNegativeInt('port', args.port);
 if (port > 65535) fail(`--port out of range: ${port}`);
@@ -510,6 +534,9 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = false;
+for (const c of [CLIENT_ID, DPOP_CLIENT_ID, MTLS_CLIENT.client_id, ...introspectionClients.map((c) => c.client_id)]) {
+  takenClientIds.add(c);
+}
 
 const stats = {
   jwks_requests: 0,

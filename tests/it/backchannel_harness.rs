@@ -297,4 +297,38 @@ async fn the_static_test_client_is_unchanged_and_discovery_advertises_back_chann
     // test-client has no logout URI: its user tokens carry no sid
     let token = op.user_token("alice", None, None).await;
     assert_eq!(jwt_claims(&token).get("sid"), None);
+
+    // a registration may choose its client_id, once; a static client's id is never replaced
+    let receiver = LogoutReceiver::start(StatusCode::OK).await;
+    let chosen = op
+        .register_client_with(json!({
+            "client_id": "my-api",
+            "backchannel_logout_uri": receiver.url,
+            "backchannel_logout_session_required": true,
+        }))
+        .await;
+    assert_eq!(chosen.client_id, "my-api");
+    let login = op.login(&chosen, "dave").await;
+    assert_eq!(jwt_claims(&login.id_token)["aud"], "my-api");
+    for taken in ["my-api", "test-client"] {
+        let res = op
+            .http()
+            .post(format!("{}/reg", op.issuer()))
+            .json(&json!({
+                "client_id": taken,
+                "redirect_uris": [op.admin_redirect_uri()],
+                "backchannel_logout_uri": receiver.url,
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{taken}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client_metadata", "{body}");
+    }
+    assert_eq!(
+        jwt_claims(&op.id_token().await)["aud"],
+        "test-client",
+        "test-client still works"
+    );
 }

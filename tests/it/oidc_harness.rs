@@ -38,8 +38,8 @@ pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/back
 /// A client registered at the provider by dynamic client registration (RFC 7591).
 #[derive(Clone, Debug)]
 pub struct RegisteredClient {
-    /// Its `client_id` (a 21-character random string): the `aud` of its ID tokens and
-    /// logout tokens.
+    /// Its `client_id` (a random 22-character string, or the one asked for): the `aud`
+    /// of its ID tokens and logout tokens.
     pub client_id: String,
     /// Its `client_secret` (client_secret_basic at the token endpoint).
     #[allow(dead_code)] // for tests that use the client at the token endpoint themselves
@@ -169,7 +169,9 @@ impl OidcProvider {
     /// `{"redirect_uris": [admin_redirect_uri], "grant_types": ["authorization_code"],
     /// "response_types": ["code"], "token_endpoint_auth_method": "client_secret_basic"}`;
     /// a `null` member removes a default. E.g. `backchannel_logout_session_required:
-    /// false` for a client whose logout tokens name only `sub`. Panics unless 201.
+    /// false` for a client whose logout tokens name only `sub`, or `"client_id": "my-api"`
+    /// to choose the id (a provider.mjs extension: the API's audience can be configured
+    /// before its URL is known; an id already taken is refused). Panics unless 201.
     pub async fn register_client_with(&self, metadata: Value) -> RegisteredClient {
         let mut body = json!({
             "redirect_uris": [self.admin_redirect_uri()],
