@@ -134,7 +134,7 @@ async fn provider_logout_posts_a_logout_token_with_the_access_tokens_sid() {
         "nothing before the logout"
     );
 
-    let ended = op.end_session(&login.session).await;
+    let ended = op.end_session(&login.handle).await;
     assert_eq!(
         ended.deliveries,
         [LogoutDelivery {
@@ -196,7 +196,7 @@ async fn provider_logout_posts_a_logout_token_with_the_access_tokens_sid() {
     );
 
     // the ended login cannot be ended again; the same browser logs in afresh (new sid)
-    let again = op.login_again(&login.session, &client).await;
+    let again = op.login_again(&login.handle, &client).await;
     assert_eq!(again.sub, "alice");
     assert_ne!(
         again.sid.as_deref(),
@@ -217,14 +217,14 @@ async fn single_sign_on_clients_get_their_own_sid_and_logout_reaches_each() {
         op.register_client(&rx_b.url).await,
     );
     let at_a = op.login(&a, "bob").await;
-    let at_b = op.login_again(&at_a.session, &b).await;
-    assert_eq!(at_b.session, at_a.session);
+    let at_b = op.login_again(&at_a.handle, &b).await;
+    assert_eq!(at_b.handle, at_a.handle);
     assert_eq!(at_b.sub, "bob", "single sign-on keeps the user");
     assert_ne!(at_a.sid, at_b.sid, "one sid per client");
     assert_eq!(jwt_claims(&at_b.access_token)["sid"], json!(at_b.sid));
 
     // "No, stay signed in": only b is told
-    let ended = op.end_client_session(&at_a.session, &b).await;
+    let ended = op.end_client_session(&at_a.handle, &b).await;
     assert_eq!(ended.deliveries.len(), 1, "{:?}", ended.deliveries);
     assert_eq!(ended.deliveries[0].client_id, b.client_id);
     assert_eq!(ended.deliveries[0].error, None, "204 is accepted too");
@@ -237,7 +237,7 @@ async fn single_sign_on_clients_get_their_own_sid_and_logout_reaches_each() {
     );
 
     // "Yes, sign me out": the provider session ends, a (still in it) is told
-    let ended = op.end_session(&at_a.session).await;
+    let ended = op.end_session(&at_a.handle).await;
     assert_eq!(ended.deliveries.len(), 1, "{:?}", ended.deliveries);
     let tokens = rx_a.logout_tokens();
     assert_eq!(tokens.len(), 1);
@@ -259,12 +259,12 @@ async fn a_refusing_receiver_is_reported_and_a_client_without_sid_gets_sub_only_
         }))
         .await;
     let l1 = op.login(&c1, "carol").await;
-    let l2 = op.login_again(&l1.session, &c2).await;
+    let l2 = op.login_again(&l1.handle, &c2).await;
     assert_eq!(l2.sid, None);
     assert_eq!(jwt_claims(&l2.access_token).get("sid"), None);
     assert_eq!(jwt_claims(&l2.id_token).get("sid"), None);
 
-    let ended = op.end_session(&l1.session).await;
+    let ended = op.end_session(&l1.handle).await;
     let mut deliveries = ended.deliveries;
     deliveries.sort_by_key(|d| d.client_id == c2.client_id);
     assert_eq!(deliveries.len(), 2, "{deliveries:?}");

@@ -14,7 +14,7 @@
 //! let client = op.register_client(&format!("{api}/oidc/backchannel-logout")).await;
 //! let login: ProviderLogin = op.login(&client, "alice").await; // access token with `sid`
 //! // ... the API accepts login.access_token ...
-//! let ended = op.end_session(&login.session).await; // the provider POSTs a logout token
+//! let ended = op.end_session(&login.handle).await; // the provider POSTs a logout token
 //! assert!(ended.deliveries.iter().all(|d| d.error.is_none()));
 //! ```
 //!
@@ -57,7 +57,7 @@ pub struct ProviderSession(pub String);
 #[derive(Clone, Debug)]
 pub struct ProviderLogin {
     /// The browser session it happened in.
-    pub session: ProviderSession,
+    pub handle: ProviderSession,
     /// The client logged in to.
     pub client_id: String,
     /// The user (`sub`).
@@ -120,7 +120,7 @@ fn text(v: &Value, key: &str) -> String {
 
 fn login_of(body: &Value) -> ProviderLogin {
     ProviderLogin {
-        session: ProviderSession(text(body, "handle")),
+        handle: ProviderSession(text(body, "handle")),
         client_id: text(body, "client_id"),
         sub: text(body, "sub"),
         sid: body["sid"].as_str().map(str::to_owned),
@@ -211,7 +211,7 @@ impl OidcProvider {
 
     /// `GET /admin/login`: `sub` logs in to `client` through the genuine authorization
     /// code flow (resource [`RESOURCE`], scope `users:read`) in a NEW browser session,
-    /// which the provider keeps: pass [`ProviderLogin::session`] to
+    /// which the provider keeps: pass [`ProviderLogin::handle`] to
     /// [`end_session`](Self::end_session) or [`login_again`](Self::login_again).
     pub async fn login(&self, client: &RegisteredClient, sub: &str) -> ProviderLogin {
         login_of(
