@@ -66,6 +66,10 @@
 #                          `dpop` (panva), run with $TEST_NODE_BIN (tests/it/dpop_interop.rs)
 #   TEST_DPOP_PY           absolute path of scripts/dpop/proof.py: DPoP proofs by PyJWT,
 #                          run with $TEST_PYJWT_PYTHON
+#   TEST_SSF_PY            absolute path of scripts/ssf/set.py: Security Event Tokens
+#                          and logout tokens signed by PyJWT (any header and claims,
+#                          optionally tampered), run with $TEST_PYJWT_PYTHON
+#                          (tests/it/set_minter.rs)
 #   TEST_OIDC_PROVIDER     absolute path of scripts/oidc/provider.mjs, a loopback
 #                          OpenID Provider (oidc-provider) the tests start
 #                          themselves: `$TEST_NODE_BIN $TEST_OIDC_PROVIDER --port P
@@ -742,6 +746,7 @@ export TEST_PYJWT_PYTHON=$PYJWT_PYTHON
 export TEST_OIDC_PROVIDER=$OIDC_DIR/provider.mjs
 export TEST_DPOP_JS=$DPOP_DIR/proof.mjs
 export TEST_DPOP_PY=$DPOP_DIR/proof.py
+export TEST_SSF_PY=$REPO_ROOT/scripts/ssf/set.py
 export TEST_MCP_JS=$MCP_DIR/discover.mjs
 
 # sanity check through the exported URLs

@@ -138,6 +138,81 @@
 //                        below). Answers {"access_token" (JWT), "id_token",
 //                        "token_response"}.
 
+// BACK-CHANNEL LOGOUT (OIDC Back-Channel Logout 1.0 + RP-Initiated Logout 1.0; the
+// BACK-CHANNEL LOGOUT block below; tests/it/oidc_harness.rs, backchannel_harness.rs)
+//   features.backchannelLogout, and OPEN dynamic client registration (RFC 7591 /
+//   OIDC Registration; features.registration, no initial access token): a test
+//   registers its own client naming its own loopback server as the logout receiver.
+//   The discovery document therefore also lists `registration_endpoint`,
+//   `backchannel_logout_supported: true` and `backchannel_logout_session_supported:
+//   true`; the static clients above are unchanged (none has a backchannel_logout_uri).
+//   register    POST /reg  (Content-Type: application/json)
+//               {"redirect_uris":["http://127.0.0.1:PORT/admin/cb"],
+//                "backchannel_logout_uri":"http://127.0.0.1:<test server>/<path>",
+//                "backchannel_logout_session_required":true[, "client_id":"my-api"]}
+//               → 201 {"client_id","client_secret",...all metadata,
+//                "registration_access_token","registration_client_uri"}
+//               client_id: a random 22-char base64url string, or the one asked for
+//               (a test extension, not RFC 7591: pick the API's audience before the
+//               API's URL is known); one already taken (static clients included) is
+//               a 400 invalid_client_metadata.
+//               Defaults: grant_types [authorization_code], response_types [code],
+//               client_secret_basic, ID tokens RS256. redirect_uris MUST be exactly
+//               [<issuer>/admin/cb] for /admin/login to drive the flow. http:// logout
+//               URIs on loopback are accepted.
+//   `sid`       oidc-provider gives a client a `sid` only when it is registered with
+//               a backchannel_logout_uri AND backchannel_logout_session_required; then
+//               the ID token, the access token (extraTokenClaims copies the code's /
+//               refresh token's `sid`, see STEP-UP) and the logout token all carry the
+//               SAME value, one per (provider session, client): two clients logged in
+//               in one provider session get two different sids. Without it, no token
+//               carries `sid` and the logout token names only `sub`.
+//   GET /admin/login?client_id=C[&sub=USER][&scope=S][&handle=H]
+//                        the genuine authorization code flow (as /admin/user_token:
+//                        resource urn:test:api, PKCE, devInteractions login + consent)
+//                        as the REGISTERED client C (its secret is looked up here,
+//                        never sent), in a browser whose cookies - the provider
+//                        session - are kept here under a handle. With `handle`, the
+//                        flow continues that browser's session (single sign-on: no
+//                        login screen, only the consent of a new client; `sub` is then
+//                        ignored). Answers {"handle","client_id","sub","sid" (null
+//                        without one),"access_token" (JWT),"id_token","token_response"}.
+//                        Default sub `test-user`, scope `users:read`.
+//   GET /admin/end_session?handle=H[&client_id=C][&logout=yes|no]
+//                        the genuine RP-initiated logout of that browser: GET
+//                        /session/end?id_token_hint=<C's last ID token> (C: by
+//                        default the handle's last client still logged in) with its
+//                        cookies, read the confirm form's xsrf, POST
+//                        /session/end/confirm as the "Yes, sign me out" button does (logout=yes: the whole provider
+//                        session ends and EVERY client of it with a
+//                        backchannel_logout_uri receives a logout token) or as "No,
+//                        stay signed in" (logout=no: only C's part ends, only C is
+//                        told), then GET the success page. oidc-provider POSTs the
+//                        logout tokens (form `logout_token=<JWT>`, 2.5 s timeout, no
+//                        retry; a receiver must answer 200 or 204) BEFORE it answers
+//                        the confirm, so they have all arrived when this route
+//                        answers {"backchannel":[{"client_id","sub","sid","ok":true}
+//                        or {...,"error":"expected 200 OK from <uri>, got: 400 Bad
+//                        Request"}],"confirm_status":303,"location","success_status"}.
+//                        The ended login's ID tokens are forgotten: a second
+//                        end_session of the same login is a 400; /admin/login with the
+//                        handle logs in again (new sid).
+//   Unknown client_id / handle → 400 {"error"}; a failed flow → 500 {"error"}.
+//   The logout token (observed with oidc-provider 8.8.1):
+//   header  {"alg":"RS256","typ":"logout+jwt","kid":"<keys[0].kid>"}
+//   claims  {"sub":"alice","events":{"http://schemas.openid.net/event/backchannel-logout":{}},
+//            "jti":"8sry-k1dmVaEltFQTdHcr","sid":"aJNVta5z7rOcsQ2vtxKgw",
+//            "aud":"w4-DEHwcRNlLRmOvo772C","exp":1796300057,"iat":1796299937,
+//            "iss":"http://127.0.0.1:38749"}
+//   So: `typ: logout+jwt` (in the header), `aud` a STRING (the client id), `exp` =
+//   iat + 120, `jti` a 21-char nanoid, `sub` always, `sid` only for clients with
+//   backchannel_logout_session_required, `events` exactly the back-channel event with
+//   an empty object, no `nonce`; signed like the ID tokens (RS256, keys[0]).
+//   The user's access token from /admin/login (observed):
+//   claims  {"auth_time","sid":"aJNVta5z7rOcsQ2vtxKgw","jti","sub":"alice","iat","exp",
+//            "scope":"users:read","client_id":"<C>","iss","aud":"urn:test:api"}
+//   and the ID token has the same "sid" (plus at_hash, nonce; aud = C).
+
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -191,7 +266,12 @@ const dpopFeatures = { dPoP: { enabled: true } };
 function stepUpTokenClaims(ctx) {
   const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
   if (!source) return undefined;
-  return { acr: source.acr, amr: source.amr, auth_time: source.authTime };
+  // sid: the provider session's id for this client (BACK-CHANNEL LOGOUT below): set on
+  // the code only for clients registered with a backchannel_logout_uri and
+  // backchannel_logout_session_required (oidc-provider's Client#includeSid), so other
+  // clients' tokens are unchanged. The same value as the ID token's and the logout
+  // token's `sid`.
+  return { acr: source.acr, amr: source.amr, auth_time: source.authTime, sid: source.sid };
 }
 
 async function stepUpLogin(ctx) {
@@ -208,6 +288,66 @@ async function stepUpLogin(ctx) {
   return true;
 }
 // --- end of STEP-UP ------------------------------------------------------------
+
+// --- BACK-CHANNEL LOGOUT (OIDC Back-Channel Logout 1.0 + RP-Initiated Logout 1.0;
+// tests/it/oidc_harness.rs, tests/it/backchannel_harness.rs) -----------------------
+// features.backchannelLogout, and open dynamic client registration (RFC 7591,
+// features.registration without an initial access token) so that each test registers
+// its own client whose `backchannel_logout_uri` is its own loopback server. A user's
+// provider session (the browser's cookies) is kept here under a handle between
+// /admin/login and /admin/end_session (see ADMIN ROUTES in the header).
+// A registration may ask for its client_id (not in RFC 7591, where the server always
+// chooses): a test that must configure the API's audience before it knows its own URL
+// (a spawned quickstart) picks the id first. An id already taken - a static client's
+// or an earlier registration's - is refused (400 invalid_client_metadata), never
+// replaced.
+const takenClientIds = new Set();
+const backchannelFeatures = {
+  backchannelLogout: { enabled: true },
+  registration: {
+    enabled: true,
+    idFactory(ctx) {
+      const wanted = ctx.oidc.body?.client_id;
+      if (wanted !== undefined && (typeof wanted !== 'string' || !/^[\x21-\x7e]{1,100}$/.test(wanted))) {
+        throw new errors.InvalidClientMetadata('client_id must be 1 to 100 printable ASCII characters');
+      }
+      if (wanted !== undefined && takenClientIds.has(wanted)) {
+        throw new errors.InvalidClientMetadata(`client_id ${wanted} is already registered`);
+      }
+      const id = wanted ?? crypto.randomBytes(16).toString('base64url');
+      takenClientIds.add(id);
+      return id;
+    },
+  },
+};
+// handle -> { jar: Map (the provider's cookies), idTokens: Map(clientId -> last ID token),
+//             lastClientId, sub }
+const browserSessions = new Map();
+// handle -> [{client_id, sid, sub, ok | error}]: the back-channel deliveries of the
+// end-session request running for that handle (the confirm request carries the handle
+// in `x-test-end-session`, so the provider's events can be told apart)
+const deliveries = new Map();
+
+function deliveryOutcome(ctx, client, accountId, sid, err) {
+  const handle = ctx?.get?.('x-test-end-session');
+  if (!handle || !deliveries.has(handle)) return;
+  deliveries.get(handle).push({
+    client_id: client.clientId,
+    sub: accountId,
+    ...(sid ? { sid } : {}),
+    ...(err ? { error: String(err.message ?? err) } : { ok: true }),
+  });
+}
+
+// The `sid` claim of a JWT (unverified: it is our own token), or undefined.
+function sidOf(jwt) {
+  try {
+    return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8')).sid;
+  } catch {
+    return undefined;
+  }
+}
+// --- end of BACK-CHANNEL LOGOUT -------------------------------------------------
 
 const { values: args } = parseArgs({
   options: {
@@ -247,7 +387,7 @@ if (args['gen-key'] !== undefined) {
 }
 
 // loaded only now: --gen-key does not need it (and it prints warnings)
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 
 const port = nonNegativeInt('port', args.port);
 if (port > 65535) fail(`--port out of range: ${port}`);
@@ -368,6 +508,7 @@ const provider = new Provider(issuer, {
     devInteractions: { enabled: true },
     ...introspectionFeatures,
     ...dpopFeatures,
+    ...backchannelFeatures,
     resourceIndicators: {
       enabled: true,
       defaultResource: () => undefined,
@@ -393,6 +534,9 @@ const provider = new Provider(issuer, {
   },
 });
 provider.proxy = false;
+for (const c of [CLIENT_ID, DPOP_CLIENT_ID, MTLS_CLIENT.client_id, ...introspectionClients.map((c) => c.client_id)]) {
+  takenClientIds.add(c);
+}
 
 const stats = {
   jwks_requests: 0,
@@ -450,14 +594,19 @@ async function step(jar, url, init = {}) {
   return res;
 }
 
+// stepUp.client = {id, secret} (default test-client) and stepUp.jar (a browser's
+// cookies, to continue its provider session; default a fresh one) are for the
+// BACK-CHANNEL LOGOUT routes.
 async function genuineIdToken(sub, nonce, stepUp = {}) {
-  const jar = new Map();
+  const jar = stepUp.jar ?? new Map();
+  const clientId = stepUp.client?.id ?? CLIENT_ID;
+  const clientSecret = stepUp.client?.secret ?? CLIENT_SECRET;
   const verifier = crypto.randomBytes(32).toString('base64url');
   const challenge = crypto.createHash('sha256').update(verifier).digest('base64url');
   const state = crypto.randomBytes(8).toString('base64url');
   const auth = new URL(provider.urlFor('authorization'));
   auth.search = new URLSearchParams({
-    client_id: CLIENT_ID,
+    client_id: clientId,
     response_type: 'code',
     scope: stepUp.scope ? `openid ${stepUp.scope}` : 'openid',
     redirect_uri: redirectUri,
@@ -514,7 +663,7 @@ async function genuineIdToken(sub, nonce, stepUp = {}) {
     method: 'POST',
     headers: {
       'content-type': 'application/x-www-form-urlencoded',
-      authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`,
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
     },
     body: new URLSearchParams({
       grant_type: 'authorization_code',
@@ -534,6 +683,101 @@ async function genuineIdToken(sub, nonce, stepUp = {}) {
     throw new Error(`token endpoint: ${tokenRes.status} ${JSON.stringify(tokenResponse)}`);
   }
   return tokenResponse;
+}
+
+// --- the admin back-channel logout routes (BACK-CHANNEL LOGOUT block) -----------
+
+function adminError(ctx, status, message) {
+  ctx.status = status;
+  ctx.body = { error: message };
+}
+
+// GET /admin/login: the genuine authorization code flow as a registered client, in a
+// kept browser session.
+async function adminLogin(ctx) {
+  const clientId = String(ctx.query.client_id || '');
+  const client = clientId ? await provider.Client.find(clientId) : undefined;
+  if (!client) return adminError(ctx, 400, `unknown client_id ${JSON.stringify(clientId)}`);
+  if (!client.redirectUris.includes(redirectUri)) {
+    return adminError(ctx, 400, `client ${clientId} must register the redirect_uri ${redirectUri}`);
+  }
+  let handle = ctx.query.handle ? String(ctx.query.handle) : undefined;
+  if (handle && !browserSessions.has(handle)) return adminError(ctx, 400, `unknown handle ${handle}`);
+  const sub = String(ctx.query.sub || 'test-user');
+  const browser = handle ? browserSessions.get(handle) : { jar: new Map(), idTokens: new Map(), sub };
+  const tr = await genuineIdToken(browser.sub, crypto.randomBytes(8).toString('base64url'), {
+    resource: 'urn:test:api',
+    scope: String(ctx.query.scope || 'users:read'),
+    client: { id: client.clientId, secret: client.clientSecret },
+    jar: browser.jar,
+  });
+  if (!handle) {
+    handle = crypto.randomBytes(12).toString('base64url');
+    browserSessions.set(handle, browser);
+  }
+  browser.idTokens.set(client.clientId, tr.id_token);
+  browser.lastClientId = client.clientId;
+  ctx.body = {
+    handle,
+    client_id: client.clientId,
+    sub: browser.sub,
+    sid: sidOf(tr.id_token) ?? null,
+    access_token: tr.access_token,
+    id_token: tr.id_token,
+    token_response: tr,
+  };
+}
+
+// GET /admin/end_session: the genuine RP-initiated logout of a kept browser session.
+async function adminEndSession(ctx) {
+  const handle = String(ctx.query.handle || '');
+  const browser = browserSessions.get(handle);
+  if (!browser) return adminError(ctx, 400, `unknown handle ${JSON.stringify(handle)}`);
+  const logout = String(ctx.query.logout || 'yes');
+  if (logout !== 'yes' && logout !== 'no') return adminError(ctx, 400, 'logout must be yes or no');
+  // default: the last client this browser logged in to that is still logged in
+  const clientId = ctx.query.client_id
+    ? String(ctx.query.client_id)
+    : [browser.lastClientId, ...browser.idTokens.keys()].find((c) => browser.idTokens.has(c));
+  const idTokenHint = browser.idTokens.get(clientId);
+  if (!idTokenHint) return adminError(ctx, 400, `handle ${handle} has no live login${clientId ? ` to ${clientId}` : ''}`);
+
+  const end = new URL(provider.urlFor('end_session'));
+  end.search = new URLSearchParams({ id_token_hint: idTokenHint }).toString();
+  const page = await step(browser.jar, end);
+  const xsrf = page.text.match(/name="xsrf" value="([^"]+)"/)?.[1];
+  if (page.status !== 200 || !xsrf) {
+    return adminError(ctx, 500, `end_session: no logout form (${page.status}): ${page.text.slice(0, 500)}`);
+  }
+  // the "Yes, sign me out" button submits logout=yes; "No, stay signed in" submits no
+  // `logout` at all (only this client's part of the session ends)
+  const form = new URLSearchParams({ xsrf });
+  if (logout === 'yes') form.set('logout', 'yes');
+  deliveries.set(handle, []);
+  let confirm;
+  try {
+    confirm = await step(browser.jar, provider.urlFor('end_session_confirm'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-test-end-session': handle },
+      body: form.toString(),
+    });
+  } finally {
+    ctx.body = { backchannel: deliveries.get(handle) };
+    deliveries.delete(handle);
+  }
+  if (confirm.status !== 303) {
+    return adminError(ctx, 500, `end_session confirm: ${confirm.status}: ${confirm.text.slice(0, 500)}`);
+  }
+  const location = new URL(confirm.headers.location, issuer);
+  const done = await step(browser.jar, location);
+  if (logout === 'yes') browser.idTokens.clear();
+  else browser.idTokens.delete(clientId);
+  ctx.body = {
+    ...ctx.body,
+    confirm_status: confirm.status,
+    location: location.href,
+    success_status: done.status,
+  };
 }
 
 // --- middleware: counters, admin routes, JWKS cache header --------------------
@@ -570,6 +814,13 @@ provider.use(async (ctx, next) => {
       ctx.status = 500;
       ctx.body = { error: String(err.message ?? err) };
     }
+  } else if ((path === '/admin/login' || path === '/admin/end_session') && ctx.method === 'GET') {
+    ctx.set('cache-control', 'no-store');
+    try {
+      await (path === '/admin/login' ? adminLogin(ctx) : adminEndSession(ctx));
+    } catch (err) {
+      adminError(ctx, 500, String(err.message ?? err));
+    }
   } else if (await stepUpLogin(ctx)) {
     // finished here (STEP-UP block)
   } else if (path.startsWith('/admin/')) {
@@ -588,13 +839,20 @@ provider.use(async (ctx, next) => {
     }
   }
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  process.stderr.write(`${new Date().toISOString()} ${ctx.method} ${ctx.url} -> ${ctx.status} (${ms.toFixed(1)} ms)\n`);
+  // an ID token in a query (end_session's id_token_hint) is not written to the log
+  const url = ctx.url.replace(/([?&]id_token_hint=)[^&]*/, '$1<redacted>');
+  process.stderr.write(`${new Date().toISOString()} ${ctx.method} ${url} -> ${ctx.status} (${ms.toFixed(1)} ms)\n`);
 });
 
 // oidc-provider emits 'server_error' etc.; print them instead of crashing
 for (const event of ['server_error', 'grant.error', 'authorization.error', 'jwks.error', 'discovery.error']) {
   provider.on(event, (ctx, err) => process.stderr.write(`${event}: ${err?.stack ?? err}\n`));
 }
+provider.on('backchannel.success', (ctx, client, accountId, sid) => deliveryOutcome(ctx, client, accountId, sid));
+provider.on('backchannel.error', (ctx, err, client, accountId, sid) => {
+  process.stderr.write(`backchannel.error: ${client.clientId}: ${err?.message ?? err}\n`);
+  deliveryOutcome(ctx, client, accountId, sid, err);
+});
 
 server.on('request', provider.callback());
 

@@ -141,34 +141,13 @@ async fn the_quickstart_keeps_session_routes_to_its_own_tokens_and_revokes_any_t
     let key_addr = key_server.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(key_server, keys).await });
 
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let base = format!("http://127.0.0.1:{port}");
-    let _child = Command::new(example("quickstart"))
-        .env("ADDR", format!("127.0.0.1:{port}"))
-        .env(
-            "JWT_SECRET_KEY",
-            "quickstart-test-secret-0123456789-abcdefgh",
-        )
-        .env("JWKS_URL", format!("http://{key_addr}/jwks"))
-        .env("JWKS_ISSUER", IDP)
-        .env("OIDC_AUDIENCE", "api")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let (_child, base) = spawn_quickstart(&[
+        ("JWKS_URL", format!("http://{key_addr}/jwks")),
+        ("JWKS_ISSUER", IDP.to_owned()),
+        ("OIDC_AUDIENCE", "api".to_owned()),
+    ])
+    .await;
     let http = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while http.get(format!("{base}/health")).send().await.is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the quickstart did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let login = |user: &'static str| {
         let http = http.clone();
         let base = base.clone();

@@ -8,6 +8,7 @@
 mod common;
 
 mod architecture;
+mod backchannel_harness;
 mod cache;
 mod conveniences;
 mod dpop;
@@ -40,6 +41,7 @@ mod revoke_all;
 mod rfc6750;
 mod seams;
 mod security_events;
+mod set_minter;
 mod socket;
 mod step_up;
 mod testkit;

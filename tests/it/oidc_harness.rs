@@ -2,7 +2,23 @@
 //! a real oidc-provider on loopback issues what the external-issuer tests rely on.
 //! Deliberately independent of the crate's API (only reqwest, serde_json, jsonwebtoken).
 //!
-//! Run with `scripts/test.sh cargo test --all-features --test oidc_harness`.
+//!
+//! It also holds the provider's back-channel logout side for the receiver tests
+//! ([`OidcProvider::register_client`], [`OidcProvider::login`],
+//! [`OidcProvider::end_session`]; `BACK-CHANNEL LOGOUT` in provider.mjs), smoke-tested in
+//! `tests/it/backchannel_harness.rs`:
+//!
+//! ```ignore
+//! use crate::oidc_harness::ProviderLogin;
+//!
+//! let client = op.register_client(&format!("{api}/oidc/backchannel-logout")).await;
+//! let login: ProviderLogin = op.login(&client, "alice").await; // access token with `sid`
+//! // ... the API accepts login.access_token ...
+//! let ended = op.end_session(&login.handle).await; // the provider POSTs a logout token
+//! assert!(ended.deliveries.iter().all(|d| d.error.is_none()));
+//! ```
+//!
+//! Run with `scripts/test.sh cargo test --all-features --test it oidc_harness::`.
 
 use crate::common;
 
@@ -11,6 +27,243 @@ use common::oidc::{
     jwks_kids, jwt_claims, jwt_header, verify_rs256_with_jwks,
 };
 use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------
+// back-channel logout: registered clients, kept provider sessions, RP-initiated logout
+// ---------------------------------------------------------------------------
+
+/// The back-channel logout event a logout token's `events` carries.
+pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+
+/// A client registered at the provider by dynamic client registration (RFC 7591).
+#[derive(Clone, Debug)]
+pub struct RegisteredClient {
+    /// Its `client_id` (a random 22-character string, or the one asked for): the `aud`
+    /// of its ID tokens and logout tokens.
+    pub client_id: String,
+    /// Its `client_secret` (client_secret_basic at the token endpoint).
+    #[allow(dead_code)] // for tests that use the client at the token endpoint themselves
+    pub client_secret: String,
+    /// The provider's whole registration response (every metadata value it settled on).
+    pub metadata: Value,
+}
+
+/// A browser's session at the provider (its cookies, kept by provider.mjs under this
+/// handle): what [`OidcProvider::end_session`] ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderSession(pub String);
+
+/// One login of a user to a registered client through the genuine authorization code flow.
+#[derive(Clone, Debug)]
+pub struct ProviderLogin {
+    /// The browser session it happened in.
+    pub handle: ProviderSession,
+    /// The client logged in to.
+    pub client_id: String,
+    /// The user (`sub`).
+    pub sub: String,
+    /// The provider's session id for this client: the `sid` of `access_token`, of
+    /// `id_token` and of the logout token to come. `None` when the client was registered
+    /// without `backchannel_logout_session_required` (then no token carries `sid`).
+    pub sid: Option<String>,
+    /// A JWT access token for [`RESOURCE`] (`typ: at+jwt`, scope `users:read`, with `sid`,
+    /// `auth_time`, `client_id` = the client).
+    pub access_token: String,
+    /// The ID token (`aud` = the client, with `sid`).
+    pub id_token: String,
+}
+
+/// One logout token the provider POSTed while ending a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogoutDelivery {
+    /// The client whose `backchannel_logout_uri` it went to.
+    pub client_id: String,
+    /// The token's `sub`.
+    pub sub: String,
+    /// The token's `sid` (clients registered with `backchannel_logout_session_required`).
+    pub sid: Option<String>,
+    /// `None` when the receiver answered 200 or 204; else the provider's error, e.g.
+    /// `expected 200 OK from <uri>, got: 400 Bad Request` (the provider does not retry).
+    pub error: Option<String>,
+}
+
+/// What [`OidcProvider::end_session`] observed.
+#[derive(Clone, Debug)]
+pub struct EndedSession {
+    /// Every logout token POSTed, all delivered (or failed) before the provider answered.
+    pub deliveries: Vec<LogoutDelivery>,
+    /// Where the confirm form redirected (the provider's logout success page).
+    pub location: String,
+}
+
+async fn admin_get(op: &OidcProvider, route: &str, params: &[(&str, &str)]) -> Value {
+    let url =
+        reqwest::Url::parse_with_params(&format!("{}/admin/{route}", op.issuer()), params).unwrap();
+    let res = op
+        .http()
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET /admin/{route}: {e}"));
+    let status = res.status();
+    let body = res.text().await.expect("body");
+    assert!(status.is_success(), "GET /admin/{route}: {status}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("/admin/{route}: not JSON ({e}): {body}"))
+}
+
+fn text(v: &Value, key: &str) -> String {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {v}"))
+        .to_owned()
+}
+
+fn login_of(body: &Value) -> ProviderLogin {
+    ProviderLogin {
+        handle: ProviderSession(text(body, "handle")),
+        client_id: text(body, "client_id"),
+        sub: text(body, "sub"),
+        sid: body["sid"].as_str().map(str::to_owned),
+        access_token: text(body, "access_token"),
+        id_token: text(body, "id_token"),
+    }
+}
+
+fn ended_of(body: &Value) -> EndedSession {
+    let deliveries = body["backchannel"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no backchannel in {body}"))
+        .iter()
+        .map(|d| LogoutDelivery {
+            client_id: text(d, "client_id"),
+            sub: text(d, "sub"),
+            sid: d["sid"].as_str().map(str::to_owned),
+            error: d["error"].as_str().map(str::to_owned),
+        })
+        .collect();
+    EndedSession {
+        deliveries,
+        location: text(body, "location"),
+    }
+}
+
+impl OidcProvider {
+    /// `{issuer}/admin/cb`: the redirect URI a client must register for [`login`](Self::login).
+    pub fn admin_redirect_uri(&self) -> String {
+        format!("{}/admin/cb", self.issuer())
+    }
+
+    /// Registers a client (`POST /reg`, open dynamic registration) whose logout receiver
+    /// is `backchannel_logout_uri`, with `backchannel_logout_session_required: true` (its
+    /// tokens and logout tokens carry `sid`), redirect URI [`admin_redirect_uri`]
+    /// (Self::admin_redirect_uri), authorization code grant, client_secret_basic.
+    pub async fn register_client(&self, backchannel_logout_uri: &str) -> RegisteredClient {
+        self.register_client_with(json!({
+            "backchannel_logout_uri": backchannel_logout_uri,
+            "backchannel_logout_session_required": true,
+        }))
+        .await
+    }
+
+    /// Registers a client with `metadata` (a JSON object) over the defaults
+    /// `{"redirect_uris": [admin_redirect_uri], "grant_types": ["authorization_code"],
+    /// "response_types": ["code"], "token_endpoint_auth_method": "client_secret_basic"}`;
+    /// a `null` member removes a default. E.g. `backchannel_logout_session_required:
+    /// false` for a client whose logout tokens name only `sub`, or `"client_id": "my-api"`
+    /// to choose the id (a provider.mjs extension: the API's audience can be configured
+    /// before its URL is known; an id already taken is refused). Panics unless 201.
+    pub async fn register_client_with(&self, metadata: Value) -> RegisteredClient {
+        let mut body = json!({
+            "redirect_uris": [self.admin_redirect_uri()],
+            "grant_types": ["authorization_code"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "client_secret_basic",
+        });
+        let fields = body.as_object_mut().unwrap();
+        for (k, v) in metadata
+            .as_object()
+            .expect("metadata must be a JSON object")
+        {
+            if v.is_null() {
+                fields.remove(k);
+            } else {
+                fields.insert(k.clone(), v.clone());
+            }
+        }
+        let url = format!("{}/reg", self.issuer());
+        let res = self
+            .http()
+            .post(&url)
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let status = res.status();
+        let text_body = res.text().await.expect("body");
+        assert_eq!(status, 201, "POST {url} {body}: {text_body}");
+        let metadata: Value = serde_json::from_str(&text_body).expect("registration is JSON");
+        RegisteredClient {
+            client_id: text(&metadata, "client_id"),
+            client_secret: text(&metadata, "client_secret"),
+            metadata,
+        }
+    }
+
+    /// `GET /admin/login`: `sub` logs in to `client` through the genuine authorization
+    /// code flow (resource [`RESOURCE`], scope `users:read`) in a NEW browser session,
+    /// which the provider keeps: pass [`ProviderLogin::handle`] to
+    /// [`end_session`](Self::end_session) or [`login_again`](Self::login_again).
+    pub async fn login(&self, client: &RegisteredClient, sub: &str) -> ProviderLogin {
+        login_of(
+            &admin_get(
+                self,
+                "login",
+                &[("client_id", &client.client_id), ("sub", sub)],
+            )
+            .await,
+        )
+    }
+
+    /// Single sign-on: the same browser session logs in to `client` too (no login screen,
+    /// only the new client's consent; same `sub`, a `sid` of its own). After an
+    /// [`end_session`](Self::end_session) this is a fresh login with a new `sid`.
+    pub async fn login_again(
+        &self,
+        session: &ProviderSession,
+        client: &RegisteredClient,
+    ) -> ProviderLogin {
+        let params = [
+            ("client_id", client.client_id.as_str()),
+            ("handle", &session.0),
+        ];
+        login_of(&admin_get(self, "login", &params).await)
+    }
+
+    /// `GET /admin/end_session`: the genuine RP-initiated logout of that browser session
+    /// ("Yes, sign me out" on the provider's confirm page, `id_token_hint` = the last
+    /// login's ID token). The whole provider session ends and the provider POSTs a
+    /// logout token to the `backchannel_logout_uri` of EVERY client of the session,
+    /// waiting for each receiver's answer before it answers.
+    pub async fn end_session(&self, session: &ProviderSession) -> EndedSession {
+        ended_of(&admin_get(self, "end_session", &[("handle", &session.0)]).await)
+    }
+
+    /// The logout of one client only ("No, stay signed in" on the confirm page,
+    /// `id_token_hint` = `client`'s ID token): only `client` is told (its `sid`), the
+    /// provider session and the other clients' logins stay.
+    pub async fn end_client_session(
+        &self,
+        session: &ProviderSession,
+        client: &RegisteredClient,
+    ) -> EndedSession {
+        let params = [
+            ("handle", session.0.as_str()),
+            ("client_id", &client.client_id),
+            ("logout", "no"),
+        ];
+        ended_of(&admin_get(self, "end_session", &params).await)
+    }
+}
 
 fn header_kid(token: &str) -> String {
     jwt_header(token)["kid"]
