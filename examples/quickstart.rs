@@ -20,8 +20,9 @@
 //! paths, default `scope`). Its access tokens are then accepted next to the quickstart's own.
 //!
 //! Provider events (with an external issuer): `POST /oidc/backchannel-logout` takes the
-//! issuer's OIDC Back-Channel Logout tokens (`aud`: a value of `OIDC_AUDIENCE`, the
-//! client id registered at the provider) and `POST /ssf/events` its pushed Security
+//! issuer's OIDC Back-Channel Logout tokens (`aud`: a value of `OIDC_AUDIENCE` or of
+//! `OIDC_CLIENT_ID`, the client id registered at the provider; prefer the latter, which
+//! admits no ID token as an access token) and `POST /ssf/events` its pushed Security
 //! Event Tokens (RFC 8935: 202, or 400 with `err`; `aud`: `SSF_AUDIENCE`, default
 //! `RESOURCE_URL`). A logout or a CAEP / RISC event refuses the tokens it names on every
 //! instance sharing the `STORE`; a store that is down answers 503 with `Retry-After`.
@@ -628,12 +629,17 @@ fn external_issuer() -> Result<Option<axum_token_auth::trust::Issuer>, Box<dyn s
     let claims = var("OIDC_SCOPE_CLAIMS")
         .map(list)
         .unwrap_or_else(|| vec!["scope".into()]);
+    // OIDC_CLIENT_ID: this API's client id at the issuer, the audience of its logout
+    // tokens only (an audience in OIDC_AUDIENCE would let its ID tokens pass too).
+    let client_ids = var("OIDC_CLIENT_ID").map(list).unwrap_or_default();
     tracing::info!(issuer = issuer.issuer(), ?audiences, scope_claims = ?claims, "trusting an external issuer");
-    Ok(Some(
-        issuer
-            .audiences(audiences)
-            .scope_claims(claims.iter().map(|c| ScopeClaim::path(c))),
-    ))
+    let mut issuer = issuer
+        .audiences(audiences)
+        .scope_claims(claims.iter().map(|c| ScopeClaim::path(c)));
+    for id in client_ids {
+        issuer = issuer.client_id(id);
+    }
+    Ok(Some(issuer))
 }
 
 /// The external issuer with RFC 7662 introspection of its opaque tokens when

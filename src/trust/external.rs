@@ -50,6 +50,8 @@ pub(crate) struct TrustedIssuer {
     /// What a revocation-store outage means for its tokens (`None`: the handle's policy).
     pub(crate) on_store_failure: Option<crate::store::StoreFailurePolicy>,
     audiences: Vec<String>,
+    /// The audiences of its logout tokens: ours, then our client ids at the issuer.
+    logout_audiences: Vec<String>,
     audience_claim: String,
     pub(crate) require_at_jwt: bool,
     scope_claims: Vec<ScopeClaim>,
@@ -138,6 +140,12 @@ impl TrustedIssuer {
             check_revocation: issuer.check_revocation,
             on_store_failure: issuer.on_store_failure,
             iss: Arc::from(issuer.iss),
+            logout_audiences: issuer
+                .audiences
+                .iter()
+                .chain(&issuer.client_ids)
+                .cloned()
+                .collect(),
             audiences: issuer.audiences,
             audience_claim: issuer.audience_claim,
             require_at_jwt: issuer.require_at_jwt,
@@ -152,10 +160,10 @@ impl TrustedIssuer {
         })
     }
 
-    /// The audiences its tokens must name: for a logout token, our client ids at this
-    /// issuer.
-    pub(crate) fn audiences(&self) -> &[String] {
-        &self.audiences
+    /// The audiences its logout tokens may name: its tokens' audiences and our client ids
+    /// at the issuer.
+    pub(crate) fn logout_audiences(&self) -> &[String] {
+        &self.logout_audiences
     }
 
     /// E1: the key set to verify with, or why there is none.

@@ -98,6 +98,7 @@ impl Default for RefreshPolicy {
 pub struct Issuer {
     pub(crate) iss: String,
     pub(crate) audiences: Vec<String>,
+    pub(crate) client_ids: Vec<String>,
     pub(crate) audience_claim: String,
     pub(crate) source: KeySource,
     pub(crate) algorithms: Vec<Algorithm>,
@@ -121,6 +122,7 @@ impl Issuer {
         Issuer {
             iss: iss.into(),
             audiences: Vec::new(),
+            client_ids: Vec::new(),
             audience_claim: "aud".to_owned(),
             source,
             algorithms: ASYMMETRIC.to_vec(),
@@ -247,6 +249,24 @@ impl Issuer {
         S: Into<String>,
     {
         self.audiences.extend(auds.into_iter().map(Into::into));
+        self
+    }
+
+    /// This service's client id at the issuer: the `aud` of the back-channel logout tokens
+    /// it sends us ([`trust::events`](crate::trust::events)), next to the
+    /// [audiences](Self::audience). Prefer it to adding the client id as an audience,
+    /// which would also let the issuer's ID tokens for this client pass as access tokens.
+    ///
+    /// ```
+    /// use axum_token_auth::trust::Issuer;
+    ///
+    /// let issuer = Issuer::keycloak("https://sso.example.com", "acme")
+    ///     .audience("orders-api")
+    ///     .client_id("orders-web");
+    /// # let _ = issuer;
+    /// ```
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.client_ids.push(client_id.into());
         self
     }
 
@@ -611,7 +631,7 @@ impl Issuer {
                 "an external issuer needs at least one audience (Issuer::audience, or TokenAuthBuilder::resource)",
             ));
         }
-        for a in &self.audiences {
+        for a in self.audiences.iter().chain(&self.client_ids) {
             crate::token::error::check_text("audience", a)?;
         }
         if self.algorithms.is_empty() || !self.algorithms.iter().all(|a| ASYMMETRIC.contains(a)) {

@@ -32,6 +32,7 @@ mod oidc_harness;
 mod openapi;
 mod optional_modes;
 mod postgres_cache;
+mod provider_events;
 mod quickstart;
 mod redis_cache;
 mod redis_cluster;

@@ -53,7 +53,8 @@
 //! # Checks
 //!
 //! A logout token: `typ` `logout+jwt` (or `JWT`, or none), signed by a trusted issuer's
-//! key, `aud` one of that issuer's audiences (our client id there), `iat` within
+//! key, `aud` one of that issuer's audiences or our client id there
+//! ([`Issuer::client_id`](crate::trust::Issuer::client_id)), `iat` within
 //! [`max_age`](SecurityEvents::max_age) (default 1 h) and not in the future, `exp` if
 //! present, a `jti`, the back-channel logout event, `sid` and/or `sub`, no `nonce`. A
 //! SET: `typ` `secevent+jwt`, a trusted issuer's key, `aud` one of the SSF audiences

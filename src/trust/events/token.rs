@@ -19,7 +19,8 @@ use crate::trust::verify::{Verifier, numeric_date, peek_issuer};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Carrier {
     /// An OIDC logout token: `typ` `logout+jwt` (or `JWT`, or none), the back-channel
-    /// logout event, `sid` and/or `sub`, no `nonce`; `aud` one of the issuer's audiences.
+    /// logout event, `sid` and/or `sub`, no `nonce`; `aud` one of the issuer's audiences
+    /// or our client ids there.
     Logout,
     /// A SET: `typ` `secevent+jwt`; `aud` one of the receiver's SSF audiences.
     Set,
@@ -71,7 +72,7 @@ impl Verifier {
         let claims: Map<String, Value> = serde_json::from_slice(&parts.payload)
             .map_err(|_| bad("the claims are not a JSON object"))?;
         let audiences = match carrier {
-            Carrier::Logout => issuer.audiences(),
+            Carrier::Logout => issuer.logout_audiences(),
             Carrier::Set => ssf_audiences,
         };
         let aud: Option<Audience> = claims
