@@ -285,3 +285,65 @@ fn the_breaker_gauge_and_refusals_follow_an_outage() {
         );
     });
 }
+
+#[test]
+fn security_events_are_counted_by_kind_and_outcome_with_their_delay() {
+    use axum_token_auth::Key;
+    use axum_token_auth::token::Algorithm;
+    use axum_token_auth::trust::Issuer;
+    use jsonwebtoken::{EncodingKey, Header};
+    use serde_json::json;
+    const IDP: &str = "https://idp.example";
+    let private = include_str!("../fixtures/rsa2048_private.pem");
+    let public = include_str!("../fixtures/rsa2048_public.pem");
+    with_recorder(async |snap| {
+        let key = Key::from_pem(Algorithm::RS256, public)
+            .unwrap()
+            .with_kid("k1");
+        let auth = TokenAuth::builder()
+            .hs256_secret(SECRET)
+            .trust(Issuer::keys(IDP, [key]).audience("api"))
+            .build()
+            .unwrap();
+        let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+        h.kid = Some("k1".into());
+        h.typ = Some("logout+jwt".into());
+        let now = crate::common::now();
+        let claims = json!({"iss": IDP, "aud": "api", "iat": now, "jti": "l1",
+            "sub": "secret-subject", "sid": "secret-sid",
+            "events": {"http://schemas.openid.net/event/backchannel-logout": {}}});
+        let token = jsonwebtoken::encode(
+            &h,
+            &claims,
+            &EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        auth.receive_logout_token(&token).await.unwrap();
+        auth.receive_logout_token(&token).await.unwrap_err();
+        auth.receive_security_event("garbage").await.unwrap_err();
+        let m = snapshot(&snap);
+        let key = |event: &str, outcome: &str| {
+            format!("token_auth_security_events_total{{event={event},outcome={outcome}}}")
+        };
+        assert_eq!(
+            value(&m, &key("backchannel_logout", "applied")),
+            1.0,
+            "{m:?}"
+        );
+        assert_eq!(value(&m, &key("unknown", "replayed")), 1.0, "{m:?}");
+        assert_eq!(value(&m, &key("unknown", "invalid_request")), 1.0, "{m:?}");
+        assert_eq!(
+            value(
+                &m,
+                "token_auth_security_event_delay_seconds{event=backchannel_logout}"
+            ),
+            1.0
+        );
+        for name in m.keys() {
+            assert!(
+                !name.contains("secret"),
+                "a label carries client data: {name}"
+            );
+        }
+    });
+}

@@ -424,3 +424,78 @@ async fn the_quickstart_refuses_a_provider_signed_out_user_on_every_instance_wit
         );
     }
 }
+
+/// The quickstart's `POST /ssf/events` on the memory store and PostgreSQL (Redis: the
+/// sign-out test above): SETs addressed to `RESOURCE_URL` by default, or to
+/// `SSF_AUDIENCE`, from the issuer of `JWKS_URL` + `JWKS_ISSUER`, minted by PyJWT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quickstart_takes_pushed_sets_for_its_audience_on_every_store() {
+    const IDP: &str = "https://transmitter.example";
+    let key = SetKey::generate("RS256", "q1");
+    let jwks = key.jwks();
+    let jwks_app = Router::new().route("/jwks", get(move || async move { axum::Json(jwks) }));
+    let jwks_url = format!("http://{}/jwks", spawn_server(jwks_app).await);
+    let mut minter = SetMinter::start(&key);
+    let mut stores = vec![vec![("STORE", "memory".to_owned())]];
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        stores.push(vec![
+            ("STORE", "postgres".to_owned()),
+            ("DATABASE_URL", url),
+        ]);
+    }
+    assert!(
+        cfg!(not(feature = "postgres")) || stores.len() == 2,
+        "DATABASE_URL: run through scripts/test.sh"
+    );
+    for store in stores {
+        for ssf_audience in [None, Some("urn:ssf:receiver")] {
+            let mut env = store.clone();
+            env.extend([
+                ("JWKS_URL", jwks_url.clone()),
+                ("JWKS_ISSUER", IDP.to_owned()),
+                ("OIDC_AUDIENCE", "orders-api".to_owned()),
+            ]);
+            if let Some(a) = ssf_audience {
+                env.push(("SSF_AUDIENCE", a.to_owned()));
+            }
+            let (_child, base) = spawn_quickstart(&env).await;
+            let audience = ssf_audience.map_or_else(|| base.clone(), str::to_owned);
+            let what = format!("{:?}, SSF_AUDIENCE {ssf_audience:?}", store[0].1);
+            let user = unique("u");
+            let token = minter.mint(
+                &json!({"typ": "at+jwt"}),
+                &json!({"iss": IDP, "sub": user, "aud": "orders-api", "iat": now() - 200,
+                    "exp": now() + 600, "jti": unique("at")}),
+            );
+            let http = reqwest::Client::new();
+            let me = format!("{base}/me");
+            let t0 = Instant::now();
+            while status(&http, &me, &token).await != 200 {
+                assert!(
+                    t0.elapsed() < Duration::from_secs(10),
+                    "{what}: never accepted"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let set = |m: &mut SetMinter, aud: &str| {
+                m.mint(
+                    &json!({}),
+                    &json!({"iss": IDP, "aud": aud, "iat": now(), "jti": unique("set"),
+                        "sub_id": subject::iss_sub(IDP, &user),
+                        "events": {events::RISC_ACCOUNT_DISABLED: {}}}),
+                )
+            };
+            let (code, body) =
+                push(&http, &base, &set(&mut minter, "https://elsewhere.example")).await;
+            assert_eq!(
+                (code, body["err"].as_str()),
+                (400, Some("invalid_audience")),
+                "{what}"
+            );
+            assert_eq!(status(&http, &me, &token).await, 200, "{what}");
+            let (code, body) = push(&http, &base, &set(&mut minter, &audience)).await;
+            assert_eq!((code, &body), (202, &Value::Null), "{what}");
+            assert_eq!(status(&http, &me, &token).await, 401, "{what}");
+        }
+    }
+}

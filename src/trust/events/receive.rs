@@ -165,6 +165,10 @@ impl Verifier {
                         "applied"
                     };
                     telemetry::security_event(e.kind.name(), outcome);
+                    if e.applied != Applied::Nothing {
+                        let delay = self.clock.now().saturating_sub(e.issued_at);
+                        telemetry::security_event_delay(e.kind.name(), delay as f64);
+                    }
                     // The issuer is configuration; subjects and sessions are never logged.
                     tracing::info!(
                         issuer = %e.issuer,
@@ -207,10 +211,6 @@ impl Verifier {
             let applied = self
                 .apply(&verified.issuer, &kind, &subject, event_time)
                 .await?;
-            if applied != Applied::Nothing {
-                let delay = self.clock.now().saturating_sub(verified.iat);
-                telemetry::security_event_delay(kind.name(), delay as f64);
-            }
             received.push(SecurityEvent {
                 issuer: verified.issuer.to_string(),
                 kind,
