@@ -112,6 +112,18 @@
 //! Every non-JWT bearer token costs one call until it is cached, garbage included: the
 //! endpoint's rate limits are the bound on what random tokens can make it do.
 //!
+//! # Sign-outs and security events
+//!
+//! What the provider says happened — a user signed out (OIDC Back-Channel Logout), a
+//! session was revoked, a password changed, an account was disabled (SSF pushes of CAEP
+//! and RISC events) — is enforced by every instance through the revocation store:
+//! `auth.web().security_event_routes()` serves `POST /oidc/backchannel-logout` and
+//! `POST /ssf/events`. Register the first as the client's `backchannel_logout_uri` (with
+//! `backchannel_logout_session_required`, so tokens carry `sid`), name that client with
+//! [`Issuer::client_id`](crate::trust::Issuer::client_id), and ask the provider to put
+//! `sid` in access tokens (Keycloak, Entra ID, Auth0 and oidc-provider can). The table
+//! of events, the checks and the delivery guarantees: [`trust::events`](crate::trust::events).
+//!
 //! # Presets
 //!
 //! | provider | preset | `iss` | scopes from | also |

@@ -221,7 +221,6 @@ async fn pyjwt_sets_do_what_the_table_says_and_bad_ones_are_refused() {
     let in_session = access(&session_user, Some("sess-1"), now() - 200);
     let other_session = access(&session_user, Some("sess-2"), now() - 200);
     let claims_user = access("claims-user", None, now() - 200);
-    drop(access);
     let set = |m: &mut SetMinter, event: &str, subject: Value, top: bool| {
         let mut payload = json!({"event_timestamp": now() - 100});
         let mut c = json!({"iss": IDP, "aud": AUD, "iat": now(), "jti": unique("set")});
