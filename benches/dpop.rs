@@ -95,6 +95,10 @@ impl ProofReplay for ForgetAll {
     async fn first_use(&self, _: &ProofId, _: u64) -> Result<bool, StoreError> {
         Ok(true)
     }
+
+    async fn is_recorded(&self, _: &ProofId) -> Result<bool, StoreError> {
+        Ok(false)
+    }
 }
 
 async fn hello(_: axum_token_auth::Claims) -> &'static str {

@@ -920,6 +920,23 @@ impl TokenAuthBuilder {
         };
         let events = {
             let e = self.events;
+            let max_age = e
+                .max_age
+                .unwrap_or(crate::trust::events::DEFAULT_MAX_EVENT_AGE);
+            if !(Duration::from_secs(1)..=crate::trust::events::MAX_EVENT_AGE).contains(&max_age) {
+                return Err(ConfigError::InvalidSecurityEvents(
+                    "max_age must be between 1 s and 7 days",
+                ));
+            }
+            for a in &e.ssf_audiences {
+                check_text("ssf_audience", a)?;
+            }
+            for i in trusted.iter().filter(|i| !i.check_revocation) {
+                tracing::warn!(
+                    issuer = %i.iss,
+                    "an issuer without revocation checks: its logout tokens and security events are answered but change nothing"
+                );
+            }
             let mut audiences = e.ssf_audiences;
             if audiences.is_empty()
                 && let Some(r) = &resource
@@ -928,8 +945,7 @@ impl TokenAuthBuilder {
             }
             crate::trust::events::EventSettings::new(
                 audiences,
-                e.max_age
-                    .unwrap_or(crate::trust::events::DEFAULT_MAX_EVENT_AGE),
+                max_age,
                 e.hook,
                 e.replay
                     .or_else(|| dpop.as_ref().map(|d| Arc::clone(&d.replay))),

@@ -2,7 +2,7 @@
 //! without HTTP (the routes are
 //! [`Web::security_event_routes`](crate::http::Web::security_event_routes)).
 
-use crate::TokenAuth;
+use crate::auth::TokenAuth;
 use crate::trust::events::{Carrier, EventError, SecurityEvent};
 
 impl TokenAuth {

@@ -68,12 +68,21 @@ pub trait ProofReplay: Send + Sync + 'static {
     /// Records `id` until `expires_at` (seconds since the Unix epoch). `Ok(true)`: it
     /// was not recorded (first use); `Ok(false)`: it was (a replay).
     async fn first_use(&self, id: &ProofId, expires_at: u64) -> Result<bool, StoreError>;
+
+    /// Whether `id` is recorded and not expired, recording nothing: how a receiver of
+    /// security events refuses a replay before acting, and records the id only once it
+    /// acted (so a failure in between leaves the sender's retry welcome).
+    async fn is_recorded(&self, id: &ProofId) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
 impl<S: ProofReplay + ?Sized> ProofReplay for Arc<S> {
     async fn first_use(&self, id: &ProofId, expires_at: u64) -> Result<bool, StoreError> {
         (**self).first_use(id, expires_at).await
+    }
+
+    async fn is_recorded(&self, id: &ProofId) -> Result<bool, StoreError> {
+        (**self).is_recorded(id).await
     }
 }
 
@@ -171,6 +180,15 @@ impl ProofReplay for MemoryProofReplay {
     async fn first_use(&self, id: &ProofId, expires_at: u64) -> Result<bool, StoreError> {
         self.first_use_now(id, expires_at)
     }
+
+    async fn is_recorded(&self, id: &ProofId) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let seen = self
+            .seen
+            .lock()
+            .map_err(|_| StoreError::Backend("replay cache lock poisoned".into()))?;
+        Ok(seen.map.get(id).is_some_and(|&until| until > now))
+    }
 }
 
 #[cfg(test)]
@@ -201,12 +219,15 @@ mod tests {
         let id = ProofId::of("k", "j");
         assert!(seen.first_use(&id, 1_060).await.unwrap());
         assert!(!seen.first_use(&id, 1_060).await.unwrap());
+        assert!(seen.is_recorded(&id).await.unwrap());
+        assert!(!seen.is_recorded(&ProofId::of("k3", "j")).await.unwrap());
         assert!(
             seen.first_use(&ProofId::of("k2", "j"), 1_060)
                 .await
                 .unwrap()
         );
         clock.set(1_060);
+        assert!(!seen.is_recorded(&id).await.unwrap(), "expired");
         assert!(
             seen.first_use(&id, 1_120).await.unwrap(),
             "expired: new again"

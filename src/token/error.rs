@@ -141,6 +141,10 @@ pub enum ConfigError {
     /// [`ProtectedResource`](crate::http::ProtectedResource)).
     #[error("invalid protected resource: {0}")]
     InvalidResource(&'static str),
+    /// The security event receivers' settings are unusable (see
+    /// [`SecurityEvents`](crate::trust::events::SecurityEvents)).
+    #[error("invalid security event settings: {0}")]
+    InvalidSecurityEvents(&'static str),
     /// Key material could not be read.
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),

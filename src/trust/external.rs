@@ -140,12 +140,13 @@ impl TrustedIssuer {
             check_revocation: issuer.check_revocation,
             on_store_failure: issuer.on_store_failure,
             iss: Arc::from(issuer.iss),
-            logout_audiences: issuer
-                .audiences
-                .iter()
-                .chain(&issuer.client_ids)
-                .cloned()
-                .collect(),
+            // Our client ids when configured (an access-token audience may be another
+            // client's id at the provider), else the audiences.
+            logout_audiences: if issuer.client_ids.is_empty() {
+                issuer.audiences.clone()
+            } else {
+                issuer.client_ids.clone()
+            },
             audiences: issuer.audiences,
             audience_claim: issuer.audience_claim,
             require_at_jwt: issuer.require_at_jwt,
@@ -160,8 +161,8 @@ impl TrustedIssuer {
         })
     }
 
-    /// The audiences its logout tokens may name: its tokens' audiences and our client ids
-    /// at the issuer.
+    /// The audiences its logout tokens may name: our client ids at the issuer, or, when
+    /// none is configured, its tokens' audiences.
     pub(crate) fn logout_audiences(&self) -> &[String] {
         &self.logout_audiences
     }

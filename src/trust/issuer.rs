@@ -252,10 +252,12 @@ impl Issuer {
         self
     }
 
-    /// This service's client id at the issuer: the `aud` of the back-channel logout tokens
-    /// it sends us ([`trust::events`](crate::trust::events)), next to the
-    /// [audiences](Self::audience). Prefer it to adding the client id as an audience,
-    /// which would also let the issuer's ID tokens for this client pass as access tokens.
+    /// This service's client id at the issuer: the `aud` its back-channel logout tokens
+    /// must name ([`trust::events`](crate::trust::events)). With one configured, a logout
+    /// token naming only an access-token [audience](Self::audience) is refused (that
+    /// audience may be another client's id at the provider); without, the audiences are
+    /// taken. Prefer it to adding the client id as an audience, which would also let the
+    /// issuer's ID tokens for this client pass as access tokens.
     ///
     /// ```
     /// use axum_token_auth::trust::Issuer;

@@ -43,7 +43,17 @@ pub async fn proof_first_use_then_replay(s: Stores) {
     for (view, store) in views(&s.replay) {
         let t = now();
         let id = proof_id();
+        let recorded = |id| {
+            let store = Arc::clone(&store);
+            async move { store.is_recorded(&id).await.expect("is_recorded answers") }
+        };
+        assert!(
+            !recorded(id).await,
+            "{view}: not recorded before its first use"
+        );
+        assert!(!recorded(id).await, "{view}: asking records nothing");
         assert!(first_use(&*store, &id, t + 60).await, "{view}: first use");
+        assert!(recorded(id).await, "{view}: recorded by its first use");
         assert!(!first_use(&*store, &id, t + 60).await, "{view}: a replay");
         assert!(
             !first_use(&*store, &id, t + 600).await,
@@ -58,6 +68,10 @@ pub async fn proof_first_use_then_replay(s: Stores) {
         assert!(
             first_use(&*store, &gone, t - 10).await,
             "{view}: an expired id is not held"
+        );
+        assert!(
+            !recorded(gone).await,
+            "{view}: an expired id is not recorded"
         );
     }
 }

@@ -309,7 +309,7 @@ fn security_events_are_counted_by_kind_and_outcome_with_their_delay() {
         h.kid = Some("k1".into());
         h.typ = Some("logout+jwt".into());
         let now = crate::common::now();
-        let claims = json!({"iss": IDP, "aud": "api", "iat": now, "jti": "l1",
+        let claims = json!({"iss": IDP, "aud": "api", "iat": now, "exp": now + 120, "jti": "l1",
             "sub": "secret-subject", "sid": "secret-sid",
             "events": {"http://schemas.openid.net/event/backchannel-logout": {}}});
         let token = jsonwebtoken::encode(

@@ -248,4 +248,10 @@ impl<S: ProofReplay + ?Sized> ProofReplay for Guarded<S> {
         self.call_check("first_use", self.inner.first_use(id, expires_at))
             .await
     }
+
+    /// A lookup, with the check timeout.
+    async fn is_recorded(&self, id: &ProofId) -> Result<bool, StoreError> {
+        self.call_check("is_recorded", self.inner.is_recorded(id))
+            .await
+    }
 }

@@ -773,6 +773,10 @@ mod tests {
         async fn first_use(&self, _: &ProofId, _: u64) -> Result<bool, StoreError> {
             self.is_revoked(&TokenDigest([0; 32])).await.map(|_| true)
         }
+
+        async fn is_recorded(&self, _: &ProofId) -> Result<bool, StoreError> {
+            self.is_revoked(&TokenDigest([0; 32])).await.map(|_| false)
+        }
     }
 
     #[tokio::test]

@@ -109,4 +109,16 @@ impl ProofReplay for PostgresStore {
         }
         Ok(claimed.is_some())
     }
+
+    async fn is_recorded(&self, id: &ProofId) -> Result<bool, StoreError> {
+        let held: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM token_auth_dpop_proofs WHERE id = $1 AND expires_at > $2",
+        )
+        .bind(&id.0[..16])
+        .bind(to_db(self.clock.now()))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(held.is_some())
+    }
 }

@@ -58,6 +58,16 @@ impl ProofReplay for RedisStore {
             _ => Err(bad_reply()),
         }
     }
+
+    async fn is_recorded(&self, id: &ProofId) -> Result<bool, StoreError> {
+        let mut conn = self.conn.clone();
+        let n: i64 = redis::cmd("EXISTS")
+            .arg(self.keys.dpop(id))
+            .query_async(&mut conn)
+            .await
+            .map_err(map_err)?;
+        Ok(n > 0)
+    }
 }
 
 impl RedisStore {

@@ -36,7 +36,8 @@
 //! | --- | --- | --- |
 //! | back-channel logout, CAEP `session-revoked` | a session (`sid`; a `complex` identifier's `session`) | every token of that session is refused, and our own sessions started from it end ([`SessionRevoked`](Applied::SessionRevoked)) |
 //! | the same | a subject only | every token of the subject issued up to the event is refused ([`SubjectRevoked`](Applied::SubjectRevoked)) |
-//! | CAEP `credential-change`; RISC `account-disabled`, `account-purged`, `sessions-revoked`, `credential-compromise` | a subject | the same |
+//! | CAEP `credential-change`; RISC `sessions-revoked` | a subject | the same |
+//! | RISC `account-disabled`, `account-purged`, `credential-compromise` | a subject | every token of the subject issued up to the SET's `iat`, whatever its `event_timestamp` |
 //! | CAEP `token-claims-change`, `assurance-level-change` | any | cached verdicts are dropped, so the next request is verified again and an introspected token re-introspected ([`CachesCleared`](Applied::CachesCleared)); a JWT's claims are what it says until it expires |
 //! | SSF `verification`, any other type | any | nothing (acknowledged, RFC 8417 §2.2) |
 //!
@@ -47,31 +48,41 @@
 //! `subject` member, else the SET's `sub_id`.
 //!
 //! The instant of a subject revocation is the event's: CAEP `event_timestamp` when given
-//! (never after `iat`), else `iat`; tokens the provider issues afterwards (a new login)
-//! are accepted.
+//! (never after `iat`), else `iat`; tokens the provider issues afterwards (a new login,
+//! more than the issuer's leeway later: tokens are compared by `iat` minus the leeway)
+//! are accepted. A session revocation is dated by its arrival.
 //!
 //! # Checks
 //!
 //! A logout token: `typ` `logout+jwt` (or `JWT`, or none), signed by a trusted issuer's
-//! key, `aud` one of that issuer's audiences or our client id there
-//! ([`Issuer::client_id`](crate::trust::Issuer::client_id)), `iat` within
-//! [`max_age`](SecurityEvents::max_age) (default 1 h) and not in the future, `exp` if
-//! present, a `jti`, the back-channel logout event, `sid` and/or `sub`, no `nonce`. A
+//! key, `aud` our client id there
+//! ([`Issuer::client_id`](crate::trust::Issuer::client_id); without one, one of the
+//! issuer's audiences), `iat` within [`max_age`](SecurityEvents::max_age) (default 1 h)
+//! and not in the future, `exp` (required) and `nbf` if present, a `jti`, the
+//! back-channel logout event, `sid` and/or `sub`, no `nonce`. A
 //! SET: `typ` `secevent+jwt`, a trusted issuer's key, `aud` one of the SSF audiences
 //! ([`ssf_audience`](SecurityEvents::ssf_audience), default the resource identifier of
 //! [`TokenAuthBuilder::resource`](crate::TokenAuthBuilder::resource)), the same times and
-//! `jti`, `events`. A `jti` already received is refused as a replay. Neither kind is ever
-//! accepted as an access token (they carry `events`).
+//! `jti`, `events`. A `jti` already received is refused as a replay before anything is
+//! done. Neither kind is ever accepted as an access token (they carry `events`).
 //!
 //! # Delivery
 //!
 //! Each effect is idempotent and the `jti` is recorded last: a store that is down, or a
 //! [hook](SecurityEventHook) that fails, answers 503 with `Retry-After`
-//! ([`EventError::Unavailable`]) and the sender's retry does it all again, so an event is
-//! never lost silently. Revocations reach every instance as any revocation does (Redis
-//! pub/sub, PostgreSQL `LISTEN/NOTIFY`); [`CachesCleared`](Applied::CachesCleared) clears
-//! the caches of the instance that received the event (others re-verify as their cached
-//! verdicts expire: at most an introspection's `max_cache_ttl`).
+//! ([`EventError::Unavailable`]), WARN-logged and counted, with nothing recorded. An SSF
+//! transmitter retries (RFC 8935), and does it all again. ⚠️ Back-channel logout senders
+//! usually do not (oidc-provider and Keycloak send once): a logout refused with 503 is
+//! lost unless someone acts on the WARN or on
+//! `token_auth_security_events_total{outcome="unavailable"}`; the user's provider tokens
+//! then live to their `exp`, as without this receiver.
+//!
+//! Revocations reach every instance as any revocation does (Redis pub/sub, PostgreSQL
+//! `LISTEN/NOTIFY`). [`CachesCleared`](Applied::CachesCleared) clears the verified-token
+//! cache of the instance that received the event, for every token (a per-subject key is
+//! not kept): each is verified again once, and an introspected one introspected again.
+//! Other instances re-read as their cached verdicts expire (at most an introspection's
+//! `max_cache_ttl`, 60 s by default).
 //!
 //! The HTTP side: [`Web::security_event_routes`](crate::http::Web::security_event_routes).
 //! Without HTTP: [`TokenAuth::receive_logout_token`](crate::TokenAuth::receive_logout_token)
@@ -85,7 +96,9 @@ mod token;
 
 pub use error::EventError;
 pub use kind::{BACKCHANNEL_LOGOUT, CAEP, EventKind, RISC, SSF_VERIFICATION};
-pub use receive::{Applied, DEFAULT_MAX_EVENT_AGE, HookError, SecurityEvent, SecurityEventHook};
+pub use receive::{
+    Applied, DEFAULT_MAX_EVENT_AGE, HookError, MAX_EVENT_AGE, SecurityEvent, SecurityEventHook,
+};
 pub use subject::EventSubject;
 
 pub(crate) use receive::EventSettings;
@@ -134,8 +147,9 @@ impl SecurityEvents {
         self
     }
 
-    /// How old (by its `iat`) an event may be (default [`DEFAULT_MAX_EVENT_AGE`], 1 h): a
-    /// sender retrying longer is refused. Event ids are remembered this long.
+    /// How old (by its `iat`) an event may be (default [`DEFAULT_MAX_EVENT_AGE`], 1 h; 1 s
+    /// to [`MAX_EVENT_AGE`], 7 days, else a build error): a sender retrying longer is
+    /// refused. Event ids are remembered this long.
     pub fn max_age(mut self, max_age: Duration) -> Self {
         self.max_age = Some(max_age);
         self

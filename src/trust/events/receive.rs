@@ -1,8 +1,9 @@
-//! Receiving an event token: verify it, act on each event it carries ([`Applied`]),
-//! tell the application's [hook](SecurityEventHook), remember its `jti`. The order makes
-//! a delivery at-least-once and a replay harmless: every effect is idempotent (a
-//! revocation dated by the event, a cache flush), and the `jti` is recorded last, so a
-//! store or hook failure answers 503 and the sender's retry does everything again.
+//! Receiving an event token: verify it, refuse it if its `jti` is recorded, act on each
+//! event it carries ([`Applied`]), tell the application's [hook](SecurityEventHook), and
+//! only then record the `jti`. A replay is refused before anything is done; a store or
+//! hook failure answers 503 with nothing recorded, so the sender's retry does it all
+//! again (every effect is idempotent: a revocation of a session or of a subject up to an
+//! instant, a cache flush), and two concurrent deliveries of one token act twice, alike.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -104,6 +105,9 @@ impl<F: Fn(&SecurityEvent) + Send + Sync + 'static> SecurityEventHook for F {
 
 /// Default of [`SecurityEvents::max_age`](crate::trust::events::SecurityEvents::max_age).
 pub const DEFAULT_MAX_EVENT_AGE: Duration = Duration::from_secs(60 * 60);
+/// The largest [`SecurityEvents::max_age`](crate::trust::events::SecurityEvents::max_age)
+/// (7 days): event ids are remembered this long.
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 /// How many event ids the default in-process replay cache holds.
 const DEFAULT_EVENT_IDS: usize = 10_000;
 
@@ -200,6 +204,12 @@ impl Verifier {
         let verified = self
             .verify_event_token(token, carrier, &settings.ssf_audiences, settings.max_age)
             .await?;
+        let id = ProofId::of(&format!("\nevent\n{}", verified.issuer), &verified.jti);
+        match settings.replay.is_recorded(&id).await {
+            Ok(false) => {}
+            Ok(true) => return Err(EventError::Replayed),
+            Err(_) => return Err(EventError::unavailable("the replay store cannot answer")),
+        }
         let events = self.events_of(&verified, carrier)?;
         let mut received = Vec::with_capacity(events.len());
         for (event_type, payload, subject) in events {
@@ -209,7 +219,7 @@ impl Verifier {
                 .and_then(numeric_date)
                 .map_or(verified.iat, |t| t.min(verified.iat));
             let applied = self
-                .apply(&verified.issuer, &kind, &subject, event_time)
+                .apply(&verified.issuer, &kind, &subject, event_time, verified.iat)
                 .await?;
             received.push(SecurityEvent {
                 issuer: verified.issuer.to_string(),
@@ -231,14 +241,15 @@ impl Verifier {
                 })?;
             }
         }
-        let id = ProofId::of(&format!("\nevent\n{}", verified.issuer), &verified.jti);
-        let keep_until = verified
-            .iat
-            .saturating_add(settings.max_age)
-            .saturating_add(self.settings.leeway.max(60));
-        match settings.replay.first_use(&id, keep_until).await {
-            Ok(true) => Ok(received),
-            Ok(false) => Err(EventError::Replayed),
+        // Recorded until the token stops being accepted (the same instant verification
+        // computed). `false` here is a concurrent delivery of the same token that
+        // recorded it first: both acted alike, both succeed.
+        match settings
+            .replay
+            .first_use(&id, verified.accepted_until)
+            .await
+        {
+            Ok(_) => Ok(received),
             Err(_) => Err(EventError::unavailable("the replay store cannot answer")),
         }
     }
@@ -282,14 +293,24 @@ impl Verifier {
         }
     }
 
-    /// What an event of `kind` about `subject` does (the table of the module docs).
+    /// What an event of `kind` about `subject` does (the table of the module docs). A
+    /// subject's tokens are refused up to the event's time, or, when the account itself is
+    /// gone or compromised, up to the token's `iat` (nothing issued before the provider
+    /// said so survives, however old the `event_timestamp`).
     async fn apply(
         &self,
         issuer: &str,
         kind: &EventKind,
         subject: &EventSubject,
         event_time: u64,
+        iat: u64,
     ) -> Result<Applied, EventError> {
+        let event_time = match kind {
+            EventKind::AccountDisabled
+            | EventKind::AccountPurged
+            | EventKind::CredentialCompromise => iat,
+            _ => event_time,
+        };
         let done = match (kind.effect(), &subject.sid, &subject.sub) {
             (Effect::EndSession, Some(sid), _) => self
                 .revoke(Revocation::external_session(issuer, sid))

@@ -91,12 +91,32 @@ impl EventSubject {
                 }
             }
             Some("aliases") => {
+                // Several names of one subject: the transmitter's `iss_sub` wins over an
+                // `opaque` id (whichever comes first); another issuer's name is skipped,
+                // not refused (RFC 9493 §3.2.1 lets aliases span issuers).
                 let all = id
                     .get("identifiers")
                     .and_then(Value::as_array)
                     .ok_or(MISSING)?;
+                let (mut by_iss_sub, mut by_other) = (None, None);
                 for alias in all {
-                    self.read(alias, transmitter, depth + 1)?;
+                    let mut a = EventSubject::default();
+                    match a.read(alias, transmitter, depth + 1) {
+                        Err(EventError::AccessDenied) => continue,
+                        other => other?,
+                    }
+                    if let Some(sub) = a.sub {
+                        if alias.get("format").and_then(Value::as_str) == Some("iss_sub") {
+                            by_iss_sub.get_or_insert(sub);
+                        } else {
+                            by_other.get_or_insert(sub);
+                        }
+                    }
+                    self.sid = self.sid.take().or(a.sid);
+                    self.email = self.email.take().or(a.email);
+                }
+                if let Some(sub) = by_iss_sub.or(by_other) {
+                    self.sub = Some(sub);
                 }
             }
             // `account`, `did`, `phone_number`, `uri` and formats to come: kept for the
@@ -154,6 +174,30 @@ mod tests {
         );
         let s = of(json!({"sub_id": {"format": "phone_number", "phone_number": "+1"}})).unwrap();
         assert_eq!(s, EventSubject::default());
+    }
+
+    #[test]
+    fn aliases_prefer_the_transmitters_iss_sub_and_skip_other_issuers() {
+        let s = of(json!({"sub_id": {"format": "aliases", "identifiers": [
+            {"format": "opaque", "id": "internal-7"},
+            {"format": "iss_sub", "iss": "https://other", "sub": "elsewhere"},
+            {"format": "iss_sub", "iss": "https://idp", "sub": "u1"},
+            {"format": "email", "email": "u1@example.com"}]}}))
+        .unwrap();
+        assert_eq!(s.sub.as_deref(), Some("u1"));
+        assert_eq!(s.email.as_deref(), Some("u1@example.com"));
+        let s = of(json!({"sub_id": {"format": "aliases", "identifiers": [
+            {"format": "iss_sub", "iss": "https://other", "sub": "elsewhere"},
+            {"format": "opaque", "id": "internal-7"}]}}))
+        .unwrap();
+        assert_eq!(s.sub.as_deref(), Some("internal-7"));
+        let s = of(json!({"sub_id": {"format": "aliases", "identifiers": [
+            {"format": "iss_sub", "iss": "https://other", "sub": "elsewhere"}]}}))
+        .unwrap();
+        assert_eq!(
+            s.sub, None,
+            "only another issuer's name: nothing to revoke here"
+        );
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub(crate) struct VerifiedEvent {
     pub(crate) claims: Map<String, Value>,
     pub(crate) jti: String,
     pub(crate) iat: u64,
+    /// When the token stops being accepted (by `iat` and `max_age`, or `exp`, with the
+    /// issuer's leeway): how long its `jti` must be remembered.
+    pub(crate) accepted_until: u64,
 }
 
 const fn bad(why: &'static str) -> EventError {
@@ -93,10 +96,24 @@ impl Verifier {
         if iat.saturating_add(max_age).saturating_add(leeway) < now {
             return Err(bad("the event is older than the receiver accepts"));
         }
-        if let Some(exp) = claims.get("exp") {
-            let exp = numeric_date(exp).ok_or(bad("exp is not a NumericDate"))?;
-            if exp.saturating_add(leeway) <= now {
-                return Err(bad("the token has expired"));
+        let mut accepted_until = iat.saturating_add(max_age).saturating_add(leeway);
+        match claims.get("exp") {
+            Some(exp) => {
+                let exp = numeric_date(exp).ok_or(bad("exp is not a NumericDate"))?;
+                if exp.saturating_add(leeway) <= now {
+                    return Err(bad("the token has expired"));
+                }
+                accepted_until = accepted_until.min(exp.saturating_add(leeway));
+            }
+            // OIDC Back-Channel Logout 1.0 §2.4 (errata set 1): a logout token's `exp` is
+            // required. A SET has none (RFC 8417).
+            None if carrier == Carrier::Logout => return Err(bad("exp is missing")),
+            None => {}
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            let nbf = numeric_date(nbf).ok_or(bad("nbf is not a NumericDate"))?;
+            if nbf > now.saturating_add(leeway) {
+                return Err(bad("the token is not valid yet"));
             }
         }
         let jti = match claims.get("jti") {
@@ -121,6 +138,7 @@ impl Verifier {
             claims,
             jti,
             iat,
+            accepted_until,
         })
     }
 }
@@ -150,7 +168,9 @@ async fn verify_signature(
     message: &str,
     signature: &str,
 ) -> Result<(), EventError> {
-    for _attempt in 0..2 {
+    for attempt in 0..2 {
+        // One refetch at most: a `kid` still unknown after it is refused.
+        let _may_refetch = attempt == 0;
         let set = issuer.key_set().map_err(key_miss)?;
         if let Some(key) = set.find(kid, alg) {
             return if key.verify(message.as_bytes(), signature) {
@@ -161,7 +181,9 @@ async fn verify_signature(
         }
         match issuer.unknown_key(&set, kid) {
             #[cfg(feature = "oidc")]
-            KeyMiss::Refetch(remote, seen) => remote.refetch_unknown_kid(seen).await,
+            KeyMiss::Refetch(remote, seen) if _may_refetch => {
+                remote.refetch_unknown_kid(seen).await
+            }
             miss => return Err(key_miss(miss)),
         }
     }

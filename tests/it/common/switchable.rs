@@ -77,4 +77,11 @@ impl axum_token_auth::store::ProofReplay for SwitchableReplay {
         }
         self.inner.first_use(id, expires_at).await
     }
+
+    async fn is_recorded(&self, id: &axum_token_auth::store::ProofId) -> Result<bool, StoreError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("down".into()));
+        }
+        self.inner.is_recorded(id).await
+    }
 }
