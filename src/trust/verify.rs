@@ -1063,9 +1063,9 @@ impl Verifier {
         claims.kind = TokenKind::Access;
         claims.origin = TokenOrigin::Issuer(Arc::clone(&issuer.iss));
         let bound = Bound::of(claims.cnf.as_deref())?.is_bound();
-        let external = issuer
-            .check_revocation
-            .then(|| ExternalKeys::of_issuer(&issuer.iss, &claims.sub, sid));
+        // Even when its revocation is not checked: revoking one of its tokens counts
+        // against its issuer's subject key, never our user of that name.
+        let external = Some(ExternalKeys::of_issuer(&issuer.iss, &claims.sub, sid));
         Ok(Accepted {
             identity: TokenIdentity {
                 bound,

@@ -12,8 +12,10 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use axum_token_auth::session::SessionError;
-use axum_token_auth::store::SubjectRevocation;
 use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};
+use axum_token_auth::store::{
+    RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
+};
 use axum_token_auth::token::{InvalidToken, IssueError, PROVIDER_SESSION_CLAIM};
 use axum_token_auth::trust::{Issuer, Revocation, RevokeError, TokenCheck, VerifyError};
 use axum_token_auth::{
@@ -335,6 +337,88 @@ async fn a_provider_session_link_is_checked_and_reserved() {
         .await
         .unwrap();
     assert!(claims.custom.get(PROVIDER_SESSION_CLAIM).is_none());
+}
+
+/// The memory store seen as a remote one (no local answer: every check awaited), noting
+/// the subjects each check asked about. Delegates every write and read to the real store.
+#[derive(Default)]
+struct Remote {
+    store: MemoryRevocationStore,
+    asked: std::sync::Mutex<Vec<String>>,
+}
+
+#[axum_token_auth::async_trait]
+impl RevocationStore for Remote {
+    async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
+        self.store.revoke(digest, expires_at).await
+    }
+    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        self.store.is_revoked(digest).await
+    }
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        self.asked.lock().unwrap().push(token.subject.to_owned());
+        self.store.check(token).await
+    }
+    fn check_now(&self, _: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        None
+    }
+}
+
+#[axum_token_auth::async_trait]
+impl SubjectRevocation for Remote {
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
+        self.store.revoke_all_for(subject, at).await
+    }
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
+        self.store.subject_cutoff(subject).await
+    }
+    async fn revoke_for(
+        &self,
+        subject: &str,
+        digest: TokenDigest,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.store.revoke_for(subject, digest, expires_at).await
+    }
+}
+
+/// What a request costs a store without a local answer: one lookup for our own token
+/// (digest and subject together), one for a provider token without `sid` (digest and its
+/// issuer's subject key, never the raw `sub`), two with a `sid`, two for one of ours
+/// linked to a provider session; cached or not.
+#[tokio::test]
+async fn a_provider_token_costs_at_most_two_lookups_and_never_asks_about_the_raw_sub() {
+    use axum_token_auth::store::external_revocation::{session_key, subject_key};
+    let store = Arc::new(Remote::default());
+    let auth = auth_over(Some(store.clone()));
+    let app = router(&auth);
+    let ours = auth.issue_access(&TokenRequest::new("alice")).unwrap();
+    let linked = auth
+        .issue_access(&TokenRequest::new("alice").provider_session(IDP, "s1"))
+        .unwrap();
+    let cases = [
+        (ours.as_str().to_owned(), vec!["alice".to_owned()]),
+        (
+            provider_token("alice", None, now()),
+            vec![subject_key(IDP, "alice")],
+        ),
+        (
+            provider_token("alice", Some("s1"), now()),
+            vec![subject_key(IDP, "alice"), session_key(IDP, "s1")],
+        ),
+        (
+            linked.as_str().to_owned(),
+            vec!["alice".to_owned(), session_key(IDP, "s1")],
+        ),
+    ];
+    for (token, expected) in cases {
+        // A miss, then a hit of the verified-token cache.
+        for _ in 0..2 {
+            store.asked.lock().unwrap().clear();
+            assert_eq!(status(&app, &token).await, StatusCode::OK);
+            assert_eq!(*store.asked.lock().unwrap(), expected);
+        }
+    }
 }
 
 fn payload(token: &str) -> Value {
