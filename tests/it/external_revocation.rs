@@ -313,6 +313,19 @@ async fn a_provider_session_link_is_checked_and_reserved() {
             Err(IssueError::Empty(_) | IssueError::ControlCharacters(_) | IssueError::TooLong(_))
         ));
     }
+    // `from_claims` copies the link from raw claims (a new token of the same login).
+    let linked = auth
+        .issue_access(&TokenRequest::new("alice").provider_session(IDP, "s"))
+        .unwrap();
+    let raw = auth
+        .validate::<serde_json::Map<String, Value>>(linked.as_str(), TokenCheck::ACCESS)
+        .await
+        .unwrap();
+    let again = auth.issue_access(&TokenRequest::from_claims(&raw)).unwrap();
+    assert_eq!(
+        payload(again.as_str())[PROVIDER_SESSION_CLAIM],
+        json!({"iss": IDP, "sid": "s"})
+    );
     let custom = TokenRequest::new("alice")
         .claims(&json!({ PROVIDER_SESSION_CLAIM: {"iss": IDP, "sid": "s"} }));
     assert!(matches!(
