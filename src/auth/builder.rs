@@ -775,7 +775,7 @@ impl TokenAuthBuilder {
     }
 
     /// The memory budget of each layer's verified-token cache, in bytes (default
-    /// [`DEFAULT_CACHE_BYTES`](crate::http::DEFAULT_CACHE_BYTES), 18 MiB; 0 turns the cache
+    /// [`DEFAULT_CACHE_BYTES`](crate::http::DEFAULT_CACHE_BYTES), 17 MiB; 0 turns the cache
     /// off). Entries are charged for their claims whatever the tokens' size, and the
     /// cache never holds more than this; with the defaults it holds 16 384 users whose
     /// claims JSON is up to ~300 bytes.

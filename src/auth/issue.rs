@@ -95,6 +95,10 @@ impl TokenAuth {
         for m in &request.amr {
             check_acr(m)?;
         }
+        if let Some(link) = &request.provider_session {
+            check_id("provider issuer", &link.iss)?;
+            check_id("provider session", &link.sid)?;
+        }
         let (default_ttl, (min, max)) = match kind {
             TokenKind::Access => (settings.access_ttl, ACCESS_TTL_RANGE),
             TokenKind::Refresh => (settings.refresh_ttl, REFRESH_TTL_RANGE),
@@ -155,6 +159,7 @@ impl TokenAuth {
             acr: request.acr.as_deref(),
             amr: &request.amr,
             auth_time,
+            provider_session: request.provider_session.as_ref(),
             custom,
         };
         let token = self.sign(kind, &payload)?;

@@ -19,10 +19,9 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 16_384;
 /// charged).
 ///
 /// 17 MiB since the step-up claims (`acr`, `amr`, `auth_time`: 64 bytes of every decoded
-/// claims value, present or not) joined [`TokenClaims`](crate::token::TokenClaims), 18 MiB
-/// since the provider's session `sid` did (24 bytes more): the default still holds
-/// [`DEFAULT_CACHE_CAPACITY`] users.
-pub const DEFAULT_CACHE_BYTES: usize = 18 << 20;
+/// claims value, present or not) joined [`TokenClaims`](crate::token::TokenClaims): the
+/// default still holds [`DEFAULT_CACHE_CAPACITY`] users.
+pub const DEFAULT_CACHE_BYTES: usize = 17 << 20;
 /// What an entry's two shared allocations (claims, claims JSON) cost besides their
 /// contents: reference counts and the allocator's own overhead.
 const ALLOCATION_BYTES: usize = 2 * (16 + 16);
@@ -479,6 +478,7 @@ mod tests {
                     on_failure: crate::store::StoreFailurePolicy::FailClosed,
                 },
                 bound: false,
+                external: None,
             },
         }
     }
@@ -547,7 +547,7 @@ mod tests {
     }
 
     #[test]
-    fn the_default_holds_16384_users_within_18_mib() {
+    fn the_default_holds_16384_users_within_17_mib() {
         // One of our access tokens for a user with two scopes, decoded as the layer does.
         let auth = crate::TokenAuth::builder()
             .hs256_secret("0123456789abcdefghijklmnopqrstuvwxyzABCDEF")

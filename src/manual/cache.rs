@@ -58,7 +58,7 @@
 //! ([`verified_cache_capacity`](crate::TokenAuthBuilder::verified_cache_capacity), default
 //! [`DEFAULT_CACHE_CAPACITY`](crate::http::DEFAULT_CACHE_CAPACITY) = 16 384) and bytes
 //! ([`verified_cache_bytes`](crate::TokenAuthBuilder::verified_cache_bytes), default
-//! [`DEFAULT_CACHE_BYTES`](crate::http::DEFAULT_CACHE_BYTES) = 18 MiB). The structures sized
+//! [`DEFAULT_CACHE_BYTES`](crate::http::DEFAULT_CACHE_BYTES) = 17 MiB). The structures sized
 //! by the entry limit (hash table, queues, ghost queue: about 330 bytes per entry of
 //! capacity) are allocated up front and taken off the byte budget; each entry is then
 //! charged the size of its decoded claims value, twice its claims JSON (the JSON kept for
@@ -68,7 +68,7 @@
 //! than an eighth of a shard is not cached). With the defaults it holds 16 384 users whose
 //! claims JSON is up to ~160 bytes (a `sub`, `jti`, `aud`, times and a few scopes); richer
 //! claims (an identity provider's, often 600 bytes and more) fit fewer users in the same
-//! 18 MiB, or raise the budget. At 100k users the server's RSS was 14 MiB (HS256) to 18 MiB
+//! 17 MiB, or raise the budget. At 100k users the server's RSS was 14 MiB (HS256) to 18 MiB
 //! (an identity provider's larger claims) above a server without the layer (2026-12-01,
 //! with the 16 MiB budget of then; the step-up claims added 64 bytes to every decoded
 //! claims value and 1 MiB to the default): the cache's own accounting stays within its

@@ -163,8 +163,14 @@
 //! is refused with 401 `invalid_token`), and
 //! [`own_tokens_only()`](crate::TokenAuthLayer::own_tokens_only) /
 //! [`issuers([…])`](crate::TokenAuthLayer::issuers) restrict any route the same way.
-//! `auth.revoke(Revocation::subject(sub))` works by subject across issuers — give your own subjects a
-//! prefix if they could collide. Per issuer,
+//! `auth.revoke(Revocation::subject(sub))` revokes one of our own subjects, never a
+//! provider's user of the same name: revoke that one with
+//! [`Revocation::external_subject`](crate::trust::Revocation::external_subject), a
+//! provider session with
+//! [`Revocation::external_session`](crate::trust::Revocation::external_session) (our
+//! sessions whose login went through it,
+//! [`TokenRequest::provider_session`](crate::token::TokenRequest::provider_session),
+//! end too). Per issuer,
 //! [`Issuer::on_store_failure`](crate::trust::Issuer::on_store_failure) and
 //! [`without_revocation_check`](crate::trust::Issuer::without_revocation_check) decide what
 //! a revocation-store outage means for its tokens (default: the handle's policy, fail

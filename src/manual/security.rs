@@ -14,7 +14,7 @@
 //! - Tokens over 8 KiB (`max_token_bytes`) are refused before any decoding, and never
 //!   issued (`IssueError::TokenTooLarge`).
 //! - The layer remembers verified tokens so a repeated token skips its signature check: up
-//!   to 16 384 (`verified_cache_capacity`) within 18 MiB (`verified_cache_bytes`, a bound on
+//!   to 16 384 (`verified_cache_capacity`) within 17 MiB (`verified_cache_bytes`, a bound on
 //!   everything the cache allocates, whatever the tokens' size), keyed by a 128-bit keyed
 //!   digest (SipHash-2-4) of the whole token, evicting by S3-FIFO (a flood of tokens seen
 //!   once takes at most 10 % of it from tokens seen twice). Expiry, revocation and CSRF are
@@ -85,8 +85,11 @@
 //! carry `gen`, so a login right after works). Checked together with the digest, in the same
 //! lookup or round trip, on every store.
 //!
-//! `auth.revoke(Revocation::subject(sub))` works by subject across issuers — give your own subjects a
-//! prefix if they could collide with an identity provider's. The per-request check fails
+//! `auth.revoke(Revocation::subject(sub))` revokes one of **our** subjects: a trusted
+//! identity provider's user of the same name is untouched (its tokens are checked under a
+//! key of their issuer's); revoke a provider's user with
+//! `Revocation::external_subject(iss, sub, before)` and a provider session with
+//! `Revocation::external_session(iss, sid)` (what its back-channel logout means). The per-request check fails
 //! closed when the store is down (503), unless configured otherwise: see
 //! [stores](super::stores#when-a-store-is-down) and, per external issuer,
 //! [identity providers](super::identity_providers#limits).

@@ -37,11 +37,25 @@
 //! `sub`s never meet. No existing Redis key layout, Lua script or PostgreSQL table
 //! changes: these are more subjects in the same cutoff space.
 //!
-//! The read side is step 13 of [`trust::verify`](crate::trust::verify): a trusted
-//! issuer's token is checked by its digest and own subject (as before), then by these
-//! two keys; the memory store and a trusted local replica answer all three at once, so
-//! the layer's hot path stays synchronous and the verified-token cache (which re-checks
+//! The read side is step 13 of [`trust::verify`](crate::trust::verify). Verification
+//! decides a token's keys once and keeps them in its identity:
+//!
+//! - a trusted issuer's token is checked by its digest and [`subject_key`] **instead of**
+//!   its raw `sub` (one lookup, the same as any token's), then by [`session_key`] when it
+//!   carries a `sid` (a second one): `Revocation::subject("alice")` is for our own users
+//!   and never reaches a provider's `alice`, whose revocation is
+//!   [`Revocation::external_subject`](crate::trust::Revocation::external_subject);
+//! - one of our own tokens is checked by its digest and its subject as before, then by
+//!   [`session_key`] when its login went through a provider session (the reserved claim
+//!   [`PROVIDER_SESSION_CLAIM`](crate::token::PROVIDER_SESSION_CLAIM), written by
+//!   [`TokenRequest::provider_session`](crate::token::TokenRequest::provider_session)):
+//!   a back-channel logout of that provider session ends the session's access tokens
+//!   and its refresh.
+//!
+//! The memory store and a trusted local replica answer both lookups at once, so the
+//! layer's hot path stays synchronous and the verified-token cache (which re-checks
 //! revocation at every hit) stops serving a token as soon as the replica has the entry.
+//! Our own tokens without a provider session cost what they cost before.
 //!
 //! Entries do not expire yet (as subject cutoffs do not): one small entry per revoked
 //! session or subject.

@@ -187,17 +187,6 @@ pub struct TokenClaims<T = NoCustomClaims> {
     /// since the epoch): a refresh keeps it, so it ages while `iat` does not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<u64>,
-    /// The identity provider's session (OpenID Connect `sid`) a trusted issuer's token
-    /// was issued in, when it names one: what a back-channel logout of that session
-    /// revokes ([`Revocation::external_session`](crate::trust::Revocation::external_session)).
-    /// A value that is not a string of at most 255 bytes without control characters reads
-    /// as none.
-    #[serde(
-        default,
-        deserialize_with = "session_id",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub sid: Option<String>,
     /// The kind of the token, from its `typ` header (not a claim).
     #[serde(skip)]
     pub kind: TokenKind,
@@ -302,21 +291,24 @@ pub trait ClaimsView: Any + Send + Sync {
     fn auth_time(&self) -> Option<u64> {
         None
     }
-    /// The identity provider's session (`sid`), when present. The default: none.
-    fn session_id(&self) -> Option<&str> {
-        None
-    }
 }
 
-/// Reads `sid` leniently: anything but a valid id (a string of at most 255 bytes without
-/// control characters) is none, so a provider's odd `sid` never refuses its
-/// token, and the revocation key space keeps its separator free.
-fn session_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    let v = Option::<Value>::deserialize(d)?;
-    Ok(match v {
-        Some(Value::String(s)) if crate::token::issue::is_valid_id(&s) => Some(s),
-        _ => None,
-    })
+/// The reserved claim linking one of our tokens to the identity provider's session the
+/// application's login went through
+/// ([`TokenRequest::provider_session`](crate::token::TokenRequest::provider_session)):
+/// `"idp_session": {"iss": "<the provider's issuer>", "sid": "<its session id>"}`. A
+/// revocation of that session
+/// ([`Revocation::external_session`](crate::trust::Revocation::external_session), an
+/// OpenID Connect back-channel logout) refuses the token; a session's refreshes carry
+/// it on. Only our own tokens' claim is read: a trusted issuer's or a legacy token's is
+/// dropped.
+pub const PROVIDER_SESSION_CLAIM: &str = "idp_session";
+
+/// The value of [`PROVIDER_SESSION_CLAIM`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ProviderSession {
+    pub(crate) iss: String,
+    pub(crate) sid: String,
 }
 
 impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
@@ -362,9 +354,6 @@ impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
     fn amr(&self) -> &[String] {
         self.amr.as_deref().unwrap_or_default()
     }
-    fn session_id(&self) -> Option<&str> {
-        self.sid.as_deref()
-    }
     fn auth_time(&self) -> Option<u64> {
         self.auth_time
     }
@@ -391,7 +380,7 @@ pub(crate) const RESERVED_CLAIMS: &[&str] = &[
     "acr",
     "amr",
     "auth_time",
-    "sid",
+    PROVIDER_SESSION_CLAIM,
 ];
 
 #[cfg(test)]

@@ -10,7 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::token::claims::{Audience, TokenClaims, TokenKind};
+use crate::token::claims::{
+    Audience, PROVIDER_SESSION_CLAIM, ProviderSession, TokenClaims, TokenKind,
+};
 use crate::token::confirmation::Confirmation;
 use crate::token::scope::{ScopeError, ScopeSet};
 use crate::token::step_up::AcrError;
@@ -140,6 +142,7 @@ pub struct TokenRequest {
     pub(crate) acr: Option<String>,
     pub(crate) amr: Vec<String>,
     pub(crate) auth_time: Option<u64>,
+    pub(crate) provider_session: Option<ProviderSession>,
 }
 
 impl fmt::Debug for TokenRequest {
@@ -163,7 +166,11 @@ impl TokenRequest {
     /// A request for a token with the subject, tenant, scopes, metadata and custom claims
     /// of verified `claims` (a new access token "from" a refresh token, say), and their
     /// authentication (`acr`, `amr`, `auth_time`: the same authentication event, never a
-    /// newer one). Lifetimes, family and generation are not copied.
+    /// newer one). Lifetimes, family and generation are not copied. The link to a provider
+    /// session ([`provider_session`](Self::provider_session)) is copied when the claims
+    /// type keeps it (`TokenClaims<serde_json::Map<String, Value>>`); ⚠️ with a typed
+    /// claims type it is not: set it again, or the new token outlives a back-channel
+    /// logout of that session.
     pub fn from_claims<T: Serialize>(claims: &TokenClaims<T>) -> Self {
         let mut r = TokenRequest::new(claims.sub.clone())
             .scopes(claims.scope.iter().map(|s| s.as_str().to_owned()));
@@ -172,7 +179,14 @@ impl TokenRequest {
         r.acr = claims.acr.clone();
         r.amr = claims.amr.clone().unwrap_or_default();
         r.auth_time = claims.auth_time;
-        let custom = serde_json::to_value(&claims.custom).map_err(|e| e.to_string());
+        let mut custom = serde_json::to_value(&claims.custom).map_err(|e| e.to_string());
+        // The provider session link, when the claims type keeps it (a raw map): the same
+        // login, so the same provider session.
+        if let Ok(Value::Object(m)) = &mut custom
+            && let Some(link) = m.remove(PROVIDER_SESSION_CLAIM)
+        {
+            r.provider_session = serde_json::from_value(link).ok();
+        }
         if !matches!(&custom, Ok(Value::Object(m)) if m.is_empty()) {
             r.custom = Some(custom);
         }
@@ -352,6 +366,33 @@ impl TokenRequest {
         self
     }
 
+    /// Links the token to the identity provider's session the application's login went
+    /// through: the provider's issuer (its exact `iss`) and the `sid` of its ID token.
+    /// The token carries them in the reserved claim
+    /// [`PROVIDER_SESSION_CLAIM`](crate::token::PROVIDER_SESSION_CLAIM), so a revocation
+    /// of that provider session
+    /// ([`Revocation::external_session`](crate::trust::Revocation::external_session),
+    /// what an OpenID Connect back-channel logout does) refuses it too. Given to
+    /// [`Sessions::login`](crate::Sessions::login), it ends the session: its access
+    /// tokens are refused and its refresh token no longer rotates (every successor
+    /// carries the link). Both must be ids (not empty, at most 255 bytes, no control
+    /// characters), else issuing fails.
+    ///
+    /// ```
+    /// use axum_token_auth::TokenRequest;
+    ///
+    /// // After the provider's ID token for alice was verified (its `iss` and `sid`):
+    /// let r = TokenRequest::new("alice").provider_session("https://idp.example", "08a5019c-17e1");
+    /// # let _ = r;
+    /// ```
+    pub fn provider_session(mut self, issuer: impl Into<String>, sid: impl Into<String>) -> Self {
+        self.provider_session = Some(ProviderSession {
+            iss: issuer.into(),
+            sid: sid.into(),
+        });
+        self
+    }
+
     /// The subject.
     pub fn subject(&self) -> &str {
         &self.subject
@@ -505,6 +546,8 @@ pub(crate) struct Payload<'a> {
     pub(crate) amr: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) auth_time: Option<u64>,
+    #[serde(rename = "idp_session", skip_serializing_if = "Option::is_none")]
+    pub(crate) provider_session: Option<&'a ProviderSession>,
     #[serde(flatten)]
     pub(crate) custom: Map<String, Value>,
 }

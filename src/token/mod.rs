@@ -79,7 +79,10 @@ pub(crate) mod keys;
 pub(crate) mod scope;
 pub(crate) mod step_up;
 
-pub use claims::{Audience, ClaimsView, NoCustomClaims, TokenClaims, TokenKind, TokenOrigin};
+pub use claims::{
+    Audience, ClaimsView, NoCustomClaims, PROVIDER_SESSION_CLAIM, TokenClaims, TokenKind,
+    TokenOrigin,
+};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use confirmation::{Binding, Confirmation, certificate_thumbprint};
 pub use error::{ConfigError, InvalidToken};

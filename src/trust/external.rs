@@ -19,7 +19,15 @@ use crate::trust::keyset::KeySet;
 use crate::trust::scopes::{ScopeClaim, map_scopes};
 
 /// Claims of ours that only sessions mint; an external token never speaks for a session.
-const SESSION_CLAIMS: &[&str] = &["fam", "csrf", "gen", "scopes", "scp"];
+/// (`idp_session` links one of our sessions to a provider's: never one of its tokens.)
+const SESSION_CLAIMS: &[&str] = &[
+    "fam",
+    "csrf",
+    "gen",
+    "scopes",
+    "scp",
+    crate::token::claims::PROVIDER_SESSION_CLAIM,
+];
 
 /// Why an external issuer's keys gave no key for a token.
 pub(crate) enum KeyMiss {

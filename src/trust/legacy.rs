@@ -480,7 +480,7 @@ impl LegacyIssuer {
             return Err(InvalidToken::InvalidClaims);
         }
         // Claims only our sessions mint never come from a legacy token.
-        for name in ["fam", "csrf", "gen", "scp"] {
+        for name in ["fam", "csrf", "gen", "scp", "idp_session"] {
             claims.remove(name);
         }
         // Nor does a step-up: what a legacy format meant by them is unknown (and a shape

@@ -109,6 +109,10 @@ impl<'a> Revocation<'a> {
     /// tokens carrying a subject generation (`gen`) are refused by generation, the
     /// others by their `iat` against now (so a token without `gen` minted in the same
     /// second is refused too). [`Revoked::generation`] says the subject's new generation.
+    ///
+    /// A subject of **ours**: a trusted issuer's tokens are never reached (its `alice` is
+    /// not ours, and is checked under a key of its issuer's); revoke a provider's user
+    /// with [`external_subject`](Self::external_subject).
     pub fn subject(subject: &'a str) -> Self {
         Revocation::of(Target::Subject(subject))
     }
@@ -291,8 +295,12 @@ impl Verifier {
             }
             Target::Token(token) => {
                 let t = self.revocation_target(token).await?;
+                // Counted against the subject its checks use (a trusted issuer's subject
+                // in its key space): a bounded store that turns it into a cutoff of that
+                // subject refuses this token, and never our own user of that name.
+                let subject = t.identity.revocation_subject(&t.claims.sub).to_owned();
                 let TokenIdentity { digest, until, .. } = t.identity;
-                (Some(t.claims.sub), digest, until)
+                (Some(subject), digest, until)
             }
             Target::Id {
                 jti,
@@ -400,12 +408,15 @@ impl Verifier {
         Ok(())
     }
 
-    /// Revokes a verified token by the identity verification gave it (sessions, logout).
+    /// Revokes a verified token by the identity verification gave it (sessions, logout),
+    /// counted against the subject its checks use (a trusted issuer's subject in its key
+    /// space).
     pub(crate) async fn revoke_verified(
         &self,
         subject: &str,
         identity: &TokenIdentity,
     ) -> Result<(), RevokeError> {
+        let subject = identity.revocation_subject(subject);
         self.store_digest(Some(subject), identity.digest, identity.until, None)
             .await
     }

@@ -47,8 +47,14 @@
 //! 9. `exp` (required), `nbf`, `iat` against the clock, with the leeway;
 //! 10. `iss` equals the configured issuer exactly, when one is configured;
 //! 11. `aud` contains the configured audience; without one configured, no `aud` allowed;
-//! 12. `sub` and `jti` are not empty;
-//! 13. (async, [`TokenAuth::validate`](crate::TokenAuth::validate)) the `jti` digest is not revoked.
+//! 12. `sub` and `jti` are not empty; the provider session the token's login went
+//!     through, if it names one
+//!     ([`PROVIDER_SESSION_CLAIM`](crate::token::PROVIDER_SESSION_CLAIM)), is kept as a
+//!     key of its identity;
+//! 13. (async, [`TokenAuth::validate`](crate::TokenAuth::validate)) the `jti` digest is not
+//!     revoked, nor the subject (its generation or `iat` against its cutoff), nor the
+//!     provider session it belongs to
+//!     ([`store::external_revocation`](crate::store::external_revocation)).
 //!
 //! What comes out is one normalised verified token: the claims with their
 //! [`origin`](crate::token::TokenClaims::origin), and its identity — the revocation
@@ -83,8 +89,9 @@
 //!   one an id derived from its signed part `header.payload` (never the signature: ECDSA
 //!   signatures are malleable);
 //! - E9. the rewritten claims decode as the claims type; revocation (step 13) is looked
-//!   up by issuer and id, then by the issuer's subject and the provider's session
-//!   (`sid`) in their own key space
+//!   up by issuer and id together with the issuer's subject (never the raw `sub`: a
+//!   provider's `alice` is not ours), then by the provider's session (`sid`, when it is
+//!   a valid id), both keys in the issuer's own key space, decided here once
 //!   ([`store::external_revocation`](crate::store::external_revocation)), unless the
 //!   issuer is configured without it, with the issuer's store-failure policy.
 //!
@@ -136,7 +143,9 @@ use crate::store::external_revocation;
 use crate::store::{
     RevocationCheck, RevocationNotes, StoreFailurePolicy, SubjectRevocation, TokenDigest,
 };
-use crate::token::claims::{Audience, ClaimsView, TokenClaims, TokenKind, TokenOrigin};
+use crate::token::claims::{
+    Audience, ClaimsView, ProviderSession, TokenClaims, TokenKind, TokenOrigin,
+};
 use crate::token::clock::Clock;
 use crate::token::error::InvalidToken;
 use crate::token::issue::is_valid_id;
@@ -313,7 +322,7 @@ pub(crate) struct Accepted<T> {
 
 /// What revocation and the verified-token cache know of a verified token, decided once
 /// by verification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TokenIdentity {
     /// The stable revocation identity: never derived from the signature or from a
     /// spelling an attacker can vary (our `jti`; an external issuer's `iss` and id; a
@@ -333,7 +342,82 @@ pub(crate) struct TokenIdentity {
     /// verified-token cache's entries do not grow); the binding itself is read from the
     /// claims' `cnf`, which verification checked ([`Bound::of`]).
     pub(crate) bound: bool,
+    /// Its keys in the external revocation key space: a trusted issuer's token (E9), or
+    /// one of ours started from a provider login (step 12); none for every other token,
+    /// whose check is then exactly its digest and subject. (One pointer: it fits in the
+    /// verified-token cache entry's padding.)
+    pub(crate) external: Option<Arc<ExternalKeys>>,
 }
+
+impl TokenIdentity {
+    /// The subject whose cutoff refuses this token: a trusted issuer's subject in that
+    /// issuer's key space, else `sub` itself. What step 13 checks, and what a revocation
+    /// of this token counts against (a bounded store may turn it into a cutoff of this
+    /// subject).
+    pub(crate) fn revocation_subject<'a>(&'a self, sub: &'a str) -> &'a str {
+        self.external_subject().unwrap_or(sub)
+    }
+
+    #[inline]
+    fn external_subject(&self) -> Option<&str> {
+        self.external.as_deref()?.subject.as_deref()
+    }
+
+    #[inline]
+    fn session_key(&self) -> Option<&str> {
+        self.external.as_deref()?.session.as_deref()
+    }
+}
+
+/// A token's keys in the external revocation key space
+/// ([`store::external_revocation`](crate::store::external_revocation)), decided once by
+/// verification and checked at step 13 with the rest of its identity: the layer's cache
+/// hits re-check them without deriving anything.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct ExternalKeys {
+    /// A trusted issuer's token: its subject's key, checked *instead of* its raw `sub`
+    /// (an identity provider's `alice` is not ours). None for our own tokens.
+    subject: Option<Box<str>>,
+    /// The provider session the token belongs to: a trusted issuer's `sid`, or the
+    /// [`PROVIDER_SESSION_CLAIM`](crate::token::PROVIDER_SESSION_CLAIM) of one of our tokens.
+    session: Option<Box<str>>,
+}
+
+impl ExternalKeys {
+    /// The keys of a trusted issuer `iss`'s token for `sub`, in session `sid` if any.
+    fn of_issuer(iss: &str, sub: &str, sid: Option<&str>) -> Arc<Self> {
+        Arc::new(ExternalKeys {
+            subject: Some(external_revocation::subject_key(iss, sub).into()),
+            session: sid.map(|sid| external_revocation::session_key(iss, sid).into()),
+        })
+    }
+
+    /// The keys of one of our tokens whose payload links it to a provider session
+    /// ([`PROVIDER_SESSION_CLAIM`](crate::token::PROVIDER_SESSION_CLAIM)); none when it carries no (valid) link. We wrote the
+    /// payload (its signature verified), so the claim's name is spelled as we spell it:
+    /// a token without it costs one scan of its payload, no parse.
+    fn of_own(payload: &[u8]) -> Option<Arc<Self>> {
+        let name = PROVIDER_SESSION_NAME;
+        if !payload.windows(name.len()).any(|w| w == name) {
+            return None;
+        }
+        #[derive(Deserialize)]
+        struct Link {
+            #[serde(rename = "idp_session")]
+            link: Option<ProviderSession>,
+        }
+        let link = serde_json::from_slice::<Link>(payload).ok()?.link?;
+        (is_valid_id(&link.iss) && is_valid_id(&link.sid)).then(|| {
+            Arc::new(ExternalKeys {
+                subject: None,
+                session: Some(external_revocation::session_key(&link.iss, &link.sid).into()),
+            })
+        })
+    }
+}
+
+/// [`PROVIDER_SESSION_CLAIM`](crate::token::PROVIDER_SESSION_CLAIM) as written in a payload.
+const PROVIDER_SESSION_NAME: &[u8] = b"\"idp_session\"";
 
 /// Whether a token's revocation is checked, and what a store failure means for it (per
 /// issuer: [`Issuer::on_store_failure`](crate::trust::Issuer::on_store_failure)).
@@ -688,6 +772,8 @@ impl Verifier {
                         until: self.own_until(claims.exp),
                         issued_at: claims.iat.saturating_sub(self.settings.leeway),
                         revocation: self.own_revocation(),
+                        // Step 12: the provider session it was started from, if any.
+                        external: ExternalKeys::of_own(&parts.payload),
                     },
                     claims,
                     payload: parts.payload.into(),
@@ -907,6 +993,7 @@ impl Verifier {
                 until,
                 issued_at: iat.unwrap_or(0).saturating_sub(leeway),
                 revocation: self.own_revocation(),
+                external: None,
             },
             claims,
             payload: payload.into(),
@@ -965,16 +1052,26 @@ impl Verifier {
         // E8: required claims, audience, sub; the claims rewritten into our format, an
         // id derived from the signed part for a token without one.
         let (map, jti) = issuer.normalize(map, id_source)?;
-        // E9: the claims type.
+        // E9: the claims type; its keys in the issuer's revocation key space: its subject
+        // and the provider's session (`sid`, when it is a valid id; anything else reads
+        // as none, so a provider's odd `sid` never refuses its token).
+        let sid = map
+            .get("sid")
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| is_valid_id(s));
         let payload = serde_json::to_vec(&map).map_err(|_| InvalidToken::InvalidClaims)?;
         let mut claims: TokenClaims<T> =
             serde_json::from_slice(&payload).map_err(|_| InvalidToken::InvalidClaims)?;
         claims.kind = TokenKind::Access;
         claims.origin = TokenOrigin::Issuer(Arc::clone(&issuer.iss));
         let bound = Bound::of(claims.cnf.as_deref())?.is_bound();
+        // Even when its revocation is not checked: revoking one of its tokens counts
+        // against its issuer's subject key, never our user of that name.
+        let external = Some(ExternalKeys::of_issuer(&issuer.iss, &claims.sub, sid));
         Ok(Accepted {
             identity: TokenIdentity {
                 bound,
+                external,
                 digest: external_digest(&issuer.iss, &jti),
                 until,
                 issued_at: iat.unwrap_or(0).saturating_sub(issuer.leeway),
@@ -1183,31 +1280,22 @@ impl Verifier {
         self.revocation_verdict(revoked, identity)
     }
 
-    /// The store's answer, awaited: the token's digest and subject, then, for a trusted
-    /// issuer's token, its subject and session in that issuer's key space
+    /// The store's answer, awaited: the token's digest and subject (a trusted issuer's
+    /// subject in its key space), then the provider session it belongs to, if any
     /// ([`store::external_revocation`](crate::store::external_revocation)).
     async fn revoked_in_store(
         &self,
         holder: Holder<'_>,
         identity: &TokenIdentity,
     ) -> Result<bool, crate::store::StoreError> {
-        if self
+        let revoked = self
             .revocation
             .check(&revocation_check(holder, identity))
-            .await?
-        {
-            return Ok(true);
+            .await?;
+        match identity.session_key() {
+            Some(key) if !revoked => self.revocation.check(&session_check(key, identity)).await,
+            _ => Ok(revoked),
         }
-        for key in holder.external_keys() {
-            if self
-                .revocation
-                .check(&external_check(&key, identity))
-                .await?
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     /// The store's answer without waiting (see [`revoked_in_store`](Self::revoked_in_store)),
@@ -1218,19 +1306,13 @@ impl Verifier {
         holder: Holder<'_>,
         identity: &TokenIdentity,
     ) -> Option<Result<bool, crate::store::StoreError>> {
-        let own = self
+        let revoked = self
             .revocation
             .check_now(&revocation_check(holder, identity))?;
-        if !matches!(own, Ok(false)) || holder.external.is_none() {
-            return Some(own);
+        match (&revoked, identity.session_key()) {
+            (Ok(false), Some(key)) => self.revocation.check_now(&session_check(key, identity)),
+            _ => Some(revoked),
         }
-        for key in holder.external_keys() {
-            match self.revocation.check_now(&external_check(&key, identity))? {
-                Ok(false) => {}
-                other => return Some(other),
-            }
-        }
-        Some(Ok(false))
     }
 
     /// [`check_revoked`](Self::check_revoked) without waiting: its verdict when the
@@ -1329,13 +1411,11 @@ pub(crate) fn derived_jti(signed: &str) -> String {
 }
 
 /// Whose token a revocation check is about: its subject and the subject generation it
-/// carries, and for a trusted issuer's token, that issuer and the provider's session.
+/// carries.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Holder<'a> {
     pub(crate) subject: &'a str,
     pub(crate) generation: Option<u64>,
-    /// The issuer of a trusted issuer's token and its `sid`, if any.
-    pub(crate) external: Option<(&'a str, Option<&'a str>)>,
 }
 
 impl<'a> Holder<'a> {
@@ -1343,12 +1423,6 @@ impl<'a> Holder<'a> {
         Holder {
             subject: claims.subject(),
             generation: claims.generation(),
-            // The `sid` is asked for only of a trusted issuer's token (one call less on
-            // our own tokens' hit path).
-            external: match claims.origin() {
-                TokenOrigin::Issuer(iss) => Some((iss, claims.session_id())),
-                _ => None,
-            },
         }
     }
 
@@ -1356,48 +1430,38 @@ impl<'a> Holder<'a> {
         Holder {
             subject: &claims.sub,
             generation: claims.generation,
-            external: match &claims.origin {
-                TokenOrigin::Issuer(iss) => Some((iss, claims.sid.as_deref())),
-                _ => None,
-            },
         }
     }
-
-    /// The keys of a trusted issuer's token in its issuer's key space: its subject, and
-    /// its session when it names one (none for any other token).
-    fn external_keys(&self) -> impl Iterator<Item = String> + use<'a> {
-        let subject = self.subject;
-        let (by_subject, by_session) = match self.external {
-            Some((iss, sid)) => (
-                Some(external_revocation::subject_key(iss, subject)),
-                sid.map(|sid| external_revocation::session_key(iss, sid)),
-            ),
-            None => (None, None),
-        };
-        by_subject.into_iter().chain(by_session)
-    }
 }
 
-/// The check of a trusted issuer's token under one of its external keys: the cutoff
-/// compares the token's `iat` (minus the leeway); no generation (never ours).
-fn external_check<'a>(key: &'a str, identity: &'a TokenIdentity) -> RevocationCheck<'a> {
-    RevocationCheck {
-        digest: &identity.digest,
-        subject: key,
-        generation: None,
-        issued_at: identity.issued_at,
-    }
-}
-
-/// The revocation check of a verified token: its identity and its holder.
+/// The revocation check of a verified token: its identity and its holder. A trusted
+/// issuer's token is checked under its subject's key in that issuer's key space, never
+/// its raw `sub` (our own user of that name is not the provider's), and by its `iat`
+/// alone (a generation is ours).
+#[inline]
 pub(crate) fn revocation_check<'a>(
     holder: Holder<'a>,
     identity: &'a TokenIdentity,
 ) -> RevocationCheck<'a> {
+    let (subject, generation) = match identity.external_subject() {
+        None => (holder.subject, holder.generation),
+        Some(key) => (key, None),
+    };
     RevocationCheck {
         digest: &identity.digest,
-        subject: holder.subject,
-        generation: holder.generation,
+        subject,
+        generation,
+        issued_at: identity.issued_at,
+    }
+}
+
+/// The second check of a token belonging to a provider session: that session's cutoff
+/// (by `iat`; the digest again, which the store answers with it).
+fn session_check<'a>(key: &'a str, identity: &'a TokenIdentity) -> RevocationCheck<'a> {
+    RevocationCheck {
+        digest: &identity.digest,
+        subject: key,
+        generation: None,
         issued_at: identity.issued_at,
     }
 }

@@ -11,10 +11,16 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use axum_token_auth::store::SubjectRevocation;
-use axum_token_auth::token::InvalidToken;
+use axum_token_auth::session::SessionError;
+use axum_token_auth::store::memory::{MemoryRefreshStore, MemoryRevocationStore};
+use axum_token_auth::store::{
+    RevocationCheck, RevocationStore, StoreError, SubjectCutoff, SubjectRevocation, TokenDigest,
+};
+use axum_token_auth::token::{InvalidToken, IssueError, PROVIDER_SESSION_CLAIM};
 use axum_token_auth::trust::{Issuer, Revocation, RevokeError, TokenCheck, VerifyError};
-use axum_token_auth::{Claims, Key, NoCustomClaims, TokenAuth, TokenRequest, token::Algorithm};
+use axum_token_auth::{
+    Claims, Key, NoCustomClaims, Sessions, TokenAuth, TokenRequest, token::Algorithm,
+};
 use common::*;
 use http::StatusCode;
 use jsonwebtoken::jwk::JwkSet;
@@ -146,10 +152,295 @@ async fn a_provider_subject_revoked_before_an_instant_refuses_older_tokens_only(
         .unwrap();
     assert_eq!(status(&app, &fresh).await, StatusCode::UNAUTHORIZED);
     assert_eq!(status(&app, ours.as_str()).await, StatusCode::OK);
-    // Our own revoke-all is unchanged (and, as the identity providers manual says,
-    // reaches every issuer's tokens of that `sub` too).
+    // Our own revoke-all is unchanged.
     auth.revoke(Revocation::subject(&sub)).await.unwrap();
     assert_eq!(status(&app, ours.as_str()).await, StatusCode::UNAUTHORIZED);
+}
+
+/// `Revocation::subject` is for our own users: a provider's user of the same name is
+/// checked under its issuer's key, never the raw `sub`, cached or not.
+#[tokio::test]
+async fn our_revoke_all_never_reaches_a_providers_user_of_the_same_name() {
+    let auth = auth_over(None);
+    let app = router(&auth);
+    let sub = format!("alice-{}", uid());
+    let theirs = provider_token(&sub, Some("s1"), now() - 10);
+    let theirs_uncached = provider_token(&sub, None, now() - 10);
+    let ours = auth.issue_access(&TokenRequest::new(&sub)).unwrap();
+    for t in [&theirs, ours.as_str()] {
+        assert_eq!(status(&app, t).await, StatusCode::OK);
+    }
+    auth.revoke(Revocation::subject(&sub)).await.unwrap();
+    assert_eq!(status(&app, ours.as_str()).await, StatusCode::UNAUTHORIZED);
+    for t in [&theirs, &theirs_uncached] {
+        assert_eq!(status(&app, t).await, StatusCode::OK);
+        auth.validate::<NoCustomClaims>(t, TokenCheck::ACCESS)
+            .await
+            .unwrap();
+    }
+}
+
+/// Revoking one provider token counts it against the subject its checks use: in a full
+/// bounded store (where a revocation becomes a cutoff of its holder) the provider's user
+/// is cut off, and our own user of the same name is not.
+#[tokio::test]
+async fn revoking_a_provider_token_in_a_full_store_cuts_off_that_providers_user_not_ours() {
+    let store = Arc::new(MemoryRevocationStore::with_capacity(1));
+    let auth = auth_over(Some(store));
+    let app = router(&auth);
+    let sub = format!("alice-{}", uid());
+    let filler = auth.issue_access(&TokenRequest::new("someone")).unwrap();
+    auth.revoke(Revocation::token(filler.as_str()))
+        .await
+        .unwrap();
+    let theirs = provider_token(&sub, None, now() - 10);
+    let ours = auth.issue_access(&TokenRequest::new(&sub)).unwrap();
+    auth.revoke(Revocation::token(theirs.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(status(&app, &theirs).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status(&app, ours.as_str()).await, StatusCode::OK);
+}
+
+/// A session whose login went through the provider (`TokenRequest::provider_session`)
+/// ends with that provider session: its access tokens are refused by the layer and its
+/// refresh token no longer rotates, before and after a refresh; another session of the
+/// same user goes on.
+#[tokio::test]
+async fn a_session_started_from_a_provider_login_ends_with_that_provider_session() {
+    let auth = auth_over(None);
+    let sessions = Sessions::builder(auth.clone(), MemoryRefreshStore::new())
+        .build()
+        .unwrap();
+    let app = router(&auth);
+    let user = format!("u-{}", uid());
+    let sid = format!("sid-{}", uid());
+    let linked = sessions
+        .login(&TokenRequest::new(&user).provider_session(IDP, &sid), None)
+        .await
+        .unwrap();
+    let other = sessions
+        .login(
+            &TokenRequest::new(&user).provider_session(IDP, "another-sid"),
+            None,
+        )
+        .await
+        .unwrap();
+    let plain = sessions
+        .login(&TokenRequest::new(&user), None)
+        .await
+        .unwrap();
+    // Every token of the session carries the link, a refresh's successors too.
+    let refreshed = sessions
+        .refresh(linked.pair.refresh.as_str(), None)
+        .await
+        .unwrap();
+    for t in [
+        &linked.pair.access,
+        &linked.pair.refresh,
+        &refreshed.pair.access,
+        &refreshed.pair.refresh,
+    ] {
+        assert_eq!(
+            payload(t.as_str())[PROVIDER_SESSION_CLAIM],
+            json!({"iss": IDP, "sid": sid}),
+        );
+    }
+    assert!(
+        payload(plain.pair.access.as_str())
+            .get(PROVIDER_SESSION_CLAIM)
+            .is_none()
+    );
+    for t in [
+        &refreshed.pair.access,
+        &other.pair.access,
+        &plain.pair.access,
+    ] {
+        assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    }
+
+    auth.revoke(Revocation::external_session(IDP, &sid))
+        .await
+        .unwrap();
+    // Refused by the layer (the cached verdict included) and by `validate`.
+    assert_eq!(
+        status(&app, refreshed.pair.access.as_str()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(matches!(
+        auth.validate::<NoCustomClaims>(refreshed.pair.access.as_str(), TokenCheck::ACCESS)
+            .await,
+        Err(VerifyError::InvalidToken(InvalidToken::Revoked))
+    ));
+    match sessions
+        .refresh(refreshed.pair.refresh.as_str(), None)
+        .await
+    {
+        Err(SessionError::InvalidToken(InvalidToken::Revoked)) => {}
+        other => panic!("the ended session's refresh must be refused, got {other:?}"),
+    }
+    // The same provider session at another issuer, another provider session, and a
+    // session without a provider: untouched.
+    auth.revoke(Revocation::external_session(
+        "https://other.example",
+        "another-sid",
+    ))
+    .await
+    .unwrap();
+    for t in [&other.pair.access, &plain.pair.access] {
+        assert_eq!(status(&app, t.as_str()).await, StatusCode::OK);
+    }
+    for s in [&other, &plain] {
+        sessions
+            .refresh(s.pair.refresh.as_str(), None)
+            .await
+            .unwrap();
+    }
+}
+
+/// The link is checked when issued, and is ours alone to write: a custom claim of that
+/// name is refused, and a provider token carrying one links nothing.
+#[tokio::test]
+async fn a_provider_session_link_is_checked_and_reserved() {
+    let auth = auth_over(None);
+    for r in [
+        TokenRequest::new("alice").provider_session("", "s"),
+        TokenRequest::new("alice").provider_session(IDP, "a\nb"),
+        TokenRequest::new("alice").provider_session(IDP, "x".repeat(256)),
+    ] {
+        assert!(matches!(
+            auth.issue_access(&r),
+            Err(IssueError::Empty(_) | IssueError::ControlCharacters(_) | IssueError::TooLong(_))
+        ));
+    }
+    // `from_claims` copies the link from raw claims (a new token of the same login).
+    let linked = auth
+        .issue_access(&TokenRequest::new("alice").provider_session(IDP, "s"))
+        .unwrap();
+    let raw = auth
+        .validate::<serde_json::Map<String, Value>>(linked.as_str(), TokenCheck::ACCESS)
+        .await
+        .unwrap();
+    let again = auth.issue_access(&TokenRequest::from_claims(&raw)).unwrap();
+    assert_eq!(
+        payload(again.as_str())[PROVIDER_SESSION_CLAIM],
+        json!({"iss": IDP, "sid": "s"})
+    );
+    let custom = TokenRequest::new("alice")
+        .claims(&json!({ PROVIDER_SESSION_CLAIM: {"iss": IDP, "sid": "s"} }));
+    assert!(matches!(
+        auth.issue_access(&custom),
+        Err(IssueError::ReservedClaim(_))
+    ));
+    // A provider token naming one of our links: dropped, so its session's logout
+    // leaves it alone (its own `sid` is what counts).
+    let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
+    h.kid = Some("a1".into());
+    let t = raw_token(
+        &h,
+        &json!({"iss": IDP, "sub": "alice", "aud": "orders-api", "iat": now() - 10,
+                "exp": now() + 300, PROVIDER_SESSION_CLAIM: {"iss": IDP, "sid": "linked"}}),
+        &EncodingKey::from_rsa_pem(PRIVATE.as_bytes()).unwrap(),
+    );
+    auth.revoke(Revocation::external_session(IDP, "linked"))
+        .await
+        .unwrap();
+    let claims = auth
+        .validate::<serde_json::Map<String, Value>>(&t, TokenCheck::ACCESS)
+        .await
+        .unwrap();
+    assert!(claims.custom.get(PROVIDER_SESSION_CLAIM).is_none());
+}
+
+/// The memory store seen as a remote one (no local answer: every check awaited), noting
+/// the subjects each check asked about. Delegates every write and read to the real store.
+#[derive(Default)]
+struct Remote {
+    store: MemoryRevocationStore,
+    asked: std::sync::Mutex<Vec<String>>,
+}
+
+#[axum_token_auth::async_trait]
+impl RevocationStore for Remote {
+    async fn revoke(&self, digest: TokenDigest, expires_at: u64) -> Result<(), StoreError> {
+        self.store.revoke(digest, expires_at).await
+    }
+    async fn is_revoked(&self, digest: &TokenDigest) -> Result<bool, StoreError> {
+        self.store.is_revoked(digest).await
+    }
+    async fn check(&self, token: &RevocationCheck<'_>) -> Result<bool, StoreError> {
+        self.asked.lock().unwrap().push(token.subject.to_owned());
+        self.store.check(token).await
+    }
+    fn check_now(&self, _: &RevocationCheck<'_>) -> Option<Result<bool, StoreError>> {
+        None
+    }
+}
+
+#[axum_token_auth::async_trait]
+impl SubjectRevocation for Remote {
+    async fn revoke_all_for(&self, subject: &str, at: u64) -> Result<u64, StoreError> {
+        self.store.revoke_all_for(subject, at).await
+    }
+    async fn subject_cutoff(&self, subject: &str) -> Result<SubjectCutoff, StoreError> {
+        self.store.subject_cutoff(subject).await
+    }
+    async fn revoke_for(
+        &self,
+        subject: &str,
+        digest: TokenDigest,
+        expires_at: u64,
+    ) -> Result<(), StoreError> {
+        self.store.revoke_for(subject, digest, expires_at).await
+    }
+}
+
+/// What a request costs a store without a local answer: one lookup for our own token
+/// (digest and subject together), one for a provider token without `sid` (digest and its
+/// issuer's subject key, never the raw `sub`), two with a `sid`, two for one of ours
+/// linked to a provider session; cached or not.
+#[tokio::test]
+async fn a_provider_token_costs_at_most_two_lookups_and_never_asks_about_the_raw_sub() {
+    use axum_token_auth::store::external_revocation::{session_key, subject_key};
+    let store = Arc::new(Remote::default());
+    let auth = auth_over(Some(store.clone()));
+    let app = router(&auth);
+    let ours = auth.issue_access(&TokenRequest::new("alice")).unwrap();
+    let linked = auth
+        .issue_access(&TokenRequest::new("alice").provider_session(IDP, "s1"))
+        .unwrap();
+    let cases = [
+        (ours.as_str().to_owned(), vec!["alice".to_owned()]),
+        (
+            provider_token("alice", None, now()),
+            vec![subject_key(IDP, "alice")],
+        ),
+        (
+            provider_token("alice", Some("s1"), now()),
+            vec![subject_key(IDP, "alice"), session_key(IDP, "s1")],
+        ),
+        (
+            linked.as_str().to_owned(),
+            vec!["alice".to_owned(), session_key(IDP, "s1")],
+        ),
+    ];
+    for (token, expected) in cases {
+        // A miss, then a hit of the verified-token cache.
+        for _ in 0..2 {
+            store.asked.lock().unwrap().clear();
+            assert_eq!(status(&app, &token).await, StatusCode::OK);
+            assert_eq!(*store.asked.lock().unwrap(), expected);
+        }
+    }
+}
+
+fn payload(token: &str) -> Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
 }
 
 #[tokio::test]
@@ -169,29 +460,40 @@ async fn an_issuer_sid_or_sub_that_cannot_be_one_is_refused_and_nothing_is_store
     }
 }
 
-/// A provider token whose `sid` is not a string is accepted, as having no session.
+/// A provider token whose `sid` is not a valid id is accepted, as having no session: a
+/// revocation of a session cannot name it, and its subject's revocation still reaches it.
 #[tokio::test]
-async fn an_odd_sid_reads_as_none() {
+async fn an_odd_sid_reads_as_no_session() {
     let auth = auth_over(None);
+    let sub = format!("u-{}", uid());
     let mut h = Header::new(jsonwebtoken::Algorithm::RS256);
     h.kid = Some("a1".into());
-    let t = raw_token(
-        &h,
-        &json!({"iss": IDP, "sub": "alice", "aud": "orders-api", "iat": now(),
-                "exp": now() + 300, "sid": 42}),
-        &EncodingKey::from_rsa_pem(PRIVATE.as_bytes()).unwrap(),
-    );
-    let claims = auth
-        .validate::<NoCustomClaims>(&t, TokenCheck::ACCESS)
+    let odd = |sid: Value| {
+        raw_token(
+            &h,
+            &json!({"iss": IDP, "sub": sub, "aud": "orders-api", "iat": now() - 10,
+                    "exp": now() + 300, "sid": sid}),
+            &EncodingKey::from_rsa_pem(PRIVATE.as_bytes()).unwrap(),
+        )
+    };
+    let tokens = [odd(json!(42)), odd(json!("a\u{1}b")), odd(json!(""))];
+    auth.revoke(Revocation::external_session(IDP, "42"))
         .await
         .unwrap();
-    assert_eq!(claims.sid, None);
-    let t = provider_token("alice", Some("s-1"), now());
-    let claims = auth
-        .validate::<NoCustomClaims>(&t, TokenCheck::ACCESS)
+    for t in &tokens {
+        auth.validate::<NoCustomClaims>(t, TokenCheck::ACCESS)
+            .await
+            .unwrap();
+    }
+    auth.revoke(Revocation::external_subject(IDP, &sub, now()))
         .await
         .unwrap();
-    assert_eq!(claims.sid.as_deref(), Some("s-1"));
+    for t in &tokens {
+        assert!(matches!(
+            auth.validate::<NoCustomClaims>(t, TokenCheck::ACCESS).await,
+            Err(VerifyError::InvalidToken(InvalidToken::Revoked))
+        ));
+    }
 }
 
 /// Applied through `a`, refused by `b` (another instance over the same store): returns

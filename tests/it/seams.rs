@@ -280,7 +280,8 @@ async fn layer_filters_tokens_by_origin() {
 }
 
 // 4. Revoke-all covers a token whose `iat` is ahead of the revoking clock, within the
-//    leeway.
+//    leeway. (A provider's user is revoked in its issuer's key space:
+//    `Revocation::subject` is for our own users and leaves it alone.)
 #[tokio::test]
 async fn revoke_all_covers_a_token_from_a_clock_running_ahead() {
     let auth = builder().trust(idp()).build().unwrap();
@@ -291,6 +292,14 @@ async fn revoke_all_covers_a_token_from_a_clock_running_ahead() {
             .is_ok()
     );
     auth.revoke(Revocation::subject("bob")).await.unwrap();
+    assert!(
+        auth.validate::<NoCustomClaims>(&ahead, TokenCheck::ACCESS)
+            .await
+            .is_ok()
+    );
+    auth.revoke(Revocation::external_subject(IDP, "bob", now()))
+        .await
+        .unwrap();
     assert_eq!(
         auth.validate::<NoCustomClaims>(&ahead, TokenCheck::ACCESS)
             .await

@@ -232,7 +232,7 @@ where
     pub(super) fn checking(mut pending: Pending<S, B>, verdict: Verdict) -> Self {
         let verifier = Arc::clone(&pending.state.verifier);
         let claims = Arc::clone(&verdict.claims);
-        let identity = verdict.identity;
+        let identity = verdict.identity.clone();
         let proof = pending.proof.take();
         let now = pending.now;
         let check: RevocationFuture = Box::pin(async move {
