@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use crate::common::oidc::{OidcProvider, RESOURCE, TestKey, jwt_claims, unique};
 use crate::common::{builder, now, spawn_server};
 use crate::examples::spawn_quickstart;
+use crate::security_events::Client;
 use crate::set_minter::{SetKey, SetMinter, Tamper, events, subject};
 
 async fn status(http: &reqwest::Client, url: &str, token: &str) -> u16 {
@@ -31,32 +32,13 @@ async fn status(http: &reqwest::Client, url: &str, token: &str) -> u16 {
 }
 
 async fn post_logout(http: &reqwest::Client, base: &str, token: &str) -> (u16, Value) {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .append_pair("logout_token", token)
-        .finish();
-    let res = http
-        .post(format!("{base}/oidc/backchannel-logout"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let (status, _, body) = Client::new(base.to_owned()).with(http).logout(token).await;
+    (status, body)
 }
 
 async fn push(http: &reqwest::Client, base: &str, set: &str) -> (u16, Value) {
-    let res = http
-        .post(format!("{base}/ssf/events"))
-        .header("content-type", "application/secevent+jwt")
-        .body(set.to_owned())
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let (status, _, body) = Client::new(base.to_owned()).with(http).push(set).await;
+    (status, body)
 }
 
 /// An API trusting `op` (discovery), its logout receiver registered at `op` as a client

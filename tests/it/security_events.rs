@@ -104,10 +104,23 @@ fn iss_sub(sub: &str) -> Value {
     json!({"format": "iss_sub", "iss": IDP, "sub": sub})
 }
 
+/// What a transmitter and a client see of an API: its receivers and `/me`, over HTTP.
+pub(crate) struct Client {
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
+}
+
+/// An API serving `/me` and the receivers, trusting [`IDP`] and [`OTHER_IDP`].
 struct Api {
-    base: String,
-    http: reqwest::Client,
+    client: Client,
     auth: TokenAuth,
+}
+
+impl std::ops::Deref for Api {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl Api {
@@ -124,13 +137,27 @@ impl Api {
             .merge(auth.web().security_event_routes());
         let addr = spawn_server(app).await;
         Api {
-            base: format!("http://{addr}"),
-            http: reqwest::Client::new(),
+            client: Client::new(format!("http://{addr}")),
             auth,
         }
     }
+}
 
-    async fn me(&self, token: &str) -> u16 {
+impl Client {
+    pub(crate) fn new(base: String) -> Client {
+        Client {
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// The same, through `http` (its connections).
+    pub(crate) fn with(mut self, http: &reqwest::Client) -> Client {
+        self.http = http.clone();
+        self
+    }
+
+    pub(crate) async fn me(&self, token: &str) -> u16 {
         self.http
             .get(format!("{}/me", self.base))
             .bearer_auth(token)
@@ -141,7 +168,7 @@ impl Api {
             .as_u16()
     }
 
-    async fn logout(&self, token: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+    pub(crate) async fn logout(&self, token: &str) -> (u16, reqwest::header::HeaderMap, Value) {
         let body = form_urlencoded::Serializer::new(String::new())
             .append_pair("logout_token", token)
             .finish();
@@ -156,7 +183,7 @@ impl Api {
         answer(res).await
     }
 
-    async fn push(&self, set: &str) -> (u16, reqwest::header::HeaderMap, Value) {
+    pub(crate) async fn push(&self, set: &str) -> (u16, reqwest::header::HeaderMap, Value) {
         self.push_as(set, "application/secevent+jwt").await
     }
 
@@ -494,6 +521,11 @@ async fn bad_sets_get_their_rfc_8935_error_and_change_nothing() {
         c[k] = v;
         c
     };
+    let without = |k: &str| {
+        let mut c = good();
+        c.as_object_mut().unwrap().remove(k);
+        c
+    };
     let cases: Vec<(&str, String, &str)> = vec![
         (
             "forged",
@@ -515,15 +547,7 @@ async fn bad_sets_get_their_rfc_8935_error_and_change_nothing() {
             set(&with("aud", json!("https://elsewhere.example"))),
             "invalid_audience",
         ),
-        (
-            "no audience",
-            set(&{
-                let mut c = good();
-                c.as_object_mut().unwrap().remove("aud");
-                c
-            }),
-            "invalid_audience",
-        ),
+        ("no audience", set(&without("aud")), "invalid_audience"),
         (
             "another issuer's subject",
             set(&set_claims(
@@ -558,15 +582,7 @@ async fn bad_sets_get_their_rfc_8935_error_and_change_nothing() {
             set(&with("events", json!({event.clone(): true}))),
             "invalid_request",
         ),
-        (
-            "no jti",
-            set(&{
-                let mut c = good();
-                c.as_object_mut().unwrap().remove("jti");
-                c
-            }),
-            "invalid_request",
-        ),
+        ("no jti", set(&without("jti")), "invalid_request"),
         (
             "iat in the future",
             set(&with("iat", json!(now() + 3600))),
