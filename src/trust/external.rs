@@ -184,6 +184,31 @@ impl TrustedIssuer {
         }
     }
 
+    /// E1–E4: whether `signature` over `message` verifies with this issuer's key for `kid`
+    /// and `alg`; why no key could be used otherwise. What an access token and an event
+    /// token (logout token, SET) of the issuer are both checked with.
+    #[inline]
+    pub(crate) fn verify_signature(
+        &self,
+        kid: Option<&str>,
+        alg: jsonwebtoken::Algorithm,
+        message: &str,
+        signature: &str,
+    ) -> Result<bool, KeyMiss> {
+        let set = self.key_set()?;
+        let key = set
+            .find(kid, alg)
+            .ok_or_else(|| self.unknown_key(&set, kid))?;
+        Ok(key.verify(message.as_bytes(), signature))
+    }
+
+    /// Whether the audience claim value `aud` names one of `audiences` (a string or an
+    /// array of strings; anything else names none).
+    pub(crate) fn names_any(aud: Option<&Value>, audiences: &[String]) -> bool {
+        aud.and_then(|v| serde_json::from_value::<Audience>(v.clone()).ok())
+            .is_some_and(|aud| audiences.iter().any(|a| aud.contains(a)))
+    }
+
     /// E2 when the set has no key for the token's `kid` and `alg`.
     pub(crate) fn unknown_key(&self, set: &KeySet, kid: Option<&str>) -> KeyMiss {
         // A known kid with another alg is an algorithm attack, not a rotation.
@@ -232,10 +257,7 @@ impl TrustedIssuer {
                 return Err(InvalidToken::InvalidClaims);
             }
         }
-        let aud: Option<Audience> = claims
-            .get(&self.audience_claim)
-            .and_then(|v| serde_json::from_value(v.clone()).ok());
-        if !aud.is_some_and(|aud| self.audiences.iter().any(|a| aud.contains(a))) {
+        if !Self::names_any(claims.get(&self.audience_claim), &self.audiences) {
             return Err(InvalidToken::WrongAudience);
         }
         if !claims

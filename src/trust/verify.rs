@@ -706,11 +706,7 @@ impl Verifier {
                 key.verify(parts.message.as_bytes(), parts.signature)
             }
             Some(issuer) => {
-                let set = issuer.key_set()?;
-                let key = set
-                    .find(kid, header.alg)
-                    .ok_or_else(|| issuer.unknown_key(&set, kid))?;
-                key.verify(parts.message.as_bytes(), parts.signature)
+                issuer.verify_signature(kid, header.alg, parts.message, parts.signature)?
             }
         };
         if !verified {

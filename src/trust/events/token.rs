@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::token::claims::Audience;
 use crate::token::error::InvalidToken;
 use crate::token::issue::is_valid_id;
 use crate::trust::events::error::EventError;
@@ -78,10 +77,7 @@ impl Verifier {
             Carrier::Logout => issuer.logout_audiences(),
             Carrier::Set => ssf_audiences,
         };
-        let aud: Option<Audience> = claims
-            .get("aud")
-            .and_then(|v| serde_json::from_value(v.clone()).ok());
-        if !aud.is_some_and(|aud| audiences.iter().any(|a| aud.contains(a))) {
+        if !TrustedIssuer::names_any(claims.get("aud"), audiences) {
             return Err(EventError::InvalidAudience);
         }
         let now = self.clock.now();
@@ -159,8 +155,9 @@ fn check_typ(carrier: Carrier, typ: Option<&str>) -> Result<(), EventError> {
     }
 }
 
-/// E1–E4 for an event token: the issuer's key by `kid` and `alg`, the signature; a `kid`
-/// the issuer has not published waits for one refetch within its budget.
+/// E1–E4 for an event token, as for the issuer's access tokens
+/// ([`TrustedIssuer::verify_signature`]); a `kid` the issuer has not published waits for
+/// one refetch within its budget, as at the layer.
 async fn verify_signature(
     issuer: &TrustedIssuer,
     kid: Option<&str>,
@@ -171,20 +168,14 @@ async fn verify_signature(
     for attempt in 0..2 {
         // One refetch at most: a `kid` still unknown after it is refused.
         let _may_refetch = attempt == 0;
-        let set = issuer.key_set().map_err(key_miss)?;
-        if let Some(key) = set.find(kid, alg) {
-            return if key.verify(message.as_bytes(), signature) {
-                Ok(())
-            } else {
-                Err(EventError::InvalidKey)
-            };
-        }
-        match issuer.unknown_key(&set, kid) {
+        match issuer.verify_signature(kid, alg, message, signature) {
+            Ok(true) => return Ok(()),
+            Ok(false) => return Err(EventError::InvalidKey),
             #[cfg(feature = "oidc")]
-            KeyMiss::Refetch(remote, seen) if _may_refetch => {
+            Err(KeyMiss::Refetch(remote, seen)) if _may_refetch => {
                 remote.refetch_unknown_kid(seen).await
             }
-            miss => return Err(key_miss(miss)),
+            Err(miss) => return Err(key_miss(miss)),
         }
     }
     Err(EventError::InvalidKey)
