@@ -24,7 +24,8 @@
 //! `OIDC_CLIENT_ID`, the client id registered at the provider; prefer the latter, which
 //! admits no ID token as an access token) and `POST /ssf/events` its pushed Security
 //! Event Tokens (RFC 8935: 202, or 400 with `err`; `aud`: `SSF_AUDIENCE`, default
-//! `RESOURCE_URL`). A logout or a CAEP / RISC event refuses the tokens it names on every
+//! `RESOURCE_URL`; with `SSF_AUTHORIZATION`, only pushes carrying that exact
+//! `Authorization` value). A logout or a CAEP / RISC event refuses the tokens it names on every
 //! instance sharing the `STORE`; a store that is down answers 503 with `Retry-After`.
 //!
 //! Protected resource (RFC 9728, RFC 8707): `RESOURCE_URL` (default `http://` + the listen
@@ -439,6 +440,10 @@ fn security_events(
     replay: Arc<dyn ProofReplay>,
 ) -> SecurityEvents {
     let mut events = SecurityEvents::new().replay_store_shared(replay);
+    // SSF_AUTHORIZATION: the `Authorization` value the transmitter's stream sends.
+    if let Some(value) = env("SSF_AUTHORIZATION").filter(|v| !v.trim().is_empty()) {
+        events = events.push_authorization(value.trim());
+    }
     for aud in env("SSF_AUDIENCE").iter().flat_map(|v| v.split(',')) {
         if !aud.trim().is_empty() {
             events = events.ssf_audience(aud.trim());

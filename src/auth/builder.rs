@@ -931,6 +931,13 @@ impl TokenAuthBuilder {
             for a in &e.ssf_audiences {
                 check_text("ssf_audience", a)?;
             }
+            if let Some(a) = &e.push_authorization
+                && (a.trim().is_empty() || http::HeaderValue::from_str(a).is_err())
+            {
+                return Err(ConfigError::InvalidSecurityEvents(
+                    "push_authorization must be a non-empty header value",
+                ));
+            }
             for i in trusted.iter().filter(|i| !i.check_revocation) {
                 tracing::warn!(
                     issuer = %i.iss,
@@ -950,6 +957,7 @@ impl TokenAuthBuilder {
                 e.replay
                     .or_else(|| dpop.as_ref().map(|d| Arc::clone(&d.replay))),
                 Arc::clone(&self.clock),
+                e.push_authorization,
             )
         };
         let verifier = Verifier {

@@ -20,7 +20,7 @@
 //! | outcome | back-channel logout | SSF push |
 //! | --- | --- | --- |
 //! | applied (or ignored: an unknown event type) | 200, empty | 202, empty |
-//! | refused (nothing changed) | 400 `{"error": "invalid_request", "error_description"}` | 400 `{"err": "invalid_key" …, "description"}` (RFC 8935 §2.4) |
+//! | refused (nothing changed) | 400 `{"error": "invalid_request", "error_description"}` | 400 `{"err": "invalid_key" …, "description"}` (RFC 8935 §2.4; `authentication_failed` without the required `Authorization`) |
 //! | a store, the issuer's keys or the hook down (retry) | 503 `temporarily_unavailable`, `Retry-After` | the same |
 //!
 //! Every answer carries `Cache-Control: no-store`. Bodies over 64 KiB are refused (413,
@@ -75,6 +75,23 @@ impl Web {
     }
 
     async fn receive(&self, carrier: Carrier, headers: &HeaderMap, body: Body) -> Response {
+        if carrier == Carrier::Set
+            && let Some(want) = &self.verifier.events.push_authorization
+        {
+            use subtle::ConstantTimeEq as _;
+            let got = headers
+                .get(http::header::AUTHORIZATION)
+                .map_or(&[][..], |v| v.as_bytes());
+            if !bool::from(got.ct_eq(want.as_bytes())) {
+                let refused = EventError::AuthenticationFailed;
+                crate::telemetry::security_event("unknown", refused.reason());
+                tracing::warn!(
+                    reason = refused.reason(),
+                    "security event refused: {refused}"
+                );
+                return answer(carrier, StatusCode::BAD_REQUEST, Some(refused));
+            }
+        }
         let body = match axum::body::to_bytes(body, MAX_BODY).await {
             Ok(b) => b,
             Err(_) => {

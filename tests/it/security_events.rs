@@ -1013,3 +1013,52 @@ fn max_age_is_bounded_at_build() {
         );
     }
 }
+
+#[tokio::test]
+async fn with_a_push_authorization_a_push_without_it_is_refused_before_its_body_is_read() {
+    let api = Api::start(
+        builder().security_events(SecurityEvents::new().push_authorization("Bearer s3cr3t-stream")),
+    )
+    .await;
+    let user = format!("u-{}", uid());
+    let token = access(&user, None, now() - 200);
+    let set_token = set(&set_claims(
+        &format!("{RISC}account-disabled"),
+        iss_sub(&user),
+        json!({}),
+    ));
+    let push = |auth: Option<&'static str>| {
+        let mut req = api
+            .http
+            .post(format!("{}/ssf/events", api.base))
+            .header("content-type", "application/secevent+jwt")
+            .body(set_token.clone());
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        async move { answer(req.send().await.unwrap()).await }
+    };
+    for wrong in [
+        None,
+        Some("Bearer s3cr3t-strea"),
+        Some("Bearer s3cr3t-stream2"),
+    ] {
+        let (status, _, body) = push(wrong).await;
+        assert_eq!(
+            (status, body["err"].as_str()),
+            (400, Some("authentication_failed")),
+            "{wrong:?}"
+        );
+        assert_eq!(api.me(&token).await, 200, "{wrong:?}");
+    }
+    assert_eq!(push(Some("Bearer s3cr3t-stream")).await.0, 202);
+    assert_eq!(api.me(&token).await, 401);
+    // The logout route takes no credential.
+    let sid = format!("sid-{}", uid());
+    assert_eq!(
+        api.logout(&logout(&logout_claims(None, Some(&sid))))
+            .await
+            .0,
+        200
+    );
+}

@@ -27,6 +27,10 @@ pub enum EventError {
     /// The event names a subject of another issuer than its transmitter.
     #[error("the event is about another issuer's subject")]
     AccessDenied,
+    /// A push without the `Authorization` the receiver requires
+    /// ([`SecurityEvents::push_authorization`](crate::trust::events::SecurityEvents::push_authorization)).
+    #[error("the transmitter is not authenticated")]
+    AuthenticationFailed,
     /// This `jti` was received before (what it asked for is already done).
     #[error("the event was already received (replayed jti)")]
     Replayed,
@@ -47,7 +51,8 @@ pub(crate) const RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl EventError {
     /// The RFC 8935 §2.4 error code (`err`): `invalid_request`, `invalid_key`,
-    /// `invalid_issuer`, `invalid_audience` or `access_denied`; `None` for
+    /// `invalid_issuer`, `invalid_audience`, `access_denied` or `authentication_failed`;
+    /// `None` for
     /// [`Unavailable`](Self::Unavailable), which is not the sender's mistake.
     pub fn err_code(&self) -> Option<&'static str> {
         Some(match self {
@@ -56,6 +61,7 @@ impl EventError {
             EventError::InvalidKey => "invalid_key",
             EventError::InvalidAudience => "invalid_audience",
             EventError::AccessDenied => "access_denied",
+            EventError::AuthenticationFailed => "authentication_failed",
             EventError::Unavailable { .. } => return None,
         })
     }
@@ -68,6 +74,7 @@ impl EventError {
             EventError::InvalidKey => "the signature does not verify with the issuer's keys",
             EventError::InvalidAudience => "the audience is not this receiver",
             EventError::AccessDenied => "the event is about another issuer's subject",
+            EventError::AuthenticationFailed => "the transmitter is not authenticated",
             EventError::Replayed => "the event was already received (replayed jti)",
             EventError::Unavailable { what, .. } => what,
         }
@@ -86,6 +93,7 @@ impl EventError {
             EventError::InvalidKey => "invalid_key",
             EventError::InvalidAudience => "invalid_audience",
             EventError::AccessDenied => "access_denied",
+            EventError::AuthenticationFailed => "authentication_failed",
             EventError::Replayed => "replayed",
             EventError::Unavailable { .. } => "unavailable",
         }

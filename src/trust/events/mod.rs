@@ -120,6 +120,7 @@ pub struct SecurityEvents {
     pub(crate) max_age: Option<Duration>,
     pub(crate) hook: Option<Arc<dyn SecurityEventHook>>,
     pub(crate) replay: Option<Arc<dyn ProofReplay>>,
+    pub(crate) push_authorization: Option<String>,
 }
 
 impl fmt::Debug for SecurityEvents {
@@ -129,6 +130,7 @@ impl fmt::Debug for SecurityEvents {
             .field("max_age", &self.max_age)
             .field("hook", &self.hook.is_some())
             .field("replay", &self.replay.is_some())
+            .field("push_authorization", &self.push_authorization.is_some())
             .finish()
     }
 }
@@ -167,6 +169,17 @@ impl SecurityEvents {
     /// is refused too; without sharing, a replay there re-applies idempotent effects.
     pub fn replay_store(mut self, store: impl ProofReplay) -> Self {
         self.replay = Some(Arc::new(store));
+        self
+    }
+
+    /// The exact `Authorization` header value an SSF transmitter must send with every
+    /// push (the `authorization_header` of its stream's delivery settings, e.g. `Bearer
+    /// 6a2f…`): a push without it is refused (400 `authentication_failed`, RFC 8935 §2.4),
+    /// before its body is read. Compared in constant time, never logged. The SETs are
+    /// signed whatever this says; it keeps strangers from making the receiver verify.
+    /// The back-channel logout route is not affected (providers send no credential).
+    pub fn push_authorization(mut self, value: impl Into<String>) -> Self {
+        self.push_authorization = Some(value.into());
         self
     }
 

@@ -117,6 +117,8 @@ pub(crate) struct EventSettings {
     pub(crate) max_age: u64,
     pub(crate) hook: Option<Arc<dyn SecurityEventHook>>,
     pub(crate) replay: Arc<dyn ProofReplay>,
+    /// The `Authorization` a push must carry, when required.
+    pub(crate) push_authorization: Option<String>,
 }
 
 impl EventSettings {
@@ -126,8 +128,10 @@ impl EventSettings {
         hook: Option<Arc<dyn SecurityEventHook>>,
         replay: Option<Arc<dyn ProofReplay>>,
         clock: Arc<dyn crate::token::clock::Clock>,
+        push_authorization: Option<String>,
     ) -> Self {
         EventSettings {
+            push_authorization,
             ssf_audiences,
             max_age: max_age.as_secs(),
             hook,
