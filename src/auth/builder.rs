@@ -135,7 +135,7 @@ impl std::fmt::Debug for TokenAuthBuilder {
 
 impl TokenAuthBuilder {
     /// A builder with the defaults: 15 min access, 7 day refresh, 30 day service tokens,
-    /// 30 s leeway, 8 KiB token limit, access cookie `access_token`, realm `api`, the
+    /// 30 s leeway, 8 KiB token limit, access cookie `__Host-access_token`, realm `api`, the
     /// in-memory revocation store, the system clock. A signing key must be set.
     pub fn new() -> Self {
         Self::default()
@@ -548,11 +548,18 @@ impl TokenAuthBuilder {
         self
     }
 
-    /// The cookie the layer reads access tokens from (default `access_token`); shorthand
-    /// for [`cookies`](Self::cookies) with [`CookieSettings::access_name`].
+    /// The base name of the cookie the layer reads access tokens from (default
+    /// `access_token`); the cookie is named with the configured prefix, so by default it
+    /// is **`__Host-access_token`** (see [`CookieSettings::host_prefix`]). Shorthand for
+    /// [`cookies`](Self::cookies) with [`CookieSettings::access_name`].
     ///
     /// ```
     /// use axum_token_auth::TokenAuth;
+    ///
+    /// let default = TokenAuth::builder()
+    ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
+    ///     .build()?;
+    /// assert_eq!(default.web().access_cookie_name(), Some("__Host-access_token"));
     ///
     /// let auth = TokenAuth::builder()
     ///     .hs256_secret("a-random-secret-of-at-least-32-bytes!!")

@@ -47,7 +47,8 @@
 //!
 //! - fetched in the background (start-up never blocks; `auth.await_ready(timeout)` if you
 //!   want to wait), refreshed by the response's `Cache-Control: max-age` clamped to
-//!   1 min … 1 h;
+//!   1 min … 1 h (`Issuer::refresh_bounds`), and every 10 minutes when the response has
+//!   no `max-age` (`no-store` / `no-cache` count as 0: every minute);
 //! - an unknown `kid` (a rotation at the provider, or a forgery) causes a refetch that
 //!   concurrent requests share, within a budget per issuer: 3 at once (`refetch_burst`),
 //!   then one per `refetch_interval` (4 s), and one per `kid` per 30 s — a flood of random

@@ -147,6 +147,19 @@
 //! # Ok::<(), axum_token_auth::ConfigError>(())
 //! ```
 //!
+//! ⚠️ **One handle, one breaker.** `Sessions` guards its refresh store with the
+//! authority's `GuardSettings`, and when that store is the very handle given to
+//! `revocation_store` (the same `Arc`, e.g. `Sessions::builder_shared(auth,
+//! Arc::clone(&store))` after `.revocation_store(Arc::clone(&store))`) it reuses the
+//! revocation store's breaker and its in-flight bound instead of making its own. An
+//! outage seen on either side then opens it for both: a refresh call that times out
+//! (750 ms; with the default `open_after(1)`) makes the per-request revocation checks answer 503 at once (or accept, with
+//! `FailOpen`) until the probe closes it — which is right for one backend, whose outage
+//! is shared anyway. Checks the local replica of the Redis or PostgreSQL store can answer
+//! still pass (the breaker is consulted only when it cannot). Two handles (two `connect`s,
+//! or `Sessions::builder(auth, store)`, which wraps the store in a new `Arc`) get two
+//! breakers; `auth.store_breaker_state()` reports the revocation store's.
+//!
 //! `GuardSettings::disabled()` turns it off; `auth.store_breaker_state()` tells a health
 //! endpoint where it stands; wrap a grant store with `Guarded::grants(store, &settings)`.
 //! Measured by `tests/outage.rs` (2026-12, this project's 2-core machine, in-process

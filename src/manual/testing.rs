@@ -10,7 +10,10 @@
 //! headers, `claims(&auth, &request)` to unit-test a handler without a router, and
 //! `AttackTokens`: alg `none`, public-key confusion, expired, not yet valid, unknown `kid`,
 //! wrong `aud` / `iss` / `typ`, tampered payload or signature, a foreign secret — each
-//! derived from a genuine token and breaking one thing.
+//! derived from a genuine token of the authority's own and breaking one thing. A route that
+//! requires a token behind the layer refuses each with 401; `testing::Attack` says what
+//! they do not cover (routes outside the layer, `optional()` routes, identity providers'
+//! tokens, which may be untyped `JWT`s).
 //!
 //! ```
 //! # #[cfg(feature = "testing")]

@@ -176,7 +176,8 @@ impl SuccessorClaims {
         self
     }
 
-    /// The successor's own (custom) claims; names this crate owns are refused.
+    /// The successor's own (custom) claims; names this crate owns are refused (the list
+    /// is at [`TokenRequest::claims`](crate::TokenRequest::claims)).
     ///
     /// ```
     /// use axum_token_auth::session::SuccessorClaims;

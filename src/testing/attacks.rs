@@ -19,8 +19,31 @@ use crate::token::claims::TokenKind;
 use crate::token::issue::{IssueError, TokenRequest};
 use crate::token::keys::Key;
 
-/// One way of forging or breaking an access token. Every one must be refused with 401
-/// `invalid_token` by any route behind the layer.
+/// One way of forging or breaking one of the authority's *own* access tokens. Each is
+/// refused with 401 `invalid_token` by a route that requires a token behind
+/// [`auth.layer()`](crate::TokenAuth::layer) (`Claims`, `RequireScope` …), each by its own
+/// check (`tests/it/rfc6750.rs` maps every attack to its refusal). What they do not cover:
+///
+/// * routes the layer does not guard (added after `.layer`, or another router): they
+///   take any token, which is what [`AttackTokens::assert_refused_by`] exists to catch;
+/// * optional routes: [`optional()`](crate::http::TokenAuthLayer::optional) lets a
+///   request whose token is refused through anonymously (an `Option<Claims>` handler
+///   answers it, not 401); only
+///   [`optional_refusing_invalid()`](crate::http::TokenAuthLayer::optional_refusing_invalid)
+///   answers bad tokens 401;
+/// * tokens of trusted identity providers: an [`Issuer`](crate::trust::Issuer) accepts
+///   `typ: JWT` or no `typ` unless [`require_at_jwt`](crate::trust::Issuer::require_at_jwt),
+///   so [`UntypedJwt`](Self::UntypedJwt) is no attack there — and these tokens are signed
+///   with the authority's key, never the provider's, so they say nothing about its tokens;
+/// * a [`LegacyIssuer`](crate::trust::LegacyIssuer) keyed with the authority's own
+///   signing secret: an untyped JWT is what a legacy token looks like, so
+///   [`UntypedJwt`](Self::UntypedJwt) may verify as one (give legacy formats their own
+///   key, as [`trust::legacy`](crate::trust::legacy) says).
+///
+/// Some apply only to some authorities: [`WrongIssuer`](Self::WrongIssuer) with a
+/// configured issuer, [`ForeignKey`](Self::ForeignKey) with an HMAC signing key,
+/// [`AlgorithmConfusion`](Self::AlgorithmConfusion) with an asymmetric one (or a given
+/// public key PEM); [`AttackTokens::attacks`] lists those generated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Attack {

@@ -359,7 +359,8 @@ impl<T: Send + Sync + 'static> ClaimsView for TokenClaims<T> {
     }
 }
 
-/// Claim names this crate owns; custom claims and metadata may not use them.
+/// Claim names this crate owns; custom claims may not use them. Listed for users in the
+/// rustdoc of `TokenRequest::claims` (`token/issue.rs`); a test keeps the two equal.
 pub(crate) const RESERVED_CLAIMS: &[&str] = &[
     "sub",
     "iss",
@@ -386,6 +387,32 @@ pub(crate) const RESERVED_CLAIMS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reserved_names_in_the_docs_of_token_request_claims_are_reserved_claims() {
+        // The paragraph "Reserved names: `a`, `b`, … ." of `TokenRequest::claims`.
+        let source = include_str!("issue.rs");
+        let docs: String = source
+            .lines()
+            .map(str::trim_start)
+            .filter_map(|l| l.strip_prefix("///"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let start = docs
+            .find("Reserved names:")
+            .expect("TokenRequest::claims lists the reserved names");
+        let paragraph = &docs[start..];
+        let paragraph = &paragraph[..paragraph.find(").").expect("the list ends with `).`")];
+        let listed: Vec<&str> = paragraph.split('`').skip(1).step_by(2).collect();
+        let documented: Vec<&str> = listed
+            .into_iter()
+            .filter(|n| !n.starts_with("PROVIDER_SESSION_CLAIM"))
+            .collect();
+        assert_eq!(
+            documented, RESERVED_CLAIMS,
+            "keep the docs and the const in step"
+        );
+    }
 
     #[test]
     fn typ_round_trips_and_is_case_insensitive() {

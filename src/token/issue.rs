@@ -56,7 +56,8 @@ pub enum IssueError {
         /// Largest allowed.
         max: Duration,
     },
-    /// Custom claims or metadata use a name this crate owns.
+    /// Custom claims use a name this crate owns (the list is at
+    /// [`TokenRequest::claims`]), or a metadata key is empty or too long.
     #[error("the claim name {0:?} is reserved")]
     ReservedClaim(String),
     /// Custom claims did not serialize to a JSON object.
@@ -246,7 +247,19 @@ impl TokenRequest {
     }
 
     /// Sets the application's own claims, flattened into the payload (read back with
-    /// `Claims<T>`). Must serialize to an object whose names are not reserved.
+    /// `Claims<T>`). Must serialize to an object whose names are not reserved: a token
+    /// with a reserved name is not issued ([`IssueError::ReservedClaim`]), and hooks'
+    /// [`SuccessorClaims::custom`](crate::session::SuccessorClaims::custom) are held to the
+    /// same list.
+    ///
+    /// Reserved names: `sub`, `iss`, `aud`, `exp`, `nbf`, `iat`, `jti`, `scope`, `scopes`,
+    /// `scp`, `tenant`, `metadata`, `fam`, `csrf`, `gen`, `cnf`, `acr`, `amr`, `auth_time`,
+    /// `idp_session` ([`PROVIDER_SESSION_CLAIM`](crate::token::PROVIDER_SESSION_CLAIM)).
+    ///
+    /// Set the registered claims through this request's own methods instead
+    /// ([`scopes`](Self::scopes), [`tenant`](Self::tenant), [`metadata`](Self::metadata) …);
+    /// [`metadata`](Self::metadata) keys live inside the `metadata` object and may use any
+    /// of these names.
     pub fn claims<T: Serialize>(mut self, claims: &T) -> Self {
         self.custom = Some(serde_json::to_value(claims).map_err(|e| e.to_string()));
         self

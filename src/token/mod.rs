@@ -4,7 +4,9 @@
 //!
 //! ## Issuing
 //!
-//! Minting tokens: [`TokenRequest`], [`IssuedToken`], [`TokenPair`].
+//! Minting tokens: [`TokenRequest`], [`IssuedToken`], [`TokenPair`]. Custom claims
+//! ([`TokenRequest::claims`]) may not take a name this crate owns; the reserved names are
+//! listed there.
 //!
 //! ```
 //! use std::time::Duration;

@@ -117,8 +117,11 @@
 //! * **not ready** (never fetched): tokens of the issuer get 503 until the first success;
 //!   the first fetch starts in the background (start-up never blocks; see
 //!   [`TokenAuth::await_ready`](crate::TokenAuth::await_ready)).
-//! * **fresh**: the set verifies; the background task refreshes it when `max-age`
-//!   (clamped) runs out.
+//! * **fresh**: the set verifies; the background task refreshes it when the JWKS
+//!   response's `Cache-Control: max-age` runs out, clamped into
+//!   [`refresh_bounds`](Issuer::refresh_bounds) (1 min ..= 1 h by default). A response
+//!   without `max-age` is refreshed every **10 minutes** (kept within those bounds);
+//!   `no-store` / `no-cache` count as 0, so the lower bound.
 //! * **unknown `kid`** (a rotation, or a forgery: they look alike until the key is
 //!   fetched): a refetch, **single-flight** (requests arriving meanwhile wait for the
 //!   same fetch, then look again, once) and **budgeted** per issuer — a token bucket of

@@ -675,6 +675,64 @@ mod tests {
         }
     }
 
+    /// The same store as the refresh store of `Sessions`: down when `down` says.
+    #[async_trait]
+    impl RefreshStore for Flaky {
+        async fn create_session(
+            &self,
+            _: crate::store::refresh::NewSession,
+        ) -> Result<(), StoreError> {
+            self.answer(())
+        }
+        async fn verify(&self, _: &str, _: &TokenDigest, _: u64) -> Result<bool, StoreError> {
+            self.answer(false)
+        }
+        async fn rotate(
+            &self,
+            _: crate::store::refresh::Rotation,
+        ) -> Result<crate::store::refresh::RotateOutcome, StoreError> {
+            Err(StoreError::Unavailable("down".into()))
+        }
+        async fn revoke_session(
+            &self,
+            _: &str,
+        ) -> Result<Vec<crate::store::refresh::AccessRef>, StoreError> {
+            self.answer(Vec::new())
+        }
+        async fn revoke_user(
+            &self,
+            _: &str,
+        ) -> Result<Vec<crate::store::refresh::AccessRef>, StoreError> {
+            self.answer(Vec::new())
+        }
+        async fn list_sessions(
+            &self,
+            _: &str,
+            _: u64,
+        ) -> Result<Vec<crate::store::refresh::Session>, StoreError> {
+            self.answer(Vec::new())
+        }
+        async fn session(
+            &self,
+            _: &str,
+            _: u64,
+        ) -> Result<Option<crate::store::refresh::Session>, StoreError> {
+            self.answer(None)
+        }
+        async fn purge_expired(&self, _: u64) -> Result<u64, StoreError> {
+            self.answer(0)
+        }
+    }
+
+    impl Flaky {
+        fn answer<T>(&self, ok: T) -> Result<T, StoreError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(StoreError::Unavailable("down".into()));
+            }
+            Ok(ok)
+        }
+    }
+
     fn settings() -> GuardSettings {
         GuardSettings::default()
             .check_timeout(Duration::from_millis(50))
@@ -714,6 +772,35 @@ mod tests {
         assert_eq!(g.state(), BreakerState::Closed);
         assert_eq!(g.check_now(&check(&d)), None);
         assert_eq!(g.check(&check(&d)).await, Ok(false));
+    }
+
+    #[tokio::test]
+    async fn one_handle_as_revocation_and_refresh_store_shares_one_breaker() {
+        let flaky = Arc::new(Flaky::default());
+        let revocation = Guarded::revocation(Arc::clone(&flaky), &settings());
+        let refresh = guard_refresh(
+            Some(&revocation.guard),
+            Arc::clone(&flaky) as Arc<dyn RefreshStore>,
+        );
+        flaky.down.store(true, Ordering::SeqCst);
+        assert!(refresh.revoke_user("alice").await.is_err());
+        // The refresh side's outage opened the revocation checks' breaker.
+        assert_eq!(revocation.state(), BreakerState::Open);
+        let d = TokenDigest([1; 32]);
+        assert!(matches!(
+            revocation.check_now(&check(&d)),
+            Some(Err(StoreError::Unavailable(_)))
+        ));
+        flaky.down.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(revocation.state(), BreakerState::Closed);
+
+        // Another handle of the same kind of store: its own breaker.
+        let other = Arc::new(Flaky::default());
+        let refresh = guard_refresh(Some(&revocation.guard), other.clone());
+        other.down.store(true, Ordering::SeqCst);
+        assert!(refresh.revoke_user("alice").await.is_err());
+        assert_eq!(revocation.state(), BreakerState::Closed);
     }
 
     #[tokio::test]
