@@ -214,7 +214,8 @@ pub(crate) async fn demo_app_with(
     let (revocation, refresh, replay) = open_stores().await?;
     let (dpop, dpop_required) = dpop_settings(env, Arc::clone(&replay))?;
     let events = security_events(env, replay);
-    let auth = build_auth(revocation, legacy, dpop, protected_resource(env), events)?;
+    let (auth, trusts_an_issuer) =
+        build_auth(revocation, legacy, dpop, protected_resource(env), events)?;
     let users = demo_users()?;
     // A legacy format's refresh token (when one is configured) is exchanged for a new
     // session at its next refresh: users move over without logging in again.
@@ -272,7 +273,7 @@ pub(crate) async fn demo_app_with(
         .merge(auth.web().resource_metadata_router());
     // The identity provider's logout tokens and security events (outside the token
     // layer: a provider sends none): POST /oidc/backchannel-logout, POST /ssf/events.
-    let app = if has_external_issuer() {
+    let app = if trusts_an_issuer {
         app.merge(auth.web().security_event_routes())
     } else {
         app
@@ -424,14 +425,6 @@ fn protected_resource(env: &dyn Fn(&str) -> Option<String>) -> ProtectedResource
         .scopes_supported(["admin"])
 }
 
-/// Whether an external issuer is configured (`OIDC_ISSUER`, or `JWKS_URL`): then its
-/// logout tokens and security events are received.
-fn has_external_issuer() -> bool {
-    ["OIDC_ISSUER", "JWKS_URL"]
-        .iter()
-        .any(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()))
-}
-
 /// The event receivers' settings: SETs must be addressed to `SSF_AUDIENCE`
 /// (comma-separated; default the resource identifier); event ids are remembered in the
 /// `STORE` (shared by every instance), as DPoP proofs are.
@@ -458,7 +451,10 @@ fn build_auth(
     dpop: Option<DpopSettings>,
     resource: ProtectedResource,
     events: SecurityEvents,
-) -> Result<TokenAuth, Box<dyn std::error::Error>> {
+) -> Result<(TokenAuth, bool), Box<dyn std::error::Error>> {
+    // Set where an issuer is trusted (feature `oidc`): its event routes are mounted then.
+    #[cfg_attr(not(feature = "oidc"), allow(unused_mut))]
+    let mut trusts_an_issuer = false;
     let mut builder = TokenAuthBuilder::from_env()?
         .revocation_store(revocation)
         .resource(resource)
@@ -485,6 +481,7 @@ fn build_auth(
     #[cfg(feature = "oidc")]
     if let Some(issuer) = with_introspection(external_issuer()?, &|n| std::env::var(n).ok())? {
         builder = builder.trust(issuer);
+        trusts_an_issuer = true;
     }
     #[cfg(not(feature = "oidc"))]
     refuse_external_issuer()?;
@@ -499,7 +496,7 @@ fn build_auth(
     {
         builder = builder.mtls(axum_token_auth::http::MtlsSettings::header(name));
     }
-    Ok(builder.build()?)
+    Ok((builder.build()?, trusts_an_issuer))
 }
 
 /// The legacy formats whose `LEGACY_*_SECRET` is set, each accepted until

@@ -1085,7 +1085,7 @@ impl Verifier {
     }
 
     /// Step 9 (and E7): `exp`, `nbf`, `iat` against the clock, with `leeway`.
-    fn check_time(
+    pub(crate) fn check_time(
         &self,
         exp: u64,
         nbf: Option<u64>,

@@ -102,6 +102,19 @@ impl EventKind {
         }
     }
 
+    /// The instant up to which a subject revocation of this kind refuses tokens: when
+    /// the event happened (`event_time`), or, when the account itself is gone or
+    /// compromised, the token's `iat` (nothing issued before the provider said so
+    /// survives, however old its `event_timestamp`).
+    pub(crate) fn cutoff(&self, event_time: u64, iat: u64) -> u64 {
+        match self {
+            EventKind::AccountDisabled
+            | EventKind::AccountPurged
+            | EventKind::CredentialCompromise => iat,
+            _ => event_time,
+        }
+    }
+
     pub(crate) fn effect(&self) -> Effect {
         match self {
             EventKind::BackchannelLogout | EventKind::SessionRevoked => Effect::EndSession,

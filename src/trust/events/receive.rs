@@ -223,7 +223,12 @@ impl Verifier {
                 .and_then(numeric_date)
                 .map_or(verified.iat, |t| t.min(verified.iat));
             let applied = self
-                .apply(&verified.issuer, &kind, &subject, event_time, verified.iat)
+                .apply(
+                    &verified.issuer,
+                    &kind,
+                    &subject,
+                    kind.cutoff(event_time, verified.iat),
+                )
                 .await?;
             received.push(SecurityEvent {
                 issuer: verified.issuer.to_string(),
@@ -297,33 +302,24 @@ impl Verifier {
         }
     }
 
-    /// What an event of `kind` about `subject` does (the table of the module docs). A
-    /// subject's tokens are refused up to the event's time, or, when the account itself is
-    /// gone or compromised, up to the token's `iat` (nothing issued before the provider
-    /// said so survives, however old the `event_timestamp`).
+    /// What an event of `kind` about `subject` does (the table of the module docs); a
+    /// subject's tokens are refused up to `cutoff` ([`EventKind::cutoff`]).
     async fn apply(
         &self,
         issuer: &str,
         kind: &EventKind,
         subject: &EventSubject,
-        event_time: u64,
-        iat: u64,
+        cutoff: u64,
     ) -> Result<Applied, EventError> {
-        let event_time = match kind {
-            EventKind::AccountDisabled
-            | EventKind::AccountPurged
-            | EventKind::CredentialCompromise => iat,
-            _ => event_time,
-        };
         let done = match (kind.effect(), &subject.sid, &subject.sub) {
             (Effect::EndSession, Some(sid), _) => self
                 .revoke(Revocation::external_session(issuer, sid))
                 .await
                 .map(|_| Applied::SessionRevoked),
             (Effect::EndSession | Effect::RevokeSubject, _, Some(sub)) => self
-                .revoke(Revocation::external_subject(issuer, sub, event_time))
+                .revoke(Revocation::external_subject(issuer, sub, cutoff))
                 .await
-                .map(|_| Applied::SubjectRevoked { before: event_time }),
+                .map(|_| Applied::SubjectRevoked { before: cutoff }),
             (Effect::Reverify, _, _) => {
                 self.trust_epoch.fetch_add(1, Ordering::AcqRel);
                 Ok(Applied::CachesCleared)

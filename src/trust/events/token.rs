@@ -80,38 +80,31 @@ impl Verifier {
         if !TrustedIssuer::names_any(claims.get("aud"), audiences) {
             return Err(EventError::InvalidAudience);
         }
-        let now = self.clock.now();
+        // The pipeline's time checks (E7) against the token's deadline: `max_age` after
+        // its `iat`, or its `exp` when sooner; the issuer's leeway on every bound.
+        let time = |name: &str, malformed: &'static str| match claims.get(name) {
+            None => Ok(None),
+            Some(v) => numeric_date(v).map(Some).ok_or(bad(malformed)),
+        };
+        let iat = time("iat", "iat is not a NumericDate")?.ok_or(bad("iat is missing"))?;
+        let exp = time("exp", "exp is not a NumericDate")?;
+        // OIDC Back-Channel Logout 1.0 §2.4 (errata set 1): a logout token's `exp` is
+        // required. A SET has none (RFC 8417).
+        if exp.is_none() && carrier == Carrier::Logout {
+            return Err(bad("exp is missing"));
+        }
+        let oldest = iat.saturating_add(max_age);
+        let deadline = exp.map_or(oldest, |exp| exp.min(oldest));
         let leeway = issuer.leeway;
-        let iat = claims
-            .get("iat")
-            .and_then(numeric_date)
-            .ok_or(bad("iat is missing"))?;
-        if iat > now.saturating_add(leeway) {
-            return Err(bad("iat is in the future"));
-        }
-        if iat.saturating_add(max_age).saturating_add(leeway) < now {
-            return Err(bad("the event is older than the receiver accepts"));
-        }
-        let mut accepted_until = iat.saturating_add(max_age).saturating_add(leeway);
-        match claims.get("exp") {
-            Some(exp) => {
-                let exp = numeric_date(exp).ok_or(bad("exp is not a NumericDate"))?;
-                if exp.saturating_add(leeway) <= now {
-                    return Err(bad("the token has expired"));
-                }
-                accepted_until = accepted_until.min(exp.saturating_add(leeway));
-            }
-            // OIDC Back-Channel Logout 1.0 §2.4 (errata set 1): a logout token's `exp` is
-            // required. A SET has none (RFC 8417).
-            None if carrier == Carrier::Logout => return Err(bad("exp is missing")),
-            None => {}
-        }
-        if let Some(nbf) = claims.get("nbf") {
-            let nbf = numeric_date(nbf).ok_or(bad("nbf is not a NumericDate"))?;
-            if nbf > now.saturating_add(leeway) {
-                return Err(bad("the token is not valid yet"));
-            }
-        }
+        let nbf = time("nbf", "nbf is not a NumericDate")?;
+        self.check_time(deadline, nbf, Some(iat), leeway)
+            .map_err(|e| match e {
+                InvalidToken::Expired if deadline < oldest => bad("the token has expired"),
+                InvalidToken::Expired => bad("the event is older than the receiver accepts"),
+                InvalidToken::NotYetValid => bad("the token is not valid yet"),
+                _ => bad("iat is in the future"),
+            })?;
+        let accepted_until = deadline.saturating_add(leeway);
         let jti = match claims.get("jti") {
             Some(Value::String(j)) if is_valid_id(j) => j.clone(),
             _ => return Err(bad("jti is missing")),
@@ -165,20 +158,21 @@ async fn verify_signature(
     message: &str,
     signature: &str,
 ) -> Result<(), EventError> {
-    for attempt in 0..2 {
-        // One refetch at most: a `kid` still unknown after it is refused.
-        let _may_refetch = attempt == 0;
-        match issuer.verify_signature(kid, alg, message, signature) {
-            Ok(true) => return Ok(()),
-            Ok(false) => return Err(EventError::InvalidKey),
-            #[cfg(feature = "oidc")]
-            Err(KeyMiss::Refetch(remote, seen)) if _may_refetch => {
-                remote.refetch_unknown_kid(seen).await
-            }
-            Err(miss) => return Err(key_miss(miss)),
+    let verified = issuer.verify_signature(kid, alg, message, signature);
+    // One refetch at most: a `kid` still unknown after it is refused.
+    #[cfg(feature = "oidc")]
+    let verified = match verified {
+        Err(KeyMiss::Refetch(remote, seen)) => {
+            remote.refetch_unknown_kid(seen).await;
+            issuer.verify_signature(kid, alg, message, signature)
         }
+        other => other,
+    };
+    match verified {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(EventError::InvalidKey),
+        Err(miss) => Err(key_miss(miss)),
     }
-    Err(EventError::InvalidKey)
 }
 
 fn key_miss(miss: KeyMiss) -> EventError {
