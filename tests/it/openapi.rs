@@ -1,8 +1,10 @@
-//! The OpenAPI document (feature `utoipa`): security schemes from the configuration and
-//! requirements from the `scope!` markers, added to a document utoipa's derive macros
-//! built, asserted as JSON.
+//! The OpenAPI document (feature `utoipa`): security schemes from the configuration (or
+//! without one) and requirements from the `scope!` markers, added to a document utoipa's
+//! derive macros built or collected by utoipa-axum's router from the guards that enforce
+//! them, asserted as JSON and, for the guards, over real requests.
 
-use axum_token_auth::http::openapi::{BEARER_SCHEME, COOKIE_SCHEME, OpenApiSecurity};
+use axum::http::Method;
+use axum_token_auth::http::openapi::{BEARER_SCHEME, COOKIE_SCHEME, OpenApiError, SecuritySchemes};
 use axum_token_auth::testing::test_builder;
 use axum_token_auth::{RequireAnyScope, RequireScope, TokenAuth, scope};
 use serde_json::{Value, json};
@@ -33,23 +35,33 @@ struct ApiDoc;
 
 fn document(auth: &TokenAuth) -> Value {
     let mut doc = ApiDoc::openapi();
-    let security: OpenApiSecurity = auth.web().openapi_security();
+    let security: SecuritySchemes = auth.web().openapi_security();
     security.modify(&mut doc);
-    assert!(security.secure(&mut doc, HttpMethod::Get, "/me", security.authenticated()));
-    assert!(security.secure(
-        &mut doc,
-        HttpMethod::Post,
-        "/users",
-        security.require::<UsersWrite>()
-    ));
-    assert!(security.secure(
-        &mut doc,
-        HttpMethod::Get,
-        "/reports",
-        security.require_any::<(Admin, UsersRead)>()
-    ));
-    assert!(
-        !security.secure(&mut doc, HttpMethod::Delete, "/users", vec![]),
+    security
+        .secure(&mut doc, HttpMethod::Get, "/me", security.authenticated())
+        .unwrap();
+    security
+        .secure(
+            &mut doc,
+            HttpMethod::Post,
+            "/users",
+            security.require::<UsersWrite>(),
+        )
+        .unwrap();
+    security
+        .secure(
+            &mut doc,
+            HttpMethod::Get,
+            "/reports",
+            security.require_any::<(Admin, UsersRead)>(),
+        )
+        .unwrap();
+    assert_eq!(
+        security.secure(&mut doc, HttpMethod::Delete, "/users", vec![]),
+        Err(OpenApiError::NoSuchOperation {
+            method: Method::DELETE,
+            path: "/users".into()
+        }),
         "no such operation"
     );
     serde_json::to_value(&doc).unwrap()
@@ -114,5 +126,73 @@ fn the_cookie_scheme_follows_the_cookie_settings_and_disappears_without_a_cookie
     assert_eq!(
         doc["paths"]["/users"]["post"]["security"],
         json!([{ "bearer": ["users:write"] }])
+    );
+}
+
+#[test]
+fn a_requirement_for_a_missing_operation_is_an_error_naming_it() {
+    let schemes = SecuritySchemes::new();
+    let mut doc = ApiDoc::openapi();
+    // The path exists with another method; the method exists on another path.
+    for (method, path, shown) in [
+        (HttpMethod::Put, "/users", "PUT /users"),
+        (HttpMethod::Get, "/user", "GET /user"),
+    ] {
+        let err = schemes
+            .secure(&mut doc, method, path, schemes.authenticated())
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("the OpenAPI document has no operation {shown}")
+        );
+    }
+    let untouched = serde_json::to_value(&doc).unwrap();
+    assert!(
+        untouched["paths"]["/users"]["post"]
+            .get("security")
+            .is_none()
+    );
+}
+
+const SCHEMES: SecuritySchemes = SecuritySchemes::new();
+
+#[derive(OpenApi)]
+#[openapi(modifiers(&SCHEMES))]
+struct DerivedDoc;
+
+#[test]
+fn schemes_without_a_runtime_authority_agree_with_the_live_configuration() {
+    let default = TokenAuth::builder()
+        .hs256_secret("openapi-test-secret-0123456789-abcdefghijkl")
+        .build()
+        .unwrap();
+    assert_eq!(default.web().openapi_security(), SecuritySchemes::new());
+    assert_eq!(default.web().openapi_security(), SecuritySchemes::default());
+
+    // As documents: the derive's `modifiers(&SCHEMES)` and the live `modify` write the
+    // same components.
+    let derived = serde_json::to_value(DerivedDoc::openapi()).unwrap();
+    let mut live = utoipa::openapi::OpenApiBuilder::new().build();
+    default.web().openapi_security().modify(&mut live);
+    let live = serde_json::to_value(&live).unwrap();
+    assert_eq!(derived["components"], live["components"]);
+    assert_eq!(
+        derived["components"]["securitySchemes"]
+            .as_object()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The builder methods follow the builder's settings.
+    let session = test_builder().access_cookie("session").build().unwrap();
+    assert_eq!(
+        session.web().openapi_security(),
+        SecuritySchemes::new().access_cookie("session")
+    );
+    let header_only = test_builder().without_access_cookie().build().unwrap();
+    assert_eq!(
+        header_only.web().openapi_security(),
+        SecuritySchemes::new().without_access_cookie()
     );
 }
