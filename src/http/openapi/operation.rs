@@ -27,8 +27,11 @@ impl SecuritySchemes {
     /// Sets the security of operation `method path` of `openapi` to `requirements`;
     /// [`OpenApiError::NoSuchOperation`] when the document has no such operation.
     ///
+    /// For documents built without utoipa-axum; with it, [`guard`](Self::guard) writes
+    /// the requirement where the route is enforced, with no path to repeat.
+    ///
     /// ```
-    /// use axum_token_auth::scope;
+    /// use axum_token_auth::{RequireScope, scope};
     /// use axum_token_auth::http::openapi::{OpenApiError, SecuritySchemes, BEARER_SCHEME};
     /// use utoipa::Modify as _;
     /// use utoipa::openapi::{OpenApiBuilder, PathItem, Paths, HttpMethod, path::OperationBuilder};
@@ -43,7 +46,7 @@ impl SecuritySchemes {
     ///     .build();
     /// let schemes = SecuritySchemes::new();
     /// schemes.modify(&mut doc); // components.securitySchemes: bearer + access cookie
-    /// schemes.secure(&mut doc, HttpMethod::Post, "/users", schemes.require::<UsersWrite>())?;
+    /// schemes.secure(&mut doc, HttpMethod::Post, "/users", schemes.requirements::<RequireScope<UsersWrite>>())?;
     ///
     /// let json = serde_json::to_value(&doc).unwrap();
     /// assert_eq!(json["paths"]["/users"]["post"]["security"][0][BEARER_SCHEME][0], "users:write");
