@@ -371,3 +371,48 @@ fn schemes_without_a_runtime_authority_agree_with_the_live_configuration() {
         SecuritySchemes::new().without_access_cookie()
     );
 }
+
+#[tokio::test]
+async fn the_openapi_example_serves_the_requirement_its_guard_enforces() {
+    use tokio::io::AsyncBufReadExt;
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(crate::examples::example("openapi"))
+        .env("ADDR", &addr)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("the openapi example did not start")
+        .unwrap()
+        .unwrap();
+    assert!(first.contains(&addr), "{first}");
+
+    let http = reqwest::Client::new();
+    let doc: Value = http
+        .get(format!("http://{addr}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        doc["paths"]["/users"]["post"]["security"],
+        json!([{ "bearer": ["users:write"] }, { "access_cookie": ["users:write"] }])
+    );
+    let refused = http
+        .post(format!("http://{addr}/users"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(refused.headers()["content-type"], "application/json");
+    drop(child);
+}
