@@ -197,11 +197,13 @@ impl Web {
     /// The OpenAPI security schemes of this configuration: `Authorization: Bearer` with
     /// a JWT, and the access cookie (by its configured name, prefix included) unless
     /// [`without_access_cookie`](crate::TokenAuthBuilder::without_access_cookie) was
-    /// set. See [`http::openapi`](crate::http::openapi).
+    /// set. The same shapes as [`SecuritySchemes::new`](crate::http::openapi::SecuritySchemes::new)
+    /// with its builder methods set to this configuration. See
+    /// [`http::openapi`](crate::http::openapi).
     #[cfg(feature = "utoipa")]
     #[cfg_attr(docsrs, doc(cfg(feature = "utoipa")))]
-    pub fn openapi_security(&self) -> crate::http::openapi::OpenApiSecurity {
-        crate::http::openapi::OpenApiSecurity::new(
+    pub fn openapi_security(&self) -> crate::http::openapi::SecuritySchemes {
+        crate::http::openapi::SecuritySchemes::from_configuration(
             self.access_cookie_name().map(str::to_owned),
             self.settings.csrf.header_name().as_str().to_owned(),
         )
