@@ -45,6 +45,9 @@ pub(crate) const SECURITY_EVENTS: &str = "token_auth_security_events_total";
 /// Histogram (seconds): from an applied event's `iat` to the moment its revocation was
 /// stored, by `event`.
 pub(crate) const SECURITY_EVENT_DELAY: &str = "token_auth_security_event_delay_seconds";
+/// Counter: login attempts refused by the throttle, by `scope` (`account_address`,
+/// `address`, `account`).
+pub(crate) const LOGINS_THROTTLED: &str = "token_auth_logins_throttled_total";
 /// Gauge: store calls in flight, by `store`.
 pub(crate) const STORE_IN_FLIGHT: &str = "token_auth_store_in_flight";
 
@@ -141,6 +144,10 @@ pub(crate) fn dpop_nonce(on: &'static str) {
 
 pub(crate) fn revoked(kind: &'static str) {
     count(REVOCATIONS, "kind", kind);
+}
+
+pub(crate) fn login_throttled(scope: &'static str) {
+    count(LOGINS_THROTTLED, "scope", scope);
 }
 
 pub(crate) fn session_started() {

@@ -181,7 +181,10 @@ impl AttemptCounter for MemoryAttempts {
         if !map.contains_key(key) && map.len() >= self.capacity {
             map.retain(|_, (_, end)| *end > now);
             if map.len() >= self.capacity
-                && let Some(soonest) = map.iter().min_by_key(|(_, (_, end))| *end).map(|(k, _)| k.clone())
+                && let Some(soonest) = map
+                    .iter()
+                    .min_by_key(|(_, (_, end))| *end)
+                    .map(|(k, _)| k.clone())
             {
                 map.remove(&soonest);
             }
