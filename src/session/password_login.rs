@@ -435,9 +435,11 @@ impl PasswordLogin {
         if let Some(p) = &proof {
             request = request.confirmation(p.confirmation());
         }
-        let mut info = SessionInfo::default();
-        info.user_agent = user_agent(&parts.headers).map(str::to_owned);
-        info.ip = address.map(|a| a.to_string());
+        let info = SessionInfo {
+            user_agent: user_agent(&parts.headers).map(str::to_owned),
+            ip: address.map(|a| a.to_string()),
+            ..SessionInfo::default()
+        };
         let login = s.sessions.login_with(&request, &info).await.map_err(|e| {
             tracing::error!(error = %e, "login: the session could not start");
             AuthError::from(e)

@@ -22,6 +22,23 @@
 //! account is the user name as sent, lower-cased (so `Alice` and `alice` share a count),
 //! whether or not it exists (else the throttle would tell which names exist). IPv6
 //! addresses count per `/64` (one subscriber's prefix: an attacker holds all of it).
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum_token_auth::session::{Limit, LoginAttempt, LoginLimiter, LoginThrottle, ThrottleScope};
+//! use axum_token_auth::store::attempts::MemoryAttempts;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let limiter = LoginLimiter::new(MemoryAttempts::new())
+//!     .per_address(Limit::new(2, Duration::from_secs(60)));
+//! let from = Some("203.0.113.7".parse()?);
+//! // One address, two accounts sprayed: the third attempt waits, whatever the account.
+//! limiter.record(&LoginAttempt::new("alice", from), false).await?;
+//! limiter.record(&LoginAttempt::new("bob", from), false).await?;
+//! let refused = limiter.check(&LoginAttempt::new("carol", from)).await?.expect("throttled");
+//! assert_eq!(refused.scope, ThrottleScope::Address);
+//! # Ok(()) }
+//! ```
 
 use std::fmt;
 use std::net::IpAddr;
