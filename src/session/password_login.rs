@@ -12,7 +12,7 @@
 //!    Anything else is 400 `invalid_request`.
 //! 3. **DPoP** (RFC 9449 §5): a `DPoP` proof, checked for this request and remembered,
 //!    binds the session's tokens to its key; a bad proof, or none under
-//!    [`DpopPolicy::Required`](crate::trust::dpop::DpopPolicy::Required), is 400
+//!    [`DpopPolicy::Required`], is 400
 //!    `invalid_dpop_proof`.
 //! 4. **The throttle** ([`LoginThrottle`], by default a [`LoginLimiter`] in memory): an
 //!    attempt over a limit is 429 `slow_down` with `Retry-After`, and no password is

@@ -1,6 +1,6 @@
 //! The login throttle: [`LoginThrottle`] is asked before a password is checked and told
 //! the outcome after; [`LoginLimiter`] is the built-in one, over an
-//! [`AttemptCounter`](crate::store::attempts::AttemptCounter) (memory or Redis).
+//! [`AttemptCounter`] (memory or Redis).
 //!
 //! # The choice (OWASP Authentication and Credential Stuffing cheat sheets)
 //!
@@ -178,7 +178,7 @@ impl Limit {
 /// The built-in [`LoginThrottle`]: failure counters per account and address, per
 /// address, and per account (the table and its reasons are in the
 /// [module docs](crate::session::throttle)), in any
-/// [`AttemptCounter`](crate::store::attempts::AttemptCounter).
+/// [`AttemptCounter`].
 ///
 /// ```
 /// use std::time::Duration;
