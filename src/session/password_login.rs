@@ -259,7 +259,8 @@ impl PasswordLoginBuilder {
     /// session list's `ip`). Default: the connection's peer (`ConnectInfo<SocketAddr>`;
     /// serve with `into_make_service_with_connect_info`). Behind a reverse proxy, read
     /// the header it sets, and only that proxy's: a client-supplied header would let an
-    /// attacker pick a fresh address per attempt.
+    /// attacker pick a fresh address per attempt. Without an address (a server without
+    /// `ConnectInfo`), only the per-account limit applies.
     ///
     /// ```
     /// # fn demo(login: axum_token_auth::session::PasswordLoginBuilder) {
