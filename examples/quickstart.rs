@@ -22,6 +22,7 @@
 //! `OIDC_ISSUER` (found by discovery) or `JWKS_URL` + `JWKS_ISSUER`; `OIDC_AUDIENCE`
 //! (comma-separated; default `RESOURCE_URL`); `OIDC_SCOPE_CLAIMS` (comma-separated claim
 //! paths, default `scope`). Its access tokens are then accepted next to the quickstart's own.
+//! `GET /health/keys` shows its key set (`auth.key_sets()`), 503 once it no longer verifies.
 //!
 //! Provider events (with an external issuer): `POST /oidc/backchannel-logout` takes the
 //! issuer's OIDC Back-Channel Logout tokens (`aud`: a value of `OIDC_AUDIENCE` or of
@@ -300,7 +301,22 @@ pub(crate) async fn demo_app_with(
     } else {
         app
     };
+    // A readiness probe for the identity provider's key sets.
+    let app = app.route("/health/keys", get(key_set_health));
     Ok(app.with_state(state))
+}
+
+/// `GET /health/keys`: each trusted issuer's key set (`auth.key_sets()`: state, age,
+/// staleness against `max_stale`, fetch counts); 503 when one no longer verifies its
+/// tokens (never fetched, or its provider failing for longer than `max_stale`).
+async fn key_set_health(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let sets = state.auth.key_sets();
+    let status = if sets.iter().all(|s| s.state.is_serving()) {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(json!(sets)))
 }
 
 type Stores = (

@@ -45,6 +45,25 @@ pub(crate) const SECURITY_EVENTS: &str = "token_auth_security_events_total";
 /// Histogram (seconds): from an applied event's `iat` to the moment its revocation was
 /// stored, by `event`.
 pub(crate) const SECURITY_EVENT_DELAY: &str = "token_auth_security_event_delay_seconds";
+/// Counter: key-set fetches of a trusted issuer, by `issuer` (its configured `iss`) and
+/// `outcome` (`ok`, or the failure's fixed name: `timeout`, `transport`, `status`, …).
+pub(crate) const KEY_SET_FETCHES: &str = "token_auth_key_set_fetches_total";
+/// Counter: tokens with an unknown `kid`, by `issuer` and `outcome` (`asked`: waited
+/// for a refetch, or probed a failing provider; `suppressed`: refused without one, the
+/// refetch budget being spent).
+pub(crate) const KEY_SET_REFETCHES: &str = "token_auth_key_set_refetches_total";
+/// Gauge: usable keys in the current set, by `issuer`.
+pub(crate) const KEY_SET_KEYS: &str = "token_auth_key_set_keys";
+/// Gauge: seconds since the last successful fetch, by `issuer`.
+pub(crate) const KEY_SET_AGE: &str = "token_auth_key_set_age_seconds";
+/// Gauge: while fetches fail, the age of the set still served (else 0), by `issuer`.
+pub(crate) const KEY_SET_STALE: &str = "token_auth_key_set_stale_seconds";
+/// Gauge: the issuer's `max_stale` in seconds, by `issuer`.
+pub(crate) const KEY_SET_MAX_STALE: &str = "token_auth_key_set_max_stale_seconds";
+/// Gauge: when the last fetch succeeded (seconds since the Unix epoch), by `issuer`.
+pub(crate) const KEY_SET_LAST_SUCCESS: &str = "token_auth_key_set_last_success_timestamp_seconds";
+/// Gauge: the set's state by `issuer` (0 not ready, 1 fresh, 2 stale, 3 expired).
+pub(crate) const KEY_SET_STATE: &str = "token_auth_key_set_state";
 /// Counter: login attempts refused by the throttle, by `scope` (`account_address`,
 /// `address`, `account`).
 pub(crate) const LOGINS_THROTTLED: &str = "token_auth_logins_throttled_total";
@@ -136,6 +155,46 @@ pub(crate) fn security_event(event: &'static str, outcome: &'static str) {
 pub(crate) fn security_event_delay(event: &'static str, seconds: f64) {
     #[cfg(feature = "metrics")]
     metrics::histogram!(SECURITY_EVENT_DELAY, "event" => event).record(seconds);
+}
+
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn key_set_fetch(issuer: &str, outcome: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(KEY_SET_FETCHES, "issuer" => issuer.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+#[cfg_attr(not(feature = "metrics"), allow(unused_variables))]
+pub(crate) fn key_set_refetch(issuer: &str, outcome: &'static str) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(KEY_SET_REFETCHES, "issuer" => issuer.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// The gauges of one remote key set (`state`: 0 not ready, 1 fresh, 2 stale, 3
+/// expired).
+#[cfg(feature = "metrics")]
+#[allow(clippy::cast_precision_loss)]
+pub(crate) fn key_set_gauges(
+    issuer: &str,
+    state: u8,
+    keys: usize,
+    age_secs: Option<u64>,
+    stale_secs: u64,
+    max_stale_secs: u64,
+    last_success: Option<u64>,
+) {
+    let set = |name: &'static str, value: f64| {
+        metrics::gauge!(name, "issuer" => issuer.to_owned()).set(value);
+    };
+    set(KEY_SET_STATE, f64::from(state));
+    set(KEY_SET_KEYS, keys as f64);
+    set(KEY_SET_AGE, age_secs.unwrap_or(0) as f64);
+    set(KEY_SET_STALE, stale_secs as f64);
+    set(KEY_SET_MAX_STALE, max_stale_secs as f64);
+    if let Some(t) = last_success {
+        set(KEY_SET_LAST_SUCCESS, t as f64);
+    }
 }
 
 pub(crate) fn dpop_nonce(on: &'static str) {

@@ -196,6 +196,28 @@ impl TokenAuth {
         ready
     }
 
+    /// The state of every trusted issuer's key set, in configuration order: whether its
+    /// tokens verify now, the set's age, how stale against `max_stale`, fetch and refetch
+    /// counts (see [`KeySetStatus`](crate::trust::KeySetStatus), which also says what to
+    /// alert on). For a health or readiness endpoint; the same figures are the
+    /// `token_auth_key_set_*` metrics (feature `metrics`). Takes one short lock per
+    /// remote set, never a fetch.
+    ///
+    /// ```
+    /// use axum_token_auth::TokenAuth;
+    ///
+    /// let auth = TokenAuth::builder().hs256_secret("a-random-secret-of-at-least-32-bytes!!").build()?;
+    /// assert!(auth.key_sets().is_empty(), "no external issuer");
+    /// # Ok::<(), axum_token_auth::ConfigError>(())
+    /// ```
+    pub fn key_sets(&self) -> Vec<crate::trust::KeySetStatus> {
+        self.verifier()
+            .trusted
+            .iter()
+            .map(|i| i.key_set_status())
+            .collect()
+    }
+
     /// The issuers (`iss`) of the trusted external issuers.
     pub fn trusted_issuers(&self) -> impl Iterator<Item = &str> {
         self.verifier().trusted.iter().map(|i| &*i.iss)

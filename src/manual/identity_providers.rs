@@ -62,7 +62,12 @@
 //!   another URL than the one asked is refused even with your own `http_client`), and
 //!   `http://` is refused except on loopback;
 //! - a key dropped from a set (or retired from our own keyring) voids what the
-//!   verified-token cache remembered of it.
+//!   verified-token cache remembered of it;
+//! - each set can be watched: `auth.key_sets()` (state, age, staleness against
+//!   `max_stale`, fetch and refetch counts, for a health endpoint), the
+//!   `token_auth_key_set_*` metrics per issuer, and a WARN when the last good set is first
+//!   used after a failed fetch and at the first 503 — what to alert on is in
+//!   [metrics](super::metrics#what-to-alert-on).
 //!
 //! # Opaque tokens (introspection)
 //!

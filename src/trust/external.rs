@@ -224,6 +224,15 @@ impl TrustedIssuer {
         }
     }
 
+    /// Its key set's state, for [`TokenAuth::key_sets`](crate::TokenAuth::key_sets).
+    pub(crate) fn key_set_status(&self) -> crate::trust::KeySetStatus {
+        match &self.keys {
+            Keys::Static(set) => crate::trust::KeySetStatus::of_static(&self.iss, set.len()),
+            #[cfg(feature = "oidc")]
+            Keys::Remote(remote) => remote.status(),
+        }
+    }
+
     /// The remote set, for readiness waits.
     #[cfg(feature = "oidc")]
     pub(crate) fn remote(&self) -> Option<&Arc<crate::trust::remote::RemoteKeys>> {

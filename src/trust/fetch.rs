@@ -38,6 +38,23 @@ pub(crate) enum FetchError {
     Jwks(&'static str),
 }
 
+impl FetchError {
+    /// Its fixed name: a metrics label and [`KeySetStatus::last_error`](crate::trust::KeySetStatus::last_error).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            FetchError::InsecureUrl => "insecure_url",
+            FetchError::Transport(_) => "transport",
+            FetchError::Status(_) => "status",
+            FetchError::Redirected => "redirected",
+            FetchError::TooLarge => "too_large",
+            FetchError::Timeout => "timeout",
+            FetchError::Busy => "busy",
+            FetchError::Discovery(_) => "discovery",
+            FetchError::Jwks(_) => "not_jwks",
+        }
+    }
+}
+
 /// How documents are fetched: HTTP in production, a scripted fake in unit tests.
 #[async_trait]
 pub(crate) trait Fetch: Send + Sync + 'static {

@@ -137,6 +137,10 @@
 //! * **failing**: the last good set keeps verifying (stale-while-error) for `max_stale`
 //!   after its last successful fetch; past that, 503 `temporarily_unavailable`, never
 //!   401. Retries every `retry_interval`; the first success recovers, no restart.
+//!   Watch it: [`TokenAuth::key_sets`](crate::TokenAuth::key_sets) gives each set's
+//!   [`KeySetState`] (`Fresh`, `Stale`, `Expired`, …), age and staleness as data; the
+//!   `token_auth_key_set_*` metrics give the same per issuer; the first use of the stale
+//!   set and the first 503 are each logged once (WARN).
 //! * **keys retired**: a fetched set that drops or changes a key bumps the trust epoch,
 //!   so the layers' verified-token caches forget what the old key verified.
 //! * **keys withdrawn**: a successful fetch is the provider's whole word on its keys. A
@@ -153,6 +157,7 @@ pub mod events;
 pub(crate) mod external;
 #[cfg(feature = "oidc")]
 pub(crate) mod fetch;
+mod health;
 #[cfg(feature = "oidc")]
 pub mod introspect;
 mod issuer;
@@ -168,6 +173,7 @@ mod scopes;
 pub mod verify;
 
 pub use check::TokenCheck;
+pub use health::{KeySetSource, KeySetState, KeySetStatus};
 #[cfg(feature = "oidc")]
 pub use introspect::Introspection;
 pub use issuer::Issuer;

@@ -16,9 +16,15 @@ use crate::token::clock::Clock;
 use crate::token::error::InvalidToken;
 use crate::trust::external::KeyMiss;
 use crate::trust::fetch::{Fetch, FetchError};
+use crate::trust::health::{KeySetSource, KeySetState, KeySetStatus};
 use crate::trust::issuer::RefreshPolicy;
 use crate::trust::keyset::KeySet;
-use crate::trust::refetch::{Ask, KidId, RefetchBudget};
+use crate::trust::refetch::{Ask, KidId, RefetchBudget, Refused};
+
+/// How often the key-set gauges are set between fetches (feature `metrics`): a
+/// Prometheus scrape interval.
+#[cfg(feature = "metrics")]
+const GAUGE_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Where the JWKS URL comes from.
 #[derive(Debug, Clone)]
@@ -57,6 +63,19 @@ struct FetchState {
     jwks_uri: Option<String>,
     /// Whether the set went stale (past `max_stale`) and the trust epoch was bumped for it.
     stale: bool,
+    /// The last failure's fixed name, while failing.
+    last_error: Option<&'static str>,
+    /// Counts since start, for [`KeySetStatus`].
+    fetches_ok: u64,
+    fetches_failed: u64,
+    refetches_asked: u64,
+    refetches_suppressed: u64,
+    /// Whether the WARN for verifying with the last good set while fetches fail was
+    /// logged (once per failure episode).
+    warned_stale_use: bool,
+    /// Whether the WARN for the first token refused (503) while fetches fail was logged
+    /// (once per failure episode).
+    warned_refusal: bool,
 }
 
 pub(crate) struct RemoteKeys {
@@ -115,6 +134,13 @@ impl RemoteKeys {
                 next_refresh: 0,
                 jwks_uri: None,
                 stale: false,
+                last_error: None,
+                fetches_ok: 0,
+                fetches_failed: 0,
+                refetches_asked: 0,
+                refetches_suppressed: 0,
+                warned_stale_use: false,
+                warned_refusal: false,
             }),
             flight: tokio::sync::Mutex::new(()),
             epoch,
@@ -126,16 +152,108 @@ impl RemoteKeys {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The set to verify with now, or why there is none.
+    /// The set to verify with now, or why there is none. While fetches fail, the first
+    /// use of the last good set and the first refusal are each logged once (WARN).
     pub(crate) fn key_set(self: &Arc<Self>) -> Result<Arc<KeySet>, Unavailable> {
         self.ensure_background();
-        let set = self.current.load_full().ok_or(Unavailable::NotReady)?;
-        let last_success = self.state().last_success.unwrap_or(0);
+        let current = self.current.load_full();
+        let now = self.clock.now();
+        let mut st = self.state();
+        let Some(set) = current else {
+            self.note_refusal(st, "no fetch has succeeded yet");
+            return Err(Unavailable::NotReady);
+        };
+        let last_success = st.last_success.unwrap_or(0);
         let max_stale = self.policy.max_stale.as_secs();
-        if self.clock.now() > last_success.saturating_add(max_stale) {
+        if now > last_success.saturating_add(max_stale) {
+            self.note_refusal(st, "the last good set is older than max_stale");
             return Err(Unavailable::Stale);
         }
+        if st.failing && !st.warned_stale_use {
+            st.warned_stale_use = true;
+            let error = st.last_error.unwrap_or("unknown");
+            drop(st);
+            tracing::warn!(
+                issuer = %self.iss,
+                error,
+                age_secs = now.saturating_sub(last_success),
+                max_stale_secs = max_stale,
+                "verifying with the last good key set while its fetches fail; past max_stale this issuer's tokens get 503"
+            );
+        }
         Ok(set)
+    }
+
+    /// A token of the issuer is refused with 503: logged once per failure episode (a
+    /// refusal before any fetch failed is the start-up wait, not logged).
+    fn note_refusal(&self, mut st: std::sync::MutexGuard<'_, FetchState>, why: &'static str) {
+        if !st.failing || st.warned_refusal {
+            return;
+        }
+        st.warned_refusal = true;
+        let error = st.last_error.unwrap_or("unknown");
+        drop(st);
+        tracing::warn!(
+            issuer = %self.iss,
+            error,
+            "token of a trusted issuer refused (503): {why}, and fetching its key set fails"
+        );
+    }
+
+    /// The set's state as data (and, with `metrics`, as gauges).
+    pub(crate) fn status(&self) -> KeySetStatus {
+        let now = self.clock.now();
+        let keys = self.current.load().as_ref().map(|s| s.len());
+        let st = self.state();
+        let max_stale = self.policy.max_stale.as_secs();
+        let age = st.last_success.map(|t| now.saturating_sub(t));
+        let state = match (keys, age) {
+            (None, _) | (_, None) => KeySetState::NotReady,
+            (Some(_), Some(age)) if age > max_stale => KeySetState::Expired,
+            _ if st.failing => KeySetState::Stale,
+            _ => KeySetState::Fresh,
+        };
+        KeySetStatus {
+            issuer: self.iss.clone(),
+            source: match self.locator {
+                Locator::Jwks(_) => KeySetSource::JwksUrl,
+                Locator::Discovery => KeySetSource::Discovery,
+            },
+            state,
+            keys: keys.unwrap_or(0),
+            last_success: st.last_success,
+            age_secs: age,
+            stale_secs: if st.failing { age.unwrap_or(0) } else { 0 },
+            max_stale_secs: max_stale,
+            last_error: if st.failing { st.last_error } else { None },
+            fetches_ok: st.fetches_ok,
+            fetches_failed: st.fetches_failed,
+            refetches_asked: st.refetches_asked,
+            refetches_suppressed: st.refetches_suppressed,
+        }
+    }
+
+    /// Sets the issuer's gauges from [`status`](Self::status) (feature `metrics`).
+    fn publish_gauges(&self) {
+        #[cfg(feature = "metrics")]
+        {
+            let s = self.status();
+            let state = match s.state {
+                KeySetState::NotReady => 0,
+                KeySetState::Stale => 2,
+                KeySetState::Expired => 3,
+                _ => 1,
+            };
+            crate::telemetry::key_set_gauges(
+                &s.issuer,
+                state,
+                s.keys,
+                s.age_secs,
+                s.stale_secs,
+                s.max_stale_secs,
+                s.last_success,
+            );
+        }
     }
 
     /// The version of the current set (changes with every successful fetch).
@@ -171,7 +289,8 @@ impl RemoteKeys {
         let mut st = self.state();
         if st.failing {
             let probe = !in_flight && st.budget.allows(now);
-            drop(st);
+            self.count_refetch(&mut st, probe);
+            self.note_refusal(st, "its kid is not in the last good set");
             if probe && let Ok(rt) = tokio::runtime::Handle::try_current() {
                 let remote = Arc::clone(self);
                 rt.spawn(async move { remote.refetch_unknown_kid(seen).await });
@@ -180,8 +299,16 @@ impl RemoteKeys {
         }
         let (started, fresh_from) = (st.started, st.fresh_from);
         match st.budget.ask(id, now, started, fresh_from, in_flight) {
-            Ask::Wait => KeyMiss::Refetch(Arc::clone(self), seen),
+            Ask::Wait => {
+                self.count_refetch(&mut st, true);
+                KeyMiss::Refetch(Arc::clone(self), seen)
+            }
             Ask::Refuse(why) => {
+                // A kid a newer set already lacks is a plain unknown key; only a fetch the
+                // budget denied is a suppressed refetch.
+                if why == Refused::BudgetSpent {
+                    self.count_refetch(&mut st, false);
+                }
                 let warn = st.budget.warn_due(now);
                 drop(st);
                 if let Some(suppressed) = warn {
@@ -197,6 +324,16 @@ impl RemoteKeys {
                 KeyMiss::Token(InvalidToken::UnknownKey)
             }
         }
+    }
+
+    /// Counts an unknown `kid`'s ask: a refetch waited for (or a probe), or suppressed.
+    fn count_refetch(&self, st: &mut FetchState, asked: bool) {
+        if asked {
+            st.refetches_asked += 1;
+        } else {
+            st.refetches_suppressed += 1;
+        }
+        crate::telemetry::key_set_refetch(&self.iss, if asked { "asked" } else { "suppressed" });
     }
 
     /// One refetch for an unknown `kid` seen with the set of version `seen`: waits for a
@@ -243,8 +380,16 @@ impl RemoteKeys {
                 st.last_success = Some(now);
                 st.failing = false;
                 st.stale = false;
+                st.last_error = None;
+                st.fetches_ok += 1;
+                if std::mem::take(&mut st.warned_stale_use) | std::mem::take(&mut st.warned_refusal)
+                {
+                    tracing::info!(issuer = %self.iss, keys = n, "key set fetched again after failures");
+                }
                 st.next_refresh = now.saturating_add(refresh.as_secs());
                 drop(st);
+                crate::telemetry::key_set_fetch(&self.iss, "ok");
+                self.publish_gauges();
                 if n == 0 {
                     tracing::warn!(issuer = %self.iss, "key set fetched without a usable key: this issuer's tokens are refused (401) until it publishes one");
                 }
@@ -255,6 +400,8 @@ impl RemoteKeys {
                 let mut st = self.state();
                 st.failing = true;
                 st.jwks_uri = None;
+                st.last_error = Some(e.name());
+                st.fetches_failed += 1;
                 // Past max_stale, cached verdicts made with this set must go too: the
                 // layers' caches would otherwise keep accepting what it verified.
                 let max_stale = self.policy.max_stale.as_secs();
@@ -268,6 +415,8 @@ impl RemoteKeys {
                 }
                 drop(st);
                 tracing::warn!(issuer = %self.iss, error = %e, "key set fetch failed; keeping the last good set");
+                crate::telemetry::key_set_fetch(&self.iss, e.name());
+                self.publish_gauges();
                 Err(e)
             }
         }
@@ -360,6 +509,20 @@ impl RemoteKeys {
                 }
             }
         });
+        // The age gauges move with time, not only with fetches (which may be an hour
+        // apart): they are set again every GAUGE_INTERVAL.
+        #[cfg(feature = "metrics")]
+        {
+            let weak: Weak<Self> = Arc::downgrade(self);
+            rt.spawn(async move {
+                let mut tick = tokio::time::interval(GAUGE_INTERVAL);
+                loop {
+                    tick.tick().await;
+                    let Some(me) = weak.upgrade() else { return };
+                    me.publish_gauges();
+                }
+            });
+        }
     }
 
     /// Waits until a set is usable (fetching when none is in flight), or `deadline`.
@@ -712,28 +875,40 @@ mod tests {
         assert_eq!(script.count(), 2 + 3, "probes: the burst, no more");
     }
 
+    /// Log lines (WARN and above... INFO included) written while the guard lives.
+    #[derive(Clone, Default)]
+    struct Logs(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Logs {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    impl Logs {
+        fn capture(level: tracing::Level) -> (Self, tracing::subscriber::DefaultGuard) {
+            let logs = Logs::default();
+            let out = logs.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || out.clone())
+                .with_ansi(false)
+                .with_max_level(level)
+                .finish();
+            (logs, tracing::subscriber::set_default(subscriber))
+        }
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+        fn count(&self, needle: &str) -> usize {
+            self.text().lines().filter(|l| l.contains(needle)).count()
+        }
+    }
+
     #[tokio::test]
     async fn refusals_are_warned_rate_limited_without_the_kid() {
-        use std::io::Write;
-        #[derive(Clone, Default)]
-        struct Buf(Arc<Mutex<Vec<u8>>>);
-        impl Write for Buf {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let buf = Buf::default();
-        let out = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || out.clone())
-            .with_ansi(false)
-            .with_max_level(tracing::Level::WARN)
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (buf, _guard) = Logs::capture(tracing::Level::WARN);
         let (script, clock) = (Arc::new(Script::default()), TestClock::default());
         let r = fetched(&script, &clock).await;
         for i in 0..200 {
@@ -741,7 +916,7 @@ mod tests {
         }
         clock.advance(10);
         assert_eq!(present(&r, "flood-kid-0").await, "401");
-        let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let logs = buf.text();
         let warnings: Vec<_> = logs.lines().filter(|l| l.contains("refused")).collect();
         assert_eq!(warnings.len(), 2, "{logs}");
         assert!(warnings[0].contains("issuer=https://idp.example"), "{logs}");
@@ -844,5 +1019,150 @@ mod tests {
         }));
         assert!(r.fetch_now().await.is_err());
         assert!(r.key_set().unwrap().has_kid("b"));
+    }
+    #[tokio::test]
+    async fn the_status_follows_the_set_through_an_outage() {
+        let (script, clock) = (Arc::new(Script::default()), TestClock::default());
+        clock.advance(1_000);
+        let r = remote(&script, &clock, jwks_locator());
+        r.background.store(true, Ordering::SeqCst);
+        let s = r.status();
+        assert_eq!(
+            (s.state, s.keys, s.age_secs),
+            (KeySetState::NotReady, 0, None)
+        );
+        assert_eq!(s.source, KeySetSource::JwksUrl);
+        assert_eq!(s.max_stale_secs, 3600);
+        script.push(Err(FetchError::Timeout));
+        assert!(r.fetch_now().await.is_err());
+        let s = r.status();
+        assert_eq!(
+            (s.state, s.last_error, s.fetches_failed),
+            (KeySetState::NotReady, Some("timeout"), 1)
+        );
+        script.push(jwks(&["a", "b"], None));
+        r.fetch_now().await.unwrap();
+        clock.advance(30);
+        let s = r.status();
+        assert_eq!(s.state, KeySetState::Fresh);
+        assert_eq!(
+            (s.keys, s.last_success, s.age_secs),
+            (2, Some(1_000), Some(30))
+        );
+        assert_eq!((s.stale_secs, s.last_error, s.fetches_ok), (0, None, 1));
+        // The provider fails: the set is served stale, its staleness counted against max_stale.
+        script.push(Err(FetchError::Status(502)));
+        assert!(r.fetch_now().await.is_err());
+        clock.advance(600);
+        let s = r.status();
+        assert_eq!(s.state, KeySetState::Stale);
+        assert!(s.state.is_serving());
+        assert_eq!((s.stale_secs, s.last_error), (630, Some("status")));
+        assert_eq!((s.fetches_ok, s.fetches_failed), (1, 2));
+        clock.advance(3_000);
+        let s = r.status();
+        assert_eq!((s.state, s.stale_secs), (KeySetState::Expired, 3_630));
+        assert!(!s.state.is_serving());
+        assert_eq!(
+            r.key_set().unwrap_err(),
+            Unavailable::Stale,
+            "the status says what verification does"
+        );
+        // Recovery.
+        script.push(jwks(&["b"], Some(120)));
+        r.fetch_now().await.unwrap();
+        let s = r.status();
+        assert_eq!(
+            (s.state, s.keys, s.stale_secs, s.age_secs),
+            (KeySetState::Fresh, 1, 0, Some(0))
+        );
+        assert_eq!(s.last_error, None);
+        // JSON for a health endpoint: fixed names.
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["state"], "fresh");
+        assert_eq!(json["source"], "jwks_url");
+        assert_eq!(json["issuer"], "https://idp.example");
+    }
+
+    #[tokio::test]
+    async fn unknown_kids_are_counted_as_asked_or_suppressed() {
+        let (script, clock) = (Arc::new(Script::default()), TestClock::default());
+        let r = fetched(&script, &clock).await;
+        for i in 0..10 {
+            assert_eq!(present(&r, &format!("random-{i}")).await, "401");
+        }
+        let s = r.status();
+        assert_eq!(
+            (s.refetches_asked, s.refetches_suppressed),
+            (3, 7),
+            "the burst is asked for, the rest suppressed"
+        );
+        assert_eq!(s.fetches_ok, 1 + 3);
+    }
+
+    #[tokio::test]
+    async fn an_outage_is_warned_once_when_stale_use_begins_and_once_at_the_first_refusal() {
+        let (logs, _guard) = Logs::capture(tracing::Level::INFO);
+        let (script, clock) = (Arc::new(Script::default()), TestClock::default());
+        let r = remote(&script, &clock, jwks_locator());
+        r.background.store(true, Ordering::SeqCst);
+        // Not ready before any fetch failed: the start-up wait is not warned.
+        assert!(r.key_set().is_err());
+        script.push(jwks(&["a"], None));
+        r.fetch_now().await.unwrap();
+        for _ in 0..3 {
+            assert!(r.key_set().is_ok());
+        }
+        assert_eq!(
+            logs.count("last good key set"),
+            0,
+            "healthy: {}",
+            logs.text()
+        );
+        // The provider breaks: the first token verified with the stale set is warned, once.
+        script.push(Err(FetchError::Timeout));
+        assert!(r.fetch_now().await.is_err());
+        for _ in 0..5 {
+            assert!(r.key_set().is_ok());
+        }
+        assert_eq!(
+            logs.count("verifying with the last good key set"),
+            1,
+            "{}",
+            logs.text()
+        );
+        assert!(
+            logs.text().contains("error=\"timeout\"") || logs.text().contains("error=timeout"),
+            "{}",
+            logs.text()
+        );
+        // An unknown kid while failing is a 503: warned once however many come.
+        for i in 0..5 {
+            assert_eq!(present(&r, &format!("k-{i}")).await, "503");
+        }
+        // Past max_stale: refused, and no second refusal warning in this episode.
+        clock.advance(3_601);
+        for _ in 0..5 {
+            assert_eq!(r.key_set().unwrap_err(), Unavailable::Stale);
+        }
+        assert_eq!(logs.count("refused (503)"), 1, "{}", logs.text());
+        // Recovery ends the episode (INFO), and the next outage is warned again.
+        script.push(jwks(&["a"], None));
+        r.fetch_now().await.unwrap();
+        assert_eq!(
+            logs.count("fetched again after failures"),
+            1,
+            "{}",
+            logs.text()
+        );
+        script.push(Err(FetchError::Timeout));
+        assert!(r.fetch_now().await.is_err());
+        assert!(r.key_set().is_ok());
+        assert_eq!(
+            logs.count("verifying with the last good key set"),
+            2,
+            "{}",
+            logs.text()
+        );
     }
 }

@@ -347,3 +347,130 @@ fn security_events_are_counted_by_kind_and_outcome_with_their_delay() {
         }
     });
 }
+
+#[cfg(feature = "oidc")]
+#[test]
+fn key_set_metrics_follow_a_provider_outage_labelled_by_the_configured_issuer() {
+    use crate::common::oidc::{OidcProvider, RESOURCE, TestKey, jwt_claims};
+    use axum_token_auth::trust::{Issuer, KeySetState};
+    use serde_json::json;
+    with_recorder(async |snap| {
+        let k1 = TestKey::generate("k1");
+        let mut op = OidcProvider::start(std::slice::from_ref(&k1)).await;
+        let iss = op.issuer();
+        let auth = TokenAuth::builder()
+            .hs256_secret(SECRET)
+            .trust(
+                Issuer::discover(iss.clone())
+                    .audience(RESOURCE)
+                    .refresh_bounds(Duration::from_secs(1), Duration::from_secs(1))
+                    .retry_interval(Duration::from_millis(200))
+                    .max_stale(Duration::from_secs(2)),
+            )
+            .build()
+            .unwrap();
+        assert!(auth.await_ready(Duration::from_secs(10)).await);
+        let app = Router::new()
+            .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+            .layer(auth.layer());
+        let token = op.client_credentials_token("users:read", RESOURCE).await;
+        assert_eq!(status(&app, &token).await, StatusCode::OK);
+        // A token with a kid the provider never published waits for one refetch.
+        let forged = k1.sign(
+            &jwt_claims(&token),
+            &json!({ "kid": "kid-never-published" }),
+        );
+        assert_eq!(status(&app, &forged).await, StatusCode::UNAUTHORIZED);
+
+        let key = |name: &str, outcome: Option<&str>| match outcome {
+            Some(o) => format!("{name}{{issuer={iss},outcome={o}}}"),
+            None => format!("{name}{{issuer={iss}}}"),
+        };
+        let m = snapshot(&snap);
+        assert!(
+            value(&m, &key("token_auth_key_set_fetches_total", Some("ok"))) >= 2.0,
+            "{m:?}"
+        );
+        assert_eq!(
+            value(
+                &m,
+                &key("token_auth_key_set_refetches_total", Some("asked"))
+            ),
+            1.0,
+            "{m:?}"
+        );
+        assert_eq!(
+            value(&m, &key("token_auth_key_set_keys", None)),
+            1.0,
+            "{m:?}"
+        );
+        assert_eq!(
+            value(&m, &key("token_auth_key_set_state", None)),
+            1.0,
+            "fresh: {m:?}"
+        );
+        assert_eq!(
+            value(&m, &key("token_auth_key_set_max_stale_seconds", None)),
+            2.0
+        );
+        assert_eq!(
+            value(&m, &key("token_auth_key_set_stale_seconds", None)),
+            0.0
+        );
+        assert!(
+            value(
+                &m,
+                &key("token_auth_key_set_last_success_timestamp_seconds", None)
+            ) >= crate::common::now() as f64 - 5.0
+        );
+
+        // The provider goes down: failures are counted by their fixed name, the set is
+        // served stale, then expires (503), and the gauges say so before a user does.
+        op.stop().await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let m = snapshot(&snap);
+            if value(&m, &key("token_auth_key_set_state", None)) == 3.0 {
+                assert!(
+                    value(
+                        &m,
+                        &key("token_auth_key_set_fetches_total", Some("transport"))
+                    ) >= 1.0,
+                    "{m:?}"
+                );
+                assert!(
+                    value(&m, &key("token_auth_key_set_stale_seconds", None)) >= 2.0,
+                    "{m:?}"
+                );
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "never expired: {m:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(auth.key_sets()[0].state, KeySetState::Expired);
+        assert_eq!(status(&app, &token).await, StatusCode::SERVICE_UNAVAILABLE);
+
+        op.restart(std::slice::from_ref(&k1)).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while auth.key_sets()[0].state != KeySetState::Fresh {
+            assert!(std::time::Instant::now() < deadline, "no recovery");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let m = snapshot(&snap);
+        assert_eq!(
+            value(&m, &key("token_auth_key_set_state", None)),
+            1.0,
+            "{m:?}"
+        );
+        assert_eq!(
+            value(&m, &key("token_auth_key_set_stale_seconds", None)),
+            0.0
+        );
+        for name in m.keys() {
+            assert!(
+                !name.contains("kid-never"),
+                "a label carries client data: {name}"
+            );
+        }
+    });
+}

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use axum_token_auth::trust::Issuer;
+use axum_token_auth::trust::{Issuer, KeySetSource, KeySetState};
 use axum_token_auth::{
     AuthError, Claims, RequireScope, ScopeGuardLayer, TokenAuth, token::InvalidToken,
 };
@@ -375,11 +375,29 @@ async fn provider_down_keeps_known_keys_up_to_max_stale_then_503_and_recovers() 
     let fresh = op.client_credentials_token("users:read", RESOURCE).await;
     assert_eq!(status(&app, "/users", &cached).await, StatusCode::OK);
 
+    let health = auth.key_sets();
+    assert_eq!(health.len(), 1);
+    assert_eq!(health[0].issuer, op.issuer());
+    assert_eq!(health[0].source, KeySetSource::Discovery);
+    assert_eq!((health[0].state, health[0].keys), (KeySetState::Fresh, 1));
+
     op.stop().await;
     let down = Instant::now();
     // Within max_stale: the last good set keeps verifying (new and cached tokens).
     assert_eq!(status(&app, "/users", &cached).await, StatusCode::OK);
     assert_eq!(status(&app, "/users", &fresh).await, StatusCode::OK);
+    // Once a fetch has failed, the status says the set is served stale, and why.
+    while auth.key_sets()[0].state == KeySetState::Fresh {
+        assert!(
+            down.elapsed() < Duration::from_secs(2),
+            "no failed fetch seen"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let health = &auth.key_sets()[0];
+    assert_eq!(health.state, KeySetState::Stale, "{health:?}");
+    assert_eq!(health.last_error, Some("transport"), "{health:?}");
+    assert!(health.fetches_failed >= 1 && health.state.is_serving());
     // Past it: 503 temporarily_unavailable, never 401.
     let deadline = down + Duration::from_secs(10);
     while status(&app, "/users", &cached).await == StatusCode::OK {
@@ -387,6 +405,8 @@ async fn provider_down_keeps_known_keys_up_to_max_stale_then_503_and_recovers() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     eprintln!("provider down -> 503 after {:?}", down.elapsed());
+    assert_eq!(auth.key_sets()[0].state, KeySetState::Expired);
+    assert!(auth.key_sets()[0].stale_secs >= 3);
     assert!(
         down.elapsed() >= Duration::from_secs(2),
         "{:?}",
@@ -427,6 +447,11 @@ async fn provider_down_keeps_known_keys_up_to_max_stale_then_503_and_recovers() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!("provider back -> first 200 after {:?}", back.elapsed());
+    let health = &auth.key_sets()[0];
+    assert_eq!(
+        (health.state, health.stale_secs, health.last_error),
+        (KeySetState::Fresh, 0, None)
+    );
 }
 
 #[tokio::test]

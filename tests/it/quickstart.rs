@@ -105,6 +105,7 @@ async fn unknown_paths_are_404_and_guarded_ones_401_without_a_token() {
         ("/me", StatusCode::UNAUTHORIZED),
         ("/admin", StatusCode::UNAUTHORIZED),
         ("/health", StatusCode::OK),
+        ("/health/keys", StatusCode::OK),
     ] {
         let req = Request::get(path).body(Body::empty()).unwrap();
         let res = app.clone().oneshot(req).await.unwrap();

@@ -479,6 +479,26 @@ async fn an_mcp_client_finds_the_quickstart_s_provider_and_its_tokens_are_bound_
     use common::oidc::{CLIENT_ID, OidcProvider, RESOURCE, TestKey};
     let op = OidcProvider::start(&[TestKey::generate("qs-1")]).await;
     let (_child, base) = crate::examples::spawn_quickstart(&[("OIDC_ISSUER", op.issuer())]).await;
+    // Its readiness probe names the provider's key set, fresh once fetched.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let res = reqwest::get(format!("{base}/health/keys")).await.unwrap();
+        let status = res.status();
+        let sets: Value = res.json().await.unwrap();
+        if status == 200 {
+            assert_eq!(sets[0]["issuer"], op.issuer(), "{sets}");
+            assert_eq!(sets[0]["state"], "fresh", "{sets}");
+            assert_eq!(sets[0]["source"], "discovery", "{sets}");
+            break;
+        }
+        assert_eq!(
+            (status.as_u16(), &sets[0]["state"]),
+            (503, &json!("not_ready")),
+            "{sets}"
+        );
+        assert!(std::time::Instant::now() < deadline, "never fresh: {sets}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     let seen = mcp_discover(&format!("{base}/me"), CLIENT_ID, "auth").await;
     assert_eq!(seen["error"], Value::Null, "{seen}");
