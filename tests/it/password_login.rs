@@ -602,3 +602,61 @@ mod redis {
         assert_eq!(login.verifications(), 1);
     }
 }
+
+/// `token_auth_logins_throttled_total{scope}` counts refused attempts; the label is the
+/// counter's fixed name, never the account or the address.
+#[cfg(feature = "metrics")]
+#[test]
+fn a_throttled_login_is_counted_by_scope() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use tower::ServiceExt;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let auth = builder().build().unwrap();
+                let login = sessions(&auth)
+                    .password_login(Users::new())
+                    .throttle(
+                        LoginLimiter::new(axum_token_auth::store::attempts::MemoryAttempts::new())
+                            .per_account(Limit::new(1, Duration::from_secs(60))),
+                    )
+                    .build()
+                    .unwrap();
+                // No `ConnectInfo` (oneshot): only the per-account counter applies.
+                let app: Router = Router::new().route("/auth/login", login.route());
+                let mut statuses = Vec::new();
+                for _ in 0..3 {
+                    let req = http::Request::post("/auth/login")
+                        .header("content-type", "application/json")
+                        .body(axum::body::Body::from(
+                            attempt("alice", "guess").to_string(),
+                        ))
+                        .unwrap();
+                    statuses.push(app.clone().oneshot(req).await.unwrap().status().as_u16());
+                }
+                assert_eq!(statuses, [401, 429, 429]);
+            })
+    });
+    let throttled: Vec<_> = snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .filter(|(k, _, _, _)| k.key().name() == "token_auth_logins_throttled_total")
+        .map(|(k, _, _, v)| {
+            let labels: Vec<String> = k
+                .key()
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            (labels, v)
+        })
+        .collect();
+    assert_eq!(throttled.len(), 1, "{throttled:?}");
+    assert_eq!(throttled[0].0, ["scope=account"]);
+    assert!(matches!(throttled[0].1, DebugValue::Counter(2)));
+}
