@@ -133,7 +133,8 @@ impl Default for MemoryAttempts {
 }
 
 impl MemoryAttempts {
-    /// Counters for up to [`DEFAULT_ATTEMPT_CAPACITY`] keys (a few MB).
+    /// Counters for up to [`DEFAULT_ATTEMPT_CAPACITY`] keys (about 10 MB at that size, by
+    /// estimate: a 30-byte key, a count and an instant, and the map's overhead).
     pub fn new() -> Self {
         Self::with_capacity(DEFAULT_ATTEMPT_CAPACITY)
     }

@@ -18,7 +18,9 @@ fn left(pttl: i64) -> Duration {
 
 /// One round trip per call: `GET` + `PTTL` (one pipeline), the `ADD_FAILURE` script
 /// (`INCR`, and `PEXPIRE` at a window's first failure, atomically), `DEL`. One counter
-/// costs one small integer key with an expiry.
+/// is one integer key with an expiry: **88 B** (`MEMORY USAGE`, Redis 7.0.15, key
+/// `tokenauth:login:pair:` + 22 characters); a failed login from a new account and
+/// address writes at most three.
 ///
 /// ```no_run
 /// use std::time::Duration;
