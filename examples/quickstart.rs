@@ -13,6 +13,10 @@
 //! (`Origin` / `Sec-Fetch-Site`): a cross-site form cannot log a victim into the
 //! attacker's account (login CSRF). A browser gets the tokens as cookies; a client that
 //! sends `"token_delivery": "body"` gets them as a JSON pair instead (and no cookies).
+//! Failed logins are throttled (`Sessions::password_login`'s defaults: 5 per account and
+//! client address and 50 per address per 15 minutes, 100 per account per hour): over a
+//! limit, 429 with `Retry-After` and no password checked. The counts live in the `STORE`
+//! (Redis: shared by every instance; memory otherwise).
 //!
 //! External issuer (feature `oidc`: `cargo run --example quickstart --features oidc`):
 //! `OIDC_ISSUER` (found by discovery) or `JWKS_URL` + `JWKS_ISSUER`; `OIDC_AUDIENCE`
@@ -78,27 +82,30 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
-use axum_token_auth::password::{hash_password, verify_password};
+use axum_token_auth::password::hash_password;
 use axum_token_auth::trust::events::SecurityEvents;
 use axum_token_auth::{
     AuthError, Claims, Key, RequireScope, ScopeGuardLayer, Sessions, TokenAuth, TokenAuthBuilder,
     TokenRequest,
     http::{
-        CookieSettings, DpopProof, InvalidRequest, ProtectedResource, StepUpLayer,
-        require_json_content_type,
+        CookieSettings, InvalidRequest, ProtectedResource, StepUpLayer, require_json_content_type,
     },
     scope,
-    session::{PresentedRefresh, SecondFactor, TokenDelivery, user_agent},
+    session::{
+        LoginLimiter, PasswordAccount, PasswordAccounts, PresentedRefresh, SecondFactor,
+        TokenDelivery,
+    },
+    store::attempts::{AttemptCounter, MemoryAttempts},
     store::memory::{MemoryRefreshStore, MemoryRevocationStore},
     store::replay::MemoryProofReplay,
-    store::{ProofReplay, RefreshStore, SubjectRevocation},
+    store::{ProofReplay, RefreshStore, StoreError, SubjectRevocation},
     token::Algorithm,
     trust::LegacyIssuer,
-    trust::dpop::{DpopPolicy, DpopSettings, ProofError},
+    trust::dpop::{DpopPolicy, DpopSettings},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -119,12 +126,24 @@ struct User {
 struct AppState {
     auth: TokenAuth,
     sessions: Sessions,
-    users: Arc<HashMap<&'static str, User>>,
-    /// `DPOP=required`: a login without a proof is refused.
-    dpop_required: bool,
+    users: Users,
 }
 
-/// The `DpopProof` extractor finds the handle in the state.
+/// The demo's users, for the password login route: all it needs from the application.
+#[derive(Clone)]
+struct Users(Arc<HashMap<&'static str, User>>);
+
+#[axum_token_auth::async_trait]
+impl PasswordAccounts for Users {
+    async fn find(&self, username: &str) -> Result<Option<PasswordAccount>, StoreError> {
+        Ok(self.0.get(username).map(|user| {
+            let request = TokenRequest::new(username).scopes(user.scopes.iter().copied());
+            PasswordAccount::new(&user.password_hash, request)
+        }))
+    }
+}
+
+/// The `PresentedRefresh` and `DpopProof` extractors find the handles in the state.
 impl axum::extract::FromRef<AppState> for Sessions {
     fn from_ref(state: &AppState) -> Sessions {
         state.sessions.clone()
@@ -135,15 +154,6 @@ impl axum::extract::FromRef<AppState> for TokenAuth {
     fn from_ref(state: &AppState) -> TokenAuth {
         state.auth.clone()
     }
-}
-
-#[derive(Deserialize)]
-struct Login {
-    username: String,
-    password: String,
-    /// `"body"` for a JSON pair instead of cookies (non-browser clients).
-    #[serde(default)]
-    token_delivery: Option<String>,
 }
 
 #[tokio::main]
@@ -184,7 +194,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  curl -i {base}/auth/refresh -H 'content-type: application/json' -d \"{{\\\"refresh_token\\\":\\\"$REFRESH\\\"}}\""
     );
     println!("  (the cookie flow with CSRF: see the manual, page \"sessions\")\n");
-    axum::serve(listener, app).await?;
+    // `ConnectInfo`: the login throttle counts failures per client address.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -212,8 +227,8 @@ pub(crate) async fn demo_app_with(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Router, Box<dyn std::error::Error>> {
     let legacy = legacy_issuers(env)?;
-    let (revocation, refresh, replay) = open_stores().await?;
-    let (dpop, dpop_required) = dpop_settings(env, Arc::clone(&replay))?;
+    let (revocation, refresh, replay, attempts) = open_stores().await?;
+    let dpop = dpop_settings(env, Arc::clone(&replay))?;
     let events = security_events(env, replay);
     let (auth, trusts_an_issuer) =
         build_auth(revocation, legacy, dpop, protected_resource(env), events)?;
@@ -223,11 +238,18 @@ pub(crate) async fn demo_app_with(
     let sessions = Sessions::builder_shared(auth.clone(), refresh)
         .exchange_legacy_refresh_tokens(true)
         .build()?;
+    let users = Users(Arc::new(users));
+    // The password login: JSON only, same origin, DPoP-bound when a proof comes, one
+    // password hash per attempt (unknown users too), failures throttled per account and
+    // client address in the `STORE` (shared by every instance; memory for `postgres`).
+    let login = sessions
+        .password_login(users.clone())
+        .throttle(LoginLimiter::shared(attempts))
+        .build()?;
     let state = AppState {
         auth: auth.clone(),
         sessions: sessions.clone(),
-        users: Arc::new(users),
-        dpop_required,
+        users,
     };
 
     // The session routes act on *our* users by `sub`: an identity provider's token (whose
@@ -264,7 +286,7 @@ pub(crate) async fn demo_app_with(
     }
     let app = Router::new()
         .route("/health", get(|| async { "ok" }))
-        .route("/auth/login", axum::routing::post(login))
+        .route("/auth/login", login.route())
         .route("/auth/refresh", sessions.refresh_route())
         .route("/auth/logout", sessions.logout_route())
         .route("/auth/second-factor", axum::routing::post(second_factor))
@@ -301,6 +323,7 @@ type Stores = (
     Arc<dyn SubjectRevocation>,
     Arc<dyn RefreshStore>,
     Arc<dyn ProofReplay>,
+    Arc<dyn AttemptCounter>,
 );
 
 /// The stores named by `STORE` (`memory`, the default; `redis` with `REDIS_URL`;
@@ -313,6 +336,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
             Arc::new(MemoryRevocationStore::default()),
             Arc::new(MemoryRefreshStore::new()),
             Arc::new(MemoryProofReplay::default()),
+            Arc::new(MemoryAttempts::new()),
         )),
         #[cfg(feature = "redis")]
         "redis" => {
@@ -320,7 +344,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
                 std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
             let redis = Arc::new(axum_token_auth::store::redis::RedisStore::connect(&url).await?);
             tracing::info!("store: redis");
-            Ok((redis.clone(), redis.clone(), redis))
+            Ok((redis.clone(), redis.clone(), redis.clone(), redis))
         }
         #[cfg(feature = "redis")]
         "redis-cluster" => {
@@ -333,7 +357,7 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
                 axum_token_auth::store::redis::RedisStore::connect_cluster(&nodes, options).await?,
             );
             tracing::info!(nodes = nodes.len(), "store: redis cluster");
-            Ok((redis.clone(), redis.clone(), redis))
+            Ok((redis.clone(), redis.clone(), redis.clone(), redis))
         }
         #[cfg(feature = "postgres")]
         "postgres" => {
@@ -349,8 +373,8 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
             pg.migrate().await?;
             pg.spawn_cleanup(std::time::Duration::from_secs(600));
             let pg = Arc::new(pg);
-            tracing::info!("store: postgres");
-            Ok((pg.clone(), pg.clone(), pg))
+            tracing::info!("store: postgres (login throttle: per instance, in memory)");
+            Ok((pg.clone(), pg.clone(), pg, Arc::new(MemoryAttempts::new())))
         }
         #[allow(unreachable_patterns)] // reachable when a store feature is off
         "redis" | "redis-cluster" | "postgres" => {
@@ -371,14 +395,14 @@ async fn open_stores() -> Result<Stores, Box<dyn std::error::Error>> {
 fn dpop_settings(
     env: &dyn Fn(&str) -> Option<String>,
     replay: Arc<dyn ProofReplay>,
-) -> Result<(Option<DpopSettings>, bool), Box<dyn std::error::Error>> {
+) -> Result<Option<DpopSettings>, Box<dyn std::error::Error>> {
     let var = |name: &str| {
         env(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
     let policy = match var("DPOP").as_deref().unwrap_or("allowed") {
-        "off" => return Ok((None, false)),
+        "off" => return Ok(None),
         "allowed" => DpopPolicy::Allowed,
         "required" => DpopPolicy::Required,
         other => return Err(format!("DPOP={other:?}: off, allowed or required").into()),
@@ -404,7 +428,7 @@ fn dpop_settings(
         };
         settings = settings.nonces(secret);
     }
-    Ok((Some(settings), policy == DpopPolicy::Required))
+    Ok(Some(settings))
 }
 
 /// 32 random bytes from the OS-seeded keys of `RandomState` (the example has no RNG
@@ -746,71 +770,6 @@ fn demo_users() -> Result<HashMap<&'static str, User>, Box<dyn std::error::Error
     Ok(users)
 }
 
-async fn login(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    proof: Option<DpopProof>,
-    body: axum::body::Bytes,
-) -> Response {
-    // Login CSRF: JSON only (a cross-site form cannot send it without a CORS preflight),
-    // and never from another site.
-    if let Err(e) = require_json_content_type(&headers)
-        .and_then(|()| state.auth.web().check_same_origin(&headers, &uri))
-    {
-        return state.auth.web().render_error(e);
-    }
-    let Ok(login) = serde_json::from_slice::<Login>(&body) else {
-        return state
-            .auth
-            .web()
-            .render_error(AuthError::InvalidRequest(InvalidRequest::MalformedBody));
-    };
-    let user = state.users.get(login.username.as_str());
-    // Verify against a real hash even for unknown users, so timing does not reveal
-    // which usernames exist.
-    let hash = user
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| state.users["alice"].password_hash.clone());
-    let password = login.password;
-    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or(false);
-    let Some(user) = user.filter(|_| ok) else {
-        return state.auth.web().render_error(AuthError::InvalidCredentials);
-    };
-    let delivery = match login.token_delivery.as_deref() {
-        Some("body") => TokenDelivery::Body,
-        _ => TokenDelivery::Cookies,
-    };
-    // A password is one factor: `acr` `pwd` (the login stamps `auth_time`).
-    let mut request = TokenRequest::new(login.username)
-        .scopes(user.scopes.iter().copied())
-        .acr("pwd")
-        .amr(["pwd"]);
-    // A `DPoP` proof (checked for this route by the extractor): the session's tokens are
-    // bound to its key.
-    match &proof {
-        Some(p) => request = request.confirmation(p.confirmation()),
-        None if state.dpop_required => {
-            return state.auth.web().render_error(AuthError::DpopTokenRequest {
-                reason: ProofError::Missing,
-                nonce: None,
-            });
-        }
-        None => {}
-    }
-    match state.sessions.login(&request, user_agent(&headers)).await {
-        Ok(login) => state.sessions.login_response_with(&login, delivery),
-        Err(e) => {
-            tracing::error!(error = %e, "login failed");
-            state.auth.web().render_error(e.into())
-        }
-    }
-}
-
 /// The demo's one-time code (a real service checks a TOTP or WebAuthn here).
 pub(crate) const DEMO_OTP: &str = "123456";
 
@@ -890,7 +849,7 @@ async fn list_users(
     _: RequireScope<UsersRead>,
     State(state): State<AppState>,
 ) -> Json<Vec<String>> {
-    let mut names: Vec<String> = state.users.keys().map(|s| s.to_string()).collect();
+    let mut names: Vec<String> = state.users.0.keys().map(|s| s.to_string()).collect();
     names.sort();
     Json(names)
 }

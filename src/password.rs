@@ -10,7 +10,9 @@
 //! hashes take passwords up to [`MAX_PASSWORD_BYTES`], all bytes counted.
 //!
 //! Hashing is deliberately slow (tens of milliseconds): call it from
-//! `tokio::task::spawn_blocking` in async handlers.
+//! `tokio::task::spawn_blocking` in async handlers. For a login route, use
+//! `Sessions::password_login` (`session::password_login`), which does that within a bound,
+//! equalises unknown users with a dummy hash and throttles brute force.
 //!
 //! ```
 //! use axum_token_auth::password::{hash_password, needs_rehash, verify_password};

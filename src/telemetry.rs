@@ -64,6 +64,9 @@ pub(crate) const KEY_SET_MAX_STALE: &str = "token_auth_key_set_max_stale_seconds
 pub(crate) const KEY_SET_LAST_SUCCESS: &str = "token_auth_key_set_last_success_timestamp_seconds";
 /// Gauge: the set's state by `issuer` (0 not ready, 1 fresh, 2 stale, 3 expired).
 pub(crate) const KEY_SET_STATE: &str = "token_auth_key_set_state";
+/// Counter: login attempts refused by the throttle, by `scope` (`account_address`,
+/// `address`, `account`).
+pub(crate) const LOGINS_THROTTLED: &str = "token_auth_logins_throttled_total";
 /// Gauge: store calls in flight, by `store`.
 pub(crate) const STORE_IN_FLIGHT: &str = "token_auth_store_in_flight";
 
@@ -200,6 +203,10 @@ pub(crate) fn dpop_nonce(on: &'static str) {
 
 pub(crate) fn revoked(kind: &'static str) {
     count(REVOCATIONS, "kind", kind);
+}
+
+pub(crate) fn login_throttled(scope: &'static str) {
+    count(LOGINS_THROTTLED, "scope", scope);
 }
 
 pub(crate) fn session_started() {

@@ -17,6 +17,8 @@ const UNAVAILABLE: i32 = 14;
 const INVALID_ARGUMENT: i32 = 3;
 /// `grpc-status` INTERNAL.
 const INTERNAL: i32 = 13;
+/// `grpc-status` RESOURCE_EXHAUSTED.
+const RESOURCE_EXHAUSTED: i32 = 8;
 
 /// Whether the request is a gRPC call (`application/grpc`, `application/grpc+proto`,
 /// `application/grpc-web…`).
@@ -29,7 +31,8 @@ pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
 impl AuthError {
     /// The gRPC status code this error answers a gRPC request with: 16
     /// `UNAUTHENTICATED` for the 401s and malformed credentials, 7 `PERMISSION_DENIED`
-    /// for the 403s, 14 `UNAVAILABLE` for the 503s, 13 `INTERNAL` for a
+    /// for the 403s, 14 `UNAVAILABLE` for the 503s, 8 `RESOURCE_EXHAUSTED` for a throttled
+    /// login (429), 13 `INTERNAL` for a
     /// misconfiguration, 3 `INVALID_ARGUMENT` for other malformed requests.
     ///
     /// ```
@@ -42,6 +45,7 @@ impl AuthError {
             StatusCode::UNAUTHORIZED => UNAUTHENTICATED,
             StatusCode::FORBIDDEN => PERMISSION_DENIED,
             StatusCode::SERVICE_UNAVAILABLE => UNAVAILABLE,
+            StatusCode::TOO_MANY_REQUESTS => RESOURCE_EXHAUSTED,
             StatusCode::BAD_REQUEST => match self {
                 AuthError::InvalidRequest(
                     InvalidRequest::MalformedAuthorization

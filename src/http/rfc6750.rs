@@ -106,6 +106,16 @@ pub enum AuthError {
     /// the OAuth 2.0 code `invalid_grant` in the body.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// Too many failed logins (a [`LoginThrottle`](crate::session::LoginThrottle)
+    /// refused the attempt before the password was checked): 429 with `Retry-After` (the
+    /// seconds until the attempt may be made again) and the OAuth 2.0 code `slow_down`
+    /// (registered for token requests by RFC 8628 §3.5: "ask again, later") in the body;
+    /// no challenge (the credentials were not judged).
+    #[error("too many failed login attempts")]
+    TooManyAttempts {
+        /// Seconds until the next attempt may be made (at least 1).
+        retry_after: u64,
+    },
     /// A store (revocation list, refresh families) could not be reached: 503.
     #[error("the token store is unavailable")]
     StoreUnavailable,
@@ -200,6 +210,7 @@ impl AuthError {
                 StatusCode::BAD_REQUEST
             }
             AuthError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            AuthError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AuthError::StoreUnavailable | AuthError::KeysUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -215,6 +226,7 @@ impl AuthError {
         match self {
             AuthError::MissingCredentials => None,
             AuthError::InvalidCredentials => Some("invalid_grant"),
+            AuthError::TooManyAttempts { .. } => Some("slow_down"),
             AuthError::InvalidRequest(_) => Some("invalid_request"),
             AuthError::InvalidToken(_) => Some("invalid_token"),
             AuthError::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
@@ -240,6 +252,9 @@ impl AuthError {
         match self {
             AuthError::MissingCredentials => "authentication is required".into(),
             AuthError::InvalidCredentials => "wrong user name or password".into(),
+            AuthError::TooManyAttempts { .. } => {
+                "too many failed login attempts, try again later".into()
+            }
             AuthError::InsufficientScope { .. } => {
                 "the token does not grant the required scope".into()
             }
@@ -288,6 +303,7 @@ impl AuthError {
         match self {
             AuthError::StoreUnavailable
             | AuthError::KeysUnavailable
+            | AuthError::TooManyAttempts { .. }
             | AuthError::DpopTokenRequest { .. }
             | AuthError::Misconfigured(_) => return None,
             AuthError::MissingCredentials | AuthError::InvalidCredentials => {}
@@ -324,8 +340,9 @@ impl AuthError {
 
     /// Adds this error's RFC 6750 headers to `headers`: `WWW-Authenticate` for `realm`
     /// (when the error carries a challenge), `Cache-Control: no-store`, and
-    /// `Retry-After: 1` for the 503s. For an application's own error bodies; the
-    /// default renderer uses it too.
+    /// `Retry-After: 1` for the 503s (the throttle's seconds for
+    /// [`TooManyAttempts`](AuthError::TooManyAttempts)). For an application's own error
+    /// bodies; the default renderer uses it too.
     ///
     /// ```
     /// use axum_token_auth::AuthError;
@@ -345,6 +362,9 @@ impl AuthError {
             AuthError::StoreUnavailable | AuthError::KeysUnavailable
         ) {
             headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        if let AuthError::TooManyAttempts { retry_after } = self {
+            headers.insert(RETRY_AFTER, HeaderValue::from((*retry_after).max(1)));
         }
         if let AuthError::UseDpopNonce { nonce }
         | AuthError::DpopTokenRequest {
@@ -756,11 +776,29 @@ mod tests {
                 Some("temporarily_unavailable"),
             ),
             (AuthError::Misconfigured("x"), 500, Some("server_error")),
+            (
+                AuthError::TooManyAttempts { retry_after: 7 },
+                429,
+                Some("slow_down"),
+            ),
         ];
         for (e, status, code) in cases {
             assert_eq!(e.status().as_u16(), status, "{e:?}");
             assert_eq!(e.error_code(), code, "{e:?}");
         }
+    }
+
+    #[test]
+    fn too_many_attempts_is_429_with_its_retry_after_and_no_challenge() {
+        let res = JsonErrorRenderer.render(&AuthError::TooManyAttempts { retry_after: 42 }, "api");
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers()[RETRY_AFTER], "42");
+        assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
+        assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
+        // Never `Retry-After: 0` (a client would retry at once).
+        let mut h = HeaderMap::new();
+        AuthError::TooManyAttempts { retry_after: 0 }.apply_headers(&mut h, "api");
+        assert_eq!(h[RETRY_AFTER], "1");
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! | `token_auth_dpop_nonces_total` | counter | `on`: `challenge` (401 `use_dpop_nonce`) `rotation` (a fresh nonce on success) | DPoP nonces handed out |
 //! | `token_auth_revocations_total` | counter | `kind`: `token` `subject` `session` `user_sessions` | revocations written |
 //! | `token_auth_sessions_started_total` | counter | — | logins (refresh families created) |
+//! | `token_auth_logins_throttled_total` | counter | `scope`: `account_address`, `address`, `account` | password logins refused by the login throttle (429, no password checked) |
 //! | `token_auth_refreshes_total` | counter | `outcome`: `rotated` `retry` `unknown` | refresh rotations |
 //! | `token_auth_reuse_detections_total` | counter | `kind`: `reused` `compromised` `dpop_key` (a bound session refreshed with another key) | refresh-token reuse: family revoked |
 //! | `token_auth_grant_changes_total` | counter | `action`: `grant` `revoke` | scope grants changed (through a `Guarded` grant store) |

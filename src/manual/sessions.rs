@@ -22,7 +22,8 @@
 //!     .route("/auth/logout", sessions.logout_route());
 //! // `route_layer` guards the routes above it and nothing else, whereas `.layer` would also
 //! // wrap the router's fallback and answer 401 for every unknown path.
-//! // In your login handler, after checking the password:
+//! // The login: `sessions.password_login(your_users).build()?.route()` (see "Password
+//! // logins" below), or your own handler, after checking the credentials:
 //! //   let login = sessions.login(&TokenRequest::new(user).scopes(..), user_agent(&headers)).await?;
 //! //   return sessions.login_response(&login);   // Set-Cookie + {"token_type","expires_in",…}
 //! # Ok(()) }
@@ -32,7 +33,7 @@
 //!
 //! | step | browser sends | server does | answers |
 //! | --- | --- | --- | --- |
-//! | login | credentials (your handler: JSON only, same origin) | `sessions.login`: new session F, access A1 + refresh R1 bound to F and to a random CSRF value | cookies `__Host-access_token` (HttpOnly, Lax, `/`), `__Secure-refresh_token` (HttpOnly, Strict, `/auth`), `__Host-csrf_token` (readable); body `{"token_type","expires_in","refresh_expires_in"}` without tokens |
+//! | login | credentials (`PasswordLogin`, or your handler: JSON only, same origin) | `sessions.login`: new session F, access A1 + refresh R1 bound to F and to a random CSRF value | cookies `__Host-access_token` (HttpOnly, Lax, `/`), `__Secure-refresh_token` (HttpOnly, Strict, `/auth`), `__Host-csrf_token` (readable); body `{"token_type","expires_in","refresh_expires_in"}` without tokens |
 //! | API call | `__Host-access_token` cookie (or `Authorization: Bearer`) | layer validates A1; unsafe methods by cookie need `X-CSRF-Token` = the `csrf_token` value, and are refused when `Origin`/`Sec-Fetch-Site` say cross-site; a cookie WebSocket handshake gets the origin check | your handler |
 //! | refresh | `POST /auth/refresh` with the refresh cookie + `X-CSRF-Token` (or JSON `{"refresh_token"}`) | `SessionHooks::on_refresh` may deny or change the successor; R1 consumed atomically, successor A2 + R2 in F with the parent's (or the hook's, never wider) claims, both capped at F's absolute end (30 days) | cookie refresh: new cookies, no token in the body; JSON refresh: the JSON pair, no cookies |
 //! | retry (2 tabs) | R1 again within 10 s while R2 is unused | the *same* A2 + R2 | same pair |
@@ -81,6 +82,48 @@
 //! access cookie is refused as a malformed request (400), and a refresh presented with an
 //! access token that was not issued with it ends the session (the refresh token is taken for
 //! compromised).
+//!
+//! # Password logins
+//!
+//! [`Sessions::password_login`](crate::Sessions::password_login) (feature `password`) is the
+//! pattern for a password login: the application implements
+//! [`PasswordAccounts`](crate::session::PasswordAccounts) (`find(username) →
+//! PasswordAccount { hash, TokenRequest }`, optionally `upgrade_hash`) and mounts the route;
+//! the route checks JSON and same origin (login CSRF), reads the body, binds a DPoP proof,
+//! asks the throttle, runs exactly one password hash (against a dummy argon2id hash for an
+//! unknown user, on `spawn_blocking`, at most one per CPU at once), stamps `acr`/`amr`
+//! `pwd`, starts the session with the user agent and client address, and answers as
+//! `token_delivery` asks. The ordered list is in the
+//! [`password_login`](crate::session::password_login) module docs.
+//!
+//! ```no_run
+//! # #[cfg(feature = "password")]
+//! # fn demo(sessions: axum_token_auth::Sessions, users: impl axum_token_auth::session::PasswordAccounts) -> Result<(), Box<dyn std::error::Error>> {
+//! use std::net::SocketAddr;
+//! use axum::Router;
+//!
+//! let login = sessions.password_login(users).build()?;
+//! let app: Router = Router::new().route("/auth/login", login.route());
+//! // ConnectInfo: the throttle counts per client address.
+//! let service = app.into_make_service_with_connect_info::<SocketAddr>();
+//! # let _ = service; Ok(()) }
+//! ```
+//!
+//! **Brute force.** Every attempt first asks a
+//! [`LoginThrottle`](crate::session::LoginThrottle); the built-in
+//! [`LoginLimiter`](crate::session::LoginLimiter) counts failures per account and address (5
+//! per 15 min), per address (50 per 15 min) and per account (100 per hour), in fixed windows,
+//! following OWASP: the tight limits need the attacker's own address, the per-account one
+//! is loose and temporary, so failing on purpose cannot lock a user out for long
+//! (account-lockout DoS). Over a limit: 429 `slow_down` with `Retry-After`, and no
+//! password is checked. The counters live in an
+//! [`AttemptCounter`](crate::store::attempts::AttemptCounter): in memory by default (per
+//! instance), or `LoginLimiter::shared(redis_store)` for every instance at once (keys
+//! `login:<kind>:<digest>`, no name or address in clear). A throttle whose store is down
+//! answers 503 before any password is checked (fail closed: failing open would be unlimited
+//! guessing, and a right password would then stand out by its 503 when the sessions share
+//! that store). Address-only limits (every route, not just logins) compose with
+//! `tower_governor` in front of the router; the per-account limit is this crate's.
 //!
 //! # Refresh requests
 //!

@@ -66,15 +66,22 @@ pub(crate) mod hooks;
 mod login;
 mod logout;
 mod manage;
+#[cfg(feature = "password")]
+#[cfg_attr(docsrs, doc(cfg(feature = "password")))]
+pub mod password_login;
 mod refresh;
 pub(crate) mod routes;
 mod second_factor;
 mod sessions;
+pub mod throttle;
 
 pub use builder::{DEFAULT_GRACE, DEFAULT_SESSION_LIFETIME, SessionsBuilder};
 pub use error::SessionError;
 pub use hooks::{NoHooks, RefreshDecision, SessionEvent, SessionHooks, SuccessorClaims};
 pub use login::{LoginSession, SessionInfo};
+#[cfg(feature = "password")]
+pub use password_login::{PasswordAccount, PasswordAccounts, PasswordLogin, PasswordLoginBuilder};
 pub use routes::{PresentedRefresh, RefreshRequest, TokenDelivery, user_agent};
 pub use second_factor::SecondFactor;
 pub use sessions::Sessions;
+pub use throttle::{Limit, LoginAttempt, LoginLimiter, LoginThrottle, ThrottleScope, Throttled};

@@ -29,7 +29,10 @@
 //! Tokens are never stored: only the SHA-256 digest of their `jti` ([`TokenDigest`]).
 //! One conformance suite runs the same tests against every backend (memory, Redis,
 //! PostgreSQL, and each behind its breaker).
+//!
+//! Failed-login counters for the login throttle: [`attempts`] (memory and Redis).
 
+pub mod attempts;
 pub mod breaker;
 pub mod external_revocation;
 pub mod grants;

@@ -31,6 +31,8 @@ mod oidc_harness;
 #[cfg(feature = "utoipa")]
 mod openapi;
 mod optional_modes;
+#[cfg(feature = "password")]
+mod password_login;
 mod postgres_cache;
 mod provider_events;
 mod quickstart;

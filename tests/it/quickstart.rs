@@ -416,3 +416,64 @@ async fn sensitive_asks_for_a_second_factor_and_the_session_keeps_it() {
     let (status, _, _) = call(&lenient, sensitive(pair["access_token"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+// ---------------------------------------------------------------------------------------
+// The login throttle, as the quickstart binary serves it (a real socket: `ConnectInfo`).
+
+/// A login of an account nobody else's test uses (the throttle counts names that do not
+/// exist too), from `127.0.0.<from>`.
+async fn binary_login(base: &str, from: u8, user: &str, password: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, from]))
+        .build()
+        .unwrap()
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"username": user, "password": password, "token_delivery": "body"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn assert_429(res: reqwest::Response) {
+    assert_eq!(res.status().as_u16(), 429);
+    let retry: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry), "{retry}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "slow_down");
+}
+
+#[tokio::test]
+async fn the_quickstart_answers_a_sixth_wrong_password_with_429_and_retry_after() {
+    let (_child, base) = crate::examples::spawn_quickstart(&[]).await;
+    let user = format!("mallory-{}", crate::common::fresh_jti());
+    for _ in 0..5 {
+        let res = binary_login(&base, 1, &user, "guess").await;
+        assert_eq!(res.status().as_u16(), 401);
+    }
+    assert_429(binary_login(&base, 1, &user, "guess").await).await;
+    // alice, from the same address, is not slowed down by mallory's failures.
+    let res = binary_login(&base, 1, "alice", "alice-password").await;
+    assert_eq!(res.status().as_u16(), 200);
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn the_quickstart_throttle_over_redis_is_shared_by_two_instances() {
+    let redis = std::env::var("REDIS_URL").expect("REDIS_URL: run through scripts/test.sh");
+    let env = [("STORE", "redis".to_owned()), ("REDIS_URL", redis)];
+    let (_a, first) = crate::examples::spawn_quickstart(&env).await;
+    let (_b, second) = crate::examples::spawn_quickstart(&env).await;
+    let user = format!("mallory-{}", crate::common::fresh_jti());
+    for base in [&first, &second, &first, &second, &first] {
+        let res = binary_login(base, 2, &user, "guess").await;
+        assert_eq!(res.status().as_u16(), 401);
+    }
+    assert_429(binary_login(&second, 2, &user, "guess").await).await;
+    // Another address may still try the account.
+    let res = binary_login(&first, 3, &user, "guess").await;
+    assert_eq!(res.status().as_u16(), 401);
+}

@@ -3,7 +3,8 @@
 //! Single node (unchanged since the first release, so existing data stays readable):
 //! `rev:<hex>`, `fam:<id>`, `user:<id>`, `gen:<user>`, `cut:<user>`,
 //! `grants:<len>:<tenant>:<principal>`, `audit:<len>:<tenant>`, one channel `revoked`;
-//! `dpop:<proof id>` (added for DPoP, the same on a cluster: one key per command).
+//! `dpop:<proof id>` (added for DPoP, the same on a cluster: one key per command);
+//! `login:<kind>:<digest>` (failed-login counters, the same on a cluster).
 //!
 //! Cluster: every key a script or an atomic pipeline touches carries the same hash tag, so
 //! it lands in one slot:
@@ -18,6 +19,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::store::TokenDigest;
+use crate::store::attempts::AttemptKey;
 use crate::store::replay::ProofId;
 
 /// Revocation buckets (and sharded channels) of the cluster layout. Sixteen spread the
@@ -134,6 +136,11 @@ impl Keys {
     /// every slot.
     pub(super) fn dpop(&self, id: &ProofId) -> String {
         format!("{}dpop:{}", self.prefix, id.short_key())
+    }
+
+    /// `login:` key of a failed-login counter. No hash tag: each is used alone.
+    pub(super) fn attempts(&self, key: &AttemptKey) -> String {
+        format!("{}login:{}", self.prefix, key.as_str())
     }
 
     /// The length prefix keeps `a:b`/`c` and `a`/`b:c` apart.

@@ -32,6 +32,7 @@
 //! | `grants:<len>:<tenant>:<principal>` | `grants:{<len>:<tenant>}:<principal>` | hash | scope → who granted it and when | — |
 //! | `audit:<len>:<tenant>` | `audit:{<len>:<tenant>}` | list | the append-only audit trail of the tenant | — |
 //! | `dpop:<proof id>` | `dpop:<proof id>` | string `1` | a DPoP proof already used ([`ProofReplay`](crate::store::ProofReplay); 128 bits of its [`ProofId`](crate::store::ProofId), base64url) | at the end of the proof's window |
+//! | `login:<kind>:<digest>` | `login:<kind>:<digest>` | integer | failed logins in the current window ([`AttemptCounter`](crate::store::attempts::AttemptCounter); the [`AttemptKey`](crate::store::attempts::AttemptKey): 128 bits of a SHA-256, never a user name or address) | at the end of the window |
 //!
 //! The single-node names are those of the first release, so upgrading needs no data
 //! migration. On a cluster every key one script touches carries the same hash tag
@@ -94,6 +95,7 @@ use crate::store::replica::RevocationReplica;
 use crate::store::{StoreError, TokenDigest};
 use crate::token::clock::{Clock, SystemClock};
 
+mod attempts;
 mod cache;
 mod conn;
 mod grants;

@@ -150,3 +150,19 @@ if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('RPUSH', KEYS[2], ARGV[2])
 return 1
 ";
+
+// One failed login: the first failure of a window sets its expiry; a key that somehow
+// lost it (PTTL -1) gets one again, so no counter lives forever.
+// KEYS: counter. ARGV: window in milliseconds. Returns {failures, milliseconds left}.
+pub(super) const ADD_FAILURE: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+";
