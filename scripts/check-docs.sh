@@ -18,7 +18,7 @@ doc=target/doc/axum_token_auth
 fail=0
 modules=(. auth token trust trust/verify trust/legacy http session store store/refresh store/grants
   store/breaker store/memory store/redis store/postgres store/external_revocation trust/events
-  http/events http/openapi password)
+  http/events http/openapi session/throttle session/password_login store/attempts password)
 [[ -d $doc/testing ]] && modules+=(testing)
 for m in "${modules[@]}"; do
   page=$doc/$m/index.html
