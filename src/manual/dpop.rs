@@ -26,6 +26,25 @@
 //! # Ok::<(), axum_token_auth::ConfigError>(())
 //! ```
 //!
+//! # With the quickstart and curl
+//!
+//! `examples/dpop_proof.rs` prints a proof for a method, a URL and (optionally) an access
+//! token; the quickstart binds a login's tokens to it:
+//!
+//! ```sh
+//! B=http://127.0.0.1:3000; P="cargo run -q --example dpop_proof --"   # a proof generator
+//! R=$(curl -s $B/auth/login -H 'content-type: application/json' -H "DPoP: $($P POST $B/auth/login)" \
+//!   -d '{"username":"alice","password":"alice-password","token_delivery":"body"}')
+//! T=$(echo "$R" | sed -E 's/.*"access_token":"([^"]+)".*/\1/'); RT=$(echo "$R" | sed -E 's/.*"refresh_token":"([^"]+)".*/\1/')
+//! curl -i $B/me -H "Authorization: DPoP $T" -H "DPoP: $($P GET $B/me $T)"   # 200
+//! curl -i $B/me -H "Authorization: Bearer $T"                            # 401: bound to a key
+//! curl -s $B/auth/refresh -H 'content-type: application/json' -H "DPoP: $($P POST $B/auth/refresh)" \
+//!   -d "{\"refresh_token\":\"$RT\"}"                                      # token_type DPoP
+//! ```
+//!
+//! `DPOP=required` refuses bearer tokens, `DPOP_NONCE=true` adds server nonces,
+//! `DPOP_PUBLIC_ORIGIN` names the origin behind a proxy.
+//!
 //! # What the layer does
 //!
 //! | request | answer |
