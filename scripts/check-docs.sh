@@ -70,9 +70,11 @@ if grep -n -E '^\s*//[/!]( [^#].*)?(ScopedTokenService|[Ww]ebtool|[Ff]astcore|JW
     src/session/*.rs src/store/refresh.rs src/store/refresh/*.rs >&2; then
   echo "check-docs: a replaced system is named in the docs of session/ or store::refresh" >&2; fail=1
 fi
+# 280: the README shows, as complete compiled examples, each piece a new team would
+# otherwise write by hand (issue 23: logins, OpenAPI, a fake provider in tests).
 lines=$(wc -l < README.md)
-if (( lines > 200 )); then
-  echo "check-docs: README.md has $lines lines; keep it under 200 (long prose goes to the manual)" >&2
+if (( lines > 280 )); then
+  echo "check-docs: README.md has $lines lines; keep it under 280 (long prose goes to the manual)" >&2
   fail=1
 fi
 
