@@ -45,6 +45,7 @@ mod attacks;
 mod clock;
 mod cookies;
 mod dpop;
+mod external_attacks;
 mod idp;
 
 use std::sync::Arc;

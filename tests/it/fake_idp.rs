@@ -1,13 +1,14 @@
 //! The testkit's fake identity provider (`testing::FakeIdp`) as an application uses it:
 //! each preset accepts its provider-shaped token through the real layer over a real
 //! socket and reads its scopes; ID tokens refused where the preset says so; rotation
-//! and dropped keys; an outage, a slow and a broken provider; fetch counts.
+//! and dropped keys; an outage, a slow and a broken provider; fetch counts; the attack
+//! set of an external issuer.
 
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use axum_token_auth::testing::{FakeIdp, Provider};
+use axum_token_auth::testing::{Attack, AttackTokens, FakeIdp, Provider};
 use axum_token_auth::token::InvalidToken;
 use axum_token_auth::trust::Issuer;
 use axum_token_auth::{AuthError, Claims, RequireScope, TokenAuth};
@@ -422,6 +423,64 @@ async fn fetches_are_counted_one_discovery_and_one_key_set_for_many_requests() {
     // A plain GET counts too: every request received.
     reqwest::get(idp.jwks_url()).await.unwrap();
     assert_eq!(idp.jwks_fetches(), 2);
+}
+
+#[tokio::test]
+async fn attack_tokens_follow_the_rules_of_the_external_issuer() {
+    for provider in [
+        Provider::keycloak("acme"),
+        Provider::Auth0,
+        Provider::entra(TENANT),
+        Provider::cognito("eu-west-1_AbCdE"),
+        Provider::Google,
+    ] {
+        let name = provider.name();
+        let idp = FakeIdp::start(provider).await;
+        let issuer = idp.issuer();
+        let app = router(&ready(issuer.clone()).await);
+        let attacks = AttackTokens::for_issuer(&issuer, &idp.access_token("alice")).unwrap();
+        let got: Vec<Attack> = attacks.attacks().collect();
+        // Each accepts `typ: JWT` (or none): untyped is no attack against them.
+        assert!(!got.contains(&Attack::UntypedJwt), "{name}: {got:?}");
+        for a in [
+            Attack::AlgNone,
+            Attack::AlgorithmConfusion,
+            Attack::Expired,
+            Attack::NotYetValid,
+            Attack::UnknownKid,
+            Attack::WrongAudience,
+            Attack::WrongIssuer,
+            Attack::RefreshType,
+            Attack::TamperedPayload,
+            Attack::TamperedSignature,
+            Attack::ForeignKey,
+            Attack::IdToken,
+        ] {
+            assert!(got.contains(&a), "{name}: {a} missing");
+        }
+        attacks
+            .assert_refused_by(&app, http::Method::GET, "/me")
+            .await;
+    }
+    // With require_at_jwt (Auth0's RFC 9068 profile), `typ: JWT` is an attack.
+    let idp = FakeIdp::start(Provider::Auth0).await;
+    let strict = idp.issuer().require_at_jwt();
+    let app = router(&ready(strict.clone()).await);
+    let attacks =
+        AttackTokens::for_issuer(&strict, &idp.access_token("a").auth0_rfc9068()).unwrap();
+    assert!(attacks.get(Attack::UntypedJwt).is_some());
+    attacks
+        .assert_refused_by(&app, http::Method::GET, "/me")
+        .await;
+    // An issuer that accepts the client's ID tokens (Google, audience = the client id)
+    // gets no ID-token attack.
+    let google = FakeIdp::start(Provider::Google).await;
+    let lenient = google.issuer().audience(google.client_id());
+    let attacks = AttackTokens::for_issuer(&lenient, &google.access_token("a")).unwrap();
+    assert!(attacks.get(Attack::IdToken).is_none());
+    attacks
+        .assert_refused_by(&router(&ready(lenient).await), http::Method::GET, "/me")
+        .await;
 }
 
 #[tokio::test]
