@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::auth::TokenAuth;
+use crate::testing::dpop::{DpopKey, send_proof};
 use crate::token::claims::TokenKind;
 use crate::token::issue::{IssueError, TokenRequest};
 use crate::token::keys::Key;
@@ -341,7 +342,13 @@ impl AttackTokens {
     /// On the first answer that breaks the rule, naming the attack and the status (never
     /// the token).
     pub async fn assert_refused_by(&self, app: &Router, method: Method, path: &str) {
-        let status = send(app, &method, path, &self.genuine).await;
+        let (status, challenge) = send_bearer(app, &method, path, &self.genuine).await;
+        assert!(
+            !(status == StatusCode::UNAUTHORIZED && challenge.starts_with("DPoP")),
+            "{method} {path} requires DPoP: a bearer token never reaches it, so the attacks \
+             would prove nothing; bind the genuine token to a key \
+             (TokenRequest::confirmation(key.confirmation())) and use assert_refused_by_dpop"
+        );
         assert_ne!(
             status,
             StatusCode::UNAUTHORIZED,
@@ -355,6 +362,96 @@ impl AttackTokens {
                 "attack `{attack}` against {method} {path} was answered {status}, not 401"
             );
         }
+    }
+
+    /// [`assert_refused_by`](Self::assert_refused_by) for a route that requires DPoP:
+    /// every token is sent as `Authorization: DPoP` with a fresh, valid proof of `key`
+    /// for `origin` + `path`, so only the broken token can be refused. Build the attacks
+    /// from a request bound to `key` (`TokenRequest::new(..).confirmation(key.confirmation())`):
+    /// they keep its `cnf`.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use axum_token_auth::trust::dpop::{DpopPolicy, DpopSettings};
+    /// use axum_token_auth::{Claims, TokenRequest, testing::{self, AttackTokens, DpopKey}};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let auth = testing::test_builder()
+    ///     .dpop(DpopSettings::new("https://api.example.com"))
+    ///     .build()
+    ///     .unwrap();
+    /// let app = Router::new()
+    ///     .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+    ///     .layer(auth.layer().dpop(DpopPolicy::Required));
+    /// let key = DpopKey::es256();
+    /// let bound = TokenRequest::new("alice").confirmation(key.confirmation());
+    /// AttackTokens::for_auth(&auth, &bound)
+    ///     .unwrap()
+    ///     .assert_refused_by_dpop(&app, &key, "https://api.example.com", http::Method::GET, "/me")
+    ///     .await;
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`assert_refused_by`](Self::assert_refused_by).
+    pub async fn assert_refused_by_dpop(
+        &self,
+        app: &Router,
+        key: &DpopKey,
+        origin: &str,
+        method: Method,
+        path: &str,
+    ) {
+        let htu = format!("{}{path}", origin.trim_end_matches('/'));
+        let send = |token: &str| {
+            let proof = key.proof(method.as_str(), &htu).access_token(token).build();
+            let method = method.clone();
+            let token = token.to_owned();
+            async move { send_proof(app, &method, path, "DPoP", &token, Some(&proof)).await }
+        };
+        let status = send(&self.genuine).await;
+        assert_ne!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "the genuine token with a valid proof was refused by {method} {path}: is it bound \
+             to this key, and is {origin} the DPoP origin? The attacks would prove nothing"
+        );
+        for (attack, token) in self.iter() {
+            let status = send(token).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "attack `{attack}` against {method} {path} (DPoP) was answered {status}, not 401"
+            );
+        }
+    }
+}
+
+/// Like [`send`], with the scheme of the answer's `WWW-Authenticate` (empty if none).
+async fn send_bearer(
+    app: &Router,
+    method: &Method,
+    path: &str,
+    token: &str,
+) -> (StatusCode, String) {
+    let req = Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("a valid request");
+    match app.clone().oneshot(req).await {
+        Ok(res) => {
+            let challenge = res
+                .headers()
+                .get(http::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (res.status(), challenge)
+        }
+        Err(never) => match never {},
     }
 }
 
