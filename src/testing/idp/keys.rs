@@ -89,3 +89,37 @@ impl KeyRing {
 fn kid(generation: usize) -> String {
     format!("fake-idp-key-{generation}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotation_keeps_old_keys_and_drop_withdraws_one() {
+        let mut ring = KeyRing::new();
+        assert_eq!(ring.kids(), ["fake-idp-key-1"]);
+        let new = ring.rotate();
+        assert_eq!(ring.signing_kid(), new);
+        assert_eq!(ring.kids(), ["fake-idp-key-1", "fake-idp-key-2"]);
+        assert!(ring.drop_key("fake-idp-key-1"));
+        assert!(!ring.drop_key("fake-idp-key-1"));
+        assert_eq!(ring.jwks().keys.len(), 1);
+        // Past the four fixtures, the material repeats under new kids.
+        for _ in 0..4 {
+            ring.rotate();
+        }
+        assert_eq!(ring.signing_kid(), "fake-idp-key-6");
+        assert_eq!(ring.jwks().keys.len(), 5);
+    }
+
+    #[test]
+    fn the_foreign_key_is_not_the_signing_key() {
+        let ring = KeyRing::new();
+        let claims = serde_json::json!({"sub": "x"});
+        let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        let ours =
+            jsonwebtoken::encode(&header, &claims, ring.signing().encoding.as_ref().unwrap());
+        let theirs = jsonwebtoken::encode(&header, &claims, &ring.foreign());
+        assert_ne!(ours.unwrap(), theirs.unwrap());
+    }
+}

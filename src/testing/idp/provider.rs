@@ -122,3 +122,49 @@ impl Provider {
         issuer
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_and_key_paths_keep_the_real_providers_paths() {
+        let base = "http://127.0.0.1:1";
+        let cases = [
+            (
+                Provider::keycloak("acme"),
+                "http://127.0.0.1:1/realms/acme",
+                "/realms/acme/protocol/openid-connect/certs",
+            ),
+            (
+                Provider::Auth0,
+                "http://127.0.0.1:1/",
+                "/.well-known/jwks.json",
+            ),
+            (
+                Provider::entra("t"),
+                "http://127.0.0.1:1/t/v2.0",
+                "/t/discovery/v2.0/keys",
+            ),
+            (
+                Provider::cognito("eu-west-1_a"),
+                "http://127.0.0.1:1/eu-west-1_a",
+                "/eu-west-1_a/.well-known/jwks.json",
+            ),
+            (Provider::Google, "http://127.0.0.1:1", "/oauth2/v3/certs"),
+        ];
+        for (p, iss, jwks) in cases {
+            assert_eq!(p.iss(base), iss, "{}", p.name());
+            assert_eq!(p.jwks_path(), jwks, "{}", p.name());
+            let preset = p.preset(base, iss);
+            assert_eq!(preset.issuer(), iss, "{}", p.name());
+        }
+        // The preset's rules are kept.
+        let cognito = Provider::cognito("p").preset(base, "http://127.0.0.1:1/p");
+        assert_eq!(cognito.audience_claim, "client_id");
+        assert_eq!(
+            cognito.required_claims,
+            [("token_use".to_owned(), "access".to_owned())]
+        );
+    }
+}
