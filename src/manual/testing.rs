@@ -13,7 +13,7 @@
 //! derived from a genuine token of the authority's own and breaking one thing. A route that
 //! requires a token behind the layer refuses each with 401; `testing::Attack` says what
 //! they do not cover (routes outside the layer, `optional()` routes, identity providers'
-//! tokens, which may be untyped `JWT`s).
+//! tokens, which may be untyped `JWT`s: for those, `AttackTokens::for_issuer` below).
 //!
 //! ```
 //! # #[cfg(feature = "testing")]
@@ -28,6 +28,40 @@
 //!     .assert_refused_by(&app, http::Method::GET, "/me").await;
 //! # }
 //! # #[cfg(not(feature = "testing"))] fn main() {}
+//! ```
+//!
+//! # Your identity provider, faked
+//!
+//! A service that trusts Keycloak, Auth0, Entra ID, Cognito or Google need not hand-make
+//! look-alike tokens and a stand-in JWKS server: `testing::FakeIdp` mints tokens shaped
+//! like the provider's (its `iss`, `aud` or `client_id`, `typ` or none, no `jti` where
+//! the provider sends none, its scope and role claims; `ProviderToken` cites each
+//! provider's reference) and serves its discovery document and key set on a loopback
+//! port. `FakeIdp::issuer()` is the provider's preset pointed at it, so the test runs
+//! the rules the service runs in production. The test decides what the provider does:
+//! `rotate()` and `drop_key(kid)`, `stop()` (connection refused) and `resume()`,
+//! `slow(delay)`, `garbage()` (an HTML page instead of JSON), and it reads
+//! `discovery_fetches()` / `jwks_fetches()`. `AttackTokens::for_issuer` builds the
+//! attack set that issuer's rules refuse; what they accept (`typ: JWT` without
+//! `require_at_jwt`, a missing `jti`) is not in it.
+//!
+//! ```
+//! # #[cfg(all(feature = "testing", feature = "oidc"))]
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use axum::{Router, routing::get};
+//! use axum_token_auth::Claims;
+//! use axum_token_auth::testing::{AttackTokens, FakeIdp, Provider, test_builder};
+//!
+//! let idp = FakeIdp::start(Provider::entra("7f0c2a1e-3b4d-4e5f-8a9b-0c1d2e3f4a5b")).await;
+//! let auth = test_builder().trust(idp.issuer()).build().unwrap();
+//! assert!(auth.await_ready(std::time::Duration::from_secs(5)).await); // keys fetched
+//! let app = Router::new().route("/me", get(|c: Claims| async move { c.sub.clone() })).layer(auth.layer());
+//! AttackTokens::for_issuer(&idp.issuer(), &idp.access_token("alice").scopes(["orders.read"]))
+//!     .unwrap()
+//!     .assert_refused_by(&app, http::Method::GET, "/me").await;
+//! idp.rotate(); // the next token's new `kid` is fetched at once
+//! # }
+//! # #[cfg(not(all(feature = "testing", feature = "oidc")))] fn main() {}
 //! ```
 //!
 //! # This crate

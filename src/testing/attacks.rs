@@ -15,14 +15,19 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 use crate::auth::TokenAuth;
+use crate::testing::dpop::{DpopKey, send_proof};
 use crate::token::claims::TokenKind;
 use crate::token::issue::{IssueError, TokenRequest};
 use crate::token::keys::Key;
 
-/// One way of forging or breaking one of the authority's *own* access tokens. Each is
-/// refused with 401 `invalid_token` by a route that requires a token behind
+/// One way of forging or breaking a genuine access token. Built by
+/// [`AttackTokens::for_auth`] from a token of the authority's own, each is refused with
+/// 401 `invalid_token` by a route that requires a token behind
 /// [`auth.layer()`](crate::TokenAuth::layer) (`Claims`, `RequireScope` …), each by its own
-/// check (`tests/it/rfc6750.rs` maps every attack to its refusal). What they do not cover:
+/// check (`tests/it/rfc6750.rs` maps every attack to its refusal). Built by
+/// [`AttackTokens::for_issuer`] from a token of a [`FakeIdp`](crate::testing::FakeIdp),
+/// the set holds only the attacks that issuer's rules refuse. Not every route refuses
+/// them:
 ///
 /// * routes the layer does not guard (added after `.layer`, or another router): they
 ///   take any token, which is what [`AttackTokens::assert_refused_by`] exists to catch;
@@ -31,10 +36,12 @@ use crate::token::keys::Key;
 ///   answers it, not 401); only
 ///   [`optional_refusing_invalid()`](crate::http::TokenAuthLayer::optional_refusing_invalid)
 ///   answers bad tokens 401;
-/// * tokens of trusted identity providers: an [`Issuer`](crate::trust::Issuer) accepts
+/// * tokens of trusted identity providers: the attacks of [`for_auth`](AttackTokens::for_auth)
+///   are signed with the authority's key, never the provider's, so they say nothing
+///   about the provider's tokens — use [`for_issuer`](AttackTokens::for_issuer), which
+///   leaves out what the issuer accepts (an [`Issuer`](crate::trust::Issuer) accepts
 ///   `typ: JWT` or no `typ` unless [`require_at_jwt`](crate::trust::Issuer::require_at_jwt),
-///   so [`UntypedJwt`](Self::UntypedJwt) is no attack there — and these tokens are signed
-///   with the authority's key, never the provider's, so they say nothing about its tokens;
+///   so [`UntypedJwt`](Self::UntypedJwt) is no attack there);
 /// * a [`LegacyIssuer`](crate::trust::LegacyIssuer) keyed with the authority's own
 ///   signing secret: an untyped JWT is what a legacy token looks like, so
 ///   [`UntypedJwt`](Self::UntypedJwt) may verify as one (give legacy formats their own
@@ -72,8 +79,13 @@ pub enum Attack {
     TamperedPayload,
     /// The real header and payload with one bit of the signature flipped.
     TamperedSignature,
-    /// The same header (`alg`, `kid`) signed with another secret; HMAC signing keys only.
+    /// The same header (`alg`, `kid`) signed with another secret (HMAC signing keys), or
+    /// with another RSA key under the real `kid` (an external issuer,
+    /// [`AttackTokens::for_issuer`]).
     ForeignKey,
+    /// The provider's ID token for the same user (its audience is the client): only for
+    /// an external issuer that refuses it ([`AttackTokens::for_issuer`]).
+    IdToken,
 }
 
 impl Attack {
@@ -92,6 +104,7 @@ impl Attack {
             Attack::TamperedPayload => "tampered_payload",
             Attack::TamperedSignature => "tampered_signature",
             Attack::ForeignKey => "foreign_key",
+            Attack::IdToken => "id_token",
         }
     }
 }
@@ -128,8 +141,8 @@ impl fmt::Display for Attack {
 /// neither.
 #[derive(Clone)]
 pub struct AttackTokens {
-    genuine: String,
-    tokens: Vec<(Attack, String)>,
+    pub(super) genuine: String,
+    pub(super) tokens: Vec<(Attack, String)>,
 }
 
 impl fmt::Debug for AttackTokens {
@@ -320,14 +333,22 @@ impl AttackTokens {
 
     /// Sends `method path` through `app` once with the genuine token and once with each
     /// attack token (as `Authorization: Bearer`), and asserts that the genuine one is not
-    /// answered 401 (so the route is reachable and guarded) and that every attack is.
+    /// answered 401 and that every attack is. The first half only shows the route is
+    /// reachable with a good token (a route outside the layer passes it too); the
+    /// attacks' 401s are what show that it checks tokens.
     ///
     /// # Panics
     ///
     /// On the first answer that breaks the rule, naming the attack and the status (never
     /// the token).
     pub async fn assert_refused_by(&self, app: &Router, method: Method, path: &str) {
-        let status = send(app, &method, path, &self.genuine).await;
+        let (status, challenge) = send_bearer(app, &method, path, &self.genuine).await;
+        assert!(
+            !(status == StatusCode::UNAUTHORIZED && challenge.starts_with("DPoP")),
+            "{method} {path} requires DPoP: a bearer token never reaches it, so the attacks \
+             would prove nothing; bind the genuine token to a key \
+             (TokenRequest::confirmation(key.confirmation())) and use assert_refused_by_dpop"
+        );
         assert_ne!(
             status,
             StatusCode::UNAUTHORIZED,
@@ -341,6 +362,96 @@ impl AttackTokens {
                 "attack `{attack}` against {method} {path} was answered {status}, not 401"
             );
         }
+    }
+
+    /// [`assert_refused_by`](Self::assert_refused_by) for a route that requires DPoP:
+    /// every token is sent as `Authorization: DPoP` with a fresh, valid proof of `key`
+    /// for `origin` + `path`, so only the broken token can be refused. Build the attacks
+    /// from a request bound to `key` (`TokenRequest::new(..).confirmation(key.confirmation())`):
+    /// they keep its `cnf`.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use axum_token_auth::trust::dpop::{DpopPolicy, DpopSettings};
+    /// use axum_token_auth::{Claims, TokenRequest, testing::{self, AttackTokens, DpopKey}};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let auth = testing::test_builder()
+    ///     .dpop(DpopSettings::new("https://api.example.com"))
+    ///     .build()
+    ///     .unwrap();
+    /// let app = Router::new()
+    ///     .route("/me", get(|c: Claims| async move { c.sub.clone() }))
+    ///     .layer(auth.layer().dpop(DpopPolicy::Required));
+    /// let key = DpopKey::es256();
+    /// let bound = TokenRequest::new("alice").confirmation(key.confirmation());
+    /// AttackTokens::for_auth(&auth, &bound)
+    ///     .unwrap()
+    ///     .assert_refused_by_dpop(&app, &key, "https://api.example.com", http::Method::GET, "/me")
+    ///     .await;
+    /// # }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// As [`assert_refused_by`](Self::assert_refused_by).
+    pub async fn assert_refused_by_dpop(
+        &self,
+        app: &Router,
+        key: &DpopKey,
+        origin: &str,
+        method: Method,
+        path: &str,
+    ) {
+        let htu = format!("{}{path}", origin.trim_end_matches('/'));
+        let send = |token: &str| {
+            let proof = key.proof(method.as_str(), &htu).access_token(token).build();
+            let method = method.clone();
+            let token = token.to_owned();
+            async move { send_proof(app, &method, path, "DPoP", &token, Some(&proof)).await }
+        };
+        let status = send(&self.genuine).await;
+        assert_ne!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "the genuine token with a valid proof was refused by {method} {path}: is it bound \
+             to this key, and is {origin} the DPoP origin? The attacks would prove nothing"
+        );
+        for (attack, token) in self.iter() {
+            let status = send(token).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "attack `{attack}` against {method} {path} (DPoP) was answered {status}, not 401"
+            );
+        }
+    }
+}
+
+/// Like [`send`], with the scheme of the answer's `WWW-Authenticate` (empty if none).
+async fn send_bearer(
+    app: &Router,
+    method: &Method,
+    path: &str,
+    token: &str,
+) -> (StatusCode, String) {
+    let req = Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("a valid request");
+    match app.clone().oneshot(req).await {
+        Ok(res) => {
+            let challenge = res
+                .headers()
+                .get(http::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            (res.status(), challenge)
+        }
+        Err(never) => match never {},
     }
 }
 
@@ -357,7 +468,7 @@ async fn send(app: &Router, method: &Method, path: &str, token: &str) -> StatusC
     }
 }
 
-fn split(token: &str) -> (&str, &str, &str) {
+pub(super) fn split(token: &str) -> (&str, &str, &str) {
     let mut parts = token.splitn(3, '.');
     let h = parts.next().unwrap_or_default();
     let p = parts.next().unwrap_or_default();
@@ -365,7 +476,7 @@ fn split(token: &str) -> (&str, &str, &str) {
     (h, p, s)
 }
 
-fn decode_json(part: &str) -> Value {
+pub(super) fn decode_json(part: &str) -> Value {
     URL_SAFE_NO_PAD
         .decode(part)
         .ok()
@@ -373,7 +484,7 @@ fn decode_json(part: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn encode_json(v: &Value) -> String {
+pub(super) fn encode_json(v: &Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
 }
 

@@ -374,7 +374,7 @@ impl<'k> ProofBuilder<'k> {
 }
 
 /// Sends `token` with `scheme` and `proof` to `app`; the answer's status.
-async fn send_proof(
+pub(super) async fn send_proof(
     app: &axum::Router,
     method: &http::Method,
     path: &str,

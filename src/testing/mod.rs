@@ -1,7 +1,8 @@
 //! A testkit for applications (and this crate's own tests): a ready authority, a clock
-//! tests move, a cookie jar, claims for handler unit tests, and attack tokens with an
-//! assertion that a router refuses them. Feature `testing`; meant for
-//! `[dev-dependencies]`:
+//! tests move, a cookie jar, claims for handler unit tests, attack tokens with an
+//! assertion that a router refuses them, and a fake identity provider ([`FakeIdp`]:
+//! provider-shaped tokens, its discovery document and keys on a loopback port, rotation
+//! and outages on demand). Feature `testing`; meant for `[dev-dependencies]`:
 //!
 //! ```toml
 //! [dev-dependencies]
@@ -44,6 +45,8 @@ mod attacks;
 mod clock;
 mod cookies;
 mod dpop;
+mod external_attacks;
+mod idp;
 
 use std::sync::Arc;
 
@@ -53,6 +56,7 @@ pub use attacks::{Attack, AttackTokens};
 pub use clock::ManualClock;
 pub use cookies::CookieJar;
 pub use dpop::{DpopKey, ProofBuilder};
+pub use idp::{FAKE_IDP_AUDIENCE, FAKE_IDP_CLIENT_ID, FakeIdp, Provider, ProviderToken};
 
 use crate::auth::{TokenAuth, TokenAuthBuilder};
 use crate::http::cookies::CookieSettings;

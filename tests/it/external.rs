@@ -1,7 +1,9 @@
 //! External issuers with static keys, through a real `Router`: selection by `iss`, keys
 //! per issuer, audience, kinds, scope mapping, verify-only mode, the live keyring, and
-//! claims typed per handler. Remote key sets against a real OpenID Provider are in
-//! `tests/it/oidc.rs`.
+//! claims typed per handler. Provider-shaped tokens come from the testkit's fake
+//! Keycloak (`testing::FakeIdp`) where they need no hand-made claims. Remote key sets
+//! against a real OpenID Provider are in `tests/it/oidc.rs`, against the fake ones in
+//! `tests/it/fake_idp.rs`.
 
 use crate::common;
 
@@ -11,6 +13,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::get;
 use axum_token_auth::store::memory::MemoryRefreshStore;
+use axum_token_auth::testing::{FakeIdp, Provider};
 use axum_token_auth::trust::{Issuer, ScopeClaim};
 use axum_token_auth::{
     AuthError, Claims, Key, NoCustomClaims, RequireScope, Sessions, TokenAuth, TokenAuthLayer,
@@ -102,16 +105,27 @@ fn router(auth: &TokenAuth) -> Router {
         .layer(auth.layer())
 }
 
+/// Issuer A as the testkit's fake Keycloak (realm `acme`, its keys pinned) next to
+/// issuer B: provider-shaped tokens without hand-made claims.
+async fn fake_keycloak_and_b() -> (FakeIdp, TokenAuth) {
+    let kc = FakeIdp::start(Provider::keycloak("acme")).await;
+    let auth = builder()
+        .trust(kc.issuer_pinned().audience("orders-api"))
+        .trust(idp_b())
+        .build()
+        .unwrap();
+    (kc, auth)
+}
+
 #[tokio::test]
 async fn a_provider_token_is_accepted_and_its_roles_become_scopes() {
-    let auth = both();
+    let (kc, auth) = fake_keycloak_and_b().await;
     let app = router(&auth);
-    let t = sign(
-        A_PRIVATE,
-        "a1",
-        Some("JWT"),
-        &keycloak_claims("u-1", "orders-api", &["users:read", "bad role!"]),
-    );
+    let t = kc
+        .access_token("u-1")
+        .audience("orders-api")
+        .roles(["users:read", "bad role!"])
+        .sign();
     let body = ok_body(send_get(&app, "/me", Some(&t)).await).await;
     assert!(body.starts_with("u-1 "), "{body}");
     for s in ["openid", "profile", "users:read"] {
@@ -122,12 +136,7 @@ async fn a_provider_token_is_accepted_and_its_roles_become_scopes() {
         "users"
     );
     // Without the role: 403 from the same guard as for our own tokens.
-    let t = sign(
-        A_PRIVATE,
-        "a1",
-        None,
-        &keycloak_claims("u-2", "orders-api", &[]),
-    );
+    let t = kc.access_token("u-2").audience("orders-api").sign();
     let r = refusal(send_get(&app, "/users", Some(&t)).await).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // Our own tokens keep working next to them.
@@ -167,18 +176,16 @@ async fn wrong_or_missing_audience_is_refused() {
 
 #[tokio::test]
 async fn an_id_token_is_refused_as_an_access_token() {
-    let auth = both();
+    let (kc, auth) = fake_keycloak_and_b().await;
     let app = router(&auth);
     // Keycloak ID token: audience = the client id, `typ: ID`, a nonce.
-    let mut c = keycloak_claims("u", "web", &[]);
-    c["typ"] = json!("ID");
-    c["nonce"] = json!("n-0S6_WzA2Mj");
-    let t = sign(A_PRIVATE, "a1", Some("JWT"), &c);
-    let r = refusal(send_get(&app, "/me", Some(&t)).await).await;
+    let id = kc.id_token("u").client_id("web");
+    assert_eq!(id.claims()["typ"], "ID");
+    assert!(id.claims()["nonce"].is_string());
+    let r = refusal(send_get(&app, "/me", Some(&id.sign())).await).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{r:?}");
     // Even with our audience, the required `typ: Bearer` claim keeps it out.
-    c["aud"] = json!("orders-api");
-    let t = sign(A_PRIVATE, "a1", Some("JWT"), &c);
+    let t = id.claim("aud", json!("orders-api")).sign();
     assert_refused(
         send_get(&app, "/me", Some(&t)).await,
         AuthError::InvalidToken(InvalidToken::InvalidClaims),

@@ -17,6 +17,7 @@ mod error_path;
 mod examples;
 mod external;
 mod external_revocation;
+mod fake_idp;
 mod fuzz_corpus;
 #[cfg(feature = "tonic")]
 mod grpc;

@@ -12,8 +12,9 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum_token_auth::store::memory::MemoryRefreshStore;
 use axum_token_auth::testing::{
-    Attack, AttackTokens, CookieJar, ManualClock, claims, test_auth, test_builder,
+    Attack, AttackTokens, CookieJar, DpopKey, ManualClock, claims, test_auth, test_builder,
 };
+use axum_token_auth::trust::dpop::{DpopPolicy, DpopSettings};
 use axum_token_auth::{
     Claims, RequireScope, ScopeGuardLayer, Sessions, TokenAuth, TokenRequest, session::user_agent,
     token::Algorithm, token::Key,
@@ -329,4 +330,59 @@ async fn unknown_paths_stay_404_behind_route_layer_and_turn_401_behind_layer() {
         status(&with(false), plain(Method::GET, "/nope")).await,
         StatusCode::UNAUTHORIZED
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// A route that requires DPoP: the bearer assertion says why it cannot run, the DPoP one
+// sends every token with a valid proof.
+
+fn dpop_app(auth: &TokenAuth) -> Router {
+    Router::new()
+        .route("/me", get(me))
+        .layer(auth.layer().dpop(DpopPolicy::Required))
+}
+
+const DPOP_ORIGIN: &str = "https://api.example.com";
+
+#[tokio::test]
+async fn on_a_dpop_route_every_attack_is_refused_with_a_valid_proof() {
+    let auth = test_builder()
+        .dpop(DpopSettings::new(DPOP_ORIGIN))
+        .build()
+        .unwrap();
+    let app = dpop_app(&auth);
+    let key = DpopKey::es256();
+    let bound = TokenRequest::new("alice").confirmation(key.confirmation());
+    let attacks = AttackTokens::for_auth(&auth, &bound).unwrap();
+    attacks
+        .assert_refused_by_dpop(&app, &key, DPOP_ORIGIN, Method::GET, "/me")
+        .await;
+    // Another key's proofs: the genuine token is refused, the assertion says so.
+    let other = DpopKey::es256();
+    let wrong_key = tokio::spawn(async move {
+        attacks
+            .assert_refused_by_dpop(&app, &other, DPOP_ORIGIN, Method::GET, "/me")
+            .await
+    });
+    let panic = wrong_key.await.unwrap_err().into_panic();
+    let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("genuine token with a valid proof"), "{msg}");
+}
+
+#[tokio::test]
+async fn the_bearer_assertion_on_a_dpop_route_names_the_dpop_one() {
+    let auth = test_builder()
+        .dpop(DpopSettings::new(DPOP_ORIGIN))
+        .build()
+        .unwrap();
+    let app = dpop_app(&auth);
+    let key = DpopKey::es256();
+    let bound = TokenRequest::new("alice").confirmation(key.confirmation());
+    let attacks = AttackTokens::for_auth(&auth, &bound).unwrap();
+    let run =
+        tokio::spawn(async move { attacks.assert_refused_by(&app, Method::GET, "/me").await });
+    let panic = run.await.unwrap_err().into_panic();
+    let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("requires DPoP"), "{msg}");
+    assert!(msg.contains("assert_refused_by_dpop"), "{msg}");
 }
