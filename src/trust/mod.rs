@@ -120,7 +120,8 @@
 //! * **fresh**: the set verifies; the background task refreshes it when the JWKS
 //!   response's `Cache-Control: max-age` runs out, clamped into
 //!   [`refresh_bounds`](Issuer::refresh_bounds) (1 min ..= 1 h by default). A response
-//!   without `max-age` is refreshed every **10 minutes** (kept within those bounds);
+//!   without `max-age` is refreshed every **10 minutes** (kept within those bounds, and
+//!   never later than half of `max_stale`, so a healthy provider's set never expires);
 //!   `no-store` / `no-cache` count as 0, so the lower bound.
 //! * **unknown `kid`** (a rotation, or a forgery: they look alike until the key is
 //!   fetched): a refetch, **single-flight** (requests arriving meanwhile wait for the

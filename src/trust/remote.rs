@@ -288,9 +288,13 @@ impl RemoteKeys {
         let in_flight = self.flight.try_lock().is_err();
         let mut st = self.state();
         if st.failing {
-            let probe = !in_flight && st.budget.allows(now);
-            self.count_refetch(&mut st, probe);
+            let allowed = st.budget.allows(now);
+            let probe = !in_flight && allowed;
+            // A probe, or a fetch already in flight, is a refetch asked for; only a
+            // budget that denies one suppresses it.
+            let asked = Self::count_refetch(&mut st, in_flight || allowed);
             self.note_refusal(st, "its kid is not in the last good set");
+            crate::telemetry::key_set_refetch(&self.iss, asked);
             if probe && let Ok(rt) = tokio::runtime::Handle::try_current() {
                 let remote = Arc::clone(self);
                 rt.spawn(async move { remote.refetch_unknown_kid(seen).await });
@@ -300,17 +304,21 @@ impl RemoteKeys {
         let (started, fresh_from) = (st.started, st.fresh_from);
         match st.budget.ask(id, now, started, fresh_from, in_flight) {
             Ask::Wait => {
-                self.count_refetch(&mut st, true);
+                let asked = Self::count_refetch(&mut st, true);
+                drop(st);
+                crate::telemetry::key_set_refetch(&self.iss, asked);
                 KeyMiss::Refetch(Arc::clone(self), seen)
             }
             Ask::Refuse(why) => {
                 // A kid a newer set already lacks is a plain unknown key; only a fetch the
                 // budget denied is a suppressed refetch.
-                if why == Refused::BudgetSpent {
-                    self.count_refetch(&mut st, false);
-                }
+                let suppressed =
+                    (why == Refused::BudgetSpent).then(|| Self::count_refetch(&mut st, false));
                 let warn = st.budget.warn_due(now);
                 drop(st);
+                if let Some(outcome) = suppressed {
+                    crate::telemetry::key_set_refetch(&self.iss, outcome);
+                }
                 if let Some(suppressed) = warn {
                     tracing::warn!(
                         issuer = %self.iss,
@@ -326,14 +334,16 @@ impl RemoteKeys {
         }
     }
 
-    /// Counts an unknown `kid`'s ask: a refetch waited for (or a probe), or suppressed.
-    fn count_refetch(&self, st: &mut FetchState, asked: bool) {
+    /// Counts an unknown `kid`'s ask (a refetch waited for, or a probe) or its
+    /// suppression; returns the metric's outcome, recorded once the lock is released.
+    fn count_refetch(st: &mut FetchState, asked: bool) -> &'static str {
         if asked {
             st.refetches_asked += 1;
+            "asked"
         } else {
             st.refetches_suppressed += 1;
+            "suppressed"
         }
-        crate::telemetry::key_set_refetch(&self.iss, if asked { "asked" } else { "suppressed" });
     }
 
     /// One refetch for an unknown `kid` seen with the set of version `seen`: waits for a
@@ -372,9 +382,13 @@ impl RemoteKeys {
                 }
                 self.version.fetch_add(1, Ordering::AcqRel);
                 let p = &self.policy;
+                // Refreshed well before it would expire (half of max_stale at most), so a
+                // max_stale shorter than the refresh interval never refuses a healthy
+                // provider's tokens.
                 let refresh = max_age
                     .unwrap_or(p.default_refresh)
-                    .clamp(p.min_refresh, p.max_refresh);
+                    .clamp(p.min_refresh, p.max_refresh)
+                    .min(p.max_stale / 2);
                 let mut st = self.state();
                 st.fresh_from = st.fresh_from.max(number);
                 st.last_success = Some(now);
@@ -382,12 +396,13 @@ impl RemoteKeys {
                 st.stale = false;
                 st.last_error = None;
                 st.fetches_ok += 1;
-                if std::mem::take(&mut st.warned_stale_use) | std::mem::take(&mut st.warned_refusal)
-                {
-                    tracing::info!(issuer = %self.iss, keys = n, "key set fetched again after failures");
-                }
+                let recovered = std::mem::take(&mut st.warned_stale_use)
+                    | std::mem::take(&mut st.warned_refusal);
                 st.next_refresh = now.saturating_add(refresh.as_secs());
                 drop(st);
+                if recovered {
+                    tracing::info!(issuer = %self.iss, keys = n, "key set fetched again after failures");
+                }
                 crate::telemetry::key_set_fetch(&self.iss, "ok");
                 self.publish_gauges();
                 if n == 0 {
@@ -676,10 +691,39 @@ mod tests {
         assert_eq!(r.state().next_refresh, 60, "raised to min_refresh");
         script.push(jwks(&["a"], Some(1_000_000)));
         r.fetch_now().await.unwrap();
-        assert_eq!(r.state().next_refresh, 3600, "lowered to max_refresh");
+        assert_eq!(
+            r.state().next_refresh,
+            1800,
+            "lowered to max_refresh (3600), then to half of max_stale (3600)"
+        );
         script.push(jwks(&["a"], None));
         r.fetch_now().await.unwrap();
         assert_eq!(r.state().next_refresh, 600, "the default without max-age");
+    }
+
+    #[tokio::test]
+    async fn a_max_stale_shorter_than_the_refresh_interval_is_refreshed_before_it_expires() {
+        let (script, clock) = (Arc::new(Script::default()), TestClock::default());
+        let r = Arc::new(RemoteKeys::new(
+            "https://idp.example".into(),
+            jwks_locator(),
+            vec![Algorithm::RS256],
+            RefreshPolicy {
+                max_stale: Duration::from_secs(1800),
+                ..RefreshPolicy::default()
+            },
+            Arc::new(Arc::clone(&script)),
+            Arc::new(clock.clone()),
+            Arc::new(AtomicU64::new(0)),
+        ));
+        r.background.store(true, Ordering::SeqCst);
+        script.push(jwks(&["a"], Some(3600)));
+        r.fetch_now().await.unwrap();
+        // Before: refreshed after an hour, so from 30 min on a healthy provider's tokens got
+        // 503 (Expired, with no failure to show for it).
+        assert_eq!(r.state().next_refresh, 900, "half of max_stale");
+        clock.advance(900);
+        assert_eq!(r.status().state, KeySetState::Fresh);
     }
 
     #[tokio::test]
