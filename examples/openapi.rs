@@ -36,6 +36,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let auth = TokenAuth::builder()
         .hs256_secret("a-random-secret-of-at-least-32-bytes!!")
         .build()?;
+    // The const schemes must be the ones this configuration reads (cookie, CSRF header).
+    if SCHEMES != auth.web().openapi_security() {
+        return Err("the OpenAPI schemes differ from the configuration".into());
+    }
     let (app, api) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(SCHEMES.guard::<Claims, _>(routes!(me)))
         .routes(SCHEMES.guard::<RequireScope<UsersWrite>, _>(routes!(create_user)))
