@@ -238,23 +238,7 @@ impl AttackTokens {
             sign(&header("JWT", key.kid.clone()), &payload)?,
         ));
         let forged = with(json!({"sub": "attacker", "scope": "*"}));
-        tokens.push((
-            Attack::TamperedPayload,
-            format!("{header64}.{}.{signature64}", encode_json(&forged)),
-        ));
-        let mut signature = URL_SAFE_NO_PAD
-            .decode(signature64)
-            .map_err(|_| IssueError::Signing)?;
-        if let Some(first) = signature.first_mut() {
-            *first ^= 0x01;
-        }
-        tokens.push((
-            Attack::TamperedSignature,
-            format!(
-                "{header64}.{payload64}.{}",
-                URL_SAFE_NO_PAD.encode(&signature)
-            ),
-        ));
+        tokens.extend(tampered(header64, payload64, signature64, &forged)?);
         if matches!(key.alg.family(), AlgorithmFamily::Hmac) {
             let foreign = Key::generate_hmac(key.alg).map_err(|_| IssueError::Signing)?;
             let foreign = foreign.encoding.as_ref().ok_or(IssueError::Signing)?;
@@ -568,6 +552,35 @@ fn der_uint(bytes: &[u8]) -> Vec<u8> {
     }
     content.extend(trimmed);
     der(0x02, &content)
+}
+
+/// The two tamperings of a signed token `header64.payload64.signature64`: its payload
+/// replaced by `forged` under the same signature, and its signature with one bit flipped.
+pub(crate) fn tampered(
+    header64: &str,
+    payload64: &str,
+    signature64: &str,
+    forged: &Value,
+) -> Result<[(Attack, String); 2], IssueError> {
+    let mut signature = URL_SAFE_NO_PAD
+        .decode(signature64)
+        .map_err(|_| IssueError::Signing)?;
+    if let Some(first) = signature.first_mut() {
+        *first ^= 0x01;
+    }
+    Ok([
+        (
+            Attack::TamperedPayload,
+            format!("{header64}.{}.{signature64}", encode_json(forged)),
+        ),
+        (
+            Attack::TamperedSignature,
+            format!(
+                "{header64}.{payload64}.{}",
+                URL_SAFE_NO_PAD.encode(&signature)
+            ),
+        ),
+    ])
 }
 
 #[cfg(test)]

@@ -2,13 +2,11 @@
 //! a [`FakeIdp`](crate::testing::FakeIdp) token and the rules of the [`Issuer`] that
 //! trusts it.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
 use crate::testing::attacks::{
-    Attack, AttackTokens, decode_json, encode_json, public_key_pem, split,
+    Attack, AttackTokens, decode_json, encode_json, public_key_pem, split, tampered,
 };
 use crate::testing::idp::ProviderToken;
 use crate::token::issue::IssueError;
@@ -142,23 +140,7 @@ impl AttackTokens {
             tokens.push((Attack::UntypedJwt, sign(&typed("JWT"), &payload, encoding)?));
         }
         let forged = with(json!({"sub": "attacker", "scope": "*"}));
-        tokens.push((
-            Attack::TamperedPayload,
-            format!("{header64}.{}.{signature64}", encode_json(&forged)),
-        ));
-        let mut signature = URL_SAFE_NO_PAD
-            .decode(signature64)
-            .map_err(|_| IssueError::Signing)?;
-        if let Some(first) = signature.first_mut() {
-            *first ^= 0x01;
-        }
-        tokens.push((
-            Attack::TamperedSignature,
-            format!(
-                "{header64}.{payload64}.{}",
-                URL_SAFE_NO_PAD.encode(&signature)
-            ),
-        ));
+        tokens.extend(tampered(header64, payload64, signature64, &forged)?);
         tokens.push((Attack::ForeignKey, sign(&header, &payload, &foreign)?));
         if !issuer_accepts(issuer, &id_claims) {
             tokens.push((Attack::IdToken, sign(&id_header, &id_claims, encoding)?));
