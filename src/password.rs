@@ -178,6 +178,20 @@ pub fn needs_rehash(hash: &str) -> bool {
     }
 }
 
+/// Whether [`verify_password`] of `password` against `hash` computes a hash (it returns
+/// early for a password over [`MAX_PASSWORD_BYTES`], one over
+/// [`MAX_BCRYPT_PASSWORD_BYTES`] against bcrypt, and a hash it cannot read). The login
+/// runs its dummy hash when this is false, so such users take an unknown user's time.
+pub(crate) fn computes_hash(password: &str, hash: &str) -> bool {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return false;
+    }
+    if hash.starts_with("$argon2") {
+        return PasswordHash::new(hash).is_ok_and(|p| p.hash.is_some() && p.salt.is_some());
+    }
+    is_bcrypt(hash) && password.len() <= MAX_BCRYPT_PASSWORD_BYTES
+}
+
 fn is_bcrypt(hash: &str) -> bool {
     ["$2a$", "$2b$", "$2y$", "$2x$"]
         .iter()

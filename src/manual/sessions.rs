@@ -109,14 +109,25 @@
 //! # let _ = service; Ok(()) }
 //! ```
 //!
+//! ⚠️ Serve with `ConnectInfo` as above (or set
+//! [`client_address`](crate::session::PasswordLoginBuilder::client_address) behind a
+//! proxy): a plain `axum::serve(listener, app)` gives the route no client address, and
+//! then only the loose per-account limit applies (the route logs a warning once).
+//!
 //! **Brute force.** Every attempt first asks a
-//! [`LoginThrottle`](crate::session::LoginThrottle); the built-in
-//! [`LoginLimiter`](crate::session::LoginLimiter) counts failures per account and address (5
+//! [`LoginThrottle`](crate::session::LoginThrottle), on the name as
+//! [`PasswordAccounts::normalize`](crate::session::PasswordAccounts::normalize) spells it
+//! (the name the lookup gets too); the built-in
+//! [`LoginLimiter`](crate::session::LoginLimiter) counts attempts per account and address (5
 //! per 15 min), per address (50 per 15 min) and per account (100 per hour), in fixed windows,
-//! following OWASP: the tight limits need the attacker's own address, the per-account one
-//! is loose and temporary, so failing on purpose cannot lock a user out for long
-//! (account-lockout DoS). Over a limit: 429 `slow_down` with `Retry-After`, and no
-//! password is checked. The counters live in an
+//! following OWASP: the tight limits need the attacker's own address, and the per-account
+//! one is loose. Each attempt is counted *before* its hash, so a burst of concurrent
+//! guesses gets no more checks than the limit; a success gives its attempts back. Over a
+//! limit: 429 `slow_down` with `Retry-After`, and no password is checked. ⚠️ The
+//! per-account limit is a window, not a permanent lock, but an attacker with many
+//! addresses can fill it again each window and keep the owner out while the attack
+//! lasts (account-lockout DoS): keep it loose or disable it, and see the
+//! [`throttle`](crate::session::throttle) module docs for what else helps. The counters live in an
 //! [`AttemptCounter`](crate::store::attempts::AttemptCounter): in memory by default (per
 //! instance), or `LoginLimiter::shared(redis_store)` for every instance at once (keys
 //! `login:<kind>:<digest>`, no name or address in clear). A throttle whose store is down

@@ -14,18 +14,24 @@
 //!    binds the session's tokens to its key; a bad proof, or none under
 //!    [`DpopPolicy::Required`], is 400
 //!    `invalid_dpop_proof`.
-//! 4. **The throttle** ([`LoginThrottle`], by default a [`LoginLimiter`] in memory): an
-//!    attempt over a limit is 429 `slow_down` with `Retry-After`, and no password is
-//!    checked. A throttle whose store is down is 503 with `Retry-After` (fail closed: see
-//!    below).
-//! 5. **The user**: [`PasswordAccounts::find`]; a lookup that fails is 503.
+//! 4. **The throttle** ([`LoginThrottle`], by default a [`LoginLimiter`] in memory), on
+//!    the name as [`PasswordAccounts::normalize`] gives it (by default trimmed and
+//!    lower-cased): it counts the attempt *before* any hash, and an attempt over a limit
+//!    is 429 `slow_down` with `Retry-After`, and no password is checked. A throttle whose
+//!    store is down is 503 with `Retry-After` (fail closed: see below).
+//! 5. **The user**: [`PasswordAccounts::find`], given the same normalised name; a lookup
+//!    that fails is 503 (and the attempt is given back: it is no failure).
 //! 6. **One password hash**, always: the user's hash, or for an unknown user a dummy
 //!    argon2id hash made at build time from a random secret (same algorithm and cost as
 //!    [`hash_password`]), so neither the answer nor the time taken tells which user names
-//!    exist. It runs on `spawn_blocking`, at most
-//!    [`max_concurrent_hashes`](PasswordLoginBuilder::max_concurrent_hashes) at once.
-//! 7. **The outcome** goes to the throttle (a failure counts; a success resets the
-//!    account's counters). A wrong password or an unknown user is 401 `invalid_grant`.
+//!    exist (a stored hash that would be checked without hashing, unreadable or bcrypt
+//!    against a password over 72 bytes, runs the dummy too). It runs on
+//!    `spawn_blocking`, at most
+//!    [`max_concurrent_hashes`](PasswordLoginBuilder::max_concurrent_hashes) at once; a
+//!    login that waits longer than [`max_hash_wait`](PasswordLoginBuilder::max_hash_wait)
+//!    for its turn is 503 `temporarily_unavailable` with `Retry-After` (not a failure).
+//! 7. **The outcome** goes to the throttle (a failure stays counted; a success clears
+//!    the account's counters). A wrong password or an unknown user is 401 `invalid_grant`.
 //! 8. **The session**: the account's [`TokenRequest`] with `acr` `pwd` and `amr`
 //!    `["pwd"]` (unless it sets its own), the DPoP key, and [`SessionInfo`] (user agent,
 //!    client address); [`Sessions::login_with`], answered as
@@ -66,6 +72,13 @@
 //! # let _ = app; Ok(()) }
 //! ```
 //!
+//! ⚠️ **Serve with `ConnectInfo`** (or set
+//! [`client_address`](PasswordLoginBuilder::client_address) behind a proxy). A plain
+//! `axum::serve(listener, app)` gives the route no client address: the per-address and
+//! per-account-and-address limits then do not apply at all, only the loose per-account
+//! one does (one client may spray 100 guesses an hour at every account). The route logs
+//! a warning the first time it sees no address.
+//!
 //! # Why the throttle fails closed
 //!
 //! When the throttle's store is down the route answers 503 before any password is
@@ -82,15 +95,29 @@
 //! run at once (default: the number of CPUs), each on tokio's blocking pool; further
 //! logins wait their turn on the async side, holding no thread, so a flood of logins
 //! costs at most that many CPUs and that many times 19 MiB, and never starves the
-//! runtime's worker threads (the rest of the API keeps answering).
+//! runtime's worker threads (the rest of the API keeps answering). A login waits at most
+//! [`max_hash_wait`](PasswordLoginBuilder::max_hash_wait) (default
+//! [`DEFAULT_MAX_HASH_WAIT`]) for its turn, then answers 503 with `Retry-After`: behind a
+//! flood the queue would otherwise grow without bound, and a real user would wait
+//! minutes for an answer. Such an attempt is given back to the throttle (no password was
+//! checked).
 //!
-//! ⚠️ Users whose stored hash is bcrypt or weaker argon2 take another time to verify than
-//! the dummy: upgrade them ([`PasswordAccounts::upgrade_hash`]) to close that gap.
+//! ⚠️ **Timing tells which hashes differ from the dummy.** The dummy is argon2id with
+//! this crate's parameters (m = 19 MiB, t = 2, p = 1). A user whose stored hash is
+//! bcrypt, another argon2 variant, or argon2 with *other* parameters, weaker or
+//! stronger, takes another time to verify, so an attacker timing logins can tell such a
+//! name exists. Upgrade weaker hashes ([`PasswordAccounts::upgrade_hash`] does it at the
+//! next login; [`needs_rehash`](crate::password::needs_rehash) flags them).
+//! [`needs_rehash`](crate::password::needs_rehash) leaves *stronger* hashes alone (they
+//! are no weaker), so an application that hashes with, say, m = 64 MiB keeps that gap:
+//! hash with [`hash_password`], or accept it.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::Bytes;
@@ -106,7 +133,7 @@ use crate::http::DpopProof;
 use crate::http::require_json_content_type;
 use crate::http::rfc6750::{AuthError, DPOP_NONCE, InvalidRequest};
 use crate::password::{
-    PasswordCheck, PasswordError, check_password, hash_password, verify_password,
+    PasswordCheck, PasswordError, check_password, computes_hash, hash_password, verify_password,
 };
 use crate::session::login::SessionInfo;
 use crate::session::routes::{TokenDelivery, user_agent};
@@ -122,6 +149,9 @@ const MAX_BODY: usize = 16 * 1024;
 
 /// Longest user name accepted, in bytes.
 pub const MAX_USERNAME_BYTES: usize = 256;
+
+/// Default [`max_hash_wait`](PasswordLoginBuilder::max_hash_wait): 3 seconds.
+pub const DEFAULT_MAX_HASH_WAIT: Duration = Duration::from_secs(3);
 
 /// A user as the application stores it: the password hash (argon2 PHC string or bcrypt,
 /// as [`check_password`] reads) and what a login puts in the tokens.
@@ -164,13 +194,49 @@ impl fmt::Debug for PasswordAccount {
 /// login; the route does the rest). Example in the [module docs](crate::session::password_login).
 #[async_trait]
 pub trait PasswordAccounts: Send + Sync + 'static {
-    /// The account named `username` (exactly as the client sent it), or `None`. An error
-    /// (the user database is down) answers 503.
+    /// The one spelling of a user name, used both to [`find`](Self::find) the user and to
+    /// count the attempt in the throttle (so `Alice` and `alice` can neither multiply an
+    /// account's limit nor, on the application's own account, reset another's counters).
+    /// The default trims white space and lower-cases (Unicode, so the Kelvin sign `K`
+    /// becomes `k`). Override it to match how the lookup compares names: return the
+    /// name unchanged for case-sensitive names, or apply NFKC (e.g. with the
+    /// `unicode-normalization` crate) if the user database stores names that way. A
+    /// name that is empty once normalised is 400 `invalid_request`.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// # use axum_token_auth::{async_trait, session::{PasswordAccount, PasswordAccounts}, store::StoreError};
+    /// struct CaseSensitive;
+    ///
+    /// #[async_trait]
+    /// impl PasswordAccounts for CaseSensitive {
+    ///     fn normalize<'a>(&self, username: &'a str) -> Cow<'a, str> {
+    ///         Cow::Borrowed(username.trim())
+    ///     }
+    ///     async fn find(&self, username: &str) -> Result<Option<PasswordAccount>, StoreError> {
+    ///         # let _ = username;
+    ///         Ok(None) // `username` is trimmed, its case kept
+    ///     }
+    /// }
+    /// assert_eq!(CaseSensitive.normalize(" Alice "), "Alice");
+    /// ```
+    fn normalize<'a>(&self, username: &'a str) -> Cow<'a, str> {
+        let trimmed = username.trim();
+        if trimmed.chars().any(char::is_uppercase) {
+            Cow::Owned(trimmed.to_lowercase())
+        } else {
+            Cow::Borrowed(trimmed)
+        }
+    }
+
+    /// The account named `username` (as [`normalize`](Self::normalize) gave it), or
+    /// `None`. An error (the user database is down) answers 503.
     async fn find(&self, username: &str) -> Result<Option<PasswordAccount>, StoreError>;
 
     /// After a successful login on a hash that
     /// [`needs_rehash`](crate::password::needs_rehash) (bcrypt, weaker argon2): store
-    /// `new_hash` (argon2id of the same password) in its place. The default does nothing.
+    /// `new_hash` (argon2id of the same password) in its place for `username` (as
+    /// [`normalize`](Self::normalize) gave it). The default does nothing.
     async fn upgrade_hash(&self, username: &str, new_hash: String) {
         let _ = (username, new_hash);
     }
@@ -186,6 +252,7 @@ pub struct PasswordLoginBuilder {
     accounts: Arc<dyn PasswordAccounts>,
     throttle: Option<Arc<dyn LoginThrottle>>,
     max_hashes: usize,
+    max_hash_wait: Duration,
     address: Arc<AddressOf>,
 }
 
@@ -193,6 +260,7 @@ impl fmt::Debug for PasswordLoginBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PasswordLoginBuilder")
             .field("max_concurrent_hashes", &self.max_hashes)
+            .field("max_hash_wait", &self.max_hash_wait)
             .finish_non_exhaustive()
     }
 }
@@ -214,6 +282,7 @@ impl Sessions {
             accounts: Arc::new(accounts),
             throttle: None,
             max_hashes: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_hash_wait: DEFAULT_MAX_HASH_WAIT,
             address: Arc::new(connect_info),
         }
     }
@@ -255,12 +324,31 @@ impl PasswordLoginBuilder {
         self
     }
 
+    /// How long a login waits for its turn to hash (default [`DEFAULT_MAX_HASH_WAIT`])
+    /// before it answers 503 `temporarily_unavailable` with `Retry-After`; the attempt
+    /// is given back to the throttle (no password was checked). Bounds what a real user
+    /// waits behind a flood of logins. See "The hash bound" in the
+    /// [module docs](crate::session::password_login).
+    ///
+    /// ```
+    /// # fn demo(login: axum_token_auth::session::PasswordLoginBuilder) {
+    /// use std::time::Duration;
+    ///
+    /// let login = login.max_concurrent_hashes(4).max_hash_wait(Duration::from_secs(2));
+    /// # let _ = login; }
+    /// ```
+    pub fn max_hash_wait(mut self, wait: Duration) -> Self {
+        self.max_hash_wait = wait;
+        self
+    }
+
     /// How to read the client's address (the throttle's per-address counters, the
     /// session list's `ip`). Default: the connection's peer (`ConnectInfo<SocketAddr>`;
     /// serve with `into_make_service_with_connect_info`). Behind a reverse proxy, read
     /// the header it sets, and only that proxy's: a client-supplied header would let an
-    /// attacker pick a fresh address per attempt. Without an address (a server without
-    /// `ConnectInfo`), only the per-account limit applies.
+    /// attacker pick a fresh address per attempt. ⚠️ Without an address (a server without
+    /// `ConnectInfo`), only the per-account limit applies: the route logs a warning the
+    /// first time.
     ///
     /// ```
     /// # fn demo(login: axum_token_auth::session::PasswordLoginBuilder) {
@@ -295,7 +383,9 @@ impl PasswordLoginBuilder {
                 accounts: self.accounts,
                 throttle,
                 hashes: Arc::new(Semaphore::new(self.max_hashes)),
+                max_hash_wait: self.max_hash_wait,
                 address: self.address,
+                warned_no_address: AtomicBool::new(false),
                 dummy_hash: dummy_hash.into(),
                 verifications: Arc::new(AtomicU64::new(0)),
             }),
@@ -315,7 +405,10 @@ struct Inner {
     accounts: Arc<dyn PasswordAccounts>,
     throttle: Arc<dyn LoginThrottle>,
     hashes: Arc<Semaphore>,
+    max_hash_wait: Duration,
     address: Arc<AddressOf>,
+    /// Whether the missing client address was logged (once, not per request).
+    warned_no_address: AtomicBool,
     dummy_hash: Arc<str>,
     verifications: Arc<AtomicU64>,
 }
@@ -385,13 +478,25 @@ impl PasswordLogin {
         };
         // 3. DPoP.
         let proof = self.proof(&parts).await?;
-        // 4. The throttle.
+        // 4. The throttle, on the one spelling of the name that the lookup gets too.
+        let username = s.accounts.normalize(&body.username);
+        if username.is_empty() {
+            return Err(InvalidRequest::MalformedBody.into());
+        }
         let address = (s.address)(&parts);
-        let attempt = LoginAttempt::new(&body.username, address);
+        if address.is_none() && !s.warned_no_address.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "login: no client address (serve with `into_make_service_with_connect_info`, \
+                 or set `client_address`): only the per-account limit applies"
+            );
+        }
+        let attempt = LoginAttempt::new(&username, address);
         match s.throttle.check(&attempt).await {
             Ok(None) => {}
             Ok(Some(refused)) => {
-                tracing::info!(scope = refused.scope.name(), "login throttled");
+                // Debug, not info: an attacker must not drive the log volume (the metric
+                // counts them).
+                tracing::debug!(scope = refused.scope.name(), "login throttled");
                 crate::telemetry::login_throttled(refused.scope.name());
                 return Err(AuthError::TooManyAttempts {
                     retry_after: refused.retry_after.as_secs_f64().ceil() as u64,
@@ -402,18 +507,29 @@ impl PasswordLogin {
                 return Err(AuthError::StoreUnavailable);
             }
         }
-        // 5. The user.
-        let account = s.accounts.find(&body.username).await.map_err(|e| {
-            tracing::warn!(error = %e, "login: account lookup failed");
-            AuthError::StoreUnavailable
-        })?;
-        // 6. One password hash, whoever asked.
-        let verdict = self
-            .verify(
-                body.password,
-                account.as_ref().map(|a| a.password_hash.clone()),
-            )
-            .await?;
+        // 5. The user, and 6. one password hash, whoever asked. Neither checked a
+        // password when it fails: the attempt is given back.
+        let checked = match s.accounts.find(&username).await {
+            Ok(account) => {
+                let hash = account.as_ref().map(|a| a.password_hash.clone());
+                self.verify(body.password, hash)
+                    .await
+                    .map(|verdict| (account, verdict))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "login: account lookup failed");
+                Err(AuthError::StoreUnavailable)
+            }
+        };
+        let (account, verdict) = match checked {
+            Ok(checked) => checked,
+            Err(e) => {
+                if let Err(e) = s.throttle.cancel(&attempt).await {
+                    tracing::debug!(error = %e, "login: the throttle kept an unchecked attempt");
+                }
+                return Err(e);
+            }
+        };
         // 7. The outcome.
         let succeeded = account.is_some() && !matches!(verdict, Verdict::Mismatch);
         if let Err(e) = s.throttle.record(&attempt, succeeded).await {
@@ -423,7 +539,7 @@ impl PasswordLogin {
             return Err(AuthError::InvalidCredentials);
         };
         if let Verdict::Upgrade(new_hash) = verdict {
-            s.accounts.upgrade_hash(&body.username, new_hash).await;
+            s.accounts.upgrade_hash(&username, new_hash).await;
         }
         // 8. The session.
         let mut request = account.request;
@@ -473,26 +589,24 @@ impl PasswordLogin {
     }
 
     /// Checks `password` against the user's hash, or the dummy for an unknown user: one
-    /// hash on the blocking pool, within the bound.
+    /// hash on the blocking pool, within the bound; 503 after waiting
+    /// [`max_hash_wait`](PasswordLoginBuilder::max_hash_wait) for a turn.
     async fn verify(&self, password: String, hash: Option<String>) -> Result<Verdict, AuthError> {
         let s = &self.inner;
-        let permit = Arc::clone(&s.hashes)
-            .acquire_owned()
+        let permit = tokio::time::timeout(s.max_hash_wait, Arc::clone(&s.hashes).acquire_owned())
             .await
+            .map_err(|_| {
+                // Debug: a flood must not drive the log volume.
+                tracing::debug!("login: no password hash slot in time");
+                AuthError::StoreUnavailable
+            })?
             .map_err(|_| AuthError::Misconfigured("the password hash semaphore was closed"))?;
         let dummy = Arc::clone(&s.dummy_hash);
         let count = Arc::clone(&s.verifications);
         let checked = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             count.fetch_add(1, Ordering::Relaxed);
-            match hash {
-                Some(hash) => check_password(&password, &hash).map(|c| match c {
-                    PasswordCheck::Match => Verdict::Match,
-                    PasswordCheck::MatchUpgrade { new_hash } => Verdict::Upgrade(new_hash),
-                    _ => Verdict::Mismatch,
-                }),
-                None => verify_password(&password, &dummy).map(|_| Verdict::Mismatch),
-            }
+            check_or_dummy(&password, hash.as_deref(), &dummy).0
         })
         .await
         .map_err(|_| AuthError::Misconfigured("the password check panicked"))?;
@@ -503,6 +617,31 @@ impl PasswordLogin {
             Verdict::Mismatch
         }))
     }
+}
+
+/// The password check of one login: against the user's `hash`, or the `dummy` for an
+/// unknown user; and whether the dummy ran. When the real check returns without hashing
+/// (a hash it cannot read, a password bcrypt does not take), the dummy runs too, so the
+/// answer takes an unknown user's time.
+fn check_or_dummy(
+    password: &str,
+    hash: Option<&str>,
+    dummy: &str,
+) -> (Result<Verdict, PasswordError>, bool) {
+    let Some(hash) = hash else {
+        let _ = verify_password(password, dummy);
+        return (Ok(Verdict::Mismatch), true);
+    };
+    let checked = check_password(password, hash).map(|c| match c {
+        PasswordCheck::Match => Verdict::Match,
+        PasswordCheck::MatchUpgrade { new_hash } => Verdict::Upgrade(new_hash),
+        _ => Verdict::Mismatch,
+    });
+    let hashed = checked.is_ok() && computes_hash(password, hash);
+    if !hashed {
+        let _ = verify_password(password, dummy);
+    }
+    (checked, !hashed)
 }
 
 /// The login body: a JSON object within [`MAX_BODY`], a user name of 1 to
@@ -521,4 +660,60 @@ async fn read_body(body: axum::body::Body) -> Result<LoginBody, AuthError> {
         return Err(malformed());
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cheap argon2id dummy (the real one is built with `hash_password`).
+    fn dummy() -> String {
+        hash_password("dummy").unwrap()
+    }
+
+    #[test]
+    fn a_check_that_would_not_hash_runs_the_dummy_instead() {
+        let dummy = dummy();
+        let bcrypt = bcrypt::hash("hunter2", 4).unwrap();
+        let long = "x".repeat(100); // over bcrypt's 72 bytes, within MAX_PASSWORD_BYTES
+        // Unknown user: the dummy.
+        assert!(check_or_dummy("guess", None, &dummy).1);
+        // bcrypt and a long password: no bcrypt hash, so the dummy.
+        let (verdict, ran_dummy) = check_or_dummy(&long, Some(&bcrypt), &dummy);
+        assert!(matches!(verdict, Ok(Verdict::Mismatch)));
+        assert!(ran_dummy);
+        // An unreadable stored hash: the dummy.
+        let (verdict, ran_dummy) = check_or_dummy("guess", Some("$2b$04$garbage"), &dummy);
+        assert!(verdict.is_err());
+        assert!(ran_dummy);
+        let (verdict, ran_dummy) = check_or_dummy("guess", Some("plain-text"), &dummy);
+        assert!(verdict.is_err());
+        assert!(ran_dummy);
+        // A real check hashed: no dummy on top.
+        assert!(!check_or_dummy("guess", Some(&bcrypt), &dummy).1);
+        assert!(!check_or_dummy("guess", Some(&dummy), &dummy).1);
+        assert!(matches!(
+            check_or_dummy("hunter2", Some(&bcrypt), &dummy),
+            (Ok(Verdict::Upgrade(_)), false)
+        ));
+    }
+
+    struct Nobody;
+
+    #[async_trait]
+    impl PasswordAccounts for Nobody {
+        async fn find(&self, _: &str) -> Result<Option<PasswordAccount>, StoreError> {
+            Ok(None)
+        }
+    }
+
+    #[test]
+    fn the_default_normalisation_trims_and_lower_cases() {
+        for name in ["alice", " Alice", "ALICE\t"] {
+            assert_eq!(Nobody.normalize(name), "alice", "{name:?}");
+        }
+        // The Kelvin sign lower-cases to a plain `k`.
+        assert_eq!(Nobody.normalize("\u{212A}elvin"), "kelvin");
+        assert!(matches!(Nobody.normalize("bob"), Cow::Borrowed("bob")));
+    }
 }

@@ -1,27 +1,49 @@
-//! The login throttle: [`LoginThrottle`] is asked before a password is checked and told
-//! the outcome after; [`LoginLimiter`] is the built-in one, over an
+//! The login throttle: [`LoginThrottle`] admits an attempt before its password is
+//! checked and is told the outcome after; [`LoginLimiter`] is the built-in one, over an
 //! [`AttemptCounter`] (memory or Redis).
 //!
 //! # The choice (OWASP Authentication and Credential Stuffing cheat sheets)
 //!
 //! A lockout per account alone lets anyone lock a victim out by failing on purpose
 //! (account-lockout denial of service); a limit per address alone lets a botnet guess one
-//! account's password from many addresses. So [`LoginLimiter`] counts failures three
-//! ways, each in a fixed window started by its first failure, and refuses (429, the
-//! password unchecked) while any is over its limit:
+//! account's password from many addresses. So [`LoginLimiter`] counts attempts three
+//! ways, each in a fixed window started by its first attempt, and refuses (429, the
+//! password unchecked) an attempt that would go over any limit:
 //!
-//! | counter | default | stops | reset by a success |
+//! | counter | default | stops | given back by a success |
 //! | --- | --- | --- | --- |
-//! | account + address | 5 per 15 min | one client guessing one account | yes |
-//! | address | 50 per 15 min | one client spraying many accounts | no (else one valid account would reset it) |
-//! | account | 100 per hour | a botnet guessing one account (NIST SP 800-63B §5.2.2: at most 100 failures) | yes |
+//! | account + address | 5 per 15 min | one client guessing one account | the whole count |
+//! | address | 50 per 15 min | one client spraying many accounts | that attempt only (else one valid account would reset it) |
+//! | account | 100 per hour | a botnet guessing one account (NIST SP 800-63B §5.2.2: at most 100 failures) | the whole count |
+//!
+//! **Counted before the hash.** [`check`](LoginThrottle::check) adds the attempt to every
+//! counter at once (atomically per counter: Redis `INCR`, a mutex in memory) and refuses
+//! it when any count is then over its limit; a refused attempt is given back. So 200
+//! simultaneous guesses at one account from one address get at most 5 password checks,
+//! not 200 (which they would if the counters were only read before the hash and written
+//! after it). What stays counted is a failure: [`record`](LoginThrottle::record) of a
+//! success clears the account's counters and gives the address its attempt back, and
+//! [`cancel`](LoginThrottle::cancel) gives back an attempt whose password was never
+//! checked (the user lookup failed, the hash queue was full).
 //!
 //! A victim's owner is refused only by the tight pair counter of *their own* address, or
-//! by the loose account counter, which an attacker fills only with 100 failures an hour
-//! and which ends with its window: a temporary slow-down, never a permanent lock. The
-//! account is the user name as sent, lower-cased (so `Alice` and `alice` share a count),
-//! whether or not it exists (else the throttle would tell which names exist). IPv6
-//! addresses count per `/64` (one subscriber's prefix: an attacker holds all of it).
+//! by the loose account counter. ⚠️ That one is a window, not a lock, but an attacker
+//! with many addresses can fill it again as soon as it ends (100 failures an hour, 2 400
+//! a day from a botnet), keeping the owner out for as long as the attack lasts. What the
+//! application can do (OWASP): keep the per-account limit loose or disable it
+//! ([`per_account`](LoginLimiter::per_account) with a huge limit) and rely on the pair and
+//! address limits plus detection (the `token_auth_logins_throttled_total{scope="account"}`
+//! metric), offer a second factor or a password reset link that bypasses the limit, or
+//! put a CAPTCHA in front of the route while an account is under attack. The account is
+//! the user name as [`PasswordAccounts::normalize`](crate::session::PasswordAccounts::normalize)
+//! gave it (the same name the lookup gets: `Alice` and `alice` share a count when the
+//! lookup treats them as one), whether or not it exists (else the throttle would tell
+//! which names exist). IPv6 addresses count per `/64` (one subscriber's prefix: an
+//! attacker holds all of it).
+//!
+//! ⚠️ Without a client address (a server without `ConnectInfo`, see
+//! [`client_address`](crate::session::PasswordLoginBuilder::client_address)) only the
+//! per-account counter applies: the route logs a warning once.
 //!
 //! ```
 //! use std::time::Duration;
@@ -33,8 +55,11 @@
 //!     .per_address(Limit::new(2, Duration::from_secs(60)));
 //! let from = Some("203.0.113.7".parse()?);
 //! // One address, two accounts sprayed: the third attempt waits, whatever the account.
-//! limiter.record(&LoginAttempt::new("alice", from), false).await?;
-//! limiter.record(&LoginAttempt::new("bob", from), false).await?;
+//! for name in ["alice", "bob"] {
+//!     let attempt = LoginAttempt::new(name, from);
+//!     assert!(limiter.check(&attempt).await?.is_none()); // admitted, and counted
+//!     limiter.record(&attempt, false).await?; // a wrong password: it stays counted
+//! }
 //! let refused = limiter.check(&LoginAttempt::new("carol", from)).await?.expect("throttled");
 //! assert_eq!(refused.scope, ThrottleScope::Address);
 //! # Ok(()) }
@@ -54,7 +79,9 @@ use crate::store::attempts::{AttemptCounter, AttemptKey};
 #[derive(Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LoginAttempt<'a> {
-    /// The user name as sent (whether or not such a user exists).
+    /// The user name as the lookup gets it (after
+    /// [`PasswordAccounts::normalize`](crate::session::PasswordAccounts::normalize);
+    /// whether or not such a user exists). Counted as given.
     pub account: &'a str,
     /// The client's address, when known (`ConnectInfo`, or what
     /// [`PasswordLoginBuilder::client_address`](crate::session::PasswordLoginBuilder::client_address) reads).
@@ -117,10 +144,15 @@ impl Throttled {
     }
 }
 
-/// Consulted before a password is checked ([`check`](Self::check): `Some` refuses the
-/// attempt with 429, and no hash is computed) and told the outcome after
-/// ([`record`](Self::record)). An error is a store outage: the login answers 503 (see
+/// Admits an attempt before its password is checked ([`check`](Self::check): `Some`
+/// refuses it with 429, and no hash is computed) and is told what became of an admitted
+/// one ([`record`](Self::record), or [`cancel`](Self::cancel) when no password was
+/// checked). An error is a store outage: the login answers 503 (see
 /// [`PasswordLogin`](crate::session::PasswordLogin) for why it fails closed).
+///
+/// `check` must count the attempt it admits, atomically: a throttle that only reads its
+/// counters there and writes them in `record` lets concurrent attempts all see the same
+/// count (see [`LoginLimiter`]).
 ///
 /// ```
 /// use axum_token_auth::async_trait;
@@ -142,12 +174,21 @@ impl Throttled {
 /// ```
 #[async_trait]
 pub trait LoginThrottle: Send + Sync + 'static {
-    /// Whether `attempt` may check a password now.
+    /// Whether `attempt` may check a password now; `None` admits it, and counts it as a
+    /// failure until [`record`](Self::record) or [`cancel`](Self::cancel) says otherwise.
     async fn check(&self, attempt: &LoginAttempt<'_>) -> Result<Option<Throttled>, StoreError>;
 
-    /// The outcome of an attempt that was checked: `succeeded` or a wrong password (an
-    /// unknown user counts as a wrong password).
+    /// The outcome of an admitted attempt: `succeeded`, or a wrong password (an unknown
+    /// user counts as a wrong password).
     async fn record(&self, attempt: &LoginAttempt<'_>, succeeded: bool) -> Result<(), StoreError>;
+
+    /// An admitted attempt whose password was never checked (the user lookup failed, no
+    /// hash slot freed up in time): not a failure. The default does nothing (the attempt
+    /// stays counted: the safe side).
+    async fn cancel(&self, attempt: &LoginAttempt<'_>) -> Result<(), StoreError> {
+        let _ = attempt;
+        Ok(())
+    }
 }
 
 /// A limit: at most `max_failures` in a `window` started by the first failure.
@@ -190,8 +231,8 @@ impl Limit {
 ///     .per_account_and_address(Limit::new(3, Duration::from_secs(600)));
 /// let attempt = LoginAttempt::new("alice", Some("203.0.113.7".parse()?));
 /// for _ in 0..3 {
-///     assert!(limiter.check(&attempt).await?.is_none());
-///     limiter.record(&attempt, false).await?;
+///     assert!(limiter.check(&attempt).await?.is_none()); // admitted and counted
+///     limiter.record(&attempt, false).await?; // a wrong password
 /// }
 /// let refused = limiter.check(&attempt).await?.expect("throttled");
 /// assert!(refused.retry_after <= Duration::from_secs(600));
@@ -266,7 +307,9 @@ impl LoginLimiter {
     }
 
     /// The limit per account ([`DEFAULT_PER_ACCOUNT`]). Keep it loose: anyone can fill
-    /// it for a victim.
+    /// it for a victim, and an attacker with many addresses can fill it again every
+    /// window (see the [module docs](crate::session::throttle)). To disable it, give it
+    /// a limit no one reaches (`Limit::new(u32::MAX, window)`).
     #[must_use]
     pub fn per_account(mut self, limit: Limit) -> Self {
         self.account = limit;
@@ -275,9 +318,11 @@ impl LoginLimiter {
 
     /// The counters of `attempt` with their limits (no address: the account's only).
     fn keys(&self, attempt: &LoginAttempt<'_>) -> Vec<(AttemptKey, Limit, ThrottleScope)> {
-        let account = attempt.account.to_lowercase();
+        // Counted as given: the one normalisation is `PasswordAccounts::normalize`, so
+        // the name counted is the name looked up.
+        let account = attempt.account;
         let mut keys = vec![(
-            AttemptKey::new("account", &account),
+            AttemptKey::new("account", account),
             self.account,
             ThrottleScope::Account,
         )];
@@ -311,33 +356,80 @@ fn address_key(ip: IpAddr) -> String {
     }
 }
 
+/// Keeps the first error of several steps that all run.
+fn keep_first(first: &mut Result<(), StoreError>, step: Result<(), StoreError>) {
+    if first.is_ok() {
+        *first = step;
+    }
+}
+
 #[async_trait]
 impl LoginThrottle for LoginLimiter {
     async fn check(&self, attempt: &LoginAttempt<'_>) -> Result<Option<Throttled>, StoreError> {
+        let keys = self.keys(attempt);
         let mut refused: Option<Throttled> = None;
+        let mut added = Vec::with_capacity(keys.len());
+        let mut error = None;
         // At most three round trips, next to a password hash's tens of milliseconds.
-        for (key, limit, scope) in self.keys(attempt) {
-            let count = self.counter.count(&key).await?;
-            if count.failures >= limit.max_failures {
-                // The longest wait: the attempt is refused until every counter allows it.
-                let wait = count.resets_in.max(Duration::from_secs(1));
-                if refused.is_none_or(|r| r.retry_after < wait) {
-                    refused = Some(Throttled::new(scope, wait));
+        for (key, limit, scope) in &keys {
+            match self.counter.add_failure(key, limit.window).await {
+                Ok(count) => {
+                    added.push(key);
+                    if count.failures > limit.max_failures {
+                        // The longest wait: refused until every counter allows it.
+                        let wait = count.resets_in.max(Duration::from_secs(1));
+                        if refused.is_none_or(|r| r.retry_after < wait) {
+                            refused = Some(Throttled::new(*scope, wait));
+                        }
+                    }
+                }
+                Err(e) => {
+                    error = Some(e);
+                    break;
                 }
             }
         }
-        Ok(refused)
+        if error.is_some() || refused.is_some() {
+            // Not admitted: give its place back everywhere it was counted, so a refused
+            // attempt never adds to a count (a victim refused by the account counter
+            // does not use up their address's attempts).
+            for key in added {
+                if let Err(e) = self.counter.remove_failure(key).await {
+                    tracing::debug!(error = %e, "login throttle: an attempt was not given back");
+                }
+            }
+        }
+        match error {
+            Some(e) => Err(e),
+            None => Ok(refused),
+        }
     }
 
     async fn record(&self, attempt: &LoginAttempt<'_>, succeeded: bool) -> Result<(), StoreError> {
-        for (key, limit, scope) in self.keys(attempt) {
-            if !succeeded {
-                self.counter.add_failure(&key, limit.window).await?;
-            } else if scope != ThrottleScope::Address {
-                self.counter.clear(&key).await?;
-            }
+        if !succeeded {
+            // Counted when admitted.
+            return Ok(());
         }
-        Ok(())
+        // Every counter, even after an error (the first is reported).
+        let mut first = Ok(());
+        for (key, _, scope) in self.keys(attempt) {
+            // The address gets this attempt back; the account's counters are cleared.
+            let step = if scope == ThrottleScope::Address {
+                self.counter.remove_failure(&key).await
+            } else {
+                self.counter.clear(&key).await
+            };
+            keep_first(&mut first, step);
+        }
+        first
+    }
+
+    async fn cancel(&self, attempt: &LoginAttempt<'_>) -> Result<(), StoreError> {
+        let mut first = Ok(());
+        for (key, _, _) in self.keys(attempt) {
+            keep_first(&mut first, self.counter.remove_failure(&key).await);
+        }
+        first
     }
 }
 
@@ -370,16 +462,18 @@ mod tests {
     async fn the_per_address_limit_spans_accounts_and_survives_a_success() {
         let limiter = LoginLimiter::new(MemoryAttempts::new())
             .per_address(Limit::new(3, Duration::from_secs(60)));
-        for name in ["a", "b", "c"] {
+        for name in ["a", "b"] {
             let attempt = LoginAttempt::new(name, ip("203.0.113.7"));
             assert_eq!(limiter.check(&attempt).await.unwrap(), None);
             limiter.record(&attempt, false).await.unwrap();
         }
-        // A success (the attacker's own account) does not reset the address.
-        limiter
-            .record(&LoginAttempt::new("mine", ip("203.0.113.7")), true)
-            .await
-            .unwrap();
+        // A success (the attacker's own account) gives back its own attempt only.
+        let mine = LoginAttempt::new("mine", ip("203.0.113.7"));
+        assert_eq!(limiter.check(&mine).await.unwrap(), None);
+        limiter.record(&mine, true).await.unwrap();
+        let c = LoginAttempt::new("c", ip("203.0.113.7"));
+        assert_eq!(limiter.check(&c).await.unwrap(), None);
+        limiter.record(&c, false).await.unwrap();
         let refused = limiter
             .check(&LoginAttempt::new("d", ip("203.0.113.7")))
             .await
@@ -395,31 +489,104 @@ mod tests {
         );
     }
 
+    /// The name is counted as given: `PasswordAccounts::normalize` (the route) is where
+    /// `Alice` becomes `alice`, once, for the lookup and the counters alike.
     #[tokio::test]
-    async fn the_per_account_limit_spans_addresses_and_names_in_any_case() {
+    async fn the_per_account_limit_spans_addresses_and_counts_the_name_as_given() {
         let limiter = LoginLimiter::new(MemoryAttempts::new())
             .per_account(Limit::new(2, Duration::from_secs(60)));
-        limiter
-            .record(&LoginAttempt::new("Alice", ip("203.0.113.1")), false)
-            .await
-            .unwrap();
-        limiter
-            .record(&LoginAttempt::new("alice", None), false)
-            .await
-            .unwrap();
+        for from in [ip("203.0.113.1"), None] {
+            let attempt = LoginAttempt::new("alice", from);
+            assert_eq!(limiter.check(&attempt).await.unwrap(), None);
+            limiter.record(&attempt, false).await.unwrap();
+        }
         let refused = limiter
-            .check(&LoginAttempt::new("ALICE", ip("198.51.100.2")))
+            .check(&LoginAttempt::new("alice", ip("198.51.100.2")))
             .await
             .unwrap()
             .unwrap();
         assert_eq!(refused.scope, ThrottleScope::Account);
-        assert!(
-            limiter
-                .check(&LoginAttempt::new("bob", ip("198.51.100.2")))
-                .await
-                .unwrap()
-                .is_none()
-        );
+        for other in ["bob", "Alice"] {
+            assert!(
+                limiter
+                    .check(&LoginAttempt::new(other, ip("198.51.100.2")))
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{other}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_attempts_are_admitted_up_to_the_limit_and_no_further() {
+        let limiter = Arc::new(LoginLimiter::new(MemoryAttempts::new()));
+        let checks = (0..50).map(|_| {
+            let limiter = Arc::clone(&limiter);
+            tokio::spawn(async move {
+                limiter
+                    .check(&LoginAttempt::new("alice", ip("203.0.113.7")))
+                    .await
+                    .unwrap()
+            })
+        });
+        let mut admitted = 0;
+        for check in checks.collect::<Vec<_>>() {
+            if check.await.unwrap().is_none() {
+                admitted += 1;
+            }
+        }
+        assert_eq!(admitted, 5);
+        // Refused attempts were given back: the address holds the five admitted only.
+        let address = limiter
+            .counter
+            .count(&AttemptKey::new("address", "203.0.113.7"))
+            .await
+            .unwrap();
+        assert_eq!(address.failures, 5);
+    }
+
+    /// A counter whose `clear` fails for one kind of key.
+    struct FailingClear(MemoryAttempts, &'static str);
+
+    #[async_trait]
+    impl AttemptCounter for FailingClear {
+        async fn count(
+            &self,
+            key: &AttemptKey,
+        ) -> Result<crate::store::attempts::WindowCount, StoreError> {
+            self.0.count(key).await
+        }
+        async fn add_failure(
+            &self,
+            key: &AttemptKey,
+            window: Duration,
+        ) -> Result<crate::store::attempts::WindowCount, StoreError> {
+            self.0.add_failure(key, window).await
+        }
+        async fn remove_failure(&self, key: &AttemptKey) -> Result<(), StoreError> {
+            self.0.remove_failure(key).await
+        }
+        async fn clear(&self, key: &AttemptKey) -> Result<(), StoreError> {
+            if key.as_str().starts_with(self.1) {
+                return Err(StoreError::Unavailable("test: clear fails".into()));
+            }
+            self.0.clear(key).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_success_reaches_every_counter_even_after_an_error() {
+        let counter = Arc::new(FailingClear(MemoryAttempts::new(), "account:"));
+        let limiter = LoginLimiter::shared(counter.clone());
+        let attempt = LoginAttempt::new("alice", ip("203.0.113.7"));
+        assert_eq!(limiter.check(&attempt).await.unwrap(), None);
+        // The account counter (tried first) fails; the pair and the address still count.
+        assert!(limiter.record(&attempt, true).await.is_err());
+        let pair = AttemptKey::new("pair", "alice\u{0}203.0.113.7");
+        let address = AttemptKey::new("address", "203.0.113.7");
+        assert_eq!(counter.0.count(&pair).await.unwrap().failures, 0);
+        assert_eq!(counter.0.count(&address).await.unwrap().failures, 0);
     }
 
     #[test]

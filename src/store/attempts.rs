@@ -15,6 +15,8 @@
 //! let now = counter.add_failure(&key, Duration::from_secs(900)).await?;
 //! assert_eq!(now.failures, 2);
 //! assert!(now.resets_in <= Duration::from_secs(900));
+//! counter.remove_failure(&key).await?; // an attempt given back
+//! assert_eq!(counter.count(&key).await?.failures, 1);
 //! counter.clear(&key).await?;
 //! assert_eq!(counter.count(&key).await?.failures, 0);
 //! # Ok(()) }
@@ -84,22 +86,29 @@ impl WindowCount {
     }
 }
 
-/// Counts failures per key in fixed windows: the first failure opens a window of the
-/// given length, later ones add to it, and the count is forgotten when it ends.
+/// Counts attempts per key in fixed windows: the first opens a window of the given
+/// length, later ones add to it, and the count is forgotten when it ends.
 ///
-/// Implementations must be atomic per key (two instances adding at once both count).
+/// Implementations must be atomic per key (two instances adding at once both count, and
+/// each sees its own place in the count): the throttle admits an attempt by adding it
+/// *before* the password is checked, so concurrent attempts cannot all see the same
+/// count (see [`LoginLimiter`](crate::session::LoginLimiter)).
 #[async_trait]
 pub trait AttemptCounter: Send + Sync + 'static {
     /// The current count of `key` (zero and no time left when none).
     async fn count(&self, key: &AttemptKey) -> Result<WindowCount, StoreError>;
 
-    /// Adds one failure to `key`, opening a window of `window` when none is open, and
-    /// returns the count after it.
+    /// Adds one attempt to `key`, opening a window of `window` when none is open, and
+    /// returns the count after it (this attempt included).
     async fn add_failure(
         &self,
         key: &AttemptKey,
         window: Duration,
     ) -> Result<WindowCount, StoreError>;
+
+    /// Takes one attempt back from `key` (never below zero; the window keeps its end): an
+    /// attempt that was refused, succeeded, or never reached a password check.
+    async fn remove_failure(&self, key: &AttemptKey) -> Result<(), StoreError>;
 
     /// Forgets `key`'s count (after a successful login).
     async fn clear(&self, key: &AttemptKey) -> Result<(), StoreError>;
@@ -198,6 +207,13 @@ impl AttemptCounter for MemoryAttempts {
         Ok(WindowCount::new(entry.0, entry.1 - now))
     }
 
+    async fn remove_failure(&self, key: &AttemptKey) -> Result<(), StoreError> {
+        if let Some(entry) = self.lock().get_mut(key) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+        Ok(())
+    }
+
     async fn clear(&self, key: &AttemptKey) -> Result<(), StoreError> {
         self.lock().remove(key);
         Ok(())
@@ -219,6 +235,30 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert_eq!(c.count(&k).await.unwrap(), WindowCount::default());
         assert_eq!(c.add_failure(&k, short).await.unwrap().failures, 1);
+    }
+
+    #[tokio::test]
+    async fn a_failure_given_back_never_goes_below_zero_nor_moves_the_window() {
+        let c = MemoryAttempts::new();
+        let k = AttemptKey::new("address", "203.0.113.7");
+        c.remove_failure(&k).await.unwrap();
+        assert_eq!(c.count(&k).await.unwrap(), WindowCount::default());
+        let first = c.add_failure(&k, Duration::from_secs(60)).await.unwrap();
+        c.add_failure(&k, Duration::from_secs(60)).await.unwrap();
+        c.remove_failure(&k).await.unwrap();
+        let now = c.count(&k).await.unwrap();
+        assert_eq!(now.failures, 1);
+        assert!(now.resets_in <= first.resets_in);
+        c.remove_failure(&k).await.unwrap();
+        c.remove_failure(&k).await.unwrap();
+        assert_eq!(c.count(&k).await.unwrap().failures, 0);
+        assert_eq!(
+            c.add_failure(&k, Duration::from_secs(60))
+                .await
+                .unwrap()
+                .failures,
+            1
+        );
     }
 
     #[tokio::test]

@@ -32,6 +32,8 @@ const PASSWORD: &str = "correct horse battery staple";
 struct Users {
     hashes: Arc<HashMap<&'static str, String>>,
     lookups: Arc<Mutex<u32>>,
+    /// The names `find` was given.
+    names: Arc<Mutex<Vec<String>>>,
     upgraded: Arc<Mutex<Vec<(String, String)>>>,
 }
 
@@ -43,6 +45,7 @@ impl Users {
         Users {
             hashes: Arc::new(hashes),
             lookups: Arc::default(),
+            names: Arc::default(),
             upgraded: Arc::default(),
         }
     }
@@ -52,6 +55,7 @@ impl Users {
 impl PasswordAccounts for Users {
     async fn find(&self, username: &str) -> Result<Option<PasswordAccount>, StoreError> {
         *self.lookups.lock().unwrap() += 1;
+        self.names.lock().unwrap().push(username.to_owned());
         Ok(self.hashes.get(username).map(|hash| {
             PasswordAccount::new(
                 hash,
@@ -345,6 +349,114 @@ async fn one_account_guessed_from_many_addresses_is_throttled() {
     assert_eq!(login.verifications(), 3);
 }
 
+/// 50 simultaneous wrong passwords for one account from one address: the throttle
+/// counts each before its hash, so at most 5 are checked and the rest are 429. (The
+/// caller's `max_hash_wait` is long: every admitted attempt is checked, none is 503.)
+async fn assert_a_burst_gets_at_most_five_checks(login: &PasswordLogin, from: u8) {
+    let base = serve(login).await;
+    let attacker = client_from(from);
+    let burst = (0..50).map(|i| {
+        let (attacker, base) = (attacker.clone(), base.clone());
+        tokio::spawn(
+            async move { post(&attacker, &base, attempt("alice", &format!("guess{i}"))).await },
+        )
+    });
+    let mut statuses = HashMap::new();
+    for answer in burst.collect::<Vec<_>>() {
+        let answer = answer.await.unwrap();
+        if answer.status == 429 {
+            assert_throttled(&answer);
+        }
+        *statuses.entry(answer.status).or_insert(0u64) += 1;
+    }
+    let checked = login.verifications();
+    assert!(
+        (1..=5).contains(&checked),
+        "{checked} password checks: {statuses:?}"
+    );
+    assert_eq!(statuses.get(&401), Some(&checked), "{statuses:?}");
+    assert_eq!(statuses.get(&429), Some(&(50 - checked)), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_wrong_logins_get_at_most_five_password_checks() {
+    let auth = builder().build().unwrap();
+    let login = sessions(&auth)
+        .password_login(Users::new())
+        .max_hash_wait(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    assert_a_burst_gets_at_most_five_checks(&login, 50).await;
+}
+
+#[tokio::test]
+async fn a_login_that_waits_too_long_for_a_hash_is_503_and_no_failure() {
+    use axum_token_auth::store::attempts::{AttemptCounter, AttemptKey, MemoryAttempts};
+    let auth = builder().build().unwrap();
+    let counter = Arc::new(MemoryAttempts::new());
+    let login = sessions(&auth)
+        .password_login(Users::new())
+        .throttle(LoginLimiter::shared(counter.clone()))
+        .max_concurrent_hashes(1)
+        .max_hash_wait(Duration::from_millis(1))
+        .build()
+        .unwrap();
+    let base = serve(&login).await;
+    let client = client_from(60);
+    // Twenty accounts at once from one address (under every limit): one hash at a time.
+    let burst = (0..20).map(|i| {
+        let (client, base) = (client.clone(), base.clone());
+        tokio::spawn(
+            async move { post(&client, &base, attempt(&format!("user{i}"), "guess")).await },
+        )
+    });
+    let (mut wrong, mut busy) = (0u32, 0u32);
+    for answer in burst.collect::<Vec<_>>() {
+        let a = answer.await.unwrap();
+        match a.status {
+            401 => wrong += 1,
+            503 => {
+                assert_eq!(a.body["error"], "temporarily_unavailable");
+                assert_eq!(a.headers["retry-after"], "1");
+                busy += 1;
+            }
+            other => panic!("{other}: {}", a.body),
+        }
+    }
+    assert!(busy > 0 && wrong > 0, "{wrong} checked, {busy} busy");
+    assert_eq!(u64::from(wrong), login.verifications());
+    // Only the checked attempts count against the address.
+    let address = counter
+        .count(&AttemptKey::new("address", "127.0.0.60"))
+        .await
+        .unwrap();
+    assert_eq!(address.failures, wrong);
+}
+
+#[tokio::test]
+async fn every_spelling_of_a_name_is_one_account_for_the_lookup_and_the_throttle() {
+    let auth = builder().build().unwrap();
+    let users = Users::new();
+    let login = sessions(&auth)
+        .password_login(users.clone())
+        .throttle(
+            LoginLimiter::new(axum_token_auth::store::attempts::MemoryAttempts::new())
+                .per_account(Limit::new(3, Duration::from_secs(60))),
+        )
+        .build()
+        .unwrap();
+    let base = serve(&login).await;
+    for (n, name) in [(70, "Alice"), (71, " alice"), (72, "ALICE")] {
+        let a = post(&client_from(n), &base, attempt(name, "guess")).await;
+        assert_eq!(a.status, 401, "{name:?}: {}", a.body);
+    }
+    assert_throttled(&post(&client_from(73), &base, attempt("alice ", PASSWORD)).await);
+    assert_eq!(*users.names.lock().unwrap(), ["alice", "alice", "alice"]);
+    // And the right password, in any spelling, logs in (once the window allows).
+    let other = post(&client_from(74), &base, attempt(" Bob", PASSWORD)).await;
+    assert_eq!(other.status, 200, "{}", other.body);
+}
+
 #[tokio::test]
 async fn cookies_by_default_the_pair_on_request_with_pwd_and_the_session_info() {
     let auth = builder().build().unwrap();
@@ -481,6 +593,19 @@ mod redis {
             Arc::new(RedisStore::connect_with(url, settings).await.unwrap()),
             prefix,
         )
+    }
+
+    #[tokio::test]
+    async fn fifty_concurrent_wrong_logins_get_at_most_five_password_checks_on_redis() {
+        let (store, _) = store(&redis_url()).await;
+        let auth = builder().build().unwrap();
+        let login = sessions(&auth)
+            .password_login(Users::new())
+            .throttle(LoginLimiter::shared(store))
+            .max_hash_wait(Duration::from_secs(120))
+            .build()
+            .unwrap();
+        assert_a_burst_gets_at_most_five_checks(&login, 51).await;
     }
 
     #[tokio::test]

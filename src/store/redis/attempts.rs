@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::scripts::ADD_FAILURE;
+use super::scripts::{ADD_FAILURE, REMOVE_FAILURE};
 use super::{RedisStore, bad_reply, map_err};
 use crate::store::StoreError;
 use crate::store::attempts::{AttemptCounter, AttemptKey, WindowCount};
@@ -17,7 +17,8 @@ fn left(pttl: i64) -> Duration {
 }
 
 /// One round trip per call: `GET` + `PTTL` (one pipeline), the `ADD_FAILURE` script
-/// (`INCR`, and `PEXPIRE` at a window's first failure, atomically), `DEL`. One counter
+/// (`INCR`, and `PEXPIRE` at a window's first failure, atomically), the
+/// `REMOVE_FAILURE` script (`DECR` when above zero), `DEL`. One counter
 /// is one integer key with an expiry: **88 B** (`MEMORY USAGE`, Redis 7.0.15, key
 /// `tokenauth:login:pair:` + 22 characters); a failed login from a new account and
 /// address writes at most three.
@@ -63,6 +64,13 @@ impl AttemptCounter for RedisStore {
             .await?;
         let n = u32::try_from(n).map_err(|_| bad_reply())?;
         Ok(WindowCount::new(n, left(pttl)))
+    }
+
+    async fn remove_failure(&self, key: &AttemptKey) -> Result<(), StoreError> {
+        let _: i64 = self
+            .eval(REMOVE_FAILURE, &[&self.keys.attempts(key)], &[])
+            .await?;
+        Ok(())
     }
 
     async fn clear(&self, key: &AttemptKey) -> Result<(), StoreError> {

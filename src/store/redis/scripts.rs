@@ -166,3 +166,14 @@ if ttl < 0 then
 end
 return {n, ttl}
 ";
+
+// An attempt given back (refused, succeeded, or never checked): one less, never below
+// zero; the key keeps its expiry (DECR does not touch it), a missing key stays missing.
+// KEYS: counter. Returns the count after it.
+pub(super) const REMOVE_FAILURE: &str = r"
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
+";
