@@ -81,6 +81,21 @@ fn sessions(auth: &TokenAuth) -> Sessions {
 }
 
 /// Serves `login` on a free port with `ConnectInfo`; the base URL.
+/// The login over `users`, throttled in memory by `limits` (applied to a fresh limiter).
+fn in_memory(
+    auth: &TokenAuth,
+    users: Users,
+    limits: impl FnOnce(LoginLimiter) -> LoginLimiter,
+) -> PasswordLogin {
+    sessions(auth)
+        .password_login(users)
+        .throttle(limits(LoginLimiter::new(
+            axum_token_auth::store::attempts::MemoryAttempts::new(),
+        )))
+        .build()
+        .unwrap()
+}
+
 async fn serve(login: &PasswordLogin) -> String {
     serve_router(Router::new().route("/auth/login", login.route())).await
 }
@@ -297,14 +312,9 @@ async fn a_success_resets_the_account_and_address_counter() {
 #[tokio::test]
 async fn one_address_spraying_many_accounts_is_throttled_and_others_are_not() {
     let auth = builder().build().unwrap();
-    let login = sessions(&auth)
-        .password_login(Users::new())
-        .throttle(
-            LoginLimiter::new(axum_token_auth::store::attempts::MemoryAttempts::new())
-                .per_address(Limit::new(3, Duration::from_secs(60))),
-        )
-        .build()
-        .unwrap();
+    let login = in_memory(&auth, Users::new(), |l| {
+        l.per_address(Limit::new(3, Duration::from_secs(60)))
+    });
     let base = serve(&login).await;
     let sprayer = client_from(30);
     for user in ["alice", "bob", "carol"] {
@@ -327,14 +337,9 @@ async fn one_address_spraying_many_accounts_is_throttled_and_others_are_not() {
 #[tokio::test]
 async fn one_account_guessed_from_many_addresses_is_throttled() {
     let auth = builder().build().unwrap();
-    let login = sessions(&auth)
-        .password_login(Users::new())
-        .throttle(
-            LoginLimiter::new(axum_token_auth::store::attempts::MemoryAttempts::new())
-                .per_account(Limit::new(3, Duration::from_secs(60))),
-        )
-        .build()
-        .unwrap();
+    let login = in_memory(&auth, Users::new(), |l| {
+        l.per_account(Limit::new(3, Duration::from_secs(60)))
+    });
     let base = serve(&login).await;
     for n in 40..43 {
         assert_eq!(
@@ -437,14 +442,9 @@ async fn a_login_that_waits_too_long_for_a_hash_is_503_and_no_failure() {
 async fn every_spelling_of_a_name_is_one_account_for_the_lookup_and_the_throttle() {
     let auth = builder().build().unwrap();
     let users = Users::new();
-    let login = sessions(&auth)
-        .password_login(users.clone())
-        .throttle(
-            LoginLimiter::new(axum_token_auth::store::attempts::MemoryAttempts::new())
-                .per_account(Limit::new(3, Duration::from_secs(60))),
-        )
-        .build()
-        .unwrap();
+    let login = in_memory(&auth, users.clone(), |l| {
+        l.per_account(Limit::new(3, Duration::from_secs(60)))
+    });
     let base = serve(&login).await;
     for (n, name) in [(70, "Alice"), (71, " alice"), (72, "ALICE")] {
         let a = post(&client_from(n), &base, attempt(name, "guess")).await;
@@ -744,14 +744,9 @@ fn a_throttled_login_is_counted_by_scope() {
             .unwrap()
             .block_on(async {
                 let auth = builder().build().unwrap();
-                let login = sessions(&auth)
-                    .password_login(Users::new())
-                    .throttle(
-                        LoginLimiter::new(axum_token_auth::store::attempts::MemoryAttempts::new())
-                            .per_account(Limit::new(1, Duration::from_secs(60))),
-                    )
-                    .build()
-                    .unwrap();
+                let login = in_memory(&auth, Users::new(), |l| {
+                    l.per_account(Limit::new(1, Duration::from_secs(60)))
+                });
                 // No `ConnectInfo` (oneshot): only the per-account counter applies.
                 let app: Router = Router::new().route("/auth/login", login.route());
                 let mut statuses = Vec::new();
