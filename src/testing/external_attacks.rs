@@ -11,6 +11,7 @@ use crate::testing::attacks::{
 use crate::testing::idp::ProviderToken;
 use crate::token::issue::IssueError;
 use crate::trust::Issuer;
+use crate::trust::external::check_claim_rules;
 
 impl AttackTokens {
     /// The attacks that `issuer`'s rules refuse, derived from `token`, a genuine token
@@ -159,23 +160,16 @@ impl AttackTokens {
     }
 }
 
-/// Whether `issuer`'s claim rules (required claims, then the audience claim) let
-/// `claims` through; the signature, kinds and times aside.
+/// Whether `claims` pass the issuer's claim rules (required claims, audience): the
+/// verification pipeline's own check (E6), not a copy of it.
 fn issuer_accepts(issuer: &Issuer, claims: &Value) -> bool {
-    let required = issuer
-        .required_claims
-        .iter()
-        .all(|(name, want)| claims.get(name).and_then(Value::as_str) == Some(want.as_str()));
-    let names = |v: &Value| {
-        issuer
-            .audiences
-            .iter()
-            .any(|a| v.as_str() == Some(a.as_str()))
-    };
-    let audience = match claims.get(&issuer.audience_claim) {
-        Some(Value::Array(items)) => items.iter().any(names),
-        Some(v) => names(v),
-        None => false,
-    };
-    required && audience
+    claims.as_object().is_some_and(|claims| {
+        check_claim_rules(
+            &issuer.required_claims,
+            &issuer.audience_claim,
+            &issuer.audiences,
+            claims,
+        )
+        .is_ok()
+    })
 }

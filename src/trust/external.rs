@@ -82,6 +82,26 @@ impl std::fmt::Debug for TrustedIssuer {
     }
 }
 
+/// E6: an issuer's required claims, then its audience. The one copy of these rules:
+/// verification runs it, and the testkit asks it whether a token it could forge (an ID
+/// token) would pass them.
+pub(crate) fn check_claim_rules(
+    required: &[(String, String)],
+    audience_claim: &str,
+    audiences: &[String],
+    claims: &Map<String, Value>,
+) -> Result<(), InvalidToken> {
+    for (name, want) in required {
+        if claims.get(name).and_then(Value::as_str) != Some(want.as_str()) {
+            return Err(InvalidToken::InvalidClaims);
+        }
+    }
+    if !TrustedIssuer::names_any(claims.get(audience_claim), audiences) {
+        return Err(InvalidToken::WrongAudience);
+    }
+    Ok(())
+}
+
 impl TrustedIssuer {
     pub(crate) fn new(
         issuer: Issuer,
@@ -261,14 +281,12 @@ impl TrustedIssuer {
                 expected: crate::token::claims::TokenKind::Access,
             });
         }
-        for (name, want) in &self.required_claims {
-            if claims.get(name).and_then(Value::as_str) != Some(want.as_str()) {
-                return Err(InvalidToken::InvalidClaims);
-            }
-        }
-        if !Self::names_any(claims.get(&self.audience_claim), &self.audiences) {
-            return Err(InvalidToken::WrongAudience);
-        }
+        check_claim_rules(
+            &self.required_claims,
+            &self.audience_claim,
+            &self.audiences,
+            &claims,
+        )?;
         if !claims
             .get("sub")
             .and_then(Value::as_str)
