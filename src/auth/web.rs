@@ -42,8 +42,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = TokenAuth::from_ref(state);
         let verifier = auth.verifier();
-        let path = crate::http::dpop::request_path(&parts.uri, &parts.extensions).to_owned();
-        match DpopProof::of_request(verifier, &parts.method, &path, &parts.headers).await? {
+        match DpopProof::of_request(verifier, parts).await? {
             Some(p) => Ok(p),
             None => Err(AuthError::DpopTokenRequest {
                 reason: ProofError::Missing,
@@ -65,7 +64,6 @@ where
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
         let auth = TokenAuth::from_ref(state);
-        let path = crate::http::dpop::request_path(&parts.uri, &parts.extensions).to_owned();
-        DpopProof::of_request(auth.verifier(), &parts.method, &path, &parts.headers).await
+        DpopProof::of_request(auth.verifier(), parts).await
     }
 }

@@ -219,14 +219,15 @@ impl DpopProof {
         self.nonce.as_deref()
     }
 
-    /// Checks the proof of a token request to `path` (the route's own, as the client
-    /// named it in `htu`) with `method`; `Ok(None)` when the request has none.
+    /// Checks the proof of a token request with its method and path (the route's own, as
+    /// the client named it in `htu`: see [`request_path`]); `Ok(None)` when the request
+    /// has none.
     pub(crate) async fn of_request(
         verifier: &Verifier,
-        method: &Method,
-        path: &str,
-        headers: &HeaderMap,
+        parts: &http::request::Parts,
     ) -> Result<Option<DpopProof>, AuthError> {
+        let (method, headers) = (&parts.method, &parts.headers);
+        let path = request_path(&parts.uri, &parts.extensions);
         let Some(dpop) = verifier.dpop.as_deref() else {
             return Ok(None);
         };

@@ -573,8 +573,7 @@ impl PasswordLogin {
     /// The request's DPoP proof (none, or refused, under the handle's policy).
     async fn proof(&self, parts: &Parts) -> Result<Option<DpopProof>, AuthError> {
         let verifier = self.inner.sessions.auth().verifier();
-        let path = crate::http::dpop::request_path(&parts.uri, &parts.extensions);
-        let proof = DpopProof::of_request(verifier, &parts.method, path, &parts.headers).await?;
+        let proof = DpopProof::of_request(verifier, parts).await?;
         let required = verifier
             .dpop
             .as_deref()

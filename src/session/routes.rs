@@ -421,14 +421,7 @@ impl Sessions {
     /// The DPoP proof of a refresh or logout request, checked for this request (its method and
     /// the path the client named: the route's) and remembered.
     async fn refresh_proof(&self, parts: &Parts) -> Result<Option<DpopProof>, AuthError> {
-        let path = crate::http::dpop::request_path(&parts.uri, &parts.extensions);
-        DpopProof::of_request(
-            self.inner.auth.verifier(),
-            &parts.method,
-            path,
-            &parts.headers,
-        )
-        .await
+        DpopProof::of_request(self.inner.auth.verifier(), parts).await
     }
 
     /// The access token from the header or the access cookie, if any.
