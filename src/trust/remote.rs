@@ -165,7 +165,7 @@ impl RemoteKeys {
         };
         let last_success = st.last_success.unwrap_or(0);
         let max_stale = self.policy.max_stale.as_secs();
-        if now > last_success.saturating_add(max_stale) {
+        if self.past_max_stale(last_success, now) {
             self.note_refusal(st, "the last good set is older than max_stale");
             return Err(Unavailable::Stale);
         }
@@ -182,6 +182,13 @@ impl RemoteKeys {
             );
         }
         Ok(set)
+    }
+
+    /// Whether a set fetched at `last_success` is past `max_stale` at `now`: no longer
+    /// used (503), cached verdicts voided. What verification, the status and the failure
+    /// path all ask.
+    fn past_max_stale(&self, last_success: u64, now: u64) -> bool {
+        now > last_success.saturating_add(self.policy.max_stale.as_secs())
     }
 
     /// A token of the issuer is refused with 503: logged once per failure episode (a
@@ -207,9 +214,9 @@ impl RemoteKeys {
         let st = self.state();
         let max_stale = self.policy.max_stale.as_secs();
         let age = st.last_success.map(|t| now.saturating_sub(t));
-        let state = match (keys, age) {
+        let state = match (keys, st.last_success) {
             (None, _) | (_, None) => KeySetState::NotReady,
-            (Some(_), Some(age)) if age > max_stale => KeySetState::Expired,
+            (Some(_), Some(t)) if self.past_max_stale(t, now) => KeySetState::Expired,
             _ if st.failing => KeySetState::Stale,
             _ => KeySetState::Fresh,
         };
@@ -419,12 +426,7 @@ impl RemoteKeys {
                 st.fetches_failed += 1;
                 // Past max_stale, cached verdicts made with this set must go too: the
                 // layers' caches would otherwise keep accepting what it verified.
-                let max_stale = self.policy.max_stale.as_secs();
-                if !st.stale
-                    && st
-                        .last_success
-                        .is_some_and(|t| now > t.saturating_add(max_stale))
-                {
+                if !st.stale && st.last_success.is_some_and(|t| self.past_max_stale(t, now)) {
                     st.stale = true;
                     self.epoch.fetch_add(1, Ordering::AcqRel);
                 }
